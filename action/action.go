@@ -1,0 +1,124 @@
+// Package action defines actions, the units of work a node runs for its
+// clients: their inputs (with defaults, formats and validators), versions,
+// middleware, and the registry that runs them for every transport.
+//
+// An action is the Go counterpart of a Stellar action object:
+//
+//	&action.Action{
+//		Name:        "randomNumber",
+//		Description: "Generate a random number",
+//		Run: func(ctx context.Context, r *action.Request) error {
+//			r.Response["number"] = rand.Float64()
+//			return nil
+//		},
+//	}
+package action
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/stellarfw/stellar-go/connection"
+)
+
+// Handler runs an action for one request.
+type Handler interface {
+	ServeAction(ctx context.Context, r *Request) error
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, r *Request) error
+
+// ServeAction calls f(ctx, r).
+func (f HandlerFunc) ServeAction(ctx context.Context, r *Request) error { return f(ctx, r) }
+
+// Action describes one named, versioned action. Only Name and Run are
+// required; every other field has a documented default.
+type Action struct {
+	// Name identifies the action; clients call it by this name. Use a
+	// namespace to avoid collisions, e.g. "auth.login".
+	Name string
+	// Description says what the action does, for documentation.
+	Description string
+	// Version lets several versions of one action live side by side.
+	// Clients choose with the apiVersion parameter; without it they get the
+	// newest. Zero means 1.
+	Version int
+	// Inputs declares the parameters the action accepts. When Inputs is
+	// nil every parameter the client sent reaches the action unchanged;
+	// otherwise only declared inputs do.
+	Inputs map[string]Input
+	// Private actions can only be called internally (Registry.Call), never
+	// by a client.
+	Private bool
+	// Protected actions cannot be replaced by a later registration of the
+	// same name and version.
+	Protected bool
+	// Middleware names the registered middleware to apply to this action,
+	// in addition to the global middleware.
+	Middleware []string
+	// BlockedConnectionTypes lists connection types (connection.TypeWeb,
+	// TypeWebSocket, TypeTCP) that may not call this action.
+	BlockedConnectionTypes []string
+	// OutputExample shows what a response looks like, for documentation.
+	OutputExample any
+	// Undocumented hides the action from generated documentation
+	// (Stellar's toDocument: false).
+	Undocumented bool
+	// LogLevel is the level at which each call is logged. The zero value
+	// is slog.LevelInfo.
+	LogLevel slog.Level
+	// Timeout bounds one run of the action; zero means no limit other than
+	// the caller's context.
+	Timeout time.Duration
+	// Run implements the action.
+	Run HandlerFunc
+}
+
+// version returns the effective version.
+func (a *Action) version() int {
+	if a.Version == 0 {
+		return 1
+	}
+	return a.Version
+}
+
+// Request is what an action sees of one call: its validated parameters, the
+// response it fills in, and the connection that called it. It is the Go
+// counterpart of Stellar's action object.
+type Request struct {
+	// Action is the definition being run.
+	Action *Action
+	// Params holds the inputs after defaults, formats and validation.
+	Params Params
+	// Response is sent to the client as JSON. Set keys on it.
+	Response map[string]any
+	// Conn is the connection that made the call.
+	Conn *connection.Conn
+	// Route is the route pattern that matched, for HTTP requests that came
+	// through the route table.
+	Route string
+
+	// Header holds response headers to send, for HTTP requests. It is nil
+	// for other transports.
+	Header http.Header
+	// HTTPRequest is the underlying request, for HTTP transports only.
+	HTTPRequest *http.Request
+	// Writer lets an HTTP action write its own response. When it does, it
+	// must set NoRender so that the framework writes nothing more.
+	Writer http.ResponseWriter
+	// NoRender tells the transport not to send the response (Stellar's
+	// toRender = false), because the action sent one itself.
+	NoRender bool
+	// Status overrides the HTTP status of a successful response; zero
+	// means 200.
+	Status int
+}
+
+// Internal reports whether the request comes from inside the node (an
+// Actions.Call from an action, task or RPC handler) rather than a client.
+func (r *Request) Internal() bool {
+	return r.Conn == nil || r.Conn.Type == connection.TypeInternal
+}

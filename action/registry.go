@@ -1,0 +1,456 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stellarfw/stellar-go/apierror"
+	"github.com/stellarfw/stellar-go/connection"
+)
+
+// Reserved parameter names, read by the framework and never passed to an
+// action's inputs.
+const (
+	ParamAction     = "action"
+	ParamAPIVersion = "apiVersion"
+)
+
+// Registry holds the actions and middleware of a node and runs them. It is
+// safe for concurrent use; registration normally happens before Start.
+type Registry struct {
+	logger *slog.Logger
+	nodeID string
+
+	mu         sync.RWMutex
+	actions    map[string]map[int]*entry // guarded by mu; name → version → entry
+	middleware map[string]*Middleware    // guarded by mu
+	global     []*Middleware             // guarded by mu; registration order
+	gen        int                       // guarded by mu; bumped when middleware changes
+}
+
+type entry struct {
+	action *Action
+	inputs []compiledInput
+
+	mu    sync.Mutex
+	gen   int     // guarded by mu
+	chain Handler // guarded by mu; built lazily for gen
+}
+
+type compiledInput struct {
+	name  string
+	input Input
+	rules ruleSet
+}
+
+// NewRegistry returns an empty registry that logs to logger (slog.Default
+// when nil) on behalf of node nodeID.
+func NewRegistry(logger *slog.Logger, nodeID string) *Registry {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Registry{
+		logger:     logger,
+		nodeID:     nodeID,
+		actions:    make(map[string]map[int]*entry),
+		middleware: make(map[string]*Middleware),
+	}
+}
+
+// SetLogger changes the logger and node id used from now on.
+func (g *Registry) SetLogger(logger *slog.Logger, nodeID string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.logger = logger
+	g.nodeID = nodeID
+}
+
+// Register adds actions. A later action with the same name and version
+// replaces an earlier one, unless the earlier one is Protected. An action
+// without a name or Run, a bad Validator rule or an unknown middleware name
+// is an error, and nothing from that call is registered.
+func (g *Registry) Register(actions ...*Action) error {
+	entries := make([]*entry, 0, len(actions))
+	for _, a := range actions {
+		e, err := g.compile(a)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, e)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, e := range entries {
+		a := e.action
+		for _, name := range a.Middleware {
+			if g.middleware[name] == nil {
+				return fmt.Errorf("action: %s: unknown middleware %q (register it with Use first)", a.Name, name)
+			}
+		}
+		if old := g.actions[a.Name][a.version()]; old != nil && old.action.Protected {
+			return fmt.Errorf("action: %s version %d is protected and cannot be overridden", a.Name, a.version())
+		}
+	}
+	for _, e := range entries {
+		a := e.action
+		if g.actions[a.Name] == nil {
+			g.actions[a.Name] = make(map[int]*entry)
+		}
+		g.actions[a.Name][a.version()] = e
+	}
+	return nil
+}
+
+func (g *Registry) compile(a *Action) (*entry, error) {
+	if a == nil {
+		return nil, errors.New("action: Register called with a nil action")
+	}
+	if strings.TrimSpace(a.Name) == "" {
+		return nil, errors.New("action: an action needs a Name")
+	}
+	if a.Run == nil {
+		return nil, fmt.Errorf("action: %s: Run is nil", a.Name)
+	}
+	if a.Version < 0 {
+		return nil, fmt.Errorf("action: %s: Version must be positive, got %d", a.Name, a.Version)
+	}
+	e := &entry{action: a}
+	names := make([]string, 0, len(a.Inputs))
+	for name := range a.Inputs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		in := a.Inputs[name]
+		rules, err := compileRules(in.Validator)
+		if err != nil {
+			return nil, fmt.Errorf("action: %s: input %q: %w", a.Name, name, err)
+		}
+		e.inputs = append(e.inputs, compiledInput{name: name, input: in, rules: rules})
+	}
+	return e, nil
+}
+
+// Use registers middleware. Global middleware applies to every action at
+// once; named middleware applies to actions that list it.
+func (g *Registry) Use(ms ...*Middleware) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, m := range ms {
+		if m == nil || m.Name == "" {
+			return errors.New("action: middleware needs a Name")
+		}
+		if m.Pre == nil && m.Post == nil && m.Wrap == nil {
+			return fmt.Errorf("action: middleware %q has neither Pre, Post nor Wrap", m.Name)
+		}
+		if g.middleware[m.Name] != nil {
+			return fmt.Errorf("action: middleware %q is already registered", m.Name)
+		}
+	}
+	for _, m := range ms {
+		g.middleware[m.Name] = m
+		if m.Global {
+			g.global = append(g.global, m)
+		}
+	}
+	g.gen++
+	return nil
+}
+
+// Lookup returns the action name at version, or the newest version when
+// version is 0.
+func (g *Registry) Lookup(name string, version int) (*Action, bool) {
+	e := g.lookup(name, version)
+	if e == nil {
+		return nil, false
+	}
+	return e.action, true
+}
+
+func (g *Registry) lookup(name string, version int) *entry {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	versions := g.actions[name]
+	if version != 0 {
+		return versions[version]
+	}
+	var newest *entry
+	for v, e := range versions {
+		if newest == nil || v > newest.action.version() {
+			newest = e
+		}
+	}
+	return newest
+}
+
+// List returns every registered action, sorted by name then version.
+func (g *Registry) List() []*Action {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	var out []*Action
+	for _, versions := range g.actions {
+		for _, e := range versions {
+			out = append(out, e.action)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].version() < out[j].version()
+	})
+	return out
+}
+
+func (g *Registry) handler(e *entry) Handler {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.chain == nil || e.gen != g.gen {
+		e.chain = chain(e.action, g.global, g.middleware)
+		e.gen = g.gen
+	}
+	return e.chain
+}
+
+// Call runs an action internally, as Stellar's api.actions.call: private
+// actions are allowed, and the response map is returned. Errors are
+// *apierror.Error values.
+func (g *Registry) Call(ctx context.Context, name string, params map[string]any) (map[string]any, error) {
+	r := &Request{Conn: connection.New(connection.TypeInternal, "", g.nodeID)}
+	if err := g.Run(ctx, name, params, r); err != nil {
+		return nil, err
+	}
+	return r.Response, nil
+}
+
+// Run runs the action name for a transport. raw holds the parameters as the
+// client sent them; r carries the connection and transport fields and
+// receives Action, Params and Response. The version comes from
+// raw["apiVersion"] (newest when absent). The returned error, if any, is an
+// *apierror.Error, and has been logged.
+func (g *Registry) Run(ctx context.Context, name string, raw map[string]any, r *Request) error {
+	start := time.Now()
+	g.mu.RLock()
+	logger := g.logger
+	g.mu.RUnlock()
+	connType := connection.TypeInternal
+	if r.Conn != nil {
+		connType = r.Conn.Type
+	}
+	err := g.run(ctx, name, raw, r)
+	level := slog.LevelInfo
+	if r.Action != nil {
+		level = r.Action.LogLevel
+	}
+	attrs := []slog.Attr{
+		slog.String("action", name),
+		slog.String("conn", connType),
+		slog.Duration("duration", time.Since(start)),
+	}
+	if err != nil {
+		ae := apierror.From(err)
+		attrs = append(attrs, slog.String("code", ae.Code), slog.String("error", ae.Message))
+		if ae.HTTPStatus() >= 500 {
+			level = slog.LevelError
+			if ae.Err != nil {
+				attrs = append(attrs, slog.String("cause", ae.Err.Error()))
+			}
+		} else if level < slog.LevelWarn {
+			level = slog.LevelWarn
+		}
+		logger.LogAttrs(ctx, level, "action failed", attrs...)
+		return ae
+	}
+	logger.LogAttrs(ctx, level, "action", attrs...)
+	return nil
+}
+
+func (g *Registry) run(ctx context.Context, name string, raw map[string]any, r *Request) error {
+	if name == "" {
+		return apierror.New(apierror.CodeActionNotFound, http.StatusNotFound,
+			"no action given: call /api/{action}, or pass the action parameter")
+	}
+	version, err := apiVersion(raw)
+	if err != nil {
+		return err
+	}
+	e := g.lookup(name, version)
+	if e == nil {
+		if version != 0 && g.lookup(name, 0) != nil {
+			return apierror.Newf(apierror.CodeActionNotFound, http.StatusNotFound,
+				"action %q has no version %d", name, version)
+		}
+		return apierror.Newf(apierror.CodeActionNotFound, http.StatusNotFound, "unknown action %q", name)
+	}
+	a := e.action
+	r.Action = a
+	if a.Private && !r.Internal() {
+		return apierror.Newf(apierror.CodePrivateAction, http.StatusForbidden,
+			"action %q is private: it can only be called from inside the server", name)
+	}
+	if r.Conn != nil {
+		for _, t := range a.BlockedConnectionTypes {
+			if t == r.Conn.Type {
+				return apierror.Newf(apierror.CodeConnectionBlocked, http.StatusForbidden,
+					"action %q cannot be called over a %s connection", name, t)
+			}
+		}
+	}
+	params, err := processInputs(ctx, e, raw)
+	if err != nil {
+		return err
+	}
+	r.Params = params
+	if r.Response == nil {
+		r.Response = make(map[string]any)
+	}
+	if a.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.Timeout)
+		defer cancel()
+	}
+	err = serve(ctx, g.handler(e), r)
+	if err != nil && a.Timeout > 0 && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+		return &apierror.Error{Code: apierror.CodeTimeout, Status: http.StatusGatewayTimeout,
+			Message: fmt.Sprintf("action %q did not finish within %s", name, a.Timeout), Err: err}
+	}
+	return err
+}
+
+// serve runs h, turning a panic into an internal error for this call only.
+func serve(ctx context.Context, h Handler, r *Request) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &apierror.Error{
+				Code:    apierror.CodeInternal,
+				Status:  http.StatusInternalServerError,
+				Message: "internal server error",
+				Err:     fmt.Errorf("panic: %v\n%s", p, debug.Stack()),
+			}
+		}
+	}()
+	return h.ServeAction(ctx, r)
+}
+
+func apiVersion(raw map[string]any) (int, error) {
+	v, ok := raw[ParamAPIVersion]
+	if !ok || v == nil || v == "" {
+		return 0, nil
+	}
+	n, err := formatInteger(v)
+	if err != nil || n.(int64) < 1 || n.(int64) > 1<<31 {
+		return 0, &apierror.Error{
+			Code: apierror.CodeValidationFailed, Status: http.StatusUnprocessableEntity,
+			Message: fmt.Sprintf("apiVersion must be a positive integer, got %v", v),
+			Fields:  map[string]string{ParamAPIVersion: "must be a positive integer"},
+		}
+	}
+	return int(n.(int64)), nil
+}
+
+// processInputs applies defaults, formats and validators, and returns the
+// params the action sees, or a validation_failed error naming every bad
+// field.
+func processInputs(ctx context.Context, e *entry, raw map[string]any) (Params, error) {
+	if e.action.Inputs == nil {
+		params := make(Params, len(raw))
+		for k, v := range raw {
+			if k != ParamAction && k != ParamAPIVersion {
+				params[k] = v
+			}
+		}
+		return params, nil
+	}
+	params := make(Params, len(e.inputs))
+	present := make(map[string]bool, len(e.inputs))
+	var fields map[string]string
+	fail := func(name, msg string) {
+		if fields == nil {
+			fields = make(map[string]string)
+		}
+		fields[name] = msg
+	}
+	// First pass: defaults and formats, so that validators comparing
+	// fields see formatted values.
+	for _, ci := range e.inputs {
+		v, ok := raw[ci.name]
+		if isEmpty(v, ok) {
+			switch d := ci.input.Default.(type) {
+			case nil:
+				if ci.input.Required {
+					fail(ci.name, "is required")
+				}
+				continue
+			case DefaultFunc:
+				v = d(ctx)
+			case func(context.Context) any:
+				v = d(ctx)
+			default:
+				v = d
+			}
+		} else {
+			present[ci.name] = true
+		}
+		if ci.input.Format != nil {
+			fv, err := ci.input.Format(v)
+			if err != nil {
+				fail(ci.name, err.Error())
+				continue
+			}
+			v = fv
+		}
+		params[ci.name] = v
+	}
+	// Second pass: rules and custom validators.
+	for _, ci := range e.inputs {
+		if _, bad := fields[ci.name]; bad {
+			continue
+		}
+		v, ok := params[ci.name]
+		if msg := ci.rules.check(ci.name, v, ok, params); msg != "" {
+			fail(ci.name, msg)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		for _, fn := range ci.input.Validators {
+			if err := fn(v, params); err != nil {
+				fail(ci.name, err.Error())
+				break
+			}
+		}
+	}
+	if fields != nil {
+		return nil, validationError(fields)
+	}
+	return params, nil
+}
+
+func validationError(fields map[string]string) error {
+	names := make([]string, 0, len(fields))
+	for name := range fields {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, name := range names {
+		parts[i] = name + " " + fields[name]
+	}
+	msg := "invalid parameters: " + strings.Join(parts, "; ")
+	if len(names) == 1 {
+		msg = "invalid parameter: " + parts[0]
+	}
+	return &apierror.Error{Code: apierror.CodeValidationFailed, Status: http.StatusUnprocessableEntity,
+		Message: msg, Fields: fields}
+}

@@ -1,0 +1,99 @@
+// Package apierror defines the errors that reach clients: a stable code, an
+// HTTP status and a message a person can act on, plus optional per-field
+// messages. Every transport renders them the same way:
+//
+//	{"error":{"code":"validation_failed","message":"...","fields":{"name":"..."}}}
+//
+// The codes are defined here, in one place, so that clients can rely on them.
+package apierror
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Stable error codes. Clients may switch on them; never change one.
+const (
+	CodeActionNotFound   = "action_not_found"   // no action with that name (or version)
+	CodeMalformedRequest = "malformed_request"  // the body or a parameter could not be parsed
+	CodeBodyTooLarge     = "body_too_large"     // the body exceeds http.max_body_bytes
+	CodePrivateAction    = "private_action"     // the action may only be called internally
+	CodeConnectionBlocked = "connection_blocked" // the action refuses this connection type
+	CodeValidationFailed = "validation_failed"  // one or more inputs are missing or invalid
+	CodeActionFailed     = "action_failed"      // the action (or a middleware) returned an error
+	CodeInternal         = "internal_error"     // a panic or another unexpected failure
+	CodeDraining         = "server_draining"    // the node is shutting down
+	CodeNotFound         = "not_found"          // no file or route at that path
+	CodeMethodNotAllowed = "method_not_allowed" // the path exists for other methods
+	CodeTimeout          = "timeout"            // the action ran past its deadline
+	CodeUnavailable      = "unavailable"        // a backend the action needs is unreachable
+)
+
+// Error is an error with a client-facing code, status and message.
+type Error struct {
+	Code    string            // stable machine-readable code, one of the Code constants or an application's own
+	Status  int               // HTTP status; 0 means 500
+	Message string            // what went wrong, for a person
+	Fields  map[string]string // per-input messages, for validation errors
+	Err     error             // the underlying cause, never sent to clients
+}
+
+// New returns an Error with the given code, status and message.
+func New(code string, status int, message string) *Error {
+	return &Error{Code: code, Status: status, Message: message}
+}
+
+// Newf is New with a formatted message.
+func Newf(code string, status int, format string, args ...any) *Error {
+	return &Error{Code: code, Status: status, Message: fmt.Sprintf(format, args...)}
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Code + ": " + e.Message + ": " + e.Err.Error()
+	}
+	return e.Code + ": " + e.Message
+}
+
+// Unwrap returns the underlying cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// HTTPStatus is the status to answer with, 500 when unset.
+func (e *Error) HTTPStatus() int {
+	if e.Status == 0 {
+		return http.StatusInternalServerError
+	}
+	return e.Status
+}
+
+// From turns any error into an *Error: an *Error found in the chain is
+// returned as is; anything else becomes an action_failed 500 carrying the
+// error's message, as Stellar sends an action's error message to its client.
+func From(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: CodeActionFailed, Status: http.StatusInternalServerError, Message: err.Error(), Err: err}
+}
+
+// Body is the JSON shape of an error sent to a client.
+type Body struct {
+	Error BodyError `json:"error"`
+}
+
+// BodyError is the inner object of Body.
+type BodyError struct {
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+// Body returns the client-facing JSON shape of e.
+func (e *Error) Body() Body {
+	return Body{Error: BodyError{Code: e.Code, Message: e.Message, Fields: e.Fields}}
+}

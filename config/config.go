@@ -1,0 +1,150 @@
+// Package config holds a node's configuration and loads it from its four
+// sources, each overriding the one before: built-in defaults (and what the
+// program passed to stellar.New), a config file (stellar.toml, stellar.yaml
+// or stellar.json in the working directory, or --config PATH), STELLAR_*
+// environment variables, and command-line flags.
+//
+// Every field has a key, used in files (nested tables or objects) and to
+// derive its environment variable: key http.read_timeout is
+// STELLAR_HTTP_READ_TIMEOUT. A zero field means "use the default"; Defaults
+// fills them in, in one place.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole configuration of a node.
+type Config struct {
+	// ID names the node in logs and in the cluster. Default: hostname-pid.
+	// Under startCluster it is stellar-worker-N.
+	ID string `key:"id"`
+	// ShutdownTimeout bounds a graceful shutdown. Default 30s.
+	ShutdownTimeout time.Duration `key:"shutdown_timeout"`
+
+	General General `key:"general"`
+	Log     Log     `key:"log"`
+	HTTP    HTTP    `key:"http"`
+	TCP     TCP     `key:"tcp"`
+	Redis   Redis   `key:"redis"`
+	Cluster Cluster `key:"cluster"`
+}
+
+// General holds settings that describe the application.
+type General struct {
+	// ServerName appears in serverInformation. Default "Stellar API".
+	ServerName string `key:"server_name"`
+	// APIVersion is the application's version, shown in serverInformation
+	// and by the status action. Default "0.0.1".
+	APIVersion string `key:"api_version"`
+}
+
+// Log configures logging through log/slog.
+type Log struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `key:"level"`
+	// Format is text, json or auto (text on a terminal, JSON otherwise).
+	// Default auto.
+	Format string `key:"format"`
+}
+
+// HTTP configures the HTTP server.
+type HTTP struct {
+	// Addr is the listen address. Default ":8080". "off" disables HTTP.
+	Addr string `key:"addr" env:"STELLAR_HTTP_ADDR"`
+	// ReadTimeout bounds reading a whole request. Default 30s.
+	ReadTimeout time.Duration `key:"read_timeout"`
+	// ReadHeaderTimeout bounds reading request headers. Default 10s.
+	ReadHeaderTimeout time.Duration `key:"read_header_timeout"`
+	// WriteTimeout bounds writing a response. Default 60s.
+	WriteTimeout time.Duration `key:"write_timeout"`
+	// IdleTimeout closes idle keep-alive connections. Default 120s.
+	IdleTimeout time.Duration `key:"idle_timeout"`
+	// MaxHeaderBytes limits request headers. Default 64 KiB.
+	MaxHeaderBytes int `key:"max_header_bytes"`
+	// MaxBodyBytes limits request bodies; larger ones get 413. Default 8 MiB.
+	MaxBodyBytes int64 `key:"max_body_bytes"`
+	// ActionPath is where actions are served, Stellar's urlPathForActions.
+	// Default "/api". "off" disables it (then RootEndpointType must be api).
+	ActionPath string `key:"action_path"`
+	// RootEndpointType says what "/" serves: "file" (static files from
+	// PublicDir) or "api" (actions and routes at the root). Default "file".
+	RootEndpointType string `key:"root_endpoint_type"`
+	// PublicDir is the folder of static files. Default "public".
+	PublicDir string `key:"public_dir"`
+	// DirectoryFile is served for a folder. Default "index.html".
+	DirectoryFile string `key:"directory_file"`
+	// HideServerInformation leaves serverInformation out of responses.
+	HideServerInformation bool `key:"hide_server_information"`
+	// HideRequesterInformation leaves requesterInformation out of responses.
+	HideRequesterInformation bool `key:"hide_requester_information"`
+	// CORS sets cross-origin headers; empty AllowOrigins sends none.
+	CORS CORS `key:"cors"`
+	// Routes maps REST paths to actions, in addition to those registered in
+	// code.
+	Routes []Route `key:"routes"`
+}
+
+// CORS configures cross-origin resource sharing headers.
+type CORS struct {
+	// AllowOrigins lists allowed origins; "*" allows any.
+	AllowOrigins []string `key:"allow_origins"`
+	// AllowMethods default to GET, POST, PUT, PATCH, DELETE, OPTIONS.
+	AllowMethods []string `key:"allow_methods"`
+	// AllowHeaders default to Content-Type, Authorization.
+	AllowHeaders []string `key:"allow_headers"`
+	// AllowCredentials sends Access-Control-Allow-Credentials: true.
+	AllowCredentials bool `key:"allow_credentials"`
+	// MaxAge is how long a preflight answer may be cached. Default 10m.
+	MaxAge time.Duration `key:"max_age"`
+}
+
+// Route maps a method and a path pattern to an action.
+type Route struct {
+	// Method is get, post, put, patch, delete or all.
+	Method string `key:"method"`
+	// Path is a pattern such as "/users/:id"; ":name" segments become
+	// params.
+	Path string `key:"path"`
+	// Action is the action name to run.
+	Action string `key:"action"`
+	// APIVersion pins the action version; zero means the newest.
+	APIVersion int `key:"api_version"`
+}
+
+// TCP configures the TCP transport.
+type TCP struct {
+	// Addr is the listen address. Default ":5000". "off" disables TCP.
+	Addr string `key:"addr" env:"STELLAR_TCP_ADDR"`
+}
+
+// Redis configures the shared backend. With no URL and no Sentinel or
+// Cluster addresses the node runs on the embedded memory backend.
+type Redis struct {
+	// URL is redis://[user:password@]host:port/db, rediss:// for TLS, or
+	// unix:///path/to/socket?db=N.
+	URL string `key:"url" env:"STELLAR_REDIS_URL" secret:"password"`
+	// SentinelMaster is the master name when using Redis Sentinel.
+	SentinelMaster string `key:"sentinel_master"`
+	// SentinelAddrs lists sentinel host:port addresses.
+	SentinelAddrs []string `key:"sentinel_addrs"`
+	// ClusterAddrs lists seed host:port addresses of a Redis Cluster.
+	ClusterAddrs []string `key:"cluster_addrs"`
+	// Password for Sentinel or Cluster set-ups (a URL carries its own).
+	Password string `key:"password" secret:"true"`
+	// Prefix starts every key, so several apps can share one Redis.
+	// Default "stellar:".
+	Prefix string `key:"prefix"`
+}
+
+// Cluster configures how nodes talk to each other.
+type Cluster struct {
+	// Token signs every message between nodes (HMAC-SHA256). It is never
+	// sent. Nodes with different tokens do not form a cluster.
+	Token string `key:"token" env:"STELLAR_SERVER_TOKEN" secret:"true"`
+}
+
+// Enabled reports whether a Redis backend is configured.
+func (r Redis) Enabled() bool {
+	return r.URL != "" || len(r.SentinelAddrs) > 0 || len(r.ClusterAddrs) > 0
+}

@@ -1,0 +1,3 @@
+module github.com/stellarfw/stellar-go
+
+go 1.26
