@@ -15,19 +15,19 @@ import (
 
 // Stable error codes. Clients may switch on them; never change one.
 const (
-	CodeActionNotFound   = "action_not_found"   // no action with that name (or version)
-	CodeMalformedRequest = "malformed_request"  // the body or a parameter could not be parsed
-	CodeBodyTooLarge     = "body_too_large"     // the body exceeds http.max_body_bytes
-	CodePrivateAction    = "private_action"     // the action may only be called internally
+	CodeActionNotFound    = "action_not_found"   // no action with that name (or version)
+	CodeMalformedRequest  = "malformed_request"  // the body or a parameter could not be parsed
+	CodeBodyTooLarge      = "body_too_large"     // the body exceeds http.max_body_bytes
+	CodePrivateAction     = "private_action"     // the action may only be called internally
 	CodeConnectionBlocked = "connection_blocked" // the action refuses this connection type
-	CodeValidationFailed = "validation_failed"  // one or more inputs are missing or invalid
-	CodeActionFailed     = "action_failed"      // the action (or a middleware) returned an error
-	CodeInternal         = "internal_error"     // a panic or another unexpected failure
-	CodeDraining         = "server_draining"    // the node is shutting down
-	CodeNotFound         = "not_found"          // no file or route at that path
-	CodeMethodNotAllowed = "method_not_allowed" // the path exists for other methods
-	CodeTimeout          = "timeout"            // the action ran past its deadline
-	CodeUnavailable      = "unavailable"        // a backend the action needs is unreachable
+	CodeValidationFailed  = "validation_failed"  // one or more inputs are missing or invalid
+	CodeActionFailed      = "action_failed"      // the action (or a middleware) returned an error
+	CodeInternal          = "internal_error"     // a panic or another unexpected failure
+	CodeDraining          = "server_draining"    // the node is shutting down
+	CodeNotFound          = "not_found"          // no file or route at that path
+	CodeMethodNotAllowed  = "method_not_allowed" // the path exists for other methods
+	CodeTimeout           = "timeout"            // the action ran past its deadline
+	CodeUnavailable       = "unavailable"        // a backend the action needs is unreachable
 )
 
 // Error is an error with a client-facing code, status and message.

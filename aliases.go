@@ -1,0 +1,52 @@
+package stellar
+
+import (
+	"github.com/stellarfw/stellar-go/action"
+	"github.com/stellarfw/stellar-go/apierror"
+	"github.com/stellarfw/stellar-go/config"
+)
+
+// The common types, so that a user's main.go needs one import.
+type (
+	// Config is the node's configuration; see package config.
+	Config = config.Config
+	// Action describes one action; see package action.
+	Action = action.Action
+	// Input declares one parameter of an action.
+	Input = action.Input
+	// Request is what an action sees of one call.
+	Request = action.Request
+	// Params holds an action's parameters.
+	Params = action.Params
+	// Middleware runs around actions.
+	Middleware = action.Middleware
+	// Handler runs an action.
+	Handler = action.Handler
+	// HandlerFunc adapts a function to Handler.
+	HandlerFunc = action.HandlerFunc
+	// DefaultFunc computes an input's default for each call.
+	DefaultFunc = action.DefaultFunc
+	// ValidatorFunc is a custom input check.
+	ValidatorFunc = action.ValidatorFunc
+	// Format converts an input's raw value.
+	Format = action.Format
+	// Error is an error with a client-facing code, status and message.
+	Error = apierror.Error
+)
+
+// Input formats, as Stellar's "string", "integer", "float" and "boolean".
+var (
+	String  = action.String
+	Integer = action.Integer
+	Float   = action.Float
+	Boolean = action.Boolean
+)
+
+// NewError returns an error that reaches the client with the given code,
+// HTTP status and message.
+func NewError(code string, status int, message string) *Error {
+	return apierror.New(code, status, message)
+}
+
+// Param returns a formatted parameter as a T; see action.Param.
+func Param[T any](p Params, name string) (T, bool) { return action.Param[T](p, name) }

@@ -1,0 +1,201 @@
+package stellar
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/stellarfw/stellar-go/config"
+)
+
+// Exit statuses of Main.
+const (
+	ExitOK      = 0 // the command did what was asked
+	ExitFailure = 1 // the node failed while running, or did not stop cleanly
+	ExitUsage   = 2 // bad flags, bad configuration, or a listener that cannot bind
+)
+
+// Main runs the stellar command line with args (os.Args) and returns the
+// exit status: os.Exit(app.Main(os.Args)).
+//
+//	run           start one node
+//	config        print the effective configuration, secrets masked
+//	version       print versions
+//	startCluster  run N nodes on this machine (reserved)
+//	help          show this help
+func (a *App) Main(args []string) int {
+	return a.main(args, os.Stdout, os.Stderr)
+}
+
+// Main is app.Main(os.Args), for a one-line main: os.Exit(stellar.Main(app)).
+func Main(app *App) int { return app.Main(os.Args) }
+
+func (a *App) main(args []string, stdout, stderr io.Writer) int {
+	prog := "stellar"
+	if len(args) > 0 {
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		a.usage(stderr, prog)
+		return ExitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return a.cmdRun(rest, stderr)
+	case "config":
+		return a.cmdConfig(rest, stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "stellar %s (%s, app version %s)\n", Version, runtime.Version(), a.base.General.APIVersion)
+		return ExitOK
+	case "help", "-h", "-help", "--help":
+		if len(rest) > 0 {
+			return a.main([]string{prog, rest[0], "--help"}, stdout, stderr)
+		}
+		a.usage(stdout, prog)
+		return ExitOK
+	case "startCluster":
+		fmt.Fprintln(stderr, "stellar: startCluster is not available in this version yet; run nodes with `stellar run --redis URL --id NAME`")
+		return ExitUsage
+	}
+	fmt.Fprintf(stderr, "stellar: unknown command %q\n\n", cmd)
+	a.usage(stderr, prog)
+	return ExitUsage
+}
+
+func (a *App) usage(w io.Writer, prog string) {
+	fmt.Fprintf(w, `%[1]s — an action-based API server with clustering built in
+
+Usage:
+  %[1]s run [flags]            start one node
+  %[1]s config [flags]         print the effective configuration (secrets masked)
+  %[1]s version                print versions
+  %[1]s startCluster [flags]   run several nodes on this machine (not available yet)
+  %[1]s help [command]         show help
+
+Run '%[1]s help run' for the flags. Configuration comes from defaults, then
+stellar.toml, stellar.yaml or stellar.json in the working directory (or
+--config PATH), then STELLAR_* environment variables, then flags.
+`, prog)
+}
+
+// nodeFlags are the flags shared by run and config: they name the same
+// settings as the config keys they set.
+type nodeFlags struct {
+	fs     *flag.FlagSet
+	keys   map[string]string // flag name → config key
+	config *string
+}
+
+func newNodeFlags(name string, stderr io.Writer) *nodeFlags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	nf := &nodeFlags{fs: fs, keys: map[string]string{}}
+	def := config.Config{}
+	config.Defaults(&def)
+	add := func(flagName, key, def, usage string) {
+		fs.String(flagName, def, usage)
+		nf.keys[flagName] = key
+	}
+	add("id", "id", "", "node id (env STELLAR_ID; default hostname-pid)")
+	add("http", "http.addr", def.HTTP.Addr, `HTTP listen address, or "off" (env STELLAR_HTTP_ADDR)`)
+	add("tcp", "tcp.addr", def.TCP.Addr, `TCP listen address, or "off" (env STELLAR_TCP_ADDR)`)
+	add("redis", "redis.url", "", "Redis URL, e.g. redis://127.0.0.1:6379/0; none runs on the in-memory backend (env STELLAR_REDIS_URL)")
+	add("token", "cluster.token", "", "server token that signs messages between nodes (env STELLAR_SERVER_TOKEN)")
+	add("log-level", "log.level", def.Log.Level, "log level: debug, info, warn or error (env STELLAR_LOG_LEVEL)")
+	nf.config = fs.String("config", "", "config file (env STELLAR_CONFIG; default stellar.toml, stellar.yaml or stellar.json here)")
+	return nf
+}
+
+// parse parses args and loads the configuration they select.
+func (nf *nodeFlags) load(base config.Config, args []string) (config.Loaded, error) {
+	if err := nf.fs.Parse(args); err != nil {
+		return config.Loaded{}, err
+	}
+	if nf.fs.NArg() > 0 {
+		return config.Loaded{}, fmt.Errorf("unexpected argument %q", nf.fs.Arg(0))
+	}
+	flags := map[string]string{}
+	nf.fs.Visit(func(f *flag.Flag) {
+		if key, ok := nf.keys[f.Name]; ok {
+			flags[key] = f.Value.String()
+		}
+	})
+	return config.Load(config.Source{Base: base, File: *nf.config, Flags: flags})
+}
+
+func (a *App) cmdRun(args []string, stderr io.Writer) int {
+	nf := newNodeFlags("run", stderr)
+	loaded, err := nf.load(a.base, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		return ExitUsage
+	}
+	if err := a.Configure(loaded.Config); err != nil {
+		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		return ExitUsage
+	}
+	if loaded.File != "" {
+		a.Logger().Info("configuration loaded", "file", loaded.File)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		fmt.Fprintf(stderr, "stellar: %v\n", oneLine(err))
+		return ExitUsage
+	}
+	if err := a.Run(context.Background()); err != nil {
+		fmt.Fprintf(stderr, "stellar: %v\n", oneLine(err))
+		return ExitFailure
+	}
+	return ExitOK
+}
+
+func (a *App) cmdConfig(args []string, stdout, stderr io.Writer) int {
+	nf := newNodeFlags("config", stderr)
+	keys := nf.fs.Bool("keys", false, "list every config key with its environment variable and default")
+	loaded, err := nf.load(a.base, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	if *keys {
+		tw := tabwriter.NewWriter(stdout, 0, 2, 2, ' ', 0)
+		fmt.Fprintln(tw, "KEY\tENV\tDEFAULT\tDESCRIPTION")
+		for _, k := range config.Keys() {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Key, k.Env, k.Default, k.Doc)
+		}
+		_ = tw.Flush()
+		return ExitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		return ExitUsage
+	}
+	if loaded.File != "" {
+		fmt.Fprintf(stderr, "# loaded from %s\n", loaded.File)
+	}
+	out, err := json.MarshalIndent(loaded.Config.Masked(), "", "  ")
+	if err != nil {
+		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		return ExitFailure
+	}
+	fmt.Fprintln(stdout, string(out))
+	return ExitOK
+}
+
+// oneLine keeps the first line of an error, for terminal messages.
+func oneLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

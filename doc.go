@@ -1,0 +1,50 @@
+// Package stellar is an action-based API server framework with clustering
+// built in: the Go counterpart of Stellar and ActionHero.
+//
+// A node answers clients over HTTP (and, later, WebSocket and TCP) by
+// running named actions. A user's program creates an app, registers its
+// actions and hands control to the command line:
+//
+//	func main() {
+//		app := stellar.New(stellar.Config{})
+//		app.Actions.Register(&stellar.Action{
+//			Name: "randomNumber",
+//			Run: func(ctx context.Context, r *stellar.Request) error {
+//				r.Response["number"] = rand.Float64()
+//				return nil
+//			},
+//		})
+//		os.Exit(app.Main(os.Args))
+//	}
+//
+// Then `go run . run` serves http://localhost:8080/api/randomNumber.
+//
+// # Actions
+//
+// An Action has a name, an optional version, declared inputs with
+// defaults, formats and validators, middleware, and a Run function that
+// fills Request.Response. Actions may be private (internal calls only via
+// App.Actions.Call), protected, or blocked for some connection types. See
+// package action.
+//
+// # HTTP
+//
+// Actions are served at /api/{action} and /api?action=, and through a route
+// table (App.Routes, or http.routes in the config file). Responses are the
+// action's response plus serverInformation and requesterInformation; errors
+// are {"error":{"code","message","fields"}} with a status that says what
+// went wrong. /healthz and /readyz report liveness and readiness. See
+// package transport/http.
+//
+// # Configuration
+//
+// Defaults, then the Config given to New, then stellar.toml, stellar.yaml
+// or stellar.json, then STELLAR_* environment variables, then flags. See
+// package config; `stellar config` prints the effective configuration.
+//
+// # Lifecycle
+//
+// Start binds the listeners and serves; Shutdown drains in-flight requests
+// (new ones get 503), then stops, bounded by its context and safe to call
+// twice. Run does both and handles SIGINT and SIGTERM.
+package stellar

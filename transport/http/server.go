@@ -1,0 +1,442 @@
+// Package http is the HTTP transport: it serves actions at /api/{action} and
+// /api?action=, through a RESTful route table, and static files from a
+// public folder; it answers /healthz and /readyz; and it drains in-flight
+// requests on shutdown. It is the Go counterpart of Stellar's web server.
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stellarfw/stellar-go/action"
+	"github.com/stellarfw/stellar-go/apierror"
+	"github.com/stellarfw/stellar-go/config"
+	"github.com/stellarfw/stellar-go/connection"
+)
+
+// Options configure a Server. Config holds the http section of the node's
+// configuration, with defaults already filled in.
+type Options struct {
+	Config     config.HTTP
+	ServerName string // serverInformation.serverName
+	APIVersion string // serverInformation.apiVersion
+	NodeID     string
+	Actions    *action.Registry
+	Routes     *Routes
+	Logger     *slog.Logger
+	// Files, when set, serves the public files from this file system (an
+	// embed.FS, say) instead of Config.PublicDir.
+	Files fs.FS
+	// Ready reports whether the node can serve: nil means ready. /readyz
+	// answers 503 with its message otherwise.
+	Ready func(ctx context.Context) error
+}
+
+// Server is the HTTP transport of one node.
+type Server struct {
+	opts   Options
+	cfg    config.HTTP
+	logger *slog.Logger
+	static *staticFiles
+	srv    *http.Server
+
+	mu       sync.Mutex
+	ln       net.Listener  // guarded by mu
+	inflight int           // guarded by mu; action requests running
+	idle     chan struct{} // guarded by mu; closed when draining and inflight is 0
+	served   chan struct{} // closed when Serve returns
+	draining atomic.Bool
+}
+
+// New returns a server; call Listen, then Serve.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Routes == nil {
+		opts.Routes = &Routes{}
+	}
+	s := &Server{
+		opts:   opts,
+		cfg:    opts.Config,
+		logger: opts.Logger,
+		served: make(chan struct{}),
+	}
+	if s.cfg.RootEndpointType != "api" && (opts.Files != nil || s.cfg.PublicDir != "") {
+		s.static = &staticFiles{fsys: opts.Files, dir: s.cfg.PublicDir, index: s.cfg.DirectoryFile}
+	}
+	s.srv = &http.Server{
+		Handler:           s,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+	}
+	return s
+}
+
+// Listen binds the configured address. It fails at once if the port is in
+// use or the address is bad, so that the node can refuse to start.
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("http: cannot listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	return nil
+}
+
+// Addr is the bound address, once Listen succeeded.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Serve serves on the listener from Listen until Shutdown. It returns nil
+// after a shutdown.
+func (s *Server) Serve() error {
+	defer close(s.served)
+	s.mu.Lock()
+	ln := s.ln
+	s.mu.Unlock()
+	if ln == nil {
+		return errors.New("http: Serve called before Listen")
+	}
+	err := s.srv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Drain stops taking new action requests (they get 503 server_draining and
+// /readyz turns 503) and waits until those in flight finish or ctx ends.
+// The listener stays open meanwhile so that clients get a clear answer.
+func (s *Server) Drain(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining.Store(true)
+	if s.idle == nil {
+		s.idle = make(chan struct{})
+		if s.inflight == 0 {
+			close(s.idle)
+		}
+	}
+	idle := s.idle
+	s.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("http: %d requests still running when the drain deadline passed: %w", s.InFlight(), ctx.Err())
+	}
+}
+
+// InFlight is the number of action requests running.
+func (s *Server) InFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inflight
+}
+
+// Shutdown drains, then closes the listener and idle connections, waiting
+// for active ones until ctx ends. Safe to call more than once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	drainErr := s.Drain(ctx)
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		_ = s.srv.Close()
+	}
+	s.mu.Lock()
+	started := s.ln != nil
+	s.mu.Unlock()
+	if started {
+		select {
+		case <-s.served:
+		case <-ctx.Done():
+		}
+	}
+	return errors.Join(drainErr, err)
+}
+
+// begin counts an action request in, or reports that the server drains.
+func (s *Server) begin() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining.Load() {
+		return false
+	}
+	s.inflight++
+	return true
+}
+
+func (s *Server) end() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inflight--
+	if s.inflight == 0 && s.idle != nil {
+		select {
+		case <-s.idle:
+		default:
+			close(s.idle)
+		}
+	}
+}
+
+// ServeHTTP answers one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.logger.Error("http handler panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()),
+				"method", r.Method, "path", r.URL.Path)
+			s.writeError(w, r, nil, time.Now(), apierror.New(apierror.CodeInternal, http.StatusInternalServerError, "internal server error"))
+		}
+	}()
+	if s.cors(w, r) {
+		return
+	}
+	switch r.URL.Path {
+	case "/healthz":
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+		return
+	case "/readyz":
+		s.readyz(w, r)
+		return
+	}
+	prefix := s.cfg.ActionPath
+	if prefix != "" && prefix != "off" {
+		if rest, ok := underPrefix(r.URL.Path, prefix); ok {
+			s.serveAction(w, r, rest)
+			return
+		}
+	}
+	if s.cfg.RootEndpointType == "api" {
+		s.serveAction(w, r, strings.TrimPrefix(r.URL.Path, "/"))
+		return
+	}
+	if s.static != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		if s.static.serve(w, r) {
+			return
+		}
+	}
+	s.writeError(w, r, nil, time.Now(), apierror.Newf(apierror.CodeNotFound, http.StatusNotFound, "nothing at %s", r.URL.Path))
+}
+
+// underPrefix reports whether path is prefix or below it, and returns the
+// rest without a leading slash.
+func underPrefix(path, prefix string) (string, bool) {
+	prefix = strings.TrimSuffix(prefix, "/")
+	if path == prefix {
+		return "", true
+	}
+	if strings.HasPrefix(path, prefix+"/") {
+		return path[len(prefix)+1:], true
+	}
+	return "", false
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "draining"})
+		return
+	}
+	if s.opts.Ready != nil {
+		if err := s.opts.Ready(r.Context()); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "reason": err.Error()})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
+}
+
+// serveAction resolves and runs the action for rest, the path below the
+// action prefix (or the root, for rootEndpointType api).
+func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string) {
+	start := time.Now()
+	conn := connection.New(connection.TypeWeb, remoteIP(r), s.opts.NodeID)
+	conn.CountMessage()
+	if !s.begin() {
+		s.writeError(w, r, conn, start, apierror.New(apierror.CodeDraining, http.StatusServiceUnavailable,
+			"the server is shutting down; retry on another node"))
+		return
+	}
+	defer s.end()
+
+	if s.cfg.MaxBodyBytes > 0 && r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	}
+	raw, err := parseParams(r)
+	if err != nil {
+		s.logger.Warn("bad request", "method", r.Method, "path", r.URL.Path, "remote", conn.RemoteAddr, "error", err.Error())
+		s.writeError(w, r, conn, start, err)
+		return
+	}
+	name, routePattern, err := s.resolve(r, rest, raw)
+	if err != nil {
+		s.logger.Warn("no action", "method", r.Method, "path", r.URL.Path, "remote", conn.RemoteAddr, "error", err.Error())
+		s.writeError(w, r, conn, start, err)
+		return
+	}
+	req := &action.Request{
+		Conn:        conn,
+		Route:       routePattern,
+		Header:      w.Header(),
+		HTTPRequest: r,
+		Writer:      w,
+	}
+	if err := s.opts.Actions.Run(r.Context(), name, raw, req); err != nil {
+		s.writeErrorRaw(w, r, conn, start, err, raw)
+		return
+	}
+	if req.NoRender {
+		return
+	}
+	body := make(map[string]any, len(req.Response)+2)
+	for k, v := range req.Response {
+		body[k] = v
+	}
+	s.addInformation(body, conn, start, raw)
+	status := req.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	buf, err := json.Marshal(body)
+	if err != nil {
+		s.logger.Error("action response is not JSON-encodable", "action", name, "error", err.Error())
+		s.writeError(w, r, conn, start, apierror.New(apierror.CodeInternal, http.StatusInternalServerError,
+			"internal server error: the response could not be encoded"))
+		return
+	}
+	writeRaw(w, status, buf)
+}
+
+// resolve finds the action for a request: the path segment under the
+// action prefix when it names an action, else the action parameter when no
+// path is given, else the route table. Route path parameters are merged
+// into raw, overriding every other source.
+func (s *Server) resolve(r *http.Request, rest string, raw map[string]any) (name, pattern string, err error) {
+	if rest == "" {
+		if a, ok := raw[action.ParamAction].(string); ok && a != "" {
+			return a, "", nil
+		}
+		return "", "", apierror.New(apierror.CodeActionNotFound, http.StatusNotFound,
+			"no action given: call "+s.actionHint()+"{action}, or pass the action parameter")
+	}
+	if !strings.Contains(rest, "/") {
+		if _, ok := s.opts.Actions.Lookup(rest, 0); ok {
+			return rest, "", nil
+		}
+	}
+	rt, params, found, otherMethod := s.opts.Routes.match(r.Method, "/"+rest)
+	if found {
+		for k, v := range params {
+			raw[k] = v
+		}
+		if rt.version != 0 {
+			raw[action.ParamAPIVersion] = int64(rt.version)
+		}
+		return rt.action, rt.pattern, nil
+	}
+	if otherMethod {
+		return "", "", apierror.Newf(apierror.CodeMethodNotAllowed, http.StatusMethodNotAllowed,
+			"%s is not allowed on /%s", r.Method, rest)
+	}
+	if !strings.Contains(rest, "/") {
+		return "", "", apierror.Newf(apierror.CodeActionNotFound, http.StatusNotFound, "unknown action %q", rest)
+	}
+	return "", "", apierror.Newf(apierror.CodeNotFound, http.StatusNotFound, "no action or route at %s", r.URL.Path)
+}
+
+func (s *Server) actionHint() string {
+	if s.cfg.ActionPath != "" && s.cfg.ActionPath != "off" {
+		return strings.TrimSuffix(s.cfg.ActionPath, "/") + "/"
+	}
+	return "/"
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, conn *connection.Conn, start time.Time, err error) {
+	s.writeErrorRaw(w, r, conn, start, err, nil)
+}
+
+func (s *Server) writeErrorRaw(w http.ResponseWriter, r *http.Request, conn *connection.Conn, start time.Time, err error, raw map[string]any) {
+	ae := apierror.From(err)
+	body := map[string]any{"error": ae.Body().Error}
+	if conn != nil {
+		s.addInformation(body, conn, start, raw)
+	}
+	if ae.Code == apierror.CodeDraining {
+		w.Header().Set("Connection", "close")
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, ae.HTTPStatus(), body)
+}
+
+func (s *Server) addInformation(body map[string]any, conn *connection.Conn, start time.Time, raw map[string]any) {
+	if !s.cfg.HideServerInformation {
+		now := time.Now()
+		body["serverInformation"] = map[string]any{
+			"serverName":      s.opts.ServerName,
+			"apiVersion":      s.opts.APIVersion,
+			"requestDuration": now.Sub(start).Milliseconds(),
+			"currentTime":     now.UnixMilli(),
+		}
+	}
+	if !s.cfg.HideRequesterInformation {
+		received := make(map[string]any, len(raw))
+		for k, v := range raw {
+			received[k] = v
+		}
+		body["requesterInformation"] = map[string]any{
+			"id":             conn.ID,
+			"fingerprint":    conn.Fingerprint,
+			"remoteIP":       conn.RemoteAddr,
+			"receivedParams": received,
+		}
+	}
+}
+
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	buf, err := json.Marshal(v)
+	if err != nil {
+		buf = []byte(`{"error":{"code":"internal_error","message":"internal server error"}}`)
+		status = http.StatusInternalServerError
+	}
+	writeRaw(w, status, buf)
+}
+
+func writeRaw(w http.ResponseWriter, status int, buf []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(buf, '\n'))
+}
