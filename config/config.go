@@ -8,6 +8,39 @@
 // derive its environment variable: key http.read_timeout is
 // STELLAR_HTTP_READ_TIMEOUT. A zero field means "use the default"; Defaults
 // fills them in, in one place.
+//
+// # Precedence
+//
+// Load starts from the program's base Config, then sets the keys present in
+// the config file, then the keys named by STELLAR_* environment variables,
+// then the keys given as flags. A layer changes only the keys it names; the
+// others keep the value of the layer before. Lists (such as
+// http.cors.allow_origins and http.routes) are replaced whole, not merged.
+// Defaults then fills the fields still zero, and Validate checks the result.
+//
+// # Files
+//
+// The file is --config PATH (Source.File), else the one named by
+// STELLAR_CONFIG, else whichever of stellar.toml, stellar.yaml, stellar.yml
+// and stellar.json is in the working directory; finding more than one is an
+// error. TOML, YAML and JSON files are read by the same strict mapper, so they
+// accept the same keys and give the same error messages: an unknown key or a
+// value of the wrong type is an error naming the file and the full dotted key.
+// Durations are strings such as "30s" or "1m30s"; a bare number is rejected
+// because its unit would be a guess. A null value (YAML ~ or JSON null)
+// leaves the key as it was. An empty file sets nothing.
+//
+// # Environment and flags
+//
+// Every leaf key has an environment variable: STELLAR_ followed by the key in
+// upper case with dots turned into underscores, unless its env tag names
+// another (cluster.token is STELLAR_SERVER_TOKEN). Keys lists them all.
+// Values are text: durations as in files, booleans as true or false, lists
+// of strings comma-separated ("a, b"), and http.routes as a JSON list of
+// tables. An empty variable counts as unset. STELLAR_* variables that name no
+// key are ignored, since other tools share the prefix; Load reports them as
+// warnings, except STELLAR_CONFIG and STELLAR_TEST_*. Flags are given to Load
+// as key → text, with the same syntax as the environment.
 package config
 
 import (
@@ -16,8 +49,9 @@ import (
 
 // Config is the whole configuration of a node.
 type Config struct {
-	// ID names the node in logs and in the cluster. Default: hostname-pid.
-	// Under startCluster it is stellar-worker-N.
+	// ID names the node in logs and in the cluster. Default: the host name,
+	// "-" and the process id, e.g. "web1-4242" ("stellar-PID" when the host
+	// name is unknown). Under startCluster it is stellar-worker-N.
 	ID string `key:"id"`
 	// ShutdownTimeout bounds a graceful shutdown. Default 30s.
 	ShutdownTimeout time.Duration `key:"shutdown_timeout"`
@@ -81,7 +115,8 @@ type HTTP struct {
 	// CORS sets cross-origin headers; empty AllowOrigins sends none.
 	CORS CORS `key:"cors"`
 	// Routes maps REST paths to actions, in addition to those registered in
-	// code.
+	// code. In a file it is an array of tables ([[http.routes]] in TOML); in
+	// the environment and in flags, a JSON list of objects.
 	Routes []Route `key:"routes"`
 }
 
@@ -89,19 +124,22 @@ type HTTP struct {
 type CORS struct {
 	// AllowOrigins lists allowed origins; "*" allows any.
 	AllowOrigins []string `key:"allow_origins"`
-	// AllowMethods default to GET, POST, PUT, PATCH, DELETE, OPTIONS.
+	// AllowMethods default to GET, POST, PUT, PATCH, DELETE, OPTIONS when
+	// AllowOrigins is set.
 	AllowMethods []string `key:"allow_methods"`
-	// AllowHeaders default to Content-Type, Authorization.
+	// AllowHeaders default to Content-Type, Authorization when AllowOrigins
+	// is set.
 	AllowHeaders []string `key:"allow_headers"`
 	// AllowCredentials sends Access-Control-Allow-Credentials: true.
 	AllowCredentials bool `key:"allow_credentials"`
-	// MaxAge is how long a preflight answer may be cached. Default 10m.
+	// MaxAge is how long a preflight answer may be cached. Default 10m when
+	// AllowOrigins is set.
 	MaxAge time.Duration `key:"max_age"`
 }
 
 // Route maps a method and a path pattern to an action.
 type Route struct {
-	// Method is get, post, put, patch, delete or all.
+	// Method is get, post, put, patch, delete or all, in any case.
 	Method string `key:"method"`
 	// Path is a pattern such as "/users/:id"; ":name" segments become
 	// params.

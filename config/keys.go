@@ -1,0 +1,117 @@
+package config
+
+import (
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Key describes one leaf key of Config, for help texts.
+type Key struct {
+	// Key is the dotted key used in files and flags, e.g. "http.addr".
+	Key string
+	// Env is the environment variable that sets it.
+	Env string
+	// Type is the Go type of the field, e.g. "time.Duration".
+	Type string
+	// Default is the default value as text, "" when it is empty.
+	Default string
+	// Doc says what the key does, in one line.
+	Doc string
+	// Secret reports whether Masked hides the value (or the password in it).
+	Secret bool
+}
+
+// Keys describes every leaf key of Config, in declaration order.
+func Keys() []Key {
+	var def Config
+	def.HTTP.CORS.AllowOrigins = []string{"*"} // so the CORS defaults show
+	Defaults(&def)
+	v := reflect.ValueOf(def)
+	var keys []Key
+	for _, f := range leaves() {
+		k := Key{
+			Key:     f.key,
+			Env:     f.env,
+			Type:    f.typ.String(),
+			Default: formatDefault(v.FieldByIndex(f.index)),
+			Doc:     keyDocs[f.key],
+			Secret:  f.secret != "",
+		}
+		switch f.key {
+		case "id":
+			k.Default = "hostname-pid"
+		case "http.cors.allow_origins":
+			k.Default = ""
+		}
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+func formatDefault(v reflect.Value) string {
+	switch {
+	case v.Type() == durationType:
+		if v.Int() == 0 {
+			return ""
+		}
+		return formatDuration(time.Duration(v.Int()))
+	case v.Kind() == reflect.String:
+		return v.String()
+	case v.Kind() == reflect.Bool:
+		return strconv.FormatBool(v.Bool())
+	case v.Kind() == reflect.Int || v.Kind() == reflect.Int64:
+		if v.Int() == 0 {
+			return ""
+		}
+		return strconv.FormatInt(v.Int(), 10)
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
+		return strings.Join(v.Interface().([]string), ",")
+	}
+	return ""
+}
+
+// keyDocs holds the one-line description of every leaf key; a test keeps
+// it in step with Config.
+var keyDocs = map[string]string{
+	"id":               "node id in logs and in the cluster",
+	"shutdown_timeout": "bound on a graceful shutdown",
+
+	"general.server_name": "name shown in serverInformation",
+	"general.api_version": "application version, shown in serverInformation and by status",
+
+	"log.level":  "log level: debug, info, warn or error",
+	"log.format": "log format: text, json or auto (text on a terminal, JSON otherwise)",
+
+	"http.addr":                       `HTTP listen address, or "off"`,
+	"http.read_timeout":               "bound on reading a whole request",
+	"http.read_header_timeout":        "bound on reading request headers",
+	"http.write_timeout":              "bound on writing a response",
+	"http.idle_timeout":               "idle keep-alive connections are closed after this",
+	"http.max_header_bytes":           "limit on request headers, in bytes",
+	"http.max_body_bytes":             "limit on request bodies, in bytes; larger ones get 413",
+	"http.action_path":                `path where actions are served (urlPathForActions), or "off"`,
+	"http.root_endpoint_type":         `what "/" serves: file (static files) or api (actions)`,
+	"http.public_dir":                 "folder of static files",
+	"http.directory_file":             "file served for a folder",
+	"http.hide_server_information":    "leave serverInformation out of responses",
+	"http.hide_requester_information": "leave requesterInformation out of responses",
+	"http.cors.allow_origins":         `allowed CORS origins, "*" for any; empty sends no CORS headers`,
+	"http.cors.allow_methods":         "methods allowed by CORS",
+	"http.cors.allow_headers":         "request headers allowed by CORS",
+	"http.cors.allow_credentials":     "send Access-Control-Allow-Credentials: true",
+	"http.cors.max_age":               "how long a browser may cache a preflight answer",
+	"http.routes":                     "REST routes to actions: list of {method, path, action, api_version} (JSON in env and flags)",
+
+	"tcp.addr": `TCP listen address, or "off"`,
+
+	"redis.url":             "Redis URL: redis://[user:password@]host:port/db, rediss:// or unix://; none runs in memory",
+	"redis.sentinel_master": "Redis Sentinel master name",
+	"redis.sentinel_addrs":  "Redis Sentinel host:port addresses",
+	"redis.cluster_addrs":   "Redis Cluster seed host:port addresses",
+	"redis.password":        "password for Sentinel or Cluster (a URL carries its own)",
+	"redis.prefix":          "prefix of every Redis key, so apps can share one Redis",
+
+	"cluster.token": "token that signs messages between nodes (HMAC-SHA256); never sent",
+}

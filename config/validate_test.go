@@ -1,0 +1,125 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(c *Config)
+		key    string // "" when valid
+		want   string // part of the message
+	}{
+		{name: "defaults", change: func(c *Config) {}},
+		{name: "zero config", change: func(c *Config) { *c = Config{} }},
+		{name: "addresses off", change: func(c *Config) { c.HTTP.Addr, c.TCP.Addr = "off", "off" }},
+		{name: "address with host", change: func(c *Config) { c.HTTP.Addr = "127.0.0.1:0" }},
+		{name: "IPv6 address", change: func(c *Config) { c.TCP.Addr = "[::1]:65535" }},
+		{name: "http addr without port", change: func(c *Config) { c.HTTP.Addr = "localhost" },
+			key: "http.addr", want: `expected host:port such as ":8080" or "127.0.0.1:8080", got "localhost" (or "off")`},
+		{name: "http addr bare port", change: func(c *Config) { c.HTTP.Addr = "8080" },
+			key: "http.addr", want: `got "8080"`},
+		{name: "tcp addr named port", change: func(c *Config) { c.TCP.Addr = ":telnet" },
+			key: "tcp.addr", want: `expected a numeric port, got "telnet"`},
+		{name: "tcp addr port too big", change: func(c *Config) { c.TCP.Addr = ":65536" },
+			key: "tcp.addr", want: "port 65536 is out of range 0-65535"},
+		{name: "negative port", change: func(c *Config) { c.TCP.Addr = ":-1" },
+			key: "tcp.addr", want: `expected a numeric port, got "-1"`},
+		{name: "redis url", change: func(c *Config) { c.Redis.URL = "redis://:pw@127.0.0.1:6379/0" }},
+		{name: "rediss url", change: func(c *Config) { c.Redis.URL = "rediss://user:pw@redis.example:6380" }},
+		{name: "unix url", change: func(c *Config) { c.Redis.URL = "unix:///run/redis.sock?db=1" }},
+		{name: "redis url bad scheme", change: func(c *Config) { c.Redis.URL = "http://127.0.0.1:6379" },
+			key: "redis.url", want: `scheme redis, rediss or unix`},
+		{name: "redis url without scheme", change: func(c *Config) { c.Redis.URL = "/var/run/redis" },
+			key: "redis.url", want: `expected a URL such as redis://host:6379/0`},
+		{name: "redis url does not parse", change: func(c *Config) { c.Redis.URL = "redis://:secretpw@h:x" },
+			key: "redis.url", want: "not a valid URL"},
+		{name: "redis url bad db", change: func(c *Config) { c.Redis.URL = "redis://h:6379/zero" },
+			key: "redis.url", want: "database number"},
+		{name: "unix url without path", change: func(c *Config) { c.Redis.URL = "unix://" },
+			key: "redis.url", want: "socket path"},
+		{name: "sentinel", change: func(c *Config) {
+			c.Redis.SentinelMaster, c.Redis.SentinelAddrs = "m", []string{"a:26379", "b:26379"}
+		}},
+		{name: "sentinel master without addrs", change: func(c *Config) { c.Redis.SentinelMaster = "m" },
+			key: "redis.sentinel_master", want: "redis.sentinel_addrs is empty"},
+		{name: "sentinel addrs without master", change: func(c *Config) { c.Redis.SentinelAddrs = []string{"a:1"} },
+			key: "redis.sentinel_addrs", want: "redis.sentinel_master is empty"},
+		{name: "bad sentinel addr", change: func(c *Config) {
+			c.Redis.SentinelMaster, c.Redis.SentinelAddrs = "m", []string{"a:1", "b"}
+		}, key: "redis.sentinel_addrs[1]", want: `got "b"`},
+		{name: "url and cluster", change: func(c *Config) {
+			c.Redis.URL, c.Redis.ClusterAddrs = "redis://h:1", []string{"a:1"}
+		}, key: "redis.cluster_addrs", want: "cannot be combined with redis.url"},
+		{name: "log level", change: func(c *Config) { c.Log.Level = "verbose" },
+			key: "log.level", want: `expected one of debug, info, warn, error, got "verbose"`},
+		{name: "log format", change: func(c *Config) { c.Log.Format = "xml" },
+			key: "log.format", want: `expected one of text, json, auto, got "xml"`},
+		{name: "root endpoint type", change: func(c *Config) { c.HTTP.RootEndpointType = "static" },
+			key: "http.root_endpoint_type", want: `expected one of file, api, got "static"`},
+		{name: "action path off with api root", change: func(c *Config) {
+			c.HTTP.ActionPath, c.HTTP.RootEndpointType = "off", "api"
+		}},
+		{name: "action path off with file root", change: func(c *Config) { c.HTTP.ActionPath = "off" },
+			key: "http.action_path", want: `"off" leaves no way to reach actions`},
+		{name: "action path relative", change: func(c *Config) { c.HTTP.ActionPath = "api" },
+			key: "http.action_path", want: `expected a path starting with "/" or "off", got "api"`},
+		{name: "routes", change: func(c *Config) {
+			c.HTTP.Routes = []Route{{"get", "/a", "a", 0}, {"ALL", "/b/:id", "b", 2}}
+		}},
+		{name: "route method", change: func(c *Config) {
+			c.HTTP.Routes = []Route{{"get", "/a", "a", 0}, {"head", "/b", "b", 0}}
+		}, key: "http.routes[1].method", want: `expected one of get, post, put, patch, delete, all, got "head"`},
+		{name: "route without method", change: func(c *Config) { c.HTTP.Routes = []Route{{"", "/a", "a", 0}} },
+			key: "http.routes[0].method", want: `got ""`},
+		{name: "route path", change: func(c *Config) { c.HTTP.Routes = []Route{{"get", "users", "a", 0}} },
+			key: "http.routes[0].path", want: `expected a path starting with "/", got "users"`},
+		{name: "route action", change: func(c *Config) { c.HTTP.Routes = []Route{{"get", "/a", " ", 0}} },
+			key: "http.routes[0].action", want: "must name an action"},
+		{name: "route version", change: func(c *Config) { c.HTTP.Routes = []Route{{"get", "/a", "a", -1}} },
+			key: "http.routes[0].api_version", want: "must not be negative, got -1"},
+		{name: "negative shutdown timeout", change: func(c *Config) { c.ShutdownTimeout = -time.Second },
+			key: "shutdown_timeout", want: "must not be negative, got -1s"},
+		{name: "negative read timeout", change: func(c *Config) { c.HTTP.ReadTimeout = -1 },
+			key: "http.read_timeout", want: "must not be negative"},
+		{name: "negative idle timeout", change: func(c *Config) { c.HTTP.IdleTimeout = -time.Minute },
+			key: "http.idle_timeout", want: "must not be negative, got -1m0s"},
+		{name: "negative cors max age", change: func(c *Config) { c.HTTP.CORS.MaxAge = -time.Minute },
+			key: "http.cors.max_age", want: "must not be negative"},
+		{name: "negative header size", change: func(c *Config) { c.HTTP.MaxHeaderBytes = -1 },
+			key: "http.max_header_bytes", want: "must not be negative, got -1"},
+		{name: "negative body size", change: func(c *Config) { c.HTTP.MaxBodyBytes = -5 },
+			key: "http.max_body_bytes", want: "must not be negative, got -5"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c Config
+			Defaults(&c)
+			tc.change(&c)
+			err := c.Validate()
+			if tc.key == "" {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Validate succeeded, want an error")
+			}
+			var e *Error
+			if !errors.As(err, &e) || e.Key != tc.key {
+				t.Errorf("error %v: want an *Error for key %q", err, tc.key)
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, `config: key "`+tc.key+`": `) || !strings.Contains(msg, tc.want) {
+				t.Errorf("error:\n got %s\nwant config: key %q: …%s…", msg, tc.key, tc.want)
+			}
+			if strings.Contains(msg, "\n") || strings.Contains(msg, "secretpw") {
+				t.Errorf("error %q is not one line or shows a password", msg)
+			}
+		})
+	}
+}
