@@ -37,7 +37,7 @@
 // another (cluster.token is STELLAR_SERVER_TOKEN). Keys lists them all.
 // Values are text: durations as in files, booleans as true or false, lists
 // of strings comma-separated ("a, b"), and http.routes as a JSON list of
-// tables. An empty variable counts as unset. STELLAR_* variables that name no
+// objects. An empty variable counts as unset. STELLAR_* variables that name no
 // key are ignored, since other tools share the prefix; Load reports them as
 // warnings, except STELLAR_CONFIG and STELLAR_TEST_*. Flags are given to Load
 // as key → text, with the same syntax as the environment.
