@@ -1,17 +1,3 @@
-// Package action defines actions, the units of work a node runs for its
-// clients: their inputs (with defaults, formats and validators), versions,
-// middleware, and the registry that runs them for every transport.
-//
-// An action is the Go counterpart of a Stellar action object:
-//
-//	&action.Action{
-//		Name:        "randomNumber",
-//		Description: "Generate a random number",
-//		Run: func(ctx context.Context, r *action.Request) error {
-//			r.Response["number"] = rand.Float64()
-//			return nil
-//		},
-//	}
 package action
 
 import (
@@ -70,8 +56,10 @@ type Action struct {
 	// LogLevel is the level at which each call is logged. The zero value
 	// is slog.LevelInfo.
 	LogLevel slog.Level
-	// Timeout bounds one run of the action; zero means no limit other than
-	// the caller's context.
+	// Timeout bounds one run of the action: its context is cancelled after
+	// Timeout, and an action that then returns the context's error fails
+	// with code timeout (504). Zero means no limit other than the caller's
+	// context.
 	Timeout time.Duration
 	// Run implements the action.
 	Run HandlerFunc

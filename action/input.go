@@ -23,8 +23,8 @@ type Input struct {
 	// Float, Boolean, or a function of your own. Nil leaves it as sent.
 	Format Format
 	// Validator is a rule list in Stellar's syntax, rules separated by "|":
-	// "required|alpha_num|min:3|max:20". See the package documentation of
-	// rules.go for the full set. An unknown rule is an error at Register.
+	// "required|alpha_num|min:3|max:20". The package documentation lists
+	// every rule. An unknown rule or a bad argument is an error at Register.
 	Validator string
 	// Validators are custom checks run after the rules, in order. The first
 	// error's message becomes the field's message.
@@ -60,66 +60,115 @@ func formatString(v any) (any, error) {
 		return x.String(), nil
 	case bool:
 		return strconv.FormatBool(x), nil
-	case int64:
-		return strconv.FormatInt(x, 10), nil
-	case int:
-		return strconv.Itoa(x), nil
 	case float64:
 		return strconv.FormatFloat(x, 'f', -1, 64), nil
+	case float32:
+		return strconv.FormatFloat(float64(x), 'f', -1, 32), nil
+	case uint64:
+		return strconv.FormatUint(x, 10), nil
+	}
+	if n, ok := toInt64(v); ok {
+		return strconv.FormatInt(n, 10), nil
 	}
 	return nil, errors.New("must be a string")
 }
 
+// errIntRange is the message of an integer that does not fit in an int64.
+var errIntRange = fmt.Errorf("must be an integer between %d and %d", math.MinInt64, math.MaxInt64)
+
+// maxExactFloat bounds the floats that Integer accepts: beyond 2^53 a
+// float64 no longer holds every integer, so the value may not be the one
+// the client sent.
+const maxExactFloat = 1 << 53
+
+// formatInteger accepts Go integers, integral floats below 2^53, and
+// json.Number values that are integers (so 1e3 from a JSON body is 1000,
+// whether or not the decoder used UseNumber). Strings must be written as
+// integers: "1e3" or "1.0" in a query string is not one.
 func formatInteger(v any) (any, error) {
+	if n, ok := toInt64(v); ok {
+		return n, nil
+	}
 	switch x := v.(type) {
-	case int64:
-		return x, nil
-	case int:
-		return int64(x), nil
+	case uint, uint64: // larger than MaxInt64, or toInt64 took it
+		return nil, errIntRange
 	case float64:
-		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
-			return int64(x), nil
-		}
+		return integralFloat(x)
+	case float32:
+		return integralFloat(float64(x))
 	case json.Number:
-		if n, err := x.Int64(); err == nil {
+		n, err := strconv.ParseInt(string(x), 10, 64)
+		if err == nil {
 			return n, nil
+		}
+		if errors.Is(err, strconv.ErrRange) {
+			return nil, errIntRange
+		}
+		if f, err := x.Float64(); err == nil {
+			return integralFloat(f)
 		}
 	case string:
-		if n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64); err == nil {
+		n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
+		if err == nil {
 			return n, nil
+		}
+		if errors.Is(err, strconv.ErrRange) {
+			return nil, errIntRange
 		}
 	}
 	return nil, errors.New("must be an integer")
 }
 
-func formatFloat(v any) (any, error) {
-	switch x := v.(type) {
-	case float64:
-		return x, nil
-	case int64:
-		return float64(x), nil
-	case int:
-		return float64(x), nil
-	case json.Number:
-		if f, err := x.Float64(); err == nil {
-			return f, nil
-		}
-	case string:
-		if f, err := strconv.ParseFloat(strings.TrimSpace(x), 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
-			return f, nil
-		}
+func integralFloat(f float64) (any, error) {
+	if f != math.Trunc(f) || math.IsInf(f, 0) {
+		return nil, errors.New("must be an integer")
 	}
-	return nil, errors.New("must be a number")
+	if math.Abs(f) >= maxExactFloat {
+		return nil, errIntRange
+	}
+	return int64(f), nil
 }
 
+// formatFloat accepts any Go number, json.Number and numeric strings, but
+// never NaN or an infinity.
+func formatFloat(v any) (any, error) {
+	var f float64
+	switch x := v.(type) {
+	case float64:
+		f = x
+	case float32:
+		f = float64(x)
+	case uint64:
+		f = float64(x)
+	case json.Number:
+		var err error
+		if f, err = x.Float64(); err != nil {
+			return nil, errors.New("must be a number")
+		}
+	case string:
+		var err error
+		if f, err = strconv.ParseFloat(strings.TrimSpace(x), 64); err != nil {
+			return nil, errors.New("must be a number")
+		}
+	default:
+		n, ok := toInt64(v)
+		if !ok {
+			return nil, errors.New("must be a number")
+		}
+		f = float64(n)
+	}
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return nil, errors.New("must be a finite number")
+	}
+	return f, nil
+}
+
+// formatBoolean accepts booleans, the numbers 0 and 1, and the strings
+// true/false, 1/0, yes/no and on/off in any case.
 func formatBoolean(v any) (any, error) {
 	switch x := v.(type) {
 	case bool:
 		return x, nil
-	case int64:
-		if x == 0 || x == 1 {
-			return x == 1, nil
-		}
 	case float64:
 		if x == 0 || x == 1 {
 			return x == 1, nil
@@ -138,8 +187,44 @@ func formatBoolean(v any) (any, error) {
 		case "false", "0", "no", "off":
 			return false, nil
 		}
+	default:
+		if n, ok := toInt64(v); ok && (n == 0 || n == 1) {
+			return n == 1, nil
+		}
 	}
 	return nil, errors.New("must be a boolean (true or false)")
+}
+
+// toInt64 converts any Go integer type that fits in an int64, so that
+// values passed by Go callers (Registry.Call) format like decoded ones.
+func toInt64(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return x, true
+	case int:
+		return int64(x), true
+	case int32:
+		return int64(x), true
+	case int16:
+		return int64(x), true
+	case int8:
+		return int64(x), true
+	case uint:
+		if uint64(x) <= math.MaxInt64 {
+			return int64(x), true
+		}
+	case uint64:
+		if x <= math.MaxInt64 {
+			return int64(x), true
+		}
+	case uint32:
+		return int64(x), true
+	case uint16:
+		return int64(x), true
+	case uint8:
+		return int64(x), true
+	}
+	return 0, false
 }
 
 // Params holds an action's parameters by name.

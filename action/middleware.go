@@ -68,19 +68,18 @@ func (m *Middleware) handler(next Handler) Handler {
 	})
 }
 
-// chain builds the handler for a, with the global middleware and a's named
-// middleware ordered by priority (registration order breaks ties).
-func chain(a *Action, global []*Middleware, named map[string]*Middleware) Handler {
-	ms := make([]*Middleware, 0, len(global)+len(a.Middleware))
-	seen := make(map[*Middleware]bool)
-	for _, m := range global {
-		ms = append(ms, m)
-		seen[m] = true
-	}
+// chain builds the handler for a from all, every registered middleware in
+// registration order: the global ones and those a names, ordered by
+// priority, registration order breaking ties.
+func chain(a *Action, all []*Middleware) Handler {
+	named := make(map[string]bool, len(a.Middleware))
 	for _, name := range a.Middleware {
-		if m := named[name]; m != nil && !seen[m] {
+		named[name] = true
+	}
+	var ms []*Middleware
+	for _, m := range all {
+		if m.Global || named[m.Name] {
 			ms = append(ms, m)
-			seen[m] = true
 		}
 	}
 	sort.SliceStable(ms, func(i, j int) bool { return ms[i].priority() < ms[j].priority() })

@@ -32,13 +32,16 @@ type Registry struct {
 	mu         sync.RWMutex
 	actions    map[string]map[int]*entry // guarded by mu; name → version → entry
 	middleware map[string]*Middleware    // guarded by mu
-	global     []*Middleware             // guarded by mu; registration order
+	ordered    []*Middleware             // guarded by mu; every middleware, in registration order
 	gen        int                       // guarded by mu; bumped when middleware changes
 }
 
 type entry struct {
 	action *Action
 	inputs []compiledInput
+	// hasRules is set when an input has Validator rules; they need to see
+	// every parameter of the call, not only the declared ones.
+	hasRules bool
 
 	mu    sync.Mutex
 	gen   int     // guarded by mu
@@ -88,6 +91,11 @@ func (g *Registry) Register(actions ...*Action) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	type key struct {
+		name    string
+		version int
+	}
+	batch := make(map[key]*Action, len(entries))
 	for _, e := range entries {
 		a := e.action
 		for _, name := range a.Middleware {
@@ -95,9 +103,12 @@ func (g *Registry) Register(actions ...*Action) error {
 				return fmt.Errorf("action: %s: unknown middleware %q (register it with Use first)", a.Name, name)
 			}
 		}
-		if old := g.actions[a.Name][a.version()]; old != nil && old.action.Protected {
+		k := key{a.Name, a.version()}
+		old := g.actions[a.Name][a.version()]
+		if (old != nil && old.action.Protected) || (batch[k] != nil && batch[k].Protected) {
 			return fmt.Errorf("action: %s version %d is protected and cannot be overridden", a.Name, a.version())
 		}
+		batch[k] = a
 	}
 	for _, e := range entries {
 		a := e.action
@@ -135,6 +146,7 @@ func (g *Registry) compile(a *Action) (*entry, error) {
 			return nil, fmt.Errorf("action: %s: input %q: %w", a.Name, name, err)
 		}
 		e.inputs = append(e.inputs, compiledInput{name: name, input: in, rules: rules})
+		e.hasRules = e.hasRules || len(rules) > 0
 	}
 	return e, nil
 }
@@ -144,6 +156,7 @@ func (g *Registry) compile(a *Action) (*entry, error) {
 func (g *Registry) Use(ms ...*Middleware) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	seen := make(map[string]bool, len(ms))
 	for _, m := range ms {
 		if m == nil || m.Name == "" {
 			return errors.New("action: middleware needs a Name")
@@ -151,15 +164,14 @@ func (g *Registry) Use(ms ...*Middleware) error {
 		if m.Pre == nil && m.Post == nil && m.Wrap == nil {
 			return fmt.Errorf("action: middleware %q has neither Pre, Post nor Wrap", m.Name)
 		}
-		if g.middleware[m.Name] != nil {
+		if g.middleware[m.Name] != nil || seen[m.Name] {
 			return fmt.Errorf("action: middleware %q is already registered", m.Name)
 		}
+		seen[m.Name] = true
 	}
 	for _, m := range ms {
 		g.middleware[m.Name] = m
-		if m.Global {
-			g.global = append(g.global, m)
-		}
+		g.ordered = append(g.ordered, m)
 	}
 	g.gen++
 	return nil
@@ -216,7 +228,7 @@ func (g *Registry) handler(e *entry) Handler {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.chain == nil || e.gen != g.gen {
-		e.chain = chain(e.action, g.global, g.middleware)
+		e.chain = chain(e.action, g.ordered)
 		e.gen = g.gen
 	}
 	return e.chain
@@ -240,6 +252,9 @@ func (g *Registry) Call(ctx context.Context, name string, params map[string]any)
 // *apierror.Error, and has been logged.
 func (g *Registry) Run(ctx context.Context, name string, raw map[string]any, r *Request) error {
 	start := time.Now()
+	if r == nil {
+		r = &Request{}
+	}
 	g.mu.RLock()
 	logger := g.logger
 	g.mu.RUnlock()
@@ -306,7 +321,7 @@ func (g *Registry) run(ctx context.Context, name string, raw map[string]any, r *
 			}
 		}
 	}
-	params, err := processInputs(ctx, e, raw)
+	params, err := safeProcessInputs(ctx, e, raw)
 	if err != nil {
 		return err
 	}
@@ -314,15 +329,19 @@ func (g *Registry) run(ctx context.Context, name string, raw map[string]any, r *
 	if r.Response == nil {
 		r.Response = make(map[string]any)
 	}
+	callCtx := ctx
 	if a.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, a.Timeout)
 		defer cancel()
 	}
 	err = serve(ctx, g.handler(e), r)
-	if err != nil && a.Timeout > 0 && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-		return &apierror.Error{Code: apierror.CodeTimeout, Status: http.StatusGatewayTimeout,
-			Message: fmt.Sprintf("action %q did not finish within %s", name, a.Timeout), Err: err}
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+		msg := fmt.Sprintf("action %q did not finish within %s", name, a.Timeout)
+		if callCtx.Err() != nil {
+			msg = fmt.Sprintf("action %q did not finish before the caller's deadline", name)
+		}
+		return &apierror.Error{Code: apierror.CodeTimeout, Status: http.StatusGatewayTimeout, Message: msg, Err: err}
 	}
 	return err
 }
@@ -331,15 +350,30 @@ func (g *Registry) run(ctx context.Context, name string, raw map[string]any, r *
 func serve(ctx context.Context, h Handler, r *Request) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = &apierror.Error{
-				Code:    apierror.CodeInternal,
-				Status:  http.StatusInternalServerError,
-				Message: "internal server error",
-				Err:     fmt.Errorf("panic: %v\n%s", p, debug.Stack()),
-			}
+			err = panicError(p)
 		}
 	}()
 	return h.ServeAction(ctx, r)
+}
+
+// safeProcessInputs is processInputs, with a panic in a DefaultFunc,
+// Format or ValidatorFunc turned into an internal error as in serve.
+func safeProcessInputs(ctx context.Context, e *entry, raw map[string]any) (params Params, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			params, err = nil, panicError(p)
+		}
+	}()
+	return processInputs(ctx, e, raw)
+}
+
+func panicError(p any) error {
+	return &apierror.Error{
+		Code:    apierror.CodeInternal,
+		Status:  http.StatusInternalServerError,
+		Message: "internal server error",
+		Err:     fmt.Errorf("panic: %v\n%s", p, debug.Stack()),
+	}
 }
 
 func apiVersion(raw map[string]any) (int, error) {
@@ -372,7 +406,7 @@ func processInputs(ctx context.Context, e *entry, raw map[string]any) (Params, e
 		return params, nil
 	}
 	params := make(Params, len(e.inputs))
-	present := make(map[string]bool, len(e.inputs))
+	sent := make(map[string]bool, len(e.inputs)) // the client sent the key, maybe empty
 	var fields map[string]string
 	fail := func(name, msg string) {
 		if fields == nil {
@@ -384,6 +418,7 @@ func processInputs(ctx context.Context, e *entry, raw map[string]any) (Params, e
 	// fields see formatted values.
 	for _, ci := range e.inputs {
 		v, ok := raw[ci.name]
+		sent[ci.name] = ok
 		if isEmpty(v, ok) {
 			switch d := ci.input.Default.(type) {
 			case nil:
@@ -398,8 +433,6 @@ func processInputs(ctx context.Context, e *entry, raw map[string]any) (Params, e
 			default:
 				v = d
 			}
-		} else {
-			present[ci.name] = true
 		}
 		if ci.input.Format != nil {
 			fv, err := ci.input.Format(v)
@@ -411,13 +444,28 @@ func processInputs(ctx context.Context, e *entry, raw map[string]any) (Params, e
 		}
 		params[ci.name] = v
 	}
+	// Rules that name other fields (required_with, same, confirmed, …) see
+	// every parameter of the call: declared ones formatted, the others as
+	// sent, so that e.g. an undeclared password_confirmation still counts.
+	view := params
+	if e.hasRules {
+		view = make(Params, len(raw)+len(params))
+		for k, v := range raw {
+			if k != ParamAction && k != ParamAPIVersion {
+				view[k] = v
+			}
+		}
+		for k, v := range params {
+			view[k] = v
+		}
+	}
 	// Second pass: rules and custom validators.
 	for _, ci := range e.inputs {
 		if _, bad := fields[ci.name]; bad {
 			continue
 		}
 		v, ok := params[ci.name]
-		if msg := ci.rules.check(ci.name, v, ok, params); msg != "" {
+		if msg := ci.rules.check(ci.name, v, sent[ci.name], view); msg != "" {
 			fail(ci.name, msg)
 			continue
 		}

@@ -1,0 +1,764 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stellarfw/stellar-go/apierror"
+	"github.com/stellarfw/stellar-go/connection"
+)
+
+// newTestRegistry returns a registry that logs nowhere, with actions
+// registered.
+func newTestRegistry(t *testing.T, actions ...*Action) *Registry {
+	t.Helper()
+	g := NewRegistry(discardLogger(), "test-node")
+	if err := g.Register(actions...); err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	return g
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// echo is an action that copies its params into its response.
+func echo(name string, inputs map[string]Input) *Action {
+	return &Action{Name: name, Inputs: inputs, Run: func(_ context.Context, r *Request) error {
+		for k, v := range r.Params {
+			r.Response[k] = v
+		}
+		return nil
+	}}
+}
+
+// reply is an action that answers {"from": from}.
+func reply(name string, version int, from string) *Action {
+	return &Action{Name: name, Version: version, Run: func(_ context.Context, r *Request) error {
+		r.Response["from"] = from
+		return nil
+	}}
+}
+
+func newConn(typ string) *connection.Conn { return connection.New(typ, "127.0.0.1", "test-node") }
+
+// webRun runs name as a web client would.
+func webRun(g *Registry, name string, raw map[string]any) (*Request, error) {
+	r := &Request{Conn: newConn(connection.TypeWeb)}
+	err := g.Run(context.Background(), name, raw, r)
+	return r, err
+}
+
+// wantAPIError fails unless err is an *apierror.Error with code and status.
+func wantAPIError(t *testing.T, err error, code string, status int) *apierror.Error {
+	t.Helper()
+	var ae *apierror.Error
+	if !errors.As(err, &ae) {
+		t.Fatalf("error = %v (%T), want *apierror.Error %s", err, err, code)
+	}
+	if ae.Code != code || ae.HTTPStatus() != status {
+		t.Fatalf("error = %s %d (%q), want %s %d", ae.Code, ae.HTTPStatus(), ae.Message, code, status)
+	}
+	return ae
+}
+
+func mustCall(t *testing.T, g *Registry, name string, params map[string]any) map[string]any {
+	t.Helper()
+	resp, err := g.Call(context.Background(), name, params)
+	if err != nil {
+		t.Fatalf("Call(%s, %v): %v", name, params, err)
+	}
+	return resp
+}
+
+func TestFormatsThroughRun(t *testing.T) {
+	g := newTestRegistry(t, echo("typed", map[string]Input{
+		"s": {Format: String},
+		"i": {Format: Integer},
+		"f": {Format: Float},
+		"b": {Format: Boolean},
+		"c": {Format: func(v any) (any, error) { return strings.ToUpper(v.(string)), nil }},
+	}))
+	resp := mustCall(t, g, "typed", map[string]any{"s": int64(5), "i": "12", "f": "2.5", "b": "on", "c": "abc"})
+	want := map[string]any{"s": "5", "i": int64(12), "f": 2.5, "b": true, "c": "ABC"}
+	if !reflect.DeepEqual(resp, want) {
+		t.Errorf("params = %#v, want %#v", resp, want)
+	}
+
+	_, err := g.Call(context.Background(), "typed", map[string]any{"i": "1e3", "f": "x", "b": "maybe"})
+	ae := wantAPIError(t, err, apierror.CodeValidationFailed, http.StatusUnprocessableEntity)
+	wantFields := map[string]string{
+		"i": "must be an integer",
+		"f": "must be a number",
+		"b": "must be a boolean (true or false)",
+	}
+	if !reflect.DeepEqual(ae.Fields, wantFields) {
+		t.Errorf("Fields = %v, want %v", ae.Fields, wantFields)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	type ctxKey struct{}
+	var calls atomic.Int64
+	g := newTestRegistry(t, echo("defaults", map[string]Input{
+		"page":  {Default: int64(1)},
+		"size":  {Default: "20", Format: Integer},
+		"token": {Default: DefaultFunc(func(ctx context.Context) any { return ctx.Value(ctxKey{}).(string) })},
+		"n": {Default: DefaultFunc(func(context.Context) any {
+			return calls.Add(1)
+		})},
+		"plain": {Default: func(context.Context) any { return "from func" }},
+		"score": {Default: int64(5), Validator: "max:3"},
+	}))
+	ctx := context.WithValue(context.Background(), ctxKey{}, "from ctx")
+
+	cases := []struct {
+		name string
+		raw  map[string]any
+		want map[string]any
+	}{
+		{
+			name: "missing",
+			raw:  map[string]any{"score": int64(2)},
+			want: map[string]any{"page": int64(1), "size": int64(20), "token": "from ctx", "n": int64(1), "plain": "from func", "score": int64(2)},
+		},
+		{
+			name: "empty string takes the default",
+			raw:  map[string]any{"page": "", "size": nil, "score": int64(2)},
+			want: map[string]any{"page": int64(1), "size": int64(20), "token": "from ctx", "n": int64(2), "plain": "from func", "score": int64(2)},
+		},
+		{
+			name: "sent values win",
+			raw:  map[string]any{"page": int64(3), "size": "50", "token": "t", "n": int64(9), "plain": "p", "score": int64(2)},
+			want: map[string]any{"page": int64(3), "size": int64(50), "token": "t", "n": int64(9), "plain": "p", "score": int64(2)},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := g.Call(ctx, "defaults", tc.raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(resp, tc.want) {
+				t.Errorf("params = %#v, want %#v", resp, tc.want)
+			}
+		})
+	}
+	t.Run("defaults are validated", func(t *testing.T) {
+		_, err := g.Call(ctx, "defaults", nil)
+		ae := wantAPIError(t, err, apierror.CodeValidationFailed, http.StatusUnprocessableEntity)
+		if ae.Fields["score"] != "must be at most 3" {
+			t.Errorf("Fields = %v", ae.Fields)
+		}
+	})
+}
+
+func TestRequired(t *testing.T) {
+	g := newTestRegistry(t,
+		echo("input", map[string]Input{"n": {Required: true, Format: Integer}}),
+		echo("rule", map[string]Input{"n": {Validator: "required", Format: Integer}}),
+		echo("withDefault", map[string]Input{"n": {Required: true, Validator: "required", Default: int64(7)}}),
+	)
+	cases := []struct {
+		name string
+		raw  map[string]any
+		want any // int64 value, or the field message
+	}{
+		{"present", map[string]any{"n": "5"}, int64(5)},
+		{"zero", map[string]any{"n": "0"}, int64(0)},
+		{"missing", map[string]any{}, "is required"},
+		{"empty", map[string]any{"n": ""}, "is required"},
+		{"null", map[string]any{"n": nil}, "is required"},
+	}
+	// Input.Required and the required rule behave the same.
+	for _, action := range []string{"input", "rule"} {
+		for _, tc := range cases {
+			t.Run(action+"/"+tc.name, func(t *testing.T) {
+				resp, err := g.Call(context.Background(), action, tc.raw)
+				if msg, ok := tc.want.(string); ok {
+					ae := wantAPIError(t, err, apierror.CodeValidationFailed, http.StatusUnprocessableEntity)
+					if ae.Fields["n"] != msg || ae.Message != "invalid parameter: n "+msg {
+						t.Errorf("error = %q, Fields = %v", ae.Message, ae.Fields)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp["n"] != tc.want {
+					t.Errorf("n = %#v, want %#v", resp["n"], tc.want)
+				}
+			})
+		}
+	}
+	t.Run("default satisfies required", func(t *testing.T) {
+		if resp := mustCall(t, g, "withDefault", nil); resp["n"] != int64(7) {
+			t.Errorf("n = %#v, want 7", resp["n"])
+		}
+	})
+}
+
+func TestUnknownParams(t *testing.T) {
+	raw := map[string]any{"a": "1", "extra": "x", ParamAction: "p", ParamAPIVersion: "1"}
+	cases := []struct {
+		name   string
+		inputs map[string]Input
+		want   map[string]any
+	}{
+		{"declared inputs drop the rest", map[string]Input{"a": {}, "b": {}}, map[string]any{"a": "1"}},
+		{"nil inputs pass everything", nil, map[string]any{"a": "1", "extra": "x"}},
+		{"empty inputs drop everything", map[string]Input{}, map[string]any{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newTestRegistry(t, echo("p", tc.inputs))
+			r, err := webRun(g, "p", raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(r.Response, tc.want) || !reflect.DeepEqual(map[string]any(r.Params), tc.want) {
+				t.Errorf("params = %#v, want %#v", r.Params, tc.want)
+			}
+		})
+	}
+}
+
+func TestRulesThroughRun(t *testing.T) {
+	g := newTestRegistry(t,
+		echo("signup", map[string]Input{
+			"name":     {Validator: "required|alpha_dash|between:3,20"},
+			"age":      {Format: Integer, Validator: "integer|min:18"},
+			"password": {Validator: "required|min:8|confirmed"}, // password_confirmation is not declared
+			"phone":    {Validator: "required_without:email|digits_between:6,15"},
+			"email":    {Validator: "email"},
+			"nick":     {Validator: "filled|alpha_num"},
+		}),
+		echo("ranged", map[string]Input{
+			"start": {Validator: "required|date"},
+			"end":   {Validator: "required|date|after:start"},
+		}),
+		echo("custom", map[string]Input{
+			"a": {Format: Integer},
+			"b": {Format: Integer, Validator: "min:0", Validators: []ValidatorFunc{
+				func(v any, p Params) error {
+					if v.(int64) <= p["a"].(int64) {
+						return errors.New("must be greater than a")
+					}
+					return nil
+				},
+				func(any, Params) error { return errors.New("second validator must not run") },
+			}},
+		}),
+	)
+	valid := map[string]any{"name": "ann_b", "age": "21", "password": "s3cretpw", "password_confirmation": "s3cretpw", "email": "ann@example.com"}
+	with := func(changes map[string]any) map[string]any {
+		m := make(map[string]any, len(valid))
+		for k, v := range valid {
+			m[k] = v
+		}
+		for k, v := range changes {
+			if v == nil {
+				delete(m, k)
+			} else {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	cases := []struct {
+		name   string
+		action string
+		raw    map[string]any
+		fields map[string]string // nil: the call succeeds
+	}{
+		{name: "valid", action: "signup", raw: valid},
+		{name: "formatted value is sized by value", action: "signup", raw: with(map[string]any{"age": "9"}),
+			fields: map[string]string{"age": "must be at least 18"}},
+		{name: "undeclared confirmation is seen", action: "signup", raw: with(map[string]any{"password_confirmation": "other"}),
+			fields: map[string]string{"password": "does not match password_confirmation"}},
+		{name: "required_without sees other field", action: "signup", raw: with(map[string]any{"email": nil}),
+			fields: map[string]string{"phone": "is required when email is missing"}},
+		{name: "required_without satisfied", action: "signup", raw: with(map[string]any{"email": nil, "phone": "123456"})},
+		{name: "filled: sent empty", action: "signup", raw: with(map[string]any{"nick": ""}),
+			fields: map[string]string{"nick": "must not be empty"}},
+		{name: "every bad field at once", action: "signup",
+			raw: map[string]any{"name": "a b", "age": "x", "password": "short", "email": "nope"},
+			fields: map[string]string{
+				"name":     "must contain only letters, numbers, dashes and underscores",
+				"age":      "must be an integer",
+				"password": "must be at least 8 characters",
+				"email":    "must be a valid email address",
+			}},
+		{name: "after another field", action: "ranged", raw: map[string]any{"start": "2024-01-02", "end": "2024-01-01"},
+			fields: map[string]string{"end": "must be a date after start"}},
+		{name: "after another field ok", action: "ranged", raw: map[string]any{"start": "2024-01-01", "end": "2024-01-02"}},
+		{name: "custom validator sees params", action: "custom", raw: map[string]any{"a": "5", "b": "3"},
+			fields: map[string]string{"b": "must be greater than a"}},
+		{name: "rules run before custom validators", action: "custom", raw: map[string]any{"a": "-5", "b": "-3"},
+			fields: map[string]string{"b": "must be at least 0"}},
+		{name: "format error skips rules and validators", action: "custom", raw: map[string]any{"a": "5", "b": "x"},
+			fields: map[string]string{"b": "must be an integer"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := webRun(g, tc.action, tc.raw)
+			if tc.fields == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, leaked := r.Params["password_confirmation"]; leaked {
+					t.Error("undeclared password_confirmation reached the action")
+				}
+				return
+			}
+			ae := wantAPIError(t, err, apierror.CodeValidationFailed, http.StatusUnprocessableEntity)
+			if !reflect.DeepEqual(ae.Fields, tc.fields) {
+				t.Errorf("Fields = %v, want %v", ae.Fields, tc.fields)
+			}
+		})
+	}
+}
+
+func TestValidationErrorMessage(t *testing.T) {
+	g := newTestRegistry(t, echo("v", map[string]Input{
+		"b": {Required: true},
+		"a": {Format: Integer},
+		"c": {Validator: "in:x,y"},
+	}))
+	_, err := g.Call(context.Background(), "v", map[string]any{"a": "z", "c": "q"})
+	ae := wantAPIError(t, err, apierror.CodeValidationFailed, http.StatusUnprocessableEntity)
+	want := "invalid parameters: a must be an integer; b is required; c must be one of: x, y"
+	if ae.Message != want {
+		t.Errorf("message = %q, want %q", ae.Message, want)
+	}
+	if len(ae.Fields) != 3 {
+		t.Errorf("Fields = %v, want 3 entries", ae.Fields)
+	}
+}
+
+func TestVersions(t *testing.T) {
+	g := newTestRegistry(t, reply("calc", 0, "v1"), reply("calc", 3, "v3"), reply("calc", 2, "v2"))
+	cases := []struct {
+		name     string
+		version  any // nil: not sent
+		want     string
+		wantCode string
+		status   int
+	}{
+		{name: "newest by default", want: "v3"},
+		{name: "empty means newest", version: "", want: "v3"},
+		{name: "text", version: "1", want: "v1"},
+		{name: "zero version is 1", version: int64(1), want: "v1"},
+		{name: "number", version: float64(2), want: "v2"},
+		{name: "go int", version: 2, want: "v2"},
+		{name: "unknown version", version: "9", wantCode: apierror.CodeActionNotFound, status: http.StatusNotFound},
+		{name: "word", version: "abc", wantCode: apierror.CodeValidationFailed, status: http.StatusUnprocessableEntity},
+		{name: "zero", version: "0", wantCode: apierror.CodeValidationFailed, status: http.StatusUnprocessableEntity},
+		{name: "negative", version: int64(-1), wantCode: apierror.CodeValidationFailed, status: http.StatusUnprocessableEntity},
+		{name: "fraction", version: 1.5, wantCode: apierror.CodeValidationFailed, status: http.StatusUnprocessableEntity},
+		{name: "huge", version: "99999999999", wantCode: apierror.CodeValidationFailed, status: http.StatusUnprocessableEntity},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := map[string]any{}
+			if tc.version != nil {
+				raw[ParamAPIVersion] = tc.version
+			}
+			r, err := webRun(g, "calc", raw)
+			if tc.wantCode != "" {
+				ae := wantAPIError(t, err, tc.wantCode, tc.status)
+				if tc.wantCode == apierror.CodeValidationFailed && ae.Fields[ParamAPIVersion] == "" {
+					t.Errorf("Fields = %v, want an apiVersion entry", ae.Fields)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Response["from"] != tc.want {
+				t.Errorf("answered by %v, want %s", r.Response["from"], tc.want)
+			}
+		})
+	}
+	t.Run("unknown action", func(t *testing.T) {
+		_, err := webRun(g, "nope", nil)
+		wantAPIError(t, err, apierror.CodeActionNotFound, http.StatusNotFound)
+	})
+	t.Run("no action name", func(t *testing.T) {
+		_, err := webRun(g, "", nil)
+		wantAPIError(t, err, apierror.CodeActionNotFound, http.StatusNotFound)
+	})
+	t.Run("Lookup", func(t *testing.T) {
+		if a, ok := g.Lookup("calc", 0); !ok || a.Version != 3 {
+			t.Errorf("Lookup(calc, 0) = %v, %v; want version 3", a, ok)
+		}
+		if a, ok := g.Lookup("calc", 1); !ok || a.Version != 0 {
+			t.Errorf("Lookup(calc, 1) = %v, %v; want the action with Version 0", a, ok)
+		}
+		if _, ok := g.Lookup("calc", 4); ok {
+			t.Error("Lookup(calc, 4) found an action")
+		}
+		if _, ok := g.Lookup("nope", 0); ok {
+			t.Error("Lookup(nope, 0) found an action")
+		}
+	})
+	t.Run("List", func(t *testing.T) {
+		g := newTestRegistry(t, reply("b", 2, ""), reply("a", 0, ""), reply("b", 1, ""))
+		var got []string
+		for _, a := range g.List() {
+			got = append(got, a.Name+"@"+string(rune('0'+a.version())))
+		}
+		if want := []string{"a@1", "b@1", "b@2"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("List = %v, want %v", got, want)
+		}
+	})
+}
+
+func TestPrivate(t *testing.T) {
+	g := newTestRegistry(t, &Action{Name: "secret", Private: true, Run: func(_ context.Context, r *Request) error {
+		r.Response["internal"] = r.Internal()
+		return nil
+	}})
+	for _, typ := range []string{connection.TypeWeb, connection.TypeWebSocket, connection.TypeTCP} {
+		t.Run(typ, func(t *testing.T) {
+			err := g.Run(context.Background(), "secret", nil, &Request{Conn: newConn(typ)})
+			wantAPIError(t, err, apierror.CodePrivateAction, http.StatusForbidden)
+		})
+	}
+	t.Run("Call", func(t *testing.T) {
+		if resp := mustCall(t, g, "secret", nil); resp["internal"] != true {
+			t.Errorf("response = %v", resp)
+		}
+	})
+	t.Run("internal connection", func(t *testing.T) {
+		if err := g.Run(context.Background(), "secret", nil, &Request{Conn: newConn(connection.TypeInternal)}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestBlockedConnectionTypes(t *testing.T) {
+	g := newTestRegistry(t, &Action{
+		Name:                   "httpOnly",
+		BlockedConnectionTypes: []string{connection.TypeWebSocket, connection.TypeTCP},
+		Run:                    func(context.Context, *Request) error { return nil },
+	})
+	cases := []struct {
+		typ     string
+		blocked bool
+	}{
+		{connection.TypeWeb, false},
+		{connection.TypeWebSocket, true},
+		{connection.TypeTCP, true},
+		{connection.TypeInternal, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.typ, func(t *testing.T) {
+			err := g.Run(context.Background(), "httpOnly", nil, &Request{Conn: newConn(tc.typ)})
+			if tc.blocked {
+				wantAPIError(t, err, apierror.CodeConnectionBlocked, http.StatusForbidden)
+			} else if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestProtected(t *testing.T) {
+	t.Run("protected cannot be overridden", func(t *testing.T) {
+		orig := reply("core", 0, "original")
+		orig.Protected = true
+		g := newTestRegistry(t, orig)
+		if err := g.Register(reply("core", 1, "override")); err == nil {
+			t.Fatal("overriding a protected action succeeded")
+		}
+		if resp := mustCall(t, g, "core", nil); resp["from"] != "original" {
+			t.Errorf("answered by %v, want original", resp["from"])
+		}
+		// Another version is a different action, and may be added.
+		if err := g.Register(reply("core", 2, "v2")); err != nil {
+			t.Fatalf("adding version 2: %v", err)
+		}
+	})
+	t.Run("non-protected is replaced", func(t *testing.T) {
+		g := newTestRegistry(t, reply("core", 0, "original"))
+		if err := g.Register(reply("core", 0, "override")); err != nil {
+			t.Fatal(err)
+		}
+		if resp := mustCall(t, g, "core", nil); resp["from"] != "override" {
+			t.Errorf("answered by %v, want override", resp["from"])
+		}
+	})
+	t.Run("protected in the same batch", func(t *testing.T) {
+		orig := reply("core", 0, "original")
+		orig.Protected = true
+		g := newTestRegistry(t)
+		if err := g.Register(orig, reply("core", 0, "override")); err == nil {
+			t.Fatal("overriding a protected action in the same Register call succeeded")
+		}
+		if _, ok := g.Lookup("core", 0); ok {
+			t.Error("a failed Register registered an action")
+		}
+	})
+}
+
+func TestRegisterErrors(t *testing.T) {
+	run := func(context.Context, *Request) error { return nil }
+	cases := []struct {
+		name   string
+		action *Action
+		want   []string // parts of the error message
+	}{
+		{"nil", nil, []string{"nil action"}},
+		{"no name", &Action{Run: run}, []string{"Name"}},
+		{"blank name", &Action{Name: "  ", Run: run}, []string{"Name"}},
+		{"no Run", &Action{Name: "a"}, []string{"a", "Run"}},
+		{"negative version", &Action{Name: "a", Version: -1, Run: run}, []string{"a", "Version"}},
+		{"unknown rule", &Action{Name: "a", Run: run, Inputs: map[string]Input{"x": {Validator: "required|nope"}}},
+			[]string{"a", `input "x"`, `"nope"`}},
+		{"bad rule argument", &Action{Name: "a", Run: run, Inputs: map[string]Input{"x": {Validator: "min:abc"}}},
+			[]string{"a", `input "x"`, `"min"`, "abc"}},
+		{"unknown middleware", &Action{Name: "a", Run: run, Middleware: []string{"auth"}},
+			[]string{"a", `"auth"`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newTestRegistry(t)
+			good := reply("good", 0, "")
+			err := g.Register(good, tc.action)
+			if err == nil {
+				t.Fatal("Register succeeded")
+			}
+			for _, part := range tc.want {
+				if !strings.Contains(err.Error(), part) {
+					t.Errorf("error %q does not contain %q", err, part)
+				}
+			}
+			if len(g.List()) != 0 {
+				t.Error("a failed Register registered the other actions")
+			}
+		})
+	}
+}
+
+func TestUseErrors(t *testing.T) {
+	pre := func(context.Context, *Request) error { return nil }
+	cases := []struct {
+		name string
+		ms   []*Middleware
+	}{
+		{"nil", []*Middleware{nil}},
+		{"no name", []*Middleware{{Pre: pre}}},
+		{"no hooks", []*Middleware{{Name: "m"}}},
+		{"already registered", []*Middleware{{Name: "taken", Pre: pre}}},
+		{"twice in one call", []*Middleware{{Name: "m", Pre: pre}, {Name: "m", Pre: pre}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newTestRegistry(t)
+			if err := g.Use(&Middleware{Name: "taken", Pre: pre}); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Use(tc.ms...); err == nil {
+				t.Fatal("Use succeeded")
+			}
+		})
+	}
+}
+
+func TestPanics(t *testing.T) {
+	g := newTestRegistry(t,
+		&Action{Name: "boom", Run: func(context.Context, *Request) error { panic("kaboom") }},
+		&Action{Name: "badFormat", Inputs: map[string]Input{"x": {Format: func(any) (any, error) { panic("format") }}},
+			Run: func(context.Context, *Request) error { return nil }},
+		&Action{Name: "badDefault", Inputs: map[string]Input{"x": {Default: DefaultFunc(func(context.Context) any { panic("default") })}},
+			Run: func(context.Context, *Request) error { return nil }},
+		reply("ok", 0, "ok"),
+	)
+	for _, name := range []string{"boom", "badFormat", "badDefault"} {
+		t.Run(name, func(t *testing.T) {
+			raw := map[string]any{"x": "1"}
+			if name == "badDefault" {
+				raw = nil
+			}
+			_, err := webRun(g, name, raw)
+			ae := wantAPIError(t, err, apierror.CodeInternal, http.StatusInternalServerError)
+			if strings.Contains(ae.Message, "kaboom") || ae.Err == nil || !strings.Contains(ae.Err.Error(), "panic") {
+				t.Errorf("message %q must hide the panic, cause %v must keep it", ae.Message, ae.Err)
+			}
+			// The registry keeps serving.
+			if resp := mustCall(t, g, "ok", nil); resp["from"] != "ok" {
+				t.Errorf("next call answered %v", resp)
+			}
+			_, err = webRun(g, name, raw)
+			wantAPIError(t, err, apierror.CodeInternal, http.StatusInternalServerError)
+		})
+	}
+}
+
+func TestActionErrors(t *testing.T) {
+	g := newTestRegistry(t,
+		&Action{Name: "plain", Run: func(context.Context, *Request) error { return errors.New("disk full") }},
+		&Action{Name: "coded", Run: func(context.Context, *Request) error {
+			return apierror.New("quota_exceeded", http.StatusTooManyRequests, "slow down")
+		}},
+	)
+	_, err := webRun(g, "plain", nil)
+	if ae := wantAPIError(t, err, apierror.CodeActionFailed, http.StatusInternalServerError); ae.Message != "disk full" {
+		t.Errorf("message = %q", ae.Message)
+	}
+	_, err = webRun(g, "coded", nil)
+	if ae := wantAPIError(t, err, "quota_exceeded", http.StatusTooManyRequests); ae.Message != "slow down" {
+		t.Errorf("message = %q", ae.Message)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	waitForCtx := func(ctx context.Context, _ *Request) error {
+		<-ctx.Done() // returns when the timeout fires; no sleeping
+		return ctx.Err()
+	}
+	g := newTestRegistry(t,
+		&Action{Name: "slow", Timeout: 10 * time.Millisecond, Run: waitForCtx},
+		&Action{Name: "unbounded", Run: waitForCtx},
+		&Action{Name: "fast", Timeout: time.Minute, Run: func(ctx context.Context, r *Request) error {
+			if _, ok := ctx.Deadline(); !ok {
+				return errors.New("no deadline on the action's context")
+			}
+			r.Response["ok"] = true
+			return nil
+		}},
+	)
+	t.Run("action timeout", func(t *testing.T) {
+		_, err := webRun(g, "slow", nil)
+		ae := wantAPIError(t, err, apierror.CodeTimeout, http.StatusGatewayTimeout)
+		if !strings.Contains(ae.Message, "10ms") || !errors.Is(ae, context.DeadlineExceeded) {
+			t.Errorf("error = %v", ae)
+		}
+	})
+	t.Run("caller deadline", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		defer cancel()
+		err := g.Run(ctx, "unbounded", nil, &Request{Conn: newConn(connection.TypeWeb)})
+		ae := wantAPIError(t, err, apierror.CodeTimeout, http.StatusGatewayTimeout)
+		if !strings.Contains(ae.Message, "caller's deadline") {
+			t.Errorf("message = %q, want it to blame the caller's deadline", ae.Message)
+		}
+	})
+	t.Run("within the timeout", func(t *testing.T) {
+		if resp := mustCall(t, g, "fast", nil); resp["ok"] != true {
+			t.Errorf("response = %v", resp)
+		}
+	})
+}
+
+// recordHandler keeps the records it handles.
+type recordHandler struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (h *recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.records = append(h.records, r)
+	return nil
+}
+func (h *recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *recordHandler) WithGroup(string) slog.Handler      { return h }
+
+func TestRunLogs(t *testing.T) {
+	h := &recordHandler{}
+	g := NewRegistry(slog.New(h), "n1")
+	err := g.Register(
+		&Action{Name: "quiet", LogLevel: slog.LevelDebug, Run: func(context.Context, *Request) error { return nil }},
+		&Action{Name: "fails", Run: func(context.Context, *Request) error { return errors.New("broken") }},
+		&Action{Name: "checks", Inputs: map[string]Input{"n": {Required: true}}, Run: func(context.Context, *Request) error { return nil }},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		action string
+		level  slog.Level
+		code   string
+	}{
+		{"quiet", slog.LevelDebug, ""},
+		{"fails", slog.LevelError, apierror.CodeActionFailed},
+		{"checks", slog.LevelWarn, apierror.CodeValidationFailed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.action, func(t *testing.T) {
+			h.mu.Lock()
+			h.records = nil
+			h.mu.Unlock()
+			_, _ = webRun(g, tc.action, nil)
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			if len(h.records) != 1 {
+				t.Fatalf("%d records, want 1", len(h.records))
+			}
+			rec := h.records[0]
+			attrs := map[string]string{}
+			rec.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
+			if rec.Level != tc.level || attrs["action"] != tc.action || attrs["code"] != tc.code || attrs["conn"] != connection.TypeWeb {
+				t.Errorf("record = %v %q %v", rec.Level, rec.Message, attrs)
+			}
+		})
+	}
+}
+
+func TestConcurrentCalls(t *testing.T) {
+	g := newTestRegistry(t, echo("sum", map[string]Input{
+		"a": {Format: Integer, Validator: "required|integer"},
+		"b": {Format: Integer, Default: int64(1)},
+	}))
+	var mw atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i == 32 {
+				// Middleware added while calls run is picked up safely.
+				if err := g.Use(&Middleware{Name: "count", Global: true, Pre: func(context.Context, *Request) error {
+					mw.Add(1)
+					return nil
+				}}); err != nil {
+					errs <- err
+				}
+			}
+			resp, err := g.Call(context.Background(), "sum", map[string]any{"a": int64(i)})
+			if err != nil {
+				errs <- err
+			} else if resp["a"] != int64(i) || resp["b"] != int64(1) {
+				errs <- errors.New("wrong params")
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	mustCall(t, g, "sum", map[string]any{"a": "1"})
+	if mw.Load() == 0 {
+		t.Error("middleware registered during the calls never ran")
+	}
+}
+
+func TestRunWithoutRequest(t *testing.T) {
+	g := newTestRegistry(t, reply("a", 0, "a"))
+	if err := g.Run(context.Background(), "a", nil, nil); err != nil {
+		t.Fatalf("Run with a nil Request: %v", err)
+	}
+}
