@@ -148,6 +148,9 @@ func (a *App) cmdRun(args []string, stderr io.Writer) int {
 	if loaded.File != "" {
 		a.Logger().Info("configuration loaded", "file", loaded.File)
 	}
+	for _, w := range loaded.Warnings {
+		a.Logger().Warn("configuration", "warning", w)
+	}
 	if err := a.Start(context.Background()); err != nil {
 		fmt.Fprintf(stderr, "stellar: %v\n", oneLine(err))
 		return ExitUsage
