@@ -35,10 +35,19 @@ func (a *App) statusAction() *action.Action {
 			if !started.IsZero() {
 				r.Response["startedAt"] = started.UTC().Format(time.RFC3339)
 			}
-			r.Response["backend"] = a.backendName()
 			a.mu.Lock()
-			srv := a.http
+			srv, b, parts := a.http, a.backend, a.started
 			a.mu.Unlock()
+			if b != nil {
+				r.Response["backend"] = b.name
+			} else {
+				r.Response["backend"] = a.backendName()
+			}
+			for _, p := range parts {
+				if p.status != nil {
+					p.status(ctx, r.Response)
+				}
+			}
 			if srv != nil {
 				r.Response["http"] = map[string]any{"addr": srv.Addr().String(), "inFlight": srv.InFlight()}
 			}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stellarfw/stellar-go/action"
+	"github.com/stellarfw/stellar-go/cache"
 	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/internal/logging"
 	httpt "github.com/stellarfw/stellar-go/transport/http"
@@ -36,6 +37,9 @@ type App struct {
 	// Public, when set before Start, serves the static files of "/" from
 	// this file system (an embed.FS, say) instead of http.public_dir.
 	Public fs.FS
+	// Cache is the shared cache (Stellar's api.cache), on Redis when one is
+	// configured and in memory otherwise. It is set by Start.
+	Cache *cache.Cache
 
 	base      config.Config
 	logOut    io.Writer
@@ -48,6 +52,9 @@ type App struct {
 	logger      *slog.Logger  // guarded by mu
 	state       state         // guarded by mu
 	http        *httpt.Server // guarded by mu
+	backend     *backend      // guarded by mu; open while running
+	parts       []part        // guarded by mu; registered by New
+	started     []part        // guarded by mu; the parts Start brought up
 	shutdown    chan struct{} // closed once Shutdown has finished
 	shutdownErr error         // set before shutdown is closed
 	failed      chan error    // a transport that stopped on its own
@@ -204,6 +211,19 @@ func (a *App) Start(ctx context.Context) error {
 		}
 	}
 	a.startedAt = time.Now()
+	b, err := openBackend(cfg)
+	if err != nil {
+		return err
+	}
+	a.backend = b
+	a.Cache = cache.New(b.cacheStore(), cache.Config{NodeID: cfg.ID})
+	for _, p := range a.parts {
+		if err := p.start(ctx, b); err != nil {
+			a.rollback(ctx)
+			return fmt.Errorf("stellar: starting %s: %w", p.name, err)
+		}
+		a.started = append(a.started, p)
+	}
 	if cfg.HTTP.Addr != "off" {
 		srv := httpt.New(httpt.Options{
 			Config:     cfg.HTTP,
@@ -217,6 +237,7 @@ func (a *App) Start(ctx context.Context) error {
 			Ready:      a.ready,
 		})
 		if err := srv.Listen(); err != nil {
+			a.rollback(ctx)
 			return err
 		}
 		a.http = srv
@@ -233,7 +254,7 @@ func (a *App) Start(ctx context.Context) error {
 		}()
 	}
 	a.state = stateRunning
-	attrs := []any{"version", cfg.General.APIVersion, "pid", os.Getpid()}
+	attrs := []any{"version", cfg.General.APIVersion, "pid", os.Getpid(), "backend", b.name}
 	if a.http != nil {
 		attrs = append(attrs, "http", a.http.Addr().String())
 	}
@@ -241,12 +262,39 @@ func (a *App) Start(ctx context.Context) error {
 	return nil
 }
 
-// ready reports whether the node can serve traffic, for /readyz.
+// rollback stops what a failed Start brought up. Called with a.mu held.
+func (a *App) rollback(ctx context.Context) {
+	for i := len(a.started) - 1; i >= 0; i-- {
+		if err := a.started[i].stop(ctx); err != nil {
+			a.logger.Error("stopping after a failed start", "part", a.started[i].name, "error", err.Error())
+		}
+	}
+	a.started = nil
+	if a.backend != nil {
+		_ = a.backend.close()
+		a.backend = nil
+	}
+}
+
+// ready reports whether the node can serve traffic, for /readyz: it is
+// running, its backend answers, and every part is ready.
 func (a *App) ready(ctx context.Context) error {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.state != stateRunning {
+	running, b, parts := a.state == stateRunning, a.backend, a.started
+	a.mu.Unlock()
+	if !running {
 		return errors.New("node is not running")
+	}
+	if err := b.ping(ctx); err != nil {
+		return fmt.Errorf("backend %s: %w", b.name, err)
+	}
+	for _, p := range parts {
+		if p.ready == nil {
+			continue
+		}
+		if err := p.ready(ctx); err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
 	}
 	return nil
 }
@@ -274,6 +322,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	}
 	a.state = stateStopping
 	srv, logger, timeout := a.http, a.logger, a.cfg.ShutdownTimeout
+	parts, b := a.started, a.backend
 	a.mu.Unlock()
 
 	if _, ok := ctx.Deadline(); !ok && timeout > 0 {
@@ -286,6 +335,16 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if srv != nil {
 		if err := srv.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	for i := len(parts) - 1; i >= 0; i-- {
+		if err := parts[i].stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stopping %s: %w", parts[i].name, err))
+		}
+	}
+	if b != nil {
+		if err := b.close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing backend: %w", err))
 		}
 	}
 	waited := make(chan struct{})
