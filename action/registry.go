@@ -267,6 +267,9 @@ func (g *Registry) Run(ctx context.Context, name string, raw map[string]any, r *
 	if r.Action != nil {
 		level = r.Action.LogLevel
 	}
+	if err == nil && !logger.Enabled(ctx, level) {
+		return nil // skip building the line on the hot path
+	}
 	attrs := []slog.Attr{
 		slog.String("action", name),
 		slog.String("conn", connType),
