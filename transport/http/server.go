@@ -5,6 +5,7 @@
 package http
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -312,23 +313,23 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string
 	if req.NoRender {
 		return
 	}
-	body := make(map[string]any, len(req.Response)+2)
-	for k, v := range req.Response {
-		body[k] = v
-	}
+	// The response map is the action's and the action is done: add the
+	// information to it rather than copying it.
+	body := req.Response
 	s.addInformation(body, conn, start, raw)
 	status := req.Status
 	if status == 0 {
 		status = http.StatusOK
 	}
-	buf, err := json.Marshal(body)
-	if err != nil {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	if err := json.NewEncoder(buf).Encode(body); err != nil {
 		s.logger.Error("action response is not JSON-encodable", "action", name, "error", err.Error())
 		s.writeError(w, r, conn, start, apierror.New(apierror.CodeInternal, http.StatusInternalServerError,
 			"internal server error: the response could not be encoded"))
 		return
 	}
-	writeRaw(w, status, buf)
+	writeRaw(w, status, buf.Bytes())
 }
 
 // resolve finds the action for a request: the path segment under the
@@ -392,26 +393,41 @@ func (s *Server) writeErrorRaw(w http.ResponseWriter, r *http.Request, conn *con
 	writeJSON(w, ae.HTTPStatus(), body)
 }
 
+// serverInformation and requesterInformation are added to every response,
+// as in Stellar.
+type serverInformation struct {
+	ServerName      string `json:"serverName"`
+	APIVersion      string `json:"apiVersion"`
+	RequestDuration int64  `json:"requestDuration"` // milliseconds
+	CurrentTime     int64  `json:"currentTime"`     // Unix milliseconds
+}
+
+type requesterInformation struct {
+	ID             string         `json:"id"`
+	Fingerprint    string         `json:"fingerprint"`
+	RemoteIP       string         `json:"remoteIP"`
+	ReceivedParams map[string]any `json:"receivedParams"`
+}
+
 func (s *Server) addInformation(body map[string]any, conn *connection.Conn, start time.Time, raw map[string]any) {
 	if !s.cfg.HideServerInformation {
 		now := time.Now()
-		body["serverInformation"] = map[string]any{
-			"serverName":      s.opts.ServerName,
-			"apiVersion":      s.opts.APIVersion,
-			"requestDuration": now.Sub(start).Milliseconds(),
-			"currentTime":     now.UnixMilli(),
+		body["serverInformation"] = serverInformation{
+			ServerName:      s.opts.ServerName,
+			APIVersion:      s.opts.APIVersion,
+			RequestDuration: now.Sub(start).Milliseconds(),
+			CurrentTime:     now.UnixMilli(),
 		}
 	}
 	if !s.cfg.HideRequesterInformation {
-		received := make(map[string]any, len(raw))
-		for k, v := range raw {
-			received[k] = v
+		if raw == nil {
+			raw = map[string]any{}
 		}
-		body["requesterInformation"] = map[string]any{
-			"id":             conn.ID,
-			"fingerprint":    conn.Fingerprint,
-			"remoteIP":       conn.RemoteAddr,
-			"receivedParams": received,
+		body["requesterInformation"] = requesterInformation{
+			ID:             conn.ID,
+			Fingerprint:    conn.Fingerprint,
+			RemoteIP:       conn.RemoteAddr,
+			ReceivedParams: raw,
 		}
 	}
 }
@@ -425,18 +441,39 @@ func remoteIP(r *http.Request) string {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	buf, err := json.Marshal(v)
-	if err != nil {
-		buf = []byte(`{"error":{"code":"internal_error","message":"internal server error"}}`)
+	buf := getBuffer()
+	defer putBuffer(buf)
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
+		buf.Reset()
+		buf.WriteString(`{"error":{"code":"internal_error","message":"internal server error"}}` + "\n")
 		status = http.StatusInternalServerError
 	}
-	writeRaw(w, status, buf)
+	writeRaw(w, status, buf.Bytes())
 }
 
+var (
+	contentTypeJSON = []string{"application/json; charset=utf-8"}
+	noSniff         = []string{"nosniff"}
+)
+
+// writeRaw sends buf, a JSON document ending in a newline.
 func writeRaw(w http.ResponseWriter, status int, buf []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
+	h["Content-Type"] = contentTypeJSON
+	h["X-Content-Type-Options"] = noSniff
 	w.WriteHeader(status)
-	_, _ = w.Write(append(buf, '\n'))
+	_, _ = w.Write(buf)
+}
+
+var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func getBuffer() *bytes.Buffer { return bufferPool.Get().(*bytes.Buffer) }
+
+// putBuffer returns buf to the pool, unless a huge response grew it.
+func putBuffer(buf *bytes.Buffer) {
+	if buf.Cap() > 64<<10 {
+		return
+	}
+	buf.Reset()
+	bufferPool.Put(buf)
 }
