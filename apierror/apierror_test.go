@@ -1,0 +1,62 @@
+package apierror
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func TestFrom(t *testing.T) {
+	own := New("already_exists", 409, "that user exists")
+	tests := []struct {
+		name       string
+		err        error
+		code       string
+		status     int
+		message    string
+		keepsCause bool
+	}{
+		{"nil", nil, "", 0, "", false},
+		{"plain error", errors.New("disk full"), CodeActionFailed, 500, "disk full", true},
+		{"own error", own, "already_exists", 409, "that user exists", false},
+		{"wrapped own error", fmt.Errorf("saving: %w", own), "already_exists", 409, "that user exists", false},
+		{"zero status", &Error{Code: "x", Message: "m"}, "x", 500, "m", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := From(tc.err)
+			if tc.err == nil {
+				if e != nil {
+					t.Fatalf("From(nil) = %v", e)
+				}
+				return
+			}
+			if e.Code != tc.code || e.HTTPStatus() != tc.status || e.Message != tc.message {
+				t.Fatalf("From = %+v (status %d)", e, e.HTTPStatus())
+			}
+			if tc.keepsCause && !errors.Is(e, tc.err) {
+				t.Fatal("cause lost")
+			}
+		})
+	}
+}
+
+func TestBodyHidesCause(t *testing.T) {
+	e := &Error{Code: CodeInternal, Status: 500, Message: "internal server error", Err: errors.New("secret detail"),
+		Fields: map[string]string{"a": "is required"}}
+	buf, err := json.Marshal(e.Body())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"error":{"code":"internal_error","message":"internal server error","fields":{"a":"is required"}}}`
+	if string(buf) != want {
+		t.Fatalf("body = %s, want %s", buf, want)
+	}
+	if e.Error() != "internal_error: internal server error: secret detail" {
+		t.Fatalf("Error() = %q", e.Error())
+	}
+	if got := Newf("c", 400, "bad %d", 7).Message; got != "bad 7" {
+		t.Fatalf("Newf message = %q", got)
+	}
+}
