@@ -11,11 +11,19 @@ package redistest
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/url"
 	"os"
@@ -44,11 +52,39 @@ type Server struct {
 	external bool // a server named by EnvURL: not ours to stop
 	shared   bool // the package's shared server: not one test's to stop
 
+	opts    options
+	tlsConf *tls.Config // trusts the server's certificate; TLS servers only
+
 	mu   sync.Mutex
 	port int
 	dir  string
 	proc *process // guarded by mu; nil while stopped
 }
+
+// An Option configures a server that the harness starts.
+type Option func(*options)
+
+type options struct {
+	password string
+	cluster  bool
+	tls      bool
+	sentinel *Server // the master this sentinel monitors
+}
+
+// TLS makes the server accept only TLS connections, with a self-signed
+// certificate for 127.0.0.1 (see TLSConfig); its URL is rediss://.
+func TLS() Option { return func(o *options) { o.tls = true } }
+
+// Password makes the server require a password (requirepass).
+func Password(p string) Option { return func(o *options) { o.password = p } }
+
+// Cluster starts the server as a one-node Redis Cluster owning every slot:
+// a cluster client works against it, and Redis refuses any command whose
+// keys span slots, as a real cluster would.
+func Cluster() Option { return func(o *options) { o.cluster = true } }
+
+// SentinelName is the master name that StartSentinel monitors.
+const SentinelName = "stellar-test"
 
 type process struct {
 	cmd  *exec.Cmd
@@ -67,9 +103,13 @@ func Start(t testing.TB) *Server {
 
 // StartOwn starts a new redis-server for t, whatever EnvURL says, so that
 // the test may Stop and Restart it. It is stopped when t ends.
-func StartOwn(t testing.TB) *Server {
+func StartOwn(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	s, err := start()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s, err := start(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,18 +117,45 @@ func StartOwn(t testing.TB) *Server {
 	return s
 }
 
-func start() (*Server, error) {
+// StartSentinel starts a Sentinel that monitors master under SentinelName,
+// stopped when t ends. Its URL is its own address; clients ask it where
+// the master is.
+func StartSentinel(t testing.TB, master *Server) *Server {
+	t.Helper()
+	s, err := start(options{sentinel: master})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.close)
+	return s
+}
+
+func start(o options) (*Server, error) {
 	dir, err := os.MkdirTemp("", "redistest-")
 	if err != nil {
 		return nil, fmt.Errorf("redistest: %w", err)
 	}
-	s := &Server{dir: dir}
+	s := &Server{dir: dir, opts: o}
+	if o.tls {
+		if s.tlsConf, err = writeCert(dir); err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, err
+		}
+	}
 	// A free port can be taken by someone else before redis binds it: try
 	// a few.
 	for attempt := 0; ; attempt++ {
 		s.port, err = freePort()
 		if err == nil {
 			s.url = "redis://127.0.0.1:" + strconv.Itoa(s.port) + "/0"
+			scheme, auth := "redis://", ""
+			if o.tls {
+				scheme = "rediss://"
+			}
+			if o.password != "" {
+				auth = ":" + url.PathEscape(o.password) + "@"
+			}
+			s.url = scheme + auth + "127.0.0.1:" + strconv.Itoa(s.port) + "/0"
 			err = s.launch()
 		}
 		if err == nil {
@@ -113,17 +180,43 @@ func freePort() (int, error) {
 // launch starts redis-server on s.port and waits until it answers PING.
 func (s *Server) launch() error {
 	logFile := filepath.Join(s.dir, "redis.log")
-	cmd := exec.Command(Binary,
-		"--port", strconv.Itoa(s.port),
+	port := []string{"--port", strconv.Itoa(s.port)}
+	if s.opts.tls {
+		port = []string{"--port", "0", "--tls-port", strconv.Itoa(s.port),
+			"--tls-cert-file", filepath.Join(s.dir, "cert.pem"),
+			"--tls-key-file", filepath.Join(s.dir, "key.pem"),
+			"--tls-auth-clients", "no"}
+	}
+	args := append(port,
 		"--bind", "127.0.0.1",
-		"--unixsocket", s.socketPath(),
-		"--unixsocketperm", "700",
 		"--save", "",
 		"--appendonly", "no",
 		"--dir", s.dir,
 		"--logfile", logFile,
 		"--daemonize", "no",
 	)
+	if m := s.opts.sentinel; m != nil {
+		// A sentinel rewrites its config file: give it one of its own.
+		conf := filepath.Join(s.dir, "sentinel.conf")
+		host, port, _ := net.SplitHostPort(m.Addr())
+		body := "sentinel monitor " + SentinelName + " " + host + " " + port + " 1\n"
+		if m.opts.password != "" {
+			body += "sentinel auth-pass " + SentinelName + " " + m.opts.password + "\n"
+		}
+		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+			return fmt.Errorf("redistest: %w", err)
+		}
+		args = append([]string{conf, "--sentinel"}, args...)
+	} else {
+		args = append(args, "--unixsocket", s.socketPath(), "--unixsocketperm", "700")
+	}
+	if s.opts.password != "" {
+		args = append(args, "--requirepass", s.opts.password)
+	}
+	if s.opts.cluster {
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(s.dir, "nodes.conf"))
+	}
+	cmd := exec.Command(Binary, args...)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("redistest: start %s: %w", Binary, err)
 	}
@@ -134,7 +227,7 @@ func (s *Server) launch() error {
 	}()
 	deadline := time.Now().Add(startTimeout)
 	for {
-		err := ping("127.0.0.1:" + strconv.Itoa(s.port))
+		err := s.ready()
 		if err == nil {
 			break
 		}
@@ -153,6 +246,30 @@ func (s *Server) launch() error {
 	s.proc = p
 	s.mu.Unlock()
 	return nil
+}
+
+// ready reports whether the server answers, and for a cluster whether the
+// cluster is up, assigning it every slot the first time.
+func (s *Server) ready() error {
+	if _, err := s.command("PING"); err != nil {
+		return err
+	}
+	if !s.opts.cluster {
+		return nil
+	}
+	info, err := s.command("CLUSTER", "INFO")
+	if err != nil {
+		return err
+	}
+	if strings.Contains(info, "cluster_state:ok") {
+		return nil
+	}
+	if strings.Contains(info, "cluster_slots_assigned:0") {
+		if _, err := s.command("CLUSTER", "ADDSLOTSRANGE", "0", "16383"); err != nil {
+			return err
+		}
+	}
+	return errors.New("redistest: cluster not ready")
 }
 
 func (p *process) kill() {
@@ -174,7 +291,55 @@ func tail(path string) string {
 	return string(b)
 }
 
-// URL returns the server's redis:// URL.
+// TLSConfig returns a TLS configuration that trusts the certificate of a
+// server started with TLS, nil for others.
+func (s *Server) TLSConfig() *tls.Config {
+	if s.tlsConf == nil {
+		return nil
+	}
+	return s.tlsConf.Clone()
+}
+
+// writeCert writes a fresh self-signed certificate for 127.0.0.1 and its
+// key to dir, and returns a client configuration that trusts it.
+func writeCert(dir string) (*tls.Config, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("redistest: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "redistest"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, fmt.Errorf("redistest: %w", err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("redistest: %w", err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), certPEM, 0o600); err != nil {
+		return nil, fmt.Errorf("redistest: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "key.pem"), keyPEM, 0o600); err != nil {
+		return nil, fmt.Errorf("redistest: %w", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}, nil
+}
+
+// URL returns the server's redis:// (or rediss://) URL.
 func (s *Server) URL() string { return s.url }
 
 // Addr returns the server's host:port.
@@ -259,7 +424,7 @@ func Main(m *testing.M, checks ...func() error) {
 
 func runMain(m *testing.M, checks []func() error) int {
 	if os.Getenv(EnvURL) == "" {
-		s, err := start()
+		s, err := start(options{})
 		if err != nil {
 			slog.Error("redistest: cannot start the shared server", "err", err)
 			return 1
@@ -315,23 +480,83 @@ func Prefix(t testing.TB) string {
 	return "test:" + name + ":" + hex.EncodeToString(b[:]) + ":"
 }
 
-// ping sends PING to addr and expects PONG, with a short timeout.
-func ping(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+// command sends one command to the server, with its password and TLS.
+func (s *Server) command(args ...string) (string, error) {
+	return dialCommand("127.0.0.1:"+strconv.Itoa(s.port), s.opts.password, s.tlsConf, args...)
+}
+
+// command sends one command to addr in plain text.
+func command(addr, password string, args ...string) (string, error) {
+	return dialCommand(addr, password, nil, args...)
+}
+
+// dialCommand sends one command to addr, after AUTH if password is set,
+// over TLS if tlsConf is set, and returns its reply if it is a simple or
+// bulk string, with a short timeout.
+func dialCommand(addr, password string, tlsConf *tls.Config, args ...string) (string, error) {
+	d := &net.Dialer{Timeout: time.Second}
+	var c net.Conn
+	var err error
+	if tlsConf != nil {
+		c, err = tls.DialWithDialer(d, "tcp", addr, tlsConf)
+	} else {
+		c, err = d.Dial("tcp", addr)
+	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
-		return err
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	r := bufio.NewReader(c)
+	if password != "" {
+		if _, err := roundTrip(c, r, "AUTH", password); err != nil {
+			return "", err
+		}
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
+	return roundTrip(c, r, args...)
+}
+
+func roundTrip(c net.Conn, r *bufio.Reader, args ...string) (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := c.Write([]byte(b.String())); err != nil {
+		return "", err
+	}
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimSuffix(line, "\r\n")
+	switch {
+	case strings.HasPrefix(line, "+"):
+		return line[1:], nil
+	case strings.HasPrefix(line, "-"):
+		return "", errors.New("redistest: " + strings.Join(args[:1], " ") + ": " + line[1:])
+	case strings.HasPrefix(line, "$"):
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < 0 {
+			return "", fmt.Errorf("redistest: bad bulk reply %q", line)
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
+	}
+	return "", fmt.Errorf("redistest: unexpected reply %q", line)
+}
+
+// ping sends PING to addr and expects PONG.
+func ping(addr string) error {
+	reply, err := command(addr, "", "PING")
 	if err != nil {
 		return err
 	}
-	if line != "+PONG\r\n" {
-		return errors.New("redistest: PING answered " + strings.TrimSpace(line))
+	if reply != "PONG" {
+		return errors.New("redistest: PING answered " + reply)
 	}
 	return nil
 }

@@ -71,3 +71,54 @@ func TestPrefixUnique(t *testing.T) {
 		t.Errorf("Prefix = %q", a)
 	}
 }
+
+func TestPassword(t *testing.T) {
+	s := StartOwn(t, Password("s3cret"))
+	if _, err := command(s.Addr(), "", "SET", "k", "v"); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Fatalf("SET without the password: %v, want NOAUTH", err)
+	}
+	if _, err := command(s.Addr(), "s3cret", "SET", "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s.URL(), ":s3cret@") {
+		t.Errorf("URL %q does not carry the password", s.URL())
+	}
+}
+
+func TestCluster(t *testing.T) {
+	s := StartOwn(t, Cluster())
+	info, err := command(s.Addr(), "", "CLUSTER", "INFO")
+	if err != nil || !strings.Contains(info, "cluster_state:ok") {
+		t.Fatalf("CLUSTER INFO = %q, %v", info, err)
+	}
+	// Keys of different slots in one command are refused, as in a cluster.
+	if _, err := command(s.Addr(), "", "MSET", "a", "1", "b", "2"); err == nil || !strings.Contains(err.Error(), "CROSSSLOT") {
+		t.Fatalf("MSET across slots: %v, want CROSSSLOT", err)
+	}
+	s.Restart(t)
+	info, err = command(s.Addr(), "", "CLUSTER", "INFO")
+	if err != nil || !strings.Contains(info, "cluster_state:ok") {
+		t.Fatalf("after restart, CLUSTER INFO = %q, %v", info, err)
+	}
+}
+
+func TestSentinel(t *testing.T) {
+	m := StartOwn(t)
+	s := StartSentinel(t, m)
+	if _, err := command(s.Addr(), "", "SENTINEL", "CKQUORUM", SentinelName); err != nil {
+		t.Fatalf("sentinel does not monitor %s: %v", SentinelName, err)
+	}
+}
+
+func TestTLS(t *testing.T) {
+	s := StartOwn(t, TLS())
+	if !strings.HasPrefix(s.URL(), "rediss://127.0.0.1:") {
+		t.Errorf("URL = %q", s.URL())
+	}
+	if err := ping(s.Addr()); err == nil {
+		t.Fatal("a TLS server answered a plain-text PING")
+	}
+	if reply, err := dialCommand(s.Addr(), "", s.TLSConfig(), "PING"); err != nil || reply != "PONG" {
+		t.Fatalf("PING over TLS = %q, %v", reply, err)
+	}
+}
