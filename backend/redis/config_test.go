@@ -1,0 +1,171 @@
+package redis
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/redis/rueidis"
+
+	"github.com/stellarfw/stellar-go/config"
+)
+
+func TestClientOption(t *testing.T) {
+	tests := []struct {
+		name     string
+		redis    config.Redis
+		addrs    []string
+		single   bool
+		password string
+		user     string
+		db       int
+		tls      bool
+		unix     bool
+		master   string
+	}{
+		{name: "plain", redis: config.Redis{URL: "redis://127.0.0.1:6380"}, addrs: []string{"127.0.0.1:6380"}, single: true},
+		{name: "default port", redis: config.Redis{URL: "redis://cache.internal"}, addrs: []string{"cache.internal:6379"}, single: true},
+		{name: "password and db", redis: config.Redis{URL: "redis://:p%40ss@127.0.0.1:6379/3"}, addrs: []string{"127.0.0.1:6379"}, single: true, password: "p@ss", db: 3},
+		{name: "user", redis: config.Redis{URL: "redis://app:pw@h:1/0"}, addrs: []string{"h:1"}, single: true, user: "app", password: "pw"},
+		{name: "tls", redis: config.Redis{URL: "rediss://secure.example:6380/1"}, addrs: []string{"secure.example:6380"}, single: true, db: 1, tls: true},
+		{name: "unix socket", redis: config.Redis{URL: "unix:///run/redis.sock?db=2"}, addrs: []string{"/run/redis.sock"}, single: true, db: 2, unix: true},
+		{name: "sentinel", redis: config.Redis{SentinelMaster: "main", SentinelAddrs: []string{"s1:26379", "s2:26379"}, Password: "pw"}, addrs: []string{"s1:26379", "s2:26379"}, password: "pw", master: "main"},
+		{name: "cluster", redis: config.Redis{ClusterAddrs: []string{"c1:7000", "c2:7001"}, Password: "pw"}, addrs: []string{"c1:7000", "c2:7001"}, password: "pw"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{Redis: tc.redis}
+			cfg.setDefaults()
+			opt, err := clientOption(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(opt.InitAddress, tc.addrs) {
+				t.Errorf("addresses = %q, want %q", opt.InitAddress, tc.addrs)
+			}
+			if opt.ForceSingleClient != tc.single {
+				t.Errorf("single client = %v, want %v", opt.ForceSingleClient, tc.single)
+			}
+			if opt.Password != tc.password || opt.Username != tc.user {
+				t.Errorf("credentials = %q/%q, want %q/%q", opt.Username, opt.Password, tc.user, tc.password)
+			}
+			if opt.SelectDB != tc.db {
+				t.Errorf("db = %d, want %d", opt.SelectDB, tc.db)
+			}
+			if (opt.TLSConfig != nil) != tc.tls {
+				t.Errorf("TLS = %v, want %v", opt.TLSConfig != nil, tc.tls)
+			}
+			if (opt.DialCtxFn != nil) != tc.unix {
+				t.Errorf("unix dialer = %v, want %v", opt.DialCtxFn != nil, tc.unix)
+			}
+			if opt.Sentinel.MasterSet != tc.master {
+				t.Errorf("sentinel master = %q, want %q", opt.Sentinel.MasterSet, tc.master)
+			}
+			if opt.Dialer.Timeout != cfg.DialTimeout || !opt.DisableCache || opt.MaxFlushDelay != maxFlushDelay {
+				t.Errorf("tuning not applied: dial %v, cache off %v, flush %v", opt.Dialer.Timeout, opt.DisableCache, opt.MaxFlushDelay)
+			}
+			if d := opt.RetryDelay(2, rueidis.Completed{}, nil); d >= 0 {
+				t.Errorf("retries are unbounded: delay %v at attempt 2", d)
+			}
+		})
+	}
+}
+
+func TestOpenRefusesBadConfig(t *testing.T) {
+	tests := []struct {
+		name  string
+		redis config.Redis
+		want  string
+	}{
+		{"nothing", config.Redis{}, "no url"},
+		{"two", config.Redis{URL: "redis://h", ClusterAddrs: []string{"c:1"}}, "only one"},
+		{"bad scheme", config.Redis{URL: "http://h"}, "scheme"},
+		{"bad db", config.Redis{URL: "redis://h/x"}, "database"},
+		{"sentinel without master", config.Redis{SentinelAddrs: []string{"s:1"}}, "sentinel_master"},
+		{"open brace", config.Redis{URL: "redis://h", Prefix: "app{"}, "hash tag"},
+		{"empty tag", config.Redis{URL: "redis://h", Prefix: "app{}:"}, "hash tag"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Open(Config{Redis: tc.redis})
+			if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Open: %v, want ErrConfig saying %q", err, tc.want)
+			}
+		})
+	}
+	for _, p := range []string{"stellar:", "{app}:", "app}:", "a{b}c{"} {
+		b, err := Open(Config{Redis: config.Redis{URL: "redis://h", Prefix: p}})
+		if err != nil {
+			t.Errorf("prefix %q refused: %v", p, err)
+			continue
+		}
+		if b.Prefix() != p {
+			t.Errorf("Prefix() = %q, want %q", b.Prefix(), p)
+		}
+		_ = b.Close()
+	}
+	b, err := Open(Config{Redis: config.Redis{URL: "redis://h"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Prefix() != "stellar:" {
+		t.Errorf("default prefix = %q", b.Prefix())
+	}
+	_ = b.Close()
+}
+
+// slot computes a key's Redis Cluster hash slot, as the cluster
+// specification defines it.
+func slot(key string) uint16 {
+	if open := strings.IndexByte(key, '{'); open >= 0 {
+		if end := strings.IndexByte(key[open+1:], '}'); end > 0 {
+			key = key[open+1 : open+1+end]
+		}
+	}
+	var crc uint16
+	for i := range len(key) {
+		crc ^= uint16(key[i]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc % 16384
+}
+
+func TestSlot(t *testing.T) {
+	// Reference values from the cluster specification and redis-cli.
+	for key, want := range map[string]uint16{"123456789": 12739, "foo": 12182, "{user1000}.following": 3443, "{user1000}.followers": 3443} {
+		if got := slot(key); got != want {
+			t.Errorf("slot(%q) = %d, want %d", key, got, want)
+		}
+	}
+}
+
+// TestKeysShareASlot checks that the keys one script touches together hash
+// to one Cluster slot, whatever the user key and the prefix.
+func TestKeysShareASlot(t *testing.T) {
+	keys := []string{"a", "user:1", "{", "}", "{}", "}{", "{x}", "a{b}c", "{}}", "\x00", strings.Repeat("k", 1000), "ключ"}
+	for _, prefix := range []string{"stellar:", "{app}:", "a}b:"} {
+		s := &CacheStore{prefix: prefix}
+		slots := map[uint16]bool{}
+		for _, k := range keys {
+			e, l := s.entryKey(k), s.lockKey(k)
+			if slot(e) != slot(l) {
+				t.Errorf("prefix %q, key %q: entry %q in slot %d, lock %q in slot %d", prefix, k, e, slot(e), l, slot(l))
+			}
+			slots[slot(e)] = true
+			if uk, ok := s.userKey("cache:", e); !ok || uk != k {
+				t.Errorf("userKey(%q) = %q, %v; want %q", e, uk, ok, k)
+			}
+		}
+		// Without a tag in the prefix, keys spread over the cluster.
+		if prefix != "{app}:" && len(slots) < len(keys)/2 {
+			t.Errorf("prefix %q: %d keys in only %d slots", prefix, len(keys), len(slots))
+		}
+	}
+}

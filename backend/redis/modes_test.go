@@ -1,0 +1,104 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stellarfw/stellar-go/backend/redis"
+	"github.com/stellarfw/stellar-go/cache"
+	"github.com/stellarfw/stellar-go/config"
+	"github.com/stellarfw/stellar-go/internal/backendtest"
+	"github.com/stellarfw/stellar-go/internal/redistest"
+)
+
+// TestDeployments runs the cache over every way config.Redis can name a
+// Redis: a unix socket, a password, TLS, Sentinel and Cluster.
+func TestDeployments(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  func(t *testing.T) redis.Config
+	}{
+		{"unix socket", func(t *testing.T) redis.Config {
+			return redis.Config{Redis: config.Redis{URL: redistest.StartOwn(t).SocketURL(t)}}
+		}},
+		{"password in URL", func(t *testing.T) redis.Config {
+			return redis.Config{Redis: config.Redis{URL: redistest.StartOwn(t, redistest.Password("pa:ss")).URL()}}
+		}},
+		{"tls", func(t *testing.T) redis.Config {
+			s := redistest.StartOwn(t, redistest.TLS())
+			return redis.Config{Redis: config.Redis{URL: s.URL()}, TLSConfig: s.TLSConfig()}
+		}},
+		{"sentinel", func(t *testing.T) redis.Config {
+			m := redistest.StartOwn(t, redistest.Password("pw"))
+			s := redistest.StartSentinel(t, m)
+			return redis.Config{Redis: config.Redis{SentinelMaster: redistest.SentinelName, SentinelAddrs: []string{s.Addr()}, Password: "pw"}}
+		}},
+		{"cluster", func(t *testing.T) redis.Config {
+			return redis.Config{Redis: config.Redis{ClusterAddrs: []string{redistest.StartOwn(t, redistest.Cluster()).Addr()}}}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			b := open(t, tc.cfg(t))
+			if err := b.Ping(ctx); err != nil {
+				t.Fatalf("Ping: %v", err)
+			}
+			c := cache.New(b.Cache(), cache.Config{NodeID: "n1"})
+			must(t, c.Save(ctx, "k", map[string]int{"a": 1}, cache.TTL(time.Minute)))
+			v, _, err := cache.LoadAs[map[string]int](ctx, c, "k")
+			must(t, err)
+			if v["a"] != 1 {
+				t.Errorf("Load = %v", v)
+			}
+			ok, err := c.Lock(ctx, "k", time.Minute)
+			must(t, err)
+			if !ok {
+				t.Error("Lock failed")
+			}
+			must(t, c.Push(ctx, "l", 1))
+			keys, err := c.Keys(ctx, "")
+			must(t, err)
+			if strings.Join(keys, ",") != "k,l" {
+				t.Errorf("Keys = %q", keys)
+			}
+			must(t, c.Destroy(ctx, "k"))
+		})
+	}
+}
+
+// TestClusterConformance runs the whole suite on a Redis Cluster, where
+// Redis refuses any script whose keys span slots.
+func TestClusterConformance(t *testing.T) {
+	srv := redistest.StartOwn(t, redistest.Cluster())
+	backendtest.RunCache(t, backendtest.CacheBackend{NewStores: func(t *testing.T, n int, _ *backendtest.Clock) []cache.Store {
+		prefix := redistest.Prefix(t)
+		stores := make([]cache.Store, n)
+		for i := range stores {
+			stores[i] = open(t, redis.Config{Redis: config.Redis{ClusterAddrs: []string{srv.Addr()}, Prefix: prefix}}).Cache()
+		}
+		return stores
+	}})
+}
+
+func TestWrongPassword(t *testing.T) {
+	s := redistest.StartOwn(t, redistest.Password("right"))
+	url := strings.Replace(s.URL(), ":right@", ":wrong@", 1)
+	b := open(t, redis.Config{Redis: config.Redis{URL: url}})
+	err := b.Ping(t.Context())
+	if !errors.Is(err, redis.ErrUnavailable) || !strings.Contains(err.Error(), "WRONGPASS") {
+		t.Fatalf("Ping with a wrong password: %v, want ErrUnavailable saying WRONGPASS", err)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
