@@ -42,8 +42,9 @@ func (c *Config) setDefaults() {
 // Backend is the in-memory backend of one node. Close it to stop its
 // sweeper.
 type Backend struct {
-	cfg   Config
-	cache *CacheStore
+	cfg     Config
+	cache   *CacheStore
+	cluster *ClusterTransport
 
 	stop      chan struct{}
 	closeOnce sync.Once
@@ -54,9 +55,10 @@ type Backend struct {
 func New(cfg Config) *Backend {
 	cfg.setDefaults()
 	b := &Backend{
-		cfg:   cfg,
-		cache: newCacheStore(cfg.Now),
-		stop:  make(chan struct{}),
+		cfg:     cfg,
+		cache:   newCacheStore(cfg.Now),
+		cluster: newClusterTransport(cfg.Now),
+		stop:    make(chan struct{}),
 	}
 	b.wg.Add(1)
 	go b.sweepLoop()

@@ -1,0 +1,168 @@
+package redis
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/stellarfw/stellar-go/cluster"
+)
+
+var _ cluster.Transport = (*ClusterTransport)(nil)
+
+// ClusterTransport carries a cluster on Redis: messages on PUBLISH and
+// SUBSCRIBE channels named prefix+"cluster:"+channel, and membership as
+// one key per node (prefix+"cluster:node:"+id) that expires unless its
+// node renews it, plus a set of ids to find them without SCAN.
+type ClusterTransport struct {
+	b *Backend
+}
+
+// Cluster returns the backend's cluster transport.
+func (b *Backend) Cluster() *ClusterTransport { return &ClusterTransport{b: b} }
+
+func (t *ClusterTransport) channel(name string) string { return t.b.cfg.Prefix + "cluster:" + name }
+func (t *ClusterTransport) nodeKey(id string) string   { return t.b.cfg.Prefix + "cluster:node:" + id }
+func (t *ClusterTransport) nodesKey() string           { return t.b.cfg.Prefix + "cluster:nodes" }
+
+// Publish publishes msg on channel.
+func (t *ClusterTransport) Publish(ctx context.Context, channel string, msg []byte) error {
+	c, err := t.b.conn(ctx)
+	if err != nil {
+		return err
+	}
+	cmd := c.B().Publish().Channel(t.channel(channel)).Message(rueidis.BinaryString(msg)).Build()
+	return t.b.wrap(ctx, "publish", c.Do(ctx, cmd).Error())
+}
+
+// Subscribe subscribes to channels and delivers their messages until ctx
+// ends or the connection fails.
+func (t *ClusterTransport) Subscribe(ctx context.Context, channels []string, subscribed func(), deliver func(string, []byte)) error {
+	c, err := t.b.conn(ctx)
+	if err != nil {
+		return err
+	}
+	full := make([]string, len(channels))
+	want := make(map[string]bool, len(channels))
+	for i, ch := range channels {
+		full[i] = t.channel(ch)
+		want[full[i]] = true
+	}
+	strip := len(t.channel(""))
+	var mu sync.Mutex
+	confirmed := map[string]bool{}
+	hookCtx := rueidis.WithOnSubscriptionHook(ctx, func(s rueidis.PubSubSubscription) {
+		if s.Kind != "subscribe" || !want[s.Channel] {
+			return
+		}
+		mu.Lock()
+		confirmed[s.Channel] = true
+		all := len(confirmed) == len(want)
+		if all {
+			confirmed = map[string]bool{} // a resubscription confirms again
+		}
+		mu.Unlock()
+		if all {
+			subscribed()
+		}
+	})
+	err = c.Receive(hookCtx, c.B().Subscribe().Channel(full...).Build(), func(m rueidis.PubSubMessage) {
+		if len(m.Channel) >= strip && strings.HasPrefix(m.Channel, t.b.cfg.Prefix) {
+			deliver(m.Channel[strip:], []byte(m.Message))
+		}
+	})
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return t.b.wrap(ctx, "subscribe", err)
+}
+
+// Join records the node unless a record with its id is live.
+func (t *ClusterTransport) Join(ctx context.Context, id string, record []byte, ttl time.Duration) error {
+	c, err := t.b.conn(ctx)
+	if err != nil {
+		return err
+	}
+	set := c.B().Set().Key(t.nodeKey(id)).Value(rueidis.BinaryString(record)).Nx().PxMilliseconds(ttl.Milliseconds()).Build()
+	if err := c.Do(ctx, set).Error(); err != nil {
+		if rueidis.IsRedisNil(err) {
+			return cluster.ErrDuplicateNode
+		}
+		return t.b.wrap(ctx, "cluster join", err)
+	}
+	return t.b.wrap(ctx, "cluster join", c.Do(ctx, c.B().Sadd().Key(t.nodesKey()).Member(id).Build()).Error())
+}
+
+// Heartbeat records the node again for ttl.
+func (t *ClusterTransport) Heartbeat(ctx context.Context, id string, record []byte, ttl time.Duration) error {
+	c, err := t.b.conn(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range c.DoMulti(ctx,
+		c.B().Set().Key(t.nodeKey(id)).Value(rueidis.BinaryString(record)).PxMilliseconds(ttl.Milliseconds()).Build(),
+		c.B().Sadd().Key(t.nodesKey()).Member(id).Build(),
+	) {
+		if err := r.Error(); err != nil {
+			return t.b.wrap(ctx, "cluster heartbeat", err)
+		}
+	}
+	return nil
+}
+
+// Nodes returns the live records, forgetting ids whose record expired.
+func (t *ClusterTransport) Nodes(ctx context.Context) (map[string][]byte, error) {
+	c, err := t.b.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := c.Do(ctx, c.B().Smembers().Key(t.nodesKey()).Build()).AsStrSlice()
+	if err != nil {
+		return nil, t.b.wrap(ctx, "cluster nodes", err)
+	}
+	out := make(map[string][]byte, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	cmds := make(rueidis.Commands, len(ids))
+	for i, id := range ids {
+		cmds[i] = c.B().Get().Key(t.nodeKey(id)).Build()
+	}
+	var gone []string
+	for i, r := range c.DoMulti(ctx, cmds...) {
+		b, err := r.AsBytes()
+		switch {
+		case rueidis.IsRedisNil(err):
+			gone = append(gone, ids[i])
+		case err != nil:
+			return nil, t.b.wrap(ctx, "cluster nodes", err)
+		default:
+			out[ids[i]] = b
+		}
+	}
+	if len(gone) > 0 {
+		// A record that expired stays expired: its node would Join again.
+		_ = c.Do(ctx, c.B().Srem().Key(t.nodesKey()).Member(gone...).Build()).Error()
+	}
+	return out, nil
+}
+
+// Leave removes the node's record.
+func (t *ClusterTransport) Leave(ctx context.Context, id string) error {
+	c, err := t.b.conn(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range c.DoMulti(ctx,
+		c.B().Del().Key(t.nodeKey(id)).Build(),
+		c.B().Srem().Key(t.nodesKey()).Member(id).Build(),
+	) {
+		if err := r.Error(); err != nil {
+			return t.b.wrap(ctx, "cluster leave", err)
+		}
+	}
+	return nil
+}

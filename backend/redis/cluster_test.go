@@ -1,0 +1,91 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stellarfw/stellar-go/backend/redis"
+	"github.com/stellarfw/stellar-go/cluster"
+	"github.com/stellarfw/stellar-go/config"
+	"github.com/stellarfw/stellar-go/internal/backendtest"
+	"github.com/stellarfw/stellar-go/internal/redistest"
+)
+
+func TestClusterTransportConformance(t *testing.T) {
+	backendtest.RunCluster(t, backendtest.ClusterBackend{
+		NewTransports: func(t *testing.T, n int) []cluster.Transport {
+			srv := redistest.Shared(t)
+			prefix := redistest.Prefix(t)
+			out := make([]cluster.Transport, n)
+			for i := range out {
+				out[i] = open(t, redis.Config{Redis: config.Redis{URL: srv.URL(), Prefix: prefix}}).Cluster()
+			}
+			return out
+		},
+		Publish: func(t *testing.T, tr cluster.Transport, channel string, raw []byte) {
+			if err := tr.Publish(context.Background(), channel, raw); err != nil {
+				t.Fatal(err)
+			}
+		},
+	})
+}
+
+// TestClusterRedisRestart: while Redis is down the nodes report
+// themselves not ready and calls fail at once with a clear error; when it
+// returns (empty: persistence is off) they resubscribe, record themselves
+// again and answer calls.
+func TestClusterTransportRedisRestart(t *testing.T) {
+	srv := redistest.StartOwn(t)
+	prefix := redistest.Prefix(t)
+	var nodes []*cluster.Cluster
+	for _, id := range []string{"r-1", "r-2"} {
+		b := open(t, redis.Config{Redis: config.Redis{URL: srv.URL(), Prefix: prefix}, ReconnectBackoff: 20 * time.Millisecond})
+		c := cluster.New(cluster.Config{ID: id, Token: "t", HeartbeatInterval: 50 * time.Millisecond, NodeTTL: time.Second})
+		c.HandleFunc("who", func(ctx context.Context, call *cluster.Call) (any, error) { return id, nil })
+		if err := c.Start(context.Background(), b.Cluster()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Stop(context.Background()) })
+		nodes = append(nodes, c)
+	}
+	ctx := context.Background()
+	waitUntil(t, "both nodes ready and in view", func() bool {
+		return nodes[0].Ready() == nil && nodes[1].Ready() == nil && len(nodes[0].Members()) == 2
+	})
+	if _, err := nodes[0].Do(ctx, "who", nil, cluster.ToNode("r-2")); err != nil {
+		t.Fatal(err)
+	}
+
+	srv.Stop(t)
+	waitUntil(t, "nodes not ready", func() bool { return nodes[0].Ready() != nil && nodes[1].Ready() != nil })
+	start := time.Now()
+	_, err := nodes[0].Do(ctx, "who", nil, cluster.ToNode("r-2"))
+	if err == nil || errors.Is(err, cluster.ErrTimeout) || time.Since(start) > 2*time.Second {
+		t.Fatalf("a call during the outage: %v after %s; want a fast, clear error", err, time.Since(start))
+	}
+	t.Logf("during the outage: %v", err)
+
+	srv.Restart(t)
+	waitUntil(t, "nodes ready again", func() bool {
+		return nodes[0].Ready() == nil && nodes[1].Ready() == nil && len(nodes[0].Members()) == 2 && len(nodes[1].Members()) == 2
+	})
+	for _, c := range nodes {
+		r, err := c.Do(ctx, "who", nil, cluster.ToNode("r-2"))
+		if err != nil || r.Node != "r-2" {
+			t.Fatalf("%s after restart: %+v, %v", c.ID(), r, err)
+		}
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

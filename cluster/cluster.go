@@ -1,0 +1,743 @@
+// Package cluster lets the nodes of a Stellar application talk to each
+// other: membership (who is live), authenticated publish/subscribe, and
+// remote procedure calls to every node, one named node, or the node that
+// owns a client connection. It is Stellar's api.redis (doCluster, publish,
+// subscriptionHandlers) with the holes closed: every message is signed
+// with the server token (HMAC-SHA256) instead of carrying it, and forged,
+// stale, replayed, malformed, oversized and unknown messages are dropped
+// and counted, never handled.
+//
+// A Cluster runs on a Transport, which the backend provides: Redis for a
+// real cluster, memory for one node (which then talks to itself through
+// the same API).
+//
+// # Messages
+//
+// Publish sends a typed payload to every node, this one included;
+// Subscribe registers the handler of a type. A node that receives a type
+// it has no handler for drops it and counts it as unknown_type.
+//
+// # Calls
+//
+// Handle registers a method; only registered methods can be called. Do
+// calls a method on every live node and returns the first successful
+// reply; ToNode calls one node; ToConnection reaches the node that owns a
+// connection. DoAll collects one reply per live node. A handler's error
+// comes back as a *RemoteError, an unknown method as ErrUnknownMethod, at
+// once; only silence ends in ErrTimeout.
+//
+// ToConnection is routed by broadcast: every node receives the call, the
+// owner (as told by the function given to SetConnectionOwner) runs it, and
+// the others answer "not mine" at once, so that a connection nobody owns
+// fails fast with ErrNoOwner instead of waiting for the timeout.
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config configures a Cluster. A zero field means its default.
+type Config struct {
+	// ID is this node's id. Required.
+	ID string
+	// Token signs and checks every message (HMAC-SHA256). It is never
+	// sent. Nodes with different tokens do not hear each other. Empty is
+	// refused unless Insecure is set.
+	Token string
+	// Insecure allows an empty Token, for local development only: anyone
+	// who can reach the backend can then forge messages. A loud warning is
+	// logged.
+	Insecure bool
+	// Version is the application version the node announces.
+	Version string
+	// Transports lists the node's client transports (http, tcp, ws), for
+	// its membership record.
+	Transports []string
+	// HeartbeatInterval is how often the node renews its membership record
+	// and refreshes the list of live nodes. Default 1s.
+	HeartbeatInterval time.Duration
+	// NodeTTL is how long a record lives without a heartbeat: a node that
+	// stops heartbeating leaves the list this long after. Default 5s.
+	NodeTTL time.Duration
+	// RPCTimeout bounds a call whose context has no deadline. Default 5s.
+	RPCTimeout time.Duration
+	// MessageWindow is how far a message's time may be from the receiver's
+	// clock; older (or later) ones are dropped as stale. Ids are
+	// remembered this long to drop replays. Default 30s.
+	MessageWindow time.Duration
+	// MaxMessageBytes bounds a message, envelope included; larger ones are
+	// refused when sent and dropped when received. Default 1 MiB.
+	MaxMessageBytes int
+	// Logger receives joins, leaves and dropped messages. Default: none.
+	Logger *slog.Logger
+	// Now is the clock for message times. Default time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = time.Second
+	}
+	if c.NodeTTL <= 0 {
+		c.NodeTTL = 5 * c.HeartbeatInterval
+	}
+	if c.RPCTimeout <= 0 {
+		c.RPCTimeout = 5 * time.Second
+	}
+	if c.MessageWindow <= 0 {
+		c.MessageWindow = 30 * time.Second
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = 1 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Internal message types. User types may not start with "stellar.".
+const (
+	reservedPrefix = "stellar."
+	typeRequest    = "stellar.rpc.request"
+	typeReply      = "stellar.rpc.reply"
+	typeJoin       = "stellar.join"
+	typeLeave      = "stellar.leave"
+)
+
+// Channels on the transport: every node listens on chanAll and on its own.
+const chanAll = "all"
+
+func nodeChannel(id string) string { return "node:" + id }
+
+// inboxSize bounds the messages waiting to be handled; beyond it they are
+// dropped and counted as overflow rather than block the subscriber.
+const inboxSize = 4096
+
+// Message is a message received through Subscribe.
+type Message struct {
+	// Type is the message type given to Publish.
+	Type string
+	// From is the id of the node that sent it.
+	From string
+	// ID is the message's unique id.
+	ID string
+	// SentAt is the sender's clock when it was sent.
+	SentAt time.Time
+	// Payload is the payload, as JSON.
+	Payload json.RawMessage
+}
+
+// Decode unmarshals the payload into v.
+func (m Message) Decode(v any) error { return json.Unmarshal(m.Payload, v) }
+
+// MessageHandler handles a message type. It runs on the node's message
+// loop, one message at a time in arrival order: hand long work to a
+// goroutine of your own. A panic is recovered and logged.
+type MessageHandler func(ctx context.Context, m Message)
+
+// Node is the membership record of a live node.
+type Node struct {
+	ID         string    `json:"id"`
+	Host       string    `json:"host"`
+	PID        int       `json:"pid"`
+	StartedAt  time.Time `json:"startedAt"`
+	Version    string    `json:"version"`
+	Transports []string  `json:"transports,omitempty"`
+	// Sig authenticates the record with the token, so that a node with
+	// the wrong token is not listed as a member.
+	Sig string `json:"sig,omitempty"`
+}
+
+// Uptime is how long the node has been running, as of now.
+func (n Node) Uptime(now time.Time) time.Duration { return now.Sub(n.StartedAt) }
+
+// Cluster is a node's view of the cluster and its means to talk to the
+// other nodes. Create it with New, register methods and subscriptions
+// (before or after Start), then Start it on a Transport.
+type Cluster struct {
+	handlers sync.Map // method name → Handler
+	subs     sync.Map // message type → MessageHandler
+	owner    atomic.Pointer[func(string) bool]
+
+	dropped     map[string]*atomic.Uint64 // fixed keys: dropReasons
+	lateReplies atomic.Uint64
+
+	mu        sync.Mutex
+	cfg       Config             // guarded by mu; fixed once started
+	sign      signer             // guarded by mu; fixed once started
+	t         Transport          // guarded by mu
+	running   bool               // guarded by mu
+	cancel    context.CancelFunc // guarded by mu
+	self      Node               // guarded by mu
+	members   map[string]Node    // guarded by mu; the live nodes, self included; never mutated, replaced
+	pending   map[string]*call   // guarded by mu; calls awaiting replies
+	hbErr     error              // guarded by mu; of the last heartbeat
+	connected atomic.Bool        // subscribed to the transport
+
+	replay replayWindow
+	inbox  chan inMsg
+	runCtx context.Context
+	wg     sync.WaitGroup // loops and handlers started by Start
+}
+
+type inMsg struct {
+	channel string
+	raw     []byte
+}
+
+// New returns a Cluster configured by cfg; Configure may replace it until
+// Start.
+func New(cfg Config) *Cluster {
+	c := &Cluster{cfg: cfg, dropped: map[string]*atomic.Uint64{}}
+	for _, r := range dropReasons {
+		c.dropped[r] = new(atomic.Uint64)
+	}
+	return c
+}
+
+// Configure replaces the configuration. It fails once the cluster started.
+func (c *Cluster) Configure(cfg Config) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.t != nil {
+		return errors.New("cluster: Configure called after Start")
+	}
+	c.cfg = cfg
+	return nil
+}
+
+// ID returns the node's id.
+func (c *Cluster) ID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cfg.ID
+}
+
+// SetConnectionOwner sets the function that tells whether this node owns a
+// client connection, for ToConnection. The connections layer sets it;
+// until then this node owns none.
+func (c *Cluster) SetConnectionOwner(owns func(connectionID string) bool) {
+	c.owner.Store(&owns)
+}
+
+// Start joins the cluster on t: it subscribes, records the node's
+// membership (failing with ErrDuplicateNode if its id is live already),
+// and starts heartbeating. Start fails with ErrNoToken when the token is
+// empty and Config.Insecure is not set.
+func (c *Cluster) Start(ctx context.Context, t Transport) error {
+	c.mu.Lock()
+	if c.t != nil {
+		c.mu.Unlock()
+		return errors.New("cluster: already started")
+	}
+	cfg := c.cfg
+	cfg.setDefaults()
+	if cfg.ID == "" {
+		c.mu.Unlock()
+		return errors.New("cluster: Config.ID is required")
+	}
+	if cfg.Token == "" && !cfg.Insecure {
+		c.mu.Unlock()
+		return fmt.Errorf("%w: set cluster.token (env STELLAR_SERVER_TOKEN), or cluster.insecure for local development", ErrNoToken)
+	}
+	if cfg.Token == "" {
+		cfg.Logger.Warn("INSECURE: the cluster runs without a server token; anyone who reaches the backend can forge messages and calls. Use this for local development only.")
+	}
+	host, _ := os.Hostname()
+	c.cfg = cfg
+	c.sign = signer{key: []byte(cfg.Token)}
+	c.t = t
+	c.self = Node{ID: cfg.ID, Host: host, PID: os.Getpid(), StartedAt: cfg.Now().UTC().Truncate(time.Millisecond),
+		Version: cfg.Version, Transports: cfg.Transports}
+	c.members = map[string]Node{}
+	c.pending = map[string]*call{}
+	c.inbox = make(chan inMsg, inboxSize)
+	record := c.recordLocked()
+	c.mu.Unlock()
+
+	if err := t.Join(ctx, cfg.ID, record, cfg.NodeTTL); err != nil {
+		c.reset()
+		if errors.Is(err, ErrDuplicateNode) {
+			return fmt.Errorf("cluster: node id %q is already live in the cluster; give this node another id (--id or STELLAR_ID): %w", cfg.ID, err)
+		}
+		return fmt.Errorf("cluster: joining: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c.mu.Lock()
+	c.running = true
+	c.cancel = cancel
+	c.runCtx = runCtx
+	c.mu.Unlock()
+
+	subscribed := make(chan struct{})
+	var once sync.Once
+	c.wg.Add(3)
+	go c.subscribeLoop(runCtx, func() { once.Do(func() { close(subscribed) }) })
+	go c.dispatchLoop(runCtx)
+	go c.heartbeatLoop(runCtx)
+
+	// Wait briefly for the subscription so that a node is reachable once
+	// Start returns; a backend that is down does not block Start: the node
+	// reports itself not ready until it subscribes.
+	wait := time.NewTimer(2 * time.Second)
+	defer wait.Stop()
+	select {
+	case <-subscribed:
+	case <-wait.C:
+	case <-ctx.Done():
+	}
+	c.refreshMembers(runCtx)
+	_ = c.send(runCtx, chanAll, typeJoin, "", json.RawMessage("{}"))
+	return nil
+}
+
+// reset undoes a failed Start.
+func (c *Cluster) reset() {
+	c.mu.Lock()
+	c.t = nil
+	c.mu.Unlock()
+}
+
+// Stop leaves the cluster: it stops taking calls and messages, waits for
+// the handlers in flight (bounded by ctx), announces the leave and removes
+// the node's record. It is safe to call more than once.
+func (c *Cluster) Stop(ctx context.Context) error {
+	c.mu.Lock()
+	if !c.running {
+		c.mu.Unlock()
+		return nil
+	}
+	c.running = false
+	t, id, cancel := c.t, c.cfg.ID, c.cancel
+	c.mu.Unlock()
+
+	// Announce first, while still subscribed, so that the others log the
+	// leave at once and stop sending calls here.
+	var errs []error
+	if err := c.send(ctx, chanAll, typeLeave, "", json.RawMessage("{}")); err != nil && !errors.Is(err, ErrNotRunning) {
+		errs = append(errs, err)
+	}
+	if err := t.Leave(ctx, id); err != nil {
+		errs = append(errs, fmt.Errorf("cluster: leaving: %w", err))
+	}
+	cancel()
+	done := make(chan struct{})
+	go func() { c.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("cluster: handlers still running at the stop deadline: %w", ctx.Err()))
+	}
+	c.mu.Lock()
+	for id, p := range c.pending {
+		delete(c.pending, id)
+		p.closeLocked()
+	}
+	c.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// Ready reports whether the node is part of the cluster now: subscribed,
+// and its last heartbeat recorded.
+func (c *Cluster) Ready() error {
+	c.mu.Lock()
+	running, hbErr := c.running, c.hbErr
+	c.mu.Unlock()
+	switch {
+	case !running:
+		return ErrNotRunning
+	case !c.connected.Load():
+		return ErrNotConnected
+	case hbErr != nil:
+		return fmt.Errorf("cluster: heartbeat: %w", hbErr)
+	}
+	return nil
+}
+
+// Dropped returns how many received messages were dropped, by reason:
+// bad_signature, stale, replayed, malformed, oversize, unknown_type and
+// overflow. Every reason is present, zero or not.
+func (c *Cluster) Dropped() map[string]uint64 {
+	out := make(map[string]uint64, len(c.dropped))
+	for r, n := range c.dropped {
+		out[r] = n.Load()
+	}
+	return out
+}
+
+// LateReplies returns how many replies arrived after their call was
+// answered or given up, and were discarded.
+func (c *Cluster) LateReplies() uint64 { return c.lateReplies.Load() }
+
+// Nodes returns the live nodes, read from the backend, sorted by id.
+// Records not signed with this node's token are left out: their nodes are
+// not part of this cluster.
+func (c *Cluster) Nodes(ctx context.Context) ([]Node, error) {
+	c.mu.Lock()
+	t, key := c.t, c.sign.key
+	c.mu.Unlock()
+	if t == nil {
+		return nil, ErrNotRunning
+	}
+	return ReadNodes(ctx, t, key)
+}
+
+// ReadNodes lists the live nodes of the cluster on t whose records are
+// signed with token, sorted by id. It needs no running Cluster: the
+// stellar cluster status command uses it.
+func ReadNodes(ctx context.Context, t Transport, token []byte) ([]Node, error) {
+	recs, err := t.Nodes(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: listing nodes: %w", err)
+	}
+	s := signer{key: token}
+	nodes := make([]Node, 0, len(recs))
+	for id, rec := range recs {
+		var n Node
+		if json.Unmarshal(rec, &n) != nil || n.ID != id || !s.verifyNode(n) {
+			continue
+		}
+		n.Sig = ""
+		nodes = append(nodes, n)
+	}
+	slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
+	return nodes, nil
+}
+
+func (s signer) nodeSig(n Node) string {
+	n.Sig = ""
+	b, _ := json.Marshal(n) // a Node always marshals
+	e := envelope{V: envelopeVersion, Type: "stellar.node", From: n.ID, SentAt: 1, ID: n.ID, Payload: b}
+	return hex.EncodeToString(s.mac(&e))
+}
+
+func (s signer) verifyNode(n Node) bool {
+	return n.Sig != "" && n.Sig == s.nodeSig(n)
+}
+
+func (c *Cluster) recordLocked() []byte {
+	n := c.self
+	n.Sig = c.sign.nodeSig(n)
+	b, _ := json.Marshal(n)
+	return b
+}
+
+// Members returns the ids of the live nodes as of the last heartbeat,
+// sorted, without asking the backend.
+func (c *Cluster) Members() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Sorted(maps.Keys(c.members))
+}
+
+// Subscribe sets the handler of a message type, replacing any before. It
+// may be called before or after Start. Types starting with "stellar."
+// are reserved; Subscribe panics on them, and on an empty type or nil fn.
+func (c *Cluster) Subscribe(messageType string, fn MessageHandler) {
+	if messageType == "" || strings.HasPrefix(messageType, reservedPrefix) || fn == nil {
+		panic(fmt.Sprintf("cluster: Subscribe(%q): need a non-empty type not starting with %q, and a handler", messageType, reservedPrefix))
+	}
+	c.subs.Store(messageType, fn)
+}
+
+// Unsubscribe removes the handler of a message type.
+func (c *Cluster) Unsubscribe(messageType string) { c.subs.Delete(messageType) }
+
+// Publish sends a message of messageType to every node, this one
+// included. payload is marshaled to JSON (a json.RawMessage goes as it
+// is). The framework adds the sender's id, a time, a unique id and the
+// signature.
+func (c *Cluster) Publish(ctx context.Context, messageType string, payload any) error {
+	if messageType == "" || strings.HasPrefix(messageType, reservedPrefix) {
+		return fmt.Errorf("cluster: Publish: message type %q is empty or reserved", messageType)
+	}
+	p, err := marshalPayload(payload)
+	if err != nil {
+		return fmt.Errorf("cluster: Publish %s: %w", messageType, err)
+	}
+	return c.send(ctx, chanAll, messageType, "", p)
+}
+
+// send signs and publishes one message, returning its id.
+func (c *Cluster) send(ctx context.Context, channel, typ, to string, payload json.RawMessage) error {
+	_, err := c.sendID(ctx, channel, typ, to, "", payload)
+	return err
+}
+
+func (c *Cluster) sendID(ctx context.Context, channel, typ, to, id string, payload json.RawMessage) (string, error) {
+	c.mu.Lock()
+	t, s, from, now, maxBytes := c.t, c.sign, c.cfg.ID, c.cfg.Now, c.cfg.MaxMessageBytes
+	c.mu.Unlock()
+	if t == nil {
+		return "", ErrNotRunning
+	}
+	if id == "" {
+		id = newID()
+	}
+	e := envelope{Type: typ, From: from, To: to, SentAt: now().UnixMilli(), ID: id, Payload: payload}
+	raw := s.encode(&e)
+	if len(raw) > maxBytes {
+		return "", fmt.Errorf("%w: %d bytes, more than %d", ErrTooLarge, len(raw), maxBytes)
+	}
+	if err := t.Publish(ctx, channel, raw); err != nil {
+		return "", fmt.Errorf("cluster: publishing %s: %w", typ, err)
+	}
+	return id, nil
+}
+
+// subscribeLoop keeps the node subscribed, reconnecting with backoff that
+// also watches for shutdown.
+func (c *Cluster) subscribeLoop(ctx context.Context, firstUp func()) {
+	defer c.wg.Done()
+	c.mu.Lock()
+	t, id, log := c.t, c.cfg.ID, c.cfg.Logger
+	c.mu.Unlock()
+	channels := []string{chanAll, nodeChannel(id)}
+	const minBackoff, maxBackoff = 50 * time.Millisecond, 2 * time.Second
+	backoff := minBackoff
+	wasDown := false
+	for {
+		up := func() {
+			c.connected.Store(true)
+			backoff = minBackoff
+			if wasDown {
+				log.Info("cluster subscription restored")
+				wasDown = false
+			}
+			firstUp()
+		}
+		err := t.Subscribe(ctx, channels, up, c.deliver)
+		c.connected.Store(false)
+		if ctx.Err() != nil {
+			return
+		}
+		if !wasDown {
+			log.Warn("cluster subscription lost; reconnecting", "error", errString(err))
+			wasDown = true
+		}
+		timer := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "subscription ended"
+	}
+	return err.Error()
+}
+
+// deliver hands a received message to the dispatch loop without blocking
+// the transport's reader.
+func (c *Cluster) deliver(channel string, raw []byte) {
+	select {
+	case c.inbox <- inMsg{channel: channel, raw: raw}:
+	default:
+		c.drop(DropOverflow, nil)
+	}
+}
+
+func (c *Cluster) drop(reason string, e *envelope) {
+	c.dropped[reason].Add(1)
+	c.mu.Lock()
+	log := c.cfg.Logger
+	c.mu.Unlock()
+	attrs := []any{"reason", reason}
+	if e != nil {
+		attrs = append(attrs, "type", e.Type, "from", e.From)
+	}
+	log.Warn("cluster message dropped", attrs...)
+}
+
+func (c *Cluster) dispatchLoop(ctx context.Context) {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-c.inbox:
+			c.handleRaw(ctx, m.raw)
+		}
+	}
+}
+
+// handleRaw checks one received message and routes it. It never lets an
+// unauthenticated message reach a handler.
+func (c *Cluster) handleRaw(ctx context.Context, raw []byte) {
+	c.mu.Lock()
+	s, maxBytes, now, window, self := c.sign, c.cfg.MaxMessageBytes, c.cfg.Now(), c.cfg.MessageWindow, c.cfg.ID
+	c.mu.Unlock()
+	e, err := s.decode(raw, maxBytes)
+	if err != nil {
+		var d errDrop
+		if errors.As(err, &d) {
+			c.drop(d.reason, nil)
+		}
+		return
+	}
+	if !checkFresh(e.SentAt, now, window) {
+		c.drop(DropStale, e)
+		return
+	}
+	if !c.replay.check(e.ID+"/"+e.From+"/"+e.Type, now.UnixMilli(), now.UnixMilli()+2*window.Milliseconds()) {
+		c.drop(DropReplayed, e)
+		return
+	}
+	if e.To != "" && e.To != self {
+		return // addressed to another node: not for us, nothing wrong
+	}
+	switch e.Type {
+	case typeRequest:
+		c.serveRequest(ctx, e)
+	case typeReply:
+		c.takeReply(e)
+	case typeJoin:
+		if e.From != self {
+			c.refreshMembers(ctx)
+		}
+	case typeLeave:
+		if e.From != self {
+			c.memberLeft(e.From, "left the cluster")
+		}
+	default:
+		v, ok := c.subs.Load(e.Type)
+		if !ok {
+			c.drop(DropUnknownType, e)
+			return
+		}
+		c.runSubscriber(ctx, v.(MessageHandler), e)
+	}
+}
+
+func (c *Cluster) runSubscriber(ctx context.Context, fn MessageHandler, e *envelope) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.mu.Lock()
+			log := c.cfg.Logger
+			c.mu.Unlock()
+			log.Error("cluster message handler panicked", "type", e.Type, "from", e.From, "panic", fmt.Sprint(r))
+		}
+	}()
+	fn(ctx, Message{Type: e.Type, From: e.From, ID: e.ID, SentAt: time.UnixMilli(e.SentAt), Payload: e.Payload})
+}
+
+// heartbeatLoop renews the node's record and refreshes the member list.
+func (c *Cluster) heartbeatLoop(ctx context.Context) {
+	defer c.wg.Done()
+	c.mu.Lock()
+	every := c.cfg.HeartbeatInterval
+	c.mu.Unlock()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			c.heartbeat(ctx)
+			c.refreshMembers(ctx)
+		}
+	}
+}
+
+func (c *Cluster) heartbeat(ctx context.Context) {
+	c.mu.Lock()
+	t, id, ttl, rec, log, prev := c.t, c.cfg.ID, c.cfg.NodeTTL, c.recordLocked(), c.cfg.Logger, c.hbErr
+	c.mu.Unlock()
+	hctx, cancel := context.WithTimeout(ctx, ttl)
+	err := t.Heartbeat(hctx, id, rec, ttl)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	c.mu.Lock()
+	c.hbErr = err
+	c.mu.Unlock()
+	switch {
+	case err != nil && prev == nil:
+		log.Warn("cluster heartbeat failed", "error", err.Error())
+	case err == nil && prev != nil:
+		log.Info("cluster heartbeat restored")
+	}
+}
+
+// refreshMembers reads the live nodes and logs who joined and who left.
+func (c *Cluster) refreshMembers(ctx context.Context) {
+	c.mu.Lock()
+	t, key, ttl, self, log := c.t, c.sign.key, c.cfg.NodeTTL, c.cfg.ID, c.cfg.Logger
+	c.mu.Unlock()
+	rctx, cancel := context.WithTimeout(ctx, ttl)
+	nodes, err := ReadNodes(rctx, t, key)
+	cancel()
+	if err != nil {
+		return // keep the last view while the backend is away
+	}
+	now := make(map[string]Node, len(nodes))
+	for _, n := range nodes {
+		now[n.ID] = n
+	}
+	c.mu.Lock()
+	old := c.members
+	c.members = now
+	c.mu.Unlock()
+	for id := range now {
+		if _, ok := old[id]; !ok && id != self {
+			log.Info(id+" joined the cluster", "member", id)
+		}
+	}
+	for id := range old {
+		if _, ok := now[id]; !ok && id != self {
+			log.Info(id+" left the cluster", "member", id)
+		}
+	}
+}
+
+// memberLeft removes a node that announced its leave.
+func (c *Cluster) memberLeft(id, what string) {
+	c.mu.Lock()
+	_, ok := c.members[id]
+	if ok { // copy on write: refreshMembers reads its map unlocked
+		m := maps.Clone(c.members)
+		delete(m, id)
+		c.members = m
+	}
+	log := c.cfg.Logger
+	// Calls waiting on it will not get its reply: let them finish.
+	for _, p := range c.pending {
+		p.nodeGoneLocked(id)
+	}
+	c.mu.Unlock()
+	if ok {
+		log.Info(id+" "+what, "member", id)
+	}
+}
+
+// RandomToken returns a random token, for a cluster that never leaves its
+// process (one node on the memory backend).
+func RandomToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

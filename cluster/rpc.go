@@ -1,0 +1,440 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Handler serves a method called through Do or DoAll. Its result is
+// marshaled to JSON for the caller; its error comes back as a
+// *RemoteError. A panic is recovered and comes back as a RemoteError too.
+type Handler interface {
+	ServeRPC(ctx context.Context, call *Call) (any, error)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, call *Call) (any, error)
+
+// ServeRPC calls f.
+func (f HandlerFunc) ServeRPC(ctx context.Context, call *Call) (any, error) { return f(ctx, call) }
+
+// Call is a method call received from a node (possibly this one).
+type Call struct {
+	// Method is the method's name.
+	Method string
+	// From is the id of the calling node.
+	From string
+	// ConnectionID is the connection given to ToConnection, if any; this
+	// node owns it.
+	ConnectionID string
+	// Args are the arguments, as JSON.
+	Args json.RawMessage
+}
+
+// Decode unmarshals the arguments into v.
+func (c *Call) Decode(v any) error { return json.Unmarshal(c.Args, v) }
+
+// Reply is one node's answer to a call.
+type Reply struct {
+	// Node is the node that answered.
+	Node string
+	// Result is the handler's result, as JSON.
+	Result json.RawMessage
+	// Err is the node's error, for DoAll; Do returns it instead.
+	Err error
+}
+
+// Decode unmarshals the result into v.
+func (r Reply) Decode(v any) error { return json.Unmarshal(r.Result, v) }
+
+// Handle registers the method name, replacing any before. It may be called
+// before or after Start. It panics on an empty name or a nil handler.
+func (c *Cluster) Handle(name string, h Handler) {
+	if name == "" || h == nil {
+		panic("cluster: Handle needs a name and a handler")
+	}
+	c.handlers.Store(name, h)
+}
+
+// HandleFunc registers fn as the method name.
+func (c *Cluster) HandleFunc(name string, fn func(ctx context.Context, call *Call) (any, error)) {
+	c.Handle(name, HandlerFunc(fn))
+}
+
+// CallOption chooses where a call goes.
+type CallOption func(*callOptions)
+
+type callOptions struct {
+	node string
+	conn string
+}
+
+// ToNode sends the call to the node with this id only. If membership does
+// not list it, the call fails at once with ErrUnknownNode.
+func ToNode(id string) CallOption { return func(o *callOptions) { o.node = id } }
+
+// ToConnection sends the call to the node that owns this client
+// connection (Stellar's doCluster connectionId). Every node receives it;
+// the owner runs it and the others answer at once that they do not own
+// it, so a connection no node owns fails with ErrNoOwner.
+func ToConnection(id string) CallOption { return func(o *callOptions) { o.conn = id } }
+
+// Wire forms of a call and of its reply.
+type request struct {
+	Method   string          `json:"m"`
+	Args     json.RawMessage `json:"a"`
+	Conn     string          `json:"c,omitempty"`
+	Deadline int64           `json:"d"` // Unix ms
+}
+
+type response struct {
+	Call   string          `json:"call"`
+	OK     bool            `json:"ok"`
+	Result json.RawMessage `json:"r,omitempty"`
+	Code   string          `json:"code,omitempty"`
+	Error  string          `json:"err,omitempty"`
+}
+
+// reply is what a pending call receives: a node's response, or news that
+// a node it waits for left.
+type reply struct {
+	node string
+	res  response
+	gone bool
+}
+
+// call is a call awaiting replies.
+type call struct {
+	ch     chan reply // buffered; sends never block
+	closed bool
+}
+
+func (p *call) sendLocked(r reply) bool {
+	if p.closed {
+		return false
+	}
+	select {
+	case p.ch <- r:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *call) nodeGoneLocked(id string) { p.sendLocked(reply{node: id, gone: true}) }
+
+func (p *call) closeLocked() {
+	if !p.closed {
+		p.closed = true
+		close(p.ch)
+	}
+}
+
+// Do calls method on the live nodes and returns the first successful
+// reply. With ToNode it asks that node only; with ToConnection, the node
+// that owns the connection. It fails with a *RemoteError when every node
+// asked answered with an error (unwrapping to ErrUnknownMethod when none
+// has the method), with ErrNoOwner when no node owns the connection, and
+// with a *TimeoutError (ErrTimeout) when the deadline passes first: the
+// context's, else Config.RPCTimeout.
+func (c *Cluster) Do(ctx context.Context, method string, args any, opts ...CallOption) (Reply, error) {
+	var o callOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var out Reply
+	err := c.call(ctx, method, args, o, false, func(r reply, remote error) bool {
+		out = Reply{Node: r.node, Result: r.res.Result}
+		return true
+	})
+	if err != nil {
+		return Reply{}, err
+	}
+	return out, nil
+}
+
+// DoAll calls method on every live node and returns one reply per node,
+// sorted by node id; a node's error is in its Reply.Err. When some nodes
+// do not answer in time it returns a *PartialError naming them, with the
+// replies that did arrive.
+func (c *Cluster) DoAll(ctx context.Context, method string, args any) ([]Reply, error) {
+	var replies []Reply
+	err := c.call(ctx, method, args, callOptions{}, true, func(r reply, remote error) bool {
+		replies = append(replies, Reply{Node: r.node, Result: r.res.Result, Err: remote})
+		return false
+	})
+	sortReplies(replies)
+	var pe *PartialError
+	if errors.As(err, &pe) {
+		pe.Replies = replies
+		return replies, pe
+	}
+	if err != nil {
+		return nil, err
+	}
+	return replies, nil
+}
+
+func sortReplies(r []Reply) {
+	slices.SortFunc(r, func(a, b Reply) int { return strings.Compare(a.Node, b.Node) })
+}
+
+// call runs one call. onReply gets each reply (remote is its error, nil on
+// success) and returns true to end the call. With all, every reply is
+// passed on and the call ends when every expected node answered.
+func (c *Cluster) call(ctx context.Context, method string, args any, o callOptions, all bool, onReply func(reply, error) bool) error {
+	if method == "" {
+		return errors.New("cluster: call needs a method name")
+	}
+	a, err := marshalPayload(args)
+	if err != nil {
+		return fmt.Errorf("cluster: %s: arguments: %w", method, err)
+	}
+	c.mu.Lock()
+	running, timeout := c.running, c.cfg.RPCTimeout
+	c.mu.Unlock()
+	if !running {
+		return ErrNotRunning
+	}
+	if !c.connected.Load() {
+		return fmt.Errorf("cluster: call to %s: %w (is the backend reachable?)", method, ErrNotConnected)
+	}
+	start := time.Now()
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	deadline, _ := ctx.Deadline()
+
+	expected, err := c.expected(ctx, o.node)
+	if err != nil {
+		return fmt.Errorf("cluster: call to %s: %w", method, err)
+	}
+	channel := chanAll
+	if o.node != "" {
+		channel = nodeChannel(o.node)
+	}
+	id := newID()
+	p := &call{ch: make(chan reply, 2*len(expected)+8)}
+	c.mu.Lock()
+	c.pending[id] = p
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.pending, id)
+		p.closeLocked()
+		c.mu.Unlock()
+		for r := range p.ch { // replies that came in after the answer
+			if !r.gone {
+				c.lateReplies.Add(1)
+			}
+		}
+	}()
+	req, _ := json.Marshal(request{Method: method, Args: a, Conn: o.conn, Deadline: deadline.UnixMilli()})
+	if _, err := c.sendID(ctx, channel, typeRequest, o.node, id, req); err != nil {
+		return fmt.Errorf("cluster: call to %s: %w", method, err)
+	}
+
+	waiting := maps.Clone(expected)
+	var remote []*RemoteError
+	notOwner := 0
+	for {
+		select {
+		case r, ok := <-p.ch:
+			if !ok {
+				return ErrNotRunning
+			}
+			if _, want := waiting[r.node]; !want && (r.gone || !r.res.OK) {
+				continue // a node we did not ask, or one that answered already
+			}
+			delete(waiting, r.node)
+			switch {
+			case r.gone:
+			case r.res.OK:
+				if onReply(r, nil) {
+					return nil
+				}
+			case r.res.Code == codeNotOwner:
+				notOwner++
+			default:
+				re := &RemoteError{Node: r.node, Method: method, Code: r.res.Code, Message: r.res.Error}
+				remote = append(remote, re)
+				if all {
+					onReply(r, re)
+				}
+			}
+			if len(waiting) > 0 {
+				continue
+			}
+			switch {
+			case all:
+				return nil
+			case len(remote) > 0:
+				return firstRemote(remote)
+			case notOwner > 0:
+				return fmt.Errorf("cluster: call to %s: connection %q: %w", method, o.conn, ErrNoOwner)
+			default:
+				return fmt.Errorf("cluster: call to %s: %w (every node asked has left)", method, ErrNoNodes)
+			}
+		case <-ctx.Done():
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("cluster: call to %s: %w", method, ctx.Err())
+			}
+			if all {
+				return &PartialError{Method: method, Missing: slices.Sorted(maps.Keys(waiting))}
+			}
+			return &TimeoutError{Method: method, Waited: time.Since(start), cause: ctx.Err()}
+		}
+	}
+}
+
+// firstRemote prefers a handler's error to "unknown method": a node that
+// has the method and failed says more than one that lacks it.
+func firstRemote(errs []*RemoteError) error {
+	for _, e := range errs {
+		if e.Code != CodeUnknownMethod {
+			return e
+		}
+	}
+	return errs[0]
+}
+
+// expected returns the nodes a call waits for: the one named, or every
+// live node.
+func (c *Cluster) expected(ctx context.Context, node string) (map[string]struct{}, error) {
+	c.mu.Lock()
+	members := maps.Clone(c.members)
+	c.mu.Unlock()
+	if node != "" {
+		if _, ok := members[node]; !ok {
+			c.refreshMembers(ctx)
+			c.mu.Lock()
+			_, ok = c.members[node]
+			c.mu.Unlock()
+			if !ok {
+				return nil, fmt.Errorf("node %q: %w", node, ErrUnknownNode)
+			}
+		}
+		return map[string]struct{}{node: {}}, nil
+	}
+	if len(members) == 0 {
+		c.refreshMembers(ctx)
+		c.mu.Lock()
+		members = maps.Clone(c.members)
+		c.mu.Unlock()
+		if len(members) == 0 {
+			return nil, ErrNoNodes
+		}
+	}
+	out := make(map[string]struct{}, len(members))
+	for id := range members {
+		out[id] = struct{}{}
+	}
+	return out, nil
+}
+
+// serveRequest answers a call: at once when this node does not own the
+// connection or has no such method, else from a goroutine running the
+// handler.
+func (c *Cluster) serveRequest(ctx context.Context, e *envelope) {
+	var req request
+	if err := json.Unmarshal(e.Payload, &req); err != nil || req.Method == "" {
+		c.drop(DropMalformed, e)
+		return
+	}
+	if req.Conn != "" {
+		owns := c.owner.Load()
+		if owns == nil || !(*owns)(req.Conn) {
+			c.respond(ctx, e, response{Code: codeNotOwner, Error: "connection not owned by this node"})
+			return
+		}
+	}
+	v, ok := c.handlers.Load(req.Method)
+	if !ok {
+		c.respond(ctx, e, response{Code: CodeUnknownMethod, Error: fmt.Sprintf("unknown method %q", req.Method)})
+		return
+	}
+	h := v.(Handler)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		hctx := ctx
+		if req.Deadline > 0 {
+			var cancel context.CancelFunc
+			hctx, cancel = context.WithDeadline(ctx, time.UnixMilli(req.Deadline))
+			defer cancel()
+		}
+		call := &Call{Method: req.Method, From: e.From, ConnectionID: req.Conn, Args: req.Args}
+		res, err := c.runHandler(hctx, h, call)
+		if req.Deadline > 0 && !time.Now().Before(time.UnixMilli(req.Deadline)) {
+			return // the caller gave up: a reply now would only be late
+		}
+		if err != nil {
+			c.respond(ctx, e, response{Code: CodeError, Error: err.Error()})
+			return
+		}
+		out, err := marshalPayload(res)
+		if err != nil {
+			c.respond(ctx, e, response{Code: CodeError, Error: "result: " + err.Error()})
+			return
+		}
+		c.respond(ctx, e, response{OK: true, Result: out})
+	}()
+}
+
+func (c *Cluster) runHandler(ctx context.Context, h Handler, call *Call) (res any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.mu.Lock()
+			log := c.cfg.Logger
+			c.mu.Unlock()
+			log.Error("cluster method panicked", "method", call.Method, "from", call.From, "panic", fmt.Sprint(r))
+			res, err = nil, fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return h.ServeRPC(ctx, call)
+}
+
+// respond sends a reply to the caller of e.
+func (c *Cluster) respond(ctx context.Context, e *envelope, res response) {
+	res.Call = e.ID
+	b, _ := json.Marshal(res)
+	// The reply must get out even when the node is stopping: it answers
+	// a call it accepted.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	err := c.send(ctx, nodeChannel(e.From), typeReply, e.From, b)
+	if errors.Is(err, ErrTooLarge) {
+		b, _ = json.Marshal(response{Call: e.ID, Code: CodeError, Error: "result too large for a cluster message"})
+		err = c.send(ctx, nodeChannel(e.From), typeReply, e.From, b)
+	}
+	if err != nil {
+		c.mu.Lock()
+		log := c.cfg.Logger
+		c.mu.Unlock()
+		log.Warn("cluster reply not sent", "to", e.From, "error", err.Error())
+	}
+}
+
+// takeReply passes a reply to its pending call, or counts it as late.
+func (c *Cluster) takeReply(e *envelope) {
+	var res response
+	if err := json.Unmarshal(e.Payload, &res); err != nil || res.Call == "" {
+		c.drop(DropMalformed, e)
+		return
+	}
+	c.mu.Lock()
+	p, ok := c.pending[res.Call]
+	delivered := ok && p.sendLocked(reply{node: e.From, res: res})
+	c.mu.Unlock()
+	if !delivered {
+		c.lateReplies.Add(1)
+	}
+}

@@ -1,0 +1,509 @@
+package backendtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stellarfw/stellar-go/cluster"
+)
+
+// ClusterBackend is what RunCluster needs from a backend under test.
+type ClusterBackend struct {
+	// NewTransports returns n transports on the same fresh bus and
+	// membership table, as n nodes of one cluster would open them,
+	// released when t ends.
+	NewTransports func(t *testing.T, n int) []cluster.Transport
+	// Publish publishes raw bytes on a channel of the bus, as a client
+	// outside the cluster would (an attacker, say), using transport tr.
+	Publish func(t *testing.T, tr cluster.Transport, channel string, raw []byte)
+}
+
+// ClusterToken is the token the suite's nodes share.
+const ClusterToken = "conformance-token"
+
+// RunCluster runs the cluster conformance suite against a backend: the
+// Cluster API running on its Transport.
+func RunCluster(t *testing.T, b ClusterBackend) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, b ClusterBackend)
+	}{
+		{"Membership", testMembership},
+		{"DuplicateID", testDuplicateID},
+		{"PublishSubscribe", testPublishSubscribe},
+		{"DoFirstReply", testDoFirstReply},
+		{"DoToNode", testDoToNode},
+		{"DoToConnection", testDoToConnection},
+		{"RemoteErrors", testRemoteErrors},
+		{"UnknownMethodIsFast", testUnknownMethodIsFast},
+		{"Timeout", testTimeout},
+		{"DoAll", testDoAll},
+		{"ForgedMessagesDropped", testForgedMessages},
+		{"WrongToken", testWrongToken},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, b)
+		})
+	}
+}
+
+// clusterConfig is a node's configuration with short timers.
+func clusterConfig(id string) cluster.Config {
+	return cluster.Config{
+		ID:                id,
+		Token:             ClusterToken,
+		HeartbeatInterval: 50 * time.Millisecond,
+		NodeTTL:           time.Second,
+		RPCTimeout:        2 * time.Second,
+	}
+}
+
+// startNodes starts one Cluster per transport, named node-1 … node-n, and
+// waits until every one sees them all.
+func startNodes(t *testing.T, trs []cluster.Transport, setup func(i int, c *cluster.Cluster)) []*cluster.Cluster {
+	t.Helper()
+	nodes := make([]*cluster.Cluster, len(trs))
+	for i, tr := range trs {
+		c := cluster.New(clusterConfig("node-" + strconv.Itoa(i+1)))
+		if setup != nil {
+			setup(i, c)
+		}
+		if err := c.Start(context.Background(), tr); err != nil {
+			t.Fatalf("start node-%d: %v", i+1, err)
+		}
+		t.Cleanup(func() { _ = c.Stop(context.Background()) })
+		nodes[i] = c
+	}
+	waitFor(t, "every node sees every node", func() bool {
+		for _, c := range nodes {
+			if len(c.Members()) != len(nodes) || c.Ready() != nil {
+				return false
+			}
+		}
+		return true
+	})
+	return nodes
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func ids(nodes []cluster.Node) []string {
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.ID
+	}
+	return out
+}
+
+func testMembership(t *testing.T, b ClusterBackend) {
+	nodes := startNodes(t, b.NewTransports(t, 3), nil)
+	ctx := context.Background()
+	got, err := nodes[0].Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"node-1", "node-2", "node-3"}; !slices.Equal(ids(got), want) {
+		t.Fatalf("Nodes = %v, want %v", ids(got), want)
+	}
+	for _, n := range got {
+		if n.PID == 0 || n.StartedAt.IsZero() {
+			t.Errorf("record %+v lacks pid or start time", n)
+		}
+	}
+	// A graceful stop announces the leave: the others drop it at once,
+	// well before its record would expire.
+	if err := nodes[2].Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "node-3 leaves the others' view", func() bool {
+		return !slices.Contains(nodes[0].Members(), "node-3") && !slices.Contains(nodes[1].Members(), "node-3")
+	})
+	got, err = nodes[1].Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"node-1", "node-2"}; !slices.Equal(ids(got), want) {
+		t.Fatalf("after leave, Nodes = %v, want %v", ids(got), want)
+	}
+}
+
+func testDuplicateID(t *testing.T, b ClusterBackend) {
+	trs := b.NewTransports(t, 2)
+	startNodes(t, trs[:1], nil)
+	dup := cluster.New(clusterConfig("node-1"))
+	err := dup.Start(context.Background(), trs[1])
+	if !errors.Is(err, cluster.ErrDuplicateNode) {
+		t.Fatalf("second node-1 started: %v", err)
+	}
+	_ = dup.Stop(context.Background())
+}
+
+func testPublishSubscribe(t *testing.T, b ClusterBackend) {
+	type got struct{ from, text string }
+	chans := []chan got{make(chan got, 10), make(chan got, 10)}
+	nodes := startNodes(t, b.NewTransports(t, 2), func(i int, c *cluster.Cluster) {
+		c.Subscribe("greeting", func(ctx context.Context, m cluster.Message) {
+			var p struct{ Text string }
+			if err := m.Decode(&p); err != nil {
+				t.Errorf("decode: %v", err)
+			}
+			chans[i] <- got{m.From, p.Text}
+		})
+	})
+	if err := nodes[0].Publish(context.Background(), "greeting", map[string]string{"text": "hello"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, ch := range chans { // the sender hears itself too
+		select {
+		case g := <-ch:
+			if g != (got{"node-1", "hello"}) {
+				t.Errorf("node-%d got %+v", i+1, g)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("node-%d got nothing", i+1)
+		}
+	}
+	if err := nodes[0].Publish(context.Background(), "stellar.rpc.request", 1); err == nil {
+		t.Error("publishing a reserved type succeeded")
+	}
+}
+
+func whoAmI(c *cluster.Cluster) cluster.HandlerFunc {
+	return func(ctx context.Context, call *cluster.Call) (any, error) {
+		return map[string]string{"id": c.ID(), "from": call.From}, nil
+	}
+}
+
+func testDoFirstReply(t *testing.T, b ClusterBackend) {
+	nodes := startNodes(t, b.NewTransports(t, 3), func(i int, c *cluster.Cluster) {
+		if i == 2 {
+			c.Handle("who", whoAmI(c)) // only node-3 has it
+		}
+	})
+	for _, c := range nodes {
+		r, err := c.Do(context.Background(), "who", nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.ID(), err)
+		}
+		var out map[string]string
+		if err := r.Decode(&out); err != nil || out["id"] != "node-3" || r.Node != "node-3" || out["from"] != c.ID() {
+			t.Fatalf("%s: reply %+v %v, %v", c.ID(), r, out, err)
+		}
+	}
+}
+
+func testDoToNode(t *testing.T, b ClusterBackend) {
+	nodes := startNodes(t, b.NewTransports(t, 3), func(i int, c *cluster.Cluster) { c.Handle("who", whoAmI(c)) })
+	for _, target := range []string{"node-1", "node-2", "node-3"} {
+		r, err := nodes[0].Do(context.Background(), "who", nil, cluster.ToNode(target))
+		if err != nil || r.Node != target {
+			t.Fatalf("ToNode(%s): %+v, %v", target, r, err)
+		}
+	}
+	// To all, every node answers: the first reply wins, the later two are
+	// discarded and counted.
+	if _, err := nodes[0].Do(context.Background(), "who", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "two late replies counted", func() bool { return nodes[0].LateReplies() == 2 })
+	start := time.Now()
+	_, err := nodes[0].Do(context.Background(), "who", nil, cluster.ToNode("node-9"))
+	if !errors.Is(err, cluster.ErrUnknownNode) || time.Since(start) > time.Second {
+		t.Fatalf("ToNode(missing) = %v after %s, want ErrUnknownNode at once", err, time.Since(start))
+	}
+}
+
+func testDoToConnection(t *testing.T, b ClusterBackend) {
+	nodes := startNodes(t, b.NewTransports(t, 3), func(i int, c *cluster.Cluster) {
+		c.Handle("who", whoAmI(c))
+		id := "conn-" + strconv.Itoa(i+1)
+		c.SetConnectionOwner(func(conn string) bool { return conn == id })
+	})
+	for i, c := range nodes {
+		conn := "conn-" + strconv.Itoa(3-i) // ask from another node
+		r, err := c.Do(context.Background(), "who", nil, cluster.ToConnection(conn))
+		if err != nil {
+			t.Fatalf("ToConnection(%s): %v", conn, err)
+		}
+		if want := "node-" + strconv.Itoa(3-i); r.Node != want {
+			t.Fatalf("ToConnection(%s) answered by %s, want %s", conn, r.Node, want)
+		}
+	}
+	start := time.Now()
+	_, err := nodes[0].Do(context.Background(), "who", nil, cluster.ToConnection("conn-nobody"))
+	if !errors.Is(err, cluster.ErrNoOwner) || time.Since(start) > time.Second {
+		t.Fatalf("ToConnection(unowned) = %v after %s, want ErrNoOwner at once", err, time.Since(start))
+	}
+}
+
+func testRemoteErrors(t *testing.T, b ClusterBackend) {
+	nodes := startNodes(t, b.NewTransports(t, 2), func(i int, c *cluster.Cluster) {
+		c.HandleFunc("fail", func(ctx context.Context, call *cluster.Call) (any, error) {
+			return nil, fmt.Errorf("disk full on %s", c.ID())
+		})
+		c.HandleFunc("panic", func(ctx context.Context, call *cluster.Call) (any, error) {
+			panic("boom")
+		})
+	})
+	start := time.Now()
+	_, err := nodes[0].Do(context.Background(), "fail", nil, cluster.ToNode("node-2"))
+	var re *cluster.RemoteError
+	if !errors.As(err, &re) || re.Node != "node-2" || re.Message != "disk full on node-2" {
+		t.Fatalf("err = %v, want a RemoteError from node-2", err)
+	}
+	if errors.Is(err, cluster.ErrTimeout) || time.Since(start) > time.Second {
+		t.Fatalf("a remote error must not wait for the timeout: %v after %s", err, time.Since(start))
+	}
+	// To all: every node failed, so the call fails with one of their errors.
+	if _, err := nodes[0].Do(context.Background(), "fail", nil); !errors.As(err, &re) {
+		t.Fatalf("Do(all failing) = %v", err)
+	}
+	_, err = nodes[1].Do(context.Background(), "panic", nil, cluster.ToNode("node-1"))
+	if !errors.As(err, &re) || re.Node != "node-1" || re.Message != "panic: boom" {
+		t.Fatalf("panic: err = %v", err)
+	}
+	// The panicking node still serves.
+	if _, err := nodes[1].Do(context.Background(), "fail", nil, cluster.ToNode("node-1")); !errors.As(err, &re) {
+		t.Fatalf("after panic: %v", err)
+	}
+}
+
+func testUnknownMethodIsFast(t *testing.T, b ClusterBackend) {
+	nodes := startNodes(t, b.NewTransports(t, 2), nil)
+	for _, opts := range [][]cluster.CallOption{nil, {cluster.ToNode("node-2")}} {
+		start := time.Now()
+		_, err := nodes[0].Do(context.Background(), "nope", nil, opts...)
+		var re *cluster.RemoteError
+		if !errors.Is(err, cluster.ErrUnknownMethod) || !errors.As(err, &re) {
+			t.Fatalf("err = %v, want ErrUnknownMethod", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("unknown method answered after %s: it must not wait for the timeout", d)
+		}
+	}
+}
+
+func testTimeout(t *testing.T, b ClusterBackend) {
+	nodes := startNodes(t, b.NewTransports(t, 2), func(i int, c *cluster.Cluster) {
+		c.HandleFunc("slow", func(ctx context.Context, call *cluster.Call) (any, error) {
+			<-ctx.Done() // the caller's deadline travels with the call
+			return nil, ctx.Err()
+		})
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := nodes[0].Do(ctx, "slow", nil)
+	var te *cluster.TimeoutError
+	if !errors.Is(err, cluster.ErrTimeout) || !errors.As(err, &te) || te.Method != "slow" {
+		t.Fatalf("err = %v, want ErrTimeout naming the method", err)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a timeout should also unwrap to context.DeadlineExceeded: %v", err)
+	}
+}
+
+func testDoAll(t *testing.T, b ClusterBackend) {
+	var slowOn atomic.Bool
+	nodes := startNodes(t, b.NewTransports(t, 3), func(i int, c *cluster.Cluster) {
+		c.Handle("who", whoAmI(c))
+		c.HandleFunc("maybeSlow", func(ctx context.Context, call *cluster.Call) (any, error) {
+			if c.ID() == "node-3" && slowOn.Load() {
+				<-ctx.Done()
+			}
+			if c.ID() == "node-2" {
+				return nil, errors.New("nope")
+			}
+			return c.ID(), nil
+		})
+	})
+	replies, err := nodes[0].DoAll(context.Background(), "who", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range replies {
+		var out map[string]string
+		if err := r.Decode(&out); err != nil || out["id"] != r.Node || r.Err != nil {
+			t.Fatalf("reply %+v: %v", r, err)
+		}
+		got = append(got, r.Node)
+	}
+	if want := []string{"node-1", "node-2", "node-3"}; !slices.Equal(got, want) {
+		t.Fatalf("DoAll answered by %v, want %v", got, want)
+	}
+
+	slowOn.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	replies, err = nodes[0].DoAll(ctx, "maybeSlow", nil)
+	var pe *cluster.PartialError
+	if !errors.As(err, &pe) || !errors.Is(err, cluster.ErrTimeout) {
+		t.Fatalf("err = %v, want a PartialError", err)
+	}
+	if !slices.Equal(pe.Missing, []string{"node-3"}) || len(replies) != 2 || len(pe.Replies) != 2 {
+		t.Fatalf("missing %v, replies %+v", pe.Missing, replies)
+	}
+	var re *cluster.RemoteError
+	if replies[0].Node != "node-1" || replies[0].Err != nil || replies[1].Node != "node-2" || !errors.As(replies[1].Err, &re) {
+		t.Fatalf("replies %+v", replies)
+	}
+}
+
+// signedMessage builds a message signed with token: what a node with
+// that token would send.
+func signedMessage(token, typ, from, id string, at time.Time, payload string) []byte {
+	return cluster.SignMessage(token, typ, from, id, at, json.RawMessage(payload))
+}
+
+func testForgedMessages(t *testing.T, b ClusterBackend) {
+	var handled atomic.Int64
+	trs := b.NewTransports(t, 2)
+	nodes := startNodes(t, trs[:1], func(i int, c *cluster.Cluster) {
+		c.Subscribe("chat", func(ctx context.Context, m cluster.Message) { handled.Add(1) })
+		c.HandleFunc("api.stop", func(ctx context.Context, call *cluster.Call) (any, error) {
+			handled.Add(1000)
+			return nil, nil
+		})
+	})
+	c := nodes[0]
+	now := time.Now()
+	good := signedMessage(ClusterToken, "chat", "intruder", "id-good", now, `{"text":"hi"}`)
+	big := `"` + strings.Repeat("x", 2<<20) + `"`
+	cases := []struct {
+		reason string
+		raw    []byte
+	}{
+		{cluster.DropBadSignature, signedMessage("wrong-token", "chat", "intruder", "id-1", now, `{}`)},
+		{cluster.DropBadSignature, signedMessage("wrong-token", "stellar.rpc.request", "intruder", "id-2", now, `{"m":"api.stop","a":null,"d":0}`)},
+		{cluster.DropBadSignature, tamper(good)},
+		{cluster.DropStale, signedMessage(ClusterToken, "chat", "intruder", "id-3", now.Add(-time.Hour), `{}`)},
+		{cluster.DropStale, signedMessage(ClusterToken, "chat", "intruder", "id-4", now.Add(time.Hour), `{}`)},
+		{cluster.DropMalformed, []byte(`{not json`)},
+		{cluster.DropMalformed, []byte(`{"v":1,"type":"chat"}`)},
+		{cluster.DropMalformed, []byte(`{"v":9,"type":"chat","from":"x","at":1,"id":"x","payload":{},"sig":"AAAA"}`)},
+		{cluster.DropOversize, []byte(big)},
+		{cluster.DropUnknownType, signedMessage(ClusterToken, "nobody-listens", "intruder", "id-5", now, `{}`)},
+	}
+	want := map[string]uint64{}
+	for _, tc := range cases {
+		b.Publish(t, trs[1], "all", tc.raw)
+		want[tc.reason]++
+	}
+	// A forged call sent to the node's own channel.
+	b.Publish(t, trs[1], "node:node-1", signedMessage("wrong-token", "stellar.rpc.request", "intruder", "id-6", now, `{"m":"api.stop","a":null,"d":0}`))
+	want[cluster.DropBadSignature]++
+	// A genuine message, sent twice: the second is a replay.
+	b.Publish(t, trs[1], "all", good)
+	b.Publish(t, trs[1], "all", good)
+	want[cluster.DropReplayed]++
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("dropped %v, want %v; handled %d", c.Dropped(), want, handled.Load())
+		}
+	})
+	waitFor(t, "every forged message is counted", func() bool {
+		d := c.Dropped()
+		for r, n := range want {
+			if d[r] != n {
+				return false
+			}
+		}
+		return handled.Load() == 1
+	})
+	d := c.Dropped()
+	for _, r := range []string{cluster.DropBadSignature, cluster.DropStale, cluster.DropReplayed, cluster.DropMalformed, cluster.DropOversize, cluster.DropUnknownType} {
+		if d[r] != want[r] {
+			t.Errorf("dropped[%s] = %d, want %d", r, d[r], want[r])
+		}
+	}
+	if n := handled.Load(); n != 1 {
+		t.Fatalf("handlers ran %d times (1000 per forged call), want only the genuine message once", n)
+	}
+}
+
+// tamper changes the payload of a signed message, keeping its signature.
+func tamper(raw []byte) []byte {
+	out := slices.Clone(raw)
+	i := slices.Index(out, 'h') // the "hi" of the payload
+	for j := i; j < len(out); j++ {
+		if out[j] == 'h' && out[j+1] == 'i' {
+			out[j] = 'H'
+			break
+		}
+	}
+	return out
+}
+
+func testWrongToken(t *testing.T, b ClusterBackend) {
+	trs := b.NewTransports(t, 2)
+	var heard atomic.Int64
+	nodes := startNodes(t, trs[:1], func(i int, c *cluster.Cluster) {
+		c.Handle("who", whoAmI(c))
+		c.Subscribe("chat", func(ctx context.Context, m cluster.Message) {
+			if m.From == "rogue" {
+				heard.Add(1)
+			}
+		})
+	})
+	cfg := clusterConfig("rogue")
+	cfg.Token = "not-the-token"
+	rogue := cluster.New(cfg)
+	var rogueHeard atomic.Int64
+	rogue.Subscribe("chat", func(ctx context.Context, m cluster.Message) {
+		if m.From != "rogue" {
+			rogueHeard.Add(1)
+		}
+	})
+	if err := rogue.Start(context.Background(), trs[1]); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rogue.Stop(context.Background()) })
+	ctx := context.Background()
+	waitFor(t, "the rogue sees itself only", func() bool { return slices.Equal(rogue.Members(), []string{"rogue"}) })
+
+	// It cannot call into the cluster: node-1 is not a member it can see.
+	if _, err := rogue.Do(ctx, "who", nil, cluster.ToNode("node-1")); !errors.Is(err, cluster.ErrUnknownNode) {
+		t.Fatalf("rogue ToNode(node-1) = %v", err)
+	}
+	// What it sends is dropped; what the cluster sends, it drops.
+	if err := rogue.Publish(ctx, "chat", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	if err := nodes[0].Publish(ctx, "chat", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both sides drop the other's messages", func() bool {
+		return nodes[0].Dropped()[cluster.DropBadSignature] >= 2 && rogue.Dropped()[cluster.DropBadSignature] >= 1
+	})
+	if heard.Load() != 0 || rogueHeard.Load() != 0 {
+		t.Fatalf("a message crossed the token boundary: cluster heard %d, rogue heard %d", heard.Load(), rogueHeard.Load())
+	}
+	// And it is no member of the cluster.
+	got, err := nodes[0].Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(ids(got), "rogue") || slices.Contains(nodes[0].Members(), "rogue") {
+		t.Fatalf("the rogue node is listed: %v", ids(got))
+	}
+}
