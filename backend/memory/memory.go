@@ -45,6 +45,7 @@ type Backend struct {
 	cfg     Config
 	cache   *CacheStore
 	cluster *ClusterTransport
+	tasks   *TaskStore
 
 	stop      chan struct{}
 	closeOnce sync.Once
@@ -58,6 +59,7 @@ func New(cfg Config) *Backend {
 		cfg:     cfg,
 		cache:   newCacheStore(cfg.Now),
 		cluster: newClusterTransport(cfg.Now),
+		tasks:   newTaskStore(cfg.Now),
 		stop:    make(chan struct{}),
 	}
 	b.wg.Add(1)
@@ -67,6 +69,9 @@ func New(cfg Config) *Backend {
 
 // Cache returns the store of the shared cache, for cache.New.
 func (b *Backend) Cache() *CacheStore { return b.cache }
+
+// Tasks returns the store of the task queues, for task.New.
+func (b *Backend) Tasks() *TaskStore { return b.tasks }
 
 // Close stops the sweeper and waits for it. The stores keep answering,
 // with lazy expiry only. Close is safe to call more than once.

@@ -1,0 +1,728 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/stellarfw/stellar-go/task"
+)
+
+var _ task.Store = (*TaskStore)(nil)
+
+// TaskStore keeps the task queues in Redis. Obtain it from Backend.Tasks.
+//
+// Each queue NAME has its keys under one hash tag, PREFIX{q:NAME}:…, so
+// that every script touches a single Redis Cluster slot and gets every
+// key it touches in KEYS:
+//
+//	pending    list of ids, pushed left, popped right
+//	delayed    zset id → due time (ms)
+//	active     zset id → lease deadline (ms)
+//	tasks      hash id → message (JSON)
+//	attempts   hash id → runs started; it also fences a stale worker off
+//	owner      hash id → "worker|started ms"
+//	failed     zset id → failure time (ms)
+//	errors     hash id → last error, or the failure (JSON) of a failed one
+//	unique     hash unique key → id
+//	recurrent  hash name → last fire time (ms); "stop:"+name → 1
+//	stats      hash processed, failed
+//
+// PREFIX tasks:queues is the set of queue names, PREFIX tasks:workers a
+// hash of worker heartbeats. An enqueue into an empty queue publishes the
+// queue's name on PREFIX tasks:wake, which idle workers subscribe to.
+type TaskStore struct {
+	b      *Backend
+	now    func() time.Time
+	prefix string
+	known  sync.Map // queue names added to tasks:queues
+}
+
+// Tasks returns the store of the task queues, for task.New.
+func (b *Backend) Tasks() *TaskStore {
+	return &TaskStore{b: b, now: b.cfg.Now, prefix: b.cfg.Prefix}
+}
+
+const (
+	kPending = iota
+	kDelayed
+	kActive
+	kTasks
+	kAttempts
+	kOwner
+	kFailed
+	kErrors
+	kUnique
+	kRecurrent
+	kStats
+	nKeys
+)
+
+var keyNames = [nKeys]string{"pending", "delayed", "active", "tasks", "attempts", "owner", "failed", "errors", "unique", "recurrent", "stats"}
+
+func (s *TaskStore) keys(queue string) []string {
+	base := s.prefix + "{q:" + queue + "}:"
+	k := make([]string, nKeys)
+	for i, n := range keyNames {
+		k[i] = base + n
+	}
+	return k
+}
+
+func (s *TaskStore) channel() string    { return s.prefix + "tasks:wake" }
+func (s *TaskStore) queuesKey() string  { return s.prefix + "tasks:queues" }
+func (s *TaskStore) workersKey() string { return s.prefix + "tasks:workers" }
+
+// Lua helpers shared by the scripts: K is KEYS in the order above.
+const luaRelease = `
+local function release(id)
+  local m = redis.call('HGET', KEYS[4], id)
+  if not m then return end
+  local ok, t = pcall(cjson.decode, m)
+  if ok and type(t) == 'table' and t.unique and t.unique ~= '' and redis.call('HGET', KEYS[9], t.unique) == id then
+    redis.call('HDEL', KEYS[9], t.unique)
+  end
+end
+local function forget(id)
+  release(id)
+  redis.call('HDEL', KEYS[4], id)
+  redis.call('HDEL', KEYS[5], id)
+  redis.call('HDEL', KEYS[6], id)
+  redis.call('HDEL', KEYS[8], id)
+end
+local function held(id, attempt)
+  return redis.call('ZSCORE', KEYS[3], id) and redis.call('HGET', KEYS[5], id) == attempt
+end
+`
+
+var (
+	// ARGV: id, msg, due, now, unique, channel, queue, periodic name, fire.
+	// Returns 1 enqueued, 0 id exists or fire time done, -1 duplicate
+	// unique key, -2 recurrent task stopped.
+	enqueueScript = rueidis.NewLuaScript(`
+if ARGV[8] ~= '' then
+  if redis.call('HEXISTS', KEYS[10], 'stop:' .. ARGV[8]) == 1 then return -2 end
+  local last = redis.call('HGET', KEYS[10], ARGV[8])
+  if last and tonumber(last) >= tonumber(ARGV[9]) then return 0 end
+  redis.call('HSET', KEYS[10], ARGV[8], ARGV[9])
+end
+if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then return 0 end
+if ARGV[5] ~= '' then
+  local o = redis.call('HGET', KEYS[9], ARGV[5])
+  if o and redis.call('HEXISTS', KEYS[4], o) == 1 and not redis.call('ZSCORE', KEYS[7], o) then return -1 end
+  redis.call('HSET', KEYS[9], ARGV[5], ARGV[1])
+end
+redis.call('HSET', KEYS[4], ARGV[1], ARGV[2])
+if tonumber(ARGV[3]) > tonumber(ARGV[4]) then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+elseif redis.call('LPUSH', KEYS[1], ARGV[1]) == 1 then
+  redis.call('PUBLISH', ARGV[6], ARGV[7])
+end
+return 1`)
+
+	// ARGV: deadline, worker, now. Returns {msg, attempt} or nil.
+	fetchScript = rueidis.NewLuaScript(`
+while true do
+  local id = redis.call('RPOP', KEYS[1])
+  if not id then return false end
+  local m = redis.call('HGET', KEYS[4], id)
+  if m then
+    redis.call('ZADD', KEYS[3], ARGV[1], id)
+    redis.call('HSET', KEYS[6], id, ARGV[2] .. '|' .. ARGV[3])
+    return {m, redis.call('HINCRBY', KEYS[5], id, 1)}
+  end
+end`)
+
+	// ARGV: id, attempt. Returns 1, or 0 if the lease was lost.
+	ackScript = rueidis.NewLuaScript(luaRelease + `
+if not held(ARGV[1], ARGV[2]) then return 0 end
+redis.call('ZREM', KEYS[3], ARGV[1])
+forget(ARGV[1])
+redis.call('HINCRBY', KEYS[11], 'processed', 1)
+return 1`)
+
+	// ARGV: id, attempt, due, error.
+	retryScript = rueidis.NewLuaScript(luaRelease + `
+if not held(ARGV[1], ARGV[2]) then return 0 end
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[6], ARGV[1])
+redis.call('HSET', KEYS[8], ARGV[1], ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+return 1`)
+
+	// ARGV: id, attempt, now, failure JSON.
+	failScript = rueidis.NewLuaScript(luaRelease + `
+if not held(ARGV[1], ARGV[2]) then return 0 end
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[6], ARGV[1])
+release(ARGV[1])
+redis.call('HSET', KEYS[8], ARGV[1], ARGV[4])
+redis.call('ZADD', KEYS[7], ARGV[3], ARGV[1])
+redis.call('HINCRBY', KEYS[11], 'failed', 1)
+return 1`)
+
+	// ARGV: id, attempt, channel, queue.
+	requeueScript = rueidis.NewLuaScript(luaRelease + `
+if not held(ARGV[1], ARGV[2]) then return 0 end
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[6], ARGV[1])
+if redis.call('RPUSH', KEYS[1], ARGV[1]) == 1 then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
+return 1`)
+
+	// ARGV: now, limit, channel, queue. Returns {moved, recovered}.
+	forwardScript = rueidis.NewLuaScript(`
+local was = redis.call('LLEN', KEYS[1])
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, id in ipairs(due) do
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('LPUSH', KEYS[1], id)
+end
+local lapsed = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, id in ipairs(lapsed) do
+  redis.call('ZREM', KEYS[3], id)
+  redis.call('HDEL', KEYS[6], id)
+  redis.call('RPUSH', KEYS[1], id)
+end
+if was == 0 and #due + #lapsed > 0 then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
+return {#due, #lapsed}`)
+
+	// ARGV: id, state. Returns 1 if removed.
+	removeScript = rueidis.NewLuaScript(luaRelease + `
+local n = 0
+if ARGV[2] == 'pending' then n = redis.call('LREM', KEYS[1], 0, ARGV[1])
+elseif ARGV[2] == 'delayed' then n = redis.call('ZREM', KEYS[2], ARGV[1])
+elseif ARGV[2] == 'failed' then n = redis.call('ZREM', KEYS[7], ARGV[1]) end
+if n == 0 then return 0 end
+if ARGV[2] ~= 'failed' then release(ARGV[1]) end
+forget(ARGV[1])
+return 1`)
+
+	// Returns the number of pending tasks removed.
+	removeQueueScript = rueidis.NewLuaScript(luaRelease + `
+local ids = redis.call('LRANGE', KEYS[1], 0, -1)
+for _, id in ipairs(ids) do forget(id) end
+redis.call('DEL', KEYS[1])
+return #ids`)
+
+	// ARGV: id, channel, queue. Returns 1 if the failed task was requeued.
+	retryFailedScript = rueidis.NewLuaScript(`
+if redis.call('ZREM', KEYS[7], ARGV[1]) == 0 then return 0 end
+redis.call('HDEL', KEYS[8], ARGV[1])
+redis.call('HDEL', KEYS[5], ARGV[1])
+local m = redis.call('HGET', KEYS[4], ARGV[1])
+if not m then return 0 end
+local ok, t = pcall(cjson.decode, m)
+if ok and type(t) == 'table' and t.unique and t.unique ~= '' then redis.call('HSET', KEYS[9], t.unique, ARGV[1]) end
+if redis.call('LPUSH', KEYS[1], ARGV[1]) == 1 then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+return 1`)
+
+	// Returns {key, id, …} of the unique keys held by stored, unfailed
+	// tasks.
+	locksScript = rueidis.NewLuaScript(`
+local all = redis.call('HGETALL', KEYS[9])
+local out = {}
+for i = 1, #all, 2 do
+  local id = all[i+1]
+  if redis.call('HEXISTS', KEYS[4], id) == 1 and not redis.call('ZSCORE', KEYS[7], id) then
+    out[#out+1] = all[i]
+    out[#out+1] = id
+  end
+end
+return out`)
+
+	// ARGV: key. Returns 1 if a held key was released.
+	delLockScript = rueidis.NewLuaScript(`
+local id = redis.call('HGET', KEYS[9], ARGV[1])
+if not id then return 0 end
+redis.call('HDEL', KEYS[9], ARGV[1])
+if redis.call('HEXISTS', KEYS[4], id) == 1 and not redis.call('ZSCORE', KEYS[7], id) then return 1 end
+return 0`)
+)
+
+func msStr(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+// addQueue records queue in tasks:queues once per store.
+func (s *TaskStore) addQueue(ctx context.Context, c rueidis.Client, queue string) error {
+	if _, ok := s.known.Load(queue); ok {
+		return nil
+	}
+	if err := c.Do(ctx, c.B().Sadd().Key(s.queuesKey()).Member(queue).Build()).Error(); err != nil {
+		return s.b.wrap(ctx, "task queues", err)
+	}
+	s.known.Store(queue, true)
+	return nil
+}
+
+func (s *TaskStore) enqueue(ctx context.Context, m *task.Message, due time.Time, periodic bool) (bool, error) {
+	c, err := s.b.conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	if err := s.addQueue(ctx, c, m.Queue); err != nil {
+		return false, err
+	}
+	body, err := json.Marshal(m)
+	if err != nil {
+		return false, err
+	}
+	name, fire := "", "0"
+	if periodic {
+		name, fire = m.Name, strconv.FormatInt(m.FireAt, 10)
+	}
+	dueMS := "0"
+	if !due.IsZero() {
+		dueMS = msStr(due)
+	}
+	n, err := enqueueScript.Exec(ctx, c, s.keys(m.Queue), []string{
+		m.ID, string(body), dueMS, msStr(s.now()), m.Unique, s.channel(), m.Queue, name, fire,
+	}).AsInt64()
+	if err != nil {
+		return false, s.b.wrap(ctx, "enqueue", err)
+	}
+	switch n {
+	case -1:
+		return false, task.ErrDuplicateTask
+	case -2:
+		return false, task.ErrRecurrentStopped
+	}
+	return n == 1, nil
+}
+
+// Enqueue implements task.Store.
+func (s *TaskStore) Enqueue(ctx context.Context, m *task.Message, due time.Time) (bool, error) {
+	return s.enqueue(ctx, m, due, false)
+}
+
+// EnqueuePeriodic implements task.Store.
+func (s *TaskStore) EnqueuePeriodic(ctx context.Context, m *task.Message) (bool, error) {
+	return s.enqueue(ctx, m, time.Time{}, true)
+}
+
+// SetRecurrent implements task.Store.
+func (s *TaskStore) SetRecurrent(ctx context.Context, queue, name string, stopped bool) error {
+	c, err := s.b.conn(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.addQueue(ctx, c, queue); err != nil {
+		return err
+	}
+	key := s.keys(queue)[kRecurrent]
+	cmd := c.B().Hdel().Key(key).Field("stop:" + name).Build()
+	if stopped {
+		cmd = c.B().Hset().Key(key).FieldValue().FieldValue("stop:"+name, "1").Build()
+	}
+	return s.b.wrap(ctx, "set recurrent", c.Do(ctx, cmd).Error())
+}
+
+// RecurrentStopped implements task.Store.
+func (s *TaskStore) RecurrentStopped(ctx context.Context, queue, name string) (bool, error) {
+	c, err := s.b.conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	ok, err := c.Do(ctx, c.B().Hexists().Key(s.keys(queue)[kRecurrent]).Field("stop:"+name).Build()).AsBool()
+	return ok, s.b.wrap(ctx, "recurrent", err)
+}
+
+// Fetch implements task.Store.
+func (s *TaskStore) Fetch(ctx context.Context, queue, worker string, lease time.Duration) (*task.Delivery, error) {
+	c, err := s.b.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	until := now.Add(lease)
+	res, err := fetchScript.Exec(ctx, c, s.keys(queue), []string{msStr(until), worker, msStr(now)}).ToArray()
+	if rueidis.IsRedisNil(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, s.b.wrap(ctx, "fetch", err)
+	}
+	if len(res) != 2 {
+		return nil, fmt.Errorf("redis: fetch: unexpected reply of %d items", len(res))
+	}
+	body, err := res[0].AsBytes()
+	if err != nil {
+		return nil, s.b.wrap(ctx, "fetch", err)
+	}
+	attempt, err := res[1].AsInt64()
+	if err != nil {
+		return nil, s.b.wrap(ctx, "fetch", err)
+	}
+	d := &task.Delivery{Attempt: int(attempt), LeaseUntil: time.UnixMilli(until.UnixMilli())}
+	if err := json.Unmarshal(body, &d.Message); err != nil {
+		return nil, fmt.Errorf("redis: fetch: decoding task: %w", err)
+	}
+	return d, nil
+}
+
+// Extend implements task.Store.
+func (s *TaskStore) Extend(ctx context.Context, queue string, ids []string, lease time.Duration) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	c, err := s.b.conn(ctx)
+	if err != nil {
+		return err
+	}
+	until := float64(s.now().Add(lease).UnixMilli())
+	cmd := c.B().Zadd().Key(s.keys(queue)[kActive]).Xx().ScoreMember()
+	for _, id := range ids {
+		cmd = cmd.ScoreMember(until, id)
+	}
+	return s.b.wrap(ctx, "extend", c.Do(ctx, cmd.Build()).Error())
+}
+
+// settle runs one of the scripts that end a delivery.
+func (s *TaskStore) settle(ctx context.Context, op string, script *rueidis.Lua, d *task.Delivery, args ...string) error {
+	c, err := s.b.conn(ctx)
+	if err != nil {
+		return err
+	}
+	argv := append([]string{d.ID, strconv.Itoa(d.Attempt)}, args...)
+	n, err := script.Exec(ctx, c, s.keys(d.Queue), argv).AsInt64()
+	if err != nil {
+		return s.b.wrap(ctx, op, err)
+	}
+	if n == 0 {
+		return task.ErrLeaseLost
+	}
+	return nil
+}
+
+// Ack implements task.Store.
+func (s *TaskStore) Ack(ctx context.Context, d *task.Delivery) error {
+	return s.settle(ctx, "ack", ackScript, d)
+}
+
+// Retry implements task.Store.
+func (s *TaskStore) Retry(ctx context.Context, d *task.Delivery, due time.Time, errMsg string) error {
+	return s.settle(ctx, "retry", retryScript, d, msStr(due), errMsg)
+}
+
+// Fail implements task.Store.
+func (s *TaskStore) Fail(ctx context.Context, d *task.Delivery, f task.Failure) error {
+	f.FailedAt = time.UnixMilli(f.FailedAt.UnixMilli())
+	body, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	return s.settle(ctx, "fail", failScript, d, msStr(f.FailedAt), string(body))
+}
+
+// Requeue implements task.Store.
+func (s *TaskStore) Requeue(ctx context.Context, d *task.Delivery) error {
+	return s.settle(ctx, "requeue", requeueScript, d, s.channel(), d.Queue)
+}
+
+// forwardBatch bounds the tasks one Forward moves of each kind.
+const forwardBatch = 1000
+
+// Forward implements task.Store.
+func (s *TaskStore) Forward(ctx context.Context, queue string) (moved, recovered int, err error) {
+	c, err := s.b.conn(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	res, err := forwardScript.Exec(ctx, c, s.keys(queue), []string{msStr(s.now()), strconv.Itoa(forwardBatch), s.channel(), queue}).AsIntSlice()
+	if err != nil {
+		return 0, 0, s.b.wrap(ctx, "forward", err)
+	}
+	if len(res) != 2 {
+		return 0, 0, errors.New("redis: forward: unexpected reply")
+	}
+	return int(res[0]), int(res[1]), nil
+}
+
+// Watch implements task.Store. It subscribes on a connection of its own
+// and returns when ctx ends or the connection breaks (the caller
+// resubscribes).
+func (s *TaskStore) Watch(ctx context.Context, wake func(queue string)) error {
+	c, err := s.b.conn(ctx)
+	if err != nil {
+		return err
+	}
+	// A wake-up sent while no one listened is not replayed: look at the
+	// queues once now.
+	wake("")
+	err = c.Receive(ctx, c.B().Subscribe().Channel(s.channel()).Build(), func(m rueidis.PubSubMessage) {
+		wake(m.Message)
+	})
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err == nil {
+		err = errors.New("subscription ended")
+	}
+	return s.b.wrap(ctx, "watch", err)
+}
+
+type workerRecord struct {
+	task.WorkerInfo
+	Expire int64 `json:"expire"`
+}
+
+// Heartbeat implements task.Store.
+func (s *TaskStore) Heartbeat(ctx context.Context, w task.WorkerInfo, ttl time.Duration) error {
+	c, err := s.b.conn(ctx)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(workerRecord{WorkerInfo: w, Expire: s.now().Add(ttl).UnixMilli()})
+	if err != nil {
+		return err
+	}
+	return s.b.wrap(ctx, "heartbeat", c.Do(ctx, c.B().Hset().Key(s.workersKey()).FieldValue().FieldValue(w.ID, string(body)).Build()).Error())
+}
+
+// RemoveWorker implements task.Store.
+func (s *TaskStore) RemoveWorker(ctx context.Context, id string) error {
+	c, err := s.b.conn(ctx)
+	if err != nil {
+		return err
+	}
+	return s.b.wrap(ctx, "remove worker", c.Do(ctx, c.B().Hdel().Key(s.workersKey()).Field(id).Build()).Error())
+}
+
+// Workers implements task.Store. It forgets workers whose heartbeat
+// lapsed.
+func (s *TaskStore) Workers(ctx context.Context) ([]task.WorkerInfo, error) {
+	c, err := s.b.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	all, err := c.Do(ctx, c.B().Hgetall().Key(s.workersKey()).Build()).AsStrMap()
+	if err != nil {
+		return nil, s.b.wrap(ctx, "workers", err)
+	}
+	now := s.now().UnixMilli()
+	var out []task.WorkerInfo
+	for id, body := range all {
+		var w workerRecord
+		if json.Unmarshal([]byte(body), &w) != nil || w.Expire <= now {
+			_ = c.Do(ctx, c.B().Hdel().Key(s.workersKey()).Field(id).Build()).Error()
+			continue
+		}
+		out = append(out, w.WorkerInfo)
+	}
+	return out, nil
+}
+
+// Queues implements task.Store.
+func (s *TaskStore) Queues(ctx context.Context) ([]string, error) {
+	c, err := s.b.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names, err := c.Do(ctx, c.B().Smembers().Key(s.queuesKey()).Build()).AsStrSlice()
+	if err != nil {
+		return nil, s.b.wrap(ctx, "queues", err)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// List implements task.Store.
+func (s *TaskStore) List(ctx context.Context, queue string, state task.State, offset, limit int) ([]task.Info, error) {
+	c, err := s.b.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	k := s.keys(queue)
+	offset = max(offset, 0)
+	stop := int64(-1)
+	if limit > 0 {
+		stop = int64(offset + limit - 1)
+	}
+	var ids []string
+	scores := map[string]int64{}
+	switch state {
+	case task.StatePending:
+		// The next to run is at the right end.
+		lo, hi := int64(-1-offset), int64(0)
+		if limit > 0 {
+			hi = int64(-offset - limit)
+		} else {
+			hi = -1 << 40
+		}
+		ids, err = c.Do(ctx, c.B().Lrange().Key(k[kPending]).Start(hi).Stop(lo).Build()).AsStrSlice()
+		slices.Reverse(ids)
+	case task.StateDelayed, task.StateRunning, task.StateFailed:
+		key := map[task.State]string{task.StateDelayed: k[kDelayed], task.StateRunning: k[kActive], task.StateFailed: k[kFailed]}[state]
+		var zs []rueidis.ZScore
+		zs, err = c.Do(ctx, c.B().Zrange().Key(key).Min(strconv.Itoa(offset)).Max(strconv.FormatInt(stop, 10)).Withscores().Build()).AsZScores()
+		for _, z := range zs {
+			ids = append(ids, z.Member)
+			scores[z.Member] = int64(z.Score)
+		}
+	default:
+		return nil, fmt.Errorf("redis: list: unknown state %q", state)
+	}
+	if err != nil {
+		return nil, s.b.wrap(ctx, "list", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	res := c.DoMulti(ctx,
+		c.B().Hmget().Key(k[kTasks]).Field(ids...).Build(),
+		c.B().Hmget().Key(k[kAttempts]).Field(ids...).Build(),
+		c.B().Hmget().Key(k[kOwner]).Field(ids...).Build(),
+		c.B().Hmget().Key(k[kErrors]).Field(ids...).Build())
+	cols := make([][]rueidis.RedisMessage, len(res))
+	for i, r := range res {
+		if cols[i], err = r.ToArray(); err != nil {
+			return nil, s.b.wrap(ctx, "list", err)
+		}
+	}
+	out := make([]task.Info, 0, len(ids))
+	for i, id := range ids {
+		body, err := cols[0][i].AsBytes()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		in := task.Info{State: state}
+		if json.Unmarshal(body, &in.Message) != nil {
+			continue
+		}
+		if n, err := cols[1][i].AsInt64(); err == nil {
+			in.Attempt = int(n)
+		}
+		errText, _ := cols[3][i].ToString()
+		switch state {
+		case task.StateDelayed:
+			in.RunAt = time.UnixMilli(scores[id])
+			in.LastError = errText
+		case task.StateRunning:
+			in.LeaseUntil = time.UnixMilli(scores[id])
+			if o, err := cols[2][i].ToString(); err == nil {
+				w, started, _ := strings.Cut(o, "|")
+				in.Worker = w
+				if ms, err := strconv.ParseInt(started, 10, 64); err == nil {
+					in.StartedAt = time.UnixMilli(ms)
+				}
+			}
+			in.LastError = errText
+		case task.StateFailed:
+			var f task.Failure
+			if json.Unmarshal([]byte(errText), &f) == nil {
+				f.FailedAt = time.UnixMilli(f.FailedAt.UnixMilli())
+				in.Failure = &f
+				in.LastError = f.Error
+			} else {
+				in.Failure = &task.Failure{Error: errText, FailedAt: time.UnixMilli(scores[id])}
+			}
+		default:
+			in.LastError = errText
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// Counts implements task.Store.
+func (s *TaskStore) Counts(ctx context.Context, queue string) (task.QueueStats, error) {
+	c, err := s.b.conn(ctx)
+	if err != nil {
+		return task.QueueStats{}, err
+	}
+	k := s.keys(queue)
+	res := c.DoMulti(ctx,
+		c.B().Llen().Key(k[kPending]).Build(),
+		c.B().Zcard().Key(k[kDelayed]).Build(),
+		c.B().Zcard().Key(k[kActive]).Build(),
+		c.B().Zcard().Key(k[kFailed]).Build(),
+		c.B().Hmget().Key(k[kStats]).Field("processed", "failed").Build())
+	n := make([]int64, 4)
+	for i := range 4 {
+		if n[i], err = res[i].AsInt64(); err != nil {
+			return task.QueueStats{}, s.b.wrap(ctx, "counts", err)
+		}
+	}
+	st, err := res[4].ToArray()
+	if err != nil {
+		return task.QueueStats{}, s.b.wrap(ctx, "counts", err)
+	}
+	qs := task.QueueStats{Queue: queue, Pending: int(n[0]), Delayed: int(n[1]), Running: int(n[2]), Failed: int(n[3])}
+	if len(st) == 2 {
+		if v, err := st[0].AsInt64(); err == nil {
+			qs.Processed = v
+		}
+		if v, err := st[1].AsInt64(); err == nil {
+			qs.FailedTotal = v
+		}
+	}
+	return qs, nil
+}
+
+// Remove implements task.Store.
+func (s *TaskStore) Remove(ctx context.Context, queue, id string, state task.State) (bool, error) {
+	if state == task.StateRunning {
+		return false, nil
+	}
+	c, err := s.b.conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	n, err := removeScript.Exec(ctx, c, s.keys(queue), []string{id, string(state)}).AsInt64()
+	return n == 1, s.b.wrap(ctx, "remove", err)
+}
+
+// RemoveQueue implements task.Store.
+func (s *TaskStore) RemoveQueue(ctx context.Context, queue string) (int, error) {
+	c, err := s.b.conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n, err := removeQueueScript.Exec(ctx, c, s.keys(queue), nil).AsInt64()
+	return int(n), s.b.wrap(ctx, "remove queue", err)
+}
+
+// RetryFailed implements task.Store.
+func (s *TaskStore) RetryFailed(ctx context.Context, queue, id string) (bool, error) {
+	c, err := s.b.conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	n, err := retryFailedScript.Exec(ctx, c, s.keys(queue), []string{id, s.channel(), queue}).AsInt64()
+	return n == 1, s.b.wrap(ctx, "retry failed", err)
+}
+
+// Locks implements task.Store.
+func (s *TaskStore) Locks(ctx context.Context, queue string) ([]task.Lock, error) {
+	c, err := s.b.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	flat, err := locksScript.Exec(ctx, c, s.keys(queue), nil).AsStrSlice()
+	if err != nil {
+		return nil, s.b.wrap(ctx, "locks", err)
+	}
+	var out []task.Lock
+	for i := 0; i+1 < len(flat); i += 2 {
+		out = append(out, task.Lock{Key: flat[i], Queue: queue, TaskID: flat[i+1]})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+// DelLock implements task.Store.
+func (s *TaskStore) DelLock(ctx context.Context, queue, key string) (bool, error) {
+	c, err := s.b.conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	n, err := delLockScript.Exec(ctx, c, s.keys(queue), []string{key}).AsInt64()
+	return n == 1, s.b.wrap(ctx, "del lock", err)
+}

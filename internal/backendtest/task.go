@@ -1,0 +1,561 @@
+package backendtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stellarfw/stellar-go/task"
+)
+
+// TaskBackend is what RunTasks needs from a backend under test.
+type TaskBackend struct {
+	// NewStores returns n task stores on the same fresh, empty data, as n
+	// nodes would open them, released when t ends, on clock.Now when
+	// clock is not nil.
+	NewStores func(t *testing.T, n int, clock *Clock) []task.Store
+}
+
+// RunTasks runs the task conformance suite against a backend: first the
+// Store's contract on a fake clock, then the Manager end to end on it.
+func RunTasks(t *testing.T, b TaskBackend) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, e *taskEnv)
+	}{
+		{"EnqueueFetchAck", testTaskFIFO},
+		{"DuplicateID", testTaskDuplicateID},
+		{"Unique", testTaskUnique},
+		{"Delayed", testTaskDelayed},
+		{"LeaseLapse", testTaskLeaseLapse},
+		{"LeaseExtend", testTaskLeaseExtend},
+		{"RetryAndFail", testTaskRetryFail},
+		{"Requeue", testTaskRequeue},
+		{"Periodic", testTaskPeriodic},
+		{"ListCountRemove", testTaskInspect},
+		{"Workers", testTaskWorkers},
+		{"Watch", testTaskWatch},
+		{"ConcurrentFetch", testTaskConcurrentFetch},
+		{"ManagerRuns", testManagerRuns},
+		{"ManagerRetriesAndFails", testManagerFailures},
+		{"ManagerAPI", testManagerAPI},
+		{"ManagerPeriodic", testManagerPeriodic},
+		{"ManagerRecoversLease", testManagerRecovers},
+		{"ManagerHandsBack", testManagerHandsBack},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := &taskEnv{clock: NewClock()}
+			e.stores = b.NewStores(t, 2, e.clock)
+			tc.fn(t, e)
+		})
+	}
+}
+
+type taskEnv struct {
+	clock  *Clock
+	stores []task.Store
+}
+
+func (e *taskEnv) a() task.Store { return e.stores[0] }
+func (e *taskEnv) b() task.Store { return e.stores[1] }
+
+var bg = context.Background()
+
+func msg(queue, id string) *task.Message {
+	return &task.Message{ID: id, Name: "t", Queue: queue, Args: json.RawMessage(`{"n":"` + id + `"}`), MaxAttempts: 3, EnqueuedAt: 1}
+}
+
+func mustEnqueue(t *testing.T, s task.Store, m *task.Message, due time.Time) {
+	t.Helper()
+	ok, err := s.Enqueue(bg, m, due)
+	if err != nil || !ok {
+		t.Fatalf("Enqueue(%s) = %v, %v", m.ID, ok, err)
+	}
+}
+
+func fetch(t *testing.T, s task.Store, queue string) *task.Delivery {
+	t.Helper()
+	d, err := s.Fetch(bg, queue, "w1", time.Minute)
+	if err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	return d
+}
+
+func fetchID(t *testing.T, s task.Store, queue string) string {
+	t.Helper()
+	d := fetch(t, s, queue)
+	if d == nil {
+		return ""
+	}
+	return d.ID
+}
+
+func counts(t *testing.T, s task.Store, queue string) task.QueueStats {
+	t.Helper()
+	c, err := s.Counts(bg, queue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func testTaskFIFO(t *testing.T, e *taskEnv) {
+	for i := range 3 {
+		mustEnqueue(t, e.a(), msg("q", "id"+strconv.Itoa(i)), time.Time{})
+	}
+	if c := counts(t, e.b(), "q"); c.Pending != 3 {
+		t.Fatalf("pending = %d, want 3", c.Pending)
+	}
+	d := fetch(t, e.b(), "q")
+	if d == nil || d.ID != "id0" || d.Attempt != 1 || string(d.Args) != `{"n":"id0"}` || d.Name != "t" || d.MaxAttempts != 3 {
+		t.Fatalf("first fetch = %+v", d)
+	}
+	if want := e.clock.Now().Add(time.Minute); !d.LeaseUntil.Equal(want) {
+		t.Errorf("LeaseUntil = %v, want %v", d.LeaseUntil, want)
+	}
+	if got := fetchID(t, e.a(), "q"); got != "id1" {
+		t.Fatalf("second fetch = %q", got)
+	}
+	if c := counts(t, e.a(), "q"); c.Pending != 1 || c.Running != 2 {
+		t.Fatalf("counts = %+v", c)
+	}
+	if err := e.a().Ack(bg, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.b().Ack(bg, d); !errors.Is(err, task.ErrLeaseLost) {
+		t.Fatalf("second Ack = %v, want ErrLeaseLost", err)
+	}
+	if c := counts(t, e.a(), "q"); c.Running != 1 || c.Processed != 1 {
+		t.Fatalf("counts = %+v", c)
+	}
+	if got := fetchID(t, e.a(), "other"); got != "" {
+		t.Fatalf("fetch from an empty queue = %q", got)
+	}
+	names, err := e.b().Queues(bg)
+	if err != nil || !slices.Contains(names, "q") {
+		t.Fatalf("Queues = %v, %v", names, err)
+	}
+}
+
+func testTaskDuplicateID(t *testing.T, e *taskEnv) {
+	mustEnqueue(t, e.a(), msg("q", "x"), time.Time{})
+	ok, err := e.b().Enqueue(bg, msg("q", "x"), time.Time{})
+	if ok || err != nil {
+		t.Fatalf("second Enqueue of one id = %v, %v; want false, nil", ok, err)
+	}
+	if c := counts(t, e.a(), "q"); c.Pending != 1 {
+		t.Fatalf("pending = %d", c.Pending)
+	}
+}
+
+func testTaskUnique(t *testing.T, e *taskEnv) {
+	m := msg("q", "u1")
+	m.Unique = "key"
+	mustEnqueue(t, e.a(), m, time.Time{})
+	m2 := msg("q", "u2")
+	m2.Unique = "key"
+	if _, err := e.b().Enqueue(bg, m2, time.Time{}); !errors.Is(err, task.ErrDuplicateTask) {
+		t.Fatalf("pending duplicate: %v", err)
+	}
+	locks, err := e.a().Locks(bg, "q")
+	if err != nil || len(locks) != 1 || locks[0].Key != "key" || locks[0].TaskID != "u1" {
+		t.Fatalf("Locks = %+v, %v", locks, err)
+	}
+	d := fetch(t, e.a(), "q")
+	if _, err := e.b().Enqueue(bg, m2, time.Time{}); !errors.Is(err, task.ErrDuplicateTask) {
+		t.Fatalf("running duplicate: %v", err)
+	}
+	if err := e.a().Ack(bg, d); err != nil {
+		t.Fatal(err)
+	}
+	mustEnqueue(t, e.b(), m2, time.Time{})
+	// A released lock frees the key; so does removing the task.
+	if ok, err := e.a().DelLock(bg, "q", "key"); !ok || err != nil {
+		t.Fatalf("DelLock = %v, %v", ok, err)
+	}
+	m3 := msg("q", "u3")
+	m3.Unique = "key"
+	mustEnqueue(t, e.a(), m3, time.Time{})
+	if ok, _ := e.a().Remove(bg, "q", "u3", task.StatePending); !ok {
+		t.Fatal("Remove failed")
+	}
+	m4 := msg("q", "u4")
+	m4.Unique = "key"
+	mustEnqueue(t, e.a(), m4, e.clock.Now().Add(time.Hour))
+	if _, err := e.b().Enqueue(bg, m3, time.Time{}); !errors.Is(err, task.ErrDuplicateTask) {
+		t.Fatalf("delayed duplicate: %v", err)
+	}
+}
+
+func testTaskDelayed(t *testing.T, e *taskEnv) {
+	now := e.clock.Now()
+	mustEnqueue(t, e.a(), msg("q", "later"), now.Add(2*time.Second))
+	mustEnqueue(t, e.a(), msg("q", "soon"), now.Add(time.Second))
+	if c := counts(t, e.a(), "q"); c.Delayed != 2 || c.Pending != 0 {
+		t.Fatalf("counts = %+v", c)
+	}
+	infos, err := e.b().List(bg, "q", task.StateDelayed, 0, 0)
+	if err != nil || len(infos) != 2 || infos[0].ID != "soon" || !infos[0].RunAt.Equal(now.Add(time.Second)) {
+		t.Fatalf("List delayed = %+v, %v", infos, err)
+	}
+	if moved, _, err := e.b().Forward(bg, "q"); moved != 0 || err != nil {
+		t.Fatalf("Forward before due = %d, %v", moved, err)
+	}
+	e.clock.Advance(time.Second)
+	// Two nodes forwarding at once move each task exactly once.
+	var wg sync.WaitGroup
+	var total atomic.Int64
+	for _, s := range e.stores {
+		wg.Go(func() {
+			moved, _, err := s.Forward(bg, "q")
+			if err != nil {
+				t.Error(err)
+			}
+			total.Add(int64(moved))
+		})
+	}
+	wg.Wait()
+	if total.Load() != 1 {
+		t.Fatalf("moved %d, want 1", total.Load())
+	}
+	if d := fetch(t, e.a(), "q"); d == nil || d.ID != "soon" {
+		t.Fatalf("fetch = %+v", d)
+	} else if err := e.a().Ack(bg, d); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Hour)
+	if moved, _, _ := e.a().Forward(bg, "q"); moved != 1 {
+		t.Fatalf("moved %d", moved)
+	}
+	if got := fetchID(t, e.a(), "q"); got != "later" {
+		t.Fatalf("fetch = %q", got)
+	}
+}
+
+func testTaskLeaseLapse(t *testing.T, e *taskEnv) {
+	mustEnqueue(t, e.a(), msg("q", "a"), time.Time{})
+	mustEnqueue(t, e.a(), msg("q", "b"), time.Time{})
+	d, err := e.a().Fetch(bg, "q", "dead", 10*time.Second)
+	if err != nil || d.ID != "a" {
+		t.Fatal(d, err)
+	}
+	running, _ := e.b().List(bg, "q", task.StateRunning, 0, 0)
+	if len(running) != 1 || running[0].Worker != "dead" || !running[0].LeaseUntil.Equal(e.clock.Now().Add(10*time.Second)) {
+		t.Fatalf("running = %+v", running)
+	}
+	e.clock.Advance(10 * time.Second)
+	_, recovered, err := e.b().Forward(bg, "q")
+	if err != nil || recovered != 1 {
+		t.Fatalf("recovered %d, %v", recovered, err)
+	}
+	// The recovered task runs next, as its second attempt; the dead
+	// worker's outcome no longer counts.
+	d2 := fetch(t, e.b(), "q")
+	if d2.ID != "a" || d2.Attempt != 2 {
+		t.Fatalf("after recovery fetch = %s attempt %d", d2.ID, d2.Attempt)
+	}
+	if err := e.a().Fail(bg, d, task.Failure{Error: "x"}); err != nil && !errors.Is(err, task.ErrLeaseLost) {
+		t.Fatal(err)
+	}
+	if err := e.b().Ack(bg, d2); err != nil {
+		t.Fatalf("Ack by the new holder: %v", err)
+	}
+}
+
+func testTaskLeaseExtend(t *testing.T, e *taskEnv) {
+	mustEnqueue(t, e.a(), msg("q", "a"), time.Time{})
+	d, _ := e.a().Fetch(bg, "q", "w", 10*time.Second)
+	for range 5 {
+		e.clock.Advance(5 * time.Second)
+		if err := e.a().Extend(bg, "q", []string{d.ID, "gone"}, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if _, rec, _ := e.b().Forward(bg, "q"); rec != 0 {
+			t.Fatal("a renewed lease was recovered")
+		}
+	}
+	if err := e.a().Ack(bg, d); err != nil {
+		t.Fatal(err)
+	}
+	// Extending a finished task does not bring it back.
+	_ = e.a().Extend(bg, "q", []string{d.ID}, time.Minute)
+	if c := counts(t, e.a(), "q"); c.Running != 0 {
+		t.Fatalf("counts = %+v", c)
+	}
+}
+
+func testTaskRetryFail(t *testing.T, e *taskEnv) {
+	m := msg("q", "r")
+	m.Unique = "uk"
+	mustEnqueue(t, e.a(), m, time.Time{})
+	d := fetch(t, e.a(), "q")
+	if err := e.a().Retry(bg, d, e.clock.Now().Add(time.Second), "boom"); err != nil {
+		t.Fatal(err)
+	}
+	delayed, _ := e.b().List(bg, "q", task.StateDelayed, 0, 0)
+	if len(delayed) != 1 || delayed[0].LastError != "boom" || delayed[0].Attempt != 1 {
+		t.Fatalf("delayed = %+v", delayed)
+	}
+	e.clock.Advance(time.Second)
+	_, _, _ = e.b().Forward(bg, "q")
+	d = fetch(t, e.b(), "q")
+	if d == nil || d.Attempt != 2 {
+		t.Fatalf("retry fetch = %+v", d)
+	}
+	failedAt := e.clock.Now()
+	if err := e.b().Fail(bg, d, task.Failure{Error: "boom2", Stack: "stack", Attempts: 2, FailedAt: failedAt, Worker: "w1"}); err != nil {
+		t.Fatal(err)
+	}
+	c := counts(t, e.a(), "q")
+	if c.Failed != 1 || c.FailedTotal != 1 || c.Running != 0 {
+		t.Fatalf("counts = %+v", c)
+	}
+	failed, err := e.a().List(bg, "q", task.StateFailed, 0, 0)
+	if err != nil || len(failed) != 1 || failed[0].Failure == nil {
+		t.Fatalf("failed = %+v, %v", failed, err)
+	}
+	f := failed[0]
+	if f.Failure.Error != "boom2" || f.Failure.Stack != "stack" || f.Failure.Attempts != 2 || !f.Failure.FailedAt.Equal(failedAt) || f.Name != "t" {
+		t.Fatalf("failure = %+v %+v", f, f.Failure)
+	}
+	// A failed task releases its unique key.
+	m2 := msg("q", "r2")
+	m2.Unique = "uk"
+	mustEnqueue(t, e.a(), m2, time.Time{})
+	if ok, _ := e.a().Remove(bg, "q", "r2", task.StatePending); !ok {
+		t.Fatal("remove")
+	}
+	if ok, err := e.b().RetryFailed(bg, "q", "r"); !ok || err != nil {
+		t.Fatalf("RetryFailed = %v, %v", ok, err)
+	}
+	if ok, _ := e.b().RetryFailed(bg, "q", "r"); ok {
+		t.Fatal("RetryFailed twice")
+	}
+	d = fetch(t, e.a(), "q")
+	if d == nil || d.ID != "r" || d.Attempt != 1 {
+		t.Fatalf("retried fetch = %+v", d)
+	}
+	if err := e.a().Fail(bg, d, task.Failure{Error: "again", FailedAt: e.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := e.a().Remove(bg, "q", "r", task.StateFailed); !ok {
+		t.Fatal("Remove failed task")
+	}
+	if c := counts(t, e.a(), "q"); c.Failed != 0 || c.FailedTotal != 2 {
+		t.Fatalf("counts = %+v", c)
+	}
+}
+
+func testTaskRequeue(t *testing.T, e *taskEnv) {
+	mustEnqueue(t, e.a(), msg("q", "a"), time.Time{})
+	mustEnqueue(t, e.a(), msg("q", "b"), time.Time{})
+	d := fetch(t, e.a(), "q")
+	if err := e.a().Requeue(bg, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.a().Requeue(bg, d); !errors.Is(err, task.ErrLeaseLost) {
+		t.Fatalf("second Requeue = %v", err)
+	}
+	if got := fetchID(t, e.b(), "q"); got != "a" {
+		t.Fatalf("handed-back task is not next: %q", got)
+	}
+}
+
+func testTaskPeriodic(t *testing.T, e *taskEnv) {
+	pm := func(fire int64) *task.Message {
+		return &task.Message{ID: "p:" + strconv.FormatInt(fire, 10), Name: "tick", Queue: "q", FireAt: fire, MaxAttempts: 1}
+	}
+	// Every node schedules; one run per fire time.
+	var wg sync.WaitGroup
+	var n atomic.Int64
+	for i := range 4 {
+		wg.Go(func() {
+			ok, err := e.stores[i%2].EnqueuePeriodic(bg, pm(1000))
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n.Load() != 1 {
+		t.Fatalf("%d enqueues of one fire time", n.Load())
+	}
+	d := fetch(t, e.a(), "q")
+	_ = e.a().Ack(bg, d)
+	// Done, the same fire time stays done; an older one is refused too.
+	for _, fire := range []int64{1000, 500} {
+		if ok, err := e.b().EnqueuePeriodic(bg, pm(fire)); ok || err != nil {
+			t.Fatalf("fire %d again = %v, %v", fire, ok, err)
+		}
+	}
+	if ok, _ := e.b().EnqueuePeriodic(bg, pm(2000)); !ok {
+		t.Fatal("next fire time refused")
+	}
+	if err := e.a().SetRecurrent(bg, "q", "tick", true); err != nil {
+		t.Fatal(err)
+	}
+	if stopped, _ := e.b().RecurrentStopped(bg, "q", "tick"); !stopped {
+		t.Fatal("not stopped on the other node")
+	}
+	if _, err := e.b().EnqueuePeriodic(bg, pm(3000)); !errors.Is(err, task.ErrRecurrentStopped) {
+		t.Fatalf("stopped enqueue = %v", err)
+	}
+	_ = e.b().SetRecurrent(bg, "q", "tick", false)
+	if ok, _ := e.a().EnqueuePeriodic(bg, pm(3000)); !ok {
+		t.Fatal("restarted enqueue refused")
+	}
+}
+
+func testTaskInspect(t *testing.T, e *taskEnv) {
+	for i := range 5 {
+		mustEnqueue(t, e.a(), msg("q", "p"+strconv.Itoa(i)), time.Time{})
+	}
+	infos, err := e.b().List(bg, "q", task.StatePending, 1, 2)
+	if err != nil || len(infos) != 2 || infos[0].ID != "p1" || infos[1].ID != "p2" || infos[0].State != task.StatePending {
+		t.Fatalf("List page = %+v, %v", infos, err)
+	}
+	if string(infos[0].Args) != `{"n":"p1"}` {
+		t.Fatalf("args = %s", infos[0].Args)
+	}
+	if ok, _ := e.b().Remove(bg, "q", "p3", task.StatePending); !ok {
+		t.Fatal("Remove pending")
+	}
+	if ok, _ := e.b().Remove(bg, "q", "p4", task.StateDelayed); ok {
+		t.Fatal("Remove in the wrong state")
+	}
+	if ok, _ := e.b().Remove(bg, "q", "nope", task.StatePending); ok {
+		t.Fatal("Remove of a missing task")
+	}
+	all, _ := e.a().List(bg, "q", task.StatePending, 0, 0)
+	var ids []string
+	for _, in := range all {
+		ids = append(ids, in.ID)
+	}
+	if fmt.Sprint(ids) != "[p0 p1 p2 p4]" {
+		t.Fatalf("pending = %v", ids)
+	}
+	n, err := e.a().RemoveQueue(bg, "q")
+	if err != nil || n != 4 {
+		t.Fatalf("RemoveQueue = %d, %v", n, err)
+	}
+	if got := fetchID(t, e.a(), "q"); got != "" {
+		t.Fatalf("fetch after RemoveQueue = %q", got)
+	}
+}
+
+func testTaskWorkers(t *testing.T, e *taskEnv) {
+	w := task.WorkerInfo{ID: "n1:x", Node: "n1", Queues: []string{"a", "b"}, Concurrency: 4, StartedAt: e.clock.Now(), Heartbeat: e.clock.Now()}
+	if err := e.a().Heartbeat(bg, w, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	ws, err := e.b().Workers(bg)
+	if err != nil || len(ws) != 1 || ws[0].ID != "n1:x" || ws[0].Concurrency != 4 || len(ws[0].Queues) != 2 {
+		t.Fatalf("Workers = %+v, %v", ws, err)
+	}
+	e.clock.Advance(11 * time.Second)
+	if ws, _ := e.b().Workers(bg); len(ws) != 0 {
+		t.Fatalf("a silent worker is listed: %+v", ws)
+	}
+	_ = e.a().Heartbeat(bg, w, 10*time.Second)
+	_ = e.b().RemoveWorker(bg, w.ID)
+	if ws, _ := e.a().Workers(bg); len(ws) != 0 {
+		t.Fatalf("a removed worker is listed: %+v", ws)
+	}
+}
+
+func testTaskWatch(t *testing.T, e *taskEnv) {
+	ctx, cancel := context.WithCancel(bg)
+	woke := make(chan string, 100)
+	done := make(chan error, 1)
+	go func() { done <- e.b().Watch(ctx, func(q string) { woke <- q }) }()
+	// The first wake-up says the watch is on (and after a reconnection).
+	select {
+	case <-woke:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no wake-up when the watch started")
+	}
+	// Subscribing may lag the first call; enqueue until a wake-up names q.
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; ; i++ {
+		mustEnqueue(t, e.a(), msg("wq", "w"+strconv.Itoa(i)), time.Time{})
+		got := ""
+		select {
+		case got = <-woke:
+		case <-time.After(100 * time.Millisecond):
+		}
+		if got == "wq" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no wake-up after an enqueue into an empty queue")
+		}
+		for fetchID(t, e.a(), "wq") != "" {
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Watch returned %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Watch did not return when its context ended")
+	}
+}
+
+func testTaskConcurrentFetch(t *testing.T, e *taskEnv) {
+	const n = 300
+	for i := range n {
+		mustEnqueue(t, e.a(), msg("q", "c"+strconv.Itoa(i)), time.Time{})
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		s := e.stores[i%2]
+		wg.Go(func() {
+			for {
+				d, err := s.Fetch(bg, "q", "w"+strconv.Itoa(i), time.Minute)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if d == nil {
+					return
+				}
+				mu.Lock()
+				seen[d.ID]++
+				mu.Unlock()
+				if err := s.Ack(bg, d); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != n {
+		t.Fatalf("fetched %d distinct tasks, want %d", len(seen), n)
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Fatalf("%s fetched %d times", id, c)
+		}
+	}
+	if c := counts(t, e.a(), "q"); c.Processed != n {
+		t.Fatalf("processed = %d", c.Processed)
+	}
+}

@@ -1,0 +1,332 @@
+package backendtest
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stellarfw/stellar-go/action"
+	"github.com/stellarfw/stellar-go/task"
+)
+
+// manager returns a started Manager on s, stopped when t ends.
+func (e *taskEnv) manager(t *testing.T, s task.Store, node string, concurrency int, defs ...*task.Definition) *task.Manager {
+	t.Helper()
+	m := task.New(s, task.Config{
+		NodeID: node, Concurrency: concurrency, Lease: 3 * time.Second,
+		PollInterval: 10 * time.Millisecond, DrainTimeout: 200 * time.Millisecond, Now: e.clock.Now,
+	})
+	if err := m.Register(defs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(bg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+		defer cancel()
+		if err := m.Stop(ctx); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	})
+	return m
+}
+
+// recorder records the runs of a task.
+type recorder struct {
+	mu   sync.Mutex
+	runs []*task.Task
+	ch   chan *task.Task
+}
+
+func newRecorder() *recorder { return &recorder{ch: make(chan *task.Task, 1000)} }
+
+func (r *recorder) handler(fn func(*task.Task) error) task.Handler {
+	return task.HandlerFunc(func(ctx context.Context, t *task.Task) error {
+		r.mu.Lock()
+		r.runs = append(r.runs, t)
+		r.mu.Unlock()
+		r.ch <- t
+		if fn != nil {
+			return fn(t)
+		}
+		return nil
+	})
+}
+
+func (r *recorder) next(t *testing.T) *task.Task {
+	t.Helper()
+	select {
+	case got := <-r.ch:
+		return got
+	case <-time.After(10 * time.Second):
+		t.Fatal("no task ran")
+		return nil
+	}
+}
+
+func testManagerRuns(t *testing.T, e *taskEnv) {
+	rec := newRecorder()
+	var order []string
+	def := &task.Definition{
+		Name: "send", Queue: "mail",
+		Inputs:  map[string]action.Input{"to": {Required: true, Validator: "email"}, "n": {Default: 1, Format: action.Integer}},
+		Handler: rec.handler(nil),
+		Middleware: []task.Middleware{func(h task.Handler) task.Handler {
+			return task.HandlerFunc(func(ctx context.Context, tk *task.Task) error {
+				order = append(order, "before")
+				err := h.ProcessTask(ctx, tk)
+				order = append(order, "after")
+				return err
+			})
+		}},
+		EnqueueMiddleware: []task.EnqueueMiddleware{func(next task.EnqueueFunc) task.EnqueueFunc {
+			return func(ctx context.Context, tk *task.Task) error {
+				if strings.Contains(string(tk.Args), "refuse") {
+					return errors.New("refused")
+				}
+				return next(ctx, tk)
+			}
+		}},
+	}
+	producer := e.manager(t, e.a(), "producer", 0, def)
+	e.manager(t, e.b(), "worker", 2, def)
+	if _, err := producer.Enqueue(bg, "send", map[string]any{"to": "nope"}); err == nil {
+		t.Fatal("invalid args were enqueued")
+	}
+	if _, err := producer.Enqueue(bg, "nosuch", nil); !errors.Is(err, task.ErrUnknownTask) {
+		t.Fatalf("unknown task: %v", err)
+	}
+	if _, err := producer.Enqueue(bg, "send", map[string]any{"to": "refuse@x.io"}); err == nil || err.Error() != "refused" {
+		t.Fatalf("enqueue middleware: %v", err)
+	}
+	id, err := producer.Enqueue(bg, "send", map[string]any{"to": "a@b.io"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rec.next(t)
+	if got.ID != id || got.Attempt != 1 || got.Queue != "mail" || got.Params.String("to") != "a@b.io" || got.Params["n"] != int64(1) {
+		t.Fatalf("ran %+v", got)
+	}
+	if _, err := producer.Enqueue(bg, "send", map[string]any{"to": "c@d.io"}, task.Unique("k"), task.In(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := producer.Enqueue(bg, "send", map[string]any{"to": "c@d.io"}, task.Unique("k")); !errors.Is(err, task.ErrDuplicateTask) {
+		t.Fatalf("duplicate: %v", err)
+	}
+	eventually(t, "middleware ran", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return len(order) == 2
+	})
+}
+
+func testManagerFailures(t *testing.T, e *taskEnv) {
+	rec := newRecorder()
+	def := &task.Definition{
+		Name: "flaky", MaxAttempts: 2,
+		Backoff: func(int) time.Duration { return 0 },
+		Handler: rec.handler(func(tk *task.Task) error {
+			if tk.Args != nil && strings.Contains(string(tk.Args), "panic") {
+				panic("kaboom")
+			}
+			return errors.New("boom")
+		}),
+	}
+	m := e.manager(t, e.a(), "n1", 2, def)
+	id, err := m.Enqueue(bg, "flaky", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := rec.next(t).Attempt; a != 1 {
+		t.Fatalf("attempt %d", a)
+	}
+	if a := rec.next(t).Attempt; a != 2 {
+		t.Fatalf("attempt %d", a)
+	}
+	eventually(t, "task failed", func() bool { n, _ := m.FailedCount(bg); return n == 1 })
+	failed, err := m.Failed(bg, 0, 10)
+	if err != nil || len(failed) != 1 || failed[0].ID != id || failed[0].Failure.Error != "boom" || failed[0].Failure.Attempts != 2 {
+		t.Fatalf("Failed = %+v, %v", failed, err)
+	}
+	pid, _ := m.Enqueue(bg, "flaky", map[string]any{"x": "panic"}, task.MaxAttempts(1))
+	rec.next(t)
+	eventually(t, "panicking task failed", func() bool { n, _ := m.FailedCount(bg); return n == 2 })
+	failed, _ = m.Failed(bg, 0, 0)
+	if len(failed) != 2 {
+		t.Fatalf("Failed = %+v", failed)
+	}
+	if failed[0].ID == pid {
+		failed = failed[:1]
+	} else {
+		failed = failed[1:]
+	}
+	if failed[0].ID != pid || !strings.Contains(failed[0].Failure.Error, "kaboom") || !strings.Contains(failed[0].Failure.Stack, "goroutine") {
+		t.Fatalf("panic failure = %+v", failed)
+	}
+	if err := m.RetryAndRemoveFailed(bg, id); err != nil {
+		t.Fatal(err)
+	}
+	if a := rec.next(t).Attempt; a != 1 {
+		t.Fatalf("retried attempt %d", a)
+	}
+	if err := m.RemoveFailed(bg, pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RemoveFailed(bg, pid); !errors.Is(err, task.ErrNotFound) {
+		t.Fatalf("second RemoveFailed = %v", err)
+	}
+}
+
+func testManagerAPI(t *testing.T, e *taskEnv) {
+	noop := task.HandlerFunc(func(context.Context, *task.Task) error { return nil })
+	m := e.manager(t, e.a(), "n1", 0,
+		&task.Definition{Name: "a", Handler: noop},
+		&task.Definition{Name: "b", Queue: "other", Handler: noop})
+	at := e.clock.Now().Add(time.Hour)
+	for i := range 3 {
+		if _, err := m.Enqueue(bg, "a", map[string]any{"i": i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _ = m.EnqueueAt(bg, at, "a", map[string]any{"i": 9})
+	_, _ = m.EnqueueIn(bg, time.Hour, "b", nil)
+	_, _ = m.EnqueueIn(bg, 2*time.Hour, "b", nil)
+	_, _ = m.Enqueue(bg, "b", nil, task.Unique("lock1"))
+	q, err := m.Queued(bg, "default", 0, 2)
+	if err != nil || len(q) != 2 || string(q[0].Args) != `{"i":0}` {
+		t.Fatalf("Queued = %+v, %v", q, err)
+	}
+	ts, _ := m.Timestamps(bg)
+	if len(ts) != 2 || !ts[0].Equal(at) {
+		t.Fatalf("Timestamps = %v", ts)
+	}
+	all, _ := m.AllDelayed(bg)
+	if len(all) != 3 {
+		t.Fatalf("AllDelayed = %d", len(all))
+	}
+	if sa, _ := m.ScheduledAt(bg, "other", "b", nil); len(sa) != 2 {
+		t.Fatalf("ScheduledAt = %v", sa)
+	}
+	if n, _ := m.Del(bg, "default", "a", map[string]any{"i": 1}, 0); n != 1 {
+		t.Fatalf("Del = %d", n)
+	}
+	if n, _ := m.DelDelayedAt(bg, at); n != 2 {
+		t.Fatalf("DelDelayedAt = %d", n)
+	}
+	if times, _ := m.DelDelayed(bg, "other", "b", nil); len(times) != 1 {
+		t.Fatalf("DelDelayed = %v", times)
+	}
+	locks, _ := m.Locks(bg)
+	if len(locks) != 1 || locks[0].Key != "lock1" {
+		t.Fatalf("Locks = %+v", locks)
+	}
+	if n, _ := m.DelLock(bg, "lock1"); n != 1 {
+		t.Fatalf("DelLock = %d", n)
+	}
+	s, err := m.Stats(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]task.QueueStats{}
+	for _, qs := range s.Queues {
+		byName[qs.Queue] = qs
+	}
+	if byName["default"].Pending != 2 || byName["other"].Pending != 1 || byName["other"].Delayed != 0 {
+		t.Fatalf("Stats = %+v", s)
+	}
+	if n, _ := m.DelQueue(bg, "default"); n != 2 {
+		t.Fatalf("DelQueue = %d", n)
+	}
+	if _, err := m.Details(bg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testManagerPeriodic(t *testing.T, e *taskEnv) {
+	rec := newRecorder()
+	def := func() *task.Definition {
+		return &task.Definition{Name: "tick", Frequency: time.Minute, Handler: rec.handler(nil)}
+	}
+	// Two nodes schedule the same periodic task: it runs once per period.
+	m1 := e.manager(t, e.a(), "n1", 1, def())
+	e.manager(t, e.b(), "n2", 1, def())
+	first := rec.next(t)
+	if first.FireAt.IsZero() || !first.FireAt.Equal(e.clock.Now().Truncate(time.Minute)) {
+		t.Fatalf("FireAt = %v", first.FireAt)
+	}
+	e.clock.Advance(time.Minute)
+	second := rec.next(t)
+	if !second.FireAt.Equal(first.FireAt.Add(time.Minute)) {
+		t.Fatalf("second FireAt = %v", second.FireAt)
+	}
+	select {
+	case extra := <-rec.ch:
+		t.Fatalf("a period ran twice: %v", extra.FireAt)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if _, err := m1.StopRecurrent(bg, "tick"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Minute)
+	select {
+	case extra := <-rec.ch:
+		t.Fatalf("a stopped task ran: %v", extra.FireAt)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := m1.EnqueueRecurrent(bg, "tick"); err != nil {
+		t.Fatal(err)
+	}
+	rec.next(t)
+}
+
+func testManagerRecovers(t *testing.T, e *taskEnv) {
+	rec := newRecorder()
+	def := &task.Definition{Name: "job", Handler: rec.handler(nil)}
+	producer := e.manager(t, e.a(), "producer", 0, def)
+	id, _ := producer.Enqueue(bg, "job", nil)
+	// A worker that takes the task and dies.
+	d, err := e.a().Fetch(bg, "default", "dead", 3*time.Second)
+	if err != nil || d == nil || d.ID != id {
+		t.Fatalf("fetch = %+v, %v", d, err)
+	}
+	e.manager(t, e.b(), "alive", 1, def)
+	e.clock.Advance(3 * time.Second)
+	got := rec.next(t)
+	if got.ID != id || got.Attempt != 2 {
+		t.Fatalf("recovered run %s attempt %d", got.ID, got.Attempt)
+	}
+}
+
+func testManagerHandsBack(t *testing.T, e *taskEnv) {
+	started := make(chan *task.Task, 10)
+	def := &task.Definition{Name: "slow", Handler: task.HandlerFunc(func(ctx context.Context, tk *task.Task) error {
+		started <- tk
+		<-ctx.Done()
+		return ctx.Err()
+	})}
+	m := task.New(e.a(), task.Config{NodeID: "leaving", Concurrency: 1, Lease: 3 * time.Second, PollInterval: 10 * time.Millisecond, DrainTimeout: 50 * time.Millisecond, Now: e.clock.Now})
+	_ = m.Register(def)
+	if err := m.Start(bg); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := m.Enqueue(bg, "slow", nil)
+	<-started
+	ctx, cancel := context.WithTimeout(bg, 5*time.Second)
+	defer cancel()
+	if err := m.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	q, _ := m.Queued(bg, "default", 0, 0)
+	if len(q) != 1 || q[0].ID != id {
+		t.Fatalf("not handed back: %+v", q)
+	}
+	rec := newRecorder()
+	e.manager(t, e.b(), "next", 1, &task.Definition{Name: "slow", Handler: rec.handler(nil)})
+	if got := rec.next(t); got.ID != id || got.Attempt != 2 {
+		t.Fatalf("handed-back run = %s attempt %d", got.ID, got.Attempt)
+	}
+}

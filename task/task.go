@@ -1,0 +1,241 @@
+// Package task runs background work: Stellar's tasks (node-resque jobs).
+// A Manager enqueues tasks, keeps delayed and periodic ones, and runs
+// workers that process them, on a Store that a backend provides: the
+// embedded memory backend for one node, or Redis for a cluster.
+//
+// # Delivery
+//
+// A worker holds a lease on each task it runs and renews it while the
+// handler runs. When the lease lapses (the node was killed or cut off),
+// any node moves the task back to its queue, and it runs again with the
+// next attempt number: Task.Attempt lets a handler make work that was cut
+// off mid-run idempotent. A node that stops gracefully stops fetching,
+// waits for its running tasks up to a deadline and hands back the rest.
+//
+// # Periodic tasks
+//
+// A Definition with a Frequency runs once per period across the whole
+// cluster: every node schedules it, with an id derived from the task name
+// and the fire time, and the store refuses the second enqueue of a fire
+// time. No node is special, so none can be lost.
+package task
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/stellarfw/stellar-go/action"
+)
+
+// Errors of the task API.
+var (
+	// ErrDuplicateTask is returned by Enqueue for a task with a unique key
+	// while an identical one is pending, delayed or running.
+	ErrDuplicateTask = errors.New("task: duplicate task")
+	// ErrUnknownTask names a task that is not registered.
+	ErrUnknownTask = errors.New("task: unknown task")
+	// ErrNotFound is returned for a task id that is not where it was
+	// looked for.
+	ErrNotFound = errors.New("task: not found")
+	// ErrLeaseLost means the worker no longer held the task's lease when
+	// it finished: the task had been recovered and may run again.
+	ErrLeaseLost = errors.New("task: lease lost")
+	// ErrSkipRetry, returned (or wrapped) by a handler, sends the task to
+	// the failed list at once, without the remaining attempts.
+	ErrSkipRetry = errors.New("task: skip retry")
+	// ErrRecurrentStopped is returned by the store for a periodic run of
+	// a task that StopRecurrent stopped.
+	ErrRecurrentStopped = errors.New("task: recurrent task stopped")
+)
+
+// DefaultQueue is the queue of a task that names none.
+const DefaultQueue = "default"
+
+// Task is one run of a task, as its handler sees it.
+type Task struct {
+	// ID identifies the task across retries and recoveries.
+	ID string
+	// Name is the task's registered name.
+	Name string
+	// Queue is the queue it was taken from.
+	Queue string
+	// Attempt counts the runs of this task, this one included: 1 on the
+	// first run, more after a failure or when a run was cut off (the node
+	// running it died or stopped).
+	Attempt int
+	// MaxAttempts is the number of runs allowed before the task fails.
+	MaxAttempts int
+	// Args are the arguments as enqueued, in JSON.
+	Args json.RawMessage
+	// Params are the arguments after the task's Inputs applied defaults,
+	// formats and validation (the whole JSON object when it has no Inputs).
+	Params action.Params
+	// EnqueuedAt is when the task was first enqueued.
+	EnqueuedAt time.Time
+	// FireAt is the fire time of a periodic task's run; zero otherwise.
+	FireAt time.Time
+}
+
+// Handler processes tasks. A returned error (or a panic, which becomes
+// an error) fails this attempt.
+type Handler interface {
+	ProcessTask(ctx context.Context, t *Task) error
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, t *Task) error
+
+// ProcessTask calls f.
+func (f HandlerFunc) ProcessTask(ctx context.Context, t *Task) error { return f(ctx, t) }
+
+// Middleware wraps the handler of a run: code before the call runs
+// before the task, code after it after.
+type Middleware func(Handler) Handler
+
+// EnqueueFunc enqueues one task; EnqueueMiddleware wraps it.
+type EnqueueFunc func(ctx context.Context, t *Task) error
+
+// EnqueueMiddleware wraps enqueueing: it may look at or change the task,
+// refuse it by returning an error, or act after it was enqueued.
+type EnqueueMiddleware func(EnqueueFunc) EnqueueFunc
+
+// Definition declares a task (Stellar's task object).
+type Definition struct {
+	// Name identifies the task; it must be unique. A namespace helps:
+	// "auth.sessionValidation".
+	Name string
+	// Description says what the task does.
+	Description string
+	// Queue is where the task goes unless Enqueue says otherwise.
+	// Default "default".
+	Queue string
+	// Frequency, when positive, makes the task periodic: it runs once per
+	// Frequency across the cluster, aligned on multiples of it since the
+	// Unix epoch. Periodic tasks take no arguments.
+	Frequency time.Duration
+	// Inputs declares the arguments, validated as an action's inputs are,
+	// at enqueue and again before each run.
+	Inputs map[string]action.Input
+	// MaxAttempts is the number of runs before the task fails. Default 3
+	// (1 for periodic tasks: the next period runs it again).
+	MaxAttempts int
+	// Backoff is the wait before attempt n+1 after attempt n failed.
+	// Default exponential from 1s, doubled each time, capped at 1h, with
+	// up to 20% jitter.
+	Backoff func(n int) time.Duration
+	// Timeout bounds one run: the handler's context ends after it. Zero
+	// means no bound.
+	Timeout time.Duration
+	// Unique refuses to enqueue the task while one with the same name and
+	// arguments is pending or running (ErrDuplicateTask), as if each
+	// Enqueue passed Unique("").
+	Unique bool
+	// Handler runs the task.
+	Handler Handler
+	// Middleware wraps this task's runs, inside the Manager's middleware.
+	Middleware []Middleware
+	// EnqueueMiddleware wraps this task's enqueues, inside the Manager's.
+	EnqueueMiddleware []EnqueueMiddleware
+
+	inputs *action.InputSet
+}
+
+// Periodic reports whether the task runs on a frequency.
+func (d *Definition) Periodic() bool { return d.Frequency > 0 }
+
+func (d *Definition) check() error {
+	switch {
+	case d == nil:
+		return errors.New("task: Register called with a nil definition")
+	case d.Name == "":
+		return errors.New("task: a task needs a Name")
+	case d.Handler == nil:
+		return fmt.Errorf("task: %s: Handler is nil", d.Name)
+	case d.Frequency < 0:
+		return fmt.Errorf("task: %s: Frequency must not be negative", d.Name)
+	case d.Frequency > 0 && d.Frequency < time.Millisecond:
+		return fmt.Errorf("task: %s: Frequency must be at least 1ms", d.Name)
+	case d.MaxAttempts < 0:
+		return fmt.Errorf("task: %s: MaxAttempts must not be negative", d.Name)
+	}
+	if err := checkQueueName(d.Queue); d.Queue != "" && err != nil {
+		return fmt.Errorf("task: %s: %w", d.Name, err)
+	}
+	if d.Queue == "" {
+		d.Queue = DefaultQueue
+	}
+	if d.MaxAttempts == 0 {
+		d.MaxAttempts = 3
+		if d.Periodic() {
+			d.MaxAttempts = 1
+		}
+	}
+	if d.Inputs != nil {
+		set, err := action.CompileInputs(d.Inputs)
+		if err != nil {
+			return fmt.Errorf("task: %s: %w", d.Name, err)
+		}
+		d.inputs = set
+	}
+	return nil
+}
+
+// checkQueueName refuses names that would break the Redis hash tags.
+func checkQueueName(q string) error {
+	if q == "" {
+		return errors.New("task: empty queue name")
+	}
+	if len(q) > 200 {
+		return fmt.Errorf("task: queue name %.20q… is longer than 200 bytes", q)
+	}
+	for _, r := range q {
+		if r == '{' || r == '}' || r < ' ' {
+			return fmt.Errorf("task: queue name %q holds a brace or control character", q)
+		}
+	}
+	return nil
+}
+
+// defaultBackoff doubles from 1s up to 1h, with up to 20% jitter.
+func defaultBackoff(n int) time.Duration {
+	if n < 1 {
+		n = 1
+	}
+	d := time.Second
+	for i := 1; i < n && d < time.Hour; i++ {
+		d *= 2
+	}
+	d = min(d, time.Hour)
+	return d + jitter(d/5)
+}
+
+// Option changes one Enqueue.
+type Option func(*enqueueOpts)
+
+type enqueueOpts struct {
+	queue       string
+	at          time.Time
+	in          time.Duration
+	unique      *string
+	maxAttempts int
+}
+
+// Queue sends the task to queue q instead of its definition's queue.
+func Queue(q string) Option { return func(o *enqueueOpts) { o.queue = q } }
+
+// In delays the task by d (Stellar's enqueueIn).
+func In(d time.Duration) Option { return func(o *enqueueOpts) { o.in = d } }
+
+// At runs the task at t (Stellar's enqueueAt).
+func At(t time.Time) Option { return func(o *enqueueOpts) { o.at = t } }
+
+// Unique refuses the task with ErrDuplicateTask while a task with the same
+// key is pending, delayed or running. An empty key derives one from the
+// task name and arguments.
+func Unique(key string) Option { return func(o *enqueueOpts) { o.unique = &key } }
+
+// MaxAttempts overrides the definition's number of runs for this task.
+func MaxAttempts(n int) Option { return func(o *enqueueOpts) { o.maxAttempts = n } }
