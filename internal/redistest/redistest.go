@@ -217,6 +217,7 @@ func (s *Server) launch() error {
 		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(s.dir, "nodes.conf"))
 	}
 	cmd := exec.Command(Binary, args...)
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("redistest: start %s: %w", Binary, err)
 	}

@@ -3,6 +3,8 @@ package redistest
 import (
 	"bufio"
 	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -120,5 +122,31 @@ func TestTLS(t *testing.T) {
 	}
 	if reply, err := dialCommand(s.Addr(), "", s.TLSConfig(), "PING"); err != nil || reply != "PONG" {
 		t.Fatalf("PING over TLS = %q, %v", reply, err)
+	}
+}
+
+// TestServerDiesWithTest runs a test binary that starts a server and
+// crashes before any cleanup: the server must not outlive it.
+func TestServerDiesWithTest(t *testing.T) {
+	if os.Getenv("REDISTEST_CRASH") != "" {
+		s := StartOwn(t)
+		_, _ = os.Stdout.WriteString(s.Addr() + " " + s.dir + "\n")
+		os.Exit(3) // no cleanup runs
+	}
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestServerDiesWithTest$")
+	// The child starts no shared server: EnvURL is set, and never dialled.
+	cmd.Env = append(os.Environ(), "REDISTEST_CRASH=1", EnvURL+"=redis://unused")
+	out, _ := cmd.Output()
+	addr, dir, ok := strings.Cut(strings.TrimSpace(string(out)), " ")
+	if !ok {
+		t.Fatalf("child printed %q", out)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	deadline := time.Now().Add(10 * time.Second)
+	for ping(addr) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server at %s outlived its test process", addr)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
