@@ -18,6 +18,7 @@ import (
 	"github.com/stellarfw/stellar-go/cache"
 	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/internal/logging"
+	"github.com/stellarfw/stellar-go/task"
 	httpt "github.com/stellarfw/stellar-go/transport/http"
 )
 
@@ -40,6 +41,10 @@ type App struct {
 	// Cache is the shared cache (Stellar's api.cache), on Redis when one is
 	// configured and in memory otherwise. It is set by Start.
 	Cache *cache.Cache
+	// Tasks is the task API (Stellar's api.tasks): register task
+	// definitions before Start; enqueue and inspect once started. Every
+	// node runs workers unless tasks.workers is -1.
+	Tasks *task.Manager
 
 	base      config.Config
 	logOut    io.Writer
@@ -95,6 +100,8 @@ func New(cfg Config, opts ...Option) *App {
 		o(a)
 	}
 	a.Actions = action.NewRegistry(logging.Discard(), "")
+	a.Tasks = task.New(nil, task.Config{})
+	a.parts = append(a.parts, a.tasksPart())
 	if err := a.Actions.Register(a.statusAction()); err != nil {
 		panic(err) // the built-in action is valid; a failure here is a bug
 	}

@@ -62,6 +62,7 @@ type Config struct {
 	TCP     TCP     `key:"tcp"`
 	Redis   Redis   `key:"redis"`
 	Cluster Cluster `key:"cluster"`
+	Tasks   Tasks   `key:"tasks"`
 }
 
 // General holds settings that describe the application.

@@ -45,6 +45,7 @@ func Defaults(c *Config) {
 
 	setDefault(&c.TCP.Addr, ":5000")
 	setDefault(&c.Redis.Prefix, "stellar:")
+	c.Tasks.defaults()
 }
 
 func setDefault[T comparable](p *T, def T) {

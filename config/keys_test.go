@@ -37,6 +37,7 @@ func TestDefaults(t *testing.T) {
 		TCP:   TCP{Addr: ":5000"},
 		Redis: Redis{Prefix: "stellar:"},
 	}
+	want.Tasks = Tasks{Workers: 10, Lease: 30 * time.Second, PollInterval: 100 * time.Millisecond, DrainTimeout: 10 * time.Second}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Defaults:\n got %+v\nwant %+v", c, want)
 	}

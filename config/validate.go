@@ -21,6 +21,7 @@ func (c Config) Validate() error {
 		c.HTTP.validate,
 		func() error { return listenAddr("tcp.addr", c.TCP.Addr) },
 		c.Redis.validate,
+		c.Tasks.validate,
 	} {
 		if err := check(); err != nil {
 			return err

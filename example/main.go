@@ -50,6 +50,9 @@ func setup(app *stellar.App) error {
 	); err != nil {
 		return err
 	}
+	if err := setupTasks(app); err != nil {
+		return err
+	}
 	for _, r := range []struct{ method, path, action string }{
 		{"get", "/random", "randomNumber"},
 		{"get", "/age/:name/:birthYear", "giveAge"},

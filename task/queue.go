@@ -99,9 +99,13 @@ type run struct {
 // errHandedBack cancels a run whose task Stop handed back.
 var errHandedBack = errors.New("task: handed back at shutdown")
 
-// New returns a Manager on store.
+// New returns a Manager on store. With a nil store, its methods fail with
+// ErrNoStore until Bind gives it one.
 func New(store Store, cfg Config) *Manager {
 	cfg.setDefaults()
+	if store == nil {
+		store = unbound{}
+	}
 	return &Manager{
 		store:     store,
 		cfg:       cfg,

@@ -1,0 +1,244 @@
+package stellar
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/stellarfw/stellar-go/task"
+)
+
+const tasksUsage = `Usage:
+  %[1]s tasks list      [--json]                      registered tasks: name, queue, frequency
+  %[1]s tasks stats     [--json]                      per queue: pending, delayed, running, processed, failed; workers
+  %[1]s tasks enqueue   NAME [JSON-ARGS] [--queue Q] [--in DURATION] [--json]
+  %[1]s tasks failed    [--offset N] [--limit N] [--json]
+  %[1]s tasks retry     ID [--json]                   retry a failed task and remove it from the failed list
+  %[1]s tasks remove    ID [--json]                   remove a failed task
+  %[1]s tasks delayed   [--json]                      delayed tasks, soonest first
+
+Each runs against the configured backend (the same flags, file and
+environment as run: --redis URL, --config PATH, ...).
+`
+
+// cmdTasks is the operator's view of the task queues.
+func (a *App) cmdTasks(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintf(stderr, tasksUsage, "stellar")
+		if len(args) == 0 {
+			return ExitUsage
+		}
+		return ExitOK
+	}
+	sub, rest := args[0], args[1:]
+	nf := newNodeFlags("tasks "+sub, stderr)
+	asJSON := nf.fs.Bool("json", false, "print JSON")
+	queue := nf.fs.String("queue", "", "queue to enqueue into (default: the task's)")
+	in := nf.fs.Duration("in", 0, "delay before the task runs")
+	offset := nf.fs.Int("offset", 0, "failed tasks to skip")
+	limit := nf.fs.Int("limit", 100, "failed tasks to show; 0 for all")
+	flagArgs, pos := splitArgs(rest, map[string]bool{"json": true, "h": true, "help": true})
+	loaded, err := nf.load(a.base, flagArgs)
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		return ExitUsage
+	}
+	want := map[string][2]int{"list": {0, 0}, "stats": {0, 0}, "enqueue": {1, 2}, "failed": {0, 0}, "retry": {1, 1}, "remove": {1, 1}, "delayed": {0, 0}}
+	n, ok := want[sub]
+	if !ok {
+		fmt.Fprintf(stderr, "stellar: unknown tasks command %q\n\n"+tasksUsage, sub, "stellar")
+		return ExitUsage
+	}
+	if len(pos) < n[0] || len(pos) > n[1] {
+		fmt.Fprintf(stderr, "stellar: tasks %s: wrong number of arguments\n\n"+tasksUsage, sub, "stellar")
+		return ExitUsage
+	}
+	cfg := loaded.Config
+	if err := a.Configure(cfg); err != nil {
+		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		return ExitUsage
+	}
+	cfg = a.Config()
+	b, err := openBackend(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		return ExitUsage
+	}
+	defer b.close()
+	store := task.Store(nil)
+	if b.redis != nil {
+		store = b.redis.Tasks()
+	} else {
+		store = b.mem.Tasks()
+	}
+	if err := a.Tasks.Bind(store, task.Config{NodeID: cfg.ID, Queues: cfg.Tasks.Queues, Logger: a.Logger()}); err != nil {
+		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		return ExitFailure
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, table, err := a.runTasksCommand(ctx, sub, pos, *queue, *in, *offset, *limit)
+	if err != nil {
+		fmt.Fprintf(stderr, "stellar: tasks %s: %v\n", sub, oneLine(err))
+		return ExitFailure
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			fmt.Fprintf(stderr, "stellar: %v\n", err)
+			return ExitFailure
+		}
+		return ExitOK
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 2, 2, ' ', 0)
+	for _, row := range table {
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	_ = tw.Flush()
+	return ExitOK
+}
+
+// splitArgs separates flags (with their values) from positional
+// arguments, wherever they appear. bools names the flags without a value.
+func splitArgs(args []string, bools map[string]bool) (flags, pos []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if !strings.Contains(name, "=") && !bools[name] && i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	return flags, pos
+}
+
+// runTasksCommand runs one tasks subcommand and returns what --json
+// prints and the rows of the table printed otherwise.
+func (a *App) runTasksCommand(ctx context.Context, sub string, pos []string, queue string, in time.Duration, offset, limit int) (any, [][]string, error) {
+	m := a.Tasks
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	switch sub {
+	case "list":
+		type def struct {
+			Name        string `json:"name"`
+			Description string `json:"description"`
+			Queue       string `json:"queue"`
+			Frequency   string `json:"frequency,omitempty"`
+			MaxAttempts int    `json:"maxAttempts"`
+		}
+		out := []def{}
+		rows := [][]string{{"NAME", "QUEUE", "FREQUENCY", "MAX ATTEMPTS", "DESCRIPTION"}}
+		for _, d := range m.Definitions() {
+			f := ""
+			if d.Frequency > 0 {
+				f = d.Frequency.String()
+			}
+			out = append(out, def{d.Name, d.Description, d.Queue, f, d.MaxAttempts})
+			if f == "" {
+				f = "-"
+			}
+			rows = append(rows, []string{d.Name, d.Queue, f, fmt.Sprint(d.MaxAttempts), d.Description})
+		}
+		return out, rows, nil
+	case "stats":
+		s, err := m.Stats(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		rows := [][]string{{"QUEUE", "PENDING", "DELAYED", "RUNNING", "PROCESSED", "FAILED"}}
+		for _, q := range s.Queues {
+			rows = append(rows, []string{q.Queue, fmt.Sprint(q.Pending), fmt.Sprint(q.Delayed), fmt.Sprint(q.Running), fmt.Sprint(q.Processed), fmt.Sprint(q.Failed)})
+		}
+		rows = append(rows, []string{}, []string{fmt.Sprintf("workers: %d nodes, concurrency %d", s.Workers, s.Concurrency)})
+		return s, rows, nil
+	case "enqueue":
+		var args any
+		if len(pos) > 1 {
+			raw := json.RawMessage(pos[1])
+			if !json.Valid(raw) {
+				return nil, nil, fmt.Errorf("arguments are not valid JSON: %s", pos[1])
+			}
+			args = raw
+		}
+		var opts []task.Option
+		if queue != "" {
+			opts = append(opts, task.Queue(queue))
+		}
+		if in > 0 {
+			opts = append(opts, task.In(in))
+		}
+		id, err := m.Enqueue(ctx, pos[0], args, opts...)
+		if err != nil {
+			return nil, nil, err
+		}
+		return map[string]string{"id": id}, [][]string{{"enqueued " + pos[0] + " as " + id}}, nil
+	case "failed":
+		f, err := m.Failed(ctx, offset, limit)
+		if err != nil {
+			return nil, nil, err
+		}
+		rows := [][]string{{"ID", "TASK", "QUEUE", "ATTEMPTS", "FAILED AT", "ERROR"}}
+		for _, in := range f {
+			rows = append(rows, []string{in.ID, in.Name, in.Queue, fmt.Sprint(in.Failure.Attempts), ts(in.Failure.FailedAt), oneLineStr(in.Failure.Error)})
+		}
+		if f == nil {
+			f = []task.Info{}
+		}
+		return f, rows, nil
+	case "retry":
+		if err := m.RetryAndRemoveFailed(ctx, pos[0]); err != nil {
+			return nil, nil, err
+		}
+		return map[string]string{"retried": pos[0]}, [][]string{{"retried " + pos[0]}}, nil
+	case "remove":
+		if err := m.RemoveFailed(ctx, pos[0]); err != nil {
+			return nil, nil, err
+		}
+		return map[string]string{"removed": pos[0]}, [][]string{{"removed " + pos[0]}}, nil
+	case "delayed":
+		d, err := m.AllDelayed(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		rows := [][]string{{"RUN AT", "ID", "TASK", "QUEUE", "ARGS"}}
+		for _, in := range d {
+			rows = append(rows, []string{ts(in.RunAt), in.ID, in.Name, in.Queue, task.MarshalArgs(in.Args)})
+		}
+		if d == nil {
+			d = []task.Info{}
+		}
+		return d, rows, nil
+	}
+	return nil, nil, fmt.Errorf("unknown command %q", sub)
+}
+
+func oneLineStr(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

@@ -1,0 +1,74 @@
+package config
+
+import "time"
+
+// Tasks configures the node's task workers.
+type Tasks struct {
+	// Workers is the number of tasks the node runs at once. Zero means
+	// the default, 10; a negative number (-1) runs no workers: the node
+	// still enqueues and schedules tasks.
+	Workers int `key:"workers"`
+	// Queues lists the queues the workers take tasks from, highest
+	// priority first. Default: "default", then the queues of the
+	// registered tasks in name order.
+	Queues []string `key:"queues"`
+	// Lease is how long a worker holds a running task between renewals;
+	// a task whose node died runs again elsewhere within two leases.
+	// Default 30s.
+	Lease time.Duration `key:"lease"`
+	// PollInterval is how often each node moves due delayed tasks to
+	// their queue and recovers lapsed leases. Idle workers do not poll:
+	// the enqueue wakes them. Default 100ms.
+	PollInterval time.Duration `key:"poll_interval"`
+	// DrainTimeout bounds how long a stopping node waits for its running
+	// tasks before handing them back. Default 10s.
+	DrainTimeout time.Duration `key:"drain_timeout"`
+}
+
+func (t *Tasks) defaults() {
+	setDefault(&t.Workers, 10)
+	setDefault(&t.Lease, 30*time.Second)
+	setDefault(&t.PollInterval, 100*time.Millisecond)
+	setDefault(&t.DrainTimeout, 10*time.Second)
+}
+
+func (t Tasks) validate() error {
+	for _, d := range []struct {
+		key string
+		d   time.Duration
+	}{
+		{"tasks.lease", t.Lease},
+		{"tasks.poll_interval", t.PollInterval},
+		{"tasks.drain_timeout", t.DrainTimeout},
+	} {
+		if err := nonNegative(d.key, d.d); err != nil {
+			return err
+		}
+	}
+	if t.Lease > 0 && t.Lease < 30*time.Millisecond {
+		return invalid("tasks.lease", "must be at least 30ms, got %s", t.Lease)
+	}
+	for i, q := range t.Queues {
+		if q == "" {
+			return invalid("tasks.queues", "entry %d is empty", i)
+		}
+		for _, r := range q {
+			if r == '{' || r == '}' || r < ' ' {
+				return invalid("tasks.queues", "queue %q holds a brace or control character", q)
+			}
+		}
+	}
+	return nil
+}
+
+func init() {
+	for k, v := range map[string]string{
+		"tasks.workers":       "tasks the node runs at once; -1 runs no workers",
+		"tasks.queues":        `queues the workers take tasks from, highest priority first; default "default" then the registered ones`,
+		"tasks.lease":         "how long a worker holds a running task between renewals; a dead node's tasks run again within two",
+		"tasks.poll_interval": "how often each node moves due delayed tasks and recovers lapsed leases",
+		"tasks.drain_timeout": "how long a stopping node waits for running tasks before handing them back",
+	} {
+		keyDocs[k] = v
+	}
+}

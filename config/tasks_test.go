@@ -1,0 +1,42 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTasksConfig(t *testing.T) {
+	var c Config
+	Defaults(&c)
+	if c.Tasks.Workers != 10 || c.Tasks.Lease != 30*time.Second || c.Tasks.PollInterval != 100*time.Millisecond || c.Tasks.DrainTimeout != 10*time.Second {
+		t.Fatalf("defaults = %+v", c.Tasks)
+	}
+	tests := []struct {
+		name   string
+		change func(*Tasks)
+		want   string
+	}{
+		{"negative lease", func(t *Tasks) { t.Lease = -time.Second }, "tasks.lease"},
+		{"tiny lease", func(t *Tasks) { t.Lease = time.Millisecond }, "tasks.lease"},
+		{"brace in queue", func(t *Tasks) { t.Queues = []string{"a{b"} }, "tasks.queues"},
+		{"empty queue", func(t *Tasks) { t.Queues = []string{""} }, "tasks.queues"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Config{}
+			tc.change(&c.Tasks)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate = %v, want an error on %s", err, tc.want)
+			}
+		})
+	}
+	loaded, err := Load(Source{Env: []string{"STELLAR_TASKS_WORKERS=-1", "STELLAR_TASKS_QUEUES=mail, default", "STELLAR_TASKS_LEASE=2s"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk := loaded.Config.Tasks; tk.Workers != -1 || len(tk.Queues) != 2 || tk.Queues[0] != "mail" || tk.Lease != 2*time.Second {
+		t.Fatalf("loaded %+v", tk)
+	}
+}

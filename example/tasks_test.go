@@ -1,0 +1,320 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	redisb "github.com/stellarfw/stellar-go/backend/redis"
+	"github.com/stellarfw/stellar-go/cache"
+	"github.com/stellarfw/stellar-go/config"
+	"github.com/stellarfw/stellar-go/internal/redistest"
+	"github.com/stellarfw/stellar-go/task"
+)
+
+// taskNode is one example process of a cluster on Redis.
+type taskNode struct {
+	id, addr string
+	args     []string
+	env      []string
+	cmd      *exec.Cmd
+	stderr   *lockedBuffer
+	done     chan struct{}
+}
+
+func (n *taskNode) start(t *testing.T) {
+	t.Helper()
+	// A node restarted under the same id waits until the cluster has
+	// forgotten its previous life (cluster.node_ttl).
+	deadline := time.Now().Add(20 * time.Second)
+	for !n.tryStart(t) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s could not start:\n%s", n.id, n.stderr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// tryStart starts the node and waits until it is ready; it reports false
+// if the node exited first.
+func (n *taskNode) tryStart(t *testing.T) bool {
+	t.Helper()
+	n.cmd = command(t, t.TempDir(), n.env, n.args...)
+	n.stderr = &lockedBuffer{}
+	n.done = make(chan struct{})
+	n.cmd.Stderr, n.cmd.Stdout = n.stderr, io.Discard
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cmd, done := n.cmd, n.done
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res, err := http.Get("http://" + n.addr + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return true
+			}
+		}
+		select {
+		case <-done:
+			return false
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready in time:\n%s", n.id, n.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (n *taskNode) wait(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case <-n.done:
+	case <-time.After(d):
+		t.Fatalf("%s did not exit within %s:\n%s", n.id, d, n.stderr)
+	}
+}
+
+// TestTasksSurviveKilledNodes runs three example nodes on one Redis,
+// enqueues thousands of tasks, SIGKILLs one node mid-run (and restarts
+// it) and SIGTERMs another: every task runs, none twice except as a later
+// attempt of a task whose node was killed, and the periodic heartbeat runs
+// once per period across the cluster.
+func TestTasksSurviveKilledNodes(t *testing.T) {
+	const (
+		tasks     = 5000
+		lease     = time.Second
+		heartbeat = time.Second
+	)
+	srv := redistest.StartOwn(t)
+	prefix := redistest.Prefix(t)
+	env := []string{
+		"STELLAR_REDIS_PREFIX=" + prefix,
+		"STELLAR_TASKS_LEASE=" + lease.String(),
+		"STELLAR_TASKS_POLL_INTERVAL=50ms",
+		"STELLAR_TASKS_DRAIN_TIMEOUT=3s",
+		"STELLAR_SHUTDOWN_TIMEOUT=10s",
+		"STELLAR_LOG_LEVEL=warn",
+		"STELLAR_LOG_FORMAT=text",
+		"STELLAR_CLUSTER_HEARTBEAT_INTERVAL=200ms",
+		"STELLAR_CLUSTER_NODE_TTL=1s",
+		"EXAMPLE_HEARTBEAT=" + heartbeat.String(),
+	}
+	nodes := make([]*taskNode, 3)
+	for i := range nodes {
+		id := "node-" + strconv.Itoa(i+1)
+		addr := freePort(t)
+		nodes[i] = &taskNode{id: id, addr: addr, env: env,
+			args: []string{"run", "--redis", srv.URL(), "--id", id, "--http", addr, "--tcp", "off", "--token", "test-token"}}
+	}
+	started := time.Now()
+	for _, n := range nodes {
+		n.start(t)
+	}
+
+	// The test is a node of its own that only enqueues and inspects.
+	b, err := redisb.Open(redisb.Config{Redis: config.Redis{URL: srv.URL(), Prefix: prefix}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	ctx := context.Background()
+	mgr := task.New(b.Tasks(), task.Config{NodeID: "test"})
+	if err := mgr.Register(&task.Definition{Name: "recordRun", MaxAttempts: 5,
+		Handler: task.HandlerFunc(func(context.Context, *task.Task) error { return nil })}); err != nil {
+		t.Fatal(err)
+	}
+	c := cache.New(b.Cache(), cache.Config{NodeID: "test"})
+	runs := func() int {
+		n, err := c.ListLength(ctx, RunsList)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	ids := make([]string, tasks)
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range 16 {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < tasks; i = int(next.Add(1) - 1) {
+				id, err := mgr.Enqueue(ctx, "recordRun", map[string]any{"sleep_ms": 15})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ids[i] = id
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	t.Logf("enqueued %d tasks in %s", tasks, time.Since(started).Round(time.Millisecond))
+
+	poll := func(what string, limit time.Duration, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(limit)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not before the deadline (%d runs recorded)", what, runs())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	// SIGKILL node-1 mid-run; its running tasks are recovered once their
+	// leases lapse.
+	poll("a fifth of the tasks ran", 30*time.Second, func() bool { return runs() >= tasks/5 })
+	killed := nodes[0]
+	held, err := mgr.WorkingOn(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := killed.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killedAt := time.Now()
+	killed.wait(t, 5*time.Second)
+	inFlight := 0
+	for _, in := range held {
+		if strings.HasPrefix(in.Worker, killed.id+":") {
+			inFlight++
+		}
+	}
+	// Recovery: no task left running under the dead worker.
+	poll("tasks of the killed node recovered", 4*lease, func() bool {
+		running, err := mgr.WorkingOn(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range running {
+			for _, h := range held {
+				if h.Worker == in.Worker && strings.HasPrefix(in.Worker, killed.id+":") {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	recovery := time.Since(killedAt)
+	killed.start(t) // the same node comes back
+
+	// SIGTERM node-2: it stops fetching, finishes or hands back its tasks.
+	poll("half of the tasks ran", 30*time.Second, func() bool { return runs() >= tasks/2 })
+	termed := nodes[1]
+	if err := termed.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	termed.wait(t, 15*time.Second)
+	if code := termed.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("SIGTERMed node exited with %d:\n%s", code, termed.stderr)
+	}
+
+	poll("every task ran", 40*time.Second, func() bool { return runs() >= tasks })
+	// Let late duplicates, if any, land before counting.
+	poll("queues drained", 10*time.Second, func() bool {
+		s, err := mgr.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range s.Queues {
+			if q.Queue == task.DefaultQueue && (q.Pending > 0 || q.Running > 0 || q.Delayed > 0) {
+				return false
+			}
+		}
+		return true
+	})
+	elapsed := time.Since(started)
+
+	attempts := map[string][]int{}
+	for {
+		raw, err := c.Pop(ctx, RunsList)
+		if err != nil {
+			break
+		}
+		var line string
+		if err := json.Unmarshal(raw, &line); err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(line)
+		a, _ := strconv.Atoi(f[1])
+		attempts[f[0]] = append(attempts[f[0]], a)
+	}
+	lost, dup, retried, later := 0, 0, 0, 0
+	for _, id := range ids {
+		as := attempts[id]
+		if len(as) > 0 && slices.Max(as) > 1 {
+			later++
+		}
+		switch {
+		case len(as) == 0:
+			lost++
+		case len(as) > 1:
+			retried++
+			seen := map[int]bool{}
+			for _, a := range as {
+				if seen[a] {
+					dup++
+					t.Errorf("task %s ran twice as attempt %d (attempts %v)", id, a, as)
+				}
+				seen[a] = true
+			}
+		}
+	}
+	if lost > 0 {
+		t.Errorf("%d of %d tasks never ran", lost, tasks)
+	}
+
+	// The heartbeat: once per period across the cluster, never twice.
+	poppedAt := time.Now()
+	fires := map[string]int{}
+	hb := 0
+	for {
+		raw, err := c.Pop(ctx, HeartbeatsList)
+		if err != nil {
+			break
+		}
+		var fire string
+		_ = json.Unmarshal(raw, &fire)
+		fires[fire]++
+		hb++
+	}
+	for fire, n := range fires {
+		if n > 1 {
+			t.Errorf("heartbeat of fire time %s ran %d times", fire, n)
+		}
+	}
+	// Fire times are multiples of the period; the first node fired the
+	// one it started in, the last the one before the lists were read.
+	periods := int(poppedAt.Truncate(heartbeat).Sub(started.Truncate(heartbeat))/heartbeat) + 1
+	if hb < periods-1 || hb > periods+1 {
+		t.Errorf("heartbeat ran %d times over %d periods, want one per period ±1", hb, periods)
+	}
+	t.Logf("tasks=%d lost=%d duplicated=%d ran-more-than-once=%d ran-as-later-attempt=%d in-flight-at-kill=%d recovery=%s (lease %s) elapsed=%s heartbeats=%d/%d periods",
+		tasks, lost, dup, retried, later, inFlight, recovery.Round(time.Millisecond), lease, elapsed.Round(time.Millisecond), hb, periods)
+	if t.Failed() {
+		for _, n := range nodes {
+			t.Logf("%s stderr:\n%s", n.id, n.stderr)
+		}
+	}
+}

@@ -1,0 +1,62 @@
+package stellar
+
+import (
+	"context"
+	"time"
+
+	"github.com/stellarfw/stellar-go/task"
+)
+
+// tasksPart runs App.Tasks on the backend: the workers, lease renewal,
+// the delayed-task mover and the periodic scheduler.
+func (a *App) tasksPart() part {
+	return part{
+		name:  "tasks",
+		start: a.startTasks,
+		stop:  a.Tasks.Stop,
+		status: func(ctx context.Context, out map[string]any) {
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			s, err := a.Tasks.Stats(ctx)
+			fig := map[string]any{"running": a.Tasks.Running(), "queues": s.Queues, "workers": s.Workers, "concurrency": s.Concurrency}
+			if err != nil {
+				fig["error"] = err.Error()
+			}
+			out["tasks"] = fig
+		},
+	}
+}
+
+// startTasks runs with a.mu held, as every part's start does.
+func (a *App) startTasks(ctx context.Context, b *backend) error {
+	cfg := a.cfg
+	var store task.Store
+	if b.redis != nil {
+		store = b.redis.Tasks()
+	} else {
+		store = b.mem.Tasks()
+	}
+	tc := cfg.Tasks
+	if err := a.Tasks.Bind(store, task.Config{
+		NodeID:       cfg.ID,
+		Concurrency:  max(tc.Workers, 0),
+		Queues:       tc.Queues,
+		Lease:        tc.Lease,
+		PollInterval: tc.PollInterval,
+		DrainTimeout: tc.DrainTimeout,
+		Logger:       a.logger,
+	}); err != nil {
+		return err
+	}
+	return a.Tasks.Start(ctx)
+}
+
+// The task types, so that a user's main.go needs one import.
+type (
+	// TaskDefinition declares a task; see package task.
+	TaskDefinition = task.Definition
+	// Task is one run of a task, as its handler sees it.
+	Task = task.Task
+	// TaskHandlerFunc adapts a function to a task handler.
+	TaskHandlerFunc = task.HandlerFunc
+)
