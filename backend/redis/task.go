@@ -142,11 +142,15 @@ while true do
   end
 end`)
 
-	// ARGV: id, attempt. Returns 1, or 0 if the lease was lost.
-	ackScript = rueidis.NewLuaScript(luaRelease + `
-if not held(ARGV[1], ARGV[2]) then return 0 end
-redis.call('ZREM', KEYS[3], ARGV[1])
-forget(ARGV[1])
+	// ARGV: id, attempt, unique key. Returns 1, or 0 if the lease was
+	// lost. The hot path: no JSON decoding.
+	ackScript = rueidis.NewLuaScript(`
+if redis.call('HGET', KEYS[5], ARGV[1]) ~= ARGV[2] or redis.call('ZREM', KEYS[3], ARGV[1]) == 0 then return 0 end
+if ARGV[3] ~= '' and redis.call('HGET', KEYS[9], ARGV[3]) == ARGV[1] then redis.call('HDEL', KEYS[9], ARGV[3]) end
+redis.call('HDEL', KEYS[4], ARGV[1])
+redis.call('HDEL', KEYS[5], ARGV[1])
+redis.call('HDEL', KEYS[6], ARGV[1])
+redis.call('HDEL', KEYS[8], ARGV[1])
 redis.call('HINCRBY', KEYS[11], 'processed', 1)
 return 1`)
 
@@ -403,7 +407,7 @@ func (s *TaskStore) settle(ctx context.Context, op string, script *rueidis.Lua, 
 
 // Ack implements task.Store.
 func (s *TaskStore) Ack(ctx context.Context, d *task.Delivery) error {
-	return s.settle(ctx, "ack", ackScript, d)
+	return s.settle(ctx, "ack", ackScript, d, d.Unique)
 }
 
 // Retry implements task.Store.

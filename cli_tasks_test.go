@@ -1,0 +1,52 @@
+package stellar
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestSplitArgs(t *testing.T) {
+	flags, pos := splitArgs([]string{"send", "--queue", "mail", `{"a":1}`, "--json", "--in=5s", "--", "-x"}, map[string]bool{"json": true})
+	if fmt.Sprint(flags) != "[--queue mail --json --in=5s]" || !slices.Equal(pos, []string{"send", `{"a":1}`, "-x"}) {
+		t.Fatalf("flags %q, pos %q", flags, pos)
+	}
+}
+
+func TestTasksCLI(t *testing.T) {
+	newApp := func() *App {
+		a := New(Config{})
+		if err := a.Tasks.Register(&TaskDefinition{Name: "send", Queue: "mail", Handler: TaskHandlerFunc(func(context.Context, *Task) error { return nil })}); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	run := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := newApp().main(append([]string{"stellar", "tasks"}, args...), &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	code, out, _ := run("list", "--json")
+	var defs []map[string]any
+	if code != ExitOK || json.Unmarshal([]byte(out), &defs) != nil || len(defs) != 1 || defs[0]["queue"] != "mail" {
+		t.Fatalf("list: %d %s", code, out)
+	}
+	if code, out, _ := run("enqueue", "send", `{"x":1}`, "--in", "1h", "--json"); code != ExitOK || !strings.Contains(out, `"id"`) {
+		t.Fatalf("enqueue: %d %s", code, out)
+	}
+	if code, out, _ := run("stats"); code != ExitOK || !strings.Contains(out, "PENDING") {
+		t.Fatalf("stats: %d %s", code, out)
+	}
+	for _, args := range [][]string{{}, {"nosuch"}, {"retry"}, {"enqueue", "send", "{bad"}, {"enqueue", "nosuch"}, {"remove", "nope"}} {
+		if code, _, _ := run(args...); code == ExitOK {
+			t.Errorf("tasks %v succeeded", args)
+		}
+	}
+	if code, out, _ := run("delayed", "--json"); code != ExitOK || strings.TrimSpace(out) != "[]" {
+		t.Fatalf("delayed on a fresh memory backend: %d %s", code, out)
+	}
+}

@@ -1,0 +1,150 @@
+package task_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/stellarfw/stellar-go/action"
+	"github.com/stellarfw/stellar-go/backend/memory"
+	"github.com/stellarfw/stellar-go/task"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var noop = task.HandlerFunc(func(context.Context, *task.Task) error { return nil })
+
+func TestRegister(t *testing.T) {
+	tests := []struct {
+		name string
+		def  *task.Definition
+		want string
+	}{
+		{"nil", nil, "nil definition"},
+		{"no name", &task.Definition{Handler: noop}, "needs a Name"},
+		{"no handler", &task.Definition{Name: "a"}, "Handler is nil"},
+		{"negative frequency", &task.Definition{Name: "a", Handler: noop, Frequency: -time.Second}, "Frequency"},
+		{"brace in queue", &task.Definition{Name: "a", Handler: noop, Queue: "a{b}"}, "brace"},
+		{"bad input rule", &task.Definition{Name: "a", Handler: noop, Inputs: map[string]action.Input{"x": {Validator: "nosuch"}}}, "input"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := task.New(nil, task.Config{})
+			err := m.Register(tc.def)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Register = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	m := task.New(nil, task.Config{})
+	d := &task.Definition{Name: "a", Handler: noop, Frequency: time.Minute}
+	if err := m.Register(d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Queue != task.DefaultQueue || d.MaxAttempts != 1 {
+		t.Errorf("defaults: queue %q, max attempts %d", d.Queue, d.MaxAttempts)
+	}
+	if err := m.Register(&task.Definition{Name: "a", Handler: noop}); err == nil {
+		t.Error("a name registered twice")
+	}
+	if _, err := m.Enqueue(context.Background(), "a", nil); !errors.Is(err, task.ErrNoStore) {
+		t.Errorf("Enqueue without a store = %v", err)
+	}
+}
+
+// TestStartStop checks that a started Manager leaves no goroutine behind
+// once stopped (TestMain runs goleak), and that Stop is idempotent.
+func TestStartStop(t *testing.T) {
+	b := memory.New(memory.Config{})
+	defer b.Close()
+	m := task.New(b.Tasks(), task.Config{Concurrency: 4, Lease: time.Second, PollInterval: 5 * time.Millisecond})
+	ran := make(chan *task.Task, 1)
+	_ = m.Register(
+		&task.Definition{Name: "job", Handler: task.HandlerFunc(func(ctx context.Context, tk *task.Task) error { ran <- tk; return nil })},
+		&task.Definition{Name: "tick", Frequency: time.Hour, Handler: noop},
+	)
+	ctx := context.Background()
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx); err == nil {
+		t.Error("started twice")
+	}
+	if _, err := m.Enqueue(ctx, "job", nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("task did not run")
+	}
+	for range 2 {
+		if err := m.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestPickupIsImmediate(t *testing.T) {
+	b := memory.New(memory.Config{})
+	defer b.Close()
+	// A long poll interval: only the wake-up can start the task quickly.
+	m := task.New(b.Tasks(), task.Config{Concurrency: 2, PollInterval: time.Hour})
+	ran := make(chan time.Time, 1)
+	_ = m.Register(&task.Definition{Name: "job", Handler: task.HandlerFunc(func(context.Context, *task.Task) error {
+		ran <- time.Now()
+		return nil
+	})})
+	ctx := context.Background()
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop(ctx)
+	time.Sleep(20 * time.Millisecond) // workers idle
+	t0 := time.Now()
+	if _, err := m.Enqueue(ctx, "job", nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case t1 := <-ran:
+		if d := t1.Sub(t0); d > 500*time.Millisecond {
+			t.Errorf("pickup took %s", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("task did not run")
+	}
+}
+
+func ExampleManager_Enqueue() {
+	b := memory.New(memory.Config{})
+	defer b.Close()
+	tasks := task.New(b.Tasks(), task.Config{Concurrency: 2})
+	done := make(chan struct{})
+	_ = tasks.Register(&task.Definition{
+		Name:   "sendWelcome",
+		Queue:  "mail",
+		Inputs: map[string]action.Input{"to": {Required: true, Validator: "email"}},
+		Handler: task.HandlerFunc(func(ctx context.Context, t *task.Task) error {
+			// t.ID and t.Attempt let a handler make its work idempotent.
+			fmt.Println("welcome", t.Params.String("to"), "attempt", t.Attempt)
+			close(done)
+			return nil
+		}),
+	})
+	ctx := context.Background()
+	_ = tasks.Start(ctx)
+	defer tasks.Stop(ctx)
+
+	_, err := tasks.Enqueue(ctx, "sendWelcome", map[string]any{"to": "ada@example.com"},
+		task.Unique("welcome:ada"))
+	if err != nil {
+		panic(err)
+	}
+	<-done
+	// Output: welcome ada@example.com attempt 1
+}
