@@ -32,7 +32,7 @@ func waitStatus(t *testing.T, url string, want int) map[string]any {
 func TestRedisBackendReadiness(t *testing.T) {
 	srv := redistest.StartOwn(t)
 	cfg := stellar.Config{ID: "redis-node", HTTP: config.HTTP{Addr: "127.0.0.1:0"}, TCP: config.TCP{Addr: "off"},
-		Redis: config.Redis{URL: srv.URL(), Prefix: redistest.Prefix(t)}}
+		Redis: config.Redis{URL: srv.URL(), Prefix: redistest.Prefix(t)}, Cluster: config.Cluster{Token: "test-token"}}
 	app := stellar.New(cfg, stellar.WithLogOutput(io.Discard))
 	if err := app.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -51,7 +51,7 @@ func TestRedisBackendReadiness(t *testing.T) {
 
 	// A second node on the same Redis sees the same cache.
 	other := stellar.New(stellar.Config{ID: "redis-node-2", HTTP: config.HTTP{Addr: "off"}, TCP: config.TCP{Addr: "off"},
-		Redis: cfg.Redis}, stellar.WithLogOutput(io.Discard))
+		Redis: cfg.Redis, Cluster: cfg.Cluster}, stellar.WithLogOutput(io.Discard))
 	if err := other.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stellarfw/stellar-go/action"
 	"github.com/stellarfw/stellar-go/cache"
+	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/internal/logging"
 	"github.com/stellarfw/stellar-go/task"
@@ -41,6 +42,10 @@ type App struct {
 	// Cache is the shared cache (Stellar's api.cache), on Redis when one is
 	// configured and in memory otherwise. It is set by Start.
 	Cache *cache.Cache
+	// Cluster is the node's link to the other nodes: membership, signed
+	// messages (Stellar's api.redis.publish) and RPC (doCluster). Register
+	// methods and subscriptions on it before or after Start.
+	Cluster *cluster.Cluster
 	// Tasks is the task API (Stellar's api.tasks): register task
 	// definitions before Start; enqueue and inspect once started. Every
 	// node runs workers unless tasks.workers is -1.
@@ -100,6 +105,9 @@ func New(cfg Config, opts ...Option) *App {
 		o(a)
 	}
 	a.Actions = action.NewRegistry(logging.Discard(), "")
+	a.Cluster = cluster.New(cluster.Config{})
+	a.registerClusterMethods()
+	a.parts = append(a.parts, a.clusterPart())
 	a.Tasks = task.New(nil, task.Config{})
 	a.parts = append(a.parts, a.tasksPart())
 	if err := a.Actions.Register(a.statusAction()); err != nil {

@@ -188,6 +188,7 @@ type Cluster struct {
 	members   map[string]Node    // guarded by mu; the live nodes, self included; never mutated, replaced
 	pending   map[string]*call   // guarded by mu; calls awaiting replies
 	hbErr     error              // guarded by mu; of the last heartbeat
+	joined    bool               // guarded by mu; the node's record was created
 	connected atomic.Bool        // subscribed to the transport
 
 	replay replayWindow
@@ -271,12 +272,22 @@ func (c *Cluster) Start(ctx context.Context, t Transport) error {
 	record := c.recordLocked()
 	c.mu.Unlock()
 
-	if err := t.Join(ctx, cfg.ID, record, cfg.NodeTTL); err != nil {
+	joinErr := t.Join(ctx, cfg.ID, record, cfg.NodeTTL)
+	switch {
+	case errors.Is(joinErr, ErrDuplicateNode):
 		c.reset()
-		if errors.Is(err, ErrDuplicateNode) {
-			return fmt.Errorf("cluster: node id %q is already live in the cluster; give this node another id (--id or STELLAR_ID): %w", cfg.ID, err)
-		}
-		return fmt.Errorf("cluster: joining: %w", err)
+		return duplicateError(cfg.ID)
+	case joinErr != nil:
+		// The backend is away: start anyway, not ready, and join from
+		// the heartbeat loop once it answers.
+		cfg.Logger.Warn("cannot join the cluster yet; will retry", "error", joinErr.Error())
+		c.mu.Lock()
+		c.hbErr = joinErr
+		c.mu.Unlock()
+	default:
+		c.mu.Lock()
+		c.joined = true
+		c.mu.Unlock()
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.mu.Lock()
@@ -297,14 +308,20 @@ func (c *Cluster) Start(ctx context.Context, t Transport) error {
 	// reports itself not ready until it subscribes.
 	wait := time.NewTimer(2 * time.Second)
 	defer wait.Stop()
-	select {
-	case <-subscribed:
-	case <-wait.C:
-	case <-ctx.Done():
+	if joinErr == nil {
+		select {
+		case <-subscribed:
+		case <-wait.C:
+		case <-ctx.Done():
+		}
 	}
 	c.refreshMembers(runCtx)
 	_ = c.send(runCtx, chanAll, typeJoin, "", json.RawMessage("{}"))
 	return nil
+}
+
+func duplicateError(id string) error {
+	return fmt.Errorf("cluster: node id %q is already live in the cluster; give this node another id (--id or STELLAR_ID): %w", id, ErrDuplicateNode)
 }
 
 // reset undoes a failed Start.
@@ -664,16 +681,28 @@ func (c *Cluster) heartbeatLoop(ctx context.Context) {
 
 func (c *Cluster) heartbeat(ctx context.Context) {
 	c.mu.Lock()
-	t, id, ttl, rec, log, prev := c.t, c.cfg.ID, c.cfg.NodeTTL, c.recordLocked(), c.cfg.Logger, c.hbErr
+	t, id, ttl, rec, log, prev, joined := c.t, c.cfg.ID, c.cfg.NodeTTL, c.recordLocked(), c.cfg.Logger, c.hbErr, c.joined
 	c.mu.Unlock()
 	hctx, cancel := context.WithTimeout(ctx, ttl)
-	err := t.Heartbeat(hctx, id, rec, ttl)
+	var err error
+	if joined {
+		err = t.Heartbeat(hctx, id, rec, ttl)
+	} else {
+		// Not joined yet (the backend was away at Start): join now, still
+		// refusing an id that is live elsewhere.
+		if err = t.Join(hctx, id, rec, ttl); errors.Is(err, ErrDuplicateNode) {
+			err = duplicateError(id)
+		}
+	}
 	cancel()
 	if ctx.Err() != nil {
 		return
 	}
 	c.mu.Lock()
 	c.hbErr = err
+	if err == nil {
+		c.joined = true
+	}
 	c.mu.Unlock()
 	switch {
 	case err != nil && prev == nil:

@@ -181,6 +181,26 @@ type Cluster struct {
 	// Token signs every message between nodes (HMAC-SHA256). It is never
 	// sent. Nodes with different tokens do not form a cluster.
 	Token string `key:"token" env:"STELLAR_SERVER_TOKEN" secret:"true"`
+	// Insecure lets a node on Redis run with an empty token, for local
+	// development only: anyone who reaches Redis can then forge messages
+	// and calls. A warning is logged at start.
+	Insecure bool `key:"insecure"`
+	// HeartbeatInterval is how often a node renews its membership record
+	// and refreshes its view of the live nodes. Default 1s.
+	HeartbeatInterval time.Duration `key:"heartbeat_interval"`
+	// NodeTTL is how long a node stays listed without a heartbeat. A node
+	// that stops gracefully leaves at once. Default 5s.
+	NodeTTL time.Duration `key:"node_ttl"`
+	// RPCTimeout bounds a cluster call whose context has no deadline.
+	// Default 5s.
+	RPCTimeout time.Duration `key:"rpc_timeout"`
+	// MessageWindow is how old (or how far in the future) a message may be
+	// before it is dropped as stale; ids are remembered this long to drop
+	// replays. Default 30s.
+	MessageWindow time.Duration `key:"message_window"`
+	// MaxMessageBytes bounds a message between nodes; larger ones are
+	// refused when sent and dropped when received. Default 1 MiB.
+	MaxMessageBytes int `key:"max_message_bytes"`
 }
 
 // Enabled reports whether a Redis backend is configured.

@@ -46,6 +46,13 @@ func Defaults(c *Config) {
 	setDefault(&c.TCP.Addr, ":5000")
 	setDefault(&c.Redis.Prefix, "stellar:")
 	c.Tasks.defaults()
+
+	cl := &c.Cluster
+	setDefault(&cl.HeartbeatInterval, time.Second)
+	setDefault(&cl.NodeTTL, 5*time.Second)
+	setDefault(&cl.RPCTimeout, 5*time.Second)
+	setDefault(&cl.MessageWindow, 30*time.Second)
+	setDefault(&cl.MaxMessageBytes, 1<<20)
 }
 
 func setDefault[T comparable](p *T, def T) {

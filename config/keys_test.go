@@ -38,6 +38,8 @@ func TestDefaults(t *testing.T) {
 		Redis: Redis{Prefix: "stellar:"},
 	}
 	want.Tasks = Tasks{Workers: 10, Lease: 30 * time.Second, PollInterval: 100 * time.Millisecond, DrainTimeout: 10 * time.Second}
+	want.Cluster = Cluster{HeartbeatInterval: time.Second, NodeTTL: 5 * time.Second, RPCTimeout: 5 * time.Second,
+		MessageWindow: 30 * time.Second, MaxMessageBytes: 1 << 20}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Defaults:\n got %+v\nwant %+v", c, want)
 	}

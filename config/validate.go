@@ -22,6 +22,7 @@ func (c Config) Validate() error {
 		func() error { return listenAddr("tcp.addr", c.TCP.Addr) },
 		c.Redis.validate,
 		c.Tasks.validate,
+		c.Cluster.validate,
 	} {
 		if err := check(); err != nil {
 			return err
@@ -200,4 +201,27 @@ func nonNegative[T int | int64 | time.Duration](key string, v T) error {
 
 func invalid(key, format string, args ...any) error {
 	return &Error{Key: key, Err: fmt.Errorf(format, args...)}
+}
+
+func (c Cluster) validate() error {
+	for _, d := range []struct {
+		key string
+		d   time.Duration
+	}{
+		{"cluster.heartbeat_interval", c.HeartbeatInterval},
+		{"cluster.node_ttl", c.NodeTTL},
+		{"cluster.rpc_timeout", c.RPCTimeout},
+		{"cluster.message_window", c.MessageWindow},
+	} {
+		if err := nonNegative(d.key, d.d); err != nil {
+			return err
+		}
+	}
+	if err := nonNegative("cluster.max_message_bytes", c.MaxMessageBytes); err != nil {
+		return err
+	}
+	if c.NodeTTL > 0 && c.HeartbeatInterval > 0 && c.NodeTTL <= c.HeartbeatInterval {
+		return invalid("cluster.node_ttl", "must be longer than cluster.heartbeat_interval (%s), or nodes drop out between heartbeats", c.HeartbeatInterval)
+	}
+	return nil
 }

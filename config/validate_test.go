@@ -55,6 +55,11 @@ func TestValidate(t *testing.T) {
 		{name: "url and cluster", change: func(c *Config) {
 			c.Redis.URL, c.Redis.ClusterAddrs = "redis://h:1", []string{"a:1"}
 		}, key: "redis.cluster_addrs", want: "cannot be combined with redis.url"},
+		{name: "negative rpc timeout", change: func(c *Config) { c.Cluster.RPCTimeout = -time.Second },
+			key: "cluster.rpc_timeout", want: "must not be negative"},
+		{name: "node ttl within a heartbeat", change: func(c *Config) {
+			c.Cluster.HeartbeatInterval, c.Cluster.NodeTTL = 2*time.Second, time.Second
+		}, key: "cluster.node_ttl", want: "must be longer than cluster.heartbeat_interval"},
 		{name: "log level", change: func(c *Config) { c.Log.Level = "verbose" },
 			key: "log.level", want: `expected one of debug, info, warn, error, got "verbose"`},
 		{name: "log format", change: func(c *Config) { c.Log.Format = "xml" },
