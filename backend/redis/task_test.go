@@ -1,7 +1,12 @@
 package redis_test
 
 import (
+	"context"
+	"errors"
 	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
 
 	"github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/config"
@@ -27,4 +32,102 @@ func TestTaskConformance(t *testing.T) {
 			return stores
 		},
 	})
+}
+
+// TestTaskConformanceOnRedisCluster runs the suite against a Redis Cluster,
+// which refuses any script whose keys span slots (CROSSSLOT).
+func TestTaskConformanceOnRedisCluster(t *testing.T) {
+	srv := redistest.StartOwn(t, redistest.Cluster())
+	backendtest.RunTasks(t, backendtest.TaskBackend{
+		NewStores: func(t *testing.T, n int, clock *backendtest.Clock) []task.Store {
+			prefix := redistest.Prefix(t)
+			stores := make([]task.Store, n)
+			for i := range stores {
+				b, err := redis.Open(redis.Config{Redis: config.Redis{ClusterAddrs: []string{srv.Addr()}, Prefix: prefix}, Now: clock.Now})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = b.Close() })
+				stores[i] = b.Tasks()
+			}
+			return stores
+		},
+	})
+}
+
+// TestTasksSurviveRedisRestart stops Redis under running workers: enqueues
+// fail fast meanwhile, and once Redis is back the workers resubscribe and
+// run what Redis kept and what comes next.
+func TestTasksSurviveRedisRestart(t *testing.T) {
+	srv := redistest.StartOwn(t)
+	b, err := redis.Open(redis.Config{Redis: config.Redis{URL: srv.URL(), Prefix: redistest.Prefix(t)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ran := make(chan string, 10)
+	m := task.New(b.Tasks(), task.Config{Concurrency: 2, Lease: time.Second, PollInterval: 20 * time.Millisecond})
+	_ = m.Register(&task.Definition{Name: "job", Handler: task.HandlerFunc(func(ctx context.Context, tk *task.Task) error {
+		ran <- tk.ID
+		return nil
+	})})
+	ctx := context.Background()
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_ = m.Stop(sctx)
+	}()
+	wait := func(id string) {
+		t.Helper()
+		select {
+		case got := <-ran:
+			if got != id {
+				t.Fatalf("ran %s, want %s", got, id)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("task %s did not run", id)
+		}
+	}
+	id, err := m.Enqueue(ctx, "job", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(id)
+	// A delayed task kept by Redis across the restart.
+	kept, err := m.Enqueue(ctx, "job", nil, task.In(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Persist what Redis holds, as a server with persistence would, so
+	// that the restart keeps it.
+	raw, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, ForceSingleClient: true, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Do(ctx, raw.B().Save().Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	srv.Stop(t)
+	if _, err := m.Enqueue(ctx, "job", nil); !errors.Is(err, redis.ErrUnavailable) {
+		t.Fatalf("Enqueue while Redis is down = %v, want ErrUnavailable", err)
+	}
+	srv.Restart(t)
+	wait(kept)
+	// Wake-ups work again: a fresh task starts promptly.
+	deadline := time.Now().Add(10 * time.Second)
+	var id2 string
+	for {
+		if id2, err = m.Enqueue(ctx, "job", nil); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Enqueue after the restart: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	wait(id2)
 }

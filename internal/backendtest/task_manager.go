@@ -2,6 +2,7 @@ package backendtest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -185,7 +186,19 @@ func testManagerAPI(t *testing.T, e *taskEnv) {
 	noop := task.HandlerFunc(func(context.Context, *task.Task) error { return nil })
 	m := e.manager(t, e.a(), "n1", 0,
 		&task.Definition{Name: "a", Handler: noop},
-		&task.Definition{Name: "b", Queue: "other", Handler: noop})
+		&task.Definition{Name: "b", Queue: "other", Handler: noop},
+		&task.Definition{Name: "u", Queue: "uq", Unique: true, Handler: noop})
+	// Unique derives its key from the name and the arguments, in any key
+	// order.
+	if _, err := m.Enqueue(bg, "u", map[string]any{"x": 1, "y": 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Enqueue(bg, "u", json.RawMessage(`{"y":2,"x":1}`)); !errors.Is(err, task.ErrDuplicateTask) {
+		t.Fatalf("same name and args: %v", err)
+	}
+	if _, err := m.Enqueue(bg, "u", map[string]any{"x": 2}); err != nil {
+		t.Fatalf("other args: %v", err)
+	}
 	at := e.clock.Now().Add(time.Hour)
 	for i := range 3 {
 		if _, err := m.Enqueue(bg, "a", map[string]any{"i": i}); err != nil {
@@ -221,7 +234,7 @@ func testManagerAPI(t *testing.T, e *taskEnv) {
 		t.Fatalf("DelDelayed = %v", times)
 	}
 	locks, _ := m.Locks(bg)
-	if len(locks) != 1 || locks[0].Key != "lock1" {
+	if len(locks) != 3 || locks[0].Key != "lock1" || locks[1].Key != `u:{"x":1,"y":2}` {
 		t.Fatalf("Locks = %+v", locks)
 	}
 	if n, _ := m.DelLock(bg, "lock1"); n != 1 {
