@@ -13,7 +13,7 @@ func (a *App) tasksPart() part {
 	return part{
 		name:  "tasks",
 		start: a.startTasks,
-		stop:  a.Tasks.Stop,
+		stop:  a.stopTasks,
 		status: func(ctx context.Context, out map[string]any) {
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
@@ -25,6 +25,19 @@ func (a *App) tasksPart() part {
 			out["tasks"] = fig
 		},
 	}
+}
+
+// stopTasks stops the workers. When Start failed (a port in use, say) it
+// runs under a.mu, where a handler calling the app's accessors would
+// wait for Start to return: hand the tasks back at once then. Reading
+// a.state is safe here: the goroutine that last wrote it calls stop.
+func (a *App) stopTasks(ctx context.Context) error {
+	if a.state == stateNew {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 400*time.Millisecond)
+		defer cancel()
+	}
+	return a.Tasks.Stop(ctx)
 }
 
 // startTasks runs with a.mu held, as every part's start does.

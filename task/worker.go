@@ -15,6 +15,10 @@ import (
 // restarting, say), not the way tasks are picked up.
 const idleCheck = time.Second
 
+// handBackGrace is how long Stop waits for handlers to return once their
+// tasks were handed back and their contexts canceled.
+const handBackGrace = 2 * time.Second
+
 // Start starts the node's part of the task system: the workers (when
 // Concurrency is positive), lease renewal, the delayed-task mover and
 // lease reaper, and the periodic scheduler. Each node runs all of them;
@@ -138,10 +142,16 @@ func (q *Manager) Stop(ctx context.Context) error {
 			}
 			r.cancel(errHandedBack)
 		}
+		// Their tasks are safe in the queue; give the handlers a moment to
+		// return, but do not wait forever on one that ignores its context.
+		grace := time.NewTimer(handBackGrace)
+		defer grace.Stop()
 		select {
 		case <-done:
 		case <-ctx.Done():
 			errs = append(errs, fmt.Errorf("task: %d handlers ignored their context at shutdown: %w", len(back), ctx.Err()))
+		case <-grace.C:
+			errs = append(errs, fmt.Errorf("task: %d handlers still running %s after their tasks were handed back", len(back), handBackGrace))
 		}
 	}
 	close(q.stopAll)
