@@ -12,6 +12,7 @@ import (
 
 	"github.com/stellarfw/stellar-go/action"
 	"github.com/stellarfw/stellar-go/backend/memory"
+	"github.com/stellarfw/stellar-go/internal/backendtest"
 	"github.com/stellarfw/stellar-go/task"
 )
 
@@ -147,4 +148,59 @@ func ExampleManager_Enqueue() {
 	}
 	<-done
 	// Output: welcome ada@example.com attempt 1
+}
+
+// TestPoisonTaskFails: a task whose runs keep being cut off (its node
+// dies each time) fails instead of circling the cluster for ever.
+func TestPoisonTaskFails(t *testing.T) {
+	clock := backendtest.NewClock()
+	b := memory.New(memory.Config{Now: clock.Now})
+	defer b.Close()
+	store := b.Tasks()
+	ctx := context.Background()
+	ran := make(chan struct{}, 1)
+	def := &task.Definition{Name: "poison", Handler: task.HandlerFunc(func(context.Context, *task.Task) error {
+		ran <- struct{}{}
+		return nil
+	})}
+	producer := task.New(store, task.Config{Now: clock.Now})
+	_ = producer.Register(def)
+	id, err := producer.Enqueue(ctx, "poison", nil, task.MaxAttempts(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 4 { // four runs whose node died
+		if d, err := store.Fetch(ctx, task.DefaultQueue, "doomed", time.Second); err != nil || d == nil {
+			t.Fatalf("Fetch = %v, %v", d, err)
+		}
+		clock.Advance(2 * time.Second)
+		if _, rec, _ := store.Forward(ctx, task.DefaultQueue); rec != 1 {
+			t.Fatal("not recovered")
+		}
+	}
+	m := task.New(store, task.Config{Concurrency: 1, Now: clock.Now})
+	_ = m.Register(def)
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop(ctx)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		f, _ := m.Failed(ctx, 0, 0)
+		if len(f) == 1 {
+			if f[0].ID != id || !strings.Contains(f[0].Failure.Error, "cut off") {
+				t.Fatalf("failure = %+v", f[0].Failure)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the poison task did not fail")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case <-ran:
+		t.Fatal("the poison task ran")
+	default:
+	}
 }

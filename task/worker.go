@@ -15,6 +15,11 @@ import (
 // restarting, say), not the way tasks are picked up.
 const idleCheck = time.Second
 
+// maxLostRuns is how many runs beyond MaxAttempts a task may have when
+// its earlier runs were cut off (their node died), before it fails without
+// running: a task that kills its worker must not circle the cluster.
+const maxLostRuns = 3
+
 // handBackGrace is how long Stop waits for handlers to return once their
 // tasks were handed back and their contexts canceled.
 const handBackGrace = 2 * time.Second
@@ -276,7 +281,14 @@ func (q *Manager) process(d *Delivery) {
 		q.mu.Unlock()
 	}()
 
-	err := q.runHandler(ctx, d)
+	var err error
+	if lost := d.Attempt - max(d.MaxAttempts, 1); lost > maxLostRuns {
+		// Its workers keep dying while running it (each recovery counts an
+		// attempt): do not let it take the cluster down with it.
+		err = fmt.Errorf("%w: %d attempts, the last %d of them cut off (their node died or stopped)", ErrSkipRetry, d.Attempt, lost)
+	} else {
+		err = q.runHandler(ctx, d)
+	}
 	q.mu.Lock()
 	handedBack := r.handedBk
 	q.mu.Unlock()
