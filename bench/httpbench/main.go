@@ -2,11 +2,12 @@
 // net/http handler doing the same JSON work, in the same run, on loopback,
 // and prints requests per second and their ratio.
 //
-//	go run ./bench/httpbench -duration 5s -clients 32
+//	go run ./bench/httpbench -duration 2s -clients 32 -rounds 7
 //
 // Both servers run in this process on their own listeners; the load
 // generator (keep-alive clients) runs here too, so both sides pay the same
-// client cost. Runs alternate bare/stellar to even out drift.
+// client cost. Every round runs each server once in a shuffled order, and
+// the medians are compared, to even out drift and other load.
 package main
 
 import (
@@ -16,9 +17,11 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,9 +31,9 @@ import (
 )
 
 func main() {
-	duration := flag.Duration("duration", 5*time.Second, "length of each measured run")
+	duration := flag.Duration("duration", 2*time.Second, "length of each measured run")
 	clients := flag.Int("clients", 32, "concurrent keep-alive clients")
-	rounds := flag.Int("rounds", 3, "alternating rounds per server")
+	rounds := flag.Int("rounds", 7, "rounds; each runs every server once, in a shuffled order")
 	flag.Parse()
 
 	bareURL := startBare()
@@ -43,18 +46,24 @@ func main() {
 	for _, u := range []string{bareURL, stellarURL, leanURL} {
 		load(u, *clients, time.Second)
 	}
-	var bare, full, lean float64
+	urls := []string{bareURL, stellarURL, leanURL}
+	results := make([][]float64, len(urls))
 	for i := 0; i < *rounds; i++ {
-		bare += load(bareURL, *clients, *duration)
-		full += load(stellarURL, *clients, *duration)
-		lean += load(leanURL, *clients, *duration)
+		for _, j := range rand.Perm(len(urls)) {
+			results[j] = append(results[j], load(urls[j], *clients, *duration))
+		}
 	}
-	n := float64(*rounds)
-	bare, full, lean = bare/n, full/n, lean/n
-	fmt.Printf("clients=%d duration=%s rounds=%d\n", *clients, *duration, *rounds)
+	bare, full, lean := median(results[0]), median(results[1]), median(results[2])
+	fmt.Printf("clients=%d duration=%s rounds=%d (medians)\n", *clients, *duration, *rounds)
 	fmt.Printf("bare net/http (same JSON):          %9.0f req/s\n", bare)
 	fmt.Printf("stellar action (with information):  %9.0f req/s  ratio %.2f\n", full, full/bare)
 	fmt.Printf("stellar action (information off):   %9.0f req/s  ratio %.2f\n", lean, lean/bare)
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 // startBare serves what a hand-written handler would for the same call:
