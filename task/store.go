@@ -43,6 +43,10 @@ type Store interface {
 	// ErrLeaseLost unless the task is running under this delivery (the
 	// attempt number fences off a worker whose lease was recovered).
 	Ack(ctx context.Context, d *Delivery) error
+	// AckFetch acknowledges d as Ack does and reports whether it held
+	// the lease, then takes the next task of d's queue as Fetch does, in
+	// one step: a busy worker pays one round trip per task.
+	AckFetch(ctx context.Context, d *Delivery, worker string, lease time.Duration) (next *Delivery, acked bool, err error)
 	// Retry moves a running task to the delayed set until due, keeping
 	// errMsg as its last error.
 	Retry(ctx context.Context, d *Delivery, due time.Time, errMsg string) error

@@ -39,10 +39,13 @@ func (unbound) Fetch(context.Context, string, string, time.Duration) (*Delivery,
 }
 func (unbound) Extend(context.Context, string, []string, time.Duration) error { return ErrNoStore }
 func (unbound) Ack(context.Context, *Delivery) error                          { return ErrNoStore }
-func (unbound) Retry(context.Context, *Delivery, time.Time, string) error     { return ErrNoStore }
-func (unbound) Fail(context.Context, *Delivery, Failure) error                { return ErrNoStore }
-func (unbound) Requeue(context.Context, *Delivery) error                      { return ErrNoStore }
-func (unbound) Forward(context.Context, string) (int, int, error)             { return 0, 0, ErrNoStore }
+func (unbound) AckFetch(context.Context, *Delivery, string, time.Duration) (*Delivery, bool, error) {
+	return nil, false, ErrNoStore
+}
+func (unbound) Retry(context.Context, *Delivery, time.Time, string) error { return ErrNoStore }
+func (unbound) Fail(context.Context, *Delivery, Failure) error            { return ErrNoStore }
+func (unbound) Requeue(context.Context, *Delivery) error                  { return ErrNoStore }
+func (unbound) Forward(context.Context, string) (int, int, error)         { return 0, 0, ErrNoStore }
 func (unbound) Watch(ctx context.Context, _ func(string)) error {
 	<-ctx.Done()
 	return ctx.Err()

@@ -224,7 +224,12 @@ func (q *Manager) worker() {
 	idle := time.NewTimer(idleCheck)
 	defer idle.Stop()
 	errWait := 50 * time.Millisecond
+	var next *Delivery // taken by the last acknowledgement
 	for {
+		if next != nil {
+			next = q.process(next, queues[0])
+			continue
+		}
 		select {
 		case <-q.stopFetch:
 			return
@@ -244,7 +249,7 @@ func (q *Manager) worker() {
 		}
 		errWait = 50 * time.Millisecond
 		if d != nil {
-			q.process(d)
+			next = q.process(d, queues[0])
 			continue
 		}
 		idle.Reset(idleCheck)
@@ -267,8 +272,10 @@ func (q *Manager) fetch(ctx context.Context, queues []string) (*Delivery, error)
 	return nil, nil
 }
 
-// process runs one delivery and records its outcome.
-func (q *Manager) process(d *Delivery) {
+// process runs one delivery and records its outcome. When the task
+// succeeded and came from the first queue, the acknowledgement also takes
+// the next task of that queue, which process returns.
+func (q *Manager) process(d *Delivery, first string) (next *Delivery) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	r := &run{d: d, cancel: cancel, started: time.Now()}
@@ -293,13 +300,19 @@ func (q *Manager) process(d *Delivery) {
 	handedBack := r.handedBk
 	q.mu.Unlock()
 	if handedBack {
-		return // Stop requeued it
+		return nil // Stop requeued it
 	}
 	// The outcome is recorded even if the node is stopping.
 	octx, ocancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer ocancel()
 	var out error
 	switch {
+	case err == nil && d.Queue == first && !q.stopping():
+		var acked bool
+		next, acked, out = q.store.AckFetch(octx, d, q.workerID, q.cfg.Lease)
+		if out == nil && !acked {
+			out = ErrLeaseLost
+		}
 	case err == nil:
 		out = q.store.Ack(octx, d)
 	case d.Attempt >= max(d.MaxAttempts, 1) || errors.Is(err, ErrSkipRetry) || errors.Is(err, ErrUnknownTask):
@@ -323,6 +336,17 @@ func (q *Manager) process(d *Delivery) {
 		q.log.Warn("task lease was lost while it ran; it may run again", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
 	} else if out != nil {
 		q.log.Error("recording a task's outcome", "task", d.Name, "id", d.ID, "error", out.Error())
+	}
+	return next
+}
+
+// stopping reports whether workers stopped fetching.
+func (q *Manager) stopping() bool {
+	select {
+	case <-q.stopFetch:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sort"
 	"sync"
@@ -276,6 +277,16 @@ func (s *TaskStore) Ack(ctx context.Context, d *task.Delivery) error {
 	delete(q.tasks, d.ID)
 	q.processed++
 	return nil
+}
+
+// AckFetch implements task.Store.
+func (s *TaskStore) AckFetch(ctx context.Context, d *task.Delivery, worker string, lease time.Duration) (*task.Delivery, bool, error) {
+	ackErr := s.Ack(ctx, d)
+	if ackErr != nil && !errors.Is(ackErr, task.ErrLeaseLost) {
+		return nil, false, ackErr
+	}
+	next, err := s.Fetch(ctx, d.Queue, worker, lease)
+	return next, ackErr == nil, err
 }
 
 // Retry implements task.Store.

@@ -154,6 +154,31 @@ redis.call('HDEL', KEYS[8], ARGV[1])
 redis.call('HINCRBY', KEYS[11], 'processed', 1)
 return 1`)
 
+	// ARGV: id, attempt, unique key, deadline, worker, now. Acknowledges
+	// as ackScript, then fetches as fetchScript. Returns {acked} or
+	// {acked, msg, attempt}.
+	ackFetchScript = rueidis.NewLuaScript(`
+local acked = 0
+if redis.call('HGET', KEYS[5], ARGV[1]) == ARGV[2] and redis.call('ZREM', KEYS[3], ARGV[1]) == 1 then
+  acked = 1
+  if ARGV[3] ~= '' and redis.call('HGET', KEYS[9], ARGV[3]) == ARGV[1] then redis.call('HDEL', KEYS[9], ARGV[3]) end
+  redis.call('HDEL', KEYS[4], ARGV[1])
+  redis.call('HDEL', KEYS[5], ARGV[1])
+  redis.call('HDEL', KEYS[6], ARGV[1])
+  redis.call('HDEL', KEYS[8], ARGV[1])
+  redis.call('HINCRBY', KEYS[11], 'processed', 1)
+end
+while true do
+  local id = redis.call('RPOP', KEYS[1])
+  if not id then return {acked} end
+  local m = redis.call('HGET', KEYS[4], id)
+  if m then
+    redis.call('ZADD', KEYS[3], ARGV[4], id)
+    redis.call('HSET', KEYS[6], id, ARGV[5] .. '|' .. ARGV[6])
+    return {acked, m, redis.call('HINCRBY', KEYS[5], id, 1)}
+  end
+end`)
+
 	// ARGV: id, attempt, due, error.
 	retryScript = rueidis.NewLuaScript(luaRelease + `
 if not held(ARGV[1], ARGV[2]) then return 0 end
@@ -408,6 +433,51 @@ func (s *TaskStore) settle(ctx context.Context, op string, script *rueidis.Lua, 
 // Ack implements task.Store.
 func (s *TaskStore) Ack(ctx context.Context, d *task.Delivery) error {
 	return s.settle(ctx, "ack", ackScript, d, d.Unique)
+}
+
+// AckFetch implements task.Store.
+func (s *TaskStore) AckFetch(ctx context.Context, d *task.Delivery, worker string, lease time.Duration) (*task.Delivery, bool, error) {
+	c, err := s.b.conn(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	now := s.now()
+	until := now.Add(lease)
+	res, err := ackFetchScript.Exec(ctx, c, s.keys(d.Queue), []string{
+		d.ID, strconv.Itoa(d.Attempt), d.Unique, msStr(until), worker, msStr(now),
+	}).ToArray()
+	if err != nil {
+		return nil, false, s.b.wrap(ctx, "ack and fetch", err)
+	}
+	if len(res) != 1 && len(res) != 3 {
+		return nil, false, fmt.Errorf("redis: ack and fetch: unexpected reply of %d items", len(res))
+	}
+	acked, err := res[0].AsInt64()
+	if err != nil {
+		return nil, false, s.b.wrap(ctx, "ack and fetch", err)
+	}
+	if len(res) == 1 {
+		return nil, acked == 1, nil
+	}
+	next, err := decodeDelivery(res[1], res[2], until)
+	return next, acked == 1, err
+}
+
+// decodeDelivery builds a delivery from a script's message and attempt.
+func decodeDelivery(msg, attempt rueidis.RedisMessage, until time.Time) (*task.Delivery, error) {
+	body, err := msg.AsBytes()
+	if err != nil {
+		return nil, err
+	}
+	n, err := attempt.AsInt64()
+	if err != nil {
+		return nil, err
+	}
+	d := &task.Delivery{Attempt: int(n), LeaseUntil: time.UnixMilli(until.UnixMilli())}
+	if err := json.Unmarshal(body, &d.Message); err != nil {
+		return nil, fmt.Errorf("redis: decoding task: %w", err)
+	}
+	return d, nil
 }
 
 // Retry implements task.Store.

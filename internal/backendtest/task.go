@@ -32,6 +32,7 @@ func RunTasks(t *testing.T, b TaskBackend) {
 		fn   func(t *testing.T, e *taskEnv)
 	}{
 		{"EnqueueFetchAck", testTaskFIFO},
+		{"AckFetch", testTaskAckFetch},
 		{"DuplicateID", testTaskDuplicateID},
 		{"Unique", testTaskUnique},
 		{"Delayed", testTaskDelayed},
@@ -145,6 +146,34 @@ func testTaskFIFO(t *testing.T, e *taskEnv) {
 	names, err := e.b().Queues(bg)
 	if err != nil || !slices.Contains(names, "q") {
 		t.Fatalf("Queues = %v, %v", names, err)
+	}
+}
+
+func testTaskAckFetch(t *testing.T, e *taskEnv) {
+	m := msg("q", "a")
+	m.Unique = "ua"
+	mustEnqueue(t, e.a(), m, time.Time{})
+	mustEnqueue(t, e.a(), msg("q", "b"), time.Time{})
+	d := fetch(t, e.a(), "q")
+	next, acked, err := e.b().AckFetch(bg, d, "w2", time.Minute)
+	if err != nil || !acked || next == nil || next.ID != "b" || next.Attempt != 1 || string(next.Args) != `{"n":"b"}` {
+		t.Fatalf("AckFetch = %+v, %v, %v", next, acked, err)
+	}
+	if locks, _ := e.a().Locks(bg, "q"); len(locks) != 0 {
+		t.Fatalf("unique key kept: %+v", locks)
+	}
+	// The stale delivery no longer holds its lease; the fetch still works.
+	mustEnqueue(t, e.a(), msg("q", "c"), time.Time{})
+	next2, acked, err := e.a().AckFetch(bg, d, "w1", time.Minute)
+	if err != nil || acked || next2 == nil || next2.ID != "c" {
+		t.Fatalf("stale AckFetch = %+v, %v, %v", next2, acked, err)
+	}
+	last, acked, err := e.a().AckFetch(bg, next, "w1", time.Minute)
+	if err != nil || !acked || last != nil {
+		t.Fatalf("AckFetch on an empty queue = %+v, %v, %v", last, acked, err)
+	}
+	if c := counts(t, e.a(), "q"); c.Processed != 2 || c.Running != 1 || c.Pending != 0 {
+		t.Fatalf("counts = %+v", c)
 	}
 }
 
