@@ -54,6 +54,8 @@ func (a *App) main(args []string, stdout, stderr io.Writer) int {
 		return a.cmdConfig(rest, stdout, stderr)
 	case "tasks":
 		return a.cmdTasks(rest, stdout, stderr)
+	case "cluster":
+		return a.cmdCluster(rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "stellar %s (%s, app version %s)\n", Version, runtime.Version(), a.base.General.APIVersion)
 		return ExitOK
@@ -79,6 +81,7 @@ Usage:
   %[1]s run [flags]            start one node
   %[1]s config [flags]         print the effective configuration (secrets masked)
   %[1]s tasks COMMAND          inspect and manage task queues (list, stats, enqueue, failed, retry, remove, delayed)
+  %[1]s cluster status [--json] list the live nodes of the cluster
   %[1]s version                print versions
   %[1]s startCluster [flags]   run several nodes on this machine (not available yet)
   %[1]s help [command]         show help
