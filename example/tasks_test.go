@@ -310,6 +310,20 @@ func TestTasksSurviveKilledNodes(t *testing.T) {
 	if hb < periods-1 || hb > periods+1 {
 		t.Errorf("heartbeat ran %d times over %d periods, want one per period ±1", hb, periods)
 	}
+	// The operator's view, through the command line, agrees.
+	code, out, errOut := runCLI(t, "", env, "tasks", "stats", "--json", "--redis", srv.URL())
+	var st task.Stats
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
+		t.Fatalf("tasks stats: %d %s %s", code, out, errOut)
+	}
+	for _, q := range st.Queues {
+		if q.Queue == task.DefaultQueue && (q.Processed < tasks || q.Pending != 0 || q.Failed != 0) {
+			t.Errorf("tasks stats: %+v", q)
+		}
+	}
+	if st.Workers != 2 {
+		t.Errorf("tasks stats: %d live workers, want 2 (one node was stopped)", st.Workers)
+	}
 	t.Logf("tasks=%d lost=%d duplicated=%d ran-more-than-once=%d ran-as-later-attempt=%d in-flight-at-kill=%d recovery=%s (lease %s) elapsed=%s heartbeats=%d/%d periods",
 		tasks, lost, dup, retried, later, inFlight, recovery.Round(time.Millisecond), lease, elapsed.Round(time.Millisecond), hb, periods)
 	if t.Failed() {
