@@ -93,7 +93,11 @@ type run struct {
 	d        *Delivery
 	cancel   context.CancelCauseFunc
 	started  time.Time
-	handedBk bool // guarded by Queue.mu
+	handedBk bool // guarded by Manager.mu
+	// leaseUntil is when the lease lapses as far as this node knows: the
+	// last successful renewal plus a lease.
+	leaseUntil time.Time // guarded by Manager.mu
+	lost       bool      // guarded by Manager.mu
 }
 
 // errHandedBack cancels a run whose task Stop handed back.

@@ -278,7 +278,7 @@ func (q *Manager) fetch(ctx context.Context, queues []string) (*Delivery, error)
 func (q *Manager) process(d *Delivery, first string) (next *Delivery) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
-	r := &run{d: d, cancel: cancel, started: time.Now()}
+	r := &run{d: d, cancel: cancel, started: time.Now(), leaseUntil: d.LeaseUntil}
 	q.mu.Lock()
 	q.running[d.ID] = r
 	q.mu.Unlock()
@@ -424,13 +424,42 @@ func (q *Manager) renewLoop(ctx context.Context) {
 		}
 		q.mu.Unlock()
 		for name, ids := range byQueue {
+			renewed := q.cfg.Now()
 			rctx, cancel := context.WithTimeout(ctx, every)
-			if err := q.store.Extend(rctx, name, ids, q.cfg.Lease); err != nil && ctx.Err() == nil {
-				q.log.Warn("renewing task leases", "queue", name, "tasks", len(ids), "error", err.Error())
-			}
+			err := q.store.Extend(rctx, name, ids, q.cfg.Lease)
 			cancel()
+			if err != nil {
+				if ctx.Err() == nil {
+					q.log.Warn("renewing task leases", "queue", name, "tasks", len(ids), "error", err.Error())
+				}
+				continue
+			}
+			q.mu.Lock()
+			for _, id := range ids {
+				if r := q.running[id]; r != nil {
+					r.leaseUntil = renewed.Add(q.cfg.Lease)
+				}
+			}
+			q.mu.Unlock()
 		}
+		q.cutLapsed()
 		q.heartbeat(ctx)
+	}
+}
+
+// cutLapsed cancels the runs whose lease this node could not renew in
+// time (Redis unreachable, say): another node may run them by now, so
+// their handlers are told to stop (context.Cause is ErrLeaseLost).
+func (q *Manager) cutLapsed() {
+	now := q.cfg.Now()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, r := range q.running {
+		if !r.handedBk && !r.lost && now.After(r.leaseUntil) {
+			r.lost = true
+			r.cancel(ErrLeaseLost)
+			q.log.Warn("task lease lapsed before it could be renewed; cutting the run off", "task", r.d.Name, "id", r.d.ID, "attempt", r.d.Attempt)
+		}
 	}
 }
 

@@ -131,3 +131,45 @@ func TestTasksSurviveRedisRestart(t *testing.T) {
 	}
 	wait(id2)
 }
+
+// TestUnrenewableLeaseCutsRun: when Redis cannot be reached to renew a
+// lease, the run is cut off once the lease lapses, since another node may
+// run the task by then.
+func TestUnrenewableLeaseCutsRun(t *testing.T) {
+	srv := redistest.StartOwn(t)
+	b, err := redis.Open(redis.Config{Redis: config.Redis{URL: srv.URL(), Prefix: redistest.Prefix(t)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	started, cause := make(chan struct{}, 1), make(chan error, 1)
+	m := task.New(b.Tasks(), task.Config{Concurrency: 1, Lease: 300 * time.Millisecond, DrainTimeout: time.Second})
+	_ = m.Register(&task.Definition{Name: "long", Handler: task.HandlerFunc(func(ctx context.Context, tk *task.Task) error {
+		started <- struct{}{}
+		<-ctx.Done()
+		cause <- context.Cause(ctx)
+		return ctx.Err()
+	})})
+	ctx := context.Background()
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_ = m.Stop(sctx)
+	}()
+	if _, err := m.Enqueue(ctx, "long", nil); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	srv.Stop(t)
+	select {
+	case err := <-cause:
+		if !errors.Is(err, task.ErrLeaseLost) {
+			t.Fatalf("run cut off with %v, want ErrLeaseLost", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the run went on without a lease")
+	}
+}
