@@ -36,6 +36,15 @@
 // went wrong. /healthz and /readyz report liveness and readiness. See
 // package transport/http.
 //
+// # Tasks
+//
+// App.Tasks (Stellar's api.tasks) runs background work: register a
+// TaskDefinition, then Enqueue, EnqueueAt or EnqueueIn it from anywhere.
+// A definition with a Frequency runs once per period across the cluster.
+// Every node runs workers; a task whose node dies is recovered when its
+// lease lapses and runs again, with Task.Attempt one higher. See package
+// task and `stellar tasks`.
+//
 // # Configuration
 //
 // Defaults, then the Config given to New, then stellar.toml, stellar.yaml
