@@ -45,6 +45,8 @@ type memTask struct {
 
 type memQueue struct {
 	tasks     map[string]*memTask
+	delayed   map[string]*memTask // the tasks in StateDelayed
+	running   map[string]*memTask // the tasks in StateRunning
 	pending   []string // ids, next first; may hold removed ids, skipped
 	unique    map[string]string
 	recurrent map[string]int64 // name → last fire (ms)
@@ -61,7 +63,7 @@ func newTaskStore(now func() time.Time) *TaskStore {
 func (s *TaskStore) queue(name string) *memQueue {
 	q := s.queues[name]
 	if q == nil {
-		q = &memQueue{tasks: map[string]*memTask{}, unique: map[string]string{}, recurrent: map[string]int64{}, stopped: map[string]bool{}}
+		q = &memQueue{tasks: map[string]*memTask{}, delayed: map[string]*memTask{}, running: map[string]*memTask{}, unique: map[string]string{}, recurrent: map[string]int64{}, stopped: map[string]bool{}}
 		s.queues[name] = q
 	}
 	return q
@@ -80,9 +82,30 @@ func (s *TaskStore) notify(queue string) {
 	}
 }
 
+// set moves t to state st, keeping the indexes of delayed and running
+// tasks, which Forward scans.
+func (q *memQueue) set(t *memTask, st task.State) {
+	delete(q.delayed, t.m.ID)
+	delete(q.running, t.m.ID)
+	t.state = st
+	switch st {
+	case task.StateDelayed:
+		q.delayed[t.m.ID] = t
+	case task.StateRunning:
+		q.running[t.m.ID] = t
+	}
+}
+
+// drop forgets task id.
+func (q *memQueue) drop(id string) {
+	delete(q.tasks, id)
+	delete(q.delayed, id)
+	delete(q.running, id)
+}
+
 func (q *memQueue) push(t *memTask, front bool) bool {
 	wasEmpty := q.firstPending() == ""
-	t.state = task.StatePending
+	q.set(t, task.StatePending)
 	if front {
 		q.pending = append([]string{t.m.ID}, q.pending...)
 	} else {
@@ -149,7 +172,8 @@ func (s *TaskStore) enqueueLocked(m *task.Message, due time.Time) (ok, wake bool
 	t.m.Args = slices.Clone(m.Args)
 	q.tasks[m.ID] = t
 	if due.After(s.now()) {
-		t.state, t.due = task.StateDelayed, due.Truncate(time.Millisecond)
+		t.due = due.Truncate(time.Millisecond)
+		q.set(t, task.StateDelayed)
 		return true, false, nil
 	}
 	return true, q.push(t, false), nil
@@ -224,7 +248,8 @@ func (s *TaskStore) Fetch(ctx context.Context, queue, worker string, lease time.
 	q.pending = q.pending[1:]
 	t := q.tasks[id]
 	now := s.now()
-	t.state, t.lease, t.worker, t.started = task.StateRunning, now.Add(lease).Truncate(time.Millisecond), worker, now
+	t.lease, t.worker, t.started = now.Add(lease).Truncate(time.Millisecond), worker, now
+	q.set(t, task.StateRunning)
 	t.attempts++
 	d := &task.Delivery{Message: t.m, Attempt: t.attempts, LeaseUntil: t.lease}
 	d.Args = slices.Clone(t.m.Args)
@@ -274,7 +299,7 @@ func (s *TaskStore) Ack(ctx context.Context, d *task.Delivery) error {
 		return err
 	}
 	q.release(t)
-	delete(q.tasks, d.ID)
+	q.drop(d.ID)
 	q.processed++
 	return nil
 }
@@ -293,11 +318,12 @@ func (s *TaskStore) AckFetch(ctx context.Context, d *task.Delivery, worker strin
 func (s *TaskStore) Retry(ctx context.Context, d *task.Delivery, due time.Time, errMsg string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, t, err := s.running(d)
+	q, t, err := s.running(d)
 	if err != nil {
 		return err
 	}
-	t.state, t.due, t.lastErr, t.worker = task.StateDelayed, due.Truncate(time.Millisecond), errMsg, ""
+	t.due, t.lastErr, t.worker = due.Truncate(time.Millisecond), errMsg, ""
+	q.set(t, task.StateDelayed)
 	return nil
 }
 
@@ -310,7 +336,8 @@ func (s *TaskStore) Fail(ctx context.Context, d *task.Delivery, f task.Failure) 
 		return err
 	}
 	f.FailedAt = f.FailedAt.Truncate(time.Millisecond)
-	t.state, t.failure, t.lastErr, t.worker = task.StateFailed, &f, f.Error, ""
+	t.failure, t.lastErr, t.worker = &f, f.Error, ""
+	q.set(t, task.StateFailed)
 	q.release(t)
 	q.failed++
 	return nil
@@ -346,11 +373,13 @@ func (s *TaskStore) Forward(ctx context.Context, queue string) (moved, recovered
 	}
 	now := s.now()
 	var due, lapsed []*memTask
-	for _, t := range q.tasks {
-		switch {
-		case t.state == task.StateDelayed && !t.due.After(now):
+	for _, t := range q.delayed {
+		if !t.due.After(now) {
 			due = append(due, t)
-		case t.state == task.StateRunning && !t.lease.After(now):
+		}
+	}
+	for _, t := range q.running {
+		if !t.lease.After(now) {
 			lapsed = append(lapsed, t)
 		}
 	}
@@ -548,7 +577,7 @@ func (s *TaskStore) Remove(ctx context.Context, queue, id string, state task.Sta
 		return false, nil
 	}
 	q.release(t)
-	delete(q.tasks, id)
+	q.drop(id)
 	return true, nil
 }
 
@@ -567,7 +596,7 @@ func (s *TaskStore) RemoveQueue(ctx context.Context, queue string) (int, error) 
 	for _, id := range q.pending {
 		if t := q.tasks[id]; t != nil && t.state == task.StatePending {
 			q.release(t)
-			delete(q.tasks, id)
+			q.drop(id)
 			n++
 		}
 	}
