@@ -47,7 +47,7 @@ type memQueue struct {
 	tasks     map[string]*memTask
 	delayed   map[string]*memTask // the tasks in StateDelayed
 	running   map[string]*memTask // the tasks in StateRunning
-	pending   []string // ids, next first; may hold removed ids, skipped
+	pending   []string            // ids, next first; may hold removed ids, skipped
 	unique    map[string]string
 	recurrent map[string]int64 // name → last fire (ms)
 	stopped   map[string]bool
