@@ -332,3 +332,111 @@ func TestTasksSurviveKilledNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestTasksHandedBackOnSIGTERM: a node stopped while its tasks run past
+// the drain timeout hands them back; another node runs them, and none is
+// lost or recorded twice.
+func TestTasksHandedBackOnSIGTERM(t *testing.T) {
+	srv := redistest.StartOwn(t)
+	prefix := redistest.Prefix(t)
+	env := []string{
+		"STELLAR_REDIS_PREFIX=" + prefix,
+		"STELLAR_TASKS_LEASE=2s",
+		"STELLAR_TASKS_POLL_INTERVAL=50ms",
+		"STELLAR_TASKS_DRAIN_TIMEOUT=300ms",
+		"STELLAR_TASKS_WORKERS=5",
+		"STELLAR_LOG_LEVEL=warn",
+		"STELLAR_CLUSTER_HEARTBEAT_INTERVAL=200ms",
+		"STELLAR_CLUSTER_NODE_TTL=1s",
+	}
+	nodes := make([]*taskNode, 2)
+	for i := range nodes {
+		id := "node-" + strconv.Itoa(i+1)
+		addr := freePort(t)
+		nodes[i] = &taskNode{id: id, addr: addr, env: env,
+			args: []string{"run", "--redis", srv.URL(), "--id", id, "--http", addr, "--tcp", "off", "--token", "test-token"}}
+		nodes[i].start(t)
+	}
+	b, err := redisb.Open(redisb.Config{Redis: config.Redis{URL: srv.URL(), Prefix: prefix}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	ctx := context.Background()
+	mgr := task.New(b.Tasks(), task.Config{NodeID: "test"})
+	_ = mgr.Register(&task.Definition{Name: "recordRun", MaxAttempts: 5,
+		Handler: task.HandlerFunc(func(context.Context, *task.Task) error { return nil })})
+	const n = 10 // as many as both nodes' workers
+	ids := map[string]bool{}
+	for range n {
+		id, err := mgr.Enqueue(ctx, "recordRun", map[string]any{"sleep_ms": 1500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[id] = true
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		running, err := mgr.WorkingOn(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(running) == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d tasks running", len(running), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stopped := time.Now()
+	if err := nodes[0].cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	nodes[0].wait(t, 10*time.Second)
+	if code := nodes[0].cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("stopped node exited with %d:\n%s", code, nodes[0].stderr)
+	}
+	c := cache.New(b.Cache(), cache.Config{NodeID: "test"})
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		got, err := c.ListLength(ctx, RunsList)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d tasks ran", got, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	runs := map[string][]string{}
+	handedBack := 0
+	for {
+		raw, err := c.Pop(ctx, RunsList)
+		if err != nil {
+			break
+		}
+		var line string
+		_ = json.Unmarshal(raw, &line)
+		f := strings.Fields(line)
+		runs[f[0]] = append(runs[f[0]], f[1]+"@"+f[2])
+		if f[1] != "1" {
+			handedBack++
+			if f[2] != nodes[1].id {
+				t.Errorf("handed-back task %s ran on %s", f[0], f[2])
+			}
+		}
+	}
+	for id := range ids {
+		if len(runs[id]) != 1 {
+			t.Errorf("task %s ran %v, want once", id, runs[id])
+		}
+	}
+	if handedBack == 0 {
+		t.Error("no task was handed back")
+	}
+	t.Logf("tasks=%d handed-back=%d all done %s after SIGTERM", n, handedBack, time.Since(stopped).Round(time.Millisecond))
+}
