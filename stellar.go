@@ -16,8 +16,10 @@ import (
 
 	"github.com/stellarfw/stellar-go/action"
 	"github.com/stellarfw/stellar-go/cache"
+	"github.com/stellarfw/stellar-go/chat"
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/config"
+	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/internal/logging"
 	"github.com/stellarfw/stellar-go/task"
 	httpt "github.com/stellarfw/stellar-go/transport/http"
@@ -50,6 +52,13 @@ type App struct {
 	// definitions before Start; enqueue and inspect once started. Every
 	// node runs workers unless tasks.workers is -1.
 	Tasks *task.Manager
+	// Chat is the chat-room API (Stellar's api.chatRoom): rooms span the
+	// cluster, and Join and Leave work on a connection of any node.
+	// Register chat middleware with Chat.Use before Start.
+	Chat *chat.Chat
+	// Connections holds the node's persistent (TCP and WebSocket)
+	// connections; register connection middleware with Connections.Use.
+	Connections *connection.Registry
 
 	base      config.Config
 	logOut    io.Writer
@@ -65,6 +74,7 @@ type App struct {
 	backend     *backend      // guarded by mu; open while running
 	parts       []part        // guarded by mu; registered by New
 	started     []part        // guarded by mu; the parts Start brought up
+	conns       *connections  // guarded by mu; the persistent transports
 	shutdown    chan struct{} // closed once Shutdown has finished
 	shutdownErr error         // set before shutdown is closed
 	failed      chan error    // a transport that stopped on its own
@@ -110,6 +120,9 @@ func New(cfg Config, opts ...Option) *App {
 	a.parts = append(a.parts, a.clusterPart())
 	a.Tasks = task.New(nil, task.Config{})
 	a.parts = append(a.parts, a.tasksPart())
+	a.Connections = connection.NewRegistry()
+	a.Chat = chat.New(a.Connections, a.Cluster)
+	a.parts = append(a.parts, a.connectionsPart())
 	if err := a.Actions.Register(a.statusAction()); err != nil {
 		panic(err) // the built-in action is valid; a failure here is a bug
 	}
@@ -250,6 +263,7 @@ func (a *App) Start(ctx context.Context) error {
 			Files:      a.Public,
 			Logger:     a.logger,
 			Ready:      a.ready,
+			Handlers:   a.httpHandlers(),
 		})
 		if err := srv.Listen(); err != nil {
 			a.rollback(ctx)

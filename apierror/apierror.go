@@ -28,6 +28,17 @@ const (
 	CodeMethodNotAllowed  = "method_not_allowed" // the path exists for other methods
 	CodeTimeout           = "timeout"            // the action ran past its deadline
 	CodeUnavailable       = "unavailable"        // a backend the action needs is unreachable
+
+	// Persistent connections (TCP and WebSocket) and chat rooms.
+	CodeUnknownVerb        = "unknown_verb"         // a message names no verb or action the server knows
+	CodeMessageTooLarge    = "message_too_large"    // a line or frame exceeds the configured limit; the connection is closed
+	CodeTooManyRequests    = "too_many_requests"    // the connection has too many actions in flight
+	CodeRoomNotFound       = "room_not_found"       // no chat room by that name
+	CodeRoomExists         = "room_exists"          // a chat room by that name exists already
+	CodeNotInRoom          = "not_in_room"          // the connection is not a member of the room
+	CodeConnectionNotFound = "connection_not_found" // no live node owns the connection
+	CodeParamNotFound      = "param_not_found"      // the connection has no such param
+	CodeChatRefused        = "chat_refused"         // a chat or connection middleware stopped the message
 )
 
 // Error is an error with a client-facing code, status and message.

@@ -60,6 +60,10 @@ type Config struct {
 	Log     Log     `key:"log"`
 	HTTP    HTTP    `key:"http"`
 	TCP     TCP     `key:"tcp"`
+	// WebSocket configures the WebSocket transport on the HTTP server.
+	WebSocket WebSocket `key:"websocket"`
+	// Chat configures the chat rooms.
+	Chat    Chat    `key:"chat"`
 	Redis   Redis   `key:"redis"`
 	Cluster Cluster `key:"cluster"`
 	Tasks   Tasks   `key:"tasks"`
@@ -155,6 +159,19 @@ type Route struct {
 type TCP struct {
 	// Addr is the listen address. Default ":5000". "off" disables TCP.
 	Addr string `key:"addr" env:"STELLAR_TCP_ADDR"`
+	// TLSCert and TLSKey are PEM files; with both set the TCP server
+	// speaks TLS only.
+	TLSCert string `key:"tls_cert"`
+	TLSKey  string `key:"tls_key"`
+	// MaxLineBytes limits one line from a client; a longer one gets an
+	// error and the connection is closed. Default 64 KiB.
+	MaxLineBytes int `key:"max_line_bytes"`
+	// MaxInFlight limits the actions running at once for one connection;
+	// beyond it a message gets a too_many_requests error. Default 16.
+	MaxInFlight int `key:"max_in_flight"`
+	// IdleTimeout closes a connection that sends nothing for this long.
+	// Default 5m.
+	IdleTimeout time.Duration `key:"idle_timeout"`
 }
 
 // Redis configures the shared backend. With no URL and no Sentinel or

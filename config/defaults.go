@@ -44,6 +44,7 @@ func Defaults(c *Config) {
 	}
 
 	setDefault(&c.TCP.Addr, ":5000")
+	c.connectionDefaults()
 	setDefault(&c.Redis.Prefix, "stellar:")
 	c.Tasks.defaults()
 

@@ -34,8 +34,10 @@ func TestDefaults(t *testing.T) {
 			PublicDir:         "public",
 			DirectoryFile:     "index.html",
 		},
-		TCP:   TCP{Addr: ":5000"},
-		Redis: Redis{Prefix: "stellar:"},
+		TCP:       TCP{Addr: ":5000", MaxLineBytes: 64 << 10, MaxInFlight: 16, IdleTimeout: 5 * time.Minute},
+		WebSocket: WebSocket{Path: "/ws", MaxFrameBytes: 64 << 10, MaxInFlight: 16, PingInterval: 30 * time.Second},
+		Chat:      Chat{DefaultRoom: "defaultRoom"},
+		Redis:     Redis{Prefix: "stellar:"},
 	}
 	want.Tasks = Tasks{Workers: 10, Lease: 30 * time.Second, PollInterval: 100 * time.Millisecond, DrainTimeout: 10 * time.Second}
 	want.Cluster = Cluster{HeartbeatInterval: time.Second, NodeTTL: 5 * time.Second, RPCTimeout: 5 * time.Second,

@@ -20,6 +20,7 @@ func (c Config) Validate() error {
 		func() error { return oneOf("log.format", c.Log.Format, "text", "json", "auto") },
 		c.HTTP.validate,
 		func() error { return listenAddr("tcp.addr", c.TCP.Addr) },
+		c.validateConnections,
 		c.Redis.validate,
 		c.Tasks.validate,
 		c.Cluster.validate,

@@ -35,6 +35,7 @@ type Conn struct {
 	mu     sync.Mutex
 	params map[string]any      // guarded by mu
 	rooms  map[string]struct{} // guarded by mu
+	sender Sender              // guarded by mu; set by a persistent transport
 }
 
 // New returns a connection of the given type owned by node, with a fresh id.

@@ -46,6 +46,7 @@ type Backend struct {
 	cache   *CacheStore
 	cluster *ClusterTransport
 	tasks   *TaskStore
+	chat    *ChatStore
 
 	stop      chan struct{}
 	closeOnce sync.Once
@@ -60,6 +61,7 @@ func New(cfg Config) *Backend {
 		cache:   newCacheStore(cfg.Now),
 		cluster: newClusterTransport(cfg.Now),
 		tasks:   newTaskStore(cfg.Now),
+		chat:    newChatStore(),
 		stop:    make(chan struct{}),
 	}
 	b.wg.Add(1)

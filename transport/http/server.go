@@ -42,6 +42,9 @@ type Options struct {
 	// Ready reports whether the node can serve: nil means ready. /readyz
 	// answers 503 with its message otherwise.
 	Ready func(ctx context.Context) error
+	// Handlers serve exact paths before actions and files: the WebSocket
+	// endpoint and the browser client.
+	Handlers map[string]http.Handler
 }
 
 // Server is the HTTP transport of one node.
@@ -223,6 +226,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/readyz":
 		s.readyz(w, r)
+		return
+	}
+	if h, ok := s.opts.Handlers[r.URL.Path]; ok {
+		h.ServeHTTP(w, r)
 		return
 	}
 	prefix := s.cfg.ActionPath

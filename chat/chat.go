@@ -1,0 +1,604 @@
+// Package chat is the chat-room system of persistent connections
+// (Stellar's api.chatRoom): rooms that span the cluster, membership kept
+// in the backend, messages that reach the members on every node, and chat
+// middleware that can change or stop a message.
+//
+// A connection lives on one node; a room spans them all. Join and Leave
+// work on any connection of the cluster: when the connection lives on
+// another node the call goes through cluster RPC to its owner, which runs
+// the join or leave middleware and records the membership. Broadcast and
+// Emit publish the message to every node; each node delivers it to its own
+// members of the room. Every node sweeps the members of nodes that are no
+// longer live, so that a node that died leaves no ghost members.
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/stellarfw/stellar-go/cluster"
+	"github.com/stellarfw/stellar-go/connection"
+)
+
+// Cluster method names and message types used by the chat.
+const (
+	// MethodJoin joins a connection to a room on the node that owns it.
+	MethodJoin = "chat.join"
+	// MethodLeave removes a connection from a room on the node that owns
+	// it.
+	MethodLeave = "chat.leave"
+
+	typeMessage = "chat.message"
+	typeDestroy = "chat.destroy"
+)
+
+// Contexts of the messages pushed to clients.
+const (
+	ContextUser     = "user"     // a message said in a room
+	ContextAPI      = "api"      // a message from the server
+	ContextResponse = "response" // the answer to a client's message
+)
+
+// Message is a message said or an event emitted in a room, as clients get
+// it: {"context":"user","room":"lobby","from":"<connection id>","message":…,
+// "sentAt":…}, or with "event" and "data" for Emit.
+type Message struct {
+	Context string `json:"context"`
+	Room    string `json:"room"`
+	// From is the sender's connection id, "0" for the server.
+	From string `json:"from"`
+	// Message is what Broadcast sent.
+	Message any `json:"message,omitempty"`
+	// Event and Data are what Emit sent.
+	Event string `json:"event,omitempty"`
+	Data  any    `json:"data,omitempty"`
+	// SentAt is when the message was sent, in Unix milliseconds.
+	SentAt int64 `json:"sentAt"`
+}
+
+// Status is the state of a room (Stellar's roomStatus).
+type Status struct {
+	Room         string            `json:"room"`
+	MembersCount int               `json:"membersCount"`
+	Members      map[string]Member `json:"members"`
+}
+
+// Config configures a Chat. A zero field means its default.
+type Config struct {
+	// NodeID is this node's id. Required.
+	NodeID string
+	// DefaultRoom exists from Start. Default "defaultRoom".
+	DefaultRoom string
+	// SweepInterval is how often the node removes the members of nodes
+	// that are no longer live. Default 1s.
+	SweepInterval time.Duration
+	// Logger logs. Default slog.Default.
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.DefaultRoom == "" {
+		c.DefaultRoom = "defaultRoom"
+	}
+	if c.SweepInterval <= 0 {
+		c.SweepInterval = time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Chat is the chat API of one node. Create it with New, register
+// middleware, then Start it on a Store.
+type Chat struct {
+	conns *connection.Registry
+	cl    *cluster.Cluster
+
+	mu      sync.Mutex
+	mw      []*Middleware                          // guarded by mu; sorted by priority
+	cfg     Config                                 // guarded by mu; fixed once started
+	store   Store                                  // guarded by mu
+	local   map[string]map[string]*connection.Conn // guarded by mu; room → id → this node's members
+	running bool                                   // guarded by mu
+	cancel  context.CancelFunc                     // guarded by mu
+	wg      sync.WaitGroup
+}
+
+// New returns a Chat for the connections of conns, talking to the other
+// nodes through cl. It registers the chat's cluster methods and
+// subscriptions on cl.
+func New(conns *connection.Registry, cl *cluster.Cluster) *Chat {
+	c := &Chat{conns: conns, cl: cl, local: make(map[string]map[string]*connection.Conn)}
+	cl.HandleFunc(MethodJoin, c.serveJoin)
+	cl.HandleFunc(MethodLeave, c.serveLeave)
+	cl.Subscribe(typeMessage, c.deliver)
+	cl.Subscribe(typeDestroy, c.destroyed)
+	return c
+}
+
+// Start runs the chat on store: it creates the default room, removes the
+// members this node left behind in an earlier life, and starts sweeping
+// the members of dead nodes.
+func (c *Chat) Start(ctx context.Context, store Store, cfg Config) error {
+	cfg.setDefaults()
+	if cfg.NodeID == "" {
+		return errors.New("chat: Config.NodeID is required")
+	}
+	if err := CheckRoom(cfg.DefaultRoom); err != nil {
+		return fmt.Errorf("%w: default room %q", err, cfg.DefaultRoom)
+	}
+	c.mu.Lock()
+	if c.running {
+		c.mu.Unlock()
+		return errors.New("chat: already started")
+	}
+	c.cfg, c.store = cfg, store
+	c.mu.Unlock()
+	if _, err := store.Create(ctx, cfg.DefaultRoom); err != nil {
+		return fmt.Errorf("chat: creating %s: %w", cfg.DefaultRoom, err)
+	}
+	// A node id is unique among live nodes, so members recorded under it
+	// belong to a previous run of this node: they are ghosts.
+	if _, err := store.Sweep(ctx, func(m Member) bool { return m.Node == cfg.NodeID && !c.conns.Owns(m.ID) }); err != nil {
+		return fmt.Errorf("chat: removing stale members: %w", err)
+	}
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c.mu.Lock()
+	c.running, c.cancel = true, cancel
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go c.sweepLoop(loopCtx)
+	return nil
+}
+
+// Stop stops the sweeper. Connections leave their rooms as their
+// transports close them.
+func (c *Chat) Stop(ctx context.Context) error {
+	c.mu.Lock()
+	cancel := c.cancel
+	c.running, c.cancel = false, nil
+	c.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	done := make(chan struct{})
+	go func() { c.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("chat: sweeper still running: %w", ctx.Err())
+	}
+}
+
+func (c *Chat) state() (Store, Config, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.running {
+		return nil, c.cfg, ErrNotRunning
+	}
+	return c.store, c.cfg, nil
+}
+
+// DefaultRoom is the name of the room that exists from Start.
+func (c *Chat) DefaultRoom() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cfg.DefaultRoom
+}
+
+// Create creates a room; it fails with ErrRoomExists when it exists.
+func (c *Chat) Create(ctx context.Context, room string) error {
+	if err := CheckRoom(room); err != nil {
+		return err
+	}
+	s, _, err := c.state()
+	if err != nil {
+		return err
+	}
+	created, err := s.Create(ctx, room)
+	if err != nil {
+		return err
+	}
+	if !created {
+		return fmt.Errorf("%w: %q", ErrRoomExists, room)
+	}
+	return nil
+}
+
+// Destroy removes a room and its members on every node. Removing a room
+// that does not exist is no error.
+func (c *Chat) Destroy(ctx context.Context, room string) error {
+	s, _, err := c.state()
+	if err != nil {
+		return err
+	}
+	if err := s.Destroy(ctx, room); err != nil {
+		return err
+	}
+	return c.cl.Publish(ctx, typeDestroy, map[string]string{"room": room})
+}
+
+// Exists reports whether a room exists.
+func (c *Chat) Exists(ctx context.Context, room string) (bool, error) {
+	s, _, err := c.state()
+	if err != nil {
+		return false, err
+	}
+	return s.Exists(ctx, room)
+}
+
+// List returns the rooms, sorted.
+func (c *Chat) List(ctx context.Context) ([]string, error) {
+	s, _, err := c.state()
+	if err != nil {
+		return nil, err
+	}
+	return s.List(ctx)
+}
+
+// Status returns a room's members (Stellar's roomStatus), or ErrNoRoom.
+func (c *Chat) Status(ctx context.Context, room string) (Status, error) {
+	s, _, err := c.state()
+	if err != nil {
+		return Status{}, err
+	}
+	ms, err := s.Members(ctx, room)
+	if err != nil {
+		return Status{}, err
+	}
+	st := Status{Room: room, MembersCount: len(ms), Members: make(map[string]Member, len(ms))}
+	for _, m := range ms {
+		st.Members[m.ID] = m
+	}
+	return st, nil
+}
+
+// rpcArgs are the arguments of MethodJoin and MethodLeave.
+type rpcArgs struct {
+	Conn string `json:"conn"`
+	Room string `json:"room"`
+}
+
+// rpcResult is their result. A refusal travels as a result rather than an
+// error so that the caller gets the same error as a local call would.
+type rpcResult struct {
+	Changed bool   `json:"changed"`
+	NoRoom  bool   `json:"noRoom,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Join adds a connection of any node to a room. It reports false when the
+// connection was in the room already. It fails with ErrNoRoom, with
+// ErrNoConnection when no live node owns the connection, or with the
+// error of a join middleware.
+func (c *Chat) Join(ctx context.Context, connID, room string) (bool, error) {
+	if conn, ok := c.conns.Get(connID); ok {
+		return c.JoinConn(ctx, conn, room)
+	}
+	return c.remote(ctx, MethodJoin, connID, room)
+}
+
+// Leave removes a connection of any node from a room. It reports false
+// when the connection was not in the room.
+func (c *Chat) Leave(ctx context.Context, connID, room string) (bool, error) {
+	if conn, ok := c.conns.Get(connID); ok {
+		return c.LeaveConn(ctx, conn, room)
+	}
+	return c.remote(ctx, MethodLeave, connID, room)
+}
+
+func (c *Chat) remote(ctx context.Context, method, connID, room string) (bool, error) {
+	if _, _, err := c.state(); err != nil {
+		return false, err
+	}
+	rep, err := c.cl.Do(ctx, method, rpcArgs{Conn: connID, Room: room}, cluster.ToConnection(connID))
+	if errors.Is(err, cluster.ErrNoOwner) {
+		return false, fmt.Errorf("%w: %s", ErrNoConnection, connID)
+	}
+	if err != nil {
+		return false, err
+	}
+	var res rpcResult
+	if err := rep.Decode(&res); err != nil {
+		return false, fmt.Errorf("chat: %s: reply from %s: %w", method, rep.Node, err)
+	}
+	switch {
+	case res.NoRoom:
+		return false, fmt.Errorf("%w: %q", ErrNoRoom, room)
+	case res.Error != "":
+		return false, errors.New(res.Error)
+	}
+	return res.Changed, nil
+}
+
+func (c *Chat) serveJoin(ctx context.Context, call *cluster.Call) (any, error) {
+	return c.serve(ctx, call, c.JoinConn)
+}
+
+func (c *Chat) serveLeave(ctx context.Context, call *cluster.Call) (any, error) {
+	return c.serve(ctx, call, c.LeaveConn)
+}
+
+func (c *Chat) serve(ctx context.Context, call *cluster.Call, fn func(context.Context, *connection.Conn, string) (bool, error)) (any, error) {
+	var a rpcArgs
+	if err := call.Decode(&a); err != nil {
+		return nil, fmt.Errorf("chat: %s: arguments: %w", call.Method, err)
+	}
+	conn, ok := c.conns.Get(a.Conn)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNoConnection, a.Conn)
+	}
+	changed, err := fn(ctx, conn, a.Room)
+	switch {
+	case errors.Is(err, ErrNoRoom):
+		return rpcResult{NoRoom: true}, nil
+	case err != nil:
+		return rpcResult{Error: err.Error()}, nil
+	}
+	return rpcResult{Changed: changed}, nil
+}
+
+// JoinConn adds a connection of this node to a room, running the join
+// middleware first.
+func (c *Chat) JoinConn(ctx context.Context, conn *connection.Conn, room string) (bool, error) {
+	if err := CheckRoom(room); err != nil {
+		return false, err
+	}
+	s, cfg, err := c.state()
+	if err != nil {
+		return false, err
+	}
+	if ok, err := s.Exists(ctx, room); err != nil {
+		return false, err
+	} else if !ok {
+		return false, fmt.Errorf("%w: %q", ErrNoRoom, room)
+	}
+	for _, m := range c.middleware() {
+		if m.Join == nil {
+			continue
+		}
+		if err := runHook(m.Name, func() error { return m.Join(ctx, conn, room) }); err != nil {
+			return false, err
+		}
+	}
+	added, err := s.Join(ctx, room, Member{ID: conn.ID, Node: cfg.NodeID, JoinedAt: cfg.Now().UTC().Truncate(time.Millisecond)})
+	if err != nil {
+		return false, err
+	}
+	conn.AddRoom(room)
+	c.mu.Lock()
+	if c.local[room] == nil {
+		c.local[room] = make(map[string]*connection.Conn)
+	}
+	c.local[room][conn.ID] = conn
+	c.mu.Unlock()
+	return added, nil
+}
+
+// LeaveConn removes a connection of this node from a room, running the
+// leave middleware first.
+func (c *Chat) LeaveConn(ctx context.Context, conn *connection.Conn, room string) (bool, error) {
+	s, _, err := c.state()
+	if err != nil {
+		return false, err
+	}
+	for _, m := range c.middleware() {
+		if m.Leave == nil {
+			continue
+		}
+		if err := runHook(m.Name, func() error { return m.Leave(ctx, conn, room) }); err != nil {
+			return false, err
+		}
+	}
+	c.forget(conn, room)
+	return s.Leave(ctx, room, conn.ID)
+}
+
+func (c *Chat) forget(conn *connection.Conn, room string) {
+	conn.RemoveRoom(room)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if m := c.local[room]; m != nil {
+		delete(m, conn.ID)
+		if len(m) == 0 {
+			delete(c.local, room)
+		}
+	}
+}
+
+// Disconnect removes a closing connection of this node from its rooms.
+// Leave middleware runs; its errors are logged, since the connection goes
+// anyway.
+func (c *Chat) Disconnect(ctx context.Context, conn *connection.Conn) {
+	c.mu.Lock()
+	s, log, running := c.store, c.cfg.Logger, c.running
+	c.mu.Unlock()
+	for _, room := range conn.Rooms() {
+		for _, m := range c.middleware() {
+			if m.Leave == nil {
+				continue
+			}
+			if err := runHook(m.Name, func() error { return m.Leave(ctx, conn, room) }); err != nil {
+				log.Warn("leave middleware failed for a closing connection", "middleware", m.Name, "room", room, "error", err.Error())
+			}
+		}
+		c.forget(conn, room)
+		if !running {
+			continue // the sweep of the next start removes it
+		}
+		if _, err := s.Leave(ctx, room, conn.ID); err != nil && !errors.Is(err, ErrNoRoom) {
+			log.Warn("removing a closed connection from its room", "room", room, "connection", conn.ID, "error", err.Error())
+		}
+	}
+}
+
+// Broadcast sends message to every member of room, on every node
+// (Stellar's broadcast). from is the sending connection, nil for the
+// server; say middleware runs first and may change or stop the message.
+func (c *Chat) Broadcast(ctx context.Context, from *connection.Conn, room string, message any) error {
+	return c.send(ctx, from, &Message{Context: ContextUser, Room: room, Message: message})
+}
+
+// Emit sends an event with its data to every member of room, on every
+// node (Stellar's emit). from is nil for the server.
+func (c *Chat) Emit(ctx context.Context, room, event string, data any, from *connection.Conn) error {
+	if event == "" {
+		return errors.New("chat: Emit needs an event name")
+	}
+	return c.send(ctx, from, &Message{Context: ContextUser, Room: room, Event: event, Data: data})
+}
+
+func (c *Chat) send(ctx context.Context, from *connection.Conn, m *Message) error {
+	s, cfg, err := c.state()
+	if err != nil {
+		return err
+	}
+	if from != nil {
+		if !from.InRoom(m.Room) {
+			return fmt.Errorf("%w: %q", ErrNotMember, m.Room)
+		}
+		m.From = from.ID
+	} else {
+		if ok, err := s.Exists(ctx, m.Room); err != nil {
+			return err
+		} else if !ok {
+			return fmt.Errorf("%w: %q", ErrNoRoom, m.Room)
+		}
+		m.From = "0"
+	}
+	m.SentAt = cfg.Now().UnixMilli()
+	for _, mw := range c.middleware() {
+		if mw.Say == nil {
+			continue
+		}
+		if err := runHook(mw.Name, func() error { return mw.Say(ctx, from, m) }); err != nil {
+			return err
+		}
+	}
+	return c.cl.Publish(ctx, typeMessage, m)
+}
+
+// deliver hands a room message to this node's members of the room.
+func (c *Chat) deliver(ctx context.Context, msg cluster.Message) {
+	var m Message
+	if err := json.Unmarshal(msg.Payload, &m); err != nil {
+		return
+	}
+	c.mu.Lock()
+	members := make([]*connection.Conn, 0, len(c.local[m.Room]))
+	for _, conn := range c.local[m.Room] {
+		members = append(members, conn)
+	}
+	log := c.cfg.Logger
+	c.mu.Unlock()
+	mws := c.middleware()
+	for _, conn := range members {
+		mine := m
+		ok := true
+		for _, mw := range mws {
+			if mw.OnSayReceive == nil {
+				continue
+			}
+			if err := runHook(mw.Name, func() error { return mw.OnSayReceive(ctx, conn, &mine) }); err != nil {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		if err := conn.Send(&mine); err != nil && !errors.Is(err, connection.ErrNoSender) {
+			log.Debug("room message not delivered", "room", m.Room, "connection", conn.ID, "error", err.Error())
+		}
+	}
+}
+
+// destroyed forgets a room destroyed on any node.
+func (c *Chat) destroyed(ctx context.Context, msg cluster.Message) {
+	var a struct {
+		Room string `json:"room"`
+	}
+	if msg.Decode(&a) != nil {
+		return
+	}
+	c.mu.Lock()
+	members := c.local[a.Room]
+	delete(c.local, a.Room)
+	c.mu.Unlock()
+	for _, conn := range members {
+		conn.RemoveRoom(a.Room)
+	}
+}
+
+// LocalMembers is the number of this node's connections in room.
+func (c *Chat) LocalMembers(room string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.local[room])
+}
+
+// sweepLoop removes the members of nodes that are not live, and this
+// node's members whose connection is gone.
+func (c *Chat) sweepLoop(ctx context.Context) {
+	defer c.wg.Done()
+	c.mu.Lock()
+	every, log := c.cfg.SweepInterval, c.cfg.Logger
+	c.mu.Unlock()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := c.Sweep(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Debug("chat sweep failed", "error", err.Error())
+		}
+		if n > 0 {
+			log.Info("removed members of connections that are gone", "members", n)
+		}
+	}
+}
+
+// Sweep removes, once, the members of nodes that are no longer live and
+// the members of this node whose connection is gone. The sweep loop calls
+// it every SweepInterval.
+func (c *Chat) Sweep(ctx context.Context) (int, error) {
+	s, cfg, err := c.state()
+	if err != nil {
+		return 0, err
+	}
+	nodes, err := c.cl.Nodes(ctx)
+	if err != nil {
+		return 0, err
+	}
+	live := make(map[string]bool, len(nodes))
+	for _, n := range nodes {
+		live[n.ID] = true
+	}
+	if !live[cfg.NodeID] {
+		// This node is not listed: the backend lost its records (a Redis
+		// restart) or the heartbeat lags. Judge nobody until it is back.
+		return 0, nil
+	}
+	return s.Sweep(ctx, func(m Member) bool {
+		if m.Node == cfg.NodeID {
+			return !c.conns.Owns(m.ID)
+		}
+		return !live[m.Node]
+	})
+}

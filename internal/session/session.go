@@ -1,0 +1,455 @@
+// Package session runs the protocol that TCP and WebSocket connections
+// share: one JSON message in, JSON replies and pushes out. It parses a
+// message, runs the verb (roomAdd, say, paramAdd, …) or the action it
+// names, and queues the reply; the transport only moves bytes.
+//
+// Verbs run in order on the reading goroutine, so that "roomAdd" then
+// "say" work as sent. Actions run concurrently, up to MaxInFlight per
+// connection; beyond that a message gets a too_many_requests error. Every
+// message counts, valid or not, and its reply carries that count as its
+// messageId, so that a client can match replies to what it sent.
+package session
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/stellarfw/stellar-go/action"
+	"github.com/stellarfw/stellar-go/apierror"
+	"github.com/stellarfw/stellar-go/chat"
+	"github.com/stellarfw/stellar-go/connection"
+)
+
+// Welcome is the text of the message a new connection gets first.
+const Welcome = "Hello! Welcome to the Stellar server"
+
+// Verbs of persistent connections.
+const (
+	VerbQuit         = "quit"
+	VerbParamAdd     = "paramAdd"
+	VerbParamView    = "paramView"
+	VerbParamDelete  = "paramDelete"
+	VerbParamsView   = "paramsView"
+	VerbParamsDelete = "paramsDelete"
+	VerbDetailsView  = "detailsView"
+	VerbRoomAdd      = "roomAdd"
+	VerbRoomLeave    = "roomLeave"
+	VerbRoomView     = "roomView"
+	VerbSay          = "say"
+	VerbEmit         = "emit"
+)
+
+// Verbs lists every verb, for parsers.
+var Verbs = []string{VerbQuit, VerbParamAdd, VerbParamView, VerbParamDelete, VerbParamsView,
+	VerbParamsDelete, VerbDetailsView, VerbRoomAdd, VerbRoomLeave, VerbRoomView, VerbSay, VerbEmit}
+
+// IsVerb reports whether name is a verb.
+func IsVerb(name string) bool {
+	for _, v := range Verbs {
+		if v == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Request is one message from a client. Exactly one of Action and Verb is
+// set. The other fields are the verb's arguments.
+type Request struct {
+	Action  string         `json:"action,omitempty"`
+	Params  map[string]any `json:"params,omitempty"`
+	Verb    string         `json:"verb,omitempty"`
+	Room    string         `json:"room,omitempty"`
+	Message any            `json:"message,omitempty"`
+	Event   string         `json:"event,omitempty"`
+	Data    any            `json:"data,omitempty"`
+	Key     string         `json:"key,omitempty"`
+	Value   any            `json:"value,omitempty"`
+}
+
+// Parse decodes a JSON message. It fails with a malformed_request error
+// for anything but one JSON object naming an action or a verb.
+func Parse(b []byte) (Request, error) {
+	var r Request
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&r); err != nil {
+		return Request{}, apierror.Newf(apierror.CodeMalformedRequest, http.StatusBadRequest,
+			`malformed message: %v; send {"action":"name","params":{…}} or {"verb":"roomAdd","room":"…"}`, trimErr(err))
+	}
+	if dec.More() {
+		return Request{}, apierror.New(apierror.CodeMalformedRequest, http.StatusBadRequest,
+			"malformed message: one JSON object per message")
+	}
+	switch {
+	case r.Action == "" && r.Verb == "":
+		return Request{}, apierror.New(apierror.CodeMalformedRequest, http.StatusBadRequest,
+			`the message names neither "action" nor "verb"`)
+	case r.Action != "" && r.Verb != "":
+		return Request{}, apierror.New(apierror.CodeMalformedRequest, http.StatusBadRequest,
+			`the message names both "action" and "verb"`)
+	case r.Verb != "" && !IsVerb(r.Verb):
+		return Request{}, apierror.Newf(apierror.CodeUnknownVerb, http.StatusBadRequest, "unknown verb %q", clip(r.Verb))
+	}
+	return r, nil
+}
+
+func trimErr(err error) string { return clip(err.Error()) }
+
+func clip(s string) string {
+	if len(s) > 100 {
+		return s[:100] + "…"
+	}
+	return s
+}
+
+// Options are shared by the sessions of one transport.
+type Options struct {
+	NodeID  string
+	Actions *action.Registry
+	Chat    *chat.Chat
+	Conns   *connection.Registry
+	Logger  *slog.Logger
+	// MaxInFlight limits the actions running at once per connection.
+	MaxInFlight int
+	// QueueSize bounds the messages waiting to be written to a client;
+	// a client that lets it fill is disconnected. Default 64.
+	QueueSize int
+}
+
+// Session is the protocol state of one connection.
+type Session struct {
+	opts *Options
+	// Conn is the connection.
+	Conn *connection.Conn
+
+	ctx    context.Context // ends when the session closes
+	cancel context.CancelFunc
+	out    chan []byte
+	sem    chan struct{}
+	wg     sync.WaitGroup // actions in flight
+
+	mu     sync.Mutex
+	closed bool  // guarded by mu
+	reason error // guarded by mu; why the session must end
+	done   chan struct{}
+}
+
+// ErrSlowClient ends a session whose client does not read its messages.
+var ErrSlowClient = errors.New("the client does not read its messages fast enough")
+
+// ErrQuit ends a session whose client sent quit.
+var ErrQuit = errors.New("the client quit")
+
+// New returns a session for a new connection of type typ; call Open.
+func New(opts *Options, typ, remoteAddr string) *Session {
+	q := opts.QueueSize
+	if q <= 0 {
+		q = 64
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Session{
+		opts:   opts,
+		Conn:   connection.New(typ, remoteAddr, opts.NodeID),
+		ctx:    ctx,
+		cancel: cancel,
+		out:    make(chan []byte, q),
+		sem:    make(chan struct{}, max(opts.MaxInFlight, 1)),
+		done:   make(chan struct{}),
+	}
+}
+
+// Open registers the connection (running the connection middleware) and
+// queues the welcome message. An error refuses the connection; it has
+// been queued for the client.
+func (s *Session) Open(ctx context.Context) error {
+	if err := s.opts.Conns.Add(ctx, s.Conn); err != nil {
+		s.push(errorReply(0, refused(err)))
+		return err
+	}
+	s.Conn.SetSender(s.Push)
+	s.push(map[string]any{
+		"context":     chat.ContextAPI,
+		"welcome":     Welcome,
+		"id":          s.Conn.ID,
+		"node":        s.opts.NodeID,
+		"defaultRoom": s.opts.Chat.DefaultRoom(),
+	})
+	return nil
+}
+
+// Out is the queue of encoded messages for the transport to write, one
+// JSON document each.
+func (s *Session) Out() <-chan []byte { return s.out }
+
+// Done is closed when the session must end: the client quit or is too
+// slow. Err says which.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err is why Done was closed.
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reason
+}
+
+func (s *Session) end(reason error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reason == nil {
+		s.reason = reason
+		close(s.done)
+	}
+}
+
+// Push queues a message for the client without blocking; it is the
+// connection's Sender. A client whose queue is full is disconnected.
+func (s *Session) Push(msg any) error {
+	b, err := json.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("session: message is not JSON-encodable: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return connection.ErrNoSender
+	}
+	select {
+	case s.out <- b:
+		return nil
+	default:
+		if s.reason == nil {
+			s.reason = ErrSlowClient
+			close(s.done)
+		}
+		return ErrSlowClient
+	}
+}
+
+func (s *Session) push(msg any) {
+	if err := s.Push(msg); err != nil && !errors.Is(err, connection.ErrNoSender) && !errors.Is(err, ErrSlowClient) {
+		s.opts.Logger.Error("reply dropped", "connection", s.Conn.ID, "error", err.Error())
+	}
+}
+
+// Reject counts a message that could not be read (too large, say) and
+// queues its error reply.
+func (s *Session) Reject(err error) {
+	id := s.Conn.CountMessage()
+	s.push(errorReply(id, apierror.From(err)))
+}
+
+// Handle handles one message. Verbs run before it returns; an action runs
+// on a goroutine of its own.
+func (s *Session) Handle(raw []byte) {
+	r, err := Parse(raw)
+	if err != nil {
+		s.Reject(err)
+		return
+	}
+	s.HandleRequest(r)
+}
+
+// HandleRequest handles a parsed message.
+func (s *Session) HandleRequest(r Request) {
+	id := s.Conn.CountMessage()
+	if r.Action != "" {
+		s.runAction(id, r)
+		return
+	}
+	data, err := s.verb(r)
+	if err != nil {
+		s.push(errorReply(id, apierror.From(err)))
+		return
+	}
+	s.push(map[string]any{"context": chat.ContextResponse, "messageId": id, "status": "OK", "data": data})
+	if r.Verb == VerbQuit {
+		s.end(ErrQuit)
+	}
+}
+
+func errorReply(id int64, e *apierror.Error) map[string]any {
+	m := map[string]any{"context": chat.ContextResponse, "error": e.Body().Error}
+	if id > 0 {
+		m["messageId"] = id
+	}
+	return m
+}
+
+func (s *Session) runAction(id int64, r Request) {
+	select {
+	case s.sem <- struct{}{}:
+	default:
+		s.push(errorReply(id, apierror.Newf(apierror.CodeTooManyRequests, http.StatusTooManyRequests,
+			"%d actions are running on this connection already; wait for a reply before sending more", cap(s.sem))))
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		<-s.sem
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-s.sem }()
+		raw := s.Conn.Params()
+		for k, v := range r.Params {
+			raw[k] = v
+		}
+		req := &action.Request{Conn: s.Conn}
+		if err := s.opts.Actions.Run(s.ctx, r.Action, raw, req); err != nil {
+			s.push(errorReply(id, apierror.From(err)))
+			return
+		}
+		if req.NoRender {
+			return
+		}
+		body := req.Response
+		if body == nil {
+			body = map[string]any{}
+		}
+		body["context"] = chat.ContextResponse
+		body["messageId"] = id
+		s.push(body)
+	}()
+}
+
+// InFlight is the number of actions running.
+func (s *Session) InFlight() int { return len(s.sem) }
+
+func (s *Session) verb(r Request) (any, error) {
+	c, ctx := s.Conn, s.ctx
+	room := r.Room
+	if room == "" {
+		room = s.opts.Chat.DefaultRoom()
+	}
+	switch r.Verb {
+	case VerbQuit:
+		return nil, nil
+	case VerbParamAdd:
+		if r.Key == "" {
+			return nil, badArg(`paramAdd needs "key" (and "value")`)
+		}
+		c.SetParam(r.Key, r.Value)
+		return nil, nil
+	case VerbParamView:
+		v, ok := c.Params()[r.Key]
+		if !ok {
+			return nil, apierror.Newf(apierror.CodeParamNotFound, http.StatusNotFound, "no param %q on this connection", clip(r.Key))
+		}
+		return v, nil
+	case VerbParamDelete:
+		c.DeleteParam(r.Key)
+		return nil, nil
+	case VerbParamsView:
+		return c.Params(), nil
+	case VerbParamsDelete:
+		c.ClearParams()
+		return nil, nil
+	case VerbDetailsView:
+		return s.Details(), nil
+	case VerbRoomAdd:
+		added, err := s.opts.Chat.JoinConn(ctx, c, room)
+		return added, chatError(err)
+	case VerbRoomLeave:
+		if !c.InRoom(room) {
+			return nil, notInRoom(room)
+		}
+		left, err := s.opts.Chat.LeaveConn(ctx, c, room)
+		return left, chatError(err)
+	case VerbRoomView:
+		if !c.InRoom(room) {
+			return nil, notInRoom(room)
+		}
+		st, err := s.opts.Chat.Status(ctx, room)
+		return st, chatError(err)
+	case VerbSay:
+		return nil, chatError(s.opts.Chat.Broadcast(ctx, c, room, r.Message))
+	case VerbEmit:
+		if r.Event == "" {
+			return nil, badArg(`emit needs "event"`)
+		}
+		return nil, chatError(s.opts.Chat.Emit(ctx, room, r.Event, r.Data, c))
+	}
+	return nil, apierror.Newf(apierror.CodeUnknownVerb, http.StatusBadRequest, "unknown verb %q", clip(r.Verb))
+}
+
+// Details describes the connection, for detailsView.
+func (s *Session) Details() map[string]any {
+	c := s.Conn
+	return map[string]any{
+		"id":           c.ID,
+		"type":         c.Type,
+		"remoteIP":     c.RemoteAddr,
+		"node":         c.NodeID,
+		"connectedAt":  c.ConnectedAt.UnixMilli(),
+		"rooms":        c.Rooms(),
+		"params":       c.Params(),
+		"messageCount": c.Messages(),
+	}
+}
+
+func badArg(msg string) error {
+	return apierror.New(apierror.CodeMalformedRequest, http.StatusBadRequest, msg)
+}
+
+func notInRoom(room string) error {
+	return apierror.Newf(apierror.CodeNotInRoom, http.StatusForbidden, "not in room %q: roomAdd first", clip(room))
+}
+
+func refused(err error) *apierror.Error {
+	var ae *apierror.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return &apierror.Error{Code: apierror.CodeChatRefused, Status: http.StatusForbidden, Message: err.Error(), Err: err}
+}
+
+// chatError gives a chat error its client-facing code.
+func chatError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, chat.ErrNoRoom):
+		return apierror.New(apierror.CodeRoomNotFound, http.StatusNotFound, err.Error())
+	case errors.Is(err, chat.ErrNotMember):
+		return apierror.New(apierror.CodeNotInRoom, http.StatusForbidden, err.Error()+": roomAdd first")
+	case errors.Is(err, chat.ErrRoomName):
+		return apierror.New(apierror.CodeMalformedRequest, http.StatusBadRequest, "a room name must be 1 to 256 bytes")
+	case errors.Is(err, chat.ErrNotRunning):
+		return apierror.New(apierror.CodeDraining, http.StatusServiceUnavailable, "the server is shutting down")
+	}
+	return refused(err)
+}
+
+// Close ends the session: it cancels the actions in flight and waits for
+// them (bounded by ctx), removes the connection from its rooms and from
+// the registry (running the destroy middleware), and closes Out. Call it
+// once, after the transport stopped reading.
+func (s *Session) Close(ctx context.Context) {
+	s.end(errors.New("closed"))
+	s.cancel()
+	waited := make(chan struct{})
+	go func() { s.wg.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+	}
+	s.Conn.SetSender(nil)
+	s.opts.Chat.Disconnect(ctx, s.Conn)
+	s.opts.Conns.Remove(ctx, s.Conn)
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+}

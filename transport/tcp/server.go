@@ -1,0 +1,367 @@
+// Package tcp is the TCP transport (Stellar's socket server): clients keep
+// a connection open and send one message per line, JSON or Stellar's text
+// verbs, and get one JSON document per line back. Several actions may run
+// at once per connection; each reply carries the messageId of the message
+// it answers.
+//
+// Limits, all from config.TCP: a line longer than MaxLineBytes gets a
+// message_too_large error and the connection is closed (the rest of the
+// line cannot be told from the next message); more than MaxInFlight
+// actions at once get too_many_requests and the connection is kept; a
+// connection silent for IdleTimeout gets a timeout error and is closed;
+// malformed JSON and unknown verbs get an error and the connection is
+// kept. A client that does not read its replies is disconnected.
+package tcp
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/stellarfw/stellar-go/apierror"
+	"github.com/stellarfw/stellar-go/config"
+	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/internal/session"
+)
+
+// writeTimeout bounds writing one message to a client.
+const writeTimeout = 10 * time.Second
+
+// Options configure a Server. Config holds the tcp section, with defaults
+// filled in.
+type Options struct {
+	Config  config.TCP
+	Session *session.Options
+	Logger  *slog.Logger
+}
+
+// Server is the TCP transport of one node.
+type Server struct {
+	opts   Options
+	cfg    config.TCP
+	logger *slog.Logger
+
+	closing chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup // Serve and one per connection
+
+	mu    sync.Mutex
+	ln    net.Listener          // guarded by mu
+	conns map[net.Conn]struct{} // guarded by mu
+}
+
+// New returns a server; call Listen, then Serve.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Server{opts: opts, cfg: opts.Config, logger: opts.Logger, closing: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+}
+
+// Listen binds the configured address, with TLS when a certificate is
+// configured. It fails at once if the port is in use.
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("tcp: cannot listen on %s: %w", s.cfg.Addr, err)
+	}
+	if s.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("tcp: loading tcp.tls_cert and tcp.tls_key: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	return nil
+}
+
+// Addr is the bound address, once Listen succeeded.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Serve accepts connections until Shutdown; it returns nil then.
+func (s *Server) Serve() error {
+	s.mu.Lock()
+	ln := s.ln
+	s.mu.Unlock()
+	if ln == nil {
+		return errors.New("tcp: Serve called before Listen")
+	}
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			select {
+			case <-s.closing:
+				return nil
+			default:
+			}
+			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.logger.Warn("tcp accept failed; retrying", "error", err.Error(), "in", backoff.String())
+				select {
+				case <-time.After(backoff):
+				case <-s.closing:
+					return nil
+				}
+				continue
+			}
+			return fmt.Errorf("tcp: accept: %w", err)
+		}
+		backoff = 0
+		s.mu.Lock()
+		select {
+		case <-s.closing:
+			s.mu.Unlock()
+			_ = nc.Close()
+			continue
+		default:
+		}
+		s.conns[nc] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.serveConn(nc)
+	}
+}
+
+// Shutdown stops accepting, tells every client the server is going away,
+// and closes their connections once their actions in flight have
+// answered, bounded by ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.once.Do(func() {
+		s.mu.Lock()
+		close(s.closing)
+		if s.ln != nil {
+			_ = s.ln.Close()
+		}
+		s.mu.Unlock()
+	})
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for nc := range s.conns {
+			_ = nc.Close()
+		}
+		s.mu.Unlock()
+		return fmt.Errorf("tcp: connections still open at the shutdown deadline: %w", ctx.Err())
+	}
+}
+
+// Len is the number of open connections.
+func (s *Server) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+func (s *Server) serveConn(nc net.Conn) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, nc)
+		s.mu.Unlock()
+		_ = nc.Close()
+	}()
+	remote := nc.RemoteAddr().String()
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		remote = host
+	}
+	sess := session.New(s.opts.Session, connection.TypeTCP, remote)
+	stopWriter, writerDone := make(chan struct{}), make(chan struct{})
+	go s.writeLoop(nc, sess, stopWriter, writerDone)
+	finish := func() {
+		close(stopWriter)
+		<-writerDone
+	}
+	ctx := context.Background()
+	if err := sess.Open(ctx); err != nil {
+		finish()
+		return
+	}
+	readerDone := make(chan struct{})
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		select {
+		case <-sess.Done():
+		case <-s.closing:
+			_ = sess.Push(map[string]any{"context": "api", "event": "shutdown", "message": "the server is shutting down; reconnect to another node"})
+		case <-readerDone:
+			return
+		}
+		_ = nc.SetReadDeadline(time.Unix(1, 0)) // unblock the reader
+	}()
+	s.readLoop(nc, sess)
+	close(readerDone)
+	<-watchDone
+	sess.Close(ctx)
+	finish()
+}
+
+// readLoop reads lines until the client goes, the session ends or the
+// server shuts down.
+func (s *Server) readLoop(nc net.Conn, sess *session.Session) {
+	br := bufio.NewReaderSize(nc, 4096)
+	var long []byte
+	for {
+		if s.cfg.IdleTimeout > 0 {
+			_ = nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		}
+		line, err := readLine(br, s.cfg.MaxLineBytes, &long)
+		switch {
+		case errors.Is(err, errLineTooLong):
+			sess.Reject(apierror.Newf(apierror.CodeMessageTooLarge, http.StatusRequestEntityTooLarge,
+				"line longer than %d bytes (tcp.max_line_bytes); closing the connection", s.cfg.MaxLineBytes))
+			return
+		case err != nil:
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && sess.Err() == nil && !s.isClosing() {
+				_ = sess.Push(map[string]any{"context": "api", "error": apierror.New(apierror.CodeTimeout, http.StatusRequestTimeout,
+					fmt.Sprintf("no message for %s (tcp.idle_timeout); closing the connection", s.cfg.IdleTimeout)).Body().Error})
+			}
+			return
+		}
+		r, text, empty, perr := ParseLine(line)
+		switch {
+		case empty:
+		case perr != nil:
+			sess.Reject(perr)
+		case text && r.Action != "" && !s.known(r.Action):
+			sess.Reject(apierror.Newf(apierror.CodeUnknownVerb, http.StatusBadRequest,
+				"unknown verb or action %q", clip(r.Action)))
+		default:
+			sess.HandleRequest(r)
+		}
+		select {
+		case <-sess.Done():
+			return
+		default:
+		}
+	}
+}
+
+func (s *Server) known(name string) bool {
+	_, ok := s.opts.Session.Actions.Lookup(name, 0)
+	return ok
+}
+
+func (s *Server) isClosing() bool {
+	select {
+	case <-s.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+var errLineTooLong = errors.New("tcp: line too long")
+
+// readLine returns the next line without its newline, or errLineTooLong
+// once more than limit bytes came without one. buf is reused between
+// calls for lines longer than the reader's buffer.
+func readLine(br *bufio.Reader, limit int, buf *[]byte) ([]byte, error) {
+	*buf = (*buf)[:0]
+	for {
+		chunk, err := br.ReadSlice('\n')
+		n := len(*buf) + len(chunk)
+		if err == nil {
+			n-- // the newline
+		}
+		if n > limit {
+			return nil, errLineTooLong
+		}
+		switch {
+		case err == nil:
+			if len(*buf) == 0 {
+				return chunk[:len(chunk)-1], nil
+			}
+			*buf = append(*buf, chunk[:len(chunk)-1]...)
+			return *buf, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			*buf = append(*buf, chunk...)
+		case errors.Is(err, io.EOF) && len(*buf)+len(chunk) > 0:
+			// A last line without a newline still counts.
+			*buf = append(*buf, chunk...)
+			return *buf, nil
+		default:
+			return nil, err
+		}
+	}
+}
+
+// writeLoop writes the session's messages, one per line, until stop; then
+// it writes what is still queued and returns.
+func (s *Server) writeLoop(nc net.Conn, sess *session.Session, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	bw := bufio.NewWriterSize(nc, 4096)
+	failed := false
+	write := func(b []byte) {
+		if failed {
+			return
+		}
+		_ = nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		_, _ = bw.Write(b)
+		if err := bw.WriteByte('\n'); err != nil {
+			failed = true
+			_ = nc.Close()
+		}
+	}
+	flush := func() {
+		if !failed && bw.Buffered() > 0 {
+			if err := bw.Flush(); err != nil {
+				failed = true
+				_ = nc.Close()
+			}
+		}
+	}
+	out := sess.Out()
+	for {
+		select {
+		case b := <-out:
+			write(b)
+			// Write what else is queued in one flush.
+			for more := true; more; {
+				select {
+				case b := <-out:
+					write(b)
+				default:
+					more = false
+				}
+			}
+			flush()
+		case <-stop:
+			for {
+				select {
+				case b := <-out:
+					write(b)
+				default:
+					flush()
+					return
+				}
+			}
+		}
+	}
+}

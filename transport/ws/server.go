@@ -1,0 +1,341 @@
+// Package ws is the WebSocket transport, served by the HTTP server at
+// websocket.path (default /ws), and the browser client served at
+// /stellar-client.js. Clients send JSON messages, one per frame:
+//
+//	{"action":"name","params":{…}}
+//	{"verb":"roomAdd","room":"lobby"}
+//	{"verb":"say","room":"lobby","message":"hello"}
+//	{"verb":"emit","room":"lobby","event":"move","data":{…}}
+//	{"verb":"roomLeave"|"roomView","room":"…"}, {"verb":"detailsView"}, …
+//
+// and get JSON frames back: replies with "context":"response" and the
+// messageId of the message they answer, room messages with
+// "context":"user", and server notices with "context":"api".
+//
+// Limits, from config.WebSocket: an origin not allowed is refused at the
+// handshake; a frame larger than MaxFrameBytes gets a message_too_large
+// error and the connection is closed (1009); malformed JSON and unknown
+// verbs get an error and the connection is kept; more than MaxInFlight
+// actions at once get too_many_requests; a client that does not answer a
+// ping within PingInterval, or does not read its messages, is
+// disconnected.
+package ws
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/stellarfw/stellar-go/apierror"
+	"github.com/stellarfw/stellar-go/config"
+	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/internal/session"
+)
+
+// writeTimeout bounds writing one message to a client.
+const writeTimeout = 10 * time.Second
+
+// Options configure a Server. Config holds the websocket section, with
+// defaults filled in.
+type Options struct {
+	Config  config.WebSocket
+	Session *session.Options
+	Logger  *slog.Logger
+}
+
+// Server accepts WebSocket connections; it is an http.Handler.
+type Server struct {
+	opts   Options
+	cfg    config.WebSocket
+	logger *slog.Logger
+
+	ctx    context.Context // canceled by Shutdown
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // one per connection
+
+	mu      sync.Mutex
+	closing bool // guarded by mu
+	open    int  // guarded by mu
+}
+
+// New returns a server.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{opts: opts, cfg: opts.Config, logger: opts.Logger, ctx: ctx, cancel: cancel}
+}
+
+// Len is the number of open connections.
+func (s *Server) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.open
+}
+
+func (s *Server) acceptOptions() *websocket.AcceptOptions {
+	o := &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled}
+	for _, p := range s.cfg.AllowedOrigins {
+		if p == "*" {
+			o.InsecureSkipVerify = true
+			continue
+		}
+		o.OriginPatterns = append(o.OriginPatterns, p)
+	}
+	return o
+}
+
+// ServeHTTP upgrades the request and serves the connection until it
+// closes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		w.Header().Set("Connection", "close")
+		http.Error(w, `{"error":{"code":"server_draining","message":"the server is shutting down"}}`, http.StatusServiceUnavailable)
+		return
+	}
+	s.wg.Add(1)
+	s.open++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.open--
+		s.mu.Unlock()
+		s.wg.Done()
+	}()
+	c, err := websocket.Accept(clearDeadlines{w}, r, s.acceptOptions())
+	if err != nil {
+		s.logger.Warn("websocket handshake refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "error", err.Error())
+		return
+	}
+	// The limit is enforced below, so that the client gets an error
+	// message before the connection closes.
+	c.SetReadLimit(-1)
+	s.serve(c, remoteIP(r))
+}
+
+// clearDeadlines clears the HTTP server's read and write deadlines from a
+// hijacked connection: they bound one request, and a WebSocket lives on.
+// The ping loop and the write timeout bound it instead.
+type clearDeadlines struct{ http.ResponseWriter }
+
+func (w clearDeadlines) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("ws: the response writer cannot be hijacked")
+	}
+	c, rw, err := hj.Hijack()
+	if err == nil {
+		_ = c.SetDeadline(time.Time{})
+	}
+	return c, rw, err
+}
+
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (s *Server) serve(c *websocket.Conn, remote string) {
+	sess := session.New(s.opts.Session, connection.TypeWebSocket, remote)
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	stopWriter, writerDone := make(chan struct{}), make(chan struct{})
+	go s.writeLoop(ctx, c, sess, stopWriter, writerDone)
+	finish := func(code websocket.StatusCode, reason string) {
+		close(stopWriter)
+		<-writerDone
+		if code == websocket.StatusGoingAway {
+			_ = c.CloseNow()
+			return
+		}
+		closeCtx, cancelClose := context.WithTimeout(context.Background(), time.Second)
+		defer cancelClose()
+		closeWithin(closeCtx, c, code, reason)
+	}
+	if err := sess.Open(ctx); err != nil {
+		finish(websocket.StatusPolicyViolation, "connection refused")
+		return
+	}
+	if s.cfg.PingInterval > 0 {
+		go s.pingLoop(ctx, c, cancel)
+	}
+	code, reason := s.readLoop(ctx, c, sess)
+	sess.Close(context.Background())
+	finish(code, reason)
+}
+
+// closeWithin closes c with code, giving up on the closing handshake when
+// ctx ends.
+func closeWithin(ctx context.Context, c *websocket.Conn, code websocket.StatusCode, reason string) {
+	done := make(chan struct{})
+	go func() {
+		_ = c.Close(code, reason)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		_ = c.CloseNow()
+		<-done
+	}
+}
+
+func (s *Server) readLoop(ctx context.Context, c *websocket.Conn, sess *session.Session) (websocket.StatusCode, string) {
+	// A session that must end (a slow client) stops the read.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-sess.Done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	limit := int64(s.cfg.MaxFrameBytes)
+	buf := make([]byte, 0, 512)
+	for {
+		typ, r, err := c.Reader(ctx)
+		if err == nil {
+			buf = buf[:0]
+			var n int64
+			n, err = readAll(&buf, io.LimitReader(r, limit+1))
+			if err == nil && n > limit {
+				sess.Reject(apierror.Newf(apierror.CodeMessageTooLarge, http.StatusRequestEntityTooLarge,
+					"message larger than %d bytes (websocket.max_frame_bytes); closing the connection", limit))
+				return websocket.StatusMessageTooBig, "message too large"
+			}
+		}
+		if err != nil {
+			switch {
+			case errors.Is(sess.Err(), session.ErrQuit):
+				return websocket.StatusNormalClosure, "bye"
+			case sess.Err() != nil:
+				return websocket.StatusPolicyViolation, sess.Err().Error()
+			case s.ctx.Err() != nil:
+				return websocket.StatusGoingAway, "server shutting down"
+			}
+			return websocket.StatusNormalClosure, ""
+		}
+		if typ != websocket.MessageText && typ != websocket.MessageBinary {
+			continue
+		}
+		sess.Handle(buf)
+		select {
+		case <-sess.Done():
+			if errors.Is(sess.Err(), session.ErrQuit) {
+				return websocket.StatusNormalClosure, "bye"
+			}
+			return websocket.StatusPolicyViolation, sess.Err().Error()
+		default:
+		}
+	}
+}
+
+// readAll appends r to *buf, returning how much it read.
+func readAll(buf *[]byte, r io.Reader) (int64, error) {
+	var n int64
+	for {
+		if len(*buf) == cap(*buf) {
+			*buf = append(*buf, 0)[:len(*buf)]
+		}
+		m, err := r.Read((*buf)[len(*buf):cap(*buf)])
+		*buf = (*buf)[:len(*buf)+m]
+		n += int64(m)
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+func (s *Server) pingLoop(ctx context.Context, c *websocket.Conn, fail context.CancelFunc) {
+	t := time.NewTicker(s.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, s.cfg.PingInterval)
+		err := c.Ping(pctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				s.logger.Info("websocket client did not answer a ping; disconnecting", "error", err.Error())
+			}
+			fail()
+			return
+		}
+	}
+}
+
+func (s *Server) writeLoop(ctx context.Context, c *websocket.Conn, sess *session.Session, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	failed := false
+	write := func(b []byte) {
+		if failed {
+			return
+		}
+		wctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+		defer cancel()
+		if err := c.Write(wctx, websocket.MessageText, b); err != nil {
+			failed = true
+		}
+	}
+	out := sess.Out()
+	for {
+		select {
+		case b := <-out:
+			write(b)
+		case <-stop:
+			for {
+				select {
+				case b := <-out:
+					write(b)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// Shutdown refuses new connections, tells every client the server is
+// going away and closes the connections, waiting for them (bounded by
+// ctx).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	s.cancel()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("ws: %d connections still open at the shutdown deadline: %w", s.Len(), ctx.Err())
+	}
+}
+
+// Path returns the path the server is mounted at, normalized.
+func Path(p string) string { return "/" + strings.Trim(p, "/") }
