@@ -122,11 +122,17 @@ func New(store Store, cfg Config) *Manager {
 	}
 }
 
-// Register adds task definitions. A name may be registered once.
+// Register adds task definitions. A name may be registered once. The
+// Manager keeps a copy of each, with its defaults filled in (see
+// Definitions), so one definition may be registered on several Managers.
 func (q *Manager) Register(defs ...*Definition) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, d := range defs {
+		if d != nil {
+			c := *d
+			d = &c
+		}
 		if err := d.check(); err != nil {
 			return err
 		}

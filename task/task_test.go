@@ -43,10 +43,10 @@ func TestRegister(t *testing.T) {
 		})
 	}
 	m := task.New(nil, task.Config{})
-	d := &task.Definition{Name: "a", Handler: noop, Frequency: time.Minute}
-	if err := m.Register(d); err != nil {
+	if err := m.Register(&task.Definition{Name: "a", Handler: noop, Frequency: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
+	d := m.Definitions()[0]
 	if d.Queue != task.DefaultQueue || d.MaxAttempts != 1 {
 		t.Errorf("defaults: queue %q, max attempts %d", d.Queue, d.MaxAttempts)
 	}
