@@ -192,14 +192,9 @@ type Cluster struct {
 	connected atomic.Bool        // subscribed to the transport
 
 	replay replayWindow
-	inbox  chan inMsg
-	runCtx context.Context
-	wg     sync.WaitGroup // loops and handlers started by Start
-}
-
-type inMsg struct {
-	channel string
-	raw     []byte
+	inbox  chan *envelope
+	runCtx context.Context // set by Start before the loops that read it
+	wg     sync.WaitGroup  // loops and handlers started by Start
 }
 
 // New returns a Cluster configured by cfg; Configure may replace it until
@@ -268,7 +263,7 @@ func (c *Cluster) Start(ctx context.Context, t Transport) error {
 		Version: cfg.Version, Transports: cfg.Transports}
 	c.members = map[string]Node{}
 	c.pending = map[string]*call{}
-	c.inbox = make(chan inMsg, inboxSize)
+	c.inbox = make(chan *envelope, inboxSize)
 	record := c.recordLocked()
 	c.mu.Unlock()
 
@@ -566,13 +561,27 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// deliver hands a received message to the dispatch loop without blocking
-// the transport's reader.
+// deliver checks a received message on the transport's reader and routes
+// it without blocking: replies go to their waiting call and calls to a
+// goroutine of their own (so that a round trip crosses no queue), other
+// messages to the dispatch loop, in order. Nothing unauthenticated gets
+// past accept.
 func (c *Cluster) deliver(channel string, raw []byte) {
-	select {
-	case c.inbox <- inMsg{channel: channel, raw: raw}:
+	e := c.accept(raw)
+	if e == nil {
+		return
+	}
+	switch e.Type {
+	case typeReply:
+		c.takeReply(e)
+	case typeRequest:
+		c.serveRequest(c.runCtx, e)
 	default:
-		c.drop(DropOverflow, nil)
+		select {
+		case c.inbox <- e:
+		default:
+			c.drop(DropOverflow, e)
+		}
 	}
 }
 
@@ -594,15 +603,16 @@ func (c *Cluster) dispatchLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case m := <-c.inbox:
-			c.handleRaw(ctx, m.raw)
+		case e := <-c.inbox:
+			c.handle(ctx, e)
 		}
 	}
 }
 
-// handleRaw checks one received message and routes it. It never lets an
-// unauthenticated message reach a handler.
-func (c *Cluster) handleRaw(ctx context.Context, raw []byte) {
+// accept decodes and authenticates a received message, dropping and
+// counting it (nil) when it is oversized, malformed, badly signed, stale,
+// replayed, or addressed to another node.
+func (c *Cluster) accept(raw []byte) *envelope {
 	c.mu.Lock()
 	s, maxBytes, now, window, self := c.sign, c.cfg.MaxMessageBytes, c.cfg.Now(), c.cfg.MessageWindow, c.cfg.ID
 	c.mu.Unlock()
@@ -612,24 +622,29 @@ func (c *Cluster) handleRaw(ctx context.Context, raw []byte) {
 		if errors.As(err, &d) {
 			c.drop(d.reason, nil)
 		}
-		return
+		return nil
 	}
 	if !checkFresh(e.SentAt, now, window) {
 		c.drop(DropStale, e)
-		return
+		return nil
 	}
 	if !c.replay.check(e.ID+"/"+e.From+"/"+e.Type, now.UnixMilli(), now.UnixMilli()+2*window.Milliseconds()) {
 		c.drop(DropReplayed, e)
-		return
+		return nil
 	}
 	if e.To != "" && e.To != self {
-		return // addressed to another node: not for us, nothing wrong
+		return nil // addressed to another node: not for us, nothing wrong
 	}
+	return e
+}
+
+// handle runs a message on the dispatch loop: membership news, or a
+// subscriber's message.
+func (c *Cluster) handle(ctx context.Context, e *envelope) {
+	c.mu.Lock()
+	self := c.cfg.ID
+	c.mu.Unlock()
 	switch e.Type {
-	case typeRequest:
-		c.serveRequest(ctx, e)
-	case typeReply:
-		c.takeReply(e)
 	case typeJoin:
 		if e.From != self {
 			c.refreshMembers(ctx)

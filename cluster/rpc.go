@@ -349,22 +349,26 @@ func (c *Cluster) serveRequest(ctx context.Context, e *envelope) {
 		c.drop(DropMalformed, e)
 		return
 	}
-	if req.Conn != "" {
-		owns := c.owner.Load()
-		if owns == nil || !(*owns)(req.Conn) {
-			c.respond(ctx, e, response{Code: codeNotOwner, Error: "connection not owned by this node"})
-			return
-		}
-	}
-	v, ok := c.handlers.Load(req.Method)
-	if !ok {
-		c.respond(ctx, e, response{Code: CodeUnknownMethod, Error: fmt.Sprintf("unknown method %q", req.Method)})
-		return
-	}
-	h := v.(Handler)
+	// Every answer goes out from a goroutine: this runs on the transport's
+	// reader, which must not wait for a publish. The goroutine belongs to
+	// the subscriber goroutine's WaitGroup, which is not zero while it
+	// delivers.
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
+		if req.Conn != "" {
+			owns := c.owner.Load()
+			if owns == nil || !(*owns)(req.Conn) {
+				c.respond(ctx, e, response{Code: codeNotOwner, Error: "connection not owned by this node"})
+				return
+			}
+		}
+		v, ok := c.handlers.Load(req.Method)
+		if !ok {
+			c.respond(ctx, e, response{Code: CodeUnknownMethod, Error: fmt.Sprintf("unknown method %q", req.Method)})
+			return
+		}
+		h := v.(Handler)
 		hctx := ctx
 		if req.Deadline > 0 {
 			var cancel context.CancelFunc
