@@ -56,6 +56,9 @@ func setup(app *stellar.App) error {
 	if err := setupCluster(app); err != nil {
 		return err
 	}
+	if err := setupChat(app); err != nil {
+		return err
+	}
 	for _, r := range []struct{ method, path, action string }{
 		{"get", "/random", "randomNumber"},
 		{"get", "/age/:name/:birthYear", "giveAge"},
