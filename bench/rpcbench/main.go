@@ -20,6 +20,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -37,7 +38,20 @@ func main() {
 	dur := flag.Duration("d", 3*time.Second, "duration of each measurement")
 	runs := flag.Int("runs", 3, "interleaved runs of each workload; the median is reported")
 	conc := flag.Int("conc", 1, "concurrent callers")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "rpcbench:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(*redisURL, *dur, *runs, *conc); err != nil {
 		fmt.Fprintln(os.Stderr, "rpcbench:", err)
 		os.Exit(1)
@@ -106,9 +120,10 @@ func measure(d time.Duration, conc int, w workload) (result, error) {
 	}, nil
 }
 
-// rawPingPong: connection A publishes on ping:<worker>; connection B,
-// subscribed to ping:*, publishes the same bytes on pong:<worker>; A,
-// subscribed to pong:*, hands them to the waiting worker.
+// rawPingPong: client A publishes on ping:<worker>; client B, subscribed
+// to ping:*, publishes the same bytes on pong:<worker>; A, subscribed to
+// pong:*, hands them to the waiting worker. This is the floor of a call:
+// two PUBLISHes and two deliveries, nothing else.
 func rawPingPong(url string, conc int) (workload, func(), error) {
 	opt, err := rueidis.ParseURL(url)
 	if err != nil {
@@ -126,6 +141,14 @@ func rawPingPong(url string, conc int) (workload, func(), error) {
 		a.Close()
 		return nil, nil, err
 	}
+	// B answers through a client of its own: a callback of Receive must
+	// not wait for a reply on the connection it is reading.
+	bPub, err := rueidis.NewClient(opt)
+	if err != nil {
+		a.Close()
+		b.Close()
+		return nil, nil, err
+	}
 	waiters := make([]chan struct{}, conc)
 	for i := range waiters {
 		waiters[i] = make(chan struct{}, 1)
@@ -140,7 +163,7 @@ func rawPingPong(url string, conc int) (workload, func(), error) {
 	go func() {
 		defer wg.Done()
 		_ = b.Receive(hook(ctx), b.B().Psubscribe().Pattern("ping:*").Build(), func(m rueidis.PubSubMessage) {
-			b.Do(ctx, b.B().Publish().Channel("pong:"+m.Channel[5:]).Message(m.Message).Build())
+			bPub.Do(ctx, bPub.B().Publish().Channel("pong:"+m.Channel[5:]).Message(m.Message).Build())
 		})
 	}()
 	go func() {
@@ -168,7 +191,7 @@ func rawPingPong(url string, conc int) (workload, func(), error) {
 			return ctx.Err()
 		}
 	}
-	return w, func() { cancel(); a.Close(); b.Close(); wg.Wait() }, nil
+	return w, func() { cancel(); a.Close(); b.Close(); bPub.Close(); wg.Wait() }, nil
 }
 
 // clusterNodes starts two nodes, each on its own Backend (its own
@@ -318,4 +341,3 @@ func startRedis() (string, func(), error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
