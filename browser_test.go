@@ -304,4 +304,3 @@ func (p *cdpPage) poll(ctx context.Context, t *testing.T, what, expr string, ok 
 		}
 	}
 }
-
