@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/stellarfw/stellar-go/config"
+	"github.com/stellarfw/stellar-go/supervisor"
 )
 
 // Exit statuses of Main.
@@ -28,7 +29,7 @@ const (
 //	run           start one node
 //	config        print the effective configuration, secrets masked
 //	version       print versions
-//	startCluster  run N nodes on this machine (reserved)
+//	startCluster  run N nodes on this machine, supervised
 //	help          show this help
 func (a *App) Main(args []string) int {
 	return a.main(args, os.Stdout, os.Stderr)
@@ -66,8 +67,7 @@ func (a *App) main(args []string, stdout, stderr io.Writer) int {
 		a.usage(stdout, prog)
 		return ExitOK
 	case "startCluster":
-		fmt.Fprintln(stderr, "stellar: startCluster is not available in this version yet; run nodes with `stellar run --redis URL --id NAME`")
-		return ExitUsage
+		return a.cmdStartCluster(rest, stderr)
 	}
 	fmt.Fprintf(stderr, "stellar: unknown command %q\n\n", cmd)
 	a.usage(stderr, prog)
@@ -83,7 +83,7 @@ Usage:
   %[1]s tasks COMMAND          inspect and manage task queues (list, stats, enqueue, failed, retry, remove, delayed)
   %[1]s cluster status [--json] list the live nodes of the cluster
   %[1]s version                print versions
-  %[1]s startCluster [flags]   run several nodes on this machine (not available yet)
+  %[1]s startCluster [flags]   run --workers N nodes on this machine, supervised (see docs/startcluster.md)
   %[1]s help [command]         show help
 
 Run '%[1]s help run' for the flags. Configuration comes from defaults, then
@@ -157,9 +157,21 @@ func (a *App) cmdRun(args []string, stderr io.Writer) int {
 	for _, w := range loaded.Warnings {
 		a.Logger().Warn("configuration", "warning", w)
 	}
+	link, err := supervisor.Attach() // nil unless started by startCluster
+	if err != nil {
+		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		return ExitUsage
+	}
+	if link != nil {
+		defer link.Close()
+	}
 	if err := a.Start(context.Background()); err != nil {
+		workerStartFailed(link, a.Logger(), err)
 		fmt.Fprintf(stderr, "stellar: %v\n", oneLine(err))
 		return ExitUsage
+	}
+	if link != nil {
+		defer a.supervised(link)()
 	}
 	if err := a.Run(context.Background()); err != nil {
 		fmt.Fprintf(stderr, "stellar: %v\n", oneLine(err))

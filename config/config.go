@@ -67,6 +67,8 @@ type Config struct {
 	Redis   Redis   `key:"redis"`
 	Cluster Cluster `key:"cluster"`
 	Tasks   Tasks   `key:"tasks"`
+	// Supervisor configures stellar startCluster.
+	Supervisor Supervisor `key:"supervisor"`
 }
 
 // General holds settings that describe the application.

@@ -47,6 +47,7 @@ func Defaults(c *Config) {
 	c.connectionDefaults()
 	setDefault(&c.Redis.Prefix, "stellar:")
 	c.Tasks.defaults()
+	c.Supervisor.defaults(c.ShutdownTimeout)
 
 	cl := &c.Cluster
 	setDefault(&cl.HeartbeatInterval, time.Second)

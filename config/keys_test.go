@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -42,6 +43,8 @@ func TestDefaults(t *testing.T) {
 	want.Tasks = Tasks{Workers: 10, Lease: 30 * time.Second, PollInterval: 100 * time.Millisecond, DrainTimeout: 10 * time.Second}
 	want.Cluster = Cluster{HeartbeatInterval: time.Second, NodeTTL: 5 * time.Second, RPCTimeout: 5 * time.Second,
 		MessageWindow: 30 * time.Second, MaxMessageBytes: 1 << 20}
+	want.Supervisor = Supervisor{Workers: runtime.NumCPU(), NamePrefix: "stellar-worker-", PIDFile: "stellar-cluster.pid",
+		StopTimeout: 35 * time.Second, ReadyTimeout: time.Minute, RestartBackoff: 100 * time.Millisecond, MaxRestarts: 5, RestartWindow: time.Minute}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Defaults:\n got %+v\nwant %+v", c, want)
 	}

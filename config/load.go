@@ -161,7 +161,8 @@ func envWarnings(vars map[string]string, known map[string]bool) []string {
 	var warnings []string
 	for _, name := range slices.Sorted(maps.Keys(vars)) {
 		if !strings.HasPrefix(name, "STELLAR_") || known[name] ||
-			name == "STELLAR_CONFIG" || strings.HasPrefix(name, "STELLAR_TEST_") {
+			name == "STELLAR_CONFIG" || strings.HasPrefix(name, "STELLAR_TEST_") ||
+			strings.HasPrefix(name, "STELLAR_WORKER_") { // set by startCluster for its workers
 			continue
 		}
 		w := fmt.Sprintf("environment variable %s is not a config key; ignored", name)

@@ -23,6 +23,7 @@ func (c Config) Validate() error {
 		c.validateConnections,
 		c.Redis.validate,
 		c.Tasks.validate,
+		c.Supervisor.validate,
 		c.Cluster.validate,
 	} {
 		if err := check(); err != nil {

@@ -24,7 +24,11 @@ import (
 // set it runs main, so the tests drive a real process without a build step.
 func TestMain(m *testing.M) {
 	if os.Getenv("STELLAR_EXAMPLE_MAIN") == "1" {
-		os.Args = append([]string{"example"}, strings.Fields(os.Getenv("STELLAR_EXAMPLE_ARGS"))...)
+		// A worker of startCluster is this binary run again with its own
+		// arguments (run --id …): they win over STELLAR_EXAMPLE_ARGS.
+		if len(os.Args) < 2 || strings.HasPrefix(os.Args[1], "-test.") {
+			os.Args = append([]string{"example"}, strings.Fields(os.Getenv("STELLAR_EXAMPLE_ARGS"))...)
+		}
 		main()
 		return
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/stellarfw/stellar-go/apierror"
 	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/internal/listen"
 )
 
 // Options configure a Server. Config holds the http section of the node's
@@ -61,6 +62,7 @@ type Server struct {
 	idle     chan struct{} // guarded by mu; closed when draining and inflight is 0
 	served   chan struct{} // closed when Serve returns
 	draining atomic.Bool
+	tracker  *connTracker // set by Listen on a listener shared with sibling workers
 }
 
 // New returns a server; call Listen, then Serve.
@@ -95,9 +97,12 @@ func New(opts Options) *Server {
 // Listen binds the configured address. It fails at once if the port is in
 // use or the address is bad, so that the node can refuse to start.
 func (s *Server) Listen() error {
-	ln, err := net.Listen("tcp", s.cfg.Addr)
+	ln, err := listen.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("http: cannot listen on %s: %w", s.cfg.Addr, err)
+	}
+	if listen.Shared(ln) {
+		ln = s.shared(ln)
 	}
 	s.mu.Lock()
 	s.ln = ln
@@ -162,8 +167,12 @@ func (s *Server) InFlight() int {
 }
 
 // Shutdown drains, then closes the listener and idle connections, waiting
-// for active ones until ctx ends. Safe to call more than once.
+// for active ones until ctx ends. Safe to call more than once. A server on
+// a listener shared with sibling workers hands off instead (see handOff).
 func (s *Server) Shutdown(ctx context.Context) error {
+	if s.sharedLn() != nil {
+		return s.handOff(ctx)
+	}
 	drainErr := s.Drain(ctx)
 	err := s.srv.Shutdown(ctx)
 	if err != nil {

@@ -30,6 +30,7 @@ import (
 	"github.com/stellarfw/stellar-go/apierror"
 	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/internal/listen"
 	"github.com/stellarfw/stellar-go/internal/session"
 )
 
@@ -70,7 +71,7 @@ func New(opts Options) *Server {
 // Listen binds the configured address, with TLS when a certificate is
 // configured. It fails at once if the port is in use.
 func (s *Server) Listen() error {
-	ln, err := net.Listen("tcp", s.cfg.Addr)
+	ln, err := listen.Listen("tcp", s.cfg.Addr) // the supervisor's under startCluster
 	if err != nil {
 		return fmt.Errorf("tcp: cannot listen on %s: %w", s.cfg.Addr, err)
 	}

@@ -1,0 +1,233 @@
+package stellar
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"sync"
+	"time"
+
+	redisb "github.com/stellarfw/stellar-go/backend/redis"
+	"github.com/stellarfw/stellar-go/cluster"
+	"github.com/stellarfw/stellar-go/config"
+	"github.com/stellarfw/stellar-go/internal/logging"
+	"github.com/stellarfw/stellar-go/supervisor"
+)
+
+// DefaultClusterRedisURL is the Redis that startCluster uses when none is
+// configured: its workers share state, so they need one.
+const DefaultClusterRedisURL = "redis://127.0.0.1:6379/0"
+
+// redisCheckTimeout bounds startCluster's check that Redis answers.
+const redisCheckTimeout = 2 * time.Second
+
+// readyPollInterval is how often a worker checks its readiness until it
+// can tell its supervisor it is ready.
+const readyPollInterval = 50 * time.Millisecond
+
+// supervisorOnlyFlags are startCluster's flags that workers do not get.
+var supervisorOnlyFlags = map[string]bool{"workers": true, "name-prefix": true, "pid-file": true, "token": true, "id": true}
+
+// cmdStartCluster runs a supervisor of N workers of this program.
+func (a *App) cmdStartCluster(args []string, stderr io.Writer) int {
+	nf := newStartClusterFlags(stderr)
+	loaded, err := nf.load(a.base, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		return ExitUsage
+	}
+	if f := nf.fs.Lookup("id"); f != nil && f.Value.String() != "" {
+		fmt.Fprintln(stderr, "stellar: startCluster names its workers itself (--name-prefix); --id applies to run")
+		return ExitUsage
+	}
+	cfg := loaded.Config
+	logger, err := logging.New(stderr, cfg.Log.Format, cfg.Log.Level, "supervisor")
+	if err != nil {
+		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		return ExitUsage
+	}
+	for _, w := range loaded.Warnings {
+		logger.Warn("configuration", "warning", w)
+	}
+	if !cfg.Redis.Enabled() {
+		cfg.Redis.URL = DefaultClusterRedisURL
+	}
+	if err := checkRedis(cfg.Redis); err != nil {
+		fmt.Fprintf(stderr, "stellar: startCluster needs Redis, and none answers at %s: %v\n"+
+			"Start one (redis-server, or: docker run -d -p 6379:6379 redis), or point to yours with --redis URL or STELLAR_REDIS_URL.\n",
+			redisWhere(cfg.Redis), oneLine(err))
+		return ExitUsage
+	}
+	token := cfg.Cluster.Token
+	if token == "" {
+		token = cluster.RandomToken()
+		logger.Info("no cluster token configured: generated one for this supervisor's workers; " +
+			"set --token or STELLAR_SERVER_TOKEN to let other nodes join them")
+	}
+	sc := workerConfig(nf, cfg, token)
+	sc.Workers = cfg.Supervisor.Workers
+	sc.NamePrefix = cfg.Supervisor.NamePrefix
+	if cfg.Supervisor.PIDFile != "off" {
+		sc.PIDFile = cfg.Supervisor.PIDFile
+	}
+	sc.StopTimeout = cfg.Supervisor.StopTimeout
+	sc.ReadyTimeout = cfg.Supervisor.ReadyTimeout
+	sc.RestartBackoff = cfg.Supervisor.RestartBackoff
+	sc.MaxRestarts = cfg.Supervisor.MaxRestarts
+	sc.RestartWindow = cfg.Supervisor.RestartWindow
+	sc.Logger = logger
+	if f, ok := stderr.(*os.File); ok {
+		sc.Stderr = f
+	}
+	sc.Reload = func() (supervisor.Config, error) {
+		nf := newStartClusterFlags(io.Discard)
+		loaded, err := nf.load(a.base, args)
+		if err != nil {
+			return supervisor.Config{}, err
+		}
+		next := loaded.Config
+		if !next.Redis.Enabled() {
+			next.Redis.URL = DefaultClusterRedisURL
+		}
+		// Keep the generated token: workers with another one could not
+		// talk to those not yet restarted.
+		t := token
+		if next.Cluster.Token != "" {
+			t = next.Cluster.Token
+		}
+		return workerConfig(nf, next, t), nil
+	}
+	if err := supervisor.New(sc).Run(context.Background()); err != nil {
+		fmt.Fprintf(stderr, "stellar: %v\n", oneLine(err))
+		if errors.Is(err, supervisor.ErrRunning) || errors.Is(err, supervisor.ErrListen) || errors.Is(err, supervisor.ErrUnsupported) {
+			return ExitUsage
+		}
+		return ExitFailure
+	}
+	return ExitOK
+}
+
+// newStartClusterFlags are run's flags and the supervisor's.
+func newStartClusterFlags(stderr io.Writer) *nodeFlags {
+	nf := newNodeFlags("startCluster", stderr)
+	add := func(name, key, usage string) {
+		nf.fs.String(name, "", usage)
+		nf.keys[name] = key
+	}
+	add("workers", "supervisor.workers", "number of workers (env STELLAR_SUPERVISOR_WORKERS; default: the number of CPUs)")
+	add("name-prefix", "supervisor.name_prefix", `workers are named this followed by 1, 2, … (env STELLAR_SUPERVISOR_NAME_PREFIX; default "stellar-worker-")`)
+	add("pid-file", "supervisor.pid_file", `file holding the supervisor's pid, or "off" (env STELLAR_SUPERVISOR_PID_FILE; default stellar-cluster.pid)`)
+	return nf
+}
+
+// workerConfig is what the workers run: `run` with the node flags given
+// to startCluster, and the token and Redis in their environment (not on
+// the command line, where ps shows it).
+func workerConfig(nf *nodeFlags, cfg config.Config, token string) supervisor.Config {
+	var pass []string
+	nf.fs.Visit(func(f *flag.Flag) {
+		if !supervisorOnlyFlags[f.Name] {
+			pass = append(pass, "--"+f.Name+"="+f.Value.String())
+		}
+	})
+	var listen []string
+	for _, addr := range []string{cfg.HTTP.Addr, cfg.TCP.Addr} {
+		if addr != "off" {
+			listen = append(listen, addr)
+		}
+	}
+	env := []string{"STELLAR_SERVER_TOKEN=" + token}
+	if cfg.Redis.URL == DefaultClusterRedisURL {
+		env = append(env, "STELLAR_REDIS_URL="+DefaultClusterRedisURL)
+	}
+	return supervisor.Config{
+		Args: func(name string) []string {
+			return append(append([]string{"run"}, pass...), "--id", name)
+		},
+		Env:    env,
+		Listen: listen,
+	}
+}
+
+// checkRedis reports whether Redis answers a PING.
+func checkRedis(r config.Redis) error {
+	b, err := redisb.Open(redisb.Config{Redis: r, DialTimeout: redisCheckTimeout})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), redisCheckTimeout)
+	defer cancel()
+	return b.Ping(ctx)
+}
+
+// redisWhere names the Redis configured, without its password.
+func redisWhere(r config.Redis) string {
+	switch {
+	case r.URL != "":
+		if u, err := url.Parse(r.URL); err == nil {
+			return u.Redacted()
+		}
+		return "the configured URL"
+	case len(r.SentinelAddrs) > 0:
+		return fmt.Sprintf("the sentinels %v", r.SentinelAddrs)
+	default:
+		return fmt.Sprintf("the cluster %v", r.ClusterAddrs)
+	}
+}
+
+// supervised links a node started by startCluster to its supervisor: it
+// tells the supervisor once the node is ready, and stops the node when the
+// supervisor goes away. The returned func waits for it to finish, once
+// the node has stopped.
+func (a *App) supervised(link *supervisor.Link) (wait func()) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(readyPollInterval)
+		defer tick.Stop()
+		poll := tick.C
+		for {
+			if poll != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), readyPingTimeout)
+				err := a.ready(ctx)
+				cancel()
+				if err == nil {
+					if err := link.Ready(); err != nil {
+						a.Logger().Warn("cannot tell the supervisor that the node is ready", "error", err.Error())
+					}
+					poll = nil
+				}
+			}
+			select {
+			case <-a.Done():
+				return
+			case <-link.Gone():
+				a.Logger().Warn("the supervisor is gone: stopping")
+				_ = a.Shutdown(context.Background())
+				return
+			case <-poll:
+			}
+		}
+	}()
+	return wg.Wait
+}
+
+// workerStartFailed tells the supervisor why the node did not start.
+func workerStartFailed(link *supervisor.Link, logger *slog.Logger, err error) {
+	if link == nil {
+		return
+	}
+	if ferr := link.Failed(err, errors.Is(err, cluster.ErrDuplicateNode)); ferr != nil {
+		logger.Warn("cannot tell the supervisor why the node did not start", "error", ferr.Error())
+	}
+}

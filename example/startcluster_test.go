@@ -1,0 +1,462 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	redisb "github.com/stellarfw/stellar-go/backend/redis"
+	"github.com/stellarfw/stellar-go/cache"
+	"github.com/stellarfw/stellar-go/config"
+	"github.com/stellarfw/stellar-go/internal/redistest"
+	"github.com/stellarfw/stellar-go/task"
+)
+
+// supervisorProc is `example startCluster` running as a process.
+type supervisorProc struct {
+	cmd    *exec.Cmd
+	dir    string
+	url    string
+	stderr *lockedBuffer
+	done   chan struct{}
+}
+
+func startSupervisor(t *testing.T, env []string, args ...string) *supervisorProc {
+	t.Helper()
+	dir := t.TempDir()
+	s := &supervisorProc{dir: dir, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	s.cmd = command(t, dir, env, append([]string{"startCluster"}, args...)...)
+	s.cmd.Stderr, s.cmd.Stdout = s.stderr, io.Discard
+	// The workers share the supervisor's stderr; do not wait for them
+	// forever if one were left behind (the test fails on that anyway).
+	s.cmd.WaitDelay = 5 * time.Second
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-s.done:
+			return
+		default:
+		}
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.done:
+		case <-time.After(15 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.done
+		}
+	})
+	return s
+}
+
+var (
+	workerLine = regexp.MustCompile(`msg="(worker [a-z ]+)".* worker=(\S+)(?: pid=(\d+))?`)
+	pidAttr    = regexp.MustCompile(` pid=(\d+)`)
+)
+
+// workers returns the workers the supervisor reported ready and not since
+// stopped, with their pids.
+func (s *supervisorProc) workers() map[string]int {
+	ready := map[string]int{}
+	for _, line := range strings.Split(s.stderr.String(), "\n") {
+		if !strings.Contains(line, "node=supervisor") {
+			continue
+		}
+		m := workerLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		switch m[1] {
+		case "worker ready":
+			if p := pidAttr.FindStringSubmatch(line); p != nil {
+				ready[m[2]], _ = strconv.Atoi(p[1])
+			}
+		case "worker stopped", "worker exited unexpectedly", "worker removed", "worker stopped for the rolling restart":
+			delete(ready, m[2])
+		}
+	}
+	return ready
+}
+
+// everPIDs lists every worker pid the supervisor reported.
+func (s *supervisorProc) everPIDs() []int {
+	var pids []int
+	for _, line := range strings.Split(s.stderr.String(), "\n") {
+		if strings.Contains(line, `msg="worker started"`) {
+			if p := pidAttr.FindStringSubmatch(line); p != nil {
+				pid, _ := strconv.Atoi(p[1])
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+func (s *supervisorProc) count(msg string) int {
+	return strings.Count(s.stderr.String(), `msg="`+msg+`"`)
+}
+
+func (s *supervisorProc) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test at the deadline.
+func (s *supervisorProc) waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		select {
+		case <-s.done:
+			t.Fatalf("%s: the supervisor exited (%v):\n%s", what, s.cmd.ProcessState, s.stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s:\n%s", what, limit, s.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// spread sends n requests, each on a new connection, and counts the
+// workers that answered.
+func spread(t *testing.T, url string, n int) map[string]int {
+	t.Helper()
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	seen := map[string]int{}
+	for range n {
+		res, err := client.Get(url + "/api/randomNumber")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("randomNumber: %s", res.Status)
+		}
+		seen[res.Header.Get("X-Served-By")]++
+	}
+	return seen
+}
+
+// tcpWelcome connects to the TCP port and returns the node that welcomes
+// the connection.
+func tcpWelcome(t *testing.T, addr string) string {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	tc := &lineConn{c: nc, r: bufio.NewReader(nc)}
+	welcome := tc.next(t, func(m map[string]any) bool { return m["welcome"] != nil })
+	node, _ := welcome["node"].(string)
+	return node
+}
+
+// taskRuns reads the runs the example's recordRun task records.
+type taskRuns struct {
+	t        *testing.T
+	c        *cache.Cache
+	attempts map[string][]int
+}
+
+func (r *taskRuns) collect() {
+	for {
+		raw, err := r.c.Pop(context.Background(), RunsList)
+		if err != nil {
+			return
+		}
+		var line string
+		if err := json.Unmarshal(raw, &line); err != nil {
+			r.t.Fatal(err)
+		}
+		f := strings.Fields(line)
+		a, _ := strconv.Atoi(f[1])
+		r.attempts[f[0]] = append(r.attempts[f[0]], a)
+	}
+}
+
+func (r *taskRuns) allRan(ids []string) bool {
+	r.collect()
+	for _, id := range ids {
+		if len(r.attempts[id]) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// TestStartCluster runs `startCluster --workers 2` on a real Redis and
+// drives it with signals: the workers start with sequential names and
+// share the HTTP port; a SIGKILLed worker comes back under its name with
+// no task lost; SIGTTIN and SIGTTOU change the count; SIGUSR2 rolls every
+// worker under continuous HTTP load and task enqueueing with no failed
+// request and no task lost or run twice; SIGTERM stops everything with
+// exit status 0 and no process left behind.
+func TestStartCluster(t *testing.T) {
+	srv := redistest.Start(t)
+	prefix := redistest.Prefix(t)
+	httpAddr, tcpAddr := freePort(t), freePort(t)
+	env := []string{
+		"STELLAR_REDIS_PREFIX=" + prefix,
+		"STELLAR_LOG_FORMAT=text",
+		"STELLAR_CLUSTER_HEARTBEAT_INTERVAL=100ms",
+		"STELLAR_CLUSTER_NODE_TTL=1s",
+		"STELLAR_SHUTDOWN_TIMEOUT=5s",
+		"STELLAR_TASKS_LEASE=1s",
+		"STELLAR_TASKS_POLL_INTERVAL=50ms",
+		"STELLAR_TASKS_DRAIN_TIMEOUT=3s",
+		"STELLAR_SUPERVISOR_RESTART_BACKOFF=50ms",
+	}
+	sup := startSupervisor(t, env, "--workers", "2", "--redis", srv.URL(), "--http", httpAddr, "--tcp", tcpAddr)
+	sup.url = "http://" + httpAddr
+
+	// Two workers with the sequential names, sharing the port.
+	sup.waitFor(t, "two workers ready", 30*time.Second, func() bool { return len(sup.workers()) == 2 })
+	first := sup.workers()
+	if _, ok := first["stellar-worker-1"]; !ok {
+		t.Fatalf("workers = %v, want stellar-worker-1 and -2", first)
+	}
+	if _, ok := first["stellar-worker-2"]; !ok {
+		t.Fatalf("workers = %v, want stellar-worker-1 and -2", first)
+	}
+	if !strings.Contains(sup.stderr.String(), "generated one for this supervisor's workers") {
+		t.Errorf("no log line about the generated token:\n%s", sup.stderr)
+	}
+	pidFile, err := os.ReadFile(filepath.Join(sup.dir, "stellar-cluster.pid"))
+	if err != nil || strings.TrimSpace(string(pidFile)) != strconv.Itoa(sup.cmd.Process.Pid) {
+		t.Errorf("pid file = %q, %v; want %d", pidFile, err, sup.cmd.Process.Pid)
+	}
+	seen := map[string]int{}
+	sup.waitFor(t, "requests spread over both workers", 20*time.Second, func() bool {
+		for name, n := range spread(t, sup.url, 20) {
+			seen[name] += n
+		}
+		return seen["stellar-worker-1"] > 0 && seen["stellar-worker-2"] > 0
+	})
+	t.Logf("requests served: %v", seen)
+	tcpSeen := map[string]bool{}
+	sup.waitFor(t, "TCP connections spread over both workers", 20*time.Second, func() bool {
+		tcpSeen[tcpWelcome(t, tcpAddr)] = true
+		return tcpSeen["stellar-worker-1"] && tcpSeen["stellar-worker-2"]
+	})
+
+	b, err := redisb.Open(redisb.Config{Redis: config.Redis{URL: srv.URL(), Prefix: prefix}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	ctx := context.Background()
+	mgr := task.New(b.Tasks(), task.Config{NodeID: "test"})
+	if err := mgr.Register(&task.Definition{Name: "recordRun", MaxAttempts: 5,
+		Handler: task.HandlerFunc(func(context.Context, *task.Task) error { return nil })}); err != nil {
+		t.Fatal(err)
+	}
+	runs := &taskRuns{t: t, c: cache.New(b.Cache(), cache.Config{NodeID: "test"}), attempts: map[string][]int{}}
+	enqueue := func(sleepMs int) string {
+		id, err := mgr.Enqueue(ctx, "recordRun", map[string]any{"sleep_ms": sleepMs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+
+	// SIGKILL a worker mid-run: it comes back under its name, and the
+	// tasks it held run again.
+	var killIDs []string
+	for range 300 {
+		killIDs = append(killIDs, enqueue(50))
+	}
+	sup.waitFor(t, "tasks running", 10*time.Second, func() bool { runs.collect(); return len(runs.attempts) >= 20 })
+	victim := first["stellar-worker-1"]
+	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	sup.waitFor(t, "stellar-worker-1 replaced", 30*time.Second, func() bool {
+		pid, ok := sup.workers()["stellar-worker-1"]
+		return ok && pid != victim
+	})
+	sup.waitFor(t, "every task ran after the kill", 30*time.Second, func() bool { return runs.allRan(killIDs) })
+	for _, id := range killIDs {
+		seen := map[int]bool{}
+		for _, a := range runs.attempts[id] {
+			if seen[a] {
+				t.Errorf("task %s ran twice as attempt %d", id, a)
+			}
+			seen[a] = true
+		}
+	}
+
+	// SIGTTIN adds stellar-worker-3; SIGTTOU removes it gracefully.
+	sup.signal(t, syscall.SIGTTIN)
+	sup.waitFor(t, "three workers", 30*time.Second, func() bool { return len(sup.workers()) == 3 })
+	third, ok := sup.workers()["stellar-worker-3"]
+	if !ok {
+		t.Fatalf("after SIGTTIN: workers = %v", sup.workers())
+	}
+	sup.signal(t, syscall.SIGTTOU)
+	sup.waitFor(t, "back to two workers", 30*time.Second, func() bool {
+		w := sup.workers()
+		_, has3 := w["stellar-worker-3"]
+		return len(w) == 2 && !has3 && sup.count("worker removed") == 1 && !processAlive(third)
+	})
+
+	// SIGUSR2 under load: every worker restarted, nothing failed, no task
+	// lost or run twice.
+	before := sup.workers()
+	var ok200, failed atomic.Int64
+	var failMu sync.Mutex
+	var failures []string
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 10 * time.Second}
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var info []string
+				trace := &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) {
+					info = append(info, fmt.Sprintf("conn(reused=%v idle=%v %s)", ci.Reused, ci.WasIdle, ci.Conn.LocalAddr()))
+				}}
+				req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", sup.url+"/api/randomNumber", nil)
+				res, err := client.Do(req)
+				if err != nil {
+					err = fmt.Errorf("%w %v", err, info)
+				}
+				if err == nil {
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode == http.StatusOK {
+						ok200.Add(1)
+						continue
+					}
+					err = fmt.Errorf("status %s", res.Status)
+				}
+				failed.Add(1)
+				failMu.Lock()
+				failures = append(failures, time.Now().UTC().Format("15:04:05.000")+" "+err.Error())
+				failMu.Unlock()
+			}
+		})
+	}
+	var rollIDs []string
+	var idsMu sync.Mutex
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			id, err := mgr.Enqueue(ctx, "recordRun", map[string]any{"sleep_ms": 20})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			idsMu.Lock()
+			rollIDs = append(rollIDs, id)
+			idsMu.Unlock()
+		}
+	})
+	rolled := sup.count("rolling restart finished")
+	sup.signal(t, syscall.SIGUSR2)
+	sup.waitFor(t, "rolling restart finished", 60*time.Second, func() bool { return sup.count("rolling restart finished") > rolled })
+	time.Sleep(200 * time.Millisecond) // keep the load on the new workers for a moment
+	close(stop)
+	wg.Wait()
+	after := sup.workers()
+	if len(after) != 2 {
+		t.Errorf("after the roll: workers = %v", after)
+	}
+	for name, pid := range after {
+		if before[name] == pid {
+			t.Errorf("%s was not restarted (pid %d)", name, pid)
+		}
+	}
+	if n := failed.Load(); n > 0 {
+		t.Errorf("%d of %d requests failed during the rolling restart: %v", n, n+ok200.Load(), failures[:min(len(failures), 10)])
+	}
+	sup.waitFor(t, "every task enqueued during the roll ran", 30*time.Second, func() bool { return runs.allRan(rollIDs) })
+	time.Sleep(300 * time.Millisecond) // let a duplicate, if any, land
+	runs.collect()
+	for _, id := range rollIDs {
+		if n := len(runs.attempts[id]); n != 1 {
+			t.Errorf("task %s ran %d times (attempts %v) across a graceful roll", id, n, runs.attempts[id])
+		}
+	}
+	t.Logf("rolling restart: %d requests ok, %d failed; %d tasks enqueued, each ran once", ok200.Load(), failed.Load(), len(rollIDs))
+
+	// SIGTERM: every worker stops gracefully, exit status 0, nothing left.
+	pids := sup.everPIDs()
+	sup.signal(t, syscall.SIGTERM)
+	select {
+	case <-sup.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the supervisor did not stop:\n%s", sup.stderr)
+	}
+	if code := sup.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit status %d, want 0:\n%s", code, sup.stderr)
+	}
+	for _, pid := range pids {
+		if processAlive(pid) {
+			t.Errorf("worker process %d is still running", pid)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(sup.dir, "stellar-cluster.pid")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pid file left behind: %v", err)
+	}
+	if t.Failed() {
+		t.Logf("supervisor and workers:\n%s", sup.stderr)
+	}
+}
+
+// TestStartClusterNeedsRedis: with no Redis answering, startCluster says
+// so at once, and how to fix it.
+func TestStartClusterNeedsRedis(t *testing.T) {
+	dead := "redis://" + freePort(t) + "/0"
+	start := time.Now()
+	code, _, stderr := runCLI(t, t.TempDir(), nil, "startCluster", "--workers", "1", "--redis", dead, "--http", freePort(t), "--tcp", "off")
+	if code != 2 {
+		t.Errorf("exit status %d, want 2", code)
+	}
+	for _, want := range []string{"needs Redis", "--redis", "redis-server"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, stderr)
+		}
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %s to give up", d)
+	}
+}
