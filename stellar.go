@@ -70,6 +70,7 @@ type App struct {
 	cfg         config.Config // guarded by mu; the effective configuration
 	logger      *slog.Logger  // guarded by mu
 	state       state         // guarded by mu
+	startDone   chan struct{} // guarded by mu; closed when Start returns
 	http        *httpt.Server // guarded by mu
 	backend     *backend      // guarded by mu; open while running
 	parts       []part        // guarded by mu; registered by New
@@ -86,6 +87,7 @@ type state int
 
 const (
 	stateNew state = iota
+	stateStarting
 	stateRunning
 	stateStopping
 	stateStopped
@@ -225,84 +227,114 @@ func (a *App) Start(ctx context.Context) error {
 		}
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	if a.state != stateNew {
+		a.mu.Unlock()
 		return ErrAlreadyStarted
 	}
 	if err := ctx.Err(); err != nil {
+		a.mu.Unlock()
 		return err
 	}
-	cfg := a.cfg
+	// Parts start without a.mu held, so that they may call the app's
+	// accessors; Shutdown waits for startDone before it stops anything.
+	a.state = stateStarting
+	a.startDone = make(chan struct{})
+	cfg, logger := a.cfg, a.logger
+	a.mu.Unlock()
+	defer close(a.startDone)
+
+	err := a.start(ctx, cfg, logger)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err != nil {
+		// A failed start leaves the app stopped: Done is closed and a
+		// later Shutdown returns at once.
+		a.state = stateStopped
+		close(a.shutdown)
+		return err
+	}
+	a.state = stateRunning
+	attrs := []any{"version", cfg.General.APIVersion, "pid", os.Getpid(), "backend", a.backend.name}
+	if a.http != nil {
+		attrs = append(attrs, "http", a.http.Addr().String())
+	}
+	logger.Info("node started", attrs...)
+	return nil
+}
+
+// start opens the backend, starts the parts and binds the listeners,
+// undoing all of it if a step fails.
+func (a *App) start(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	for _, r := range cfg.HTTP.Routes {
 		if err := a.Routes.Add(r.Method, r.Path, r.Action, r.APIVersion); err != nil {
 			return err
 		}
 	}
-	a.startedAt = time.Now()
 	b, err := openBackend(cfg)
 	if err != nil {
 		return err
 	}
+	a.mu.Lock()
+	a.startedAt = time.Now()
 	a.backend = b
+	a.mu.Unlock()
 	a.Cache = cache.New(b.cacheStore(), cache.Config{NodeID: cfg.ID})
+	var started []part
+	rollback := func() {
+		for i := len(started) - 1; i >= 0; i-- {
+			if err := started[i].stop(ctx); err != nil {
+				logger.Error("stopping after a failed start", "part", started[i].name, "error", err.Error())
+			}
+		}
+		_ = b.close()
+		a.mu.Lock()
+		a.started, a.backend = nil, nil
+		a.mu.Unlock()
+	}
 	for _, p := range a.parts {
 		if err := p.start(ctx, b); err != nil {
-			a.rollback(ctx)
+			rollback()
 			return fmt.Errorf("stellar: starting %s: %w", p.name, err)
 		}
-		a.started = append(a.started, p)
+		started = append(started, p)
+		a.mu.Lock()
+		a.started = started
+		a.mu.Unlock()
 	}
-	if cfg.HTTP.Addr != "off" {
-		srv := httpt.New(httpt.Options{
-			Config:     cfg.HTTP,
-			ServerName: cfg.General.ServerName,
-			APIVersion: cfg.General.APIVersion,
-			NodeID:     cfg.ID,
-			Actions:    a.Actions,
-			Routes:     a.Routes,
-			Files:      a.Public,
-			Logger:     a.logger,
-			Ready:      a.ready,
-			Handlers:   a.httpHandlers(),
-		})
-		if err := srv.Listen(); err != nil {
-			a.rollback(ctx)
-			return err
-		}
-		a.http = srv
-		a.wg.Add(1)
-		go func() {
-			defer a.wg.Done()
-			if err := srv.Serve(); err != nil {
-				a.logger.Error("http server stopped", "error", err.Error())
-				select {
-				case a.failed <- err:
-				default:
-				}
+	if cfg.HTTP.Addr == "off" {
+		return nil
+	}
+	srv := httpt.New(httpt.Options{
+		Config:     cfg.HTTP,
+		ServerName: cfg.General.ServerName,
+		APIVersion: cfg.General.APIVersion,
+		NodeID:     cfg.ID,
+		Actions:    a.Actions,
+		Routes:     a.Routes,
+		Files:      a.Public,
+		Logger:     logger,
+		Ready:      a.ready,
+		Handlers:   a.httpHandlers(),
+	})
+	if err := srv.Listen(); err != nil {
+		rollback()
+		return err
+	}
+	a.mu.Lock()
+	a.http = srv
+	a.mu.Unlock()
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := srv.Serve(); err != nil {
+			logger.Error("http server stopped", "error", err.Error())
+			select {
+			case a.failed <- err:
+			default:
 			}
-		}()
-	}
-	a.state = stateRunning
-	attrs := []any{"version", cfg.General.APIVersion, "pid", os.Getpid(), "backend", b.name}
-	if a.http != nil {
-		attrs = append(attrs, "http", a.http.Addr().String())
-	}
-	a.logger.Info("node started", attrs...)
-	return nil
-}
-
-// rollback stops what a failed Start brought up. Called with a.mu held.
-func (a *App) rollback(ctx context.Context) {
-	for i := len(a.started) - 1; i >= 0; i-- {
-		if err := a.started[i].stop(ctx); err != nil {
-			a.logger.Error("stopping after a failed start", "part", a.started[i].name, "error", err.Error())
 		}
-	}
-	a.started = nil
-	if a.backend != nil {
-		_ = a.backend.close()
-		a.backend = nil
-	}
+	}()
+	return nil
 }
 
 // ready reports whether the node can serve traffic, for /readyz: it is
@@ -334,6 +366,16 @@ func (a *App) ready(ctx context.Context) error {
 // once: later calls wait for the first and return its result.
 func (a *App) Shutdown(ctx context.Context) error {
 	a.mu.Lock()
+	if a.state == stateStarting {
+		starting := a.startDone
+		a.mu.Unlock()
+		select {
+		case <-starting:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return a.Shutdown(ctx)
+	}
 	switch a.state {
 	case stateNew:
 		a.state = stateStopped
