@@ -153,10 +153,12 @@ func remoteIP(r *http.Request) string {
 
 func (s *Server) serve(c *websocket.Conn, remote string) {
 	sess := session.New(s.opts.Session, connection.TypeWebSocket, remote)
+	// ctx ends the read: on shutdown, when the session must end (a slow
+	// client) and when a ping goes unanswered.
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
 	stopWriter, writerDone := make(chan struct{}), make(chan struct{})
-	go s.writeLoop(ctx, c, sess, stopWriter, writerDone)
+	go s.writeLoop(c, sess, cancel, stopWriter, writerDone)
 	finish := func(code websocket.StatusCode, reason string) {
 		close(stopWriter)
 		<-writerDone
@@ -171,9 +173,6 @@ func (s *Server) serve(c *websocket.Conn, remote string) {
 	if err := sess.Open(ctx); err != nil {
 		finish(websocket.StatusPolicyViolation, "connection refused")
 		return
-	}
-	if s.cfg.PingInterval > 0 {
-		go s.pingLoop(ctx, c, cancel)
 	}
 	code, reason := s.readLoop(ctx, c, sess)
 	sess.Close(context.Background())
@@ -197,16 +196,6 @@ func closeWithin(ctx context.Context, c *websocket.Conn, code websocket.StatusCo
 }
 
 func (s *Server) readLoop(ctx context.Context, c *websocket.Conn, sess *session.Session) (websocket.StatusCode, string) {
-	// A session that must end (a slow client) stops the read.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-sess.Done():
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	limit := int64(s.cfg.MaxFrameBytes)
 	buf := make([]byte, 0, 512)
 	for {
@@ -266,29 +255,11 @@ func readAll(buf *[]byte, r io.Reader) (int64, error) {
 	}
 }
 
-func (s *Server) pingLoop(ctx context.Context, c *websocket.Conn, fail context.CancelFunc) {
-	t := time.NewTicker(s.cfg.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		pctx, cancel := context.WithTimeout(ctx, s.cfg.PingInterval)
-		err := c.Ping(pctx)
-		cancel()
-		if err != nil {
-			if ctx.Err() == nil {
-				s.logger.Info("websocket client did not answer a ping; disconnecting", "error", err.Error())
-			}
-			fail()
-			return
-		}
-	}
-}
-
-func (s *Server) writeLoop(ctx context.Context, c *websocket.Conn, sess *session.Session, stop <-chan struct{}, done chan<- struct{}) {
+// writeLoop writes the session's messages until stop, then what is still
+// queued. It also pings the client every PingInterval (one goroutine per
+// connection fewer than a loop of its own), and calls fail when the
+// client does not answer in time or the session must end.
+func (s *Server) writeLoop(c *websocket.Conn, sess *session.Session, fail context.CancelFunc, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	failed := false
 	write := func(b []byte) {
@@ -299,13 +270,31 @@ func (s *Server) writeLoop(ctx context.Context, c *websocket.Conn, sess *session
 		defer cancel()
 		if err := c.Write(wctx, websocket.MessageText, b); err != nil {
 			failed = true
+			fail()
 		}
 	}
-	out := sess.Out()
+	var ping <-chan time.Time
+	if s.cfg.PingInterval > 0 {
+		t := time.NewTicker(s.cfg.PingInterval)
+		defer t.Stop()
+		ping = t.C
+	}
+	out, ended := sess.Out(), sess.Done()
 	for {
 		select {
 		case b := <-out:
 			write(b)
+		case <-ping:
+			pctx, cancel := context.WithTimeout(context.Background(), s.cfg.PingInterval)
+			err := c.Ping(pctx)
+			cancel()
+			if err != nil {
+				failed = true
+				fail()
+			}
+		case <-ended:
+			ended = nil
+			fail()
 		case <-stop:
 			for {
 				select {
