@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/config"
@@ -25,6 +26,9 @@ const (
 	MethodStatus = "api.status"
 )
 
+// clusterStopTimeout bounds leaving the cluster.
+const clusterStopTimeout = 10 * time.Second
+
 // errNoToken is a node on Redis started without a server token.
 var errNoToken = errors.New("cluster.token is empty: nodes on Redis must sign their messages; " +
 	"set --token or STELLAR_SERVER_TOKEN to the cluster's shared secret (or cluster.insecure=true for local development only)")
@@ -34,7 +38,13 @@ func (a *App) clusterPart() part {
 	return part{
 		name:  "cluster",
 		start: a.startCluster,
-		stop:  a.Cluster.Stop,
+		stop: func(ctx context.Context) error {
+			// Bounded even when ctx is not (a failed Start rolls back
+			// with its own ctx): a handler may be waiting for the app.
+			ctx, cancel := context.WithTimeout(ctx, clusterStopTimeout)
+			defer cancel()
+			return a.Cluster.Stop(ctx)
+		},
 		ready: func(context.Context) error { return a.Cluster.Ready() },
 		status: func(ctx context.Context, out map[string]any) {
 			out["cluster"] = map[string]any{
@@ -64,6 +74,7 @@ func (a *App) startCluster(ctx context.Context, b *backend) error {
 		}
 		t = b.mem.Cluster()
 	}
+	a.clusterLog.Store(logger)
 	if err := a.Cluster.Configure(clusterConfig(cfg, token, logger)); err != nil {
 		return err
 	}
@@ -101,16 +112,16 @@ func (a *App) registerClusterMethods() {
 		if err != nil {
 			return nil, err
 		}
-		a.Logger().Log(ctx, level, msg, "via", MethodLog, "from", call.From)
+		a.clusterLogger().Log(ctx, level, msg, "via", MethodLog, "from", call.From)
 		return true, nil
 	})
 	a.Cluster.HandleFunc(MethodStop, func(ctx context.Context, call *cluster.Call) (any, error) {
-		a.Logger().Warn("stop requested through the cluster", "from", call.From)
+		a.clusterLogger().Warn("stop requested through the cluster", "from", call.From)
 		// Shut down from a goroutine of its own so that this reply goes
 		// out first: the cluster's stop waits for this handler to finish
 		// replying before it leaves. Done() tells when it is over.
 		go func() { _ = a.Shutdown(context.Background()) }()
-		return map[string]string{"id": a.ID(), "stopping": "true"}, nil
+		return map[string]any{"id": a.Cluster.ID(), "stopping": true}, nil
 	})
 	a.Cluster.HandleFunc(MethodStatus, func(ctx context.Context, call *cluster.Call) (any, error) {
 		return a.Actions.Call(ctx, StatusAction, nil)
@@ -142,4 +153,13 @@ func logArgs(raw json.RawMessage) (string, slog.Level, error) {
 		return obj.Message, level, nil
 	}
 	return "", 0, errors.New(`api.log: expected {"message": "...", "level": "info"}, a string or a list of strings`)
+}
+
+// clusterLogger is the node's logger for the built-in methods, read
+// without a.mu: a call may arrive while Start or Shutdown holds it.
+func (a *App) clusterLogger() *slog.Logger {
+	if l := a.clusterLog.Load(); l != nil {
+		return l
+	}
+	return slog.New(slog.DiscardHandler)
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -81,6 +82,8 @@ type App struct {
 	failed      chan error    // a transport that stopped on its own
 
 	wg sync.WaitGroup // goroutines started by Start
+
+	clusterLog atomic.Pointer[slog.Logger] // the logger of the built-in cluster methods
 }
 
 type state int
