@@ -45,6 +45,16 @@
 // lease lapses and runs again, with Task.Attempt one higher. See package
 // task and `stellar tasks`.
 //
+// # Cluster
+//
+// Nodes on one Redis with one server token form a cluster. App.Cluster
+// (Stellar's api.redis) lists the live nodes, publishes signed messages to
+// every node (Publish, Subscribe), and calls methods registered with Handle
+// on every node, one node or the node that owns a connection (Do, DoAll,
+// cluster.ToNode, cluster.ToConnection). Forged, stale, replayed and
+// malformed messages are dropped and counted. See package cluster and
+// `stellar cluster status`.
+//
 // # Configuration
 //
 // Defaults, then the Config given to New, then stellar.toml, stellar.yaml
