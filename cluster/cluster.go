@@ -257,7 +257,7 @@ func (c *Cluster) Start(ctx context.Context, t Transport) error {
 	}
 	host, _ := os.Hostname()
 	c.cfg = cfg
-	c.sign = signer{key: []byte(cfg.Token)}
+	c.sign = newSigner([]byte(cfg.Token))
 	c.t = t
 	c.self = Node{ID: cfg.ID, Host: host, PID: os.Getpid(), StartedAt: cfg.Now().UTC().Truncate(time.Millisecond),
 		Version: cfg.Version, Transports: cfg.Transports}
@@ -418,7 +418,7 @@ func ReadNodes(ctx context.Context, t Transport, token []byte) ([]Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: listing nodes: %w", err)
 	}
-	s := signer{key: token}
+	s := newSigner(token)
 	nodes := make([]Node, 0, len(recs))
 	for id, rec := range recs {
 		var n Node
