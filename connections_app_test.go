@@ -871,3 +871,37 @@ func TestChatAcrossNodes(t *testing.T) {
 		return err == nil && st.MembersCount == 1
 	})
 }
+
+// TestWebSocketShutdown: a stopping node refuses new actions, lets those
+// in flight answer, then closes WebSocket connections with 1001; TCP
+// clients get a notice and their replies too.
+func TestWebSocketShutdown(t *testing.T) {
+	cfg := stellar.Config{ID: "stopping", HTTP: config.HTTP{Addr: "127.0.0.1:0"}, TCP: config.TCP{Addr: "127.0.0.1:0"}}
+	app := stellar.New(cfg, stellar.WithLogOutput(io.Discard))
+	registerConnActions(t, app)
+	if err := app.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c := dialWS(t, app)
+	tc := dialTCP(t, app.TCPAddr())
+	c.send(msg{"action": "wait", "params": msg{"gate": "shutdown-ws"}})
+	tc.send(`{"action":"wait","params":{"gate":"shutdown-ws"}}`)
+	stopped := make(chan error, 1)
+	go func() { stopped <- app.Shutdown(context.Background()) }()
+	// The shutdown waits for the actions: the gate may open before or
+	// after it reached the connections, and the replies must come either
+	// way. A head start makes the waiting path the usual one.
+	time.Sleep(50 * time.Millisecond)
+	close(gate("shutdown-ws"))
+	if m := c.readUntil("the reply", reply(1)); m["gate"] != "shutdown-ws" {
+		t.Fatalf("reply = %v", m)
+	}
+	_, err := c.tryRead()
+	if websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Fatalf("close: %v, want 1001", err)
+	}
+	tc.readUntil("the TCP reply", func(m msg) bool { return m["gate"] == "shutdown-ws" })
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+}

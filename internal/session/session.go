@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stellarfw/stellar-go/action"
@@ -135,6 +136,8 @@ type Session struct {
 	out    chan []byte
 	sem    chan struct{}
 	wg     sync.WaitGroup // actions in flight
+
+	draining atomic.Bool
 
 	mu     sync.Mutex
 	closed bool  // guarded by mu
@@ -283,7 +286,20 @@ func errorReply(id int64, e *apierror.Error) map[string]any {
 	return m
 }
 
+// Drain makes the session refuse new actions with server_draining, for a
+// node that is shutting down; the actions in flight go on.
+func (s *Session) Drain() { s.draining.Store(true) }
+
+// Idle reports whether no action is running and no message waits to be
+// written.
+func (s *Session) Idle() bool { return len(s.sem) == 0 && len(s.out) == 0 }
+
 func (s *Session) runAction(id int64, r Request) {
+	if s.draining.Load() {
+		s.push(errorReply(id, apierror.New(apierror.CodeDraining, http.StatusServiceUnavailable,
+			"the server is shutting down; reconnect to another node")))
+		return
+	}
 	select {
 	case s.sem <- struct{}{}:
 	default:
@@ -433,8 +449,9 @@ func chatError(err error) error {
 }
 
 // Close ends the session: it cancels the actions in flight and waits for
-// them (bounded by ctx), removes the connection from its rooms and from
-// the registry (running the destroy middleware), and closes Out. Call it
+// them (bounded by ctx and five seconds), then removes the connection
+// from its rooms and from the registry (running the destroy middleware).
+// Messages queued before stay in Out for the transport to write. Call it
 // once, after the transport stopped reading.
 func (s *Session) Close(ctx context.Context) {
 	s.end(errors.New("closed"))

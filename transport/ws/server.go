@@ -64,8 +64,15 @@ type Server struct {
 	wg     sync.WaitGroup // one per connection
 
 	mu      sync.Mutex
-	closing bool // guarded by mu
-	open    int  // guarded by mu
+	closing bool                 // guarded by mu
+	open    int                  // guarded by mu
+	conns   map[*wsConn]struct{} // guarded by mu; accepted connections
+}
+
+// wsConn is an accepted connection and its session.
+type wsConn struct {
+	c    *websocket.Conn
+	sess *session.Session
 }
 
 // New returns a server.
@@ -74,7 +81,7 @@ func New(opts Options) *Server {
 		opts.Logger = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{opts: opts, cfg: opts.Config, logger: opts.Logger, ctx: ctx, cancel: cancel}
+	return &Server{opts: opts, cfg: opts.Config, logger: opts.Logger, ctx: ctx, cancel: cancel, conns: map[*wsConn]struct{}{}}
 }
 
 // Len is the number of open connections.
@@ -153,6 +160,18 @@ func remoteIP(r *http.Request) string {
 
 func (s *Server) serve(c *websocket.Conn, remote string) {
 	sess := session.New(s.opts.Session, connection.TypeWebSocket, remote)
+	e := &wsConn{c: c, sess: sess}
+	s.mu.Lock()
+	s.conns[e] = struct{}{}
+	if s.closing {
+		sess.Drain()
+	}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, e)
+		s.mu.Unlock()
+	}()
 	// ctx ends the read: on shutdown, when the session must end (a slow
 	// client) and when a ping goes unanswered.
 	ctx, cancel := context.WithCancel(s.ctx)
@@ -216,7 +235,7 @@ func (s *Server) readLoop(ctx context.Context, c *websocket.Conn, sess *session.
 				return websocket.StatusNormalClosure, "bye"
 			case sess.Err() != nil:
 				return websocket.StatusPolicyViolation, sess.Err().Error()
-			case s.ctx.Err() != nil:
+			case s.isClosing():
 				return websocket.StatusGoingAway, "server shutting down"
 			}
 			return websocket.StatusNormalClosure, ""
@@ -308,20 +327,48 @@ func (s *Server) writeLoop(c *websocket.Conn, sess *session.Session, fail contex
 	}
 }
 
-// Shutdown refuses new connections, tells every client the server is
-// going away and closes the connections, waiting for them (bounded by
-// ctx).
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// Shutdown refuses new connections and actions, lets the actions in
+// flight answer, then closes every connection with 1001 (going away),
+// waiting for them (bounded by ctx; at the deadline the rest are cut).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
+	conns := make([]*wsConn, 0, len(s.conns))
+	for e := range s.conns {
+		e.sess.Drain()
+		conns = append(conns, e)
+	}
 	s.mu.Unlock()
-	s.cancel()
+	var closers sync.WaitGroup
+	for _, e := range conns {
+		closers.Add(1)
+		go func() {
+			defer closers.Done()
+			for !e.sess.Idle() && ctx.Err() == nil {
+				select {
+				case <-ctx.Done():
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+			closeCtx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			closeWithin(closeCtx, e.c, websocket.StatusGoingAway, "server shutting down")
+		}()
+	}
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() { closers.Wait(); s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		s.cancel()
 		return nil
 	case <-ctx.Done():
+		s.cancel()
 		return fmt.Errorf("ws: %d connections still open at the shutdown deadline: %w", s.Len(), ctx.Err())
 	}
 }
