@@ -1,0 +1,233 @@
+package chat_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/stellarfw/stellar-go/backend/memory"
+	"github.com/stellarfw/stellar-go/chat"
+	"github.com/stellarfw/stellar-go/cluster"
+	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/internal/logging"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// node is one node's chat on a shared memory backend.
+type node struct {
+	id    string
+	chat  *chat.Chat
+	conns *connection.Registry
+	cl    *cluster.Cluster
+}
+
+func newNodes(t *testing.T, ids ...string) ([]*node, *memory.Backend) {
+	t.Helper()
+	ctx := context.Background()
+	b := memory.New(memory.Config{})
+	t.Cleanup(func() { _ = b.Close() })
+	var out []*node
+	for _, id := range ids {
+		cl := cluster.New(cluster.Config{ID: id, Token: "t", Logger: logging.Discard(), HeartbeatInterval: 20 * time.Millisecond})
+		conns := connection.NewRegistry()
+		ch := chat.New(conns, cl)
+		cl.SetConnectionOwner(conns.Owns)
+		if err := cl.Start(ctx, b.Cluster()); err != nil {
+			t.Fatal(err)
+		}
+		if err := ch.Start(ctx, b.Chat(), chat.Config{NodeID: id, Logger: logging.Discard(), SweepInterval: 20 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = ch.Stop(ctx)
+			_ = cl.Stop(ctx)
+		})
+		out = append(out, &node{id: id, chat: ch, conns: conns, cl: cl})
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, n := range out {
+		for len(n.cl.Members()) != len(ids) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s sees %v", n.id, n.cl.Members())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	return out, b
+}
+
+// connect adds a connection to n whose messages arrive on the channel.
+func (n *node) connect(t *testing.T) (*connection.Conn, chan *chat.Message) {
+	t.Helper()
+	c := connection.New(connection.TypeTCP, "127.0.0.1", n.id)
+	got := make(chan *chat.Message, 16)
+	c.SetSender(func(v any) error {
+		if m, ok := v.(*chat.Message); ok {
+			got <- m
+		}
+		return nil
+	})
+	if err := n.conns.Add(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	return c, got
+}
+
+func receive(t *testing.T, ch chan *chat.Message) *chat.Message {
+	t.Helper()
+	select {
+	case m := <-ch:
+		return m
+	case <-time.After(5 * time.Second):
+		t.Fatal("no message")
+		return nil
+	}
+}
+
+func TestJoinAndLeaveAcrossNodes(t *testing.T) {
+	ns, _ := newNodes(t, "n1", "n2")
+	ctx := context.Background()
+	c2, _ := ns[1].connect(t)
+	added, err := ns[0].chat.Join(ctx, c2.ID, "defaultRoom")
+	if err != nil || !added {
+		t.Fatalf("Join through n1 = %v, %v", added, err)
+	}
+	if !c2.InRoom("defaultRoom") || ns[1].chat.LocalMembers("defaultRoom") != 1 {
+		t.Fatal("the owner did not record the join")
+	}
+	st, err := ns[0].chat.Status(ctx, "defaultRoom")
+	if err != nil || st.MembersCount != 1 || st.Members[c2.ID].Node != "n2" {
+		t.Fatalf("Status = %+v, %v", st, err)
+	}
+	if _, err := ns[0].chat.Join(ctx, c2.ID, "nowhere"); !errors.Is(err, chat.ErrNoRoom) {
+		t.Fatalf("remote Join of a missing room = %v", err)
+	}
+	if _, err := ns[0].chat.Join(ctx, "nobody", "defaultRoom"); !errors.Is(err, chat.ErrNoConnection) {
+		t.Fatalf("Join of an unknown connection = %v", err)
+	}
+	left, err := ns[0].chat.Leave(ctx, c2.ID, "defaultRoom")
+	if err != nil || !left || c2.InRoom("defaultRoom") {
+		t.Fatalf("Leave through n1 = %v, %v", left, err)
+	}
+	if err := ns[0].chat.Create(ctx, ""); !errors.Is(err, chat.ErrRoomName) {
+		t.Fatalf("Create of an empty name = %v", err)
+	}
+}
+
+func TestBroadcastReachesEveryNode(t *testing.T) {
+	ns, _ := newNodes(t, "n1", "n2")
+	ctx := context.Background()
+	c1, got1 := ns[0].connect(t)
+	c2, got2 := ns[1].connect(t)
+	_, outside := ns[1].connect(t)
+	for _, c := range []*connection.Conn{c1, c2} {
+		if _, err := ns[0].chat.Join(ctx, c.ID, "defaultRoom"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ns[0].chat.Broadcast(ctx, c1, "defaultRoom", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range []chan *chat.Message{got1, got2} {
+		if m := receive(t, ch); m.Message != "hi" || m.From != c1.ID || m.Room != "defaultRoom" || m.Context != "user" {
+			t.Fatalf("message = %+v", m)
+		}
+	}
+	if err := ns[1].chat.Emit(ctx, "defaultRoom", "moved", map[string]any{"x": 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if m := receive(t, got1); m.Event != "moved" || m.From != "0" {
+		t.Fatalf("event = %+v", m)
+	}
+	receive(t, got2)
+	select {
+	case m := <-outside:
+		t.Fatalf("a connection outside the room got %+v", m)
+	default:
+	}
+	if err := ns[0].chat.Broadcast(ctx, c1, "elsewhere", "x"); !errors.Is(err, chat.ErrNotMember) {
+		t.Fatalf("Broadcast outside the room = %v", err)
+	}
+	if err := ns[0].chat.Broadcast(ctx, nil, "elsewhere", "x"); !errors.Is(err, chat.ErrNoRoom) {
+		t.Fatalf("server Broadcast to a missing room = %v", err)
+	}
+}
+
+func TestMiddleware(t *testing.T) {
+	ns, _ := newNodes(t, "n1")
+	n := ns[0]
+	ctx := context.Background()
+	if err := n.chat.Use(
+		&chat.Middleware{Name: "second", Priority: 20, Say: func(ctx context.Context, from *connection.Conn, m *chat.Message) error {
+			m.Message = m.Message.(string) + "-second"
+			return nil
+		}},
+		&chat.Middleware{Name: "first", Priority: 10, Say: func(ctx context.Context, from *connection.Conn, m *chat.Message) error {
+			if m.Message == "panic" {
+				panic("boom")
+			}
+			m.Message = m.Message.(string) + "-first"
+			return nil
+		}},
+	); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.chat.Use(&chat.Middleware{Name: "first", Join: func(context.Context, *connection.Conn, string) error { return nil }}); err == nil {
+		t.Fatal("a duplicate name was accepted")
+	}
+	if err := n.chat.Use(&chat.Middleware{Name: "empty"}); err == nil {
+		t.Fatal("middleware without a hook was accepted")
+	}
+	c, got := n.connect(t)
+	if _, err := n.chat.JoinConn(ctx, c, "defaultRoom"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.chat.Broadcast(ctx, c, "defaultRoom", "m"); err != nil {
+		t.Fatal(err)
+	}
+	if m := receive(t, got); m.Message != "m-first-second" {
+		t.Fatalf("message = %v", m.Message)
+	}
+	if err := n.chat.Broadcast(ctx, c, "defaultRoom", "panic"); err == nil || err.Error() != "chat: middleware first panicked: boom" {
+		t.Fatalf("panicking middleware = %v", err)
+	}
+}
+
+// TestSweep: members of nodes that are not live, and this node's members
+// whose connection is gone, are removed; live ones stay.
+func TestSweep(t *testing.T) {
+	ns, backend := newNodes(t, "n1", "n2")
+	ctx := context.Background()
+	c1, _ := ns[0].connect(t)
+	c2, _ := ns[1].connect(t)
+	for _, c := range []*connection.Conn{c1, c2} {
+		if _, err := ns[0].chat.Join(ctx, c.ID, "defaultRoom"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A ghost of a dead node and a ghost of n1's own past.
+	st := backend.Chat()
+	for _, m := range []chat.Member{{ID: "ghost", Node: "dead"}, {ID: "old", Node: "n1"}} {
+		if _, err := st.Join(ctx, "defaultRoom", m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s, err := ns[1].chat.Status(ctx, "defaultRoom")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.MembersCount == 2 && s.Members[c1.ID].ID != "" && s.Members[c2.ID].ID != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("members = %+v", s.Members)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
