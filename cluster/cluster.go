@@ -745,6 +745,14 @@ func (c *Cluster) refreshMembers(ctx context.Context) {
 	c.mu.Lock()
 	old := c.members
 	c.members = now
+	for id := range old {
+		if _, ok := now[id]; !ok {
+			// Calls waiting on a node that expired will not get its reply.
+			for _, p := range c.pending {
+				p.nodeGoneLocked(id)
+			}
+		}
+	}
 	c.mu.Unlock()
 	for id := range now {
 		if _, ok := old[id]; !ok && id != self {
