@@ -798,7 +798,14 @@ func (s *Supervisor) openListeners() error {
 		if err != nil {
 			return fmt.Errorf("supervisor: listener for %s: %w", addr, err)
 		}
-		s.files = append(s.files, f)
+		bf, err := blockingFile(f)
+		if bf != f {
+			_ = f.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("supervisor: listener for %s: %w", addr, err)
+		}
+		s.files = append(s.files, bf)
 		pairs = append(pairs, listen.Pair{FD: 3 + i, Addr: addr})
 		s.cfg.Logger.Info("listening", "addr", addr, "bound", ln.Addr().String())
 	}

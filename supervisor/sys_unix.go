@@ -25,3 +25,19 @@ func alive(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || err == syscall.EPERM
 }
+
+// blockingFile returns a copy of f that os/exec can pass to workers
+// without touching the socket's mode. os/exec takes a file's descriptor
+// with Fd, which puts a pollable file back into blocking mode; on a
+// listening socket shared with running workers that would leave them
+// blocked in accept(2), deaf to Close. A file made from a descriptor that
+// is blocking already is not pollable, and Fd leaves it alone; the
+// workers make their own copies non-blocking.
+func blockingFile(f *os.File) (*os.File, error) {
+	fd, err := syscall.Dup(int(f.Fd())) // Fd: blocking now, once, before any worker runs
+	if err != nil {
+		return nil, err
+	}
+	syscall.CloseOnExec(fd)
+	return os.NewFile(uintptr(fd), f.Name()), nil
+}

@@ -1,0 +1,305 @@
+//go:build unix
+
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stellarfw/stellar-go/internal/listen"
+)
+
+// The test binary doubles as a worker: with envFake set it runs
+// fakeWorker, which speaks the worker side of the protocol.
+const (
+	envFake     = "SUPERVISOR_TEST_WORKER"
+	envFakeAddr = "SUPERVISOR_TEST_ADDR"
+)
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(envFake); mode != "" {
+		os.Exit(fakeWorker(mode))
+	}
+	os.Exit(m.Run())
+}
+
+// fakeWorker crashes at once ("crash"), or serves its name over HTTP on
+// the inherited listener until SIGTERM or its supervisor goes ("serve").
+func fakeWorker(mode string) int {
+	link, err := Attach()
+	if err != nil || link == nil {
+		return 3
+	}
+	defer link.Close()
+	if mode == "crash" {
+		return 1
+	}
+	ln, err := listen.Listen("tcp", os.Getenv(envFakeAddr))
+	if err != nil {
+		return 4
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, link.Name())
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	if err := link.Ready(); err != nil {
+		return 5
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM)
+	select {
+	case <-sigs:
+	case <-link.Gone():
+	}
+	_ = srv.Shutdown(context.Background())
+	return 0
+}
+
+type run struct {
+	s    *Supervisor
+	done chan error
+	stop context.CancelFunc
+}
+
+func start(t *testing.T, mode string, cfg Config) *run {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Command = exe
+	cfg.Args = func(string) []string { return nil }
+	cfg.Env = append(cfg.Env, envFake+"="+mode)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &run{s: New(cfg), done: make(chan error, 1), stop: cancel}
+	go func() { r.done <- r.s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.done:
+		case <-time.After(20 * time.Second):
+			t.Error("Run did not return")
+		}
+	})
+	return r
+}
+
+func (r *run) waitFor(t *testing.T, what string, cond func([]WorkerStatus) bool) []WorkerStatus {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ws := r.s.Workers()
+		if cond(ws) {
+			return ws
+		}
+		select {
+		case err := <-r.done:
+			t.Fatalf("%s: Run returned %v", what, err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: workers are %+v", what, ws)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func allReady(n int) func([]WorkerStatus) bool {
+	return func(ws []WorkerStatus) bool {
+		if len(ws) != n {
+			return false
+		}
+		for _, w := range ws {
+			if w.State != StateReady {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func names(ws []WorkerStatus) string {
+	var s []string
+	for _, w := range ws {
+		s = append(s, w.Name)
+	}
+	return strings.Join(s, ",")
+}
+
+// TestCrashLoop: a worker that keeps crashing is restarted with backoff,
+// then left stopped; the others are not disturbed.
+func TestCrashLoop(t *testing.T) {
+	r := start(t, "crash", Config{Workers: 1, RestartBackoff: 5 * time.Millisecond, MaxRestarts: 3})
+	ws := r.waitFor(t, "worker left stopped", func(ws []WorkerStatus) bool {
+		return len(ws) == 1 && ws[0].State == StateFailed
+	})
+	if ws[0].Restarts != 3 || ws[0].PID != 0 {
+		t.Errorf("worker = %+v, want 3 restarts and no process", ws[0])
+	}
+	r.stop()
+	if err := <-r.done; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	r.done <- nil // for the cleanup
+}
+
+// TestGrowShrinkRoll: workers share one listener; Add takes the lowest
+// free number, Remove the highest; Roll replaces every process; stopping
+// leaves none behind and removes the pid file.
+func TestGrowShrinkRoll(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "sup.pid")
+	addr := "127.0.0.1:0"
+	r := start(t, "serve", Config{Workers: 2, NamePrefix: "w-", Listen: []string{addr}, PIDFile: pidFile, StopTimeout: 5 * time.Second,
+		Env: []string{envFakeAddr + "=" + addr}})
+	ws := r.waitFor(t, "two workers ready", allReady(2))
+	if names(ws) != "w-1,w-2" {
+		t.Fatalf("names = %s", names(ws))
+	}
+	if b, err := os.ReadFile(pidFile); err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(os.Getpid()) {
+		t.Errorf("pid file = %q, %v", b, err)
+	}
+	// Both serve on the supervisor's port.
+	var port string
+	r.s.do(func() { port = strconv.Itoa(listenerPort(t, r.s.files[0])) })
+	seen := map[string]bool{}
+	deadline := time.Now().Add(10 * time.Second)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for !(seen["w-1"] && seen["w-2"]) && time.Now().Before(deadline) {
+		res, err := client.Get("http://127.0.0.1:" + port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		seen[string(b)] = true
+	}
+	if !seen["w-1"] || !seen["w-2"] {
+		t.Errorf("answered by %v, want w-1 and w-2", seen)
+	}
+
+	r.s.Add()
+	ws = r.waitFor(t, "three workers", allReady(3))
+	r.s.Remove()
+	r.s.Remove() // the last-but-one
+	r.s.Remove() // refused: one worker is left
+	ws = r.waitFor(t, "one worker", allReady(1))
+	if names(ws) != "w-1" {
+		t.Fatalf("after removing: %s", names(ws))
+	}
+	r.s.Add()
+	before := r.waitFor(t, "w-2 back", allReady(2))
+	r.s.Roll()
+	after := r.waitFor(t, "rolled", func(ws []WorkerStatus) bool {
+		return allReady(2)(ws) && ws[0].PID != before[0].PID && ws[1].PID != before[1].PID
+	})
+	pids := []int{after[0].PID, after[1].PID, before[0].PID, before[1].PID}
+
+	r.stop()
+	if err := <-r.done; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	r.done <- nil
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Errorf("worker %d still running", pid)
+		}
+	}
+	if _, err := os.Stat(pidFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pid file left: %v", err)
+	}
+}
+
+func listenerPort(t *testing.T, f *os.File) int {
+	t.Helper()
+	sa, err := syscall.Getsockname(int(f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sa.(*syscall.SockaddrInet4).Port
+}
+
+// TestPIDFileOfALiveSupervisor: Run refuses to start over the pid file of
+// a live process.
+func TestPIDFileOfALiveSupervisor(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "sup.pid")
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getppid())+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := New(Config{Workers: 1, PIDFile: pidFile, Logger: slog.New(slog.DiscardHandler)}).Run(context.Background())
+	if !errors.Is(err, ErrRunning) {
+		t.Fatalf("Run = %v, want ErrRunning", err)
+	}
+}
+
+// TestLinkGone: a worker's link reports its supervisor gone when the
+// lifeline closes, and carries its messages.
+func TestLinkGone(t *testing.T) {
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lifeR, lifeW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer statusR.Close()
+	// Attach takes descriptors it owns: give it copies.
+	sfd, _ := syscall.Dup(int(statusW.Fd()))
+	lfd, _ := syscall.Dup(int(lifeR.Fd()))
+	statusW.Close()
+	lifeR.Close()
+	t.Setenv(EnvName, "w-9")
+	t.Setenv(EnvStatusFD, strconv.Itoa(sfd))
+	t.Setenv(EnvLifelineFD, strconv.Itoa(lfd))
+	link, err := Attach()
+	if err != nil || link == nil || link.Name() != "w-9" {
+		t.Fatalf("Attach = %v, %v", link, err)
+	}
+	defer link.Close()
+	if err := link.Failed(errors.New("boom"), true); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 256)
+	n, _ := statusR.Read(buf)
+	if got := string(buf[:n]); !strings.Contains(got, `"event":"failed"`) || !strings.Contains(got, `"nameHeld":true`) {
+		t.Errorf("message = %s", got)
+	}
+	select {
+	case <-link.Gone():
+		t.Fatal("gone while the supervisor holds the lifeline")
+	case <-time.After(20 * time.Millisecond):
+	}
+	lifeW.Close()
+	select {
+	case <-link.Gone():
+	case <-time.After(5 * time.Second):
+		t.Fatal("not gone after the lifeline closed")
+	}
+	if err := link.Close(); err != nil {
+		t.Error(err)
+	}
+	if err := link.Ready(); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("Ready after Close = %v", err)
+	}
+}
+
+func TestNoSupervisor(t *testing.T) {
+	t.Setenv(EnvName, "")
+	if link, err := Attach(); link != nil || err != nil {
+		t.Fatalf("Attach = %v, %v; want nil, nil", link, err)
+	}
+}
