@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -163,8 +164,13 @@ func TestCrashLoop(t *testing.T) {
 func TestGrowShrinkRoll(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "sup.pid")
 	addr := "127.0.0.1:0"
+	var reloads atomic.Int32
+	env := []string{envFakeAddr + "=" + addr}
 	r := start(t, "serve", Config{Workers: 2, NamePrefix: "w-", Listen: []string{addr}, PIDFile: pidFile, StopTimeout: 5 * time.Second,
-		Env: []string{envFakeAddr + "=" + addr}})
+		Env: env, Reload: func() (Config, error) {
+			reloads.Add(1)
+			return Config{Env: append(env, envFake+"=serve")}, nil
+		}})
 	ws := r.waitFor(t, "two workers ready", allReady(2))
 	if names(ws) != "w-1,w-2" {
 		t.Fatalf("names = %s", names(ws))
@@ -192,7 +198,9 @@ func TestGrowShrinkRoll(t *testing.T) {
 	}
 
 	r.s.Add()
-	ws = r.waitFor(t, "three workers", allReady(3))
+	if ws := r.waitFor(t, "three workers", allReady(3)); names(ws) != "w-1,w-2,w-3" {
+		t.Fatalf("after adding: %s", names(ws))
+	}
 	r.s.Remove()
 	r.s.Remove() // the last-but-one
 	r.s.Remove() // refused: one worker is left
@@ -203,10 +211,17 @@ func TestGrowShrinkRoll(t *testing.T) {
 	r.s.Add()
 	before := r.waitFor(t, "w-2 back", allReady(2))
 	r.s.Roll()
-	after := r.waitFor(t, "rolled", func(ws []WorkerStatus) bool {
+	rolled := r.waitFor(t, "rolled", func(ws []WorkerStatus) bool {
 		return allReady(2)(ws) && ws[0].PID != before[0].PID && ws[1].PID != before[1].PID
 	})
-	pids := []int{after[0].PID, after[1].PID, before[0].PID, before[1].PID}
+	r.s.Reload()
+	after := r.waitFor(t, "reloaded and rolled", func(ws []WorkerStatus) bool {
+		return allReady(2)(ws) && ws[0].PID != rolled[0].PID && ws[1].PID != rolled[1].PID
+	})
+	if reloads.Load() != 1 {
+		t.Errorf("Reload called %d times", reloads.Load())
+	}
+	pids := []int{after[0].PID, after[1].PID, rolled[0].PID, rolled[1].PID, before[0].PID, before[1].PID}
 
 	r.stop()
 	if err := <-r.done; err != nil {
