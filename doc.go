@@ -1,8 +1,8 @@
 // Package stellar is an action-based API server framework with clustering
 // built in: the Go counterpart of Stellar and ActionHero.
 //
-// A node answers clients over HTTP (and, later, WebSocket and TCP) by
-// running named actions. A user's program creates an app, registers its
+// A node answers clients over HTTP, WebSocket and TCP by running named
+// actions. A user's program creates an app, registers its
 // actions and hands control to the command line:
 //
 //	func main() {
@@ -54,6 +54,18 @@
 // cluster.ToNode, cluster.ToConnection). Forged, stale, replayed and
 // malformed messages are dropped and counted. See package cluster and
 // `stellar cluster status`.
+//
+// # TCP, WebSocket and chat rooms
+//
+// Persistent clients connect over TCP (port 5000, JSON lines or Stellar's
+// text verbs) or WebSocket (/ws, and the browser client at
+// /stellar-client.js): they run actions, several at once, and use the
+// verbs roomAdd, roomLeave, roomView, say, emit, detailsView and the
+// param verbs. App.Chat (Stellar's api.chatRoom) manages rooms that span
+// the cluster: Join and Leave work on a connection of any node, a
+// message reaches the members on every node, and chat middleware can
+// change or stop it. App.Connections holds the node's connections and
+// the connection middleware. See package chat and docs/connections.md.
 //
 // # Configuration
 //
