@@ -56,9 +56,9 @@ func (a *App) clusterPart() part {
 	}
 }
 
-// startCluster is the part's start; Start calls it with a.mu held.
+// startCluster is the part's start.
 func (a *App) startCluster(ctx context.Context, b *backend) error {
-	cfg, logger := a.cfg, a.logger
+	cfg, logger := a.Config(), a.Logger()
 	token := cfg.Cluster.Token
 	var t cluster.Transport
 	if b.redis != nil {
@@ -75,7 +75,9 @@ func (a *App) startCluster(ctx context.Context, b *backend) error {
 		t = b.mem.Cluster()
 	}
 	a.clusterLog.Store(logger)
-	if err := a.Cluster.Configure(clusterConfig(cfg, token, logger)); err != nil {
+	cc := clusterConfig(cfg, token, logger)
+	cc.Stats = a.nodeStats
+	if err := a.Cluster.Configure(cc); err != nil {
 		return err
 	}
 	return a.Cluster.Start(ctx, t)
