@@ -50,9 +50,18 @@ const browserPage = `<!doctype html>
     window.__joined = client.id
     const m = await said
     const view = await client.roomView('browser')
+    const first = client.id
+    // Drop the socket: the client reconnects with backoff, as a new
+    // connection, and joins its rooms again.
+    client.minBackoff = 50
+    const back = new Promise(resolve => client.on('reconnect', resolve))
+    client._ws.close()
+    await back
+    const again = await client.roomView('browser')
     out.textContent = JSON.stringify({ http: overHTTP.via, ws: overWS.via, echo: overWS.echo,
-      message: m.message, from: m.from, room: m.room, id: client.id, members: view.membersCount,
-      ignored: ignored.length, events: events })
+      message: m.message, from: m.from, room: m.room, id: first, members: view.membersCount,
+      ignored: ignored.length, events: events, newID: client.id !== first,
+      rejoined: again.members[client.id] !== undefined, oldGone: again.members[first] === undefined })
   } catch (e) {
     out.textContent = JSON.stringify({ error: String((e && (e.message || e.code)) || e) })
   }
@@ -70,7 +79,8 @@ func findChromium() string {
 
 // TestBrowserClient: headless Chromium loads /stellar-client.js from node
 // A, calls an action (over HTTP, then over WebSocket), joins a room, and
-// receives a message that a TCP client on node B says in it.
+// receives a message that a TCP client on node B says in it; when its
+// socket drops it reconnects and joins the room again.
 func TestBrowserClient(t *testing.T) {
 	bin := findChromium()
 	if bin == "" {
@@ -131,7 +141,12 @@ func TestBrowserClient(t *testing.T) {
 			t.Errorf("%s = %v, want %v (result %v)", k, res[k], v, res)
 		}
 	}
-	if fmt.Sprint(res["events"]) != "[welcome connected]" {
+	for _, k := range []string{"newID", "rejoined", "oldGone"} {
+		if res[k] != true {
+			t.Errorf("after reconnecting, %s = %v (result %v)", k, res[k], res)
+		}
+	}
+	if fmt.Sprint(res["events"]) != "[welcome connected welcome connected]" { // and again after reconnecting
 		t.Errorf("events = %v", res["events"])
 	}
 }
