@@ -16,7 +16,8 @@ import (
 )
 
 const clusterUsage = `Usage:
-  %[1]s cluster status [--json]   list the live nodes: id, host, pid, uptime, version
+  %[1]s cluster status [--json]   list the live nodes: id, host, pid, uptime, version,
+                                  tasks running and open connections
 
 It reads the cluster's membership from Redis, configured as for run
 (--redis URL, STELLAR_REDIS_URL or the config file), and needs the
@@ -87,9 +88,10 @@ func (a *App) cmdCluster(args []string, stdout, stderr io.Writer) int {
 		return ExitOK
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 2, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tHOST\tPID\tUPTIME\tVERSION\tTRANSPORTS")
+	fmt.Fprintln(tw, "ID\tHOST\tPID\tUPTIME\tVERSION\tTRANSPORTS\tTASKS\tCONNECTIONS")
 	for _, n := range nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", n.ID, n.Host, n.PID, n.Uptime(now).Round(time.Second), n.Version, strings.Join(n.Transports, ","))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%d\n", n.ID, n.Host, n.PID, n.Uptime(now).Round(time.Second), n.Version,
+			strings.Join(n.Transports, ","), n.Stats[StatTasksRunning], n.Stats[StatConnections])
 	}
 	_ = tw.Flush()
 	if len(nodes) == 0 {

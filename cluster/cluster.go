@@ -83,6 +83,11 @@ type Config struct {
 	MaxMessageBytes int
 	// Logger receives joins, leaves and dropped messages. Default: none.
 	Logger *slog.Logger
+	// Stats, when set, is called at every heartbeat for figures the node
+	// publishes in its membership record (Node.Stats), such as the tasks
+	// it runs and its connections. It is called without the cluster's
+	// lock held.
+	Stats func() map[string]int64
 	// Now is the clock for message times. Default time.Now.
 	Now func() time.Time
 }
@@ -159,6 +164,9 @@ type Node struct {
 	StartedAt  time.Time `json:"startedAt"`
 	Version    string    `json:"version"`
 	Transports []string  `json:"transports,omitempty"`
+	// Stats are the figures from Config.Stats as of the node's last
+	// heartbeat (tasksRunning, connections under stellar).
+	Stats map[string]int64 `json:"stats,omitempty"`
 	// Sig authenticates the record with the token, so that a node with
 	// the wrong token is not listed as a member.
 	Sig string `json:"sig,omitempty"`
@@ -696,6 +704,14 @@ func (c *Cluster) heartbeatLoop(ctx context.Context) {
 
 func (c *Cluster) heartbeat(ctx context.Context) {
 	c.mu.Lock()
+	statsFn := c.cfg.Stats
+	c.mu.Unlock()
+	var stats map[string]int64
+	if statsFn != nil {
+		stats = statsFn() // without c.mu: it may take the app's locks
+	}
+	c.mu.Lock()
+	c.self.Stats = stats
 	t, id, ttl, rec, log, prev, joined := c.t, c.cfg.ID, c.cfg.NodeTTL, c.recordLocked(), c.cfg.Logger, c.hbErr, c.joined
 	c.mu.Unlock()
 	hctx, cancel := context.WithTimeout(ctx, ttl)

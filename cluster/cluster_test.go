@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,4 +122,35 @@ func Example() {
 	// Output:
 	// stellar-worker-1: hello, world, from stellar-worker-1
 	// true
+}
+
+// TestStatsInMembership: the figures from Config.Stats reach the node's
+// membership record at each heartbeat, signed with it.
+func TestStatsInMembership(t *testing.T) {
+	b := memory.New(memory.Config{})
+	defer b.Close()
+	ctx := context.Background()
+	token := cluster.RandomToken()
+	var running atomic.Int64
+	c := cluster.New(cluster.Config{ID: "busy", Token: token, HeartbeatInterval: 10 * time.Millisecond,
+		Stats: func() map[string]int64 { return map[string]int64{"tasksRunning": running.Load()} }})
+	if err := c.Start(ctx, b.Cluster()); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(ctx)
+	running.Store(7)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		nodes, err := cluster.ReadNodes(ctx, b.Cluster(), []byte(token))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(nodes) == 1 && nodes[0].Stats["tasksRunning"] == 7 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nodes = %+v, want tasksRunning 7", nodes)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
