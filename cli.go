@@ -214,7 +214,8 @@ func (a *App) cmdConfig(args []string, stdout, stderr io.Writer) int {
 
 // oneLine keeps the first line of an error, for terminal messages.
 func oneLine(err error) string {
-	s := err.Error()
+	// The command prints its own "stellar: " prefix.
+	s := strings.TrimPrefix(err.Error(), "stellar: ")
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		return s[:i]
 	}
