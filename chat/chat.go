@@ -574,9 +574,41 @@ func (c *Chat) sweepLoop(ctx context.Context) {
 	}
 }
 
+// restore records again what a backend that lost its data (a Redis
+// restarted empty) forgot: the default room, and this node's rooms and
+// members. The default room missing is the sign; it costs one write per
+// sweep otherwise.
+func (c *Chat) restore(ctx context.Context, s Store, cfg Config) error {
+	created, err := s.Create(ctx, cfg.DefaultRoom)
+	if err != nil || !created {
+		return err
+	}
+	c.mu.Lock()
+	local := make(map[string][]*connection.Conn, len(c.local))
+	for room, members := range c.local {
+		for _, conn := range members {
+			local[room] = append(local[room], conn)
+		}
+	}
+	c.mu.Unlock()
+	for room, members := range local {
+		if _, err := s.Create(ctx, room); err != nil {
+			return err
+		}
+		for _, conn := range members {
+			if _, err := s.Join(ctx, room, Member{ID: conn.ID, Node: cfg.NodeID, JoinedAt: cfg.Now().UTC().Truncate(time.Millisecond)}); err != nil {
+				return err
+			}
+		}
+	}
+	cfg.Logger.Warn("the backend had lost the chat rooms; recorded this node's rooms and members again", "rooms", len(local))
+	return nil
+}
+
 // Sweep removes, once, the members of nodes that are no longer live and
-// the members of this node whose connection is gone. The sweep loop calls
-// it every SweepInterval.
+// the members of this node whose connection is gone; and when the backend
+// lost its data, records this node's rooms and members again. The sweep
+// loop calls it every SweepInterval.
 func (c *Chat) Sweep(ctx context.Context) (int, error) {
 	s, cfg, err := c.state()
 	if err != nil {
@@ -594,6 +626,9 @@ func (c *Chat) Sweep(ctx context.Context) (int, error) {
 		// This node is not listed: the backend lost its records (a Redis
 		// restart) or the heartbeat lags. Judge nobody until it is back.
 		return 0, nil
+	}
+	if err := c.restore(ctx, s, cfg); err != nil {
+		return 0, err
 	}
 	return s.Sweep(ctx, func(m Member) bool {
 		if m.Node == cfg.NodeID {

@@ -231,3 +231,38 @@ func TestSweep(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestRestoreAfterDataLoss: when the backend loses the rooms (Redis
+// restarted empty), the next sweep creates the default room again and
+// records this node's rooms and members.
+func TestRestoreAfterDataLoss(t *testing.T) {
+	ns, backend := newNodes(t, "n1")
+	ctx := context.Background()
+	c, _ := ns[0].connect(t)
+	if err := ns[0].chat.Create(ctx, "games"); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{"defaultRoom", "games"} {
+		if _, err := ns[0].chat.Join(ctx, c.ID, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := backend.Chat()
+	for _, r := range []string{"defaultRoom", "games"} {
+		if err := st.Destroy(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s, err := ns[0].chat.Status(ctx, "games")
+		d, err2 := ns[0].chat.Status(ctx, "defaultRoom")
+		if err == nil && err2 == nil && s.MembersCount == 1 && d.MembersCount == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not restored: %+v %v / %+v %v", s, err, d, err2)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
