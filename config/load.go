@@ -121,6 +121,12 @@ func Load(src Source) (Loaded, error) {
 		}
 	}
 
+	// In a file, the environment or a flag an explicit tasks.workers = 0
+	// means "no workers", as operators expect; in Go code, where a zero
+	// field means the default, that is -1.
+	if _, set := l.Origins["tasks.workers"]; set && l.Config.Tasks.Workers == 0 {
+		l.Config.Tasks.Workers = -1
+	}
 	Defaults(&l.Config)
 	if err := l.Config.Validate(); err != nil {
 		var e *Error

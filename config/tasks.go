@@ -4,9 +4,10 @@ import "time"
 
 // Tasks configures the node's task workers.
 type Tasks struct {
-	// Workers is the number of tasks the node runs at once. Zero means
-	// the default, 10; a negative number (-1) runs no workers: the node
-	// still enqueues and schedules tasks.
+	// Workers is the number of tasks the node runs at once. Default 10.
+	// 0 in a config file, STELLAR_TASKS_WORKERS or a flag runs no workers
+	// (the node still enqueues and schedules tasks); in Go code, where a
+	// zero field means the default, use -1 for that.
 	Workers int `key:"workers"`
 	// Queues lists the queues the workers take tasks from, highest
 	// priority first. Default: "default", then the queues of the
@@ -63,7 +64,7 @@ func (t Tasks) validate() error {
 
 func init() {
 	for k, v := range map[string]string{
-		"tasks.workers":       "tasks the node runs at once; -1 runs no workers",
+		"tasks.workers":       "tasks the node runs at once; 0 (in a file, env or flag) or -1 (in Go) runs no workers",
 		"tasks.queues":        `queues the workers take tasks from, highest priority first; default "default" then the registered ones`,
 		"tasks.lease":         "how long a worker holds a running task between renewals; a dead node's tasks run again within two",
 		"tasks.poll_interval": "how often each node moves due delayed tasks and recovers lapsed leases",

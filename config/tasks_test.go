@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -38,5 +40,38 @@ func TestTasksConfig(t *testing.T) {
 	}
 	if tk := loaded.Config.Tasks; tk.Workers != -1 || len(tk.Queues) != 2 || tk.Queues[0] != "mail" || tk.Lease != 2*time.Second {
 		t.Fatalf("loaded %+v", tk)
+	}
+}
+
+func TestExplicitZeroWorkersTurnsThemOff(t *testing.T) {
+	tests := []struct {
+		name string
+		src  Source
+		want int
+	}{
+		{"unset", Source{Dir: t.TempDir(), Env: []string{}}, 10},
+		{"env zero", Source{Dir: t.TempDir(), Env: []string{"STELLAR_TASKS_WORKERS=0"}}, -1},
+		{"flag zero", Source{Dir: t.TempDir(), Env: []string{}, Flags: map[string]string{"tasks.workers": "0"}}, -1},
+		{"env three", Source{Dir: t.TempDir(), Env: []string{"STELLAR_TASKS_WORKERS=3"}}, 3},
+		{"code minus one", Source{Dir: t.TempDir(), Env: []string{}, Base: Config{Tasks: Tasks{Workers: -1}}}, -1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := Load(tc.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Config.Tasks.Workers != tc.want {
+				t.Fatalf("workers = %d, want %d", l.Config.Tasks.Workers, tc.want)
+			}
+		})
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "stellar.toml"), []byte("[tasks]\nworkers = 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load(Source{Dir: dir, Env: []string{}})
+	if err != nil || l.Config.Tasks.Workers != -1 {
+		t.Fatalf("file zero: %d, %v", l.Config.Tasks.Workers, err)
 	}
 }
