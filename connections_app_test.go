@@ -905,3 +905,48 @@ func TestWebSocketShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestConnectionRefused: connection middleware that refuses a connection
+// sends its error and closes it, over TCP and WebSocket alike.
+func TestConnectionRefused(t *testing.T) {
+	cfg := stellar.Config{ID: "refusing", HTTP: config.HTTP{Addr: "127.0.0.1:0"}, TCP: config.TCP{Addr: "127.0.0.1:0"}}
+	app := stellar.New(cfg, stellar.WithLogOutput(io.Discard))
+	if err := app.Connections.Use(&stellar.ConnectionMiddleware{Name: "closed", Create: func(ctx context.Context, c *connection.Conn) error {
+		return errors.New("closed for maintenance")
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = app.Shutdown(context.Background()) }()
+	nc, err := net.Dial("tcp", app.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c := &tcpClient{t: t, c: nc, r: bufio.NewReader(nc)}
+	if m := c.read(); errCode(m) != "chat_refused" || !strings.Contains(fmt.Sprint(m["error"]), "maintenance") {
+		t.Fatalf("refusal = %v", m)
+	}
+	if _, err := c.tryRead(); !errors.Is(err, io.EOF) {
+		t.Fatalf("after the refusal: %v, want EOF", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws://"+app.HTTPAddr().String()+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	_, b, err := ws.Read(ctx)
+	if err != nil || !strings.Contains(string(b), "maintenance") {
+		t.Fatalf("WebSocket refusal = %s, %v", b, err)
+	}
+	if _, _, err := ws.Read(ctx); websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+		t.Fatalf("after the refusal: %v, want close 1008", err)
+	}
+	if app.Connections.Len("") != 0 {
+		t.Fatal("a refused connection was registered")
+	}
+}

@@ -412,6 +412,7 @@ func (s *Session) Details() map[string]any {
 		"rooms":        c.Rooms(),
 		"params":       c.Params(),
 		"messageCount": c.Messages(),
+		"inFlight":     s.InFlight(),
 	}
 }
 

@@ -103,3 +103,17 @@ func FuzzParseLine(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseLine(b *testing.B) {
+	for _, line := range []string{`{"action":"ping","params":{"a":1,"b":"two"}}`, `say lobby hello there`} {
+		b.Run(map[bool]string{true: "json", false: "text"}[line[0] == '{'], func(b *testing.B) {
+			raw := []byte(line)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, _, err := ParseLine(raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
