@@ -218,8 +218,9 @@ func (r *taskRuns) allRan(ids []string) bool {
 // share the HTTP port; a SIGKILLed worker comes back under its name with
 // no task lost; SIGTTIN and SIGTTOU change the count; SIGUSR2 rolls every
 // worker under continuous HTTP load and task enqueueing with no failed
-// request and no task lost or run twice; SIGTERM stops everything with
-// exit status 0 and no process left behind.
+// request and no task lost or run twice; SIGHUP refuses a broken config
+// file and rolls the workers onto a good one; SIGTERM stops everything
+// with exit status 0 and no process left behind.
 func TestStartCluster(t *testing.T) {
 	srv := redistest.Start(t)
 	prefix := redistest.Prefix(t)
@@ -416,6 +417,30 @@ func TestStartCluster(t *testing.T) {
 		}
 	}
 	t.Logf("rolling restart: %d requests ok, %d failed; %d tasks enqueued, each ran once", ok200.Load(), failed.Load(), len(rollIDs))
+
+	// SIGHUP rereads the configuration: a broken file restarts nothing; a
+	// good one rolls the workers onto it.
+	cfgFile := filepath.Join(sup.dir, "stellar.toml")
+	if err := os.WriteFile(cfgFile, []byte("[general]\napi_version = 42\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sup.signal(t, syscall.SIGHUP)
+	sup.waitFor(t, "a broken configuration refused", 20*time.Second, func() bool { return sup.count("reload failed: the workers keep running on the previous configuration") == 1 })
+	if err := os.WriteFile(cfgFile, []byte("[general]\napi_version = \"9.9.9\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rolled = sup.count("rolling restart finished")
+	sup.signal(t, syscall.SIGHUP)
+	sup.waitFor(t, "reloaded and rolled", 60*time.Second, func() bool { return sup.count("rolling restart finished") > rolled })
+	if sup.count("configuration reloaded") != 1 {
+		t.Errorf("configuration reloaded %d times, want 1", sup.count("configuration reloaded"))
+	}
+	for range 10 {
+		_, body, _ := call(t, "GET", sup.url+"/api/randomNumber", nil, "")
+		if info, _ := body["serverInformation"].(map[string]any); info["apiVersion"] != "9.9.9" {
+			t.Fatalf("after SIGHUP: serverInformation = %v, want apiVersion 9.9.9", info)
+		}
+	}
 
 	// SIGTERM: every worker stops gracefully, exit status 0, nothing left.
 	pids := sup.everPIDs()
