@@ -425,7 +425,9 @@ func TestStartCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	sup.signal(t, syscall.SIGHUP)
-	sup.waitFor(t, "a broken configuration refused", 20*time.Second, func() bool { return sup.count("reload failed: the workers keep running on the previous configuration") == 1 })
+	sup.waitFor(t, "a broken configuration refused", 20*time.Second, func() bool {
+		return sup.count("reload failed: the workers keep running on the previous configuration") == 1
+	})
 	if err := os.WriteFile(cfgFile, []byte("[general]\napi_version = \"9.9.9\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
