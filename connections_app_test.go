@@ -449,11 +449,29 @@ func TestTCPBadInput(t *testing.T) {
 	for range 2000 {
 		b.WriteString(`{"action":"echo","params":{"text":"f"}}` + "\n")
 	}
-	go func() { _, _ = io.WriteString(flood.c, b.String()) }()
+	wrote := make(chan error, 1)
+	go func() { _, err := io.WriteString(flood.c, b.String()); wrote <- err }()
 	fresh := dialTCP(t, app.TCPAddr())
 	fresh.send(`{"action":"echo","params":{"text":"served"}}`)
 	if m := fresh.read(); m["echo"] != "served" {
 		t.Fatalf("another client during a flood: %v", m)
+	}
+	// Every message of the flood got its reply: an echo, or
+	// too_many_requests beyond the actions in flight; none was lost.
+	counts := map[string]int{}
+	for range 2000 {
+		m := flood.read()
+		if m["echo"] == "f" {
+			counts["echo"]++
+		} else {
+			counts[errCode(m)]++
+		}
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if counts["echo"] == 0 || counts["echo"]+counts["too_many_requests"] != 2000 {
+		t.Fatalf("flood replies = %v", counts)
 	}
 	if code, _ := getJSON(t, "http://"+app.HTTPAddr().String()+"/api/status"); code != http.StatusOK {
 		t.Fatalf("HTTP status during a flood: %d", code)

@@ -236,6 +236,36 @@ func (s *Session) Push(msg any) error {
 	}
 }
 
+// replyTimeout bounds how long a reply waits for room in the queue before
+// the client counts as not reading.
+const replyTimeout = 10 * time.Second
+
+// reply queues the answer to one of the client's own messages. Unlike a
+// push it waits for room in the queue, so that a client that sends faster
+// than it reads is slowed down (the transport stops reading from it)
+// rather than cut off; only a client that reads nothing for replyTimeout
+// is.
+func (s *Session) reply(msg any) {
+	b, err := json.Marshal(msg)
+	if err != nil {
+		s.opts.Logger.Error("reply dropped: not JSON-encodable", "connection", s.Conn.ID, "error", err.Error())
+		return
+	}
+	select {
+	case s.out <- b:
+		return
+	default:
+	}
+	t := time.NewTimer(replyTimeout)
+	defer t.Stop()
+	select {
+	case s.out <- b:
+	case <-s.done:
+	case <-t.C:
+		s.end(ErrSlowClient)
+	}
+}
+
 func (s *Session) push(msg any) {
 	if err := s.Push(msg); err != nil && !errors.Is(err, connection.ErrNoSender) && !errors.Is(err, ErrSlowClient) {
 		s.opts.Logger.Error("reply dropped", "connection", s.Conn.ID, "error", err.Error())
@@ -246,7 +276,7 @@ func (s *Session) push(msg any) {
 // queues its error reply.
 func (s *Session) Reject(err error) {
 	id := s.Conn.CountMessage()
-	s.push(errorReply(id, apierror.From(err)))
+	s.reply(errorReply(id, apierror.From(err)))
 }
 
 // Handle handles one message. Verbs run before it returns; an action runs
@@ -269,10 +299,10 @@ func (s *Session) HandleRequest(r Request) {
 	}
 	data, err := s.verb(r)
 	if err != nil {
-		s.push(errorReply(id, apierror.From(err)))
+		s.reply(errorReply(id, apierror.From(err)))
 		return
 	}
-	s.push(map[string]any{"context": chat.ContextResponse, "messageId": id, "status": "OK", "data": data})
+	s.reply(map[string]any{"context": chat.ContextResponse, "messageId": id, "status": "OK", "data": data})
 	if r.Verb == VerbQuit {
 		s.end(ErrQuit)
 	}
@@ -296,14 +326,14 @@ func (s *Session) Idle() bool { return len(s.sem) == 0 && len(s.out) == 0 }
 
 func (s *Session) runAction(id int64, r Request) {
 	if s.draining.Load() {
-		s.push(errorReply(id, apierror.New(apierror.CodeDraining, http.StatusServiceUnavailable,
+		s.reply(errorReply(id, apierror.New(apierror.CodeDraining, http.StatusServiceUnavailable,
 			"the server is shutting down; reconnect to another node")))
 		return
 	}
 	select {
 	case s.sem <- struct{}{}:
 	default:
-		s.push(errorReply(id, apierror.Newf(apierror.CodeTooManyRequests, http.StatusTooManyRequests,
+		s.reply(errorReply(id, apierror.Newf(apierror.CodeTooManyRequests, http.StatusTooManyRequests,
 			"%d actions are running on this connection already; wait for a reply before sending more", cap(s.sem))))
 		return
 	}
@@ -324,7 +354,7 @@ func (s *Session) runAction(id int64, r Request) {
 		}
 		req := &action.Request{Conn: s.Conn}
 		if err := s.opts.Actions.Run(s.ctx, r.Action, raw, req); err != nil {
-			s.push(errorReply(id, apierror.From(err)))
+			s.reply(errorReply(id, apierror.From(err)))
 			return
 		}
 		if req.NoRender {
@@ -336,7 +366,7 @@ func (s *Session) runAction(id int64, r Request) {
 		}
 		body["context"] = chat.ContextResponse
 		body["messageId"] = id
-		s.push(body)
+		s.reply(body)
 	}()
 }
 
