@@ -10,7 +10,8 @@
 // actions at once get too_many_requests and the connection is kept; a
 // connection silent for IdleTimeout gets a timeout error and is closed;
 // malformed JSON and unknown verbs get an error and the connection is
-// kept. A client that does not read its replies is disconnected.
+// kept. A client that sends faster than it reads its replies is read
+// from more slowly; one that reads nothing for long is disconnected.
 package tcp
 
 import (
