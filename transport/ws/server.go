@@ -16,8 +16,9 @@
 // handshake; a frame larger than MaxFrameBytes gets a message_too_large
 // error and the connection is closed (1009); malformed JSON and unknown
 // verbs get an error and the connection is kept; more than MaxInFlight
-// actions at once get too_many_requests; a client that does not answer a
-// ping within PingInterval, or does not read its messages, is
+// actions at once get too_many_requests; a client that sends faster than
+// it reads its replies is read from more slowly; a client that does not
+// answer a ping within PingInterval, or reads nothing for long, is
 // disconnected.
 package ws
 
