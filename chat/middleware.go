@@ -23,7 +23,9 @@ type Middleware struct {
 	// change m. from is nil for a message sent by the server.
 	Say func(ctx context.Context, from *connection.Conn, m *Message) error
 	// OnSayReceive runs on each receiver's node for each receiver, on its
-	// own copy of m; it may change it.
+	// own copy of m (the Message and Data values are shared: replace them
+	// rather than change them in place). It runs on the node's cluster
+	// message loop, so it must not block.
 	OnSayReceive func(ctx context.Context, to *connection.Conn, m *Message) error
 	// Join runs before a connection joins room, on the node that owns it.
 	Join func(ctx context.Context, c *connection.Conn, room string) error
