@@ -421,12 +421,24 @@ func (s *CacheStore) Locks(ctx context.Context) ([]cache.Lock, error) {
 	}
 	locks := []cache.Lock{}
 	err = s.scan(ctx, c, s.cacheMatch("lock:", ""), func(batch []string) error {
+		// PEXPIRETIME (Redis 7) gives the server's own expiry time; on an
+		// older server fall back to PTTL, read against our clock.
 		cmds := make(rueidis.Commands, 0, 2*len(batch))
 		for _, k := range batch {
-			cmds = append(cmds, c.B().Get().Key(k).Build(), c.B().Pttl().Key(k).Build())
+			cmds = append(cmds, c.B().Get().Key(k).Build(), c.B().Pexpiretime().Key(k).Build())
 		}
-		now := s.now()
 		res := c.DoMulti(ctx, cmds...)
+		absolute := true
+		var now time.Time
+		if len(res) > 1 && isUnknownCommand(res[1].Error()) {
+			absolute = false
+			cmds = cmds[:0]
+			for _, k := range batch {
+				cmds = append(cmds, c.B().Get().Key(k).Build(), c.B().Pttl().Key(k).Build())
+			}
+			now = s.now()
+			res = c.DoMulti(ctx, cmds...)
+		}
 		for i, k := range batch {
 			owner, err := res[2*i].ToString()
 			if rueidis.IsRedisNil(err) {
@@ -435,20 +447,30 @@ func (s *CacheStore) Locks(ctx context.Context) ([]cache.Lock, error) {
 			if err != nil {
 				return s.b.wrap(ctx, "locks", err)
 			}
-			pttl, err := res[2*i+1].AsInt64()
+			ms, err := res[2*i+1].AsInt64()
 			if err != nil {
 				return s.b.wrap(ctx, "locks", err)
 			}
-			if pttl < 0 {
+			if ms < 0 {
 				continue // gone (-2), or a stray key without TTL (-1)
 			}
 			uk, ok := s.userKey("lock:", k)
 			if !ok {
 				continue
 			}
-			locks = append(locks, cache.Lock{Key: uk, Owner: owner, ExpireAt: time.UnixMilli(now.UnixMilli() + pttl)})
+			if !absolute {
+				ms += now.UnixMilli()
+			}
+			locks = append(locks, cache.Lock{Key: uk, Owner: owner, ExpireAt: time.UnixMilli(ms)})
 		}
 		return nil
 	})
 	return locks, err
+}
+
+// isUnknownCommand reports whether err is Redis refusing a command it does
+// not know, as servers older than the command do.
+func isUnknownCommand(err error) bool {
+	var re *rueidis.RedisError
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "ERR unknown command")
 }
