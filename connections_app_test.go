@@ -904,6 +904,15 @@ func TestWebSocketShutdown(t *testing.T) {
 	tc := dialTCP(t, app.TCPAddr())
 	c.send(msg{"action": "wait", "params": msg{"gate": "shutdown-ws"}})
 	tc.send(`{"action":"wait","params":{"gate":"shutdown-ws"}}`)
+	// Verbs run in order: once detailsView answers, the action runs.
+	c.send(msg{"verb": "detailsView"})
+	if d := c.readUntil("details", reply(2)); d["data"].(map[string]any)["inFlight"] != float64(1) {
+		t.Fatalf("details = %v", d)
+	}
+	tc.send(`detailsView`)
+	if d := tc.readUntil("details", reply(2)); d["data"].(map[string]any)["inFlight"] != float64(1) {
+		t.Fatalf("details = %v", d)
+	}
 	stopped := make(chan error, 1)
 	go func() { stopped <- app.Shutdown(context.Background()) }()
 	// The shutdown waits for the actions: the gate may open before or
