@@ -381,10 +381,11 @@ func TestTCPActionsAndVerbs(t *testing.T) {
 func TestTCPActionsInFlight(t *testing.T) {
 	app := connApp(t, stellar.Config{TCP: config.TCP{MaxInFlight: 3}})
 	c := dialTCP(t, app.TCPAddr())
-	c.send(`{"action":"wait","params":{"gate":"inflight-a"}}`)
-	c.send(`{"action":"wait","params":{"gate":"inflight-b"}}`)
-	c.send(`{"action":"wait","params":{"gate":"inflight-c"}}`)
-	c.send(`{"action":"wait","params":{"gate":"inflight-d"}}`) // one too many
+	p := connection.NewID() // gates of this run's own
+	c.send(`{"action":"wait","params":{"gate":"`+p+`-a"}}`)
+	c.send(`{"action":"wait","params":{"gate":"`+p+`-b"}}`)
+	c.send(`{"action":"wait","params":{"gate":"`+p+`-c"}}`)
+	c.send(`{"action":"wait","params":{"gate":"`+p+`-d"}}`) // one too many
 	if m := c.read(); errCode(m) != "too_many_requests" || m["messageId"] != float64(4) {
 		t.Fatalf("fourth action = %v", m)
 	}
@@ -392,12 +393,12 @@ func TestTCPActionsInFlight(t *testing.T) {
 	if m := c.read(); m["messageId"] != float64(5) {
 		t.Fatalf("verb while actions run = %v", m)
 	}
-	close(gate("inflight-b"))
-	if m := c.read(); m["gate"] != "inflight-b" || m["messageId"] != float64(2) {
+	close(gate(p+"-b"))
+	if m := c.read(); m["gate"] != p+"-b" || m["messageId"] != float64(2) {
 		t.Fatalf("first reply = %v", m)
 	}
-	close(gate("inflight-c"))
-	close(gate("inflight-a"))
+	close(gate(p+"-c"))
+	close(gate(p+"-a"))
 	got := map[float64]bool{}
 	for range 2 {
 		got[c.read()["messageId"].(float64)] = true
@@ -612,15 +613,16 @@ func TestWebSocketBadInput(t *testing.T) {
 		}
 	}
 	// Flood: actions beyond the limit are refused, the connection stays.
-	c.send(msg{"action": "wait", "params": msg{"gate": "ws-flood"}})
-	c.send(msg{"action": "wait", "params": msg{"gate": "ws-flood"}})
-	c.send(msg{"action": "wait", "params": msg{"gate": "ws-flood"}})
+	g := connection.NewID()
+	c.send(msg{"action": "wait", "params": msg{"gate": g}})
+	c.send(msg{"action": "wait", "params": msg{"gate": g}})
+	c.send(msg{"action": "wait", "params": msg{"gate": g}})
 	if m := c.read(); errCode(m) != "too_many_requests" {
 		t.Fatalf("third action = %v", m)
 	}
-	close(gate("ws-flood"))
-	c.readUntil("a wait reply", func(m msg) bool { return m["gate"] == "ws-flood" })
-	c.readUntil("a wait reply", func(m msg) bool { return m["gate"] == "ws-flood" })
+	close(gate(g))
+	c.readUntil("a wait reply", func(m msg) bool { return m["gate"] == g })
+	c.readUntil("a wait reply", func(m msg) bool { return m["gate"] == g })
 	// An oversize frame: an error, then the connection closes with 1009.
 	c.sendRaw([]byte(`{"verb":"say","message":"` + strings.Repeat("x", 2000) + `"}`))
 	if m := c.read(); errCode(m) != "message_too_large" {
@@ -902,8 +904,9 @@ func TestWebSocketShutdown(t *testing.T) {
 	}
 	c := dialWS(t, app)
 	tc := dialTCP(t, app.TCPAddr())
-	c.send(msg{"action": "wait", "params": msg{"gate": "shutdown-ws"}})
-	tc.send(`{"action":"wait","params":{"gate":"shutdown-ws"}}`)
+	g := connection.NewID() // a gate of this run's own
+	c.send(msg{"action": "wait", "params": msg{"gate": g}})
+	tc.send(`{"action":"wait","params":{"gate":"` + g + `"}}`)
 	// Verbs run in order: once detailsView answers, the action runs.
 	c.send(msg{"verb": "detailsView"})
 	if d := c.readUntil("details", reply(2)); d["data"].(map[string]any)["inFlight"] != float64(1) {
@@ -919,15 +922,15 @@ func TestWebSocketShutdown(t *testing.T) {
 	// after it reached the connections, and the replies must come either
 	// way. A head start makes the waiting path the usual one.
 	time.Sleep(50 * time.Millisecond)
-	close(gate("shutdown-ws"))
-	if m := c.readUntil("the reply", reply(1)); m["gate"] != "shutdown-ws" {
+	close(gate(g))
+	if m := c.readUntil("the reply", reply(1)); m["gate"] != g {
 		t.Fatalf("reply = %v", m)
 	}
 	_, err := c.tryRead()
 	if websocket.CloseStatus(err) != websocket.StatusGoingAway {
 		t.Fatalf("close: %v, want 1001", err)
 	}
-	tc.readUntil("the TCP reply", func(m msg) bool { return m["gate"] == "shutdown-ws" })
+	tc.readUntil("the TCP reply", func(m msg) bool { return m["gate"] == g })
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
 	}
