@@ -382,10 +382,10 @@ func TestTCPActionsInFlight(t *testing.T) {
 	app := connApp(t, stellar.Config{TCP: config.TCP{MaxInFlight: 3}})
 	c := dialTCP(t, app.TCPAddr())
 	p := connection.NewID() // gates of this run's own
-	c.send(`{"action":"wait","params":{"gate":"`+p+`-a"}}`)
-	c.send(`{"action":"wait","params":{"gate":"`+p+`-b"}}`)
-	c.send(`{"action":"wait","params":{"gate":"`+p+`-c"}}`)
-	c.send(`{"action":"wait","params":{"gate":"`+p+`-d"}}`) // one too many
+	c.send(`{"action":"wait","params":{"gate":"` + p + `-a"}}`)
+	c.send(`{"action":"wait","params":{"gate":"` + p + `-b"}}`)
+	c.send(`{"action":"wait","params":{"gate":"` + p + `-c"}}`)
+	c.send(`{"action":"wait","params":{"gate":"` + p + `-d"}}`) // one too many
 	if m := c.read(); errCode(m) != "too_many_requests" || m["messageId"] != float64(4) {
 		t.Fatalf("fourth action = %v", m)
 	}
@@ -393,12 +393,12 @@ func TestTCPActionsInFlight(t *testing.T) {
 	if m := c.read(); m["messageId"] != float64(5) {
 		t.Fatalf("verb while actions run = %v", m)
 	}
-	close(gate(p+"-b"))
+	close(gate(p + "-b"))
 	if m := c.read(); m["gate"] != p+"-b" || m["messageId"] != float64(2) {
 		t.Fatalf("first reply = %v", m)
 	}
-	close(gate(p+"-c"))
-	close(gate(p+"-a"))
+	close(gate(p + "-c"))
+	close(gate(p + "-a"))
 	got := map[float64]bool{}
 	for range 2 {
 		got[c.read()["messageId"].(float64)] = true
