@@ -91,7 +91,7 @@ func TestBrowserClient(t *testing.T) {
 	node := func(id string, public fstest.MapFS) *stellar.App {
 		cfg := stellar.Config{ID: id, HTTP: config.HTTP{Addr: "127.0.0.1:0"}, TCP: config.TCP{Addr: "127.0.0.1:0"},
 			Redis:   config.Redis{URL: srv.URL(), Prefix: prefix},
-			Cluster: config.Cluster{Token: "browser-token", HeartbeatInterval: 50 * time.Millisecond, NodeTTL: time.Second}}
+			Cluster: config.Cluster{Token: "browser-token", HeartbeatInterval: 50 * time.Millisecond, NodeTTL: 3 * time.Second}}
 		cfg.Log.Format = "json"
 		app := stellar.New(cfg, stellar.WithLogOutput(io.Discard))
 		registerConnActions(t, app)

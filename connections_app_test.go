@@ -678,7 +678,7 @@ func TestWebSocketOrigin(t *testing.T) {
 
 // TestWebSocketPing: a client that does not answer pings is dropped.
 func TestWebSocketPing(t *testing.T) {
-	app := connApp(t, stellar.Config{WebSocket: config.WebSocket{PingInterval: 100 * time.Millisecond}})
+	app := connApp(t, stellar.Config{WebSocket: config.WebSocket{PingInterval: 250 * time.Millisecond}})
 	c := dialWS(t, app)
 	// A client that reads answers pings: it stays connected.
 	done := make(chan struct{})
@@ -686,7 +686,7 @@ func TestWebSocketPing(t *testing.T) {
 		defer close(done)
 		_, _, _ = c.c.Read(context.Background())
 	}()
-	time.Sleep(400 * time.Millisecond) // several ping intervals, answered
+	time.Sleep(750 * time.Millisecond) // several ping intervals, answered
 	if app.Connections.Len(connection.TypeWebSocket) != 1 {
 		t.Fatal("a client answering pings was dropped")
 	}
@@ -841,7 +841,7 @@ func TestChatAcrossNodes(t *testing.T) {
 	prefix := redistest.Prefix(t)
 	node := func(id string) *stellar.App {
 		return connApp(t, stellar.Config{ID: id, Redis: config.Redis{URL: srv.URL(), Prefix: prefix},
-			Cluster: config.Cluster{Token: "chat-token", HeartbeatInterval: 50 * time.Millisecond, NodeTTL: 500 * time.Millisecond}})
+			Cluster: config.Cluster{Token: "chat-token", HeartbeatInterval: 50 * time.Millisecond, NodeTTL: 2 * time.Second}})
 	}
 	a, b := node("chat-a"), node("chat-b")
 	ctx := context.Background()

@@ -111,7 +111,11 @@ type Chat struct {
 	local   map[string]map[string]*connection.Conn // guarded by mu; room → id → this node's members
 	running bool                                   // guarded by mu
 	cancel  context.CancelFunc                     // guarded by mu
-	wg      sync.WaitGroup
+
+	sweepMu   sync.Mutex
+	absent    map[string]bool // guarded by sweepMu; nodes with members, not live at the last sweep
+	wasAbsent bool            // guarded by sweepMu; this node was not listed at the last sweep
+	wg        sync.WaitGroup
 }
 
 // New returns a Chat for the connections of conns, talking to the other
@@ -576,11 +580,12 @@ func (c *Chat) sweepLoop(ctx context.Context) {
 
 // restore records again what a backend that lost its data (a Redis
 // restarted empty) forgot: the default room, and this node's rooms and
-// members. The default room missing is the sign; it costs one write per
-// sweep otherwise.
-func (c *Chat) restore(ctx context.Context, s Store, cfg Config) error {
+// members. The default room missing is the sign, or force (this node was
+// not listed, so others may have removed its members); it costs one write
+// per sweep otherwise.
+func (c *Chat) restore(ctx context.Context, s Store, cfg Config, force bool) error {
 	created, err := s.Create(ctx, cfg.DefaultRoom)
-	if err != nil || !created {
+	if err != nil || !(created || force) {
 		return err
 	}
 	c.mu.Lock()
@@ -601,7 +606,8 @@ func (c *Chat) restore(ctx context.Context, s Store, cfg Config) error {
 			}
 		}
 	}
-	cfg.Logger.Warn("the backend had lost the chat rooms; recorded this node's rooms and members again", "rooms", len(local))
+	cfg.Logger.Warn("recorded this node's chat rooms and members again, after the backend lost them or the node was not listed",
+		"rooms", len(local))
 	return nil
 }
 
@@ -614,6 +620,8 @@ func (c *Chat) Sweep(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	c.sweepMu.Lock()
+	defer c.sweepMu.Unlock()
 	nodes, err := c.cl.Nodes(ctx)
 	if err != nil {
 		return 0, err
@@ -624,16 +632,30 @@ func (c *Chat) Sweep(ctx context.Context) (int, error) {
 	}
 	if !live[cfg.NodeID] {
 		// This node is not listed: the backend lost its records (a Redis
-		// restart) or the heartbeat lags. Judge nobody until it is back.
+		// restart) or the heartbeat lags. Judge nobody until it is back,
+		// and then record its members again: others may have judged it.
+		c.wasAbsent = true
 		return 0, nil
 	}
-	if err := c.restore(ctx, s, cfg); err != nil {
+	if err := c.restore(ctx, s, cfg, c.wasAbsent); err != nil {
 		return 0, err
 	}
-	return s.Sweep(ctx, func(m Member) bool {
+	c.wasAbsent = false
+	// A node's members go when it was not live at two sweeps in a row, so
+	// that one late heartbeat costs nobody their rooms.
+	absent := make(map[string]bool)
+	n, err := s.Sweep(ctx, func(m Member) bool {
 		if m.Node == cfg.NodeID {
 			return !c.conns.Owns(m.ID)
 		}
-		return !live[m.Node]
+		if live[m.Node] {
+			return false
+		}
+		absent[m.Node] = true
+		return c.absent[m.Node]
 	})
+	if err == nil {
+		c.absent = absent
+	}
+	return n, err
 }

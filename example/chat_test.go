@@ -23,7 +23,7 @@ func chatProc(t *testing.T, redisURL, prefix, id, token string) (p *clusterProc,
 	p = &clusterProc{id: id, addr: freePort(t), stderr: &lockedBuffer{}, done: make(chan struct{})}
 	tcpAddr = freePort(t)
 	env := []string{"STELLAR_REDIS_PREFIX=" + prefix, "STELLAR_LOG_FORMAT=text",
-		"STELLAR_CLUSTER_HEARTBEAT_INTERVAL=100ms", "STELLAR_CLUSTER_NODE_TTL=1s", "STELLAR_SHUTDOWN_TIMEOUT=5s"}
+		"STELLAR_CLUSTER_HEARTBEAT_INTERVAL=100ms", "STELLAR_CLUSTER_NODE_TTL=2s", "STELLAR_SHUTDOWN_TIMEOUT=5s"}
 	p.cmd = command(t, t.TempDir(), env, "run", "--redis", redisURL, "--token", token, "--id", id, "--http", p.addr, "--tcp", tcpAddr)
 	p.cmd.Stderr, p.cmd.Stdout = p.stderr, io.Discard
 	if err := p.cmd.Start(); err != nil {
