@@ -368,6 +368,12 @@ func TestTCPActionsAndVerbs(t *testing.T) {
 		t.Fatalf("server message = %v", m)
 	}
 
+	// The status action counts the connections by transport.
+	_, status := getJSON(t, "http://"+app.HTTPAddr().String()+"/api/status")
+	if conns, _ := status["connections"].(map[string]any); conns["tcp"] != float64(2) || conns["websocket"] != float64(0) {
+		t.Fatalf("status connections = %v", status["connections"])
+	}
+
 	c.send(`quit`)
 	c.readUntil("quit", func(m msg) bool { return m["status"] == "OK" })
 	if _, err := c.tryRead(); !errors.Is(err, io.EOF) {
