@@ -986,3 +986,29 @@ func TestConnectionRefused(t *testing.T) {
 		t.Fatal("a refused connection was registered")
 	}
 }
+
+// TestChatRedisRestart: when Redis restarts empty, the node creates its
+// rooms and records its members again, and its clients keep chatting.
+func TestChatRedisRestart(t *testing.T) {
+	srv := redistest.StartOwn(t)
+	app := connApp(t, stellar.Config{ID: "restart-node", Redis: config.Redis{URL: srv.URL(), Prefix: redistest.Prefix(t)},
+		Cluster: config.Cluster{Token: "restart-token", HeartbeatInterval: 50 * time.Millisecond, NodeTTL: 2 * time.Second}})
+	ctx := context.Background()
+	if err := app.Chat.Create(ctx, "lobby"); err != nil {
+		t.Fatal(err)
+	}
+	a, b := dialTCP(t, app.TCPAddr()), dialTCP(t, app.TCPAddr())
+	for _, c := range []*tcpClient{a, b} {
+		c.send(`roomAdd lobby`)
+		c.readUntil("roomAdd", reply(1))
+	}
+	srv.Stop(t)
+	srv.Restart(t)
+	eventually(t, "the rooms and members are back", func() bool {
+		st, err := app.Chat.Status(ctx, "lobby")
+		ok, _ := app.Chat.Exists(ctx, "defaultRoom")
+		return err == nil && st.MembersCount == 2 && ok
+	})
+	a.send(`say lobby still here`)
+	b.readUntil("the message after the restart", said("lobby", "still here"))
+}
