@@ -125,6 +125,9 @@ func newStartClusterFlags(stderr io.Writer) *nodeFlags {
 	add("workers", "supervisor.workers", "number of workers (env STELLAR_SUPERVISOR_WORKERS; default: the number of CPUs)")
 	add("name-prefix", "supervisor.name_prefix", `workers are named this followed by 1, 2, … (env STELLAR_SUPERVISOR_NAME_PREFIX; default "stellar-worker-")`)
 	add("pid-file", "supervisor.pid_file", `file holding the supervisor's pid, or "off" (env STELLAR_SUPERVISOR_PID_FILE; default stellar-cluster.pid)`)
+	nf.fs.Lookup("redis").Usage = "Redis URL the workers share (env STELLAR_REDIS_URL; default " + DefaultClusterRedisURL + ")"
+	nf.fs.Lookup("id").Usage = "not for startCluster: the workers are named by --name-prefix"
+	nf.fs.Lookup("token").Usage = "server token that signs messages between nodes (env STELLAR_SERVER_TOKEN; default: one generated for this supervisor's workers)"
 	return nf
 }
 

@@ -139,9 +139,19 @@ func (s *supervisorProc) waitFor(t *testing.T, what string, limit time.Duration,
 	}
 }
 
+// processAlive reports whether pid runs; a zombie, dead but not yet
+// reaped by whoever inherited it, does not count.
 func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return !errors.Is(err, os.ErrNotExist)
+	}
+	// pid (comm) state …: the state follows the last ')'.
+	rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:])
+	return !strings.HasPrefix(strings.TrimSpace(rest), "Z")
 }
 
 // spread sends n requests, each on a new connection, and counts the
@@ -466,6 +476,32 @@ func TestStartCluster(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("supervisor and workers:\n%s", sup.stderr)
+	}
+}
+
+// TestStartClusterSupervisorKilled: workers do not outlive a supervisor
+// killed with SIGKILL; they stop gracefully.
+func TestStartClusterSupervisorKilled(t *testing.T) {
+	srv := redistest.Start(t)
+	env := []string{"STELLAR_REDIS_PREFIX=" + redistest.Prefix(t), "STELLAR_LOG_FORMAT=text",
+		"STELLAR_CLUSTER_HEARTBEAT_INTERVAL=100ms", "STELLAR_CLUSTER_NODE_TTL=1s", "STELLAR_SHUTDOWN_TIMEOUT=5s"}
+	sup := startSupervisor(t, env, "--workers", "2", "--redis", srv.URL(), "--http", freePort(t), "--tcp", "off")
+	sup.waitFor(t, "two workers ready", 30*time.Second, func() bool { return len(sup.workers()) == 2 })
+	pids := sup.everPIDs()
+	sup.signal(t, syscall.SIGKILL)
+	<-sup.done
+	deadline := time.Now().Add(15 * time.Second)
+	for _, pid := range pids {
+		for processAlive(pid) {
+			if time.Now().After(deadline) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				t.Fatalf("worker %d outlived its supervisor:\n%s", pid, sup.stderr)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if n := sup.count("node stopped"); n != 2 {
+		t.Errorf("%d workers logged a graceful stop, want 2:\n%s", n, sup.stderr)
 	}
 }
 

@@ -13,8 +13,8 @@
 //
 // A worker talks back on a pipe (see Link): it reports when it is ready,
 // or why it failed to start. It watches a second pipe whose end the
-// supervisor holds: when the supervisor dies, the worker stops. On Linux
-// the kernel also sends it SIGTERM (Pdeathsig).
+// supervisor holds: when the supervisor dies, however it dies, the kernel
+// closes that end and the worker stops gracefully.
 package supervisor
 
 import (
