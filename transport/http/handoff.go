@@ -30,6 +30,11 @@ type sharedListener struct {
 	stopped   chan struct{} // closed by stop
 	closeOnce sync.Once
 	closed    chan struct{} // closed by Close
+	parkOnce  sync.Once
+	// parked is closed once Accept has failed after stop: Serve then has
+	// registered every connection it accepted (net/http does so before
+	// it accepts again).
+	parked chan struct{}
 }
 
 // Accept accepts until stop; then it waits for Close (from Shutdown) so
@@ -39,6 +44,7 @@ func (l *sharedListener) Accept() (net.Conn, error) {
 	if err != nil {
 		select {
 		case <-l.stopped:
+			l.parkOnce.Do(func() { close(l.parked) })
 			<-l.closed
 		default:
 		}
@@ -111,7 +117,7 @@ func (s *Server) shared(ln net.Listener) net.Listener {
 	t := &connTracker{conns: map[net.Conn]connInfo{}}
 	s.tracker = t
 	s.srv.ConnState = t.track
-	return &sharedListener{Listener: ln, stopped: make(chan struct{}), closed: make(chan struct{})}
+	return &sharedListener{Listener: ln, stopped: make(chan struct{}), closed: make(chan struct{}), parked: make(chan struct{})}
 }
 
 // sharedLn returns the listener when it is shared with siblings, else nil.
@@ -130,6 +136,12 @@ func (s *Server) sharedLn() *sharedListener {
 func (s *Server) handOff(ctx context.Context) error {
 	ln := s.sharedLn()
 	ln.stop()
+	// Wait until Serve has tracked what it accepted before the stop.
+	select {
+	case <-ln.parked:
+	case <-s.served:
+	case <-ctx.Done():
+	}
 	s.srv.SetKeepAlivesEnabled(false)
 	tick := time.NewTicker(handOffPoll)
 	defer tick.Stop()
