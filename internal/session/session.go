@@ -138,6 +138,7 @@ type Session struct {
 	wg     sync.WaitGroup // actions in flight
 
 	draining atomic.Bool
+	pending  atomic.Int64 // actions running or whose reply is not queued yet
 
 	mu     sync.Mutex
 	closed bool  // guarded by mu
@@ -322,7 +323,7 @@ func (s *Session) Drain() { s.draining.Store(true) }
 
 // Idle reports whether no action is running and no message waits to be
 // written.
-func (s *Session) Idle() bool { return len(s.sem) == 0 && len(s.out) == 0 }
+func (s *Session) Idle() bool { return s.pending.Load() == 0 && len(s.out) == 0 }
 
 func (s *Session) runAction(id int64, r Request) {
 	if s.draining.Load() {
@@ -344,30 +345,43 @@ func (s *Session) runAction(id int64, r Request) {
 		return
 	}
 	s.wg.Add(1)
+	s.pending.Add(1)
 	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
-		defer func() { <-s.sem }()
-		raw := s.Conn.Params()
-		for k, v := range r.Params {
-			raw[k] = v
-		}
-		req := &action.Request{Conn: s.Conn}
-		if err := s.opts.Actions.Run(s.ctx, r.Action, raw, req); err != nil {
-			s.reply(errorReply(id, apierror.From(err)))
+		defer s.pending.Add(-1) // after the reply is queued
+		// The slot is free before the reply is queued: a client that got
+		// its reply may send the next action at once.
+		if body := s.run(id, r); body != nil {
+			<-s.sem
+			s.reply(body)
 			return
 		}
-		if req.NoRender {
-			return
-		}
-		body := req.Response
-		if body == nil {
-			body = map[string]any{}
-		}
-		body["context"] = chat.ContextResponse
-		body["messageId"] = id
-		s.reply(body)
+		<-s.sem
 	}()
+}
+
+// run runs an action and returns its reply, nil when the action sent its
+// own (NoRender).
+func (s *Session) run(id int64, r Request) map[string]any {
+	raw := s.Conn.Params()
+	for k, v := range r.Params {
+		raw[k] = v
+	}
+	req := &action.Request{Conn: s.Conn}
+	if err := s.opts.Actions.Run(s.ctx, r.Action, raw, req); err != nil {
+		return errorReply(id, apierror.From(err))
+	}
+	if req.NoRender {
+		return nil
+	}
+	body := req.Response
+	if body == nil {
+		body = map[string]any{}
+	}
+	body["context"] = chat.ContextResponse
+	body["messageId"] = id
+	return body
 }
 
 // InFlight is the number of actions running.
