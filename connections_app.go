@@ -106,8 +106,10 @@ func (a *App) startConnections(ctx context.Context, b *backend) error {
 
 // stopConnections closes the persistent connections (they leave their
 // rooms), then stops the chat.
+// Stop runs without a.mu after Start succeeded (and with it when Start
+// failed); a.conns is written only by start, which Shutdown follows.
 func (a *App) stopConnections(ctx context.Context) error {
-	c := a.connsState()
+	c := a.conns
 	var errs []error
 	if c != nil && c.ws != nil {
 		errs = append(errs, c.ws.Shutdown(ctx))
@@ -118,10 +120,6 @@ func (a *App) stopConnections(ctx context.Context) error {
 	errs = append(errs, a.Chat.Stop(ctx))
 	return errors.Join(errs...)
 }
-
-// connsState reads a.conns; stop runs with a.mu held when Start fails and
-// without it otherwise, and a.conns is written only by start.
-func (a *App) connsState() *connections { return a.conns }
 
 // httpHandlers are the paths the persistent transports add to the HTTP
 // server: the WebSocket endpoint and the browser client.
