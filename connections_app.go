@@ -105,9 +105,9 @@ func (a *App) startConnections(ctx context.Context, b *backend) error {
 }
 
 // stopConnections closes the persistent connections (they leave their
-// rooms), then stops the chat.
-// Stop runs without a.mu after Start succeeded (and with it when Start
-// failed); a.conns is written only by start, which Shutdown follows.
+// rooms), then stops the chat. It runs without a.mu after Start succeeded
+// (with it when Start failed); a.conns is written only by start, which
+// Shutdown follows.
 func (a *App) stopConnections(ctx context.Context) error {
 	c := a.conns
 	var errs []error
