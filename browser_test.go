@@ -84,7 +84,7 @@ func findChromium() string {
 func TestBrowserClient(t *testing.T) {
 	bin := findChromium()
 	if bin == "" {
-		t.Skip("chromium is not installed (apt-get install chromium; .ci/run installs it)")
+		t.Fatal("chromium is not installed: run apt-get install -y chromium (.ci/run does it), or put chromium on PATH")
 	}
 	srv := redistest.Shared(t)
 	prefix := redistest.Prefix(t)
