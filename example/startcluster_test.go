@@ -339,8 +339,8 @@ func TestStartCluster(t *testing.T) {
 		return len(w) == 2 && !has3 && sup.count("worker removed") == 1 && !processAlive(third)
 	})
 
-	// SIGUSR2 under load: every worker restarted, nothing failed, no task
-	// lost or run twice.
+	// SIGUSR2 under load (GETs and POSTs, which clients do not retry):
+	// every worker restarted, nothing failed, no task lost or run twice.
 	before := sup.workers()
 	var ok200, failed atomic.Int64
 	var failMu sync.Mutex
@@ -350,7 +350,7 @@ func TestStartCluster(t *testing.T) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	for range 4 {
 		wg.Go(func() {
-			for {
+			for i := 0; ; i++ {
 				select {
 				case <-stop:
 					return
@@ -360,7 +360,19 @@ func TestStartCluster(t *testing.T) {
 				trace := &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) {
 					info = append(info, fmt.Sprintf("conn(reused=%v idle=%v %s)", ci.Reused, ci.WasIdle, ci.Conn.LocalAddr()))
 				}}
-				req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", sup.url+"/api/randomNumber", nil)
+				// POST half the time: a client does not retry those.
+				method := "GET"
+				if i%2 == 1 {
+					method = "POST"
+				}
+				var body io.Reader
+				if method == "POST" {
+					body = strings.NewReader("{}")
+				}
+				req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), method, sup.url+"/api/randomNumber", body)
+				if method == "POST" {
+					req.Header.Set("Content-Type", "application/json")
+				}
 				res, err := client.Do(req)
 				if err != nil {
 					err = fmt.Errorf("%w %v", err, info)

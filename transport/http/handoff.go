@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,6 +17,13 @@ import (
 // handOffNewGrace is how long a stopping worker waits for the first
 // request of a connection it accepted just before it stopped accepting.
 const handOffNewGrace = time.Second
+
+// handOffIdleGrace is how long a stopping worker leaves its idle
+// keep-alive connections open for one more request, answered with
+// Connection: close, before it closes them. Closing a connection as its
+// client sends on it fails the request, and clients retry only idempotent
+// ones.
+const handOffIdleGrace = time.Second
 
 // handOffPoll is how often handOff checks whether its connections are done.
 const handOffPoll = 5 * time.Millisecond
@@ -78,8 +86,21 @@ type connInfo struct {
 
 // connTracker knows the open connections and their states.
 type connTracker struct {
-	mu    sync.Mutex
-	conns map[net.Conn]connInfo // guarded by mu
+	mu         sync.Mutex
+	conns      map[net.Conn]connInfo // guarded by mu
+	handingOff atomic.Bool           // responses close their connections
+}
+
+// closeAfter wraps the server's handler: once the server hands off, every
+// response closes its connection, so that the client's next request opens
+// one to a sibling.
+func (t *connTracker) closeAfter(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if t.handingOff.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (t *connTracker) track(c net.Conn, st http.ConnState) {
@@ -94,8 +115,9 @@ func (t *connTracker) track(c net.Conn, st http.ConnState) {
 }
 
 // settled reports whether every connection is done with its requests:
-// none is active, and none of the new ones is younger than the grace.
-func (t *connTracker) settled(now time.Time) bool {
+// none is active, none of the new ones is younger than its grace, and no
+// idle one is left once the idle grace since the hand-off began is over.
+func (t *connTracker) settled(now, began time.Time) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, ci := range t.conns {
@@ -104,6 +126,10 @@ func (t *connTracker) settled(now time.Time) bool {
 			return false
 		case http.StateNew:
 			if now.Sub(ci.since) < handOffNewGrace {
+				return false
+			}
+		case http.StateIdle:
+			if now.Sub(began) < handOffIdleGrace {
 				return false
 			}
 		}
@@ -117,6 +143,7 @@ func (s *Server) shared(ln net.Listener) net.Listener {
 	t := &connTracker{conns: map[net.Conn]connInfo{}}
 	s.tracker = t
 	s.srv.ConnState = t.track
+	s.srv.Handler = t.closeAfter(s.srv.Handler)
 	return &sharedListener{Listener: ln, stopped: make(chan struct{}), closed: make(chan struct{}), parked: make(chan struct{})}
 }
 
@@ -132,7 +159,8 @@ func (s *Server) sharedLn() *sharedListener {
 // once, so that new connections, and those waiting in the shared queue,
 // go to the sibling workers; it answers the requests on the connections
 // it has, each response closing its connection so that the client's next
-// request goes to a sibling; then it shuts down, bounded by ctx.
+// request goes to a sibling, and gives idle connections a moment for one
+// more; then it shuts down, bounded by ctx.
 func (s *Server) handOff(ctx context.Context) error {
 	ln := s.sharedLn()
 	ln.stop()
@@ -142,10 +170,11 @@ func (s *Server) handOff(ctx context.Context) error {
 	case <-s.served:
 	case <-ctx.Done():
 	}
-	s.srv.SetKeepAlivesEnabled(false)
+	s.tracker.handingOff.Store(true)
+	began := time.Now()
 	tick := time.NewTicker(handOffPoll)
 	defer tick.Stop()
-	for !s.tracker.settled(time.Now()) {
+	for !s.tracker.settled(time.Now(), began) {
 		select {
 		case <-ctx.Done():
 		case <-tick.C:
@@ -153,6 +182,7 @@ func (s *Server) handOff(ctx context.Context) error {
 		}
 		break
 	}
+	s.srv.SetKeepAlivesEnabled(false)
 	err := s.srv.Shutdown(ctx) // closes the listener and what is idle
 	if err != nil {
 		_ = s.srv.Close()
