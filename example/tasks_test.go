@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"os/exec"
 	"slices"
@@ -285,9 +286,10 @@ func TestTasksSurviveKilledNodes(t *testing.T) {
 		t.Errorf("%d of %d tasks never ran", lost, tasks)
 	}
 
-	// The heartbeat: once per period across the cluster, never twice.
+	// The heartbeat: once per period across the cluster, never twice, and
+	// no period skipped while nodes were killed, stopped and restarted.
 	poppedAt := time.Now()
-	fires := map[string]int{}
+	fires := map[int64]int{}
 	hb := 0
 	for {
 		raw, err := c.Pop(ctx, HeartbeatsList)
@@ -296,19 +298,37 @@ func TestTasksSurviveKilledNodes(t *testing.T) {
 		}
 		var fire string
 		_ = json.Unmarshal(raw, &fire)
-		fires[fire]++
+		ms, err := strconv.ParseInt(fire, 10, 64)
+		if err != nil {
+			t.Fatalf("heartbeat recorded %q, not a time", raw)
+		}
+		fires[ms]++
 		hb++
 	}
+	if hb == 0 {
+		t.Fatal("the heartbeat never ran")
+	}
+	first, last := int64(math.MaxInt64), int64(0)
 	for fire, n := range fires {
 		if n > 1 {
-			t.Errorf("heartbeat of fire time %s ran %d times", fire, n)
+			t.Errorf("heartbeat of fire time %d ran %d times", fire, n)
+		}
+		first, last = min(first, fire), max(last, fire)
+	}
+	period := heartbeat.Milliseconds()
+	for fire := first; fire <= last; fire += period {
+		if fires[fire] == 0 {
+			t.Errorf("no heartbeat for the period at %s", time.UnixMilli(fire).UTC().Format(time.RFC3339Nano))
 		}
 	}
-	// Fire times are multiples of the period; the first node fired the
-	// one it started in, the last the one before the lists were read.
-	periods := int(poppedAt.Truncate(heartbeat).Sub(started.Truncate(heartbeat))/heartbeat) + 1
+	// Counted from the first fire (nodes take a moment to start, more
+	// under -race), one per period up to when the lists were read, ±1.
+	periods := int((poppedAt.UnixMilli()-first)/period) + 1
 	if hb < periods-1 || hb > periods+1 {
 		t.Errorf("heartbeat ran %d times over %d periods, want one per period ±1", hb, periods)
+	}
+	if startup := time.UnixMilli(first).Sub(started); startup > 10*heartbeat {
+		t.Errorf("first heartbeat only %s after the nodes were started", startup)
 	}
 	// The operator's view, through the command line, agrees.
 	code, out, errOut := runCLI(t, "", env, "tasks", "stats", "--json", "--redis", srv.URL())
