@@ -431,7 +431,20 @@ func TestStartCluster(t *testing.T) {
 		t.Errorf("%d of %d requests failed during the rolling restart: %v", n, n+ok200.Load(), failures[:min(len(failures), 10)])
 	}
 	sup.waitFor(t, "every task enqueued during the roll ran", 30*time.Second, func() bool { return runs.allRan(rollIDs) })
-	time.Sleep(300 * time.Millisecond) // let a duplicate, if any, land
+	// A duplicate could only still land from a task that is pending,
+	// delayed or running: wait until none is, then count.
+	sup.waitFor(t, "the queues are empty and no task runs", 30*time.Second, func() bool {
+		st, err := mgr.Stats(ctx)
+		if err != nil {
+			return false
+		}
+		for _, q := range st.Queues {
+			if q.Pending+q.Delayed+q.Running > 0 {
+				return false
+			}
+		}
+		return true
+	})
 	runs.collect()
 	for _, id := range rollIDs {
 		if n := len(runs.attempts[id]); n != 1 {
