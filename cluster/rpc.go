@@ -149,10 +149,18 @@ func (c *Cluster) Do(ctx context.Context, method string, args any, opts ...CallO
 		opt(&o)
 	}
 	var out Reply
-	err := c.call(ctx, method, args, o, false, func(r reply, remote error) bool {
+	onReply := func(r reply, remote error) bool {
 		out = Reply{Node: r.node, Result: r.res.Result}
 		return true
-	})
+	}
+	err := c.call(ctx, method, args, o, false, onReply)
+	if errors.Is(err, ErrNoOwner) && ctx.Err() == nil {
+		// The owner may be a node that joined after the call took its list
+		// of nodes to ask: read the members now and ask once more. A
+		// connection that no node owns costs two quick round trips.
+		c.refreshMembers(ctx)
+		err = c.call(ctx, method, args, o, false, onReply)
+	}
 	if err != nil {
 		return Reply{}, err
 	}

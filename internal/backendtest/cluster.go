@@ -43,6 +43,7 @@ func RunCluster(t *testing.T, b ClusterBackend) {
 		{"DoFirstReply", testDoFirstReply},
 		{"DoToNode", testDoToNode},
 		{"DoToConnection", testDoToConnection},
+		{"DoToConnectionOfNewcomer", testDoToConnectionOfNewcomer},
 		{"RemoteErrors", testRemoteErrors},
 		{"UnknownMethodIsFast", testUnknownMethodIsFast},
 		{"Timeout", testTimeout},
@@ -253,6 +254,35 @@ func testDoToConnection(t *testing.T, b ClusterBackend) {
 	_, err := nodes[0].Do(context.Background(), "who", nil, cluster.ToConnection("conn-nobody"))
 	if !errors.Is(err, cluster.ErrNoOwner) || time.Since(start) > time.Second {
 		t.Fatalf("ToConnection(unowned) = %v after %s, want ErrNoOwner at once", err, time.Since(start))
+	}
+}
+
+// testDoToConnectionOfNewcomer: a call for a connection owned by a node
+// that has only just joined (the caller's view may not list it yet; its
+// own heartbeat never refreshes here) is answered, not refused with
+// ErrNoOwner.
+func testDoToConnectionOfNewcomer(t *testing.T, b ClusterBackend) {
+	trs := b.NewTransports(t, 2)
+	cfg := clusterConfig("node-1")
+	cfg.HeartbeatInterval = time.Hour // node-1 never refreshes on its own
+	cfg.NodeTTL = time.Hour
+	first := cluster.New(cfg)
+	if err := first.Start(context.Background(), trs[0]); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = first.Stop(context.Background()) })
+	second := cluster.New(clusterConfig("node-2"))
+	second.Handle("who", whoAmI(second))
+	second.SetConnectionOwner(func(conn string) bool { return conn == "conn-2" })
+	if err := second.Start(context.Background(), trs[1]); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = second.Stop(context.Background()) })
+	// No waiting for node-1 to list node-2: the call races node-2's join
+	// announcement, as a client's request does right after a node starts.
+	r, err := first.Do(context.Background(), "who", nil, cluster.ToConnection("conn-2"))
+	if err != nil || r.Node != "node-2" {
+		t.Fatalf("ToConnection(conn-2) from a stale view = %+v, %v; want node-2's answer", r, err)
 	}
 }
 
