@@ -262,12 +262,20 @@ func TestSIGTERMDrains(t *testing.T) {
 
 func waitUntil(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	eventually(t, 10*time.Second, 10*time.Millisecond, cond, func() string { return "condition not met before the deadline" })
+}
+
+// eventually polls cond every interval until it holds, failing the test
+// with failure() once limit has passed: the one polling loop of this
+// package's tests.
+func eventually(t *testing.T, limit, interval time.Duration, cond func() bool, failure func() string) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition not met before the deadline")
+			t.Fatal(failure())
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(interval)
 	}
 }
 

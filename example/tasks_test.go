@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -37,13 +38,8 @@ func (n *taskNode) start(t *testing.T) {
 	t.Helper()
 	// A node restarted under the same id waits until the cluster has
 	// forgotten its previous life (cluster.node_ttl).
-	deadline := time.Now().Add(20 * time.Second)
-	for !n.tryStart(t) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s could not start:\n%s", n.id, n.stderr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	eventually(t, 20*time.Second, 100*time.Millisecond, func() bool { return n.tryStart(t) },
+		func() string { return fmt.Sprintf("%s could not start:\n%s", n.id, n.stderr) })
 }
 
 // tryStart starts the node and waits until it is ready; it reports false
@@ -174,13 +170,8 @@ func TestTasksSurviveKilledNodes(t *testing.T) {
 
 	poll := func(what string, limit time.Duration, cond func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(limit)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not before the deadline (%d runs recorded)", what, runs())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		eventually(t, limit, 10*time.Millisecond, cond,
+			func() string { return fmt.Sprintf("%s: not before the deadline (%d runs recorded)", what, runs()) })
 	}
 
 	// SIGKILL node-1 mid-run; its running tasks are recovered once their
@@ -395,20 +386,14 @@ func TestTasksHandedBackOnSIGTERM(t *testing.T) {
 		}
 		ids[id] = true
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		running, err := mgr.WorkingOn(ctx, "")
-		if err != nil {
+	var running []task.Info
+	eventually(t, 10*time.Second, 10*time.Millisecond, func() bool {
+		var err error
+		if running, err = mgr.WorkingOn(ctx, ""); err != nil {
 			t.Fatal(err)
 		}
-		if len(running) == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d tasks running", len(running), n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return len(running) == n
+	}, func() string { return fmt.Sprintf("%d of %d tasks running", len(running), n) })
 	stopped := time.Now()
 	if err := nodes[0].cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -418,20 +403,14 @@ func TestTasksHandedBackOnSIGTERM(t *testing.T) {
 		t.Errorf("stopped node exited with %d:\n%s", code, nodes[0].stderr)
 	}
 	c := cache.New(b.Cache(), cache.Config{NodeID: "test"})
-	deadline = time.Now().Add(20 * time.Second)
-	for {
-		got, err := c.ListLength(ctx, RunsList)
-		if err != nil {
+	var got int
+	eventually(t, 20*time.Second, 20*time.Millisecond, func() bool {
+		var err error
+		if got, err = c.ListLength(ctx, RunsList); err != nil {
 			t.Fatal(err)
 		}
-		if got >= n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d tasks ran", got, n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return got >= n
+	}, func() string { return fmt.Sprintf("%d of %d tasks ran", got, n) })
 	runs := map[string][]string{}
 	handedBack := 0
 	for {
