@@ -16,10 +16,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -30,6 +27,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
+	"github.com/stellarfw/stellar-go/internal/redistest"
 )
 
 // The cache scripts, as backend/redis runs them: one hash per entry (value,
@@ -376,42 +374,9 @@ func measure(ctx context.Context, c client, workload string, conc int, d time.Du
 // startRedis runs redis-server on a free loopback port in a temp dir and
 // waits until it answers.
 func startRedis() (string, func(), error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	s, err := redistest.Launch()
 	if err != nil {
 		return "", nil, err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	dir, err := os.MkdirTemp("", "redisclient-bench")
-	if err != nil {
-		return "", nil, err
-	}
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
-	if err := cmd.Start(); err != nil {
-		return "", nil, err
-	}
-	stop := func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		_ = os.RemoveAll(dir)
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			_, _ = c.Write([]byte("PING\r\n"))
-			buf := make([]byte, 7)
-			_ = c.SetReadDeadline(time.Now().Add(time.Second))
-			n, _ := c.Read(buf)
-			c.Close()
-			if string(buf[:n]) == "+PONG\r\n" {
-				return addr, stop, nil
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	stop()
-	return "", nil, errors.New("redis-server did not answer PING within 10s")
+	return s.Addr(), s.Close, nil
 }

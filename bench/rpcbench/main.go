@@ -17,9 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -31,6 +29,7 @@ import (
 	redisb "github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/config"
+	"github.com/stellarfw/stellar-go/internal/redistest"
 )
 
 func main() {
@@ -310,34 +309,9 @@ func round(d time.Duration) string { return d.Round(time.Microsecond).String() }
 
 // startRedis runs a redis-server on a free loopback port, persistence off.
 func startRedis() (string, func(), error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	s, err := redistest.Launch()
 	if err != nil {
 		return "", nil, err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	dir, err := os.MkdirTemp("", "rpcbench-")
-	if err != nil {
-		return "", nil, err
-	}
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir)
-	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("starting redis-server: %w", err)
-	}
-	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); os.RemoveAll(dir) }
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", l.Addr().String(), 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return "redis://" + l.Addr().String() + "/0", stop, nil
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return "", nil, errors.New("redis-server did not start")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return s.URL(), s.Close, nil
 }

@@ -117,6 +117,19 @@ func StartOwn(t testing.TB, opts ...Option) *Server {
 	return s
 }
 
+// Launch starts a new redis-server outside any test (for the benchmark
+// programs under bench/). Close stops it and removes its directory.
+func Launch(opts ...Option) (*Server, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return start(o)
+}
+
+// Close stops a server that Launch started.
+func (s *Server) Close() { s.close() }
+
 // StartSentinel starts a Sentinel that monitors master under SentinelName,
 // stopped when t ends. Its URL is its own address; clients ask it where
 // the master is.
