@@ -14,6 +14,7 @@ import (
 
 	"github.com/stellarfw/stellar-go/apierror"
 	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/input"
 )
 
 // Reserved parameter names, read by the framework and never passed to an
@@ -38,20 +39,11 @@ type Registry struct {
 
 type entry struct {
 	action *Action
-	inputs []compiledInput
-	// hasRules is set when an input has Validator rules; they need to see
-	// every parameter of the call, not only the declared ones.
-	hasRules bool
+	inputs *input.Set // nil when the action declares no Inputs
 
 	mu    sync.Mutex
 	gen   int     // guarded by mu
 	chain Handler // guarded by mu; built lazily for gen
-}
-
-type compiledInput struct {
-	name  string
-	input Input
-	rules ruleSet
 }
 
 // NewRegistry returns an empty registry that logs to logger (slog.Default
@@ -134,19 +126,12 @@ func (g *Registry) compile(a *Action) (*entry, error) {
 		return nil, fmt.Errorf("action: %s: Version must be positive, got %d", a.Name, a.Version)
 	}
 	e := &entry{action: a}
-	names := make([]string, 0, len(a.Inputs))
-	for name := range a.Inputs {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		in := a.Inputs[name]
-		rules, err := compileRules(in.Validator)
+	if a.Inputs != nil {
+		set, err := input.Compile(a.Inputs, input.Ignore(ParamAction, ParamAPIVersion))
 		if err != nil {
-			return nil, fmt.Errorf("action: %s: input %q: %w", a.Name, name, err)
+			return nil, fmt.Errorf("action: %s: %w", a.Name, err)
 		}
-		e.inputs = append(e.inputs, compiledInput{name: name, input: in, rules: rules})
-		e.hasRules = e.hasRules || len(rules) > 0
+		e.inputs = set
 	}
 	return e, nil
 }
@@ -384,22 +369,24 @@ func apiVersion(raw map[string]any) (int, error) {
 	if !ok || v == nil || v == "" {
 		return 0, nil
 	}
-	n, err := formatInteger(v)
-	if err != nil || n.(int64) < 1 || n.(int64) > 1<<31 {
+	// Params.Int gives 0 for a value that is not an integer, which the
+	// range check refuses.
+	n := Params(raw).Int(ParamAPIVersion)
+	if n < 1 || n > 1<<31 {
 		return 0, &apierror.Error{
 			Code: apierror.CodeValidationFailed, Status: http.StatusUnprocessableEntity,
 			Message: fmt.Sprintf("apiVersion must be a positive integer, got %v", v),
 			Fields:  map[string]string{ParamAPIVersion: "must be a positive integer"},
 		}
 	}
-	return int(n.(int64)), nil
+	return int(n), nil
 }
 
-// processInputs applies defaults, formats and validators, and returns the
-// params the action sees, or a validation_failed error naming every bad
-// field.
+// processInputs returns the params the action sees: raw checked by the
+// action's inputs, or, when it declares none, every parameter but the
+// reserved ones.
 func processInputs(ctx context.Context, e *entry, raw map[string]any) (Params, error) {
-	if e.action.Inputs == nil {
+	if e.inputs == nil {
 		params := make(Params, len(raw))
 		for k, v := range raw {
 			if k != ParamAction && k != ParamAPIVersion {
@@ -408,100 +395,5 @@ func processInputs(ctx context.Context, e *entry, raw map[string]any) (Params, e
 		}
 		return params, nil
 	}
-	params := make(Params, len(e.inputs))
-	sent := make(map[string]bool, len(e.inputs)) // the client sent the key, maybe empty
-	var fields map[string]string
-	fail := func(name, msg string) {
-		if fields == nil {
-			fields = make(map[string]string)
-		}
-		fields[name] = msg
-	}
-	// First pass: defaults and formats, so that validators comparing
-	// fields see formatted values.
-	for _, ci := range e.inputs {
-		v, ok := raw[ci.name]
-		sent[ci.name] = ok
-		if isEmpty(v, ok) {
-			switch d := ci.input.Default.(type) {
-			case nil:
-				if ci.input.Required {
-					fail(ci.name, "is required")
-				}
-				continue
-			case DefaultFunc:
-				v = d(ctx)
-			case func(context.Context) any:
-				v = d(ctx)
-			default:
-				v = d
-			}
-		}
-		if ci.input.Format != nil {
-			fv, err := ci.input.Format(v)
-			if err != nil {
-				fail(ci.name, err.Error())
-				continue
-			}
-			v = fv
-		}
-		params[ci.name] = v
-	}
-	// Rules that name other fields (required_with, same, confirmed, …) see
-	// every parameter of the call: declared ones formatted, the others as
-	// sent, so that e.g. an undeclared password_confirmation still counts.
-	view := params
-	if e.hasRules {
-		view = make(Params, len(raw)+len(params))
-		for k, v := range raw {
-			if k != ParamAction && k != ParamAPIVersion {
-				view[k] = v
-			}
-		}
-		for k, v := range params {
-			view[k] = v
-		}
-	}
-	// Second pass: rules and custom validators.
-	for _, ci := range e.inputs {
-		if _, bad := fields[ci.name]; bad {
-			continue
-		}
-		v, ok := params[ci.name]
-		if msg := ci.rules.check(ci.name, v, sent[ci.name], view); msg != "" {
-			fail(ci.name, msg)
-			continue
-		}
-		if !ok {
-			continue
-		}
-		for _, fn := range ci.input.Validators {
-			if err := fn(v, params); err != nil {
-				fail(ci.name, err.Error())
-				break
-			}
-		}
-	}
-	if fields != nil {
-		return nil, validationError(fields)
-	}
-	return params, nil
-}
-
-func validationError(fields map[string]string) error {
-	names := make([]string, 0, len(fields))
-	for name := range fields {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	parts := make([]string, len(names))
-	for i, name := range names {
-		parts[i] = name + " " + fields[name]
-	}
-	msg := "invalid parameters: " + strings.Join(parts, "; ")
-	if len(names) == 1 {
-		msg = "invalid parameter: " + parts[0]
-	}
-	return &apierror.Error{Code: apierror.CodeValidationFailed, Status: http.StatusUnprocessableEntity,
-		Message: msg, Fields: fields}
+	return e.inputs.Process(ctx, raw)
 }

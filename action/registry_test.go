@@ -78,133 +78,6 @@ func mustCall(t *testing.T, g *Registry, name string, params map[string]any) map
 	return resp
 }
 
-func TestFormatsThroughRun(t *testing.T) {
-	g := newTestRegistry(t, echo("typed", map[string]Input{
-		"s": {Format: String},
-		"i": {Format: Integer},
-		"f": {Format: Float},
-		"b": {Format: Boolean},
-		"c": {Format: func(v any) (any, error) { return strings.ToUpper(v.(string)), nil }},
-	}))
-	resp := mustCall(t, g, "typed", map[string]any{"s": int64(5), "i": "12", "f": "2.5", "b": "on", "c": "abc"})
-	want := map[string]any{"s": "5", "i": int64(12), "f": 2.5, "b": true, "c": "ABC"}
-	if !reflect.DeepEqual(resp, want) {
-		t.Errorf("params = %#v, want %#v", resp, want)
-	}
-
-	_, err := g.Call(context.Background(), "typed", map[string]any{"i": "1e3", "f": "x", "b": "maybe"})
-	ae := wantAPIError(t, err, apierror.CodeValidationFailed, http.StatusUnprocessableEntity)
-	wantFields := map[string]string{
-		"i": "must be an integer",
-		"f": "must be a number",
-		"b": "must be a boolean (true or false)",
-	}
-	if !reflect.DeepEqual(ae.Fields, wantFields) {
-		t.Errorf("Fields = %v, want %v", ae.Fields, wantFields)
-	}
-}
-
-func TestDefaults(t *testing.T) {
-	type ctxKey struct{}
-	var calls atomic.Int64
-	g := newTestRegistry(t, echo("defaults", map[string]Input{
-		"page":  {Default: int64(1)},
-		"size":  {Default: "20", Format: Integer},
-		"token": {Default: DefaultFunc(func(ctx context.Context) any { return ctx.Value(ctxKey{}).(string) })},
-		"n": {Default: DefaultFunc(func(context.Context) any {
-			return calls.Add(1)
-		})},
-		"plain": {Default: func(context.Context) any { return "from func" }},
-		"score": {Default: int64(5), Validator: "max:3"},
-	}))
-	ctx := context.WithValue(context.Background(), ctxKey{}, "from ctx")
-
-	cases := []struct {
-		name string
-		raw  map[string]any
-		want map[string]any
-	}{
-		{
-			name: "missing",
-			raw:  map[string]any{"score": int64(2)},
-			want: map[string]any{"page": int64(1), "size": int64(20), "token": "from ctx", "n": int64(1), "plain": "from func", "score": int64(2)},
-		},
-		{
-			name: "empty string takes the default",
-			raw:  map[string]any{"page": "", "size": nil, "score": int64(2)},
-			want: map[string]any{"page": int64(1), "size": int64(20), "token": "from ctx", "n": int64(2), "plain": "from func", "score": int64(2)},
-		},
-		{
-			name: "sent values win",
-			raw:  map[string]any{"page": int64(3), "size": "50", "token": "t", "n": int64(9), "plain": "p", "score": int64(2)},
-			want: map[string]any{"page": int64(3), "size": int64(50), "token": "t", "n": int64(9), "plain": "p", "score": int64(2)},
-		},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			resp, err := g.Call(ctx, "defaults", tc.raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(resp, tc.want) {
-				t.Errorf("params = %#v, want %#v", resp, tc.want)
-			}
-		})
-	}
-	t.Run("defaults are validated", func(t *testing.T) {
-		_, err := g.Call(ctx, "defaults", nil)
-		ae := wantAPIError(t, err, apierror.CodeValidationFailed, http.StatusUnprocessableEntity)
-		if ae.Fields["score"] != "must be at most 3" {
-			t.Errorf("Fields = %v", ae.Fields)
-		}
-	})
-}
-
-func TestRequired(t *testing.T) {
-	g := newTestRegistry(t,
-		echo("input", map[string]Input{"n": {Required: true, Format: Integer}}),
-		echo("rule", map[string]Input{"n": {Validator: "required", Format: Integer}}),
-		echo("withDefault", map[string]Input{"n": {Required: true, Validator: "required", Default: int64(7)}}),
-	)
-	cases := []struct {
-		name string
-		raw  map[string]any
-		want any // int64 value, or the field message
-	}{
-		{"present", map[string]any{"n": "5"}, int64(5)},
-		{"zero", map[string]any{"n": "0"}, int64(0)},
-		{"missing", map[string]any{}, "is required"},
-		{"empty", map[string]any{"n": ""}, "is required"},
-		{"null", map[string]any{"n": nil}, "is required"},
-	}
-	// Input.Required and the required rule behave the same.
-	for _, action := range []string{"input", "rule"} {
-		for _, tc := range cases {
-			t.Run(action+"/"+tc.name, func(t *testing.T) {
-				resp, err := g.Call(context.Background(), action, tc.raw)
-				if msg, ok := tc.want.(string); ok {
-					ae := wantAPIError(t, err, apierror.CodeValidationFailed, http.StatusUnprocessableEntity)
-					if ae.Fields["n"] != msg || ae.Message != "invalid parameter: n "+msg {
-						t.Errorf("error = %q, Fields = %v", ae.Message, ae.Fields)
-					}
-					return
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				if resp["n"] != tc.want {
-					t.Errorf("n = %#v, want %#v", resp["n"], tc.want)
-				}
-			})
-		}
-	}
-	t.Run("default satisfies required", func(t *testing.T) {
-		if resp := mustCall(t, g, "withDefault", nil); resp["n"] != int64(7) {
-			t.Errorf("n = %#v, want 7", resp["n"])
-		}
-	})
-}
-
 func TestUnknownParams(t *testing.T) {
 	raw := map[string]any{"a": "1", "extra": "x", ParamAction: "p", ParamAPIVersion: "1"}
 	cases := []struct {
@@ -230,116 +103,26 @@ func TestUnknownParams(t *testing.T) {
 	}
 }
 
-func TestRulesThroughRun(t *testing.T) {
+// TestReservedParamsHiddenFromRules checks that rules naming other fields
+// do not see the action and apiVersion parameters, unless an input declares
+// them.
+func TestReservedParamsHiddenFromRules(t *testing.T) {
 	g := newTestRegistry(t,
-		echo("signup", map[string]Input{
-			"name":     {Validator: "required|alpha_dash|between:3,20"},
-			"age":      {Format: Integer, Validator: "integer|min:18"},
-			"password": {Validator: "required|min:8|confirmed"}, // password_confirmation is not declared
-			"phone":    {Validator: "required_without:email|digits_between:6,15"},
-			"email":    {Validator: "email"},
-			"nick":     {Validator: "filled|alpha_num"},
+		echo("r", map[string]Input{
+			"x": {Validator: "required_with:" + ParamAPIVersion},
+			"y": {Validator: "different:" + ParamAction},
 		}),
-		echo("ranged", map[string]Input{
-			"start": {Validator: "required|date"},
-			"end":   {Validator: "required|date|after:start"},
-		}),
-		echo("custom", map[string]Input{
-			"a": {Format: Integer},
-			"b": {Format: Integer, Validator: "min:0", Validators: []ValidatorFunc{
-				func(v any, p Params) error {
-					if v.(int64) <= p["a"].(int64) {
-						return errors.New("must be greater than a")
-					}
-					return nil
-				},
-				func(any, Params) error { return errors.New("second validator must not run") },
-			}},
-		}),
+		echo("declared", map[string]Input{ParamAPIVersion: {Format: Integer}, "x": {Format: Integer, Validator: "same:" + ParamAPIVersion}}),
 	)
-	valid := map[string]any{"name": "ann_b", "age": "21", "password": "s3cretpw", "password_confirmation": "s3cretpw", "email": "ann@example.com"}
-	with := func(changes map[string]any) map[string]any {
-		m := make(map[string]any, len(valid))
-		for k, v := range valid {
-			m[k] = v
-		}
-		for k, v := range changes {
-			if v == nil {
-				delete(m, k)
-			} else {
-				m[k] = v
-			}
-		}
-		return m
+	if _, err := webRun(g, "r", map[string]any{ParamAction: "r", ParamAPIVersion: "1", "y": "r"}); err != nil {
+		t.Errorf("rules saw a reserved parameter: %v", err)
 	}
-	cases := []struct {
-		name   string
-		action string
-		raw    map[string]any
-		fields map[string]string // nil: the call succeeds
-	}{
-		{name: "valid", action: "signup", raw: valid},
-		{name: "formatted value is sized by value", action: "signup", raw: with(map[string]any{"age": "9"}),
-			fields: map[string]string{"age": "must be at least 18"}},
-		{name: "undeclared confirmation is seen", action: "signup", raw: with(map[string]any{"password_confirmation": "other"}),
-			fields: map[string]string{"password": "does not match password_confirmation"}},
-		{name: "required_without sees other field", action: "signup", raw: with(map[string]any{"email": nil}),
-			fields: map[string]string{"phone": "is required when email is missing"}},
-		{name: "required_without satisfied", action: "signup", raw: with(map[string]any{"email": nil, "phone": "123456"})},
-		{name: "filled: sent empty", action: "signup", raw: with(map[string]any{"nick": ""}),
-			fields: map[string]string{"nick": "must not be empty"}},
-		{name: "every bad field at once", action: "signup",
-			raw: map[string]any{"name": "a b", "age": "x", "password": "short", "email": "nope"},
-			fields: map[string]string{
-				"name":     "must contain only letters, numbers, dashes and underscores",
-				"age":      "must be an integer",
-				"password": "must be at least 8 characters",
-				"email":    "must be a valid email address",
-			}},
-		{name: "after another field", action: "ranged", raw: map[string]any{"start": "2024-01-02", "end": "2024-01-01"},
-			fields: map[string]string{"end": "must be a date after start"}},
-		{name: "after another field ok", action: "ranged", raw: map[string]any{"start": "2024-01-01", "end": "2024-01-02"}},
-		{name: "custom validator sees params", action: "custom", raw: map[string]any{"a": "5", "b": "3"},
-			fields: map[string]string{"b": "must be greater than a"}},
-		{name: "rules run before custom validators", action: "custom", raw: map[string]any{"a": "-5", "b": "-3"},
-			fields: map[string]string{"b": "must be at least 0"}},
-		{name: "format error skips rules and validators", action: "custom", raw: map[string]any{"a": "5", "b": "x"},
-			fields: map[string]string{"b": "must be an integer"}},
+	r, err := webRun(g, "declared", map[string]any{ParamAPIVersion: "1", "x": "1"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			r, err := webRun(g, tc.action, tc.raw)
-			if tc.fields == nil {
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, leaked := r.Params["password_confirmation"]; leaked {
-					t.Error("undeclared password_confirmation reached the action")
-				}
-				return
-			}
-			ae := wantAPIError(t, err, apierror.CodeValidationFailed, http.StatusUnprocessableEntity)
-			if !reflect.DeepEqual(ae.Fields, tc.fields) {
-				t.Errorf("Fields = %v, want %v", ae.Fields, tc.fields)
-			}
-		})
-	}
-}
-
-func TestValidationErrorMessage(t *testing.T) {
-	g := newTestRegistry(t, echo("v", map[string]Input{
-		"b": {Required: true},
-		"a": {Format: Integer},
-		"c": {Validator: "in:x,y"},
-	}))
-	_, err := g.Call(context.Background(), "v", map[string]any{"a": "z", "c": "q"})
-	ae := wantAPIError(t, err, apierror.CodeValidationFailed, http.StatusUnprocessableEntity)
-	want := "invalid parameters: a must be an integer; b is required; c must be one of: x, y"
-	if ae.Message != want {
-		t.Errorf("message = %q, want %q", ae.Message, want)
-	}
-	if len(ae.Fields) != 3 {
-		t.Errorf("Fields = %v, want 3 entries", ae.Fields)
+	if want := (Params{ParamAPIVersion: int64(1), "x": int64(1)}); !reflect.DeepEqual(r.Params, want) {
+		t.Errorf("params = %#v, want %#v", r.Params, want)
 	}
 }
 

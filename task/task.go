@@ -27,7 +27,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/stellarfw/stellar-go/action"
+	"github.com/stellarfw/stellar-go/input"
 )
 
 // Errors of the task API.
@@ -72,7 +72,7 @@ type Task struct {
 	Args json.RawMessage
 	// Params are the arguments after the task's Inputs applied defaults,
 	// formats and validation (the whole JSON object when it has no Inputs).
-	Params action.Params
+	Params input.Params
 	// EnqueuedAt is when the task was first enqueued.
 	EnqueuedAt time.Time
 	// FireAt is the fire time of a periodic task's run; zero otherwise.
@@ -116,9 +116,9 @@ type Definition struct {
 	// Frequency across the cluster, aligned on multiples of it since the
 	// Unix epoch. Periodic tasks take no arguments.
 	Frequency time.Duration
-	// Inputs declares the arguments, validated as an action's inputs are,
-	// at enqueue and again before each run.
-	Inputs map[string]action.Input
+	// Inputs declares the arguments, validated as an action's inputs are
+	// (see package input), at enqueue and again before each run.
+	Inputs map[string]input.Input
 	// MaxAttempts is the number of runs before the task fails. Default 3
 	// (1 for periodic tasks: the next period runs it again).
 	MaxAttempts int
@@ -140,7 +140,7 @@ type Definition struct {
 	// EnqueueMiddleware wraps this task's enqueues, inside the Manager's.
 	EnqueueMiddleware []EnqueueMiddleware
 
-	inputs *action.InputSet
+	inputs *input.Set
 }
 
 // Periodic reports whether the task runs on a frequency.
@@ -174,7 +174,7 @@ func (d *Definition) check() error {
 		}
 	}
 	if d.Inputs != nil {
-		set, err := action.CompileInputs(d.Inputs)
+		set, err := input.Compile(d.Inputs)
 		if err != nil {
 			return fmt.Errorf("task: %s: %w", d.Name, err)
 		}

@@ -10,8 +10,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/stellarfw/stellar-go/action"
 	"github.com/stellarfw/stellar-go/backend/memory"
+	"github.com/stellarfw/stellar-go/input"
 	"github.com/stellarfw/stellar-go/internal/backendtest"
 	"github.com/stellarfw/stellar-go/task"
 )
@@ -31,7 +31,7 @@ func TestRegister(t *testing.T) {
 		{"no handler", &task.Definition{Name: "a"}, "Handler is nil"},
 		{"negative frequency", &task.Definition{Name: "a", Handler: noop, Frequency: -time.Second}, "Frequency"},
 		{"brace in queue", &task.Definition{Name: "a", Handler: noop, Queue: "a{b}"}, "brace"},
-		{"bad input rule", &task.Definition{Name: "a", Handler: noop, Inputs: map[string]action.Input{"x": {Validator: "nosuch"}}}, "input"},
+		{"bad input rule", &task.Definition{Name: "a", Handler: noop, Inputs: map[string]input.Input{"x": {Validator: "nosuch"}}}, "input"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,7 +129,7 @@ func ExampleManager_Enqueue() {
 	_ = tasks.Register(&task.Definition{
 		Name:   "sendWelcome",
 		Queue:  "mail",
-		Inputs: map[string]action.Input{"to": {Required: true, Validator: "email"}},
+		Inputs: map[string]input.Input{"to": {Required: true, Validator: "email"}},
 		Handler: task.HandlerFunc(func(ctx context.Context, t *task.Task) error {
 			// t.ID and t.Attempt let a handler make its work idempotent.
 			fmt.Println("welcome", t.Params.String("to"), "attempt", t.Attempt)

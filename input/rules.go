@@ -1,4 +1,4 @@
-package action
+package input
 
 import (
 	"encoding/json"
