@@ -381,19 +381,7 @@ func (s *TaskStore) Fetch(ctx context.Context, queue, worker string, lease time.
 	if len(res) != 2 {
 		return nil, fmt.Errorf("redis: fetch: unexpected reply of %d items", len(res))
 	}
-	body, err := res[0].AsBytes()
-	if err != nil {
-		return nil, s.b.wrap(ctx, "fetch", err)
-	}
-	attempt, err := res[1].AsInt64()
-	if err != nil {
-		return nil, s.b.wrap(ctx, "fetch", err)
-	}
-	d := &task.Delivery{Attempt: int(attempt), LeaseUntil: time.UnixMilli(until.UnixMilli())}
-	if err := json.Unmarshal(body, &d.Message); err != nil {
-		return nil, fmt.Errorf("redis: fetch: decoding task: %w", err)
-	}
-	return d, nil
+	return decodeDelivery("fetch", res[0], res[1], until)
 }
 
 // Extend implements task.Store.
@@ -459,23 +447,24 @@ func (s *TaskStore) AckFetch(ctx context.Context, d *task.Delivery, worker strin
 	if len(res) == 1 {
 		return nil, acked == 1, nil
 	}
-	next, err := decodeDelivery(res[1], res[2], until)
+	next, err := decodeDelivery("ack and fetch", res[1], res[2], until)
 	return next, acked == 1, err
 }
 
-// decodeDelivery builds a delivery from a script's message and attempt.
-func decodeDelivery(msg, attempt rueidis.RedisMessage, until time.Time) (*task.Delivery, error) {
+// decodeDelivery builds the delivery leased until until from the message
+// and attempt number a fetching script (op) replied.
+func decodeDelivery(op string, msg, attempt rueidis.RedisMessage, until time.Time) (*task.Delivery, error) {
 	body, err := msg.AsBytes()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("redis: %s: task message: %w", op, err)
 	}
 	n, err := attempt.AsInt64()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("redis: %s: attempt number: %w", op, err)
 	}
 	d := &task.Delivery{Attempt: int(n), LeaseUntil: time.UnixMilli(until.UnixMilli())}
 	if err := json.Unmarshal(body, &d.Message); err != nil {
-		return nil, fmt.Errorf("redis: decoding task: %w", err)
+		return nil, fmt.Errorf("redis: %s: decoding task: %w", op, err)
 	}
 	return d, nil
 }
