@@ -8,6 +8,7 @@ import (
 	redisb "github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cache"
 	"github.com/stellarfw/stellar-go/config"
+	"github.com/stellarfw/stellar-go/task"
 )
 
 // readyPingTimeout bounds the backend check behind /readyz.
@@ -42,6 +43,21 @@ func (b *backend) cacheStore() cache.Store {
 		return b.redis.Cache()
 	}
 	return b.mem.Cache()
+}
+
+// taskStore is what a backend's Tasks() returns: the store of
+// App.Tasks and of App.Inspector.
+type taskStore interface {
+	task.Store
+	task.AdminStore
+}
+
+// taskStore is the store behind App.Tasks and App.Inspector.
+func (b *backend) taskStore() taskStore {
+	if b.redis != nil {
+		return b.redis.Tasks()
+	}
+	return b.mem.Tasks()
 }
 
 // ping reports whether the backend answers.

@@ -74,19 +74,9 @@ func (a *App) cmdTasks(args []string, stdout, stderr io.Writer) int {
 		return ExitUsage
 	}
 	defer b.close()
-	store := task.Store(nil)
-	if b.redis != nil {
-		store = b.redis.Tasks()
-	} else {
-		store = b.mem.Tasks()
-	}
-	if err := a.Tasks.Bind(store, task.Config{NodeID: cfg.ID, Queues: cfg.Tasks.Queues, Logger: a.Logger()}); err != nil {
-		fmt.Fprintf(stderr, "stellar: %v\n", err)
-		return ExitFailure
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, table, err := a.runTasksCommand(ctx, sub, pos, *queue, *in, *offset, *limit)
+	out, table, err := a.runTasksCommand(ctx, b.taskStore(), sub, pos, *queue, *in, *offset, *limit)
 	if err != nil {
 		fmt.Fprintf(stderr, "stellar: tasks %s: %v\n", sub, oneLine(err))
 		return ExitFailure
@@ -131,10 +121,10 @@ func splitArgs(args []string, bools map[string]bool) (flags, pos []string) {
 	return flags, pos
 }
 
-// runTasksCommand runs one tasks subcommand and returns what --json
-// prints and the rows of the table printed otherwise.
-func (a *App) runTasksCommand(ctx context.Context, sub string, pos []string, queue string, in time.Duration, offset, limit int) (any, [][]string, error) {
-	m := a.Tasks
+// runTasksCommand runs one tasks subcommand on store and returns what
+// --json prints and the rows of the table printed otherwise.
+func (a *App) runTasksCommand(ctx context.Context, store taskStore, sub string, pos []string, queue string, in time.Duration, offset, limit int) (any, [][]string, error) {
+	inspector := task.NewInspector(store)
 	ts := func(t time.Time) string {
 		if t.IsZero() {
 			return "-"
@@ -152,7 +142,7 @@ func (a *App) runTasksCommand(ctx context.Context, sub string, pos []string, que
 		}
 		out := []def{}
 		rows := [][]string{{"NAME", "QUEUE", "FREQUENCY", "MAX ATTEMPTS", "DESCRIPTION"}}
-		for _, d := range m.Definitions() {
+		for _, d := range a.Tasks.Definitions() {
 			f := ""
 			if d.Frequency > 0 {
 				f = d.Frequency.String()
@@ -165,7 +155,7 @@ func (a *App) runTasksCommand(ctx context.Context, sub string, pos []string, que
 		}
 		return out, rows, nil
 	case "stats":
-		s, err := m.Stats(ctx)
+		s, err := inspector.Stats(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -191,13 +181,19 @@ func (a *App) runTasksCommand(ctx context.Context, sub string, pos []string, que
 		if in > 0 {
 			opts = append(opts, task.In(in))
 		}
-		id, err := m.Enqueue(ctx, pos[0], args, opts...)
+		// The app's own Manager, so that its enqueue middleware applies; it
+		// only enqueues: this process runs no worker, mover or scheduler.
+		if err := a.Tasks.Start(ctx, store, task.Config{EnqueueOnly: true}); err != nil {
+			return nil, nil, err
+		}
+		defer a.Tasks.Stop(ctx)
+		id, err := a.Tasks.Enqueue(ctx, pos[0], args, opts...)
 		if err != nil {
 			return nil, nil, err
 		}
 		return map[string]string{"id": id}, [][]string{{"enqueued " + pos[0] + " as " + id}}, nil
 	case "failed":
-		f, err := m.Failed(ctx, offset, limit)
+		f, err := inspector.Failed(ctx, offset, limit)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -210,17 +206,17 @@ func (a *App) runTasksCommand(ctx context.Context, sub string, pos []string, que
 		}
 		return f, rows, nil
 	case "retry":
-		if err := m.RetryAndRemoveFailed(ctx, pos[0]); err != nil {
+		if err := inspector.RetryAndRemoveFailed(ctx, pos[0]); err != nil {
 			return nil, nil, err
 		}
 		return map[string]string{"retried": pos[0]}, [][]string{{"retried " + pos[0]}}, nil
 	case "remove":
-		if err := m.RemoveFailed(ctx, pos[0]); err != nil {
+		if err := inspector.RemoveFailed(ctx, pos[0]); err != nil {
 			return nil, nil, err
 		}
 		return map[string]string{"removed": pos[0]}, [][]string{{"removed " + pos[0]}}, nil
 	case "delayed":
-		d, err := m.AllDelayed(ctx)
+		d, err := inspector.AllDelayed(ctx)
 		if err != nil {
 			return nil, nil, err
 		}

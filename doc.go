@@ -42,8 +42,9 @@
 // TaskDefinition, then Enqueue, EnqueueAt or EnqueueIn it from anywhere.
 // A definition with a Frequency runs once per period across the cluster.
 // Every node runs workers; a task whose node dies is recovered when its
-// lease lapses and runs again, with Task.Attempt one higher. See package
-// task and `stellar tasks`.
+// lease lapses and runs again, with Task.Attempt one higher.
+// App.Inspector shows and manages the queues of the whole cluster: stats,
+// failed and delayed tasks, locks. See package task and `stellar tasks`.
 //
 // # Cluster
 //

@@ -50,9 +50,13 @@ type App struct {
 	// methods and subscriptions on it before or after Start.
 	Cluster *cluster.Cluster
 	// Tasks is the task API (Stellar's api.tasks): register task
-	// definitions before Start; enqueue and inspect once started. Every
-	// node runs workers unless tasks.workers is -1.
+	// definitions before Start; enqueue once started. Every node runs
+	// workers unless tasks.workers is -1.
 	Tasks *task.Manager
+	// Inspector shows and manages the task queues of the whole cluster
+	// (the admin half of api.tasks: stats, failed, delayed, locks, …).
+	// It is set by Start.
+	Inspector *task.Inspector
 	// Chat is the chat-room API (Stellar's api.chatRoom): rooms span the
 	// cluster, and Join and Leave work on a connection of any node.
 	// Register chat middleware with Chat.Use before Start.
@@ -123,7 +127,7 @@ func New(cfg Config, opts ...Option) *App {
 	a.Cluster = cluster.New(cluster.Config{})
 	a.registerClusterMethods()
 	a.parts = append(a.parts, a.clusterPart())
-	a.Tasks = task.New(nil, task.Config{})
+	a.Tasks = task.New()
 	a.parts = append(a.parts, a.tasksPart())
 	a.Connections = connection.NewRegistry()
 	a.Chat = chat.New(a.Connections, a.Cluster)

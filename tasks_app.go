@@ -17,7 +17,7 @@ func (a *App) tasksPart() part {
 		status: func(ctx context.Context, out map[string]any) {
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
-			s, err := a.Tasks.Stats(ctx)
+			s, err := a.Inspector.Stats(ctx)
 			fig := map[string]any{"running": a.Tasks.Running(), "queues": s.Queues, "workers": s.Workers, "concurrency": s.Concurrency}
 			if err != nil {
 				fig["error"] = err.Error()
@@ -43,14 +43,10 @@ func (a *App) stopTasks(ctx context.Context) error {
 // startTasks runs with a.mu held, as every part's start does.
 func (a *App) startTasks(ctx context.Context, b *backend) error {
 	cfg := a.cfg
-	var store task.Store
-	if b.redis != nil {
-		store = b.redis.Tasks()
-	} else {
-		store = b.mem.Tasks()
-	}
+	store := b.taskStore()
+	a.Inspector = task.NewInspector(store)
 	tc := cfg.Tasks
-	if err := a.Tasks.Bind(store, task.Config{
+	return a.Tasks.Start(ctx, store, task.Config{
 		NodeID:       cfg.ID,
 		Concurrency:  max(tc.Workers, 0),
 		Queues:       tc.Queues,
@@ -58,10 +54,7 @@ func (a *App) startTasks(ctx context.Context, b *backend) error {
 		PollInterval: tc.PollInterval,
 		DrainTimeout: tc.DrainTimeout,
 		Logger:       a.logger,
-	}); err != nil {
-		return err
-	}
-	return a.Tasks.Start(ctx)
+	})
 }
 
 // The task types, so that a user's main.go needs one import.

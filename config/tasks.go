@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/stellarfw/stellar-go/task"
+)
 
 // Tasks configures the node's task workers.
 type Tasks struct {
@@ -28,9 +32,9 @@ type Tasks struct {
 
 func (t *Tasks) defaults() {
 	setDefault(&t.Workers, 10)
-	setDefault(&t.Lease, 30*time.Second)
-	setDefault(&t.PollInterval, 100*time.Millisecond)
-	setDefault(&t.DrainTimeout, 10*time.Second)
+	setDefault(&t.Lease, task.DefaultLease)
+	setDefault(&t.PollInterval, task.DefaultPollInterval)
+	setDefault(&t.DrainTimeout, task.DefaultDrainTimeout)
 }
 
 func (t Tasks) validate() error {
@@ -46,17 +50,12 @@ func (t Tasks) validate() error {
 			return err
 		}
 	}
-	if t.Lease > 0 && t.Lease < 30*time.Millisecond {
-		return invalid("tasks.lease", "must be at least 30ms, got %s", t.Lease)
+	if t.Lease > 0 && t.Lease < task.MinLease {
+		return invalid("tasks.lease", "must be at least %s, got %s", task.MinLease, t.Lease)
 	}
 	for i, q := range t.Queues {
-		if q == "" {
-			return invalid("tasks.queues", "entry %d is empty", i)
-		}
-		for _, r := range q {
-			if r == '{' || r == '}' || r < ' ' {
-				return invalid("tasks.queues", "queue %q holds a brace or control character", q)
-			}
+		if err := task.CheckQueueName(q); err != nil {
+			return invalid("tasks.queues", "entry %d: %w", i, err)
 		}
 	}
 	return nil

@@ -23,6 +23,7 @@ func TestTasksConfig(t *testing.T) {
 		{"tiny lease", func(t *Tasks) { t.Lease = time.Millisecond }, "tasks.lease"},
 		{"brace in queue", func(t *Tasks) { t.Queues = []string{"a{b"} }, "tasks.queues"},
 		{"empty queue", func(t *Tasks) { t.Queues = []string{""} }, "tasks.queues"},
+		{"queue too long for the task store", func(t *Tasks) { t.Queues = []string{strings.Repeat("q", 201)} }, "tasks.queues"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

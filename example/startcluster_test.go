@@ -285,11 +285,18 @@ func TestStartCluster(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = b.Close() })
 	ctx := context.Background()
-	mgr := task.New(b.Tasks(), task.Config{NodeID: "test"})
+	mgr := task.New()
 	if err := mgr.Register(&task.Definition{Name: "recordRun", MaxAttempts: 5,
 		Handler: task.HandlerFunc(func(context.Context, *task.Task) error { return nil })}); err != nil {
 		t.Fatal(err)
 	}
+	// Enqueue only: the nodes under test run the workers, the mover and
+	// the scheduler.
+	if err := mgr.Start(ctx, b.Tasks(), task.Config{NodeID: "test", EnqueueOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mgr.Stop(context.Background()) })
+	inspector := task.NewInspector(b.Tasks())
 	runs := &taskRuns{t: t, c: cache.New(b.Cache(), cache.Config{NodeID: "test"}), attempts: map[string][]int{}}
 	enqueue := func(sleepMs int) string {
 		id, err := mgr.Enqueue(ctx, "recordRun", map[string]any{"sleep_ms": sleepMs})
@@ -434,7 +441,7 @@ func TestStartCluster(t *testing.T) {
 	// A duplicate could only still land from a task that is pending,
 	// delayed or running: wait until none is, then count.
 	sup.waitFor(t, "the queues are empty and no task runs", 30*time.Second, func() bool {
-		st, err := mgr.Stats(ctx)
+		st, err := inspector.Stats(ctx)
 		if err != nil {
 			return false
 		}

@@ -133,11 +133,18 @@ func TestTasksSurviveKilledNodes(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = b.Close() })
 	ctx := context.Background()
-	mgr := task.New(b.Tasks(), task.Config{NodeID: "test"})
+	mgr := task.New()
 	if err := mgr.Register(&task.Definition{Name: "recordRun", MaxAttempts: 5,
 		Handler: task.HandlerFunc(func(context.Context, *task.Task) error { return nil })}); err != nil {
 		t.Fatal(err)
 	}
+	// Enqueue only: the nodes under test run the workers, the mover and
+	// the scheduler.
+	if err := mgr.Start(ctx, b.Tasks(), task.Config{NodeID: "test", EnqueueOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mgr.Stop(context.Background()) })
+	inspector := task.NewInspector(b.Tasks())
 	c := cache.New(b.Cache(), cache.Config{NodeID: "test"})
 	runs := func() int {
 		n, err := c.ListLength(ctx, RunsList)
@@ -178,7 +185,7 @@ func TestTasksSurviveKilledNodes(t *testing.T) {
 	// leases lapse.
 	poll("a fifth of the tasks ran", 30*time.Second, func() bool { return runs() >= tasks/5 })
 	killed := nodes[0]
-	held, err := mgr.WorkingOn(ctx, "")
+	held, err := inspector.WorkingOn(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +202,7 @@ func TestTasksSurviveKilledNodes(t *testing.T) {
 	}
 	// Recovery: no task left running under the dead worker.
 	poll("tasks of the killed node recovered", 4*lease, func() bool {
-		running, err := mgr.WorkingOn(ctx, "")
+		running, err := inspector.WorkingOn(ctx, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +232,7 @@ func TestTasksSurviveKilledNodes(t *testing.T) {
 	poll("every task ran", 40*time.Second, func() bool { return runs() >= tasks })
 	// Let late duplicates, if any, land before counting.
 	poll("queues drained", 10*time.Second, func() bool {
-		s, err := mgr.Stats(ctx)
+		s, err := inspector.Stats(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -374,9 +381,16 @@ func TestTasksHandedBackOnSIGTERM(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = b.Close() })
 	ctx := context.Background()
-	mgr := task.New(b.Tasks(), task.Config{NodeID: "test"})
+	mgr := task.New()
 	_ = mgr.Register(&task.Definition{Name: "recordRun", MaxAttempts: 5,
 		Handler: task.HandlerFunc(func(context.Context, *task.Task) error { return nil })})
+	// Enqueue only: the nodes under test run the workers, the mover and
+	// the scheduler.
+	if err := mgr.Start(ctx, b.Tasks(), task.Config{NodeID: "test", EnqueueOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mgr.Stop(context.Background()) })
+	inspector := task.NewInspector(b.Tasks())
 	const n = 10 // as many as both nodes' workers
 	ids := map[string]bool{}
 	for range n {
@@ -389,7 +403,7 @@ func TestTasksHandedBackOnSIGTERM(t *testing.T) {
 	var running []task.Info
 	eventually(t, 10*time.Second, 10*time.Millisecond, func() bool {
 		var err error
-		if running, err = mgr.WorkingOn(ctx, ""); err != nil {
+		if running, err = inspector.WorkingOn(ctx, ""); err != nil {
 			t.Fatal(err)
 		}
 		return len(running) == n

@@ -8,8 +8,9 @@ import (
 
 // Store is what a Manager needs from a backend: queues of task ids with
 // their messages, delayed tasks, leases on running ones, failed ones, and
-// a wake-up when work arrives. backend/memory and backend/redis implement
-// it; internal/backendtest defines its semantics as a conformance suite
+// a wake-up when work arrives. AdminStore is what an Inspector needs.
+// backend/memory and backend/redis implement both on one type;
+// internal/backendtest defines their semantics as a conformance suite
 // that both pass.
 //
 // Each method is atomic. Times are the store's clock (injected in tests);
@@ -29,8 +30,6 @@ type Store interface {
 	// SetRecurrent stops (or restarts) the periodic scheduling of task
 	// name in queue, for the whole cluster.
 	SetRecurrent(ctx context.Context, queue, name string, stopped bool) error
-	// RecurrentStopped reports whether the task's scheduling is stopped.
-	RecurrentStopped(ctx context.Context, queue, name string) (bool, error)
 
 	// Fetch takes the next pending task of queue, leases it to worker
 	// until now+lease and counts an attempt. It returns nil, nil when the
@@ -68,9 +67,18 @@ type Store interface {
 	Heartbeat(ctx context.Context, w WorkerInfo, ttl time.Duration) error
 	// RemoveWorker forgets worker id.
 	RemoveWorker(ctx context.Context, id string) error
-	// Workers lists the live workers.
-	Workers(ctx context.Context) ([]WorkerInfo, error)
 
+	// Queues, List and Remove are as in AdminStore: the Manager forwards
+	// the delayed tasks of every queue, and StopRecurrent removes the
+	// pending runs of the task it stops.
+	Queues(ctx context.Context) ([]string, error)
+	List(ctx context.Context, queue string, state State, offset, limit int) ([]Info, error)
+	Remove(ctx context.Context, queue, id string, state State) (bool, error)
+}
+
+// AdminStore is what an Inspector needs from a backend: the figures and
+// contents of the queues, and the operator's changes to them.
+type AdminStore interface {
 	// Queues lists the queues that hold or held tasks.
 	Queues(ctx context.Context) ([]string, error)
 	// List returns tasks of queue in state, in order (pending: next to
@@ -92,6 +100,11 @@ type Store interface {
 	Locks(ctx context.Context, queue string) ([]Lock, error)
 	// DelLock releases unique key of queue and reports whether it was held.
 	DelLock(ctx context.Context, queue, key string) (bool, error)
+	// RecurrentStopped reports whether StopRecurrent stopped the
+	// scheduling of periodic task name in queue.
+	RecurrentStopped(ctx context.Context, queue, name string) (bool, error)
+	// Workers lists the live workers.
+	Workers(ctx context.Context) ([]WorkerInfo, error)
 }
 
 // Message is a task as stored.

@@ -1,7 +1,9 @@
 // Package task runs background work: Stellar's tasks (node-resque jobs).
 // A Manager enqueues tasks, keeps delayed and periodic ones, and runs
 // workers that process them, on a Store that a backend provides: the
-// embedded memory backend for one node, or Redis for a cluster.
+// embedded memory backend for one node, or Redis for a cluster. An
+// Inspector, on the backend's AdminStore, shows and manages the queues of
+// the whole cluster: figures, delayed and failed tasks, locks.
 //
 // # Delivery
 //
@@ -49,6 +51,11 @@ var (
 	// ErrRecurrentStopped is returned by the store for a periodic run of
 	// a task that StopRecurrent stopped.
 	ErrRecurrentStopped = errors.New("task: recurrent task stopped")
+	// ErrNotStarted is returned by a Manager's enqueues before Start.
+	ErrNotStarted = errors.New("task: not started")
+	// ErrStopped is returned by a Manager's enqueues once Stop returned,
+	// and by Start after Stop.
+	ErrStopped = errors.New("task: stopped")
 )
 
 // DefaultQueue is the queue of a task that names none.
@@ -161,7 +168,7 @@ func (d *Definition) check() error {
 	case d.MaxAttempts < 0:
 		return fmt.Errorf("task: %s: MaxAttempts must not be negative", d.Name)
 	}
-	if err := checkQueueName(d.Queue); d.Queue != "" && err != nil {
+	if err := CheckQueueName(d.Queue); d.Queue != "" && err != nil {
 		return fmt.Errorf("task: %s: %w", d.Name, err)
 	}
 	if d.Queue == "" {
@@ -183,22 +190,6 @@ func (d *Definition) check() error {
 	return nil
 }
 
-// checkQueueName refuses names that would break the Redis hash tags.
-func checkQueueName(q string) error {
-	if q == "" {
-		return errors.New("task: empty queue name")
-	}
-	if len(q) > 200 {
-		return fmt.Errorf("task: queue name %.20q… is longer than 200 bytes", q)
-	}
-	for _, r := range q {
-		if r == '{' || r == '}' || r < ' ' {
-			return fmt.Errorf("task: queue name %q holds a brace or control character", q)
-		}
-	}
-	return nil
-}
-
 // defaultBackoff doubles from 1s up to 1h, with up to 20% jitter.
 func defaultBackoff(n int) time.Duration {
 	if n < 1 {
@@ -211,31 +202,3 @@ func defaultBackoff(n int) time.Duration {
 	d = min(d, time.Hour)
 	return d + jitter(d/5)
 }
-
-// Option changes one Enqueue.
-type Option func(*enqueueOpts)
-
-type enqueueOpts struct {
-	queue       string
-	at          time.Time
-	in          time.Duration
-	unique      *string
-	maxAttempts int
-}
-
-// Queue sends the task to queue q instead of its definition's queue.
-func Queue(q string) Option { return func(o *enqueueOpts) { o.queue = q } }
-
-// In delays the task by d (Stellar's enqueueIn).
-func In(d time.Duration) Option { return func(o *enqueueOpts) { o.in = d } }
-
-// At runs the task at t (Stellar's enqueueAt).
-func At(t time.Time) Option { return func(o *enqueueOpts) { o.at = t } }
-
-// Unique refuses the task with ErrDuplicateTask while a task with the same
-// key is pending, delayed or running. An empty key derives one from the
-// task name and arguments.
-func Unique(key string) Option { return func(o *enqueueOpts) { o.unique = &key } }
-
-// MaxAttempts overrides the definition's number of runs for this task.
-func MaxAttempts(n int) Option { return func(o *enqueueOpts) { o.maxAttempts = n } }

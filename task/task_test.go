@@ -35,14 +35,14 @@ func TestRegister(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := task.New(nil, task.Config{})
+			m := task.New()
 			err := m.Register(tc.def)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Register = %v, want an error containing %q", err, tc.want)
 			}
 		})
 	}
-	m := task.New(nil, task.Config{})
+	m := task.New()
 	if err := m.Register(&task.Definition{Name: "a", Handler: noop, Frequency: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
@@ -53,27 +53,44 @@ func TestRegister(t *testing.T) {
 	if err := m.Register(&task.Definition{Name: "a", Handler: noop}); err == nil {
 		t.Error("a name registered twice")
 	}
-	if _, err := m.Enqueue(context.Background(), "a", nil); !errors.Is(err, task.ErrNoStore) {
-		t.Errorf("Enqueue without a store = %v", err)
+	if _, err := m.Enqueue(context.Background(), "a", nil); !errors.Is(err, task.ErrNotStarted) {
+		t.Errorf("Enqueue before Start = %v", err)
+	}
+	if err := m.EnqueueRecurrent(context.Background(), "a"); !errors.Is(err, task.ErrNotStarted) {
+		t.Errorf("EnqueueRecurrent before Start = %v", err)
+	}
+	if _, err := m.StopRecurrent(context.Background(), "a"); !errors.Is(err, task.ErrNotStarted) {
+		t.Errorf("StopRecurrent before Start = %v", err)
 	}
 }
 
 // TestStartStop checks that a started Manager leaves no goroutine behind
-// once stopped (TestMain runs goleak), and that Stop is idempotent.
+// once stopped (TestMain runs goleak), that Stop is idempotent, and that
+// a stopped Manager refuses enqueues and a second life.
 func TestStartStop(t *testing.T) {
 	b := memory.New(memory.Config{})
 	defer b.Close()
-	m := task.New(b.Tasks(), task.Config{Concurrency: 4, Lease: time.Second, PollInterval: 5 * time.Millisecond})
+	cfg := task.Config{Concurrency: 4, Lease: time.Second, PollInterval: 5 * time.Millisecond}
+	m := task.New()
 	ran := make(chan *task.Task, 1)
 	_ = m.Register(
 		&task.Definition{Name: "job", Handler: task.HandlerFunc(func(ctx context.Context, tk *task.Task) error { ran <- tk; return nil })},
 		&task.Definition{Name: "tick", Frequency: time.Hour, Handler: noop},
 	)
 	ctx := context.Background()
-	if err := m.Start(ctx); err != nil {
+	if err := m.Stop(ctx); err != nil {
+		t.Fatalf("Stop before Start = %v", err)
+	}
+	if err := m.Start(ctx, nil, cfg); err == nil {
+		t.Error("started without a store")
+	}
+	if err := m.Start(ctx, b.Tasks(), task.Config{Lease: time.Millisecond}); err == nil || !strings.Contains(err.Error(), "Lease") {
+		t.Errorf("Start with a lease under MinLease = %v", err)
+	}
+	if err := m.Start(ctx, b.Tasks(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Start(ctx); err == nil {
+	if err := m.Start(ctx, b.Tasks(), cfg); err == nil {
 		t.Error("started twice")
 	}
 	if _, err := m.Enqueue(ctx, "job", nil); err != nil {
@@ -89,20 +106,26 @@ func TestStartStop(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if _, err := m.Enqueue(ctx, "job", nil); !errors.Is(err, task.ErrStopped) {
+		t.Errorf("Enqueue after Stop = %v", err)
+	}
+	if err := m.Start(ctx, b.Tasks(), cfg); !errors.Is(err, task.ErrStopped) {
+		t.Errorf("Start after Stop = %v", err)
+	}
 }
 
 func TestPickupIsImmediate(t *testing.T) {
 	b := memory.New(memory.Config{})
 	defer b.Close()
-	// A long poll interval: only the wake-up can start the task quickly.
-	m := task.New(b.Tasks(), task.Config{Concurrency: 2, PollInterval: time.Hour})
+	m := task.New()
 	ran := make(chan time.Time, 1)
 	_ = m.Register(&task.Definition{Name: "job", Handler: task.HandlerFunc(func(context.Context, *task.Task) error {
 		ran <- time.Now()
 		return nil
 	})})
 	ctx := context.Background()
-	if err := m.Start(ctx); err != nil {
+	// A long poll interval: only the wake-up can start the task quickly.
+	if err := m.Start(ctx, b.Tasks(), task.Config{Concurrency: 2, PollInterval: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	defer m.Stop(ctx)
@@ -124,7 +147,7 @@ func TestPickupIsImmediate(t *testing.T) {
 func ExampleManager_Enqueue() {
 	b := memory.New(memory.Config{})
 	defer b.Close()
-	tasks := task.New(b.Tasks(), task.Config{Concurrency: 2})
+	tasks := task.New()
 	done := make(chan struct{})
 	_ = tasks.Register(&task.Definition{
 		Name:   "sendWelcome",
@@ -138,7 +161,7 @@ func ExampleManager_Enqueue() {
 		}),
 	})
 	ctx := context.Background()
-	_ = tasks.Start(ctx)
+	_ = tasks.Start(ctx, b.Tasks(), task.Config{Concurrency: 2})
 	defer tasks.Stop(ctx)
 
 	_, err := tasks.Enqueue(ctx, "sendWelcome", map[string]any{"to": "ada@example.com"},
@@ -163,8 +186,12 @@ func TestPoisonTaskFails(t *testing.T) {
 		ran <- struct{}{}
 		return nil
 	})}
-	producer := task.New(store, task.Config{Now: clock.Now})
+	producer := task.New()
 	_ = producer.Register(def)
+	if err := producer.Start(ctx, store, task.Config{EnqueueOnly: true, Now: clock.Now}); err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Stop(ctx)
 	id, err := producer.Enqueue(ctx, "poison", nil, task.MaxAttempts(1))
 	if err != nil {
 		t.Fatal(err)
@@ -178,15 +205,16 @@ func TestPoisonTaskFails(t *testing.T) {
 			t.Fatal("not recovered")
 		}
 	}
-	m := task.New(store, task.Config{Concurrency: 1, Now: clock.Now})
+	m := task.New()
 	_ = m.Register(def)
-	if err := m.Start(ctx); err != nil {
+	if err := m.Start(ctx, store, task.Config{Concurrency: 1, Now: clock.Now}); err != nil {
 		t.Fatal(err)
 	}
 	defer m.Stop(ctx)
+	inspector := task.NewInspector(store)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		f, _ := m.Failed(ctx, 0, 0)
+		f, _ := inspector.Failed(ctx, 0, 0)
 		if len(f) == 1 {
 			if f[0].ID != id || !strings.Contains(f[0].Failure.Error, "cut off") {
 				t.Fatalf("failure = %+v", f[0].Failure)

@@ -20,50 +20,11 @@ const idleCheck = time.Second
 // running: a task that kills its worker must not circle the cluster.
 const maxLostRuns = 3
 
-// handBackGrace is how long Stop waits for handlers to return once their
-// tasks were handed back and their contexts canceled.
-const handBackGrace = 2 * time.Second
-
-// Start starts the node's part of the task system: the workers (when
-// Concurrency is positive), lease renewal, the delayed-task mover and
-// lease reaper, and the periodic scheduler. Each node runs all of them;
-// none is special.
-func (q *Manager) Start(ctx context.Context) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.started {
-		return errors.New("task: Manager started twice")
-	}
-	q.started = true
-	q.startedAt = q.cfg.Now()
-	q.workerID = q.cfg.NodeID + ":" + newID()[:8]
-	q.queues = q.cfg.Queues
-	if len(q.queues) == 0 {
-		q.queues = q.defaultQueuesLocked()
-	}
-	for _, name := range q.queues {
-		if err := checkQueueName(name); err != nil {
-			return err
-		}
-	}
-	q.loop(q.watch)
-	q.loop(q.forwardLoop)
-	q.loop(q.scheduleLoop)
-	if q.cfg.Concurrency > 0 {
-		q.loop(q.renewLoop)
-		for range q.cfg.Concurrency {
-			q.workersWG.Add(1)
-			go q.worker()
-		}
-	}
-	return nil
-}
-
-func (q *Manager) defaultQueuesLocked() []string {
+func (m *Manager) defaultQueuesLocked() []string {
 	seen := map[string]bool{DefaultQueue: true}
 	out := []string{DefaultQueue}
 	var more []string
-	for _, d := range q.defs {
+	for _, d := range m.defs {
 		if !seen[d.Queue] {
 			seen[d.Queue] = true
 			more = append(more, d.Queue)
@@ -75,25 +36,25 @@ func (q *Manager) defaultQueuesLocked() []string {
 
 // WorkerQueues returns the queues this node's workers take tasks from,
 // highest priority first.
-func (q *Manager) WorkerQueues() []string {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.queues == nil {
-		return q.defaultQueuesLocked()
+func (m *Manager) WorkerQueues() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.queues == nil {
+		return m.defaultQueuesLocked()
 	}
-	return slices.Clone(q.queues)
+	return slices.Clone(m.queues)
 }
 
-// loop runs fn until stopAll closes. Called with q.mu held.
-func (q *Manager) loop(fn func(ctx context.Context)) {
-	q.loopsWG.Add(1)
+// loop runs fn until stopAll closes. Called with m.mu held.
+func (m *Manager) loop(fn func(ctx context.Context)) {
+	m.loopsWG.Add(1)
 	go func() {
-		defer q.loopsWG.Done()
+		defer m.loopsWG.Done()
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		go func() {
 			select {
-			case <-q.stopAll:
+			case <-m.stopAll:
 			case <-ctx.Done():
 			}
 			cancel()
@@ -102,102 +63,29 @@ func (q *Manager) loop(fn func(ctx context.Context)) {
 	}()
 }
 
-// Stop stops the workers: they take no new task, the running ones have
-// until DrainTimeout (or ctx's end, if sooner) to finish, and those still
-// running then are handed back to their queue to run elsewhere. Then the
-// background loops stop. Stop is safe to call more than once.
-func (q *Manager) Stop(ctx context.Context) error {
-	q.mu.Lock()
-	if !q.started || q.stopped {
-		q.stopped = true
-		q.mu.Unlock()
-		return nil
-	}
-	q.stopped = true
-	close(q.stopFetch)
-	q.mu.Unlock()
-
-	drain := q.cfg.DrainTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		// Keep time to hand back what is still running.
-		drain = min(drain, time.Until(dl)*3/4)
-	}
-	done := make(chan struct{})
-	go func() { q.workersWG.Wait(); close(done) }()
-	var errs []error
-	timer := time.NewTimer(max(drain, 0))
-	select {
-	case <-done:
-		timer.Stop()
-	case <-timer.C:
-		// Hand back what is still running, then cut the handlers off.
-		q.mu.Lock()
-		var back []*run
-		for _, r := range q.running {
-			r.handedBk = true
-			back = append(back, r)
-		}
-		q.mu.Unlock()
-		hctx := context.WithoutCancel(ctx)
-		for _, r := range back {
-			if err := q.store.Requeue(hctx, r.d); err != nil && !errors.Is(err, ErrLeaseLost) {
-				errs = append(errs, fmt.Errorf("task: handing back %s: %w", r.d.ID, err))
-			} else {
-				q.log.Info("task handed back", "task", r.d.Name, "id", r.d.ID, "attempt", r.d.Attempt)
-			}
-			r.cancel(errHandedBack)
-		}
-		// Their tasks are safe in the queue; give the handlers a moment to
-		// return, but do not wait forever on one that ignores its context.
-		grace := time.NewTimer(handBackGrace)
-		defer grace.Stop()
-		select {
-		case <-done:
-		case <-ctx.Done():
-			errs = append(errs, fmt.Errorf("task: %d handlers ignored their context at shutdown: %w", len(back), ctx.Err()))
-		case <-grace.C:
-			errs = append(errs, fmt.Errorf("task: %d handlers still running %s after their tasks were handed back", len(back), handBackGrace))
-		}
-	}
-	close(q.stopAll)
-	loops := make(chan struct{})
-	go func() { q.loopsWG.Wait(); close(loops) }()
-	select {
-	case <-loops:
-	case <-ctx.Done():
-		errs = append(errs, fmt.Errorf("task: loops still running at the deadline: %w", ctx.Err()))
-	}
-	if q.cfg.Concurrency > 0 {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		_ = q.store.RemoveWorker(rctx, q.workerID)
-		cancel()
-	}
-	return errors.Join(errs...)
-}
-
 // wakeCh returns the channel the next wake-up closes.
-func (q *Manager) wakeCh() <-chan struct{} {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.wake
+func (m *Manager) wakeCh() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.wake
 }
 
 // wakeUp wakes every idle worker.
-func (q *Manager) wakeUp(string) {
-	q.mu.Lock()
-	close(q.wake)
-	q.wake = make(chan struct{})
-	q.mu.Unlock()
+func (m *Manager) wakeUp(string) {
+	m.mu.Lock()
+	close(m.wake)
+	m.wake = make(chan struct{})
+	m.mu.Unlock()
 }
 
-func (q *Manager) watch(ctx context.Context) {
+func (m *Manager) watch(ctx context.Context) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		err := q.store.Watch(ctx, q.wakeUp)
+		err := m.store.Watch(ctx, m.wakeUp)
 		if ctx.Err() != nil {
 			return
 		}
-		q.log.Warn("task wake-up subscription lost; retrying", "error", fmt.Sprint(err))
+		m.log.Warn("task wake-up subscription lost; retrying", "error", fmt.Sprint(err))
 		if !sleep(ctx, backoff) {
 			return
 		}
@@ -217,30 +105,30 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // worker fetches and runs tasks until stopFetch closes.
-func (q *Manager) worker() {
-	defer q.workersWG.Done()
+func (m *Manager) worker() {
+	defer m.workersWG.Done()
 	ctx := context.Background()
-	queues := q.WorkerQueues()
+	queues := m.WorkerQueues()
 	idle := time.NewTimer(idleCheck)
 	defer idle.Stop()
 	errWait := 50 * time.Millisecond
 	var next *Delivery // taken by the last acknowledgement
 	for {
 		if next != nil {
-			next = q.process(next, queues[0])
+			next = m.process(next, queues[0])
 			continue
 		}
 		select {
-		case <-q.stopFetch:
+		case <-m.stopFetch:
 			return
 		default:
 		}
-		wake := q.wakeCh()
-		d, err := q.fetch(ctx, queues)
+		wake := m.wakeCh()
+		d, err := m.fetch(ctx, queues)
 		if err != nil {
-			q.log.Warn("fetching a task", "error", err.Error())
+			m.log.Warn("fetching a task", "error", err.Error())
 			select {
-			case <-q.stopFetch:
+			case <-m.stopFetch:
 				return
 			case <-time.After(errWait + jitter(errWait)):
 			}
@@ -249,12 +137,12 @@ func (q *Manager) worker() {
 		}
 		errWait = 50 * time.Millisecond
 		if d != nil {
-			next = q.process(d, queues[0])
+			next = m.process(d, queues[0])
 			continue
 		}
 		idle.Reset(idleCheck)
 		select {
-		case <-q.stopFetch:
+		case <-m.stopFetch:
 			return
 		case <-wake:
 		case <-idle.C:
@@ -262,9 +150,9 @@ func (q *Manager) worker() {
 	}
 }
 
-func (q *Manager) fetch(ctx context.Context, queues []string) (*Delivery, error) {
+func (m *Manager) fetch(ctx context.Context, queues []string) (*Delivery, error) {
 	for _, name := range queues {
-		d, err := q.store.Fetch(ctx, name, q.workerID, q.cfg.Lease)
+		d, err := m.store.Fetch(ctx, name, m.workerID, m.cfg.Lease)
 		if err != nil || d != nil {
 			return d, err
 		}
@@ -275,17 +163,17 @@ func (q *Manager) fetch(ctx context.Context, queues []string) (*Delivery, error)
 // process runs one delivery and records its outcome. When the task
 // succeeded and came from the first queue, the acknowledgement also takes
 // the next task of that queue, which process returns.
-func (q *Manager) process(d *Delivery, first string) (next *Delivery) {
+func (m *Manager) process(d *Delivery, first string) (next *Delivery) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	r := &run{d: d, cancel: cancel, started: time.Now(), leaseUntil: d.LeaseUntil}
-	q.mu.Lock()
-	q.running[d.ID] = r
-	q.mu.Unlock()
+	m.mu.Lock()
+	m.running[d.ID] = r
+	m.mu.Unlock()
 	defer func() {
-		q.mu.Lock()
-		delete(q.running, d.ID)
-		q.mu.Unlock()
+		m.mu.Lock()
+		delete(m.running, d.ID)
+		m.mu.Unlock()
 	}()
 
 	var err error
@@ -294,11 +182,11 @@ func (q *Manager) process(d *Delivery, first string) (next *Delivery) {
 		// attempt): do not let it take the cluster down with it.
 		err = fmt.Errorf("%w: %d attempts, the last %d of them cut off (their node died or stopped)", ErrSkipRetry, d.Attempt, lost)
 	} else {
-		err = q.runHandler(ctx, d)
+		err = m.runHandler(ctx, d)
 	}
-	q.mu.Lock()
+	m.mu.Lock()
 	handedBack := r.handedBk
-	q.mu.Unlock()
+	m.mu.Unlock()
 	if handedBack {
 		return nil // Stop requeued it
 	}
@@ -307,43 +195,43 @@ func (q *Manager) process(d *Delivery, first string) (next *Delivery) {
 	defer ocancel()
 	var out error
 	switch {
-	case err == nil && d.Queue == first && !q.stopping():
+	case err == nil && d.Queue == first && !m.stopping():
 		var acked bool
-		next, acked, out = q.store.AckFetch(octx, d, q.workerID, q.cfg.Lease)
+		next, acked, out = m.store.AckFetch(octx, d, m.workerID, m.cfg.Lease)
 		if out == nil && !acked {
 			out = ErrLeaseLost
 		}
 	case err == nil:
-		out = q.store.Ack(octx, d)
+		out = m.store.Ack(octx, d)
 	case d.Attempt >= max(d.MaxAttempts, 1) || errors.Is(err, ErrSkipRetry) || errors.Is(err, ErrUnknownTask):
-		f := Failure{Error: err.Error(), Attempts: d.Attempt, FailedAt: q.cfg.Now(), Worker: q.workerID}
+		f := Failure{Error: err.Error(), Attempts: d.Attempt, FailedAt: m.cfg.Now(), Worker: m.workerID}
 		var pe *panicError
 		if errors.As(err, &pe) {
 			f.Stack = pe.stack
 		}
-		q.log.Error("task failed", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "error", err.Error())
-		out = q.store.Fail(octx, d, f)
+		m.log.Error("task failed", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "error", err.Error())
+		out = m.store.Fail(octx, d, f)
 	default:
 		backoff := defaultBackoff
-		if def, ok := q.def(d.Name); ok && def.Backoff != nil {
+		if def, ok := m.def(d.Name); ok && def.Backoff != nil {
 			backoff = def.Backoff
 		}
-		due := q.cfg.Now().Add(backoff(d.Attempt))
-		q.log.Warn("task attempt failed; will retry", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "retryAt", due, "error", err.Error())
-		out = q.store.Retry(octx, d, due, err.Error())
+		due := m.cfg.Now().Add(backoff(d.Attempt))
+		m.log.Warn("task attempt failed; will retry", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "retryAt", due, "error", err.Error())
+		out = m.store.Retry(octx, d, due, err.Error())
 	}
 	if errors.Is(out, ErrLeaseLost) {
-		q.log.Warn("task lease was lost while it ran; it may run again", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
+		m.log.Warn("task lease was lost while it ran; it may run again", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
 	} else if out != nil {
-		q.log.Error("recording a task's outcome", "task", d.Name, "id", d.ID, "error", out.Error())
+		m.log.Error("recording a task's outcome", "task", d.Name, "id", d.ID, "error", out.Error())
 	}
 	return next
 }
 
 // stopping reports whether workers stopped fetching.
-func (q *Manager) stopping() bool {
+func (m *Manager) stopping() bool {
 	select {
-	case <-q.stopFetch:
+	case <-m.stopFetch:
 		return true
 	default:
 		return false
@@ -358,10 +246,10 @@ type panicError struct {
 
 func (p *panicError) Error() string { return fmt.Sprintf("panic: %v", p.value) }
 
-func (q *Manager) runHandler(ctx context.Context, d *Delivery) (err error) {
-	def, ok := q.def(d.Name)
+func (m *Manager) runHandler(ctx context.Context, d *Delivery) (err error) {
+	def, ok := m.def(d.Name)
 	if !ok {
-		return fmt.Errorf("%w: %q is not registered on node %s", ErrUnknownTask, d.Name, q.cfg.NodeID)
+		return fmt.Errorf("%w: %q is not registered on node %s", ErrUnknownTask, d.Name, m.cfg.NodeID)
 	}
 	t := &Task{
 		ID: d.ID, Name: d.Name, Queue: d.Queue, Attempt: d.Attempt, MaxAttempts: d.MaxAttempts,
@@ -387,9 +275,9 @@ func (q *Manager) runHandler(ctx context.Context, d *Delivery) (err error) {
 		ctx, cancel = context.WithTimeout(ctx, def.Timeout)
 		defer cancel()
 	}
-	q.mu.Lock()
-	mw := append(slices.Clone(q.mw), def.Middleware...)
-	q.mu.Unlock()
+	m.mu.Lock()
+	mw := append(slices.Clone(m.mw), def.Middleware...)
+	m.mu.Unlock()
 	h := def.Handler
 	for i := len(mw) - 1; i >= 0; i-- {
 		h = mw[i](h)
@@ -404,105 +292,105 @@ func (q *Manager) runHandler(ctx context.Context, d *Delivery) (err error) {
 
 // renewLoop renews the leases of running tasks and the workers' heartbeat
 // three times per lease.
-func (q *Manager) renewLoop(ctx context.Context) {
-	every := q.cfg.Lease / 3
+func (m *Manager) renewLoop(ctx context.Context) {
+	every := m.cfg.Lease / 3
 	t := time.NewTicker(every)
 	defer t.Stop()
-	q.heartbeat(ctx)
+	m.heartbeat(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		q.mu.Lock()
+		m.mu.Lock()
 		byQueue := map[string][]string{}
-		for id, r := range q.running {
+		for id, r := range m.running {
 			if !r.handedBk {
 				byQueue[r.d.Queue] = append(byQueue[r.d.Queue], id)
 			}
 		}
-		q.mu.Unlock()
+		m.mu.Unlock()
 		for name, ids := range byQueue {
-			renewed := q.cfg.Now()
+			renewed := m.cfg.Now()
 			rctx, cancel := context.WithTimeout(ctx, every)
-			err := q.store.Extend(rctx, name, ids, q.cfg.Lease)
+			err := m.store.Extend(rctx, name, ids, m.cfg.Lease)
 			cancel()
 			if err != nil {
 				if ctx.Err() == nil {
-					q.log.Warn("renewing task leases", "queue", name, "tasks", len(ids), "error", err.Error())
+					m.log.Warn("renewing task leases", "queue", name, "tasks", len(ids), "error", err.Error())
 				}
 				continue
 			}
-			q.mu.Lock()
+			m.mu.Lock()
 			for _, id := range ids {
-				if r := q.running[id]; r != nil {
-					r.leaseUntil = renewed.Add(q.cfg.Lease)
+				if r := m.running[id]; r != nil {
+					r.leaseUntil = renewed.Add(m.cfg.Lease)
 				}
 			}
-			q.mu.Unlock()
+			m.mu.Unlock()
 		}
-		q.cutLapsed()
-		q.heartbeat(ctx)
+		m.cutLapsed()
+		m.heartbeat(ctx)
 	}
 }
 
 // cutLapsed cancels the runs whose lease this node could not renew in
 // time (Redis unreachable, say): another node may run them by now, so
 // their handlers are told to stop (context.Cause is ErrLeaseLost).
-func (q *Manager) cutLapsed() {
-	now := q.cfg.Now()
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for _, r := range q.running {
+func (m *Manager) cutLapsed() {
+	now := m.cfg.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range m.running {
 		if !r.handedBk && !r.lost && now.After(r.leaseUntil) {
 			r.lost = true
 			r.cancel(ErrLeaseLost)
-			q.log.Warn("task lease lapsed before it could be renewed; cutting the run off", "task", r.d.Name, "id", r.d.ID, "attempt", r.d.Attempt)
+			m.log.Warn("task lease lapsed before it could be renewed; cutting the run off", "task", r.d.Name, "id", r.d.ID, "attempt", r.d.Attempt)
 		}
 	}
 }
 
-func (q *Manager) heartbeat(ctx context.Context) {
-	q.mu.Lock()
+func (m *Manager) heartbeat(ctx context.Context) {
+	m.mu.Lock()
 	w := WorkerInfo{
-		ID: q.workerID, Node: q.cfg.NodeID, Queues: slices.Clone(q.queues),
-		Concurrency: q.cfg.Concurrency, Running: len(q.running),
-		StartedAt: q.startedAt, Heartbeat: q.cfg.Now(),
+		ID: m.workerID, Node: m.cfg.NodeID, Queues: slices.Clone(m.queues),
+		Concurrency: m.cfg.Concurrency, Running: len(m.running),
+		StartedAt: m.startedAt, Heartbeat: m.cfg.Now(),
 	}
-	q.mu.Unlock()
-	hctx, cancel := context.WithTimeout(ctx, q.cfg.Lease/3)
+	m.mu.Unlock()
+	hctx, cancel := context.WithTimeout(ctx, m.cfg.Lease/3)
 	defer cancel()
-	if err := q.store.Heartbeat(hctx, w, q.cfg.Lease); err != nil && ctx.Err() == nil {
-		q.log.Warn("worker heartbeat", "error", err.Error())
+	if err := m.store.Heartbeat(hctx, w, m.cfg.Lease); err != nil && ctx.Err() == nil {
+		m.log.Warn("worker heartbeat", "error", err.Error())
 	}
 }
 
 // forwardLoop moves due delayed tasks and recovers lapsed leases, for
 // every queue of the store, on every node.
-func (q *Manager) forwardLoop(ctx context.Context) {
+func (m *Manager) forwardLoop(ctx context.Context) {
 	var known []string
 	var listed time.Time
 	for {
-		if !sleep(ctx, q.cfg.PollInterval/2+jitter(q.cfg.PollInterval)) {
+		if !sleep(ctx, m.cfg.PollInterval/2+jitter(m.cfg.PollInterval)) {
 			return
 		}
-		if time.Since(listed) > 5*q.cfg.PollInterval || known == nil {
-			if names, err := q.store.Queues(ctx); err == nil {
+		if time.Since(listed) > 5*m.cfg.PollInterval || known == nil {
+			if names, err := m.store.Queues(ctx); err == nil {
 				known = names
 				listed = time.Now()
 			}
 		}
-		for _, name := range union(q.WorkerQueues(), known) {
-			moved, recovered, err := q.store.Forward(ctx, name)
+		for _, name := range union(m.WorkerQueues(), known) {
+			moved, recovered, err := m.store.Forward(ctx, name)
 			if err != nil {
 				if ctx.Err() == nil {
-					q.log.Warn("moving delayed tasks", "queue", name, "error", err.Error())
+					m.log.Warn("moving delayed tasks", "queue", name, "error", err.Error())
 				}
 				break
 			}
 			if recovered > 0 {
-				q.log.Warn("recovered tasks whose worker stopped renewing their lease", "queue", name, "tasks", recovered)
+				m.log.Warn("recovered tasks whose worker stopped renewing their lease", "queue", name, "tasks", recovered)
 			}
 			_ = moved
 		}
@@ -520,9 +408,9 @@ func union(a, b []string) []string {
 }
 
 // scheduleLoop enqueues each periodic task at each of its fire times.
-func (q *Manager) scheduleLoop(ctx context.Context) {
+func (m *Manager) scheduleLoop(ctx context.Context) {
 	var periodic []*Definition
-	for _, d := range q.Definitions() {
+	for _, d := range m.Definitions() {
 		if d.Periodic() {
 			periodic = append(periodic, d)
 		}
@@ -532,18 +420,18 @@ func (q *Manager) scheduleLoop(ctx context.Context) {
 	}
 	next := make(map[string]time.Time, len(periodic))
 	for {
-		now := q.cfg.Now()
+		now := m.cfg.Now()
 		wait := time.Hour
 		for _, d := range periodic {
 			if now.Before(next[d.Name]) {
 				wait = min(wait, next[d.Name].Sub(now))
 				continue
 			}
-			if _, err := q.enqueuePeriodic(ctx, d, now); err != nil {
+			if _, err := m.enqueuePeriodic(ctx, d, now); err != nil {
 				if ctx.Err() != nil {
 					return
 				}
-				q.log.Warn("scheduling a periodic task", "task", d.Name, "error", err.Error())
+				m.log.Warn("scheduling a periodic task", "task", d.Name, "error", err.Error())
 				wait = min(wait, 250*time.Millisecond)
 				continue
 			}
@@ -552,7 +440,7 @@ func (q *Manager) scheduleLoop(ctx context.Context) {
 		}
 		// Look again at least every PollInterval: cheap (no store call
 		// before a fire time), and it follows a clock that jumps.
-		if !sleep(ctx, min(max(wait, time.Millisecond), q.cfg.PollInterval)) {
+		if !sleep(ctx, min(max(wait, time.Millisecond), m.cfg.PollInterval)) {
 			return
 		}
 	}

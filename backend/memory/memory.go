@@ -72,7 +72,8 @@ func New(cfg Config) *Backend {
 // Cache returns the store of the shared cache, for cache.New.
 func (b *Backend) Cache() *CacheStore { return b.cache }
 
-// Tasks returns the store of the task queues, for task.New.
+// Tasks returns the store of the task queues: the task.Store a
+// task.Manager starts on and the task.AdminStore of a task.Inspector.
 func (b *Backend) Tasks() *TaskStore { return b.tasks }
 
 // Close stops the sweeper and waits for it. The stores keep answering,

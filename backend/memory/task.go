@@ -11,7 +11,10 @@ import (
 	"github.com/stellarfw/stellar-go/task"
 )
 
-var _ task.Store = (*TaskStore)(nil)
+var (
+	_ task.Store      = (*TaskStore)(nil)
+	_ task.AdminStore = (*TaskStore)(nil)
+)
 
 // TaskStore keeps the task queues of one node. Obtain it from
 // Backend.Tasks. It starts no goroutine: waiting workers are woken by the
@@ -219,7 +222,7 @@ func (s *TaskStore) SetRecurrent(ctx context.Context, queue, name string, stoppe
 	return nil
 }
 
-// RecurrentStopped implements task.Store.
+// RecurrentStopped implements task.AdminStore.
 func (s *TaskStore) RecurrentStopped(ctx context.Context, queue, name string) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
@@ -434,7 +437,7 @@ func (s *TaskStore) RemoveWorker(ctx context.Context, id string) error {
 	return nil
 }
 
-// Workers implements task.Store.
+// Workers implements task.AdminStore.
 func (s *TaskStore) Workers(ctx context.Context) ([]task.WorkerInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -453,7 +456,7 @@ func (s *TaskStore) Workers(ctx context.Context) ([]task.WorkerInfo, error) {
 	return out, nil
 }
 
-// Queues implements task.Store.
+// Queues implements task.Store and task.AdminStore.
 func (s *TaskStore) Queues(ctx context.Context) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -483,7 +486,7 @@ func (t *memTask) info() task.Info {
 	return in
 }
 
-// List implements task.Store.
+// List implements task.Store and task.AdminStore.
 func (s *TaskStore) List(ctx context.Context, queue string, state task.State, offset, limit int) ([]task.Info, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -533,7 +536,7 @@ func (s *TaskStore) List(ctx context.Context, queue string, state task.State, of
 	return out, nil
 }
 
-// Counts implements task.Store.
+// Counts implements task.AdminStore.
 func (s *TaskStore) Counts(ctx context.Context, queue string) (task.QueueStats, error) {
 	if err := ctx.Err(); err != nil {
 		return task.QueueStats{}, err
@@ -561,7 +564,7 @@ func (s *TaskStore) Counts(ctx context.Context, queue string) (task.QueueStats, 
 	return c, nil
 }
 
-// Remove implements task.Store.
+// Remove implements task.Store and task.AdminStore.
 func (s *TaskStore) Remove(ctx context.Context, queue, id string, state task.State) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
@@ -581,7 +584,7 @@ func (s *TaskStore) Remove(ctx context.Context, queue, id string, state task.Sta
 	return true, nil
 }
 
-// RemoveQueue implements task.Store.
+// RemoveQueue implements task.AdminStore.
 func (s *TaskStore) RemoveQueue(ctx context.Context, queue string) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -604,7 +607,7 @@ func (s *TaskStore) RemoveQueue(ctx context.Context, queue string) (int, error) 
 	return n, nil
 }
 
-// RetryFailed implements task.Store.
+// RetryFailed implements task.AdminStore.
 func (s *TaskStore) RetryFailed(ctx context.Context, queue, id string) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
@@ -628,7 +631,7 @@ func (s *TaskStore) RetryFailed(ctx context.Context, queue, id string) (bool, er
 	return true, nil
 }
 
-// Locks implements task.Store.
+// Locks implements task.AdminStore.
 func (s *TaskStore) Locks(ctx context.Context, queue string) ([]task.Lock, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -649,7 +652,7 @@ func (s *TaskStore) Locks(ctx context.Context, queue string) ([]task.Lock, error
 	return out, nil
 }
 
-// DelLock implements task.Store.
+// DelLock implements task.AdminStore.
 func (s *TaskStore) DelLock(ctx context.Context, queue, key string) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err

@@ -17,7 +17,10 @@ import (
 	"github.com/stellarfw/stellar-go/task"
 )
 
-var _ task.Store = (*TaskStore)(nil)
+var (
+	_ task.Store      = (*TaskStore)(nil)
+	_ task.AdminStore = (*TaskStore)(nil)
+)
 
 // TaskStore keeps the task queues in Redis. Obtain it from Backend.Tasks.
 //
@@ -47,7 +50,8 @@ type TaskStore struct {
 	known  sync.Map // queue names added to tasks:queues
 }
 
-// Tasks returns the store of the task queues, for task.New.
+// Tasks returns the store of the task queues: the task.Store a
+// task.Manager starts on and the task.AdminStore of a task.Inspector.
 func (b *Backend) Tasks() *TaskStore {
 	return &TaskStore{b: b, now: b.cfg.Now, prefix: b.cfg.Prefix}
 }
@@ -353,7 +357,7 @@ func (s *TaskStore) SetRecurrent(ctx context.Context, queue, name string, stoppe
 	return s.b.wrap(ctx, "set recurrent", c.Do(ctx, cmd).Error())
 }
 
-// RecurrentStopped implements task.Store.
+// RecurrentStopped implements task.AdminStore.
 func (s *TaskStore) RecurrentStopped(ctx context.Context, queue, name string) (bool, error) {
 	c, err := s.b.conn(ctx)
 	if err != nil {
@@ -381,19 +385,7 @@ func (s *TaskStore) Fetch(ctx context.Context, queue, worker string, lease time.
 	if len(res) != 2 {
 		return nil, fmt.Errorf("redis: fetch: unexpected reply of %d items", len(res))
 	}
-	body, err := res[0].AsBytes()
-	if err != nil {
-		return nil, s.b.wrap(ctx, "fetch", err)
-	}
-	attempt, err := res[1].AsInt64()
-	if err != nil {
-		return nil, s.b.wrap(ctx, "fetch", err)
-	}
-	d := &task.Delivery{Attempt: int(attempt), LeaseUntil: time.UnixMilli(until.UnixMilli())}
-	if err := json.Unmarshal(body, &d.Message); err != nil {
-		return nil, fmt.Errorf("redis: fetch: decoding task: %w", err)
-	}
-	return d, nil
+	return decodeDelivery("fetch", res[0], res[1], until)
 }
 
 // Extend implements task.Store.
@@ -459,23 +451,24 @@ func (s *TaskStore) AckFetch(ctx context.Context, d *task.Delivery, worker strin
 	if len(res) == 1 {
 		return nil, acked == 1, nil
 	}
-	next, err := decodeDelivery(res[1], res[2], until)
+	next, err := decodeDelivery("ack and fetch", res[1], res[2], until)
 	return next, acked == 1, err
 }
 
-// decodeDelivery builds a delivery from a script's message and attempt.
-func decodeDelivery(msg, attempt rueidis.RedisMessage, until time.Time) (*task.Delivery, error) {
+// decodeDelivery builds the delivery leased until until from the message
+// and attempt number a fetching script (op) replied.
+func decodeDelivery(op string, msg, attempt rueidis.RedisMessage, until time.Time) (*task.Delivery, error) {
 	body, err := msg.AsBytes()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("redis: %s: task message: %w", op, err)
 	}
 	n, err := attempt.AsInt64()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("redis: %s: attempt number: %w", op, err)
 	}
 	d := &task.Delivery{Attempt: int(n), LeaseUntil: time.UnixMilli(until.UnixMilli())}
 	if err := json.Unmarshal(body, &d.Message); err != nil {
-		return nil, fmt.Errorf("redis: decoding task: %w", err)
+		return nil, fmt.Errorf("redis: %s: decoding task: %w", op, err)
 	}
 	return d, nil
 }
@@ -569,7 +562,7 @@ func (s *TaskStore) RemoveWorker(ctx context.Context, id string) error {
 	return s.b.wrap(ctx, "remove worker", c.Do(ctx, c.B().Hdel().Key(s.workersKey()).Field(id).Build()).Error())
 }
 
-// Workers implements task.Store. It forgets workers whose heartbeat
+// Workers implements task.AdminStore. It forgets workers whose heartbeat
 // lapsed.
 func (s *TaskStore) Workers(ctx context.Context) ([]task.WorkerInfo, error) {
 	c, err := s.b.conn(ctx)
@@ -593,7 +586,7 @@ func (s *TaskStore) Workers(ctx context.Context) ([]task.WorkerInfo, error) {
 	return out, nil
 }
 
-// Queues implements task.Store.
+// Queues implements task.Store and task.AdminStore.
 func (s *TaskStore) Queues(ctx context.Context) ([]string, error) {
 	c, err := s.b.conn(ctx)
 	if err != nil {
@@ -607,7 +600,7 @@ func (s *TaskStore) Queues(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// List implements task.Store.
+// List implements task.Store and task.AdminStore.
 func (s *TaskStore) List(ctx context.Context, queue string, state task.State, offset, limit int) ([]task.Info, error) {
 	c, err := s.b.conn(ctx)
 	if err != nil {
@@ -705,7 +698,7 @@ func (s *TaskStore) List(ctx context.Context, queue string, state task.State, of
 	return out, nil
 }
 
-// Counts implements task.Store.
+// Counts implements task.AdminStore.
 func (s *TaskStore) Counts(ctx context.Context, queue string) (task.QueueStats, error) {
 	c, err := s.b.conn(ctx)
 	if err != nil {
@@ -740,7 +733,7 @@ func (s *TaskStore) Counts(ctx context.Context, queue string) (task.QueueStats, 
 	return qs, nil
 }
 
-// Remove implements task.Store.
+// Remove implements task.Store and task.AdminStore.
 func (s *TaskStore) Remove(ctx context.Context, queue, id string, state task.State) (bool, error) {
 	if state == task.StateRunning {
 		return false, nil
@@ -753,7 +746,7 @@ func (s *TaskStore) Remove(ctx context.Context, queue, id string, state task.Sta
 	return n == 1, s.b.wrap(ctx, "remove", err)
 }
 
-// RemoveQueue implements task.Store.
+// RemoveQueue implements task.AdminStore.
 func (s *TaskStore) RemoveQueue(ctx context.Context, queue string) (int, error) {
 	c, err := s.b.conn(ctx)
 	if err != nil {
@@ -763,7 +756,7 @@ func (s *TaskStore) RemoveQueue(ctx context.Context, queue string) (int, error) 
 	return int(n), s.b.wrap(ctx, "remove queue", err)
 }
 
-// RetryFailed implements task.Store.
+// RetryFailed implements task.AdminStore.
 func (s *TaskStore) RetryFailed(ctx context.Context, queue, id string) (bool, error) {
 	c, err := s.b.conn(ctx)
 	if err != nil {
@@ -773,7 +766,7 @@ func (s *TaskStore) RetryFailed(ctx context.Context, queue, id string) (bool, er
 	return n == 1, s.b.wrap(ctx, "retry failed", err)
 }
 
-// Locks implements task.Store.
+// Locks implements task.AdminStore.
 func (s *TaskStore) Locks(ctx context.Context, queue string) ([]task.Lock, error) {
 	c, err := s.b.conn(ctx)
 	if err != nil {
@@ -791,7 +784,7 @@ func (s *TaskStore) Locks(ctx context.Context, queue string) ([]task.Lock, error
 	return out, nil
 }
 
-// DelLock implements task.Store.
+// DelLock implements task.AdminStore.
 func (s *TaskStore) DelLock(ctx context.Context, queue, key string) (bool, error) {
 	c, err := s.b.conn(ctx)
 	if err != nil {

@@ -17,10 +17,10 @@ import (
 
 func TestTaskConformance(t *testing.T) {
 	backendtest.RunTasks(t, backendtest.TaskBackend{
-		NewStores: func(t *testing.T, n int, clock *backendtest.Clock) []task.Store {
+		NewStores: func(t *testing.T, n int, clock *backendtest.Clock) []backendtest.TaskStore {
 			srv := redistest.Shared(t)
 			prefix := redistest.Prefix(t)
-			stores := make([]task.Store, n)
+			stores := make([]backendtest.TaskStore, n)
 			for i := range stores {
 				b, err := redis.Open(redis.Config{Redis: config.Redis{URL: srv.URL(), Prefix: prefix}, Now: clock.Now})
 				if err != nil {
@@ -39,9 +39,9 @@ func TestTaskConformance(t *testing.T) {
 func TestTaskConformanceOnRedisCluster(t *testing.T) {
 	srv := redistest.StartOwn(t, redistest.Cluster())
 	backendtest.RunTasks(t, backendtest.TaskBackend{
-		NewStores: func(t *testing.T, n int, clock *backendtest.Clock) []task.Store {
+		NewStores: func(t *testing.T, n int, clock *backendtest.Clock) []backendtest.TaskStore {
 			prefix := redistest.Prefix(t)
-			stores := make([]task.Store, n)
+			stores := make([]backendtest.TaskStore, n)
 			for i := range stores {
 				b, err := redis.Open(redis.Config{Redis: config.Redis{ClusterAddrs: []string{srv.Addr()}, Prefix: prefix}, Now: clock.Now})
 				if err != nil {
@@ -66,13 +66,13 @@ func TestTasksSurviveRedisRestart(t *testing.T) {
 	}
 	defer b.Close()
 	ran := make(chan string, 10)
-	m := task.New(b.Tasks(), task.Config{Concurrency: 2, Lease: time.Second, PollInterval: 20 * time.Millisecond})
+	m := task.New()
 	_ = m.Register(&task.Definition{Name: "job", Handler: task.HandlerFunc(func(ctx context.Context, tk *task.Task) error {
 		ran <- tk.ID
 		return nil
 	})})
 	ctx := context.Background()
-	if err := m.Start(ctx); err != nil {
+	if err := m.Start(ctx, b.Tasks(), task.Config{Concurrency: 2, Lease: time.Second, PollInterval: 20 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
@@ -143,7 +143,7 @@ func TestUnrenewableLeaseCutsRun(t *testing.T) {
 	}
 	defer b.Close()
 	started, cause := make(chan struct{}, 1), make(chan error, 1)
-	m := task.New(b.Tasks(), task.Config{Concurrency: 1, Lease: 300 * time.Millisecond, DrainTimeout: time.Second})
+	m := task.New()
 	_ = m.Register(&task.Definition{Name: "long", Handler: task.HandlerFunc(func(ctx context.Context, tk *task.Task) error {
 		started <- struct{}{}
 		<-ctx.Done()
@@ -151,7 +151,7 @@ func TestUnrenewableLeaseCutsRun(t *testing.T) {
 		return ctx.Err()
 	})})
 	ctx := context.Background()
-	if err := m.Start(ctx); err != nil {
+	if err := m.Start(ctx, b.Tasks(), task.Config{Concurrency: 1, Lease: 300 * time.Millisecond, DrainTimeout: time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {

@@ -155,19 +155,23 @@ func stellarThroughput(ctx context.Context, open func() (task.Store, func()), n,
 		}
 		return nil
 	})}
-	producer := task.New(store, task.Config{NodeID: "producer"})
+	producer := task.New()
 	if err := producer.Register(def); err != nil {
 		return 0, err
 	}
+	if err := producer.Start(ctx, store, task.Config{NodeID: "producer", EnqueueOnly: true}); err != nil {
+		return 0, err
+	}
+	defer producer.Stop(ctx)
 	if err := fill(n, func() error { _, err := producer.Enqueue(ctx, "noop", nil); return err }); err != nil {
 		return 0, err
 	}
-	m := task.New(store, task.Config{NodeID: "bench", Concurrency: conc})
+	m := task.New()
 	if err := m.Register(def); err != nil {
 		return 0, err
 	}
 	start := time.Now()
-	if err := m.Start(ctx); err != nil {
+	if err := m.Start(ctx, store, task.Config{NodeID: "bench", Concurrency: conc}); err != nil {
 		return 0, err
 	}
 	select {
@@ -247,11 +251,11 @@ func stellarLatency(ctx context.Context, open func() (task.Store, func()), conc,
 		started <- time.Now()
 		return nil
 	})}
-	m := task.New(store, task.Config{NodeID: "bench", Concurrency: conc, Logger: slog.New(slog.DiscardHandler)})
+	m := task.New()
 	if err := m.Register(def); err != nil {
 		return nil, err
 	}
-	if err := m.Start(ctx); err != nil {
+	if err := m.Start(ctx, store, task.Config{NodeID: "bench", Concurrency: conc, Logger: slog.New(slog.DiscardHandler)}); err != nil {
 		return nil, err
 	}
 	defer func() {

@@ -15,16 +15,24 @@ import (
 	"github.com/stellarfw/stellar-go/task"
 )
 
+// TaskStore is a backend's task store: the Store a Manager runs on and
+// the AdminStore an Inspector reads, on one type.
+type TaskStore interface {
+	task.Store
+	task.AdminStore
+}
+
 // TaskBackend is what RunTasks needs from a backend under test.
 type TaskBackend struct {
 	// NewStores returns n task stores on the same fresh, empty data, as n
 	// nodes would open them, released when t ends, on clock.Now when
 	// clock is not nil.
-	NewStores func(t *testing.T, n int, clock *Clock) []task.Store
+	NewStores func(t *testing.T, n int, clock *Clock) []TaskStore
 }
 
 // RunTasks runs the task conformance suite against a backend: first the
-// Store's contract on a fake clock, then the Manager end to end on it.
+// contract of Store and AdminStore on a fake clock, then the Manager and
+// the Inspector end to end on it.
 func RunTasks(t *testing.T, b TaskBackend) {
 	t.Helper()
 	tests := []struct {
@@ -64,11 +72,11 @@ func RunTasks(t *testing.T, b TaskBackend) {
 
 type taskEnv struct {
 	clock  *Clock
-	stores []task.Store
+	stores []TaskStore
 }
 
-func (e *taskEnv) a() task.Store { return e.stores[0] }
-func (e *taskEnv) b() task.Store { return e.stores[1] }
+func (e *taskEnv) a() TaskStore { return e.stores[0] }
+func (e *taskEnv) b() TaskStore { return e.stores[1] }
 
 var bg = context.Background()
 
@@ -102,7 +110,7 @@ func fetchID(t *testing.T, s task.Store, queue string) string {
 	return d.ID
 }
 
-func counts(t *testing.T, s task.Store, queue string) task.QueueStats {
+func counts(t *testing.T, s task.AdminStore, queue string) task.QueueStats {
 	t.Helper()
 	c, err := s.Counts(bg, queue)
 	if err != nil {

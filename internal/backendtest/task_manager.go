@@ -13,17 +13,17 @@ import (
 	"github.com/stellarfw/stellar-go/task"
 )
 
-// manager returns a started Manager on s, stopped when t ends.
+// manager returns a Manager started on s, stopped when t ends.
 func (e *taskEnv) manager(t *testing.T, s task.Store, node string, concurrency int, defs ...*task.Definition) *task.Manager {
 	t.Helper()
-	m := task.New(s, task.Config{
-		NodeID: node, Concurrency: concurrency, Lease: 3 * time.Second,
-		PollInterval: 10 * time.Millisecond, DrainTimeout: 200 * time.Millisecond, Now: e.clock.Now,
-	})
+	m := task.New()
 	if err := m.Register(defs...); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Start(bg); err != nil {
+	if err := m.Start(bg, s, task.Config{
+		NodeID: node, Concurrency: concurrency, Lease: 3 * time.Second,
+		PollInterval: 10 * time.Millisecond, DrainTimeout: 200 * time.Millisecond, Now: e.clock.Now,
+	}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -142,6 +142,7 @@ func testManagerFailures(t *testing.T, e *taskEnv) {
 		}),
 	}
 	m := e.manager(t, e.a(), "n1", 2, def)
+	in := task.NewInspector(e.b())
 	id, err := m.Enqueue(bg, "flaky", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -152,15 +153,15 @@ func testManagerFailures(t *testing.T, e *taskEnv) {
 	if a := rec.next(t).Attempt; a != 2 {
 		t.Fatalf("attempt %d", a)
 	}
-	eventually(t, "task failed", func() bool { n, _ := m.FailedCount(bg); return n == 1 })
-	failed, err := m.Failed(bg, 0, 10)
+	eventually(t, "task failed", func() bool { n, _ := in.FailedCount(bg); return n == 1 })
+	failed, err := in.Failed(bg, 0, 10)
 	if err != nil || len(failed) != 1 || failed[0].ID != id || failed[0].Failure.Error != "boom" || failed[0].Failure.Attempts != 2 {
 		t.Fatalf("Failed = %+v, %v", failed, err)
 	}
 	pid, _ := m.Enqueue(bg, "flaky", map[string]any{"x": "panic"}, task.MaxAttempts(1))
 	rec.next(t)
-	eventually(t, "panicking task failed", func() bool { n, _ := m.FailedCount(bg); return n == 2 })
-	failed, _ = m.Failed(bg, 0, 0)
+	eventually(t, "panicking task failed", func() bool { n, _ := in.FailedCount(bg); return n == 2 })
+	failed, _ = in.Failed(bg, 0, 0)
 	if len(failed) != 2 {
 		t.Fatalf("Failed = %+v", failed)
 	}
@@ -172,16 +173,16 @@ func testManagerFailures(t *testing.T, e *taskEnv) {
 	if failed[0].ID != pid || !strings.Contains(failed[0].Failure.Error, "kaboom") || !strings.Contains(failed[0].Failure.Stack, "goroutine") {
 		t.Fatalf("panic failure = %+v", failed)
 	}
-	if err := m.RetryAndRemoveFailed(bg, id); err != nil {
+	if err := in.RetryAndRemoveFailed(bg, id); err != nil {
 		t.Fatal(err)
 	}
 	if a := rec.next(t).Attempt; a != 1 {
 		t.Fatalf("retried attempt %d", a)
 	}
-	if err := m.RemoveFailed(bg, pid); err != nil {
+	if err := in.RemoveFailed(bg, pid); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.RemoveFailed(bg, pid); !errors.Is(err, task.ErrNotFound) {
+	if err := in.RemoveFailed(bg, pid); !errors.Is(err, task.ErrNotFound) {
 		t.Fatalf("second RemoveFailed = %v", err)
 	}
 }
@@ -192,6 +193,7 @@ func testManagerAPI(t *testing.T, e *taskEnv) {
 		&task.Definition{Name: "a", Handler: noop},
 		&task.Definition{Name: "b", Queue: "other", Handler: noop},
 		&task.Definition{Name: "u", Queue: "uq", Unique: true, Handler: noop})
+	in := task.NewInspector(e.b())
 	// Unique derives its key from the name and the arguments, in any key
 	// order.
 	if _, err := m.Enqueue(bg, "u", map[string]any{"x": 1, "y": 2}); err != nil {
@@ -213,38 +215,38 @@ func testManagerAPI(t *testing.T, e *taskEnv) {
 	_, _ = m.EnqueueIn(bg, time.Hour, "b", nil)
 	_, _ = m.EnqueueIn(bg, 2*time.Hour, "b", nil)
 	_, _ = m.Enqueue(bg, "b", nil, task.Unique("lock1"))
-	q, err := m.Queued(bg, "default", 0, 2)
+	q, err := in.Queued(bg, "default", 0, 2)
 	if err != nil || len(q) != 2 || string(q[0].Args) != `{"i":0}` {
 		t.Fatalf("Queued = %+v, %v", q, err)
 	}
-	ts, _ := m.Timestamps(bg)
+	ts, _ := in.Timestamps(bg)
 	if len(ts) != 2 || !ts[0].Equal(at) {
 		t.Fatalf("Timestamps = %v", ts)
 	}
-	all, _ := m.AllDelayed(bg)
+	all, _ := in.AllDelayed(bg)
 	if len(all) != 3 {
 		t.Fatalf("AllDelayed = %d", len(all))
 	}
-	if sa, _ := m.ScheduledAt(bg, "other", "b", nil); len(sa) != 2 {
+	if sa, _ := in.ScheduledAt(bg, "other", "b", nil); len(sa) != 2 {
 		t.Fatalf("ScheduledAt = %v", sa)
 	}
-	if n, _ := m.Del(bg, "default", "a", map[string]any{"i": 1}, 0); n != 1 {
+	if n, _ := in.Del(bg, "default", "a", map[string]any{"i": 1}, 0); n != 1 {
 		t.Fatalf("Del = %d", n)
 	}
-	if n, _ := m.DelDelayedAt(bg, at); n != 2 {
+	if n, _ := in.DelDelayedAt(bg, at); n != 2 {
 		t.Fatalf("DelDelayedAt = %d", n)
 	}
-	if times, _ := m.DelDelayed(bg, "other", "b", nil); len(times) != 1 {
+	if times, _ := in.DelDelayed(bg, "other", "b", nil); len(times) != 1 {
 		t.Fatalf("DelDelayed = %v", times)
 	}
-	locks, _ := m.Locks(bg)
+	locks, _ := in.Locks(bg)
 	if len(locks) != 3 || locks[0].Key != "lock1" || locks[1].Key != `u:{"x":1,"y":2}` {
 		t.Fatalf("Locks = %+v", locks)
 	}
-	if n, _ := m.DelLock(bg, "lock1"); n != 1 {
+	if n, _ := in.DelLock(bg, "lock1"); n != 1 {
 		t.Fatalf("DelLock = %d", n)
 	}
-	s, err := m.Stats(bg)
+	s, err := in.Stats(bg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,10 +257,10 @@ func testManagerAPI(t *testing.T, e *taskEnv) {
 	if byName["default"].Pending != 2 || byName["other"].Pending != 1 || byName["other"].Delayed != 0 {
 		t.Fatalf("Stats = %+v", s)
 	}
-	if n, _ := m.DelQueue(bg, "default"); n != 2 {
+	if n, _ := in.DelQueue(bg, "default"); n != 2 {
 		t.Fatalf("DelQueue = %d", n)
 	}
-	if _, err := m.Details(bg); err != nil {
+	if _, err := in.Details(bg); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -278,7 +280,7 @@ func testManagerPeriodic(t *testing.T, e *taskEnv) {
 	// Let the run finish before the clock jumps, or its lease would lapse
 	// and it would run again, as a recovered task.
 	eventually(t, "first run acknowledged", func() bool {
-		s, err := m1.Stats(bg)
+		s, err := task.NewInspector(e.a()).Stats(bg)
 		return err == nil && len(s.Queues) > 0 && s.Queues[0].Processed == 1
 	})
 	e.clock.Advance(time.Minute)
@@ -294,6 +296,10 @@ func testManagerPeriodic(t *testing.T, e *taskEnv) {
 	if _, err := m1.StopRecurrent(bg, "tick"); err != nil {
 		t.Fatal(err)
 	}
+	in := task.NewInspector(e.b())
+	if stopped, err := in.RecurrentStopped(bg, task.DefaultQueue, "tick"); err != nil || !stopped {
+		t.Fatalf("RecurrentStopped after StopRecurrent = %v, %v", stopped, err)
+	}
 	e.clock.Advance(time.Minute)
 	select {
 	case extra := <-rec.ch:
@@ -302,6 +308,9 @@ func testManagerPeriodic(t *testing.T, e *taskEnv) {
 	}
 	if err := m1.EnqueueRecurrent(bg, "tick"); err != nil {
 		t.Fatal(err)
+	}
+	if stopped, err := in.RecurrentStopped(bg, task.DefaultQueue, "tick"); err != nil || stopped {
+		t.Fatalf("RecurrentStopped after EnqueueRecurrent = %v, %v", stopped, err)
 	}
 	rec.next(t)
 }
@@ -331,9 +340,9 @@ func testManagerHandsBack(t *testing.T, e *taskEnv) {
 		<-ctx.Done()
 		return ctx.Err()
 	})}
-	m := task.New(e.a(), task.Config{NodeID: "leaving", Concurrency: 1, Lease: 3 * time.Second, PollInterval: 10 * time.Millisecond, DrainTimeout: 50 * time.Millisecond, Now: e.clock.Now})
+	m := task.New()
 	_ = m.Register(def)
-	if err := m.Start(bg); err != nil {
+	if err := m.Start(bg, e.a(), task.Config{NodeID: "leaving", Concurrency: 1, Lease: 3 * time.Second, PollInterval: 10 * time.Millisecond, DrainTimeout: 50 * time.Millisecond, Now: e.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
 	id, _ := m.Enqueue(bg, "slow", nil)
@@ -343,7 +352,7 @@ func testManagerHandsBack(t *testing.T, e *taskEnv) {
 	if err := m.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	q, _ := m.Queued(bg, "default", 0, 0)
+	q, _ := task.NewInspector(e.a()).Queued(bg, "default", 0, 0)
 	if len(q) != 1 || q[0].ID != id {
 		t.Fatalf("not handed back: %+v", q)
 	}

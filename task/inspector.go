@@ -10,15 +10,36 @@ import (
 	"time"
 )
 
-// queuesAll lists every queue: the store's and this node's.
-func (q *Manager) queuesAll(ctx context.Context) ([]string, error) {
-	names, err := q.store.Queues(ctx)
+// Inspector reads and manages the task queues of the whole cluster on an
+// AdminStore: the administration half of Stellar's api.tasks (stats,
+// failed, delayed, locks, …), for an operator's command line or a
+// dashboard. It needs no Manager and no registered task: every method
+// names its queue or works on every queue of the store. It is safe for
+// concurrent use.
+type Inspector struct {
+	store AdminStore
+}
+
+// NewInspector returns an Inspector on store (a backend's Tasks()).
+func NewInspector(store AdminStore) *Inspector {
+	return &Inspector{store: store}
+}
+
+// queues lists every queue of the store, in name order.
+func (i *Inspector) queues(ctx context.Context) ([]string, error) {
+	names, err := i.store.Queues(ctx)
 	if err != nil {
 		return nil, err
 	}
-	all := union(q.WorkerQueues(), names)
-	sort.Strings(all)
-	return all, nil
+	sort.Strings(names)
+	return names, nil
+}
+
+// lister finds and removes tasks: the part of Store and AdminStore that
+// both the Manager (StopRecurrent) and the Inspector use.
+type lister interface {
+	List(ctx context.Context, queue string, state State, offset, limit int) ([]Info, error)
+	Remove(ctx context.Context, queue, id string, state State) (bool, error)
 }
 
 // matches reports whether m is task name with args (any args when args is
@@ -40,12 +61,14 @@ func matches(m *Message, name string, args any) (bool, error) {
 // Del removes up to count pending tasks of queue named name whose
 // arguments equal args (any arguments when args is nil; every match when
 // count <= 0), and returns how many it removed (Stellar's api.tasks.del).
-func (q *Manager) Del(ctx context.Context, queue, name string, args any, count int) (int, error) {
-	return q.delIn(ctx, queue, name, args, count, StatePending)
+func (i *Inspector) Del(ctx context.Context, queue, name string, args any, count int) (int, error) {
+	return delMatching(ctx, i.store, queue, name, args, count, StatePending)
 }
 
-func (q *Manager) delIn(ctx context.Context, queue, name string, args any, count int, st State) (int, error) {
-	infos, err := q.store.List(ctx, queue, st, 0, 0)
+// delMatching removes up to count tasks of queue in state st named name
+// with args (any when nil; every match when count <= 0).
+func delMatching(ctx context.Context, s lister, queue, name string, args any, count int, st State) (int, error) {
+	infos, err := s.List(ctx, queue, st, 0, 0)
 	if err != nil {
 		return 0, err
 	}
@@ -58,7 +81,7 @@ func (q *Manager) delIn(ctx context.Context, queue, name string, args any, count
 		if !ok {
 			continue
 		}
-		removed, err := q.store.Remove(ctx, queue, in.ID, st)
+		removed, err := s.Remove(ctx, queue, in.ID, st)
 		if err != nil {
 			return n, err
 		}
@@ -75,8 +98,12 @@ func (q *Manager) delIn(ctx context.Context, queue, name string, args any, count
 // DelDelayed removes the delayed tasks of queue named name with args (any
 // when nil) and returns the times they were due (Stellar's
 // api.tasks.delDelayed).
-func (q *Manager) DelDelayed(ctx context.Context, queue, name string, args any) ([]time.Time, error) {
-	infos, err := q.store.List(ctx, queue, StateDelayed, 0, 0)
+func (i *Inspector) DelDelayed(ctx context.Context, queue, name string, args any) ([]time.Time, error) {
+	return delDelayed(ctx, i.store, queue, name, args)
+}
+
+func delDelayed(ctx context.Context, s lister, queue, name string, args any) ([]time.Time, error) {
+	infos, err := s.List(ctx, queue, StateDelayed, 0, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +116,7 @@ func (q *Manager) DelDelayed(ctx context.Context, queue, name string, args any) 
 		if !ok {
 			continue
 		}
-		removed, err := q.store.Remove(ctx, queue, in.ID, StateDelayed)
+		removed, err := s.Remove(ctx, queue, in.ID, StateDelayed)
 		if err != nil {
 			return out, err
 		}
@@ -102,14 +129,14 @@ func (q *Manager) DelDelayed(ctx context.Context, queue, name string, args any) 
 
 // DelQueue removes every pending task of queue and returns how many
 // (Stellar's api.tasks.delQueue).
-func (q *Manager) DelQueue(ctx context.Context, queue string) (int, error) {
-	return q.store.RemoveQueue(ctx, queue)
+func (i *Inspector) DelQueue(ctx context.Context, queue string) (int, error) {
+	return i.store.RemoveQueue(ctx, queue)
 }
 
 // DelDelayedAt removes every delayed task due at t (to the millisecond),
 // in every queue, and returns how many (Stellar's api.tasks.delDelayedAt).
-func (q *Manager) DelDelayedAt(ctx context.Context, t time.Time) (int, error) {
-	all, err := q.AllDelayed(ctx)
+func (i *Inspector) DelDelayedAt(ctx context.Context, t time.Time) (int, error) {
+	all, err := i.AllDelayed(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -118,7 +145,7 @@ func (q *Manager) DelDelayedAt(ctx context.Context, t time.Time) (int, error) {
 		if in.RunAt.UnixMilli() != t.UnixMilli() {
 			continue
 		}
-		removed, err := q.store.Remove(ctx, in.Queue, in.ID, StateDelayed)
+		removed, err := i.store.Remove(ctx, in.Queue, in.ID, StateDelayed)
 		if err != nil {
 			return n, err
 		}
@@ -131,14 +158,14 @@ func (q *Manager) DelDelayedAt(ctx context.Context, t time.Time) (int, error) {
 
 // AllDelayed lists the delayed tasks of every queue, soonest first
 // (Stellar's api.tasks.allDelayed).
-func (q *Manager) AllDelayed(ctx context.Context) ([]Info, error) {
-	names, err := q.queuesAll(ctx)
+func (i *Inspector) AllDelayed(ctx context.Context) ([]Info, error) {
+	names, err := i.queues(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []Info
 	for _, name := range names {
-		infos, err := q.store.List(ctx, name, StateDelayed, 0, 0)
+		infos, err := i.store.List(ctx, name, StateDelayed, 0, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -150,8 +177,8 @@ func (q *Manager) AllDelayed(ctx context.Context) ([]Info, error) {
 
 // Timestamps lists the distinct times at which delayed tasks are due,
 // soonest first (Stellar's api.tasks.timestamps).
-func (q *Manager) Timestamps(ctx context.Context) ([]time.Time, error) {
-	all, err := q.AllDelayed(ctx)
+func (i *Inspector) Timestamps(ctx context.Context) ([]time.Time, error) {
+	all, err := i.AllDelayed(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -166,8 +193,8 @@ func (q *Manager) Timestamps(ctx context.Context) ([]time.Time, error) {
 
 // ScheduledAt lists the times at which delayed tasks of queue named name
 // with args (any when nil) are due (node-resque's scheduledAt).
-func (q *Manager) ScheduledAt(ctx context.Context, queue, name string, args any) ([]time.Time, error) {
-	infos, err := q.store.List(ctx, queue, StateDelayed, 0, 0)
+func (i *Inspector) ScheduledAt(ctx context.Context, queue, name string, args any) ([]time.Time, error) {
+	infos, err := i.store.List(ctx, queue, StateDelayed, 0, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -184,8 +211,8 @@ func (q *Manager) ScheduledAt(ctx context.Context, queue, name string, args any)
 
 // Queued lists the pending tasks of queue, next to run first, skipping
 // offset and returning at most limit (node-resque's queued).
-func (q *Manager) Queued(ctx context.Context, queue string, offset, limit int) ([]Info, error) {
-	return q.store.List(ctx, queue, StatePending, offset, limit)
+func (i *Inspector) Queued(ctx context.Context, queue string, offset, limit int) ([]Info, error) {
+	return i.store.List(ctx, queue, StatePending, offset, limit)
 }
 
 // Stats are the figures of the whole task system.
@@ -198,20 +225,20 @@ type Stats struct {
 
 // Stats returns per-queue figures and the number of live workers
 // (Stellar's api.tasks.stats).
-func (q *Manager) Stats(ctx context.Context) (Stats, error) {
-	names, err := q.queuesAll(ctx)
+func (i *Inspector) Stats(ctx context.Context) (Stats, error) {
+	names, err := i.queues(ctx)
 	if err != nil {
 		return Stats{}, err
 	}
 	var s Stats
 	for _, name := range names {
-		c, err := q.store.Counts(ctx, name)
+		c, err := i.store.Counts(ctx, name)
 		if err != nil {
 			return Stats{}, err
 		}
 		s.Queues = append(s.Queues, c)
 	}
-	ws, err := q.store.Workers(ctx)
+	ws, err := i.store.Workers(ctx)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -222,24 +249,30 @@ func (q *Manager) Stats(ctx context.Context) (Stats, error) {
 	return s, nil
 }
 
+// RecurrentStopped reports whether StopRecurrent stopped periodic task
+// name of queue, so that no node schedules it.
+func (i *Inspector) RecurrentStopped(ctx context.Context, queue, name string) (bool, error) {
+	return i.store.RecurrentStopped(ctx, queue, name)
+}
+
 // Workers lists the live workers of the cluster, one per node running
 // workers (Stellar's api.tasks.workers).
-func (q *Manager) Workers(ctx context.Context) ([]WorkerInfo, error) {
-	ws, err := q.store.Workers(ctx)
+func (i *Inspector) Workers(ctx context.Context) ([]WorkerInfo, error) {
+	ws, err := i.store.Workers(ctx)
 	sort.Slice(ws, func(i, j int) bool { return ws[i].ID < ws[j].ID })
 	return ws, err
 }
 
 // WorkingOn lists the tasks that worker runs, or every running task when
 // worker is "" (Stellar's api.tasks.workingOn).
-func (q *Manager) WorkingOn(ctx context.Context, worker string) ([]Info, error) {
-	names, err := q.queuesAll(ctx)
+func (i *Inspector) WorkingOn(ctx context.Context, worker string) ([]Info, error) {
+	names, err := i.queues(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []Info
 	for _, name := range names {
-		infos, err := q.store.List(ctx, name, StateRunning, 0, 0)
+		infos, err := i.store.List(ctx, name, StateRunning, 0, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -261,16 +294,16 @@ type Details struct {
 
 // Details returns the queues, the workers and their running tasks
 // (Stellar's api.tasks.details).
-func (q *Manager) Details(ctx context.Context) (Details, error) {
-	s, err := q.Stats(ctx)
+func (i *Inspector) Details(ctx context.Context) (Details, error) {
+	s, err := i.Stats(ctx)
 	if err != nil {
 		return Details{}, err
 	}
-	ws, err := q.Workers(ctx)
+	ws, err := i.Workers(ctx)
 	if err != nil {
 		return Details{}, err
 	}
-	running, err := q.WorkingOn(ctx, "")
+	running, err := i.WorkingOn(ctx, "")
 	if err != nil {
 		return Details{}, err
 	}
@@ -279,14 +312,14 @@ func (q *Manager) Details(ctx context.Context) (Details, error) {
 
 // Locks lists the unique keys held by pending, delayed and running tasks
 // (Stellar's api.tasks.locks).
-func (q *Manager) Locks(ctx context.Context) ([]Lock, error) {
-	names, err := q.queuesAll(ctx)
+func (i *Inspector) Locks(ctx context.Context) ([]Lock, error) {
+	names, err := i.queues(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []Lock
 	for _, name := range names {
-		ls, err := q.store.Locks(ctx, name)
+		ls, err := i.store.Locks(ctx, name)
 		if err != nil {
 			return nil, err
 		}
@@ -299,14 +332,14 @@ func (q *Manager) Locks(ctx context.Context) ([]Lock, error) {
 // DelLock releases unique key in every queue, so that a task with that
 // key may be enqueued again, and returns how many it released (Stellar's
 // api.tasks.delLock).
-func (q *Manager) DelLock(ctx context.Context, key string) (int, error) {
-	names, err := q.queuesAll(ctx)
+func (i *Inspector) DelLock(ctx context.Context, key string) (int, error) {
+	names, err := i.queues(ctx)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, name := range names {
-		ok, err := q.store.DelLock(ctx, name, key)
+		ok, err := i.store.DelLock(ctx, name, key)
 		if err != nil {
 			return n, err
 		}
@@ -320,14 +353,14 @@ func (q *Manager) DelLock(ctx context.Context, key string) (int, error) {
 // Failed lists failed tasks of every queue, oldest failure first,
 // skipping offset and returning at most limit, all when limit <= 0
 // (Stellar's api.tasks.failed).
-func (q *Manager) Failed(ctx context.Context, offset, limit int) ([]Info, error) {
-	names, err := q.queuesAll(ctx)
+func (i *Inspector) Failed(ctx context.Context, offset, limit int) ([]Info, error) {
+	names, err := i.queues(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []Info
 	for _, name := range names {
-		infos, err := q.store.List(ctx, name, StateFailed, 0, 0)
+		infos, err := i.store.List(ctx, name, StateFailed, 0, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -346,14 +379,14 @@ func (q *Manager) Failed(ctx context.Context, offset, limit int) ([]Info, error)
 }
 
 // FailedCount counts the failed tasks (Stellar's api.tasks.failedCount).
-func (q *Manager) FailedCount(ctx context.Context) (int, error) {
-	names, err := q.queuesAll(ctx)
+func (i *Inspector) FailedCount(ctx context.Context) (int, error) {
+	names, err := i.queues(ctx)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, name := range names {
-		c, err := q.store.Counts(ctx, name)
+		c, err := i.store.Counts(ctx, name)
 		if err != nil {
 			return 0, err
 		}
@@ -363,25 +396,25 @@ func (q *Manager) FailedCount(ctx context.Context) (int, error) {
 }
 
 // findFailed returns the queue of failed task id.
-func (q *Manager) findFailed(ctx context.Context, id string) (string, error) {
-	all, err := q.Failed(ctx, 0, 0)
+func (i *Inspector) findFailed(ctx context.Context, id string) (string, error) {
+	all, err := i.Failed(ctx, 0, 0)
 	if err != nil {
 		return "", err
 	}
-	i := slices.IndexFunc(all, func(in Info) bool { return in.ID == id })
-	if i < 0 {
+	k := slices.IndexFunc(all, func(in Info) bool { return in.ID == id })
+	if k < 0 {
 		return "", fmt.Errorf("%w: no failed task %q", ErrNotFound, id)
 	}
-	return all[i].Queue, nil
+	return all[k].Queue, nil
 }
 
 // RemoveFailed deletes failed task id (Stellar's api.tasks.removeFailed).
-func (q *Manager) RemoveFailed(ctx context.Context, id string) error {
-	queue, err := q.findFailed(ctx, id)
+func (i *Inspector) RemoveFailed(ctx context.Context, id string) error {
+	queue, err := i.findFailed(ctx, id)
 	if err != nil {
 		return err
 	}
-	ok, err := q.store.Remove(ctx, queue, id, StateFailed)
+	ok, err := i.store.Remove(ctx, queue, id, StateFailed)
 	if err == nil && !ok {
 		err = fmt.Errorf("%w: no failed task %q", ErrNotFound, id)
 	}
@@ -390,23 +423,16 @@ func (q *Manager) RemoveFailed(ctx context.Context, id string) error {
 
 // RetryAndRemoveFailed moves failed task id back to its queue, with its
 // attempts reset (Stellar's api.tasks.retryAndRemoveFailed).
-func (q *Manager) RetryAndRemoveFailed(ctx context.Context, id string) error {
-	queue, err := q.findFailed(ctx, id)
+func (i *Inspector) RetryAndRemoveFailed(ctx context.Context, id string) error {
+	queue, err := i.findFailed(ctx, id)
 	if err != nil {
 		return err
 	}
-	ok, err := q.store.RetryFailed(ctx, queue, id)
+	ok, err := i.store.RetryFailed(ctx, queue, id)
 	if err == nil && !ok {
 		err = fmt.Errorf("%w: no failed task %q", ErrNotFound, id)
 	}
 	return err
-}
-
-// Running reports how many tasks this node runs now.
-func (q *Manager) Running() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.running)
 }
 
 // MarshalArgs is a helper for printing: args as compact JSON, "null" when

@@ -1,0 +1,642 @@
+package task
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	mrand "math/rand/v2"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// The defaults of Config, and its bounds.
+const (
+	// DefaultNodeID names the workers of a node whose Config has no
+	// NodeID.
+	DefaultNodeID = "node"
+	// DefaultLease is how long a worker holds a task between renewals.
+	DefaultLease = 30 * time.Second
+	// MinLease is the shortest Lease: a worker renews three times per
+	// lease.
+	MinLease = 30 * time.Millisecond
+	// DefaultPollInterval is how often each node moves due delayed tasks
+	// and recovers lapsed leases.
+	DefaultPollInterval = 100 * time.Millisecond
+	// DefaultDrainTimeout bounds how long Stop waits for running tasks.
+	DefaultDrainTimeout = 10 * time.Second
+)
+
+// Config configures a started Manager. A zero field means its default.
+type Config struct {
+	// NodeID names this node's workers. Default DefaultNodeID.
+	NodeID string
+	// Concurrency is the number of tasks this node runs at once. Zero (or
+	// less) runs no workers: the node only enqueues and schedules.
+	Concurrency int
+	// EnqueueOnly makes the Manager only enqueue: Start runs nothing in
+	// the background, neither workers (whatever Concurrency says) nor the
+	// delayed-task mover, the lease reaper or the periodic scheduler. For
+	// a process that enqueues and exits, such as a command-line tool; the
+	// nodes move its delayed tasks.
+	EnqueueOnly bool
+	// Queues lists the queues the workers take tasks from, highest
+	// priority first. Default: "default", then the queues of the
+	// registered tasks, in name order.
+	Queues []string
+	// Lease is how long a worker holds a task between renewals; a task
+	// whose worker died runs again within two leases. Default
+	// DefaultLease (30s); at least MinLease (30ms).
+	Lease time.Duration
+	// PollInterval is how often each node moves due delayed tasks and
+	// recovers lapsed leases. Idle workers do not poll: an enqueue wakes
+	// them. Default DefaultPollInterval (100ms).
+	PollInterval time.Duration
+	// DrainTimeout bounds how long Stop waits for running tasks before it
+	// hands them back (less when Stop's context ends sooner). Default
+	// DefaultDrainTimeout (10s).
+	DrainTimeout time.Duration
+	// Logger logs task failures and recoveries. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock for due times and backoff. Default time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.NodeID == "" {
+		c.NodeID = DefaultNodeID
+	}
+	if c.Lease <= 0 {
+		c.Lease = DefaultLease
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = DefaultDrainTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.EnqueueOnly || c.Concurrency < 0 {
+		c.Concurrency = 0
+	}
+}
+
+// Manager is the task API of a node (Stellar's api.tasks): it registers
+// tasks, enqueues them and runs the node's workers. Register tasks, then
+// Start it on a Store; Stop it before closing the store. An Inspector
+// reads and manages the queues.
+type Manager struct {
+	mu        sync.Mutex
+	defs      map[string]*Definition // guarded by mu
+	mw        []Middleware           // guarded by mu
+	emw       []EnqueueMiddleware    // guarded by mu
+	phase     phase                  // guarded by mu
+	queues    []string               // guarded by mu; fetched, in priority order
+	running   map[string]*run        // guarded by mu; by task id
+	wake      chan struct{}          // guarded by mu; closed on a wake-up
+	stopFetch chan struct{}          // closed when workers stop fetching
+	stopAll   chan struct{}          // closed when every loop stops
+	workersWG sync.WaitGroup
+	loopsWG   sync.WaitGroup
+
+	// Start sets these under mu before it publishes phaseStarted, and
+	// nothing writes them again: whoever saw the phase under mu, and the
+	// goroutines Start runs, read them without it.
+	store     Store
+	cfg       Config
+	log       *slog.Logger
+	workerID  string
+	startedAt time.Time
+}
+
+// phase is where a Manager is in its life.
+type phase int
+
+const (
+	phaseNew      phase = iota
+	phaseStarted        // running
+	phaseStopping       // Stop called: no new fetch; enqueues still work
+	phaseStopped        // Stop returned
+)
+
+type run struct {
+	d        *Delivery
+	cancel   context.CancelCauseFunc
+	started  time.Time
+	handedBk bool // guarded by Manager.mu
+	// leaseUntil is when the lease lapses as far as this node knows: the
+	// last successful renewal plus a lease.
+	leaseUntil time.Time // guarded by Manager.mu
+	lost       bool      // guarded by Manager.mu
+}
+
+// errHandedBack cancels a run whose task Stop handed back.
+var errHandedBack = errors.New("task: handed back at shutdown")
+
+// New returns a Manager to register tasks on. Its enqueues fail with
+// ErrNotStarted until Start gives it a store.
+func New() *Manager {
+	return &Manager{
+		defs:      map[string]*Definition{},
+		running:   map[string]*run{},
+		wake:      make(chan struct{}),
+		stopFetch: make(chan struct{}),
+		stopAll:   make(chan struct{}),
+	}
+}
+
+// Start starts the node's part of the task system on store: the workers
+// (when Concurrency is positive), lease renewal, the delayed-task mover
+// and lease reaper, and the periodic scheduler (none of them with
+// EnqueueOnly). Each node runs all of them; none is special. A Manager
+// starts once.
+func (m *Manager) Start(ctx context.Context, store Store, cfg Config) error {
+	if store == nil {
+		return errors.New("task: Start with a nil store")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	cfg.setDefaults()
+	if cfg.Lease < MinLease {
+		return fmt.Errorf("task: Lease %s is shorter than %s", cfg.Lease, MinLease)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch m.phase {
+	case phaseStarted, phaseStopping:
+		return errors.New("task: Manager started twice")
+	case phaseStopped:
+		return ErrStopped
+	}
+	queues := cfg.Queues
+	if len(queues) == 0 {
+		queues = m.defaultQueuesLocked()
+	}
+	for _, name := range queues {
+		if err := CheckQueueName(name); err != nil {
+			return err
+		}
+	}
+	m.store, m.cfg, m.log = store, cfg, cfg.Logger
+	m.startedAt = cfg.Now()
+	m.workerID = cfg.NodeID + ":" + newID()[:8]
+	m.queues = slices.Clone(queues)
+	m.phase = phaseStarted
+	if cfg.EnqueueOnly {
+		return nil
+	}
+	m.loop(m.forwardLoop)
+	m.loop(m.scheduleLoop)
+	if cfg.Concurrency > 0 {
+		m.loop(m.watch)
+		m.loop(m.renewLoop)
+		for range cfg.Concurrency {
+			m.workersWG.Add(1)
+			go m.worker()
+		}
+	}
+	return nil
+}
+
+// handBackGrace is how long Stop waits for handlers to return once their
+// tasks were handed back and their contexts canceled.
+const handBackGrace = 2 * time.Second
+
+// Stop stops the workers: they take no new task, the running ones have
+// until DrainTimeout (or ctx's end, if sooner) to finish, and those still
+// running then are handed back to their queue to run elsewhere. Then the
+// background loops stop. Enqueues work until Stop returns (a task that
+// finishes while the node drains may enqueue another), and fail with
+// ErrStopped after. Stop is safe to call more than once, and does
+// nothing on a Manager that did not start.
+func (m *Manager) Stop(ctx context.Context) error {
+	m.mu.Lock()
+	if m.phase != phaseStarted {
+		m.mu.Unlock()
+		return nil
+	}
+	m.phase = phaseStopping
+	close(m.stopFetch)
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.phase = phaseStopped
+		m.mu.Unlock()
+	}()
+
+	drain := m.cfg.DrainTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		// Keep time to hand back what is still running.
+		drain = min(drain, time.Until(dl)*3/4)
+	}
+	done := make(chan struct{})
+	go func() { m.workersWG.Wait(); close(done) }()
+	var errs []error
+	timer := time.NewTimer(max(drain, 0))
+	select {
+	case <-done:
+		timer.Stop()
+	case <-timer.C:
+		// Hand back what is still running, then cut the handlers off.
+		m.mu.Lock()
+		var back []*run
+		for _, r := range m.running {
+			r.handedBk = true
+			back = append(back, r)
+		}
+		m.mu.Unlock()
+		hctx := context.WithoutCancel(ctx)
+		for _, r := range back {
+			if err := m.store.Requeue(hctx, r.d); err != nil && !errors.Is(err, ErrLeaseLost) {
+				errs = append(errs, fmt.Errorf("task: handing back %s: %w", r.d.ID, err))
+			} else {
+				m.log.Info("task handed back", "task", r.d.Name, "id", r.d.ID, "attempt", r.d.Attempt)
+			}
+			r.cancel(errHandedBack)
+		}
+		// Their tasks are safe in the queue; give the handlers a moment to
+		// return, but do not wait forever on one that ignores its context.
+		grace := time.NewTimer(handBackGrace)
+		defer grace.Stop()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("task: %d handlers ignored their context at shutdown: %w", len(back), ctx.Err()))
+		case <-grace.C:
+			errs = append(errs, fmt.Errorf("task: %d handlers still running %s after their tasks were handed back", len(back), handBackGrace))
+		}
+	}
+	close(m.stopAll)
+	loops := make(chan struct{})
+	go func() { m.loopsWG.Wait(); close(loops) }()
+	select {
+	case <-loops:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("task: loops still running at the deadline: %w", ctx.Err()))
+	}
+	if m.cfg.Concurrency > 0 {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		_ = m.store.RemoveWorker(rctx, m.workerID)
+		cancel()
+	}
+	return errors.Join(errs...)
+}
+
+// ready returns the store once Start gave it one, and until Stop
+// returned.
+func (m *Manager) ready() (Store, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch m.phase {
+	case phaseNew:
+		return nil, ErrNotStarted
+	case phaseStopped:
+		return nil, ErrStopped
+	}
+	return m.store, nil
+}
+
+// Running reports how many tasks this node runs now.
+func (m *Manager) Running() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.running)
+}
+
+// Register adds task definitions. A name may be registered once. The
+// Manager keeps a copy of each, with its defaults filled in (see
+// Definitions), so one definition may be registered on several Managers.
+func (m *Manager) Register(defs ...*Definition) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, d := range defs {
+		if d != nil {
+			c := *d
+			d = &c
+		}
+		if err := d.check(); err != nil {
+			return err
+		}
+		if _, ok := m.defs[d.Name]; ok {
+			return fmt.Errorf("task: %s is already registered", d.Name)
+		}
+		m.defs[d.Name] = d
+	}
+	return nil
+}
+
+// Use adds run middleware for every task, outermost first.
+func (m *Manager) Use(mw ...Middleware) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.mw = append(m.mw, mw...)
+}
+
+// UseEnqueue adds enqueue middleware for every task, outermost first.
+func (m *Manager) UseEnqueue(mw ...EnqueueMiddleware) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.emw = append(m.emw, mw...)
+}
+
+// Definitions lists the registered tasks by name.
+func (m *Manager) Definitions() []*Definition {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := slices.Collect(maps.Values(m.defs))
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (m *Manager) def(name string) (*Definition, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d, ok := m.defs[name]
+	return d, ok
+}
+
+// Enqueue adds a task to run as soon as a worker is free (Stellar's
+// api.tasks.enqueue) and returns its id. args is encoded as JSON (a
+// map, a struct, or nil); a task with Inputs checks it against them.
+// In, At, Queue, Unique and MaxAttempts change the call. It fails with
+// ErrNotStarted before Start and ErrStopped after Stop.
+func (m *Manager) Enqueue(ctx context.Context, name string, args any, opts ...Option) (string, error) {
+	store, err := m.ready()
+	if err != nil {
+		return "", err
+	}
+	d, ok := m.def(name)
+	if !ok {
+		return "", fmt.Errorf("%w: %q", ErrUnknownTask, name)
+	}
+	var o enqueueOpts
+	for _, opt := range opts {
+		opt(&o)
+	}
+	raw, err := encodeArgs(args)
+	if err != nil {
+		return "", fmt.Errorf("task: %s: arguments: %w", name, err)
+	}
+	if d.inputs != nil {
+		params, err := decodeArgs(raw)
+		if err != nil {
+			return "", fmt.Errorf("task: %s: arguments: %w", name, err)
+		}
+		if _, err := d.inputs.Process(ctx, params); err != nil {
+			return "", err
+		}
+	}
+	queue := d.Queue
+	if o.queue != "" {
+		if err := CheckQueueName(o.queue); err != nil {
+			return "", err
+		}
+		queue = o.queue
+	}
+	now := m.cfg.Now()
+	due := now
+	switch {
+	case !o.at.IsZero():
+		due = o.at
+	case o.in > 0:
+		due = now.Add(o.in)
+	}
+	msg := &Message{
+		ID: newID(), Name: name, Queue: queue, Args: raw,
+		MaxAttempts: d.MaxAttempts, EnqueuedAt: now.UnixMilli(),
+	}
+	if o.maxAttempts > 0 {
+		msg.MaxAttempts = o.maxAttempts
+	}
+	if o.unique != nil || d.Unique {
+		key := ""
+		if o.unique != nil {
+			key = *o.unique
+		}
+		if key == "" {
+			key = name + ":" + canonical(raw)
+		}
+		msg.Unique = key
+	}
+	t := &Task{ID: msg.ID, Name: name, Queue: queue, Args: raw, MaxAttempts: msg.MaxAttempts, EnqueuedAt: time.UnixMilli(msg.EnqueuedAt)}
+	final := func(ctx context.Context, t *Task) error {
+		msg.Queue, msg.Args = t.Queue, t.Args
+		ok, err := store.Enqueue(ctx, msg, due)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%w: id %s", ErrDuplicateTask, msg.ID)
+		}
+		return nil
+	}
+	if err := m.enqueueChain(d, final)(ctx, t); err != nil {
+		return "", err
+	}
+	return msg.ID, nil
+}
+
+func (m *Manager) enqueueChain(d *Definition, final EnqueueFunc) EnqueueFunc {
+	m.mu.Lock()
+	mw := append(slices.Clone(m.emw), d.EnqueueMiddleware...)
+	m.mu.Unlock()
+	for i := len(mw) - 1; i >= 0; i-- {
+		final = mw[i](final)
+	}
+	return final
+}
+
+// EnqueueAt adds a task to run at t (Stellar's api.tasks.enqueueAt).
+func (m *Manager) EnqueueAt(ctx context.Context, t time.Time, name string, args any, opts ...Option) (string, error) {
+	return m.Enqueue(ctx, name, args, append(opts, At(t))...)
+}
+
+// EnqueueIn adds a task to run after d (Stellar's api.tasks.enqueueIn).
+func (m *Manager) EnqueueIn(ctx context.Context, d time.Duration, name string, args any, opts ...Option) (string, error) {
+	return m.Enqueue(ctx, name, args, append(opts, In(d))...)
+}
+
+// periodicDef returns periodic task name.
+func (m *Manager) periodicDef(name string) (*Definition, error) {
+	d, ok := m.def(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownTask, name)
+	}
+	if !d.Periodic() {
+		return nil, fmt.Errorf("task: %s is not periodic", name)
+	}
+	return d, nil
+}
+
+// EnqueueRecurrent (re)starts periodic task name across the cluster and
+// enqueues its run for the current period unless one is already there
+// (Stellar's api.tasks.enqueueRecurrentJob).
+func (m *Manager) EnqueueRecurrent(ctx context.Context, name string) error {
+	store, err := m.ready()
+	if err != nil {
+		return err
+	}
+	d, err := m.periodicDef(name)
+	if err != nil {
+		return err
+	}
+	if err := store.SetRecurrent(ctx, d.Queue, name, false); err != nil {
+		return err
+	}
+	_, err = m.enqueuePeriodic(ctx, d, m.cfg.Now())
+	return err
+}
+
+// StopRecurrent stops periodic task name across the cluster: no node
+// schedules it again until EnqueueRecurrent, and its pending runs are
+// removed (Stellar's api.tasks.stopRecurrentJob). It returns how many
+// pending or delayed runs it removed.
+func (m *Manager) StopRecurrent(ctx context.Context, name string) (int, error) {
+	store, err := m.ready()
+	if err != nil {
+		return 0, err
+	}
+	d, err := m.periodicDef(name)
+	if err != nil {
+		return 0, err
+	}
+	if err := store.SetRecurrent(ctx, d.Queue, name, true); err != nil {
+		return 0, err
+	}
+	n, err := delMatching(ctx, store, d.Queue, name, nil, 0, StatePending)
+	if err != nil {
+		return n, err
+	}
+	times, err := delDelayed(ctx, store, d.Queue, name, nil)
+	return n + len(times), err
+}
+
+// enqueuePeriodic enqueues the run of d for the period holding now. The
+// Manager is started.
+func (m *Manager) enqueuePeriodic(ctx context.Context, d *Definition, now time.Time) (bool, error) {
+	fire := now.Truncate(d.Frequency)
+	msg := &Message{
+		ID:   "periodic:" + d.Name + ":" + strconv.FormatInt(fire.UnixMilli(), 10),
+		Name: d.Name, Queue: d.Queue, MaxAttempts: d.MaxAttempts,
+		EnqueuedAt: now.UnixMilli(), FireAt: fire.UnixMilli(),
+	}
+	ok, err := m.store.EnqueuePeriodic(ctx, msg)
+	if errors.Is(err, ErrRecurrentStopped) {
+		return false, nil
+	}
+	return ok, err
+}
+
+// Option changes one Enqueue.
+type Option func(*enqueueOpts)
+
+type enqueueOpts struct {
+	queue       string
+	at          time.Time
+	in          time.Duration
+	unique      *string
+	maxAttempts int
+}
+
+// Queue sends the task to queue q instead of its definition's queue.
+func Queue(q string) Option { return func(o *enqueueOpts) { o.queue = q } }
+
+// In delays the task by d (Stellar's enqueueIn).
+func In(d time.Duration) Option { return func(o *enqueueOpts) { o.in = d } }
+
+// At runs the task at t (Stellar's enqueueAt).
+func At(t time.Time) Option { return func(o *enqueueOpts) { o.at = t } }
+
+// Unique refuses the task with ErrDuplicateTask while a task with the same
+// key is pending, delayed or running. An empty key derives one from the
+// task name and arguments.
+func Unique(key string) Option { return func(o *enqueueOpts) { o.unique = &key } }
+
+// MaxAttempts overrides the definition's number of runs for this task.
+func MaxAttempts(n int) Option { return func(o *enqueueOpts) { o.maxAttempts = n } }
+
+// CheckQueueName reports whether q may name a queue: not empty, at most
+// 200 bytes, without braces (they would break the Redis hash tags) or
+// control characters.
+func CheckQueueName(q string) error {
+	if q == "" {
+		return errors.New("task: empty queue name")
+	}
+	if len(q) > 200 {
+		return fmt.Errorf("task: queue name %.20q… is longer than 200 bytes", q)
+	}
+	for _, r := range q {
+		if r == '{' || r == '}' || r < ' ' {
+			return fmt.Errorf("task: queue name %q holds a brace or control character", q)
+		}
+	}
+	return nil
+}
+
+func encodeArgs(args any) (json.RawMessage, error) {
+	switch a := args.(type) {
+	case nil:
+		return nil, nil
+	case json.RawMessage:
+		if len(a) == 0 {
+			return nil, nil
+		}
+		if !json.Valid(a) {
+			return nil, errors.New("invalid JSON")
+		}
+		return a, nil
+	}
+	return json.Marshal(args)
+}
+
+func decodeArgs(raw json.RawMessage) (map[string]any, error) {
+	m := map[string]any{}
+	if len(raw) == 0 || string(raw) == "null" {
+		return m, nil
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, errors.New("a task with Inputs takes a JSON object")
+	}
+	return m, nil
+}
+
+// canonical re-encodes JSON with sorted object keys, so that equal
+// arguments give equal unique keys.
+func canonical(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return "null"
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return string(raw)
+	}
+	b, _ := json.Marshal(v) // maps marshal with sorted keys
+	return string(b)
+}
+
+// newID returns a random task id: 16 bytes of hex.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return mrand.N(d)
+}
