@@ -77,10 +77,8 @@ func (a *App) startCluster(ctx context.Context, b *backend) error {
 	a.clusterLog.Store(logger)
 	cc := clusterConfig(cfg, token, logger)
 	cc.Stats = a.nodeStats
-	if err := a.Cluster.Configure(cc); err != nil {
-		return err
-	}
-	return a.Cluster.Start(ctx, t)
+	cc.OwnsConnection = a.Connections.Owns
+	return a.Cluster.Start(ctx, t, cc)
 }
 
 // clusterConfig is the cluster's configuration for the node's.

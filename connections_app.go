@@ -57,7 +57,6 @@ func (a *App) startConnections(ctx context.Context, b *backend) error {
 	} else {
 		store = b.mem.Chat()
 	}
-	a.Cluster.SetConnectionOwner(a.Connections.Owns)
 	if err := a.Chat.Start(ctx, store, chat.Config{
 		NodeID:        cfg.ID,
 		DefaultRoom:   cfg.Chat.DefaultRoom,

@@ -120,7 +120,7 @@ func New(cfg Config, opts ...Option) *App {
 		o(a)
 	}
 	a.Actions = action.NewRegistry(logging.Discard(), "")
-	a.Cluster = cluster.New(cluster.Config{})
+	a.Cluster = cluster.New()
 	a.registerClusterMethods()
 	a.parts = append(a.parts, a.clusterPart())
 	a.Tasks = task.New(nil, task.Config{})

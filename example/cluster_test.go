@@ -109,8 +109,9 @@ func TestClusterProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
-	me := cluster.New(cluster.Config{ID: "tester", Token: token, Version: "test", HeartbeatInterval: 100 * time.Millisecond, NodeTTL: time.Second})
-	if err := me.Start(context.Background(), b.Cluster()); err != nil {
+	me := cluster.New()
+	cfg := cluster.Config{ID: "tester", Token: token, Version: "test", HeartbeatInterval: 100 * time.Millisecond, NodeTTL: time.Second}
+	if err := me.Start(context.Background(), b.Cluster(), cfg); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = me.Stop(context.Background()) })

@@ -42,9 +42,10 @@ func TestClusterTransportRedisRestart(t *testing.T) {
 	var nodes []*cluster.Cluster
 	for _, id := range []string{"r-1", "r-2"} {
 		b := open(t, redis.Config{Redis: config.Redis{URL: srv.URL(), Prefix: prefix}, ReconnectBackoff: 20 * time.Millisecond})
-		c := cluster.New(cluster.Config{ID: id, Token: "t", HeartbeatInterval: 50 * time.Millisecond, NodeTTL: time.Second})
+		c := cluster.New()
 		c.HandleFunc("who", func(ctx context.Context, call *cluster.Call) (any, error) { return id, nil })
-		if err := c.Start(context.Background(), b.Cluster()); err != nil {
+		cfg := cluster.Config{ID: id, Token: "t", HeartbeatInterval: 50 * time.Millisecond, NodeTTL: time.Second}
+		if err := c.Start(context.Background(), b.Cluster(), cfg); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = c.Stop(context.Background()) })

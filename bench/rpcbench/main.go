@@ -212,9 +212,9 @@ func clusterNodes(url string) (caller *cluster.Cluster, stop func(), err error) 
 			return nil, nil, err
 		}
 		stops = append(stops, func() { _ = b.Close() })
-		c := cluster.New(cluster.Config{ID: id, Token: "bench-token"})
+		c := cluster.New()
 		c.HandleFunc("echo", func(ctx context.Context, call *cluster.Call) (any, error) { return call.Args, nil })
-		if err := c.Start(context.Background(), b.Cluster()); err != nil {
+		if err := c.Start(context.Background(), b.Cluster(), cluster.Config{ID: id, Token: "bench-token"}); err != nil {
 			stop()
 			return nil, nil, err
 		}
