@@ -30,7 +30,6 @@ import (
 
 	redisb "github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cluster"
-	"github.com/stellarfw/stellar-go/config"
 )
 
 func main() {
@@ -206,7 +205,7 @@ func clusterNodes(url string) (caller *cluster.Cluster, stop func(), err error) 
 	prefix := "rpcbench:" + strconv.Itoa(os.Getpid()) + ":"
 	var nodes []*cluster.Cluster
 	for _, id := range []string{"node-1", "node-2"} {
-		b, err := redisb.Open(redisb.Config{Redis: config.Redis{URL: url, Prefix: prefix}})
+		b, err := redisb.Open(redisb.Config{URL: url, Prefix: prefix})
 		if err != nil {
 			stop()
 			return nil, nil, err
