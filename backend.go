@@ -8,6 +8,7 @@ import (
 	redisb "github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cache"
 	"github.com/stellarfw/stellar-go/config"
+	"github.com/stellarfw/stellar-go/internal/node"
 	"github.com/stellarfw/stellar-go/task"
 )
 
@@ -30,7 +31,7 @@ func openBackend(cfg config.Config) (*backend, error) {
 	if !cfg.Redis.Enabled() {
 		return &backend{name: "memory", mem: memory.New(memory.Config{})}, nil
 	}
-	rb, err := redisb.Open(redisb.Config{Redis: cfg.Redis})
+	rb, err := redisb.Open(node.RedisConfig(cfg))
 	if err != nil {
 		return nil, err
 	}

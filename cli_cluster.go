@@ -13,6 +13,7 @@ import (
 
 	redisb "github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cluster"
+	"github.com/stellarfw/stellar-go/internal/node"
 )
 
 const clusterUsage = `Usage:
@@ -60,7 +61,7 @@ func (a *App) cmdCluster(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "stellar: "+errNoToken.Error())
 		return ExitUsage
 	}
-	b, err := redisb.Open(redisb.Config{Redis: cfg.Redis})
+	b, err := redisb.Open(node.RedisConfig(cfg))
 	if err != nil {
 		fmt.Fprintf(stderr, "stellar: %v\n", oneLine(err))
 		return ExitUsage

@@ -16,6 +16,7 @@ import (
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/internal/logging"
+	"github.com/stellarfw/stellar-go/internal/node"
 	"github.com/stellarfw/stellar-go/supervisor"
 )
 
@@ -60,7 +61,7 @@ func (a *App) cmdStartCluster(args []string, stderr io.Writer) int {
 	if !cfg.Redis.Enabled() {
 		cfg.Redis.URL = DefaultClusterRedisURL
 	}
-	if err := checkRedis(cfg.Redis); err != nil {
+	if err := checkRedis(cfg); err != nil {
 		fmt.Fprintf(stderr, "stellar: startCluster needs Redis, and none answers at %s: %v\n"+
 			"Start one (redis-server, or: docker run -d -p 6379:6379 redis), or point to yours with --redis URL or STELLAR_REDIS_URL.\n",
 			redisWhere(cfg.Redis), oneLine(err))
@@ -161,8 +162,10 @@ func workerConfig(nf *nodeFlags, cfg config.Config, token string) supervisor.Con
 }
 
 // checkRedis reports whether Redis answers a PING.
-func checkRedis(r config.Redis) error {
-	b, err := redisb.Open(redisb.Config{Redis: r, DialTimeout: redisCheckTimeout})
+func checkRedis(cfg config.Config) error {
+	rc := node.RedisConfig(cfg)
+	rc.DialTimeout = redisCheckTimeout
+	b, err := redisb.Open(rc)
 	if err != nil {
 		return err
 	}

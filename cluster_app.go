@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/stellarfw/stellar-go/cluster"
-	"github.com/stellarfw/stellar-go/config"
+	"github.com/stellarfw/stellar-go/internal/node"
 )
 
 // Built-in cluster methods, callable on any node with App.Cluster.Do.
@@ -75,36 +75,10 @@ func (a *App) startCluster(ctx context.Context, b *backend) error {
 		t = b.mem.Cluster()
 	}
 	a.clusterLog.Store(logger)
-	cc := clusterConfig(cfg, token, logger)
+	cc := node.ClusterConfig(cfg, token, logger)
 	cc.Stats = a.nodeStats
-	if err := a.Cluster.Configure(cc); err != nil {
-		return err
-	}
-	return a.Cluster.Start(ctx, t)
-}
-
-// clusterConfig is the cluster's configuration for the node's.
-func clusterConfig(cfg config.Config, token string, logger *slog.Logger) cluster.Config {
-	var transports []string
-	if cfg.HTTP.Addr != "off" {
-		transports = append(transports, "http")
-	}
-	if cfg.TCP.Addr != "off" {
-		transports = append(transports, "tcp")
-	}
-	return cluster.Config{
-		ID:                cfg.ID,
-		Token:             token,
-		Insecure:          cfg.Cluster.Insecure,
-		Version:           cfg.General.APIVersion,
-		Transports:        transports,
-		HeartbeatInterval: cfg.Cluster.HeartbeatInterval,
-		NodeTTL:           cfg.Cluster.NodeTTL,
-		RPCTimeout:        cfg.Cluster.RPCTimeout,
-		MessageWindow:     cfg.Cluster.MessageWindow,
-		MaxMessageBytes:   cfg.Cluster.MaxMessageBytes,
-		Logger:            logger,
-	}
+	cc.OwnsConnection = a.Connections.Owns
+	return a.Cluster.Start(ctx, t, cc)
 }
 
 // registerClusterMethods registers the built-in methods.

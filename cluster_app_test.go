@@ -12,6 +12,7 @@ import (
 	"github.com/stellarfw/stellar-go"
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/config"
+	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
 
@@ -101,11 +102,18 @@ func TestClusterApps(t *testing.T) {
 		t.Fatal("api.log with a bad level succeeded")
 	}
 
-	// ToConnection reaches the owner.
-	apps[2].Cluster.SetConnectionOwner(func(id string) bool { return id == "conn-42" })
-	r, err := apps[0].Cluster.Do(ctx, stellar.MethodStatus, nil, cluster.ToConnection("conn-42"))
+	// ToConnection reaches the owner: the node whose connections hold it.
+	conn := connection.New(connection.TypeTCP, "127.0.0.1", "stellar-worker-3")
+	if err := apps[2].Connections.Add(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	r, err := apps[0].Cluster.Do(ctx, stellar.MethodStatus, nil, cluster.ToConnection(conn.ID))
 	if err != nil || r.Node != "stellar-worker-3" {
 		t.Fatalf("ToConnection: %+v, %v", r, err)
+	}
+	apps[2].Connections.Remove(ctx, conn)
+	if _, err := apps[0].Cluster.Do(ctx, stellar.MethodStatus, nil, cluster.ToConnection(conn.ID)); !errors.Is(err, cluster.ErrNoOwner) {
+		t.Fatalf("ToConnection after the connection left: %v, want ErrNoOwner", err)
 	}
 
 	// A second stellar-worker-2 is refused with a clear error.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stellarfw/stellar-go/chat"
 	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/internal/node"
 	"github.com/stellarfw/stellar-go/internal/session"
 	"github.com/stellarfw/stellar-go/transport/tcp"
 	"github.com/stellarfw/stellar-go/transport/ws"
@@ -57,7 +58,6 @@ func (a *App) startConnections(ctx context.Context, b *backend) error {
 	} else {
 		store = b.mem.Chat()
 	}
-	a.Cluster.SetConnectionOwner(a.Connections.Owns)
 	if err := a.Chat.Start(ctx, store, chat.Config{
 		NodeID:        cfg.ID,
 		DefaultRoom:   cfg.Chat.DefaultRoom,
@@ -69,10 +69,10 @@ func (a *App) startConnections(ctx context.Context, b *backend) error {
 	conns := &connections{}
 	if cfg.TCP.Addr != "off" {
 		srv := tcp.New(tcp.Options{
-			Config: cfg.TCP,
+			Config: node.TCPConfig(cfg),
 			Logger: logger,
 			Session: &session.Options{NodeID: cfg.ID, Actions: a.Actions, Chat: a.Chat, Conns: a.Connections,
-				Logger: logger, MaxInFlight: cfg.TCP.MaxInFlight},
+				Logger: logger},
 		})
 		if err := srv.Listen(); err != nil {
 			_ = a.Chat.Stop(ctx)
@@ -94,10 +94,10 @@ func (a *App) startConnections(ctx context.Context, b *backend) error {
 	}
 	if cfg.HTTP.Addr != "off" && cfg.WebSocket.Path != "off" {
 		conns.ws = ws.New(ws.Options{
-			Config: cfg.WebSocket,
+			Config: node.WebSocketConfig(cfg),
 			Logger: logger,
 			Session: &session.Options{NodeID: cfg.ID, Actions: a.Actions, Chat: a.Chat, Conns: a.Connections,
-				Logger: logger, MaxInFlight: cfg.WebSocket.MaxInFlight},
+				Logger: logger},
 		})
 	}
 	a.conns = conns
@@ -128,7 +128,7 @@ func (a *App) httpHandlers() map[string]http.Handler {
 	if c == nil || c.ws == nil {
 		return nil
 	}
-	p := ws.Path(a.cfg.WebSocket.Path)
+	p := c.ws.Path()
 	return map[string]http.Handler{
 		p:             c.ws,
 		ws.ClientPath: ws.ClientHandler(p),

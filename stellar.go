@@ -22,6 +22,7 @@ import (
 	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/internal/logging"
+	"github.com/stellarfw/stellar-go/internal/node"
 	"github.com/stellarfw/stellar-go/task"
 	httpt "github.com/stellarfw/stellar-go/transport/http"
 )
@@ -124,7 +125,7 @@ func New(cfg Config, opts ...Option) *App {
 		o(a)
 	}
 	a.Actions = action.NewRegistry(logging.Discard(), "")
-	a.Cluster = cluster.New(cluster.Config{})
+	a.Cluster = cluster.New()
 	a.registerClusterMethods()
 	a.parts = append(a.parts, a.clusterPart())
 	a.Tasks = task.New()
@@ -272,11 +273,6 @@ func (a *App) Start(ctx context.Context) error {
 // start opens the backend, starts the parts and binds the listeners,
 // undoing all of it if a step fails.
 func (a *App) start(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	for _, r := range cfg.HTTP.Routes {
-		if err := a.Routes.Add(r.Method, r.Path, r.Action, r.APIVersion); err != nil {
-			return err
-		}
-	}
 	b, err := openBackend(cfg)
 	if err != nil {
 		return err
@@ -312,7 +308,7 @@ func (a *App) start(ctx context.Context, cfg config.Config, logger *slog.Logger)
 		return nil
 	}
 	srv := httpt.New(httpt.Options{
-		Config:     cfg.HTTP,
+		Config:     node.HTTPConfig(cfg),
 		ServerName: cfg.General.ServerName,
 		APIVersion: cfg.General.APIVersion,
 		NodeID:     cfg.ID,

@@ -88,6 +88,11 @@ type Request struct {
 	// Route is the route pattern that matched, for HTTP requests that came
 	// through the route table.
 	Route string
+	// Version, when not zero, is the version of the action to run, as a
+	// route pinned to an apiVersion sets it; it overrides the apiVersion
+	// parameter. Zero runs the version the apiVersion parameter names, or
+	// the newest.
+	Version int
 
 	// Header holds response headers to send, for HTTP requests. It is nil
 	// for other transports.

@@ -232,9 +232,9 @@ func (g *Registry) Call(ctx context.Context, name string, params map[string]any)
 
 // Run runs the action name for a transport. raw holds the parameters as the
 // client sent them; r carries the connection and transport fields and
-// receives Action, Params and Response. The version comes from
-// raw["apiVersion"] (newest when absent). The returned error, if any, is an
-// *apierror.Error, and has been logged.
+// receives Action, Params and Response. The version is r.Version when set,
+// else raw["apiVersion"] (newest when absent). The returned error, if any,
+// is an *apierror.Error, and has been logged.
 func (g *Registry) Run(ctx context.Context, name string, raw map[string]any, r *Request) error {
 	start := time.Now()
 	if r == nil {
@@ -283,9 +283,13 @@ func (g *Registry) run(ctx context.Context, name string, raw map[string]any, r *
 		return apierror.New(apierror.CodeActionNotFound, http.StatusNotFound,
 			"no action given: call /api/{action}, or pass the action parameter")
 	}
-	version, err := apiVersion(raw)
-	if err != nil {
-		return err
+	version := r.Version
+	if version == 0 {
+		v, err := apiVersion(raw)
+		if err != nil {
+			return err
+		}
+		version = v
 	}
 	e := g.lookup(name, version)
 	if e == nil {

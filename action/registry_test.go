@@ -170,6 +170,20 @@ func TestVersions(t *testing.T) {
 			}
 		})
 	}
+	t.Run("Request.Version pins over the parameter", func(t *testing.T) {
+		for _, raw := range []map[string]any{nil, {ParamAPIVersion: "3"}, {ParamAPIVersion: "abc"}} {
+			r := &Request{Conn: newConn(connection.TypeWeb), Version: 2}
+			if err := g.Run(context.Background(), "calc", raw, r); err != nil || r.Response["from"] != "v2" {
+				t.Errorf("Version 2 with %v: answered by %v, %v; want v2", raw, r.Response["from"], err)
+			}
+		}
+		r := &Request{Conn: newConn(connection.TypeWeb), Version: 9}
+		if err := g.Run(context.Background(), "calc", nil, r); err == nil {
+			t.Error("Version 9 ran an action")
+		} else {
+			wantAPIError(t, err, apierror.CodeActionNotFound, http.StatusNotFound)
+		}
+	})
 	t.Run("unknown action", func(t *testing.T) {
 		_, err := webRun(g, "nope", nil)
 		wantAPIError(t, err, apierror.CodeActionNotFound, http.StatusNotFound)

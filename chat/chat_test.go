@@ -32,11 +32,11 @@ func newNodes(t *testing.T, ids ...string) ([]*node, *memory.Backend) {
 	t.Cleanup(func() { _ = b.Close() })
 	var out []*node
 	for _, id := range ids {
-		cl := cluster.New(cluster.Config{ID: id, Token: "t", Logger: logging.Discard(), HeartbeatInterval: 20 * time.Millisecond})
+		cl := cluster.New()
 		conns := connection.NewRegistry()
 		ch := chat.New(conns, cl)
-		cl.SetConnectionOwner(conns.Owns)
-		if err := cl.Start(ctx, b.Cluster()); err != nil {
+		if err := cl.Start(ctx, b.Cluster(), cluster.Config{ID: id, Token: "t", Logger: logging.Discard(),
+			HeartbeatInterval: 20 * time.Millisecond, OwnsConnection: conns.Owns}); err != nil {
 			t.Fatal(err)
 		}
 		if err := ch.Start(ctx, b.Chat(), chat.Config{NodeID: id, Logger: logging.Discard(), SweepInterval: 20 * time.Millisecond}); err != nil {

@@ -18,11 +18,10 @@ func Example() {
 	ctx := context.Background()
 	b := memory.New(memory.Config{})
 	defer b.Close()
-	cl := cluster.New(cluster.Config{ID: "node-1", Token: "secret", Logger: logging.Discard()})
+	cl := cluster.New()
 	conns := connection.NewRegistry()
 	rooms := chat.New(conns, cl)
-	cl.SetConnectionOwner(conns.Owns)
-	_ = cl.Start(ctx, b.Cluster())
+	_ = cl.Start(ctx, b.Cluster(), cluster.Config{ID: "node-1", Token: "secret", Logger: logging.Discard(), OwnsConnection: conns.Owns})
 	defer cl.Stop(ctx)
 	_ = rooms.Use(&chat.Middleware{
 		Name: "shout",

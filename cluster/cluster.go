@@ -27,9 +27,9 @@
 // once; only silence ends in ErrTimeout.
 //
 // ToConnection is routed by broadcast: every node receives the call, the
-// owner (as told by the function given to SetConnectionOwner) runs it, and
-// the others answer "not mine" at once, so that a connection nobody owns
-// fails fast with ErrNoOwner instead of waiting for the timeout.
+// owner (as told by Config.OwnsConnection) runs it, and the others answer
+// "not mine" at once, so that a connection nobody owns fails fast with
+// ErrNoOwner instead of waiting for the timeout.
 package cluster
 
 import (
@@ -47,6 +47,25 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+)
+
+// Defaults of Config.
+const (
+	// DefaultHeartbeatInterval is the default Config.HeartbeatInterval.
+	DefaultHeartbeatInterval = time.Second
+	// DefaultNodeTTLHeartbeats is the default Config.NodeTTL in heartbeat
+	// intervals: a node whose heartbeats stop leaves the list this many
+	// intervals after its last one.
+	DefaultNodeTTLHeartbeats = 5
+	// DefaultNodeTTL is the default Config.NodeTTL at the default
+	// heartbeat interval.
+	DefaultNodeTTL = DefaultNodeTTLHeartbeats * DefaultHeartbeatInterval
+	// DefaultRPCTimeout is the default Config.RPCTimeout.
+	DefaultRPCTimeout = 5 * time.Second
+	// DefaultMessageWindow is the default Config.MessageWindow.
+	DefaultMessageWindow = 30 * time.Second
+	// DefaultMaxMessageBytes is the default Config.MaxMessageBytes.
+	DefaultMaxMessageBytes = 1 << 20
 )
 
 // Config configures a Cluster. A zero field means its default.
@@ -67,20 +86,30 @@ type Config struct {
 	// its membership record.
 	Transports []string
 	// HeartbeatInterval is how often the node renews its membership record
-	// and refreshes the list of live nodes. Default 1s.
+	// and refreshes the list of live nodes. Default 1s
+	// (DefaultHeartbeatInterval).
 	HeartbeatInterval time.Duration
 	// NodeTTL is how long a record lives without a heartbeat: a node that
-	// stops heartbeating leaves the list this long after. Default 5s.
+	// stops heartbeating leaves the list this long after. It must be
+	// longer than HeartbeatInterval. Default 5 × HeartbeatInterval
+	// (DefaultNodeTTLHeartbeats), 5s at the default interval.
 	NodeTTL time.Duration
-	// RPCTimeout bounds a call whose context has no deadline. Default 5s.
+	// RPCTimeout bounds a call whose context has no deadline. Default 5s
+	// (DefaultRPCTimeout).
 	RPCTimeout time.Duration
 	// MessageWindow is how far a message's time may be from the receiver's
 	// clock; older (or later) ones are dropped as stale. Ids are
-	// remembered this long to drop replays. Default 30s.
+	// remembered this long to drop replays. Default 30s
+	// (DefaultMessageWindow).
 	MessageWindow time.Duration
 	// MaxMessageBytes bounds a message, envelope included; larger ones are
-	// refused when sent and dropped when received. Default 1 MiB.
+	// refused when sent and dropped when received. Default 1 MiB
+	// (DefaultMaxMessageBytes).
 	MaxMessageBytes int
+	// OwnsConnection tells whether this node owns a client connection, for
+	// ToConnection: the node that owns it runs the call. Default: this
+	// node owns none.
+	OwnsConnection func(connectionID string) bool
 	// Logger receives joins, leaves and dropped messages. Default: none.
 	Logger *slog.Logger
 	// Stats, when set, is called at every heartbeat for figures the node
@@ -94,19 +123,22 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.HeartbeatInterval <= 0 {
-		c.HeartbeatInterval = time.Second
+		c.HeartbeatInterval = DefaultHeartbeatInterval
 	}
 	if c.NodeTTL <= 0 {
-		c.NodeTTL = 5 * c.HeartbeatInterval
+		c.NodeTTL = DefaultNodeTTLHeartbeats * c.HeartbeatInterval
 	}
 	if c.RPCTimeout <= 0 {
-		c.RPCTimeout = 5 * time.Second
+		c.RPCTimeout = DefaultRPCTimeout
 	}
 	if c.MessageWindow <= 0 {
-		c.MessageWindow = 30 * time.Second
+		c.MessageWindow = DefaultMessageWindow
 	}
 	if c.MaxMessageBytes <= 0 {
-		c.MaxMessageBytes = 1 << 20
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.OwnsConnection == nil {
+		c.OwnsConnection = func(string) bool { return false }
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -177,17 +209,17 @@ func (n Node) Uptime(now time.Time) time.Duration { return now.Sub(n.StartedAt) 
 
 // Cluster is a node's view of the cluster and its means to talk to the
 // other nodes. Create it with New, register methods and subscriptions
-// (before or after Start), then Start it on a Transport.
+// (before or after Start), then Start it on a Transport with its Config.
 type Cluster struct {
-	handlers sync.Map // method name → Handler
-	subs     sync.Map // message type → MessageHandler
-	owner    atomic.Pointer[func(string) bool]
+	handlers sync.Map                          // method name → Handler
+	subs     sync.Map                          // message type → MessageHandler
+	owns     atomic.Pointer[func(string) bool] // Config.OwnsConnection, set by Start
 
 	dropped     map[string]*atomic.Uint64 // fixed keys: dropReasons
 	lateReplies atomic.Uint64
 
 	mu        sync.Mutex
-	cfg       Config             // guarded by mu; fixed once started
+	cfg       Config             // guarded by mu; set by Start
 	sign      signer             // guarded by mu; fixed once started
 	t         Transport          // guarded by mu
 	running   bool               // guarded by mu
@@ -205,52 +237,34 @@ type Cluster struct {
 	wg     sync.WaitGroup  // loops and handlers started by Start
 }
 
-// New returns a Cluster configured by cfg; Configure may replace it until
-// Start.
-func New(cfg Config) *Cluster {
-	c := &Cluster{cfg: cfg, dropped: map[string]*atomic.Uint64{}}
+// New returns a Cluster; register its methods and subscriptions, then
+// call Start.
+func New() *Cluster {
+	c := &Cluster{dropped: map[string]*atomic.Uint64{}}
 	for _, r := range dropReasons {
 		c.dropped[r] = new(atomic.Uint64)
 	}
 	return c
 }
 
-// Configure replaces the configuration. It fails once the cluster started.
-func (c *Cluster) Configure(cfg Config) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.t != nil {
-		return errors.New("cluster: Configure called after Start")
-	}
-	c.cfg = cfg
-	return nil
-}
-
-// ID returns the node's id.
+// ID returns the node's id, once started.
 func (c *Cluster) ID() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.cfg.ID
 }
 
-// SetConnectionOwner sets the function that tells whether this node owns a
-// client connection, for ToConnection. The connections layer sets it;
-// until then this node owns none.
-func (c *Cluster) SetConnectionOwner(owns func(connectionID string) bool) {
-	c.owner.Store(&owns)
-}
-
-// Start joins the cluster on t: it subscribes, records the node's
-// membership (failing with ErrDuplicateNode if its id is live already),
-// and starts heartbeating. Start fails with ErrNoToken when the token is
-// empty and Config.Insecure is not set.
-func (c *Cluster) Start(ctx context.Context, t Transport) error {
+// Start joins the cluster on t as configured by cfg: it subscribes,
+// records the node's membership (failing with ErrDuplicateNode if its id
+// is live already), and starts heartbeating. Start fails with ErrNoToken
+// when the token is empty and Config.Insecure is not set. A Cluster starts
+// once; Stop ends it.
+func (c *Cluster) Start(ctx context.Context, t Transport, cfg Config) error {
 	c.mu.Lock()
 	if c.t != nil {
 		c.mu.Unlock()
 		return errors.New("cluster: already started")
 	}
-	cfg := c.cfg
 	cfg.setDefaults()
 	if cfg.ID == "" {
 		c.mu.Unlock()
@@ -265,6 +279,7 @@ func (c *Cluster) Start(ctx context.Context, t Transport) error {
 	}
 	host, _ := os.Hostname()
 	c.cfg = cfg
+	c.owns.Store(&cfg.OwnsConnection)
 	c.sign = newSigner([]byte(cfg.Token))
 	c.t = t
 	c.self = Node{ID: cfg.ID, Host: host, PID: os.Getpid(), StartedAt: cfg.Now().UTC().Truncate(time.Millisecond),

@@ -23,18 +23,18 @@ func TestStartStop(t *testing.T) {
 	defer b.Close()
 	ctx := context.Background()
 
-	if err := cluster.New(cluster.Config{ID: "n"}).Start(ctx, b.Cluster()); !errors.Is(err, cluster.ErrNoToken) {
+	if err := cluster.New().Start(ctx, b.Cluster(), cluster.Config{ID: "n"}); !errors.Is(err, cluster.ErrNoToken) {
 		t.Fatalf("no token: %v", err)
 	}
-	insecure := cluster.New(cluster.Config{ID: "dev", Insecure: true})
-	if err := insecure.Start(ctx, b.Cluster()); err != nil {
+	insecure := cluster.New()
+	if err := insecure.Start(ctx, b.Cluster(), cluster.Config{ID: "dev", Insecure: true}); err != nil {
 		t.Fatalf("insecure: %v", err)
 	}
 	if err := insecure.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
 
-	c := cluster.New(cluster.Config{ID: "solo", Token: cluster.RandomToken()})
+	c := cluster.New()
 	c.HandleFunc("echo", func(ctx context.Context, call *cluster.Call) (any, error) {
 		var s string
 		err := call.Decode(&s)
@@ -43,7 +43,7 @@ func TestStartStop(t *testing.T) {
 	if _, err := c.Do(ctx, "echo", "x"); !errors.Is(err, cluster.ErrNotRunning) {
 		t.Fatalf("Do before Start: %v", err)
 	}
-	if err := c.Start(ctx, b.Cluster()); err != nil {
+	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "solo", Token: cluster.RandomToken()}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Ready(); err != nil {
@@ -70,14 +70,14 @@ func TestStopWaitsForHandlers(t *testing.T) {
 	b := memory.New(memory.Config{})
 	defer b.Close()
 	ctx := context.Background()
-	c := cluster.New(cluster.Config{ID: "n", Token: "t"})
+	c := cluster.New()
 	started := make(chan struct{})
 	c.HandleFunc("slow", func(ctx context.Context, call *cluster.Call) (any, error) {
 		close(started)
 		time.Sleep(50 * time.Millisecond) // the work being waited for
 		return "done", nil
 	})
-	if err := c.Start(ctx, b.Cluster()); err != nil {
+	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "n", Token: "t"}); err != nil {
 		t.Fatal(err)
 	}
 	res := make(chan error, 1)
@@ -96,7 +96,7 @@ func Example() {
 	defer b.Close()
 	ctx := context.Background()
 
-	c := cluster.New(cluster.Config{ID: "stellar-worker-1", Token: "s3cret"})
+	c := cluster.New()
 	c.HandleFunc("greet", func(ctx context.Context, call *cluster.Call) (any, error) {
 		var name string
 		if err := call.Decode(&name); err != nil {
@@ -104,7 +104,7 @@ func Example() {
 		}
 		return "hello, " + name + ", from " + call.From, nil
 	})
-	if err := c.Start(ctx, b.Cluster()); err != nil {
+	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "stellar-worker-1", Token: "s3cret"}); err != nil {
 		panic(err)
 	}
 	defer c.Stop(ctx)
@@ -132,9 +132,9 @@ func TestStatsInMembership(t *testing.T) {
 	ctx := context.Background()
 	token := cluster.RandomToken()
 	var running atomic.Int64
-	c := cluster.New(cluster.Config{ID: "busy", Token: token, HeartbeatInterval: 10 * time.Millisecond,
-		Stats: func() map[string]int64 { return map[string]int64{"tasksRunning": running.Load()} }})
-	if err := c.Start(ctx, b.Cluster()); err != nil {
+	c := cluster.New()
+	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "busy", Token: token, HeartbeatInterval: 10 * time.Millisecond,
+		Stats: func() map[string]int64 { return map[string]int64{"tasksRunning": running.Load()} }}); err != nil {
 		t.Fatal(err)
 	}
 	defer c.Stop(ctx)
@@ -152,5 +152,73 @@ func TestStatsInMembership(t *testing.T) {
 			t.Fatalf("nodes = %+v, want tasksRunning 7", nodes)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// ttlRecorder records the ttl of the membership records it carries.
+type ttlRecorder struct {
+	cluster.Transport
+	ttl atomic.Int64
+}
+
+func (r *ttlRecorder) Join(ctx context.Context, id string, record []byte, ttl time.Duration) error {
+	r.ttl.Store(int64(ttl))
+	return r.Transport.Join(ctx, id, record, ttl)
+}
+
+// TestNodeTTLDefault: a zero NodeTTL is DefaultNodeTTLHeartbeats heartbeat
+// intervals, DefaultNodeTTL at the default interval; a set one is kept.
+func TestNodeTTLDefault(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		heartbeat, ttl time.Duration
+		want           time.Duration
+	}{
+		{name: "defaults", want: cluster.DefaultNodeTTL},
+		{name: "heartbeat set", heartbeat: 40 * time.Millisecond, want: 200 * time.Millisecond},
+		{name: "ttl set", heartbeat: 40 * time.Millisecond, ttl: time.Second, want: time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := memory.New(memory.Config{})
+			defer b.Close()
+			ctx := context.Background()
+			rec := &ttlRecorder{Transport: b.Cluster()}
+			c := cluster.New()
+			if err := c.Start(ctx, rec, cluster.Config{ID: "n", Token: "t", HeartbeatInterval: tc.heartbeat, NodeTTL: tc.ttl}); err != nil {
+				t.Fatal(err)
+			}
+			defer c.Stop(ctx)
+			if got := time.Duration(rec.ttl.Load()); got != tc.want {
+				t.Errorf("record ttl = %s, want %s", got, tc.want)
+			}
+		})
+	}
+	if cluster.DefaultNodeTTL != 5*time.Second {
+		t.Errorf("DefaultNodeTTL = %s, want 5s", cluster.DefaultNodeTTL)
+	}
+}
+
+// TestStartOnce: a started Cluster refuses a second Start, and one whose
+// Start failed on its Config may start again.
+func TestStartOnce(t *testing.T) {
+	b := memory.New(memory.Config{})
+	defer b.Close()
+	ctx := context.Background()
+	c := cluster.New()
+	if err := c.Start(ctx, b.Cluster(), cluster.Config{Token: "t"}); err == nil {
+		t.Fatal("Start without an ID succeeded")
+	}
+	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "n", Token: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(ctx)
+	if c.ID() != "n" {
+		t.Errorf("ID = %q", c.ID())
+	}
+	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "other", Token: "t"}); err == nil {
+		t.Error("second Start succeeded")
+	}
+	if c.ID() != "n" {
+		t.Errorf("after a refused Start, ID = %q", c.ID())
 	}
 }

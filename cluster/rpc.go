@@ -365,7 +365,7 @@ func (c *Cluster) serveRequest(ctx context.Context, e *envelope) {
 	go func() {
 		defer c.wg.Done()
 		if req.Conn != "" {
-			owns := c.owner.Load()
+			owns := c.owns.Load()
 			if owns == nil || !(*owns)(req.Conn) {
 				c.respond(ctx, e, response{Code: codeNotOwner, Error: "connection not owned by this node"})
 				return

@@ -208,7 +208,8 @@ type Cluster struct {
 	// and refreshes its view of the live nodes. Default 1s.
 	HeartbeatInterval time.Duration `key:"heartbeat_interval"`
 	// NodeTTL is how long a node stays listed without a heartbeat. A node
-	// that stops gracefully leaves at once. Default 5s.
+	// that stops gracefully leaves at once. Default 5 × HeartbeatInterval
+	// (5s at the default interval).
 	NodeTTL time.Duration `key:"node_ttl"`
 	// RPCTimeout bounds a cluster call whose context has no deadline.
 	// Default 5s.

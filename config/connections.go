@@ -3,6 +3,9 @@ package config
 import (
 	"strings"
 	"time"
+
+	"github.com/stellarfw/stellar-go/transport/tcp"
+	"github.com/stellarfw/stellar-go/transport/ws"
 )
 
 // WebSocket configures the WebSocket transport, served by the HTTP server.
@@ -34,14 +37,15 @@ type Chat struct {
 
 func (c *Config) connectionDefaults() {
 	t := &c.TCP
-	setDefault(&t.MaxLineBytes, 64<<10)
-	setDefault(&t.MaxInFlight, 16)
-	setDefault(&t.IdleTimeout, 5*time.Minute)
+	setDefault(&t.Addr, tcp.DefaultAddr)
+	setDefault(&t.MaxLineBytes, tcp.DefaultMaxLineBytes)
+	setDefault(&t.MaxInFlight, tcp.DefaultMaxInFlight)
+	setDefault(&t.IdleTimeout, tcp.DefaultIdleTimeout)
 	w := &c.WebSocket
-	setDefault(&w.Path, "/ws")
-	setDefault(&w.MaxFrameBytes, 64<<10)
-	setDefault(&w.MaxInFlight, 16)
-	setDefault(&w.PingInterval, 30*time.Second)
+	setDefault(&w.Path, ws.DefaultPath)
+	setDefault(&w.MaxFrameBytes, ws.DefaultMaxFrameBytes)
+	setDefault(&w.MaxInFlight, ws.DefaultMaxInFlight)
+	setDefault(&w.PingInterval, ws.DefaultPingInterval)
 	setDefault(&c.Chat.DefaultRoom, "defaultRoom")
 }
 

@@ -4,11 +4,18 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	redisb "github.com/stellarfw/stellar-go/backend/redis"
+	"github.com/stellarfw/stellar-go/cluster"
+	httpt "github.com/stellarfw/stellar-go/transport/http"
 )
 
-// Defaults fills the zero fields of c with their documented defaults. The
-// CORS methods, headers and max age get theirs only when AllowOrigins is
-// set, since without origins no CORS headers are sent.
+// Defaults fills the zero fields of c with their documented defaults,
+// which are those of the components the fields configure (http.Default…,
+// cluster.Default…, …). The CORS methods, headers and max age get theirs
+// only when AllowOrigins is set, since without origins no CORS headers are
+// sent. A zero cluster.node_ttl is a number of heartbeat intervals, as in
+// package cluster.
 func Defaults(c *Config) {
 	if c.ID == "" {
 		c.ID = defaultID()
@@ -22,39 +29,38 @@ func Defaults(c *Config) {
 	setDefault(&c.Log.Format, "auto")
 
 	h := &c.HTTP
-	setDefault(&h.Addr, ":8080")
-	setDefault(&h.ReadTimeout, 30*time.Second)
-	setDefault(&h.ReadHeaderTimeout, 10*time.Second)
-	setDefault(&h.WriteTimeout, 60*time.Second)
-	setDefault(&h.IdleTimeout, 120*time.Second)
-	setDefault(&h.MaxHeaderBytes, 64<<10)
-	setDefault(&h.MaxBodyBytes, 8<<20)
-	setDefault(&h.ActionPath, "/api")
-	setDefault(&h.RootEndpointType, "file")
-	setDefault(&h.PublicDir, "public")
-	setDefault(&h.DirectoryFile, "index.html")
+	setDefault(&h.Addr, httpt.DefaultAddr)
+	setDefault(&h.ReadTimeout, httpt.DefaultReadTimeout)
+	setDefault(&h.ReadHeaderTimeout, httpt.DefaultReadHeaderTimeout)
+	setDefault(&h.WriteTimeout, httpt.DefaultWriteTimeout)
+	setDefault(&h.IdleTimeout, httpt.DefaultIdleTimeout)
+	setDefault(&h.MaxHeaderBytes, httpt.DefaultMaxHeaderBytes)
+	setDefault(&h.MaxBodyBytes, httpt.DefaultMaxBodyBytes)
+	setDefault(&h.ActionPath, httpt.DefaultActionPath)
+	setDefault(&h.RootEndpointType, httpt.DefaultRootEndpointType)
+	setDefault(&h.PublicDir, httpt.DefaultPublicDir)
+	setDefault(&h.DirectoryFile, httpt.DefaultDirectoryFile)
 	if len(h.CORS.AllowOrigins) > 0 {
 		if len(h.CORS.AllowMethods) == 0 {
-			h.CORS.AllowMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+			h.CORS.AllowMethods = httpt.DefaultCORSAllowMethods()
 		}
 		if len(h.CORS.AllowHeaders) == 0 {
-			h.CORS.AllowHeaders = []string{"Content-Type", "Authorization"}
+			h.CORS.AllowHeaders = httpt.DefaultCORSAllowHeaders()
 		}
-		setDefault(&h.CORS.MaxAge, 10*time.Minute)
+		setDefault(&h.CORS.MaxAge, httpt.DefaultCORSMaxAge)
 	}
 
-	setDefault(&c.TCP.Addr, ":5000")
 	c.connectionDefaults()
-	setDefault(&c.Redis.Prefix, "stellar:")
+	setDefault(&c.Redis.Prefix, redisb.DefaultPrefix)
 	c.Tasks.defaults()
 	c.Supervisor.defaults(c.ShutdownTimeout)
 
 	cl := &c.Cluster
-	setDefault(&cl.HeartbeatInterval, time.Second)
-	setDefault(&cl.NodeTTL, 5*time.Second)
-	setDefault(&cl.RPCTimeout, 5*time.Second)
-	setDefault(&cl.MessageWindow, 30*time.Second)
-	setDefault(&cl.MaxMessageBytes, 1<<20)
+	setDefault(&cl.HeartbeatInterval, cluster.DefaultHeartbeatInterval)
+	setDefault(&cl.NodeTTL, cluster.DefaultNodeTTLHeartbeats*cl.HeartbeatInterval)
+	setDefault(&cl.RPCTimeout, cluster.DefaultRPCTimeout)
+	setDefault(&cl.MessageWindow, cluster.DefaultMessageWindow)
+	setDefault(&cl.MaxMessageBytes, cluster.DefaultMaxMessageBytes)
 }
 
 func setDefault[T comparable](p *T, def T) {

@@ -116,7 +116,7 @@ var keyDocs = map[string]string{
 	"cluster.token":              "token that signs messages between nodes (HMAC-SHA256); never sent",
 	"cluster.insecure":           "allow an empty token on Redis, for local development only (logged loudly)",
 	"cluster.heartbeat_interval": "how often a node renews its membership and refreshes its view of the cluster",
-	"cluster.node_ttl":           "how long a node stays listed without a heartbeat",
+	"cluster.node_ttl":           "how long a node stays listed without a heartbeat; default 5 heartbeat intervals",
 	"cluster.rpc_timeout":        "bound on a cluster call whose context has no deadline",
 	"cluster.message_window":     "messages older (or later) than this are dropped as stale; replays are caught within it",
 	"cluster.max_message_bytes":  "limit on a message between nodes, in bytes",

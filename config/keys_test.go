@@ -66,6 +66,33 @@ func TestDefaultsKeepSetFields(t *testing.T) {
 	}
 }
 
+// TestDefaultsNodeTTL: a zero node_ttl is five heartbeat intervals, so
+// that setting only heartbeat_interval still gives a config that
+// validates.
+func TestDefaultsNodeTTL(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		heartbeat, ttl time.Duration
+		wantTTL        time.Duration
+	}{
+		{name: "defaults", wantTTL: 5 * time.Second},
+		{name: "slow heartbeat", heartbeat: 2 * time.Second, wantTTL: 10 * time.Second},
+		{name: "fast heartbeat", heartbeat: 50 * time.Millisecond, wantTTL: 250 * time.Millisecond},
+		{name: "ttl set", heartbeat: 2 * time.Second, ttl: 3 * time.Second, wantTTL: 3 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Config{Cluster: Cluster{HeartbeatInterval: tc.heartbeat, NodeTTL: tc.ttl}}
+			Defaults(&c)
+			if c.Cluster.NodeTTL != tc.wantTTL {
+				t.Errorf("NodeTTL = %s, want %s", c.Cluster.NodeTTL, tc.wantTTL)
+			}
+			if err := c.Validate(); err != nil {
+				t.Errorf("does not validate: %v", err)
+			}
+		})
+	}
+}
+
 func TestDefaultsCORS(t *testing.T) {
 	var none Config
 	Defaults(&none)

@@ -19,7 +19,6 @@ import (
 
 	redisb "github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cluster"
-	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
 
@@ -104,13 +103,14 @@ func TestClusterProcesses(t *testing.T) {
 	}
 
 	// The test joins as a member of its own, with no example methods.
-	b, err := redisb.Open(redisb.Config{Redis: config.Redis{URL: srv.URL(), Prefix: prefix}, ReconnectBackoff: 20 * time.Millisecond})
+	b, err := redisb.Open(redisb.Config{URL: srv.URL(), Prefix: prefix, ReconnectBackoff: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
-	me := cluster.New(cluster.Config{ID: "tester", Token: token, Version: "test", HeartbeatInterval: 100 * time.Millisecond, NodeTTL: time.Second})
-	if err := me.Start(context.Background(), b.Cluster()); err != nil {
+	me := cluster.New()
+	cfg := cluster.Config{ID: "tester", Token: token, Version: "test", HeartbeatInterval: 100 * time.Millisecond, NodeTTL: time.Second}
+	if err := me.Start(context.Background(), b.Cluster(), cfg); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = me.Stop(context.Background()) })

@@ -24,7 +24,6 @@ import (
 
 	redisb "github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cache"
-	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 	"github.com/stellarfw/stellar-go/task"
 )
@@ -279,7 +278,7 @@ func TestStartCluster(t *testing.T) {
 		return tcpSeen["stellar-worker-1"] && tcpSeen["stellar-worker-2"]
 	})
 
-	b, err := redisb.Open(redisb.Config{Redis: config.Redis{URL: srv.URL(), Prefix: prefix}})
+	b, err := redisb.Open(redisb.Config{URL: srv.URL(), Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}

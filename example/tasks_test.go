@@ -19,7 +19,6 @@ import (
 
 	redisb "github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cache"
-	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 	"github.com/stellarfw/stellar-go/task"
 )
@@ -127,7 +126,7 @@ func TestTasksSurviveKilledNodes(t *testing.T) {
 	}
 
 	// The test is a node of its own that only enqueues and inspects.
-	b, err := redisb.Open(redisb.Config{Redis: config.Redis{URL: srv.URL(), Prefix: prefix}})
+	b, err := redisb.Open(redisb.Config{URL: srv.URL(), Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +374,7 @@ func TestTasksHandedBackOnSIGTERM(t *testing.T) {
 			args: []string{"run", "--redis", srv.URL(), "--id", id, "--http", addr, "--tcp", "off", "--token", "test-token"}}
 		nodes[i].start(t)
 	}
-	b, err := redisb.Open(redisb.Config{Redis: config.Redis{URL: srv.URL(), Prefix: prefix}})
+	b, err := redisb.Open(redisb.Config{URL: srv.URL(), Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/stellarfw/stellar-go/backend/memory"
 	"github.com/stellarfw/stellar-go/cache"
-	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
 
@@ -41,7 +40,7 @@ type fixture struct {
 func newFixture(b *testing.B) *fixture {
 	b.Helper()
 	srv := redistest.Shared(b)
-	cfg := Config{Redis: config.Redis{URL: srv.URL(), Prefix: redistest.Prefix(b)}}
+	cfg := Config{URL: srv.URL(), Prefix: redistest.Prefix(b)}
 	be, err := Open(cfg)
 	if err != nil {
 		b.Fatal(err)

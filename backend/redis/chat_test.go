@@ -6,7 +6,6 @@ import (
 
 	"github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/chat"
-	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/internal/backendtest"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
@@ -17,7 +16,7 @@ func TestChatConformance(t *testing.T) {
 		prefix := redistest.Prefix(t)
 		out := make([]chat.Store, n)
 		for i := range out {
-			s := open(t, redis.Config{Redis: config.Redis{URL: srv.URL(), Prefix: prefix}}).Chat()
+			s := open(t, redis.Config{URL: srv.URL(), Prefix: prefix}).Chat()
 			out[i] = s
 		}
 		t.Cleanup(func() {

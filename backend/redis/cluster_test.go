@@ -8,7 +8,6 @@ import (
 
 	"github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cluster"
-	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/internal/backendtest"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
@@ -20,7 +19,7 @@ func TestClusterTransportConformance(t *testing.T) {
 			prefix := redistest.Prefix(t)
 			out := make([]cluster.Transport, n)
 			for i := range out {
-				out[i] = open(t, redis.Config{Redis: config.Redis{URL: srv.URL(), Prefix: prefix}}).Cluster()
+				out[i] = open(t, redis.Config{URL: srv.URL(), Prefix: prefix}).Cluster()
 			}
 			return out
 		},
@@ -41,10 +40,11 @@ func TestClusterTransportRedisRestart(t *testing.T) {
 	prefix := redistest.Prefix(t)
 	var nodes []*cluster.Cluster
 	for _, id := range []string{"r-1", "r-2"} {
-		b := open(t, redis.Config{Redis: config.Redis{URL: srv.URL(), Prefix: prefix}, ReconnectBackoff: 20 * time.Millisecond})
-		c := cluster.New(cluster.Config{ID: id, Token: "t", HeartbeatInterval: 50 * time.Millisecond, NodeTTL: time.Second})
+		b := open(t, redis.Config{URL: srv.URL(), Prefix: prefix, ReconnectBackoff: 20 * time.Millisecond})
+		c := cluster.New()
 		c.HandleFunc("who", func(ctx context.Context, call *cluster.Call) (any, error) { return id, nil })
-		if err := c.Start(context.Background(), b.Cluster()); err != nil {
+		cfg := cluster.Config{ID: id, Token: "t", HeartbeatInterval: 50 * time.Millisecond, NodeTTL: time.Second}
+		if err := c.Start(context.Background(), b.Cluster(), cfg); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = c.Stop(context.Background()) })

@@ -5,16 +5,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/rueidis"
-
-	"github.com/stellarfw/stellar-go/config"
 )
 
 func TestClientOption(t *testing.T) {
 	tests := []struct {
 		name     string
-		redis    config.Redis
+		redis    Config
 		addrs    []string
 		single   bool
 		password string
@@ -24,18 +23,18 @@ func TestClientOption(t *testing.T) {
 		unix     bool
 		master   string
 	}{
-		{name: "plain", redis: config.Redis{URL: "redis://127.0.0.1:6380"}, addrs: []string{"127.0.0.1:6380"}, single: true},
-		{name: "default port", redis: config.Redis{URL: "redis://cache.internal"}, addrs: []string{"cache.internal:6379"}, single: true},
-		{name: "password and db", redis: config.Redis{URL: "redis://:p%40ss@127.0.0.1:6379/3"}, addrs: []string{"127.0.0.1:6379"}, single: true, password: "p@ss", db: 3},
-		{name: "user", redis: config.Redis{URL: "redis://app:pw@h:1/0"}, addrs: []string{"h:1"}, single: true, user: "app", password: "pw"},
-		{name: "tls", redis: config.Redis{URL: "rediss://secure.example:6380/1"}, addrs: []string{"secure.example:6380"}, single: true, db: 1, tls: true},
-		{name: "unix socket", redis: config.Redis{URL: "unix:///run/redis.sock?db=2"}, addrs: []string{"/run/redis.sock"}, single: true, db: 2, unix: true},
-		{name: "sentinel", redis: config.Redis{SentinelMaster: "main", SentinelAddrs: []string{"s1:26379", "s2:26379"}, Password: "pw"}, addrs: []string{"s1:26379", "s2:26379"}, password: "pw", master: "main"},
-		{name: "cluster", redis: config.Redis{ClusterAddrs: []string{"c1:7000", "c2:7001"}, Password: "pw"}, addrs: []string{"c1:7000", "c2:7001"}, password: "pw"},
+		{name: "plain", redis: Config{URL: "redis://127.0.0.1:6380"}, addrs: []string{"127.0.0.1:6380"}, single: true},
+		{name: "default port", redis: Config{URL: "redis://cache.internal"}, addrs: []string{"cache.internal:6379"}, single: true},
+		{name: "password and db", redis: Config{URL: "redis://:p%40ss@127.0.0.1:6379/3"}, addrs: []string{"127.0.0.1:6379"}, single: true, password: "p@ss", db: 3},
+		{name: "user", redis: Config{URL: "redis://app:pw@h:1/0"}, addrs: []string{"h:1"}, single: true, user: "app", password: "pw"},
+		{name: "tls", redis: Config{URL: "rediss://secure.example:6380/1"}, addrs: []string{"secure.example:6380"}, single: true, db: 1, tls: true},
+		{name: "unix socket", redis: Config{URL: "unix:///run/redis.sock?db=2"}, addrs: []string{"/run/redis.sock"}, single: true, db: 2, unix: true},
+		{name: "sentinel", redis: Config{SentinelMaster: "main", SentinelAddrs: []string{"s1:26379", "s2:26379"}, Password: "pw"}, addrs: []string{"s1:26379", "s2:26379"}, password: "pw", master: "main"},
+		{name: "cluster", redis: Config{ClusterAddrs: []string{"c1:7000", "c2:7001"}, Password: "pw"}, addrs: []string{"c1:7000", "c2:7001"}, password: "pw"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := Config{Redis: tc.redis}
+			cfg := tc.redis
 			cfg.setDefaults()
 			opt, err := clientOption(cfg)
 			if err != nil {
@@ -75,27 +74,27 @@ func TestClientOption(t *testing.T) {
 func TestOpenRefusesBadConfig(t *testing.T) {
 	tests := []struct {
 		name  string
-		redis config.Redis
+		redis Config
 		want  string
 	}{
-		{"nothing", config.Redis{}, "no url"},
-		{"two", config.Redis{URL: "redis://h", ClusterAddrs: []string{"c:1"}}, "only one"},
-		{"bad scheme", config.Redis{URL: "http://h"}, "scheme"},
-		{"bad db", config.Redis{URL: "redis://h/x"}, "database"},
-		{"sentinel without master", config.Redis{SentinelAddrs: []string{"s:1"}}, "sentinel_master"},
-		{"open brace", config.Redis{URL: "redis://h", Prefix: "app{"}, "hash tag"},
-		{"empty tag", config.Redis{URL: "redis://h", Prefix: "app{}:"}, "hash tag"},
+		{"nothing", Config{}, "no url"},
+		{"two", Config{URL: "redis://h", ClusterAddrs: []string{"c:1"}}, "only one"},
+		{"bad scheme", Config{URL: "http://h"}, "scheme"},
+		{"bad db", Config{URL: "redis://h/x"}, "database"},
+		{"sentinel without master", Config{SentinelAddrs: []string{"s:1"}}, "sentinel_master"},
+		{"open brace", Config{URL: "redis://h", Prefix: "app{"}, "hash tag"},
+		{"empty tag", Config{URL: "redis://h", Prefix: "app{}:"}, "hash tag"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Open(Config{Redis: tc.redis})
+			_, err := Open(tc.redis)
 			if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Open: %v, want ErrConfig saying %q", err, tc.want)
 			}
 		})
 	}
 	for _, p := range []string{"stellar:", "{app}:", "app}:", "a{b}c{"} {
-		b, err := Open(Config{Redis: config.Redis{URL: "redis://h", Prefix: p}})
+		b, err := Open(Config{URL: "redis://h", Prefix: p})
 		if err != nil {
 			t.Errorf("prefix %q refused: %v", p, err)
 			continue
@@ -105,12 +104,15 @@ func TestOpenRefusesBadConfig(t *testing.T) {
 		}
 		_ = b.Close()
 	}
-	b, err := Open(Config{Redis: config.Redis{URL: "redis://h"}})
+	b, err := Open(Config{URL: "redis://h"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if b.Prefix() != "stellar:" {
 		t.Errorf("default prefix = %q", b.Prefix())
+	}
+	if c := b.cfg; c.DialTimeout != 2*time.Second || c.IOTimeout != 5*time.Second || c.ReconnectBackoff != 250*time.Millisecond || c.Now == nil {
+		t.Errorf("defaults = dial %v, io %v, backoff %v, clock set %v", c.DialTimeout, c.IOTimeout, c.ReconnectBackoff, c.Now != nil)
 	}
 	_ = b.Close()
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cache"
-	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
 
@@ -76,7 +75,7 @@ func cacheOps(c *cache.Cache) map[string]func(ctx context.Context) error {
 // fast, under load too, and all work again once Redis is back.
 func TestRedisGoesAway(t *testing.T) {
 	srv := redistest.StartOwn(t)
-	b := open(t, redis.Config{Redis: config.Redis{URL: srv.URL()}})
+	b := open(t, redis.Config{URL: srv.URL()})
 	c := cache.New(b.Cache(), cache.Config{NodeID: "n1"})
 	ctx := t.Context()
 	must(t, b.Ping(ctx))
@@ -177,7 +176,7 @@ func TestRedisGoesAway(t *testing.T) {
 func TestStartWhileDown(t *testing.T) {
 	srv := redistest.StartOwn(t)
 	srv.Stop(t)
-	b := open(t, redis.Config{Redis: config.Redis{URL: srv.URL()}})
+	b := open(t, redis.Config{URL: srv.URL()})
 	c := cache.New(b.Cache(), cache.Config{NodeID: "n1"})
 	failsFast(t, "Ping", b.Ping)
 	failsFast(t, "Save", func(ctx context.Context) error { return c.Save(ctx, "k", 1) })
@@ -187,7 +186,7 @@ func TestStartWhileDown(t *testing.T) {
 }
 
 func TestClosed(t *testing.T) {
-	b, err := redis.Open(redis.Config{Redis: config.Redis{URL: redistest.Shared(t).URL(), Prefix: redistest.Prefix(t)}})
+	b, err := redis.Open(redis.Config{URL: redistest.Shared(t).URL(), Prefix: redistest.Prefix(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

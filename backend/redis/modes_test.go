@@ -9,12 +9,11 @@ import (
 
 	"github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cache"
-	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/internal/backendtest"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
 
-// TestDeployments runs the cache over every way config.Redis can name a
+// TestDeployments runs the cache over every way Config can name a
 // Redis: a unix socket, a password, TLS, Sentinel and Cluster.
 func TestDeployments(t *testing.T) {
 	tests := []struct {
@@ -22,22 +21,22 @@ func TestDeployments(t *testing.T) {
 		cfg  func(t *testing.T) redis.Config
 	}{
 		{"unix socket", func(t *testing.T) redis.Config {
-			return redis.Config{Redis: config.Redis{URL: redistest.StartOwn(t).SocketURL(t)}}
+			return redis.Config{URL: redistest.StartOwn(t).SocketURL(t)}
 		}},
 		{"password in URL", func(t *testing.T) redis.Config {
-			return redis.Config{Redis: config.Redis{URL: redistest.StartOwn(t, redistest.Password("pa:ss")).URL()}}
+			return redis.Config{URL: redistest.StartOwn(t, redistest.Password("pa:ss")).URL()}
 		}},
 		{"tls", func(t *testing.T) redis.Config {
 			s := redistest.StartOwn(t, redistest.TLS())
-			return redis.Config{Redis: config.Redis{URL: s.URL()}, TLSConfig: s.TLSConfig()}
+			return redis.Config{URL: s.URL(), TLSConfig: s.TLSConfig()}
 		}},
 		{"sentinel", func(t *testing.T) redis.Config {
 			m := redistest.StartOwn(t, redistest.Password("pw"))
 			s := redistest.StartSentinel(t, m)
-			return redis.Config{Redis: config.Redis{SentinelMaster: redistest.SentinelName, SentinelAddrs: []string{s.Addr()}, Password: "pw"}}
+			return redis.Config{SentinelMaster: redistest.SentinelName, SentinelAddrs: []string{s.Addr()}, Password: "pw"}
 		}},
 		{"cluster", func(t *testing.T) redis.Config {
-			return redis.Config{Redis: config.Redis{ClusterAddrs: []string{redistest.StartOwn(t, redistest.Cluster()).Addr()}}}
+			return redis.Config{ClusterAddrs: []string{redistest.StartOwn(t, redistest.Cluster()).Addr()}}
 		}},
 	}
 	for _, tc := range tests {
@@ -80,7 +79,7 @@ func TestClusterConformance(t *testing.T) {
 		prefix := redistest.Prefix(t)
 		stores := make([]cache.Store, n)
 		for i := range stores {
-			stores[i] = open(t, redis.Config{Redis: config.Redis{ClusterAddrs: []string{srv.Addr()}, Prefix: prefix}}).Cache()
+			stores[i] = open(t, redis.Config{ClusterAddrs: []string{srv.Addr()}, Prefix: prefix}).Cache()
 		}
 		return stores
 	}})
@@ -89,7 +88,7 @@ func TestClusterConformance(t *testing.T) {
 func TestWrongPassword(t *testing.T) {
 	s := redistest.StartOwn(t, redistest.Password("right"))
 	url := strings.Replace(s.URL(), ":right@", ":wrong@", 1)
-	b := open(t, redis.Config{Redis: config.Redis{URL: url}})
+	b := open(t, redis.Config{URL: url})
 	err := b.Ping(t.Context())
 	if !errors.Is(err, redis.ErrUnavailable) || !strings.Contains(err.Error(), "WRONGPASS") {
 		t.Fatalf("Ping with a wrong password: %v, want ErrUnavailable saying WRONGPASS", err)

@@ -27,7 +27,6 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/stellarfw/stellar-go/cache"
-	"github.com/stellarfw/stellar-go/config"
 )
 
 // Errors of the backend. Errors from Redis itself are wrapped as they are.
@@ -41,10 +40,31 @@ var (
 	ErrConfig = errors.New("redis: invalid configuration")
 )
 
-// Config configures a Backend. A zero field means its default.
+// Defaults of Config.
+const (
+	DefaultPrefix           = "stellar:"
+	DefaultDialTimeout      = 2 * time.Second
+	DefaultIOTimeout        = 5 * time.Second
+	DefaultReconnectBackoff = 250 * time.Millisecond
+)
+
+// Config configures a Backend. A zero field means its default. Exactly one
+// of URL, SentinelAddrs and ClusterAddrs says where Redis is.
 type Config struct {
-	// Redis says where Redis is and which key prefix to use.
-	config.Redis
+	// URL is redis://[user:password@]host:port/db, rediss:// for TLS, or
+	// unix:///path/to/socket?db=N: a single server.
+	URL string
+	// SentinelMaster is the master name when using Redis Sentinel.
+	SentinelMaster string
+	// SentinelAddrs lists sentinel host:port addresses.
+	SentinelAddrs []string
+	// ClusterAddrs lists seed host:port addresses of a Redis Cluster.
+	ClusterAddrs []string
+	// Password for Sentinel or Cluster set-ups (a URL carries its own).
+	Password string
+	// Prefix starts every key, so several apps can share one Redis.
+	// Default "stellar:" (DefaultPrefix).
+	Prefix string
 	// TLSConfig, if set, is used for TLS connections (rediss://) instead
 	// of verifying the server against the system's roots, and turns TLS
 	// on for Sentinel and Cluster addresses.
@@ -64,16 +84,16 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.Prefix == "" {
-		c.Prefix = "stellar:"
+		c.Prefix = DefaultPrefix
 	}
 	if c.DialTimeout <= 0 {
-		c.DialTimeout = 2 * time.Second
+		c.DialTimeout = DefaultDialTimeout
 	}
 	if c.IOTimeout <= 0 {
-		c.IOTimeout = 5 * time.Second
+		c.IOTimeout = DefaultIOTimeout
 	}
 	if c.ReconnectBackoff <= 0 {
-		c.ReconnectBackoff = 250 * time.Millisecond
+		c.ReconnectBackoff = DefaultReconnectBackoff
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -118,9 +138,8 @@ func Open(cfg Config) (*Backend, error) {
 
 // clientOption turns the configuration into rueidis options.
 func clientOption(cfg Config) (rueidis.ClientOption, error) {
-	r := cfg.Redis
 	n := 0
-	for _, set := range []bool{r.URL != "", len(r.SentinelAddrs) > 0, len(r.ClusterAddrs) > 0} {
+	for _, set := range []bool{cfg.URL != "", len(cfg.SentinelAddrs) > 0, len(cfg.ClusterAddrs) > 0} {
 		if set {
 			n++
 		}
@@ -131,24 +150,24 @@ func clientOption(cfg Config) (rueidis.ClientOption, error) {
 		return opt, fmt.Errorf("%w: no url, sentinel_addrs or cluster_addrs", ErrConfig)
 	case n > 1:
 		return opt, fmt.Errorf("%w: set only one of url, sentinel_addrs and cluster_addrs", ErrConfig)
-	case r.URL != "":
+	case cfg.URL != "":
 		var err error
-		if opt, err = rueidis.ParseURL(r.URL); err != nil {
+		if opt, err = rueidis.ParseURL(cfg.URL); err != nil {
 			return opt, fmt.Errorf("%w: url: %w", ErrConfig, err)
 		}
 		// One address and no sentinel: a single server. Saying so spares
 		// a CLUSTER probe at each connection.
 		opt.ForceSingleClient = len(opt.InitAddress) == 1 && opt.Sentinel.MasterSet == ""
-	case len(r.SentinelAddrs) > 0:
-		if r.SentinelMaster == "" {
+	case len(cfg.SentinelAddrs) > 0:
+		if cfg.SentinelMaster == "" {
 			return opt, fmt.Errorf("%w: sentinel_addrs needs sentinel_master", ErrConfig)
 		}
-		opt.InitAddress = r.SentinelAddrs
-		opt.Sentinel.MasterSet = r.SentinelMaster
-		opt.Password = r.Password
+		opt.InitAddress = cfg.SentinelAddrs
+		opt.Sentinel.MasterSet = cfg.SentinelMaster
+		opt.Password = cfg.Password
 	default:
-		opt.InitAddress = r.ClusterAddrs
-		opt.Password = r.Password
+		opt.InitAddress = cfg.ClusterAddrs
+		opt.Password = cfg.Password
 	}
 	if cfg.TLSConfig != nil {
 		tc := cfg.TLSConfig.Clone()

@@ -8,7 +8,6 @@ import (
 
 	"github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cache"
-	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/internal/backendtest"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
@@ -45,7 +44,7 @@ func newStores(t *testing.T, n int, _ *backendtest.Clock) []cache.Store {
 	prefix := redistest.Prefix(t)
 	stores := make([]cache.Store, n)
 	for i := range stores {
-		stores[i] = open(t, redis.Config{Redis: config.Redis{URL: srv.URL(), Prefix: prefix}}).Cache()
+		stores[i] = open(t, redis.Config{URL: srv.URL(), Prefix: prefix}).Cache()
 	}
 	return stores
 }

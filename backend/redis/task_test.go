@@ -9,7 +9,6 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/stellarfw/stellar-go/backend/redis"
-	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/internal/backendtest"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 	"github.com/stellarfw/stellar-go/task"
@@ -22,7 +21,7 @@ func TestTaskConformance(t *testing.T) {
 			prefix := redistest.Prefix(t)
 			stores := make([]backendtest.TaskStore, n)
 			for i := range stores {
-				b, err := redis.Open(redis.Config{Redis: config.Redis{URL: srv.URL(), Prefix: prefix}, Now: clock.Now})
+				b, err := redis.Open(redis.Config{URL: srv.URL(), Prefix: prefix, Now: clock.Now})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -43,7 +42,7 @@ func TestTaskConformanceOnRedisCluster(t *testing.T) {
 			prefix := redistest.Prefix(t)
 			stores := make([]backendtest.TaskStore, n)
 			for i := range stores {
-				b, err := redis.Open(redis.Config{Redis: config.Redis{ClusterAddrs: []string{srv.Addr()}, Prefix: prefix}, Now: clock.Now})
+				b, err := redis.Open(redis.Config{ClusterAddrs: []string{srv.Addr()}, Prefix: prefix, Now: clock.Now})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -60,7 +59,7 @@ func TestTaskConformanceOnRedisCluster(t *testing.T) {
 // run what Redis kept and what comes next.
 func TestTasksSurviveRedisRestart(t *testing.T) {
 	srv := redistest.StartOwn(t)
-	b, err := redis.Open(redis.Config{Redis: config.Redis{URL: srv.URL(), Prefix: redistest.Prefix(t)}})
+	b, err := redis.Open(redis.Config{URL: srv.URL(), Prefix: redistest.Prefix(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +136,7 @@ func TestTasksSurviveRedisRestart(t *testing.T) {
 // run the task by then.
 func TestUnrenewableLeaseCutsRun(t *testing.T) {
 	srv := redistest.StartOwn(t)
-	b, err := redis.Open(redis.Config{Redis: config.Redis{URL: srv.URL(), Prefix: redistest.Prefix(t)}})
+	b, err := redis.Open(redis.Config{URL: srv.URL(), Prefix: redistest.Prefix(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,6 @@ import (
 
 	redisb "github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cluster"
-	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
 
@@ -205,15 +204,15 @@ func clusterNodes(url string) (caller *cluster.Cluster, stop func(), err error) 
 	prefix := "rpcbench:" + strconv.Itoa(os.Getpid()) + ":"
 	var nodes []*cluster.Cluster
 	for _, id := range []string{"node-1", "node-2"} {
-		b, err := redisb.Open(redisb.Config{Redis: config.Redis{URL: url, Prefix: prefix}})
+		b, err := redisb.Open(redisb.Config{URL: url, Prefix: prefix})
 		if err != nil {
 			stop()
 			return nil, nil, err
 		}
 		stops = append(stops, func() { _ = b.Close() })
-		c := cluster.New(cluster.Config{ID: id, Token: "bench-token"})
+		c := cluster.New()
 		c.HandleFunc("echo", func(ctx context.Context, call *cluster.Call) (any, error) { return call.Args, nil })
-		if err := c.Start(context.Background(), b.Cluster()); err != nil {
+		if err := c.Start(context.Background(), b.Cluster(), cluster.Config{ID: id, Token: "bench-token"}); err != nil {
 			stop()
 			return nil, nil, err
 		}

@@ -24,7 +24,6 @@ import (
 
 	"github.com/stellarfw/stellar-go/backend/memory"
 	redisb "github.com/stellarfw/stellar-go/backend/redis"
-	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 	"github.com/stellarfw/stellar-go/task"
 )
@@ -127,7 +126,7 @@ func listf(v []float64, f string) string {
 
 func redisStore(addr string) func() (task.Store, func()) {
 	return func() (task.Store, func()) {
-		b, err := redisb.Open(redisb.Config{Redis: config.Redis{URL: "redis://" + addr + "/0"}})
+		b, err := redisb.Open(redisb.Config{URL: "redis://" + addr + "/0"})
 		if err != nil {
 			panic(err)
 		}

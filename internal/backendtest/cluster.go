@@ -72,15 +72,16 @@ func clusterConfig(id string) cluster.Config {
 
 // startNodes starts one Cluster per transport, named node-1 … node-n, and
 // waits until every one sees them all.
-func startNodes(t *testing.T, trs []cluster.Transport, setup func(i int, c *cluster.Cluster)) []*cluster.Cluster {
+func startNodes(t *testing.T, trs []cluster.Transport, setup func(i int, c *cluster.Cluster, cfg *cluster.Config)) []*cluster.Cluster {
 	t.Helper()
 	nodes := make([]*cluster.Cluster, len(trs))
 	for i, tr := range trs {
-		c := cluster.New(clusterConfig("node-" + strconv.Itoa(i+1)))
+		c := cluster.New()
+		cfg := clusterConfig("node-" + strconv.Itoa(i+1))
 		if setup != nil {
-			setup(i, c)
+			setup(i, c, &cfg)
 		}
-		if err := c.Start(context.Background(), tr); err != nil {
+		if err := c.Start(context.Background(), tr, cfg); err != nil {
 			t.Fatalf("start node-%d: %v", i+1, err)
 		}
 		t.Cleanup(func() { _ = c.Stop(context.Background()) })
@@ -151,8 +152,8 @@ func testMembership(t *testing.T, b ClusterBackend) {
 func testDuplicateID(t *testing.T, b ClusterBackend) {
 	trs := b.NewTransports(t, 2)
 	startNodes(t, trs[:1], nil)
-	dup := cluster.New(clusterConfig("node-1"))
-	err := dup.Start(context.Background(), trs[1])
+	dup := cluster.New()
+	err := dup.Start(context.Background(), trs[1], clusterConfig("node-1"))
 	if !errors.Is(err, cluster.ErrDuplicateNode) {
 		t.Fatalf("second node-1 started: %v", err)
 	}
@@ -162,7 +163,7 @@ func testDuplicateID(t *testing.T, b ClusterBackend) {
 func testPublishSubscribe(t *testing.T, b ClusterBackend) {
 	type got struct{ from, text string }
 	chans := []chan got{make(chan got, 10), make(chan got, 10)}
-	nodes := startNodes(t, b.NewTransports(t, 2), func(i int, c *cluster.Cluster) {
+	nodes := startNodes(t, b.NewTransports(t, 2), func(i int, c *cluster.Cluster, cfg *cluster.Config) {
 		c.Subscribe("greeting", func(ctx context.Context, m cluster.Message) {
 			var p struct{ Text string }
 			if err := m.Decode(&p); err != nil {
@@ -196,7 +197,7 @@ func whoAmI(c *cluster.Cluster) cluster.HandlerFunc {
 }
 
 func testDoFirstReply(t *testing.T, b ClusterBackend) {
-	nodes := startNodes(t, b.NewTransports(t, 3), func(i int, c *cluster.Cluster) {
+	nodes := startNodes(t, b.NewTransports(t, 3), func(i int, c *cluster.Cluster, cfg *cluster.Config) {
 		if i == 2 {
 			c.Handle("who", whoAmI(c)) // only node-3 has it
 		}
@@ -214,7 +215,7 @@ func testDoFirstReply(t *testing.T, b ClusterBackend) {
 }
 
 func testDoToNode(t *testing.T, b ClusterBackend) {
-	nodes := startNodes(t, b.NewTransports(t, 3), func(i int, c *cluster.Cluster) { c.Handle("who", whoAmI(c)) })
+	nodes := startNodes(t, b.NewTransports(t, 3), func(i int, c *cluster.Cluster, cfg *cluster.Config) { c.Handle("who", whoAmI(c)) })
 	for _, target := range []string{"node-1", "node-2", "node-3"} {
 		r, err := nodes[0].Do(context.Background(), "who", nil, cluster.ToNode(target))
 		if err != nil || r.Node != target {
@@ -235,10 +236,10 @@ func testDoToNode(t *testing.T, b ClusterBackend) {
 }
 
 func testDoToConnection(t *testing.T, b ClusterBackend) {
-	nodes := startNodes(t, b.NewTransports(t, 3), func(i int, c *cluster.Cluster) {
+	nodes := startNodes(t, b.NewTransports(t, 3), func(i int, c *cluster.Cluster, cfg *cluster.Config) {
 		c.Handle("who", whoAmI(c))
 		id := "conn-" + strconv.Itoa(i+1)
-		c.SetConnectionOwner(func(conn string) bool { return conn == id })
+		cfg.OwnsConnection = func(conn string) bool { return conn == id }
 	})
 	for i, c := range nodes {
 		conn := "conn-" + strconv.Itoa(3-i) // ask from another node
@@ -266,15 +267,16 @@ func testDoToConnectionOfNewcomer(t *testing.T, b ClusterBackend) {
 	cfg := clusterConfig("node-1")
 	cfg.HeartbeatInterval = time.Hour // node-1 never refreshes on its own
 	cfg.NodeTTL = time.Hour
-	first := cluster.New(cfg)
-	if err := first.Start(context.Background(), trs[0]); err != nil {
+	first := cluster.New()
+	if err := first.Start(context.Background(), trs[0], cfg); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = first.Stop(context.Background()) })
-	second := cluster.New(clusterConfig("node-2"))
+	second := cluster.New()
 	second.Handle("who", whoAmI(second))
-	second.SetConnectionOwner(func(conn string) bool { return conn == "conn-2" })
-	if err := second.Start(context.Background(), trs[1]); err != nil {
+	secondCfg := clusterConfig("node-2")
+	secondCfg.OwnsConnection = func(conn string) bool { return conn == "conn-2" }
+	if err := second.Start(context.Background(), trs[1], secondCfg); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = second.Stop(context.Background()) })
@@ -287,7 +289,7 @@ func testDoToConnectionOfNewcomer(t *testing.T, b ClusterBackend) {
 }
 
 func testRemoteErrors(t *testing.T, b ClusterBackend) {
-	nodes := startNodes(t, b.NewTransports(t, 2), func(i int, c *cluster.Cluster) {
+	nodes := startNodes(t, b.NewTransports(t, 2), func(i int, c *cluster.Cluster, cfg *cluster.Config) {
 		c.HandleFunc("fail", func(ctx context.Context, call *cluster.Call) (any, error) {
 			return nil, fmt.Errorf("disk full on %s", c.ID())
 		})
@@ -334,7 +336,7 @@ func testUnknownMethodIsFast(t *testing.T, b ClusterBackend) {
 }
 
 func testTimeout(t *testing.T, b ClusterBackend) {
-	nodes := startNodes(t, b.NewTransports(t, 2), func(i int, c *cluster.Cluster) {
+	nodes := startNodes(t, b.NewTransports(t, 2), func(i int, c *cluster.Cluster, cfg *cluster.Config) {
 		c.HandleFunc("slow", func(ctx context.Context, call *cluster.Call) (any, error) {
 			<-ctx.Done() // the caller's deadline travels with the call
 			return nil, ctx.Err()
@@ -354,7 +356,7 @@ func testTimeout(t *testing.T, b ClusterBackend) {
 
 func testDoAll(t *testing.T, b ClusterBackend) {
 	var slowOn atomic.Bool
-	nodes := startNodes(t, b.NewTransports(t, 3), func(i int, c *cluster.Cluster) {
+	nodes := startNodes(t, b.NewTransports(t, 3), func(i int, c *cluster.Cluster, cfg *cluster.Config) {
 		c.Handle("who", whoAmI(c))
 		c.HandleFunc("maybeSlow", func(ctx context.Context, call *cluster.Call) (any, error) {
 			if c.ID() == "node-3" && slowOn.Load() {
@@ -408,7 +410,7 @@ func signedMessage(token, typ, from, id string, at time.Time, payload string) []
 func testForgedMessages(t *testing.T, b ClusterBackend) {
 	var handled atomic.Int64
 	trs := b.NewTransports(t, 2)
-	nodes := startNodes(t, trs[:1], func(i int, c *cluster.Cluster) {
+	nodes := startNodes(t, trs[:1], func(i int, c *cluster.Cluster, cfg *cluster.Config) {
 		c.Subscribe("chat", func(ctx context.Context, m cluster.Message) { handled.Add(1) })
 		c.HandleFunc("api.stop", func(ctx context.Context, call *cluster.Call) (any, error) {
 			handled.Add(1000)
@@ -487,7 +489,7 @@ func tamper(raw []byte) []byte {
 func testWrongToken(t *testing.T, b ClusterBackend) {
 	trs := b.NewTransports(t, 2)
 	var heard atomic.Int64
-	nodes := startNodes(t, trs[:1], func(i int, c *cluster.Cluster) {
+	nodes := startNodes(t, trs[:1], func(i int, c *cluster.Cluster, cfg *cluster.Config) {
 		c.Handle("who", whoAmI(c))
 		c.Subscribe("chat", func(ctx context.Context, m cluster.Message) {
 			if m.From == "rogue" {
@@ -497,14 +499,14 @@ func testWrongToken(t *testing.T, b ClusterBackend) {
 	})
 	cfg := clusterConfig("rogue")
 	cfg.Token = "not-the-token"
-	rogue := cluster.New(cfg)
+	rogue := cluster.New()
 	var rogueHeard atomic.Int64
 	rogue.Subscribe("chat", func(ctx context.Context, m cluster.Message) {
 		if m.From != "rogue" {
 			rogueHeard.Add(1)
 		}
 	})
-	if err := rogue.Start(context.Background(), trs[1]); err != nil {
+	if err := rogue.Start(context.Background(), trs[1], cfg); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rogue.Stop(context.Background()) })

@@ -111,10 +111,22 @@ func clip(s string) string {
 	return s
 }
 
+// Actions is what a session needs from the node's actions:
+// *action.Registry implements it.
+type Actions interface {
+	// Lookup returns the action name at version, the newest when version
+	// is 0.
+	Lookup(name string, version int) (*action.Action, bool)
+	// Run runs the action name for a request; see action.Registry.Run.
+	Run(ctx context.Context, name string, raw map[string]any, r *action.Request) error
+}
+
+var _ Actions = (*action.Registry)(nil)
+
 // Options are shared by the sessions of one transport.
 type Options struct {
 	NodeID  string
-	Actions *action.Registry
+	Actions Actions
 	Chat    *chat.Chat
 	Conns   *connection.Registry
 	Logger  *slog.Logger

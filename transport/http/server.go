@@ -22,21 +22,33 @@ import (
 
 	"github.com/stellarfw/stellar-go/action"
 	"github.com/stellarfw/stellar-go/apierror"
-	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/internal/listen"
 )
 
-// Options configure a Server. Config holds the http section of the node's
-// configuration, with defaults already filled in.
+// Actions is what a Server needs from the node's actions:
+// *action.Registry implements it.
+type Actions interface {
+	// Lookup returns the action name at version, the newest when version
+	// is 0.
+	Lookup(name string, version int) (*action.Action, bool)
+	// Run runs the action name for a request; see action.Registry.Run.
+	Run(ctx context.Context, name string, raw map[string]any, r *action.Request) error
+}
+
+var _ Actions = (*action.Registry)(nil)
+
+// Options configure a Server: its Config and the parts it serves.
 type Options struct {
-	Config     config.HTTP
+	Config     Config
 	ServerName string // serverInformation.serverName
 	APIVersion string // serverInformation.apiVersion
 	NodeID     string
-	Actions    *action.Registry
-	Routes     *Routes
-	Logger     *slog.Logger
+	Actions    Actions
+	// Routes is the route table filled in code; Config.Routes are tried
+	// after it.
+	Routes *Routes
+	Logger *slog.Logger
 	// Files, when set, serves the public files from this file system (an
 	// embed.FS, say) instead of Config.PublicDir.
 	Files fs.FS
@@ -50,11 +62,13 @@ type Options struct {
 
 // Server is the HTTP transport of one node.
 type Server struct {
-	opts   Options
-	cfg    config.HTTP
-	logger *slog.Logger
-	static *staticFiles
-	srv    *http.Server
+	opts      Options
+	cfg       Config
+	cfgRoutes *Routes // Config.Routes
+	routesErr error   // of a malformed Config.Routes entry, returned by Listen
+	logger    *slog.Logger
+	static    *staticFiles
+	srv       *http.Server
 
 	mu       sync.Mutex
 	ln       net.Listener  // guarded by mu
@@ -73,13 +87,20 @@ func New(opts Options) *Server {
 	if opts.Routes == nil {
 		opts.Routes = &Routes{}
 	}
+	opts.Config.setDefaults()
 	s := &Server{
-		opts:   opts,
-		cfg:    opts.Config,
-		logger: opts.Logger,
-		served: make(chan struct{}),
+		opts:      opts,
+		cfg:       opts.Config,
+		cfgRoutes: &Routes{},
+		logger:    opts.Logger,
+		served:    make(chan struct{}),
 	}
-	if s.cfg.RootEndpointType != "api" && (opts.Files != nil || s.cfg.PublicDir != "") {
+	for _, r := range s.cfg.Routes {
+		if err := s.cfgRoutes.Add(r.Method, r.Path, r.Action, r.Version); err != nil && s.routesErr == nil {
+			s.routesErr = err
+		}
+	}
+	if s.cfg.RootEndpointType != RootAPI {
 		s.static = &staticFiles{fsys: opts.Files, dir: s.cfg.PublicDir, index: s.cfg.DirectoryFile}
 	}
 	s.srv = &http.Server{
@@ -95,8 +116,12 @@ func New(opts Options) *Server {
 }
 
 // Listen binds the configured address. It fails at once if the port is in
-// use or the address is bad, so that the node can refuse to start.
+// use, the address is bad or a route of Config.Routes is malformed, so
+// that the node can refuse to start.
 func (s *Server) Listen() error {
+	if s.routesErr != nil {
+		return s.routesErr
+	}
 	ln, err := listen.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("http: cannot listen on %s: %w", s.cfg.Addr, err)
@@ -248,7 +273,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if s.cfg.RootEndpointType == "api" {
+	if s.cfg.RootEndpointType == RootAPI {
 		s.serveAction(w, r, strings.TrimPrefix(r.URL.Path, "/"))
 		return
 	}
@@ -309,7 +334,7 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string
 		s.writeError(w, r, conn, start, err)
 		return
 	}
-	name, routePattern, err := s.resolve(r, rest, raw)
+	name, routePattern, version, err := s.resolve(r, rest, raw)
 	if err != nil {
 		s.logger.Warn("no action", "method", r.Method, "path", r.URL.Path, "remote", conn.RemoteAddr, "error", err.Error())
 		s.writeError(w, r, conn, start, err)
@@ -318,6 +343,7 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string
 	req := &action.Request{
 		Conn:        conn,
 		Route:       routePattern,
+		Version:     version,
 		Header:      w.Header(),
 		HTTPRequest: r,
 		Writer:      w,
@@ -350,39 +376,42 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string
 
 // resolve finds the action for a request: the path segment under the
 // action prefix when it names an action, else the action parameter when no
-// path is given, else the route table. Route path parameters are merged
-// into raw, overriding every other source.
-func (s *Server) resolve(r *http.Request, rest string, raw map[string]any) (name, pattern string, err error) {
+// path is given, else the route table (code routes, then Config.Routes).
+// Route path parameters are merged into raw, overriding every other
+// source; version is the route's pinned version, 0 for none.
+func (s *Server) resolve(r *http.Request, rest string, raw map[string]any) (name, pattern string, version int, err error) {
 	if rest == "" {
 		if a, ok := raw[action.ParamAction].(string); ok && a != "" {
-			return a, "", nil
+			return a, "", 0, nil
 		}
-		return "", "", apierror.New(apierror.CodeActionNotFound, http.StatusNotFound,
+		return "", "", 0, apierror.New(apierror.CodeActionNotFound, http.StatusNotFound,
 			"no action given: call "+s.actionHint()+"{action}, or pass the action parameter")
 	}
 	if !strings.Contains(rest, "/") {
 		if _, ok := s.opts.Actions.Lookup(rest, 0); ok {
-			return rest, "", nil
+			return rest, "", 0, nil
 		}
 	}
 	rt, params, found, otherMethod := s.opts.Routes.match(r.Method, "/"+rest)
+	if !found {
+		var other bool
+		rt, params, found, other = s.cfgRoutes.match(r.Method, "/"+rest)
+		otherMethod = otherMethod || other
+	}
 	if found {
 		for k, v := range params {
 			raw[k] = v
 		}
-		if rt.version != 0 {
-			raw[action.ParamAPIVersion] = int64(rt.version)
-		}
-		return rt.action, rt.pattern, nil
+		return rt.action, rt.pattern, rt.version, nil
 	}
 	if otherMethod {
-		return "", "", apierror.Newf(apierror.CodeMethodNotAllowed, http.StatusMethodNotAllowed,
+		return "", "", 0, apierror.Newf(apierror.CodeMethodNotAllowed, http.StatusMethodNotAllowed,
 			"%s is not allowed on /%s", r.Method, rest)
 	}
 	if !strings.Contains(rest, "/") {
-		return "", "", apierror.Newf(apierror.CodeActionNotFound, http.StatusNotFound, "unknown action %q", rest)
+		return "", "", 0, apierror.Newf(apierror.CodeActionNotFound, http.StatusNotFound, "unknown action %q", rest)
 	}
-	return "", "", apierror.Newf(apierror.CodeNotFound, http.StatusNotFound, "no action or route at %s", r.URL.Path)
+	return "", "", 0, apierror.Newf(apierror.CodeNotFound, http.StatusNotFound, "no action or route at %s", r.URL.Path)
 }
 
 func (s *Server) actionHint() string {

@@ -19,15 +19,14 @@ import (
 
 	"github.com/stellarfw/stellar-go/action"
 	"github.com/stellarfw/stellar-go/apierror"
-	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/internal/logging"
 )
 
 // testConfig is the http section with the documented defaults, on a free
 // loopback port.
-func testConfig() config.HTTP {
-	return config.HTTP{
+func testConfig() Config {
+	return Config{
 		Addr:              "127.0.0.1:0",
 		ReadTimeout:       10 * time.Second,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -48,7 +47,7 @@ type testServer struct {
 }
 
 // startServer serves reg (with the test actions) on a real listener.
-func startServer(t *testing.T, cfg config.HTTP, opts ...func(*Options)) *testServer {
+func startServer(t *testing.T, cfg Config, opts ...func(*Options)) *testServer {
 	t.Helper()
 	reg := action.NewRegistry(logging.Discard(), "node-test")
 	if err := reg.Register(testActions()...); err != nil {
@@ -448,6 +447,73 @@ func TestRouteAddErrors(t *testing.T) {
 	}
 }
 
+// TestConfigRoutes: routes from Config.Routes are served after the code
+// routes, a pinned version wins over the client's apiVersion without
+// showing up among the received params, and a malformed one fails Listen.
+func TestConfigRoutes(t *testing.T) {
+	cfg := testConfig()
+	cfg.Routes = []Route{
+		{Method: "get", Path: "/pinned/:id", Action: "versioned", Version: 1},
+		{Method: "GET", Path: "/shared", Action: "versioned"},
+		{Method: "post", Path: "/only-post", Action: "echo"},
+	}
+	s := startServer(t, cfg)
+	if err := s.opts.Routes.Get("/shared", "echo"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.opts.Routes.Get("/only-post", "echo"); err != nil {
+		t.Fatal(err)
+	}
+	r := get(t, s.url+"/api/pinned/7?apiVersion=2")
+	if r.status != 200 || r.body["v"] != float64(1) {
+		t.Fatalf("pinned route: %d %v", r.status, r.body)
+	}
+	ri, _ := r.body["requesterInformation"].(map[string]any)
+	if rp, _ := ri["receivedParams"].(map[string]any); rp["id"] != "7" || rp["apiVersion"] != "2" {
+		t.Errorf("receivedParams = %v, want the client's id and apiVersion only", ri["receivedParams"])
+	}
+	if r := get(t, s.url+"/api/shared"); r.body["route"] != "/shared" || r.body["v"] != nil {
+		t.Errorf("the code route should win: %v", r.body)
+	}
+	if r := do(t, "POST", s.url+"/api/only-post", "", nil); r.status != 200 || r.body["route"] != "/only-post" {
+		t.Errorf("config route for another method than the code route's: %d %v", r.status, r.body)
+	}
+	if r := do(t, "PUT", s.url+"/api/pinned/7", "", nil); r.status != 405 {
+		t.Errorf("PUT on a config route: %d", r.status)
+	}
+
+	bad := testConfig()
+	bad.Routes = []Route{{Method: "get", Path: "/x/:id/:id", Action: "echo"}}
+	srv := New(Options{Config: bad, Actions: s.reg, Logger: logging.Discard()})
+	if err := srv.Listen(); err == nil || !strings.Contains(err.Error(), "appears twice") {
+		t.Fatalf("malformed config route: %v", err)
+	}
+}
+
+// TestConfigDefaults: a zero field takes its documented default, and the
+// CORS lists theirs only when origins are set.
+func TestConfigDefaults(t *testing.T) {
+	s := New(Options{Actions: action.NewRegistry(logging.Discard(), "")})
+	c := s.cfg
+	want := Config{
+		Addr: DefaultAddr, ReadTimeout: DefaultReadTimeout, ReadHeaderTimeout: DefaultReadHeaderTimeout,
+		WriteTimeout: DefaultWriteTimeout, IdleTimeout: DefaultIdleTimeout, MaxHeaderBytes: DefaultMaxHeaderBytes,
+		MaxBodyBytes: DefaultMaxBodyBytes, ActionPath: DefaultActionPath, RootEndpointType: RootFile,
+		PublicDir: DefaultPublicDir, DirectoryFile: DefaultDirectoryFile,
+	}
+	if fmt.Sprint(c) != fmt.Sprint(want) {
+		t.Errorf("defaults = %+v\nwant       %+v", c, want)
+	}
+	if s.srv.ReadTimeout != 30*time.Second || s.srv.MaxHeaderBytes != 64<<10 || c.MaxBodyBytes != 8<<20 {
+		t.Errorf("http.Server = %+v", s.srv)
+	}
+	s = New(Options{Config: Config{CORS: CORS{AllowOrigins: []string{"*"}}}, Actions: action.NewRegistry(logging.Discard(), "")})
+	if cors := s.cfg.CORS; strings.Join(cors.AllowMethods, ",") != "GET,POST,PUT,PATCH,DELETE,OPTIONS" ||
+		strings.Join(cors.AllowHeaders, ",") != "Content-Type,Authorization" || cors.MaxAge != 10*time.Minute {
+		t.Errorf("CORS defaults = %+v", cors)
+	}
+}
+
 func TestRootEndpointAPI(t *testing.T) {
 	cfg := testConfig()
 	cfg.RootEndpointType = "api"
@@ -532,7 +598,7 @@ func must(t *testing.T, err error) {
 
 func TestCORS(t *testing.T) {
 	cfg := testConfig()
-	cfg.CORS = config.CORS{
+	cfg.CORS = CORS{
 		AllowOrigins: []string{"https://app.example"},
 		AllowMethods: []string{"GET", "POST"},
 		AllowHeaders: []string{"Content-Type"},

@@ -4,7 +4,7 @@
 // at once per connection; each reply carries the messageId of the message
 // it answers.
 //
-// Limits, all from config.TCP: a line longer than MaxLineBytes gets a
+// Limits, all from Config: a line longer than MaxLineBytes gets a
 // message_too_large error and the connection is closed (the rest of the
 // line cannot be told from the next message); more than MaxInFlight
 // actions at once get too_many_requests and the connection is kept; a
@@ -29,7 +29,6 @@ import (
 	"time"
 
 	"github.com/stellarfw/stellar-go/apierror"
-	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/internal/listen"
 	"github.com/stellarfw/stellar-go/internal/session"
@@ -38,19 +37,20 @@ import (
 // writeTimeout bounds writing one message to a client.
 const writeTimeout = 10 * time.Second
 
-// Options configure a Server. Config holds the tcp section, with defaults
-// filled in.
+// Options configure a Server: its Config and the sessions' shared
+// options, whose MaxInFlight Config.MaxInFlight sets.
 type Options struct {
-	Config  config.TCP
+	Config  Config
 	Session *session.Options
 	Logger  *slog.Logger
 }
 
 // Server is the TCP transport of one node.
 type Server struct {
-	opts   Options
-	cfg    config.TCP
-	logger *slog.Logger
+	opts    Options
+	cfg     Config
+	session *session.Options
+	logger  *slog.Logger
 
 	closing chan struct{}
 	once    sync.Once
@@ -66,7 +66,11 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Server{opts: opts, cfg: opts.Config, logger: opts.Logger, closing: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+	opts.Config.setDefaults()
+	so := *opts.Session
+	so.MaxInFlight = opts.Config.MaxInFlight
+	return &Server{opts: opts, cfg: opts.Config, session: &so, logger: opts.Logger,
+		closing: make(chan struct{}), conns: map[net.Conn]struct{}{}}
 }
 
 // Listen binds the configured address, with TLS when a certificate is
@@ -191,7 +195,7 @@ func (s *Server) serveConn(nc net.Conn) {
 	if host, _, err := net.SplitHostPort(remote); err == nil {
 		remote = host
 	}
-	sess := session.New(s.opts.Session, connection.TypeTCP, remote)
+	sess := session.New(s.session, connection.TypeTCP, remote)
 	stopWriter, writerDone := make(chan struct{}), make(chan struct{})
 	go s.writeLoop(nc, sess, stopWriter, writerDone)
 	finish := func() {
@@ -266,7 +270,7 @@ func (s *Server) readLoop(nc net.Conn, sess *session.Session) {
 }
 
 func (s *Server) known(name string) bool {
-	_, ok := s.opts.Session.Actions.Lookup(name, 0)
+	_, ok := s.session.Actions.Lookup(name, 0)
 	return ok
 }
 

@@ -16,11 +16,11 @@ var clientJS string
 func ClientJS() string { return clientJS }
 
 // ClientHandler serves the browser client, configured for a WebSocket
-// endpoint at wsPath (the client's default path is "/ws").
+// endpoint at wsPath (the client's default path is DefaultPath).
 func ClientHandler(wsPath string) http.Handler {
 	body := clientJS
-	if wsPath != "/ws" {
-		body = strings.Replace(body, "options.path || '/ws'", "options.path || '"+strings.ReplaceAll(wsPath, "'", `\'`)+"'", 1)
+	if wsPath != DefaultPath {
+		body = strings.Replace(body, "options.path || '"+DefaultPath+"'", "options.path || '"+strings.ReplaceAll(wsPath, "'", `\'`)+"'", 1)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {

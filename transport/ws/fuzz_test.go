@@ -21,11 +21,10 @@ func harness(tb testing.TB) *session.Options {
 	tb.Helper()
 	ctx := context.Background()
 	b := memory.New(memory.Config{})
-	cl := cluster.New(cluster.Config{ID: "fuzz", Token: "t", Logger: logging.Discard()})
+	cl := cluster.New()
 	conns := connection.NewRegistry()
 	ch := chat.New(conns, cl)
-	cl.SetConnectionOwner(conns.Owns)
-	if err := cl.Start(ctx, b.Cluster()); err != nil {
+	if err := cl.Start(ctx, b.Cluster(), cluster.Config{ID: "fuzz", Token: "t", Logger: logging.Discard(), OwnsConnection: conns.Owns}); err != nil {
 		tb.Fatal(err)
 	}
 	if err := ch.Start(ctx, b.Chat(), chat.Config{NodeID: "fuzz", Logger: logging.Discard()}); err != nil {

@@ -1,5 +1,5 @@
 // Package ws is the WebSocket transport, served by the HTTP server at
-// websocket.path (default /ws), and the browser client served at
+// Config.Path (default /ws), and the browser client served at
 // /stellar-client.js. Clients send JSON messages, one per frame:
 //
 //	{"action":"name","params":{…}}
@@ -12,7 +12,7 @@
 // messageId of the message they answer, room messages with
 // "context":"user", and server notices with "context":"api".
 //
-// Limits, from config.WebSocket: an origin not allowed is refused at the
+// Limits, from Config: an origin not allowed is refused at the
 // handshake; a frame larger than MaxFrameBytes gets a message_too_large
 // error and the connection is closed (1009); malformed JSON and unknown
 // verbs get an error and the connection is kept; more than MaxInFlight
@@ -38,7 +38,6 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/stellarfw/stellar-go/apierror"
-	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/internal/session"
 )
@@ -46,19 +45,20 @@ import (
 // writeTimeout bounds writing one message to a client.
 const writeTimeout = 10 * time.Second
 
-// Options configure a Server. Config holds the websocket section, with
-// defaults filled in.
+// Options configure a Server: its Config and the sessions' shared
+// options, whose MaxInFlight Config.MaxInFlight sets.
 type Options struct {
-	Config  config.WebSocket
+	Config  Config
 	Session *session.Options
 	Logger  *slog.Logger
 }
 
 // Server accepts WebSocket connections; it is an http.Handler.
 type Server struct {
-	opts   Options
-	cfg    config.WebSocket
-	logger *slog.Logger
+	opts    Options
+	cfg     Config
+	session *session.Options
+	logger  *slog.Logger
 
 	ctx    context.Context // canceled by Shutdown
 	cancel context.CancelFunc
@@ -81,9 +81,16 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	opts.Config.setDefaults()
+	so := *opts.Session
+	so.MaxInFlight = opts.Config.MaxInFlight
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{opts: opts, cfg: opts.Config, logger: opts.Logger, ctx: ctx, cancel: cancel, conns: map[*wsConn]struct{}{}}
+	return &Server{opts: opts, cfg: opts.Config, session: &so, logger: opts.Logger, ctx: ctx, cancel: cancel,
+		conns: map[*wsConn]struct{}{}}
 }
+
+// Path is where the server is to be mounted: Config.Path, normalized.
+func (s *Server) Path() string { return Path(s.cfg.Path) }
 
 // Len is the number of open connections.
 func (s *Server) Len() int {
@@ -160,7 +167,7 @@ func remoteIP(r *http.Request) string {
 }
 
 func (s *Server) serve(c *websocket.Conn, remote string) {
-	sess := session.New(s.opts.Session, connection.TypeWebSocket, remote)
+	sess := session.New(s.session, connection.TypeWebSocket, remote)
 	e := &wsConn{c: c, sess: sess}
 	s.mu.Lock()
 	s.conns[e] = struct{}{}

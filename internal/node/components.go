@@ -1,0 +1,119 @@
+// Package node wires the parts of one node.
+//
+// This file maps the sections of the node's configuration (package
+// config, the file's schema) onto the configurations of the components,
+// which know nothing of that schema. The config's defaults are the
+// components' own, so a mapped field is either the user's value or the
+// component's default.
+package node
+
+import (
+	"log/slog"
+
+	redisb "github.com/stellarfw/stellar-go/backend/redis"
+	"github.com/stellarfw/stellar-go/cluster"
+	"github.com/stellarfw/stellar-go/config"
+	httpt "github.com/stellarfw/stellar-go/transport/http"
+	"github.com/stellarfw/stellar-go/transport/tcp"
+	"github.com/stellarfw/stellar-go/transport/ws"
+)
+
+// HTTPConfig is the http transport's configuration: the http section,
+// routes included. An Addr of "off" is the caller's to act on.
+func HTTPConfig(c config.Config) httpt.Config {
+	h := c.HTTP
+	var routes []httpt.Route
+	for _, r := range h.Routes {
+		routes = append(routes, httpt.Route{Method: r.Method, Path: r.Path, Action: r.Action, Version: r.APIVersion})
+	}
+	return httpt.Config{
+		Addr:                     h.Addr,
+		ReadTimeout:              h.ReadTimeout,
+		ReadHeaderTimeout:        h.ReadHeaderTimeout,
+		WriteTimeout:             h.WriteTimeout,
+		IdleTimeout:              h.IdleTimeout,
+		MaxHeaderBytes:           h.MaxHeaderBytes,
+		MaxBodyBytes:             h.MaxBodyBytes,
+		ActionPath:               h.ActionPath,
+		RootEndpointType:         h.RootEndpointType,
+		PublicDir:                h.PublicDir,
+		DirectoryFile:            h.DirectoryFile,
+		HideServerInformation:    h.HideServerInformation,
+		HideRequesterInformation: h.HideRequesterInformation,
+		CORS: httpt.CORS{
+			AllowOrigins:     h.CORS.AllowOrigins,
+			AllowMethods:     h.CORS.AllowMethods,
+			AllowHeaders:     h.CORS.AllowHeaders,
+			AllowCredentials: h.CORS.AllowCredentials,
+			MaxAge:           h.CORS.MaxAge,
+		},
+		Routes: routes,
+	}
+}
+
+// TCPConfig is the tcp transport's configuration: the tcp section. An
+// Addr of "off" is the caller's to act on.
+func TCPConfig(c config.Config) tcp.Config {
+	t := c.TCP
+	return tcp.Config{
+		Addr:         t.Addr,
+		TLSCert:      t.TLSCert,
+		TLSKey:       t.TLSKey,
+		MaxLineBytes: t.MaxLineBytes,
+		MaxInFlight:  t.MaxInFlight,
+		IdleTimeout:  t.IdleTimeout,
+	}
+}
+
+// WebSocketConfig is the ws transport's configuration: the websocket
+// section. A Path of "off" is the caller's to act on.
+func WebSocketConfig(c config.Config) ws.Config {
+	w := c.WebSocket
+	return ws.Config{
+		Path:           w.Path,
+		AllowedOrigins: w.AllowedOrigins,
+		MaxFrameBytes:  w.MaxFrameBytes,
+		MaxInFlight:    w.MaxInFlight,
+		PingInterval:   w.PingInterval,
+	}
+}
+
+// RedisConfig is the Redis backend's configuration: the redis section.
+func RedisConfig(c config.Config) redisb.Config {
+	r := c.Redis
+	return redisb.Config{
+		URL:            r.URL,
+		SentinelMaster: r.SentinelMaster,
+		SentinelAddrs:  r.SentinelAddrs,
+		ClusterAddrs:   r.ClusterAddrs,
+		Password:       r.Password,
+		Prefix:         r.Prefix,
+	}
+}
+
+// ClusterConfig is the cluster's configuration: the cluster section, the
+// node's id and version, and the transports it serves, signing with
+// token (which may differ from cluster.token: a node alone in memory
+// makes one up). Stats and OwnsConnection are the caller's to set.
+func ClusterConfig(c config.Config, token string, logger *slog.Logger) cluster.Config {
+	var transports []string
+	if c.HTTP.Addr != "off" {
+		transports = append(transports, "http")
+	}
+	if c.TCP.Addr != "off" {
+		transports = append(transports, "tcp")
+	}
+	return cluster.Config{
+		ID:                c.ID,
+		Token:             token,
+		Insecure:          c.Cluster.Insecure,
+		Version:           c.General.APIVersion,
+		Transports:        transports,
+		HeartbeatInterval: c.Cluster.HeartbeatInterval,
+		NodeTTL:           c.Cluster.NodeTTL,
+		RPCTimeout:        c.Cluster.RPCTimeout,
+		MessageWindow:     c.Cluster.MessageWindow,
+		MaxMessageBytes:   c.Cluster.MaxMessageBytes,
+		Logger:            logger,
+	}
+}

@@ -1,0 +1,145 @@
+package http
+
+import "time"
+
+// Defaults of Config.
+const (
+	DefaultAddr              = ":8080"
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultWriteTimeout      = 60 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	DefaultMaxHeaderBytes    = 64 << 10
+	DefaultMaxBodyBytes      = 8 << 20
+	DefaultActionPath        = "/api"
+	DefaultRootEndpointType  = RootFile
+	DefaultPublicDir         = "public"
+	DefaultDirectoryFile     = "index.html"
+	// DefaultCORSMaxAge is the default CORS.MaxAge when CORS.AllowOrigins
+	// is set.
+	DefaultCORSMaxAge = 10 * time.Minute
+)
+
+// Values of Config.RootEndpointType.
+const (
+	// RootFile serves static files at "/".
+	RootFile = "file"
+	// RootAPI serves actions and routes at "/".
+	RootAPI = "api"
+)
+
+// DefaultCORSAllowMethods returns the default CORS.AllowMethods when
+// CORS.AllowOrigins is set: GET, POST, PUT, PATCH, DELETE, OPTIONS.
+func DefaultCORSAllowMethods() []string {
+	return []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+}
+
+// DefaultCORSAllowHeaders returns the default CORS.AllowHeaders when
+// CORS.AllowOrigins is set: Content-Type, Authorization.
+func DefaultCORSAllowHeaders() []string {
+	return []string{"Content-Type", "Authorization"}
+}
+
+// Config configures a Server. A zero field means its default; New fills
+// them in.
+type Config struct {
+	// Addr is the listen address. Default ":8080" (DefaultAddr).
+	Addr string
+	// ReadTimeout bounds reading a whole request. Default 30s.
+	ReadTimeout time.Duration
+	// ReadHeaderTimeout bounds reading request headers. Default 10s.
+	ReadHeaderTimeout time.Duration
+	// WriteTimeout bounds writing a response. Default 60s.
+	WriteTimeout time.Duration
+	// IdleTimeout closes idle keep-alive connections. Default 120s.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes limits request headers. Default 64 KiB.
+	MaxHeaderBytes int
+	// MaxBodyBytes limits request bodies; larger ones get 413. Default
+	// 8 MiB.
+	MaxBodyBytes int64
+	// ActionPath is where actions are served, Stellar's urlPathForActions.
+	// Default "/api". "off" serves no prefix (then RootEndpointType
+	// should be RootAPI).
+	ActionPath string
+	// RootEndpointType says what "/" serves: RootFile (static files from
+	// PublicDir or Options.Files) or RootAPI (actions and routes at the
+	// root). Default RootFile.
+	RootEndpointType string
+	// PublicDir is the folder of static files, unless Options.Files is
+	// set. Default "public".
+	PublicDir string
+	// DirectoryFile is served for a folder. Default "index.html".
+	DirectoryFile string
+	// HideServerInformation leaves serverInformation out of responses.
+	HideServerInformation bool
+	// HideRequesterInformation leaves requesterInformation out of
+	// responses.
+	HideRequesterInformation bool
+	// CORS sets cross-origin headers; empty AllowOrigins sends none.
+	CORS CORS
+	// Routes are tried after those of Options.Routes, in order. Listen
+	// fails if one is malformed.
+	Routes []Route
+}
+
+// CORS configures cross-origin resource sharing headers.
+type CORS struct {
+	// AllowOrigins lists allowed origins; "*" allows any.
+	AllowOrigins []string
+	// AllowMethods default to DefaultCORSAllowMethods when AllowOrigins
+	// is set.
+	AllowMethods []string
+	// AllowHeaders default to DefaultCORSAllowHeaders when AllowOrigins
+	// is set.
+	AllowHeaders []string
+	// AllowCredentials sends Access-Control-Allow-Credentials: true.
+	AllowCredentials bool
+	// MaxAge is how long a preflight answer may be cached. Default 10m
+	// when AllowOrigins is set.
+	MaxAge time.Duration
+}
+
+// Route maps a method and a path pattern to an action, as Routes.Add
+// takes them.
+type Route struct {
+	// Method is get, post, put, patch, delete or all, in any case.
+	Method string
+	// Path is a pattern such as "/users/:id"; ":name" segments become
+	// params.
+	Path string
+	// Action is the action name to run.
+	Action string
+	// Version pins the action version; zero means the newest.
+	Version int
+}
+
+func (c *Config) setDefaults() {
+	setDefault(&c.Addr, DefaultAddr)
+	setDefault(&c.ReadTimeout, DefaultReadTimeout)
+	setDefault(&c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
+	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&c.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	setDefault(&c.MaxBodyBytes, DefaultMaxBodyBytes)
+	setDefault(&c.ActionPath, DefaultActionPath)
+	setDefault(&c.RootEndpointType, DefaultRootEndpointType)
+	setDefault(&c.PublicDir, DefaultPublicDir)
+	setDefault(&c.DirectoryFile, DefaultDirectoryFile)
+	if len(c.CORS.AllowOrigins) > 0 {
+		if len(c.CORS.AllowMethods) == 0 {
+			c.CORS.AllowMethods = DefaultCORSAllowMethods()
+		}
+		if len(c.CORS.AllowHeaders) == 0 {
+			c.CORS.AllowHeaders = DefaultCORSAllowHeaders()
+		}
+		setDefault(&c.CORS.MaxAge, DefaultCORSMaxAge)
+	}
+}
+
+func setDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
+	}
+}
