@@ -108,3 +108,15 @@ type BodyError struct {
 func (e *Error) Body() Body {
 	return Body{Error: BodyError{Code: e.Code, Message: e.Message, Fields: e.Fields}}
 }
+
+// clipLen is how much of a client's string an error message quotes.
+const clipLen = 100
+
+// Clip shortens s, a string the client sent, to quote it in an error
+// message: a client cannot make the node echo megabytes back.
+func Clip(s string) string {
+	if len(s) > clipLen {
+		return s[:clipLen] + "…"
+	}
+	return s
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -58,5 +59,15 @@ func TestBodyHidesCause(t *testing.T) {
 	}
 	if got := Newf("c", 400, "bad %d", 7).Message; got != "bad 7" {
 		t.Fatalf("Newf message = %q", got)
+	}
+}
+
+func TestClip(t *testing.T) {
+	long := strings.Repeat("x", 150)
+	if got := Clip(long); got != strings.Repeat("x", 100)+"…" {
+		t.Fatalf("Clip(150 x) = %q", got)
+	}
+	if got := Clip("short"); got != "short" {
+		t.Fatalf("Clip(short) = %q", got)
 	}
 }

@@ -7,6 +7,7 @@ package connection
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -126,4 +127,15 @@ func (c *Conn) Rooms() []string {
 		out = append(out, r)
 	}
 	return out
+}
+
+// RemoteIP is the host part of a network address such as an
+// http.Request's RemoteAddr ("203.0.113.7:51234" → "203.0.113.7"), or
+// the address itself when it has no port.
+func RemoteIP(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return host
 }

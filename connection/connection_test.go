@@ -57,3 +57,15 @@ func TestParamsAndRooms(t *testing.T) {
 		t.Fatalf("after clear: %v %v", c.Params(), c.Rooms())
 	}
 }
+
+func TestRemoteIP(t *testing.T) {
+	for addr, want := range map[string]string{
+		"203.0.113.7:51234": "203.0.113.7",
+		"[::1]:8080":        "::1",
+		"@":                 "@", // a unix socket's peer has no port
+	} {
+		if got := RemoteIP(addr); got != want {
+			t.Errorf("RemoteIP(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}

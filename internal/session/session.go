@@ -97,19 +97,12 @@ func Parse(b []byte) (Request, error) {
 		return Request{}, apierror.New(apierror.CodeMalformedRequest, http.StatusBadRequest,
 			`the message names both "action" and "verb"`)
 	case r.Verb != "" && !IsVerb(r.Verb):
-		return Request{}, apierror.Newf(apierror.CodeUnknownVerb, http.StatusBadRequest, "unknown verb %q", clip(r.Verb))
+		return Request{}, apierror.Newf(apierror.CodeUnknownVerb, http.StatusBadRequest, "unknown verb %q", apierror.Clip(r.Verb))
 	}
 	return r, nil
 }
 
-func trimErr(err error) string { return clip(err.Error()) }
-
-func clip(s string) string {
-	if len(s) > 100 {
-		return s[:100] + "…"
-	}
-	return s
-}
+func trimErr(err error) string { return apierror.Clip(err.Error()) }
 
 // Actions is what a session needs from the node's actions:
 // *action.Registry implements it.
@@ -417,7 +410,7 @@ func (s *Session) verb(r Request) (any, error) {
 	case VerbParamView:
 		v, ok := c.Params()[r.Key]
 		if !ok {
-			return nil, apierror.Newf(apierror.CodeParamNotFound, http.StatusNotFound, "no param %q on this connection", clip(r.Key))
+			return nil, apierror.Newf(apierror.CodeParamNotFound, http.StatusNotFound, "no param %q on this connection", apierror.Clip(r.Key))
 		}
 		return v, nil
 	case VerbParamDelete:
@@ -453,7 +446,7 @@ func (s *Session) verb(r Request) (any, error) {
 		}
 		return nil, chatError(s.opts.Chat.Emit(ctx, room, r.Event, r.Data, c))
 	}
-	return nil, apierror.Newf(apierror.CodeUnknownVerb, http.StatusBadRequest, "unknown verb %q", clip(r.Verb))
+	return nil, apierror.Newf(apierror.CodeUnknownVerb, http.StatusBadRequest, "unknown verb %q", apierror.Clip(r.Verb))
 }
 
 // Details describes the connection, for detailsView.
@@ -477,7 +470,7 @@ func badArg(msg string) error {
 }
 
 func notInRoom(room string) error {
-	return apierror.Newf(apierror.CodeNotInRoom, http.StatusForbidden, "not in room %q: roomAdd first", clip(room))
+	return apierror.Newf(apierror.CodeNotInRoom, http.StatusForbidden, "not in room %q: roomAdd first", apierror.Clip(room))
 }
 
 func refused(err error) *apierror.Error {

@@ -316,7 +316,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 // action prefix (or the root, for rootEndpointType api).
 func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string) {
 	start := time.Now()
-	conn := connection.New(connection.TypeWeb, remoteIP(r), s.opts.NodeID)
+	conn := connection.New(connection.TypeWeb, connection.RemoteIP(r.RemoteAddr), s.opts.NodeID)
 	conn.CountMessage()
 	if !s.begin() {
 		s.writeError(w, r, conn, start, apierror.New(apierror.CodeDraining, http.StatusServiceUnavailable,
@@ -475,14 +475,6 @@ func (s *Server) addInformation(body map[string]any, conn *connection.Conn, star
 			ReceivedParams: raw,
 		}
 	}
-}
-
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

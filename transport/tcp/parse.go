@@ -77,7 +77,7 @@ func ParseLine(line []byte) (r session.Request, text, empty bool, err error) {
 	default:
 		if rest != "" || !isName(word) {
 			return session.Request{}, true, false, apierror.Newf(apierror.CodeUnknownVerb, http.StatusBadRequest,
-				"unknown verb %q: send a verb (roomAdd, say, …), an action name, or JSON", clip(word))
+				"unknown verb %q: send a verb (roomAdd, say, …), an action name, or JSON", apierror.Clip(word))
 		}
 		r = session.Request{Action: word}
 	}
@@ -99,11 +99,4 @@ func isName(s string) bool {
 		}
 	}
 	return true
-}
-
-func clip(s string) string {
-	if len(s) > 100 {
-		return s[:100] + "…"
-	}
-	return s
 }

@@ -257,7 +257,7 @@ func (s *Server) readLoop(nc net.Conn, sess *session.Session) {
 			sess.Reject(perr)
 		case text && r.Action != "" && !s.known(r.Action):
 			sess.Reject(apierror.Newf(apierror.CodeUnknownVerb, http.StatusBadRequest,
-				"unknown verb or action %q", clip(r.Action)))
+				"unknown verb or action %q", apierror.Clip(r.Action)))
 		default:
 			sess.HandleRequest(r)
 		}

@@ -138,7 +138,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The limit is enforced below, so that the client gets an error
 	// message before the connection closes.
 	c.SetReadLimit(-1)
-	s.serve(c, remoteIP(r))
+	s.serve(c, connection.RemoteIP(r.RemoteAddr))
 }
 
 // clearDeadlines clears the HTTP server's read and write deadlines from a
@@ -156,14 +156,6 @@ func (w clearDeadlines) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		_ = c.SetDeadline(time.Time{})
 	}
 	return c, rw, err
-}
-
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func (s *Server) serve(c *websocket.Conn, remote string) {
