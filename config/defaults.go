@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	redisb "github.com/stellarfw/stellar-go/backend/redis"
+	"github.com/stellarfw/stellar-go/backend"
 	"github.com/stellarfw/stellar-go/cluster"
 	httpt "github.com/stellarfw/stellar-go/transport/http"
 )
@@ -51,7 +51,7 @@ func Defaults(c *Config) {
 	}
 
 	c.connectionDefaults()
-	setDefault(&c.Redis.Prefix, redisb.DefaultPrefix)
+	setDefault(&c.Redis.Prefix, backend.DefaultRedisPrefix)
 	c.Tasks.defaults()
 	c.Supervisor.defaults(c.ShutdownTimeout)
 
