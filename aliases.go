@@ -3,7 +3,10 @@ package stellar
 import (
 	"github.com/stellarfw/stellar-go/action"
 	"github.com/stellarfw/stellar-go/apierror"
+	"github.com/stellarfw/stellar-go/chat"
 	"github.com/stellarfw/stellar-go/config"
+	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/task"
 )
 
 // The common types, so that a user's main.go needs one import.
@@ -32,6 +35,22 @@ type (
 	Format = action.Format
 	// Error is an error with a client-facing code, status and message.
 	Error = apierror.Error
+
+	// TaskDefinition declares a task; see package task.
+	TaskDefinition = task.Definition
+	// Task is one run of a task, as its handler sees it.
+	Task = task.Task
+	// TaskHandlerFunc adapts a function to a task handler.
+	TaskHandlerFunc = task.HandlerFunc
+
+	// ChatMiddleware is chat middleware (say, onSayReceive, join, leave);
+	// register it with App.Chat.Use.
+	ChatMiddleware = chat.Middleware
+	// ChatMessage is a message said or emitted in a room.
+	ChatMessage = chat.Message
+	// ConnectionMiddleware runs when a persistent connection opens and
+	// closes; register it with App.Connections.Use.
+	ConnectionMiddleware = connection.Middleware
 )
 
 // Input formats, as Stellar's "string", "integer", "float" and "boolean".

@@ -6,10 +6,18 @@ import (
 	"time"
 
 	"github.com/stellarfw/stellar-go/action"
+	"github.com/stellarfw/stellar-go/internal/node"
 )
 
 // StatusAction is the name of the built-in status action.
 const StatusAction = "status"
+
+// Figures each node publishes in its cluster membership record at every
+// heartbeat; `stellar cluster status` shows them.
+const (
+	StatTasksRunning = node.StatTasksRunning // tasks the node runs now
+	StatConnections  = node.StatConnections  // its open TCP and WebSocket connections
+)
 
 // statusAction answers what a monitor or an operator wants to know about
 // the node: who it is, what it runs and for how long.
@@ -28,38 +36,32 @@ func (a *App) statusAction() *action.Action {
 			r.Response["version"] = cfg.General.APIVersion
 			r.Response["stellarVersion"] = Version
 			r.Response["goVersion"] = runtime.Version()
-			r.Response["uptime"] = a.uptime().Milliseconds()
-			a.mu.Lock()
-			started := a.startedAt
-			a.mu.Unlock()
+			up, started := a.uptime()
+			r.Response["uptime"] = up.Milliseconds()
 			if !started.IsZero() {
 				r.Response["startedAt"] = started.UTC().Format(time.RFC3339)
 			}
 			a.mu.Lock()
-			srv, b, parts := a.http, a.backend, a.started
+			n := a.node
 			a.mu.Unlock()
-			if b != nil {
-				r.Response["backend"] = b.name
-			} else {
-				r.Response["backend"] = a.backendName()
-			}
-			for _, p := range parts {
-				if p.status != nil {
-					p.status(ctx, r.Response)
+			if n == nil {
+				r.Response["backend"] = "memory"
+				if cfg.Redis.Enabled() {
+					r.Response["backend"] = "redis"
 				}
+				return nil
 			}
-			if srv != nil {
-				r.Response["http"] = map[string]any{"addr": srv.Addr().String(), "inFlight": srv.InFlight()}
-			}
+			n.Status(ctx, r.Response)
 			return nil
 		},
 	}
 }
 
-// backendName names the shared state backend in use.
-func (a *App) backendName() string {
-	if a.Config().Redis.Enabled() {
-		return "redis"
+// nodeStats are the figures of the membership record. They take no lock
+// of the app: the cluster reads them at every heartbeat.
+func (a *App) nodeStats() map[string]int64 {
+	return map[string]int64{
+		StatTasksRunning: int64(a.Tasks.Running()),
+		StatConnections:  int64(a.Connections.Len("")),
 	}
-	return "memory"
 }

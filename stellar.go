@@ -3,7 +3,6 @@ package stellar
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -44,19 +42,20 @@ type App struct {
 	// this file system (an embed.FS, say) instead of http.public_dir.
 	Public fs.FS
 	// Cache is the shared cache (Stellar's api.cache), on Redis when one is
-	// configured and in memory otherwise. It is set by Start.
+	// configured and in memory otherwise. It is set by Start, before any
+	// task or request runs.
 	Cache *cache.Cache
 	// Cluster is the node's link to the other nodes: membership, signed
 	// messages (Stellar's api.redis.publish) and RPC (doCluster). Register
 	// methods and subscriptions on it before or after Start.
 	Cluster *cluster.Cluster
-	// Tasks is the task API (Stellar's api.tasks): register task
-	// definitions before Start; enqueue once started. Every node runs
-	// workers unless tasks.workers is -1.
+	// Tasks registers task definitions (before Start), enqueues tasks
+	// (once started) and runs this node's workers: Stellar's api.tasks.
+	// Every node runs workers unless tasks.workers is -1.
 	Tasks *task.Manager
-	// Inspector shows and manages the task queues of the whole cluster
-	// (the admin half of api.tasks: stats, failed, delayed, locks, …).
-	// It is set by Start.
+	// Inspector reads and manages the queues of the whole cluster (stats,
+	// failed, delayed, locks…: the rest of Stellar's api.tasks). It is
+	// set by Start, like Cache.
 	Inspector *task.Inspector
 	// Chat is the chat-room API (Stellar's api.chatRoom): rooms span the
 	// cluster, and Join and Leave work on a connection of any node.
@@ -66,29 +65,22 @@ type App struct {
 	// connections; register connection middleware with Connections.Use.
 	Connections *connection.Registry
 
-	base      config.Config
-	logOut    io.Writer
-	logFixed  *slog.Logger
-	startedAt time.Time
+	base     config.Config
+	logOut   io.Writer
+	logFixed *slog.Logger
 
+	// mu guards the fields marked so. It is never held across a call
+	// that may block: parts start and stop without it, so that a task or
+	// an RPC handler may call the app's accessors at any time.
 	mu          sync.Mutex
 	configured  bool          // guarded by mu
 	cfg         config.Config // guarded by mu; the effective configuration
 	logger      *slog.Logger  // guarded by mu
 	state       state         // guarded by mu
 	startDone   chan struct{} // guarded by mu; closed when Start returns
-	http        *httpt.Server // guarded by mu
-	backend     *backend      // guarded by mu; open while running
-	parts       []part        // guarded by mu; registered by New
-	started     []part        // guarded by mu; the parts Start brought up
-	conns       *connections  // guarded by mu; the persistent transports
+	node        *node.Node    // guarded by mu; set while starting and after
 	shutdown    chan struct{} // closed once Shutdown has finished
-	shutdownErr error         // set before shutdown is closed
-	failed      chan error    // a transport that stopped on its own
-
-	wg sync.WaitGroup // goroutines started by Start
-
-	clusterLog atomic.Pointer[slog.Logger] // the logger of the built-in cluster methods
+	shutdownErr error         // written before shutdown is closed
 }
 
 type state int
@@ -119,7 +111,6 @@ func New(cfg Config, opts ...Option) *App {
 		logOut:   os.Stderr,
 		Routes:   &httpt.Routes{},
 		shutdown: make(chan struct{}),
-		failed:   make(chan error, 1),
 	}
 	for _, o := range opts {
 		o(a)
@@ -127,12 +118,9 @@ func New(cfg Config, opts ...Option) *App {
 	a.Actions = action.NewRegistry(logging.Discard(), "")
 	a.Cluster = cluster.New()
 	a.registerClusterMethods()
-	a.parts = append(a.parts, a.clusterPart())
 	a.Tasks = task.New()
-	a.parts = append(a.parts, a.tasksPart())
 	a.Connections = connection.NewRegistry()
 	a.Chat = chat.New(a.Connections, a.Cluster)
-	a.parts = append(a.parts, a.connectionsPart())
 	if err := a.Actions.Register(a.statusAction()); err != nil {
 		panic(err) // the built-in action is valid; a failure here is a bug
 	}
@@ -197,34 +185,54 @@ func (a *App) ensureConfigured() {
 	a.mu.Lock()
 	done := a.configured
 	a.mu.Unlock()
-	if !done {
-		if err := a.Configure(a.base); err != nil {
-			// Keep the defaults so that accessors work; Start reports err.
-			cfg := a.base
-			config.Defaults(&cfg)
-			a.mu.Lock()
-			if !a.configured {
-				a.cfg = cfg
-				a.logger = logging.Discard()
-			}
-			a.mu.Unlock()
+	if done {
+		return
+	}
+	if err := a.Configure(a.base); err != nil {
+		// Keep the defaults so that accessors work; Start reports err.
+		cfg := a.base
+		config.Defaults(&cfg)
+		a.mu.Lock()
+		if !a.configured {
+			a.cfg = cfg
+			a.logger = logging.Discard()
 		}
+		a.mu.Unlock()
 	}
 }
 
 // HTTPAddr is the address the HTTP server listens on, once started; nil
 // when HTTP is off. Useful with http.addr ":0".
 func (a *App) HTTPAddr() net.Addr {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.http == nil {
-		return nil
+	if n := a.running(); n != nil {
+		return n.HTTPAddr()
 	}
-	return a.http.Addr()
+	return nil
 }
 
-// Start starts the node: it binds its listeners (failing at once if a port
-// is taken) and starts serving. It returns when the node is serving.
+// TCPAddr is the address the TCP server listens on, once started; nil
+// when TCP is off. Useful with tcp.addr ":0".
+func (a *App) TCPAddr() net.Addr {
+	if n := a.running(); n != nil {
+		return n.TCPAddr()
+	}
+	return nil
+}
+
+// running returns the node once Start has succeeded, nil before.
+func (a *App) running() *node.Node {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.state < stateRunning {
+		return nil
+	}
+	return a.node
+}
+
+// Start starts the node: it opens the backend, starts the cluster
+// membership, the task workers and the chat rooms, binds its listeners
+// (failing at once if a port is taken) and starts serving. It returns
+// when the node is serving.
 func (a *App) Start(ctx context.Context) error {
 	a.mu.Lock()
 	configured := a.configured
@@ -243,15 +251,13 @@ func (a *App) Start(ctx context.Context) error {
 		a.mu.Unlock()
 		return err
 	}
-	// Parts start without a.mu held, so that they may call the app's
-	// accessors; Shutdown waits for startDone before it stops anything.
 	a.state = stateStarting
 	a.startDone = make(chan struct{})
 	cfg, logger := a.cfg, a.logger
 	a.mu.Unlock()
 	defer close(a.startDone)
 
-	err := a.start(ctx, cfg, logger)
+	n, err := a.start(ctx, cfg, logger)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err != nil {
@@ -262,105 +268,57 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	a.state = stateRunning
-	attrs := []any{"version", cfg.General.APIVersion, "pid", os.Getpid(), "backend", a.backend.name}
-	if a.http != nil {
-		attrs = append(attrs, "http", a.http.Addr().String())
+	attrs := []any{"version", cfg.General.APIVersion, "pid", os.Getpid(), "backend", n.BackendName()}
+	if addr := n.HTTPAddr(); addr != nil {
+		attrs = append(attrs, "http", addr.String())
 	}
 	logger.Info("node started", attrs...)
 	return nil
 }
 
-// start opens the backend, starts the parts and binds the listeners,
-// undoing all of it if a step fails.
-func (a *App) start(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	b, err := openBackend(cfg)
-	if err != nil {
-		return err
-	}
-	a.mu.Lock()
-	a.startedAt = time.Now()
-	a.backend = b
-	a.mu.Unlock()
-	a.Cache = cache.New(b.cacheStore(), cache.Config{NodeID: cfg.ID})
-	var started []part
-	rollback := func() {
-		for i := len(started) - 1; i >= 0; i-- {
-			if err := started[i].stop(ctx); err != nil {
-				logger.Error("stopping after a failed start", "part", started[i].name, "error", err.Error())
-			}
-		}
-		_ = b.close()
-		a.mu.Lock()
-		a.started, a.backend = nil, nil
-		a.mu.Unlock()
-	}
-	for _, p := range a.parts {
-		if err := p.start(ctx, b); err != nil {
-			rollback()
-			return fmt.Errorf("stellar: starting %s: %w", p.name, err)
-		}
-		started = append(started, p)
-		a.mu.Lock()
-		a.started = started
-		a.mu.Unlock()
-	}
-	if cfg.HTTP.Addr == "off" {
-		return nil
-	}
-	srv := httpt.New(httpt.Options{
-		Config:     node.HTTPConfig(cfg),
-		ServerName: cfg.General.ServerName,
-		APIVersion: cfg.General.APIVersion,
-		NodeID:     cfg.ID,
-		Actions:    a.Actions,
-		Routes:     a.Routes,
-		Files:      a.Public,
-		Logger:     logger,
-		Ready:      a.ready,
-		Handlers:   a.httpHandlers(),
+// start opens the node, publishes its cache and inspector, and starts it.
+func (a *App) start(ctx context.Context, cfg config.Config, logger *slog.Logger) (*node.Node, error) {
+	n, err := node.Open(cfg, logger, node.Parts{
+		Actions:     a.Actions,
+		Routes:      a.Routes,
+		Public:      a.Public,
+		Cluster:     a.Cluster,
+		Tasks:       a.Tasks,
+		Chat:        a.Chat,
+		Connections: a.Connections,
+		Stats:       a.nodeStats,
+		Ready:       a.readyState,
 	})
-	if err := srv.Listen(); err != nil {
-		rollback()
-		return err
+	if err != nil {
+		return nil, err
 	}
+	// Before anything runs: a task or a request may use them at once.
+	a.Cache, a.Inspector = n.Cache(), n.Inspector()
 	a.mu.Lock()
-	a.http = srv
+	a.node = n
 	a.mu.Unlock()
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		if err := srv.Serve(); err != nil {
-			logger.Error("http server stopped", "error", err.Error())
-			select {
-			case a.failed <- err:
-			default:
-			}
-		}
-	}()
+	if err := n.Start(ctx); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// readyState fails unless the app is running.
+func (a *App) readyState(context.Context) error {
+	if a.running() == nil {
+		return errors.New("node is not running")
+	}
 	return nil
 }
 
-// ready reports whether the node can serve traffic, for /readyz: it is
-// running, its backend answers, and every part is ready.
-func (a *App) ready(ctx context.Context) error {
-	a.mu.Lock()
-	running, b, parts := a.state == stateRunning, a.backend, a.started
-	a.mu.Unlock()
-	if !running {
+// Ready reports whether the node can serve traffic, as /readyz does: it
+// is running, its backend answers, and every part is ready.
+func (a *App) Ready(ctx context.Context) error {
+	n := a.running()
+	if n == nil {
 		return errors.New("node is not running")
 	}
-	if err := b.ping(ctx); err != nil {
-		return fmt.Errorf("backend %s: %w", b.name, err)
-	}
-	for _, p := range parts {
-		if p.ready == nil {
-			continue
-		}
-		if err := p.ready(ctx); err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
-		}
-	}
-	return nil
+	return n.Ready(ctx)
 }
 
 // Shutdown stops the node gracefully: new requests get 503 while those in
@@ -395,8 +353,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 		}
 	}
 	a.state = stateStopping
-	srv, logger, timeout := a.http, a.logger, a.cfg.ShutdownTimeout
-	parts, b := a.started, a.backend
+	n, logger, timeout := a.node, a.logger, a.cfg.ShutdownTimeout
 	a.mu.Unlock()
 
 	if _, ok := ctx.Deadline(); !ok && timeout > 0 {
@@ -405,34 +362,11 @@ func (a *App) Shutdown(ctx context.Context) error {
 		defer cancel()
 	}
 	logger.Info("node stopping")
-	var errs []error
-	if srv != nil {
-		if err := srv.Shutdown(ctx); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	for i := len(parts) - 1; i >= 0; i-- {
-		if err := parts[i].stop(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("stopping %s: %w", parts[i].name, err))
-		}
-	}
-	if b != nil {
-		if err := b.close(); err != nil {
-			errs = append(errs, fmt.Errorf("closing backend: %w", err))
-		}
-	}
-	waited := make(chan struct{})
-	go func() { a.wg.Wait(); close(waited) }()
-	select {
-	case <-waited:
-	case <-ctx.Done():
-		errs = append(errs, fmt.Errorf("stellar: goroutines still running at the shutdown deadline: %w", ctx.Err()))
-	}
-	err := errors.Join(errs...)
+	err := n.Stop(ctx)
 	if err != nil {
 		logger.Error("node stopped with errors", "error", err.Error())
 	} else {
-		logger.Info("node stopped", "uptime", time.Since(a.startedAt).Round(time.Millisecond).String())
+		logger.Info("node stopped", "uptime", time.Since(n.StartedAt()).Round(time.Millisecond).String())
 	}
 	a.mu.Lock()
 	a.state = stateStopped
@@ -452,13 +386,18 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.Start(ctx); err != nil && !errors.Is(err, ErrAlreadyStarted) {
 		return err
 	}
+	n := a.running()
+	if n == nil {
+		<-a.shutdown // stopped before Run: nothing to serve
+		return a.shutdownErr
+	}
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var runErr error
 	select {
 	case <-sigCtx.Done():
 		a.Logger().Info("shutdown requested")
-	case runErr = <-a.failed:
+	case runErr = <-n.Failed():
 	case <-a.shutdown:
 		return a.shutdownErr
 	}
@@ -467,11 +406,13 @@ func (a *App) Run(ctx context.Context) error {
 	return errors.Join(runErr, err)
 }
 
-func (a *App) uptime() time.Duration {
+// uptime is how long the node has been running; zero before Start.
+func (a *App) uptime() (time.Duration, time.Time) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.startedAt.IsZero() {
-		return 0
+	n := a.node
+	a.mu.Unlock()
+	if n == nil || n.StartedAt().IsZero() {
+		return 0, time.Time{}
 	}
-	return time.Since(a.startedAt)
+	return time.Since(n.StartedAt()), n.StartedAt()
 }

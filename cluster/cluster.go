@@ -339,7 +339,7 @@ func (c *Cluster) Start(ctx context.Context, t Transport, cfg Config) error {
 }
 
 func duplicateError(id string) error {
-	return fmt.Errorf("cluster: node id %q is already live in the cluster; give this node another id (--id or STELLAR_ID): %w", id, ErrDuplicateNode)
+	return fmt.Errorf("cluster: node id %q is already live in the cluster; give this node another id: %w", id, ErrDuplicateNode)
 }
 
 // reset undoes a failed Start.

@@ -64,6 +64,10 @@ type Loaded struct {
 // STELLAR_* environment variables, then flags, each overriding the keys it
 // sets; then Defaults and Validate. Errors name the file, variable or flag
 // and the key.
+// ErrManyFiles means the working directory holds more than one config
+// file, so which to read would be a guess.
+var ErrManyFiles = errors.New("more than one config file")
+
 func Load(src Source) (Loaded, error) {
 	env := src.Env
 	if env == nil {
@@ -214,8 +218,8 @@ func findFile(dir, name string) (string, error) {
 	case 1:
 		return found[0], nil
 	}
-	return "", fmt.Errorf("config: found %s and %s: keep one, or choose with --config or STELLAR_CONFIG",
-		strings.Join(found[:len(found)-1], ", "), found[len(found)-1])
+	return "", fmt.Errorf("config: found %s and %s: keep one, or name the one to read (STELLAR_CONFIG): %w",
+		strings.Join(found[:len(found)-1], ", "), found[len(found)-1], ErrManyFiles)
 }
 
 // format returns "toml", "yaml" or "json" from the extension of name, or

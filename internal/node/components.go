@@ -1,5 +1,3 @@
-// Package node wires the parts of one node.
-//
 // This file maps the sections of the node's configuration (package
 // config, the file's schema) onto the configurations of the components,
 // which know nothing of that schema. The config's defaults are the
@@ -10,9 +8,10 @@ package node
 import (
 	"log/slog"
 
-	redisb "github.com/stellarfw/stellar-go/backend/redis"
+	"github.com/stellarfw/stellar-go/backend"
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/config"
+	"github.com/stellarfw/stellar-go/task"
 	httpt "github.com/stellarfw/stellar-go/transport/http"
 	"github.com/stellarfw/stellar-go/transport/tcp"
 	"github.com/stellarfw/stellar-go/transport/ws"
@@ -78,16 +77,42 @@ func WebSocketConfig(c config.Config) ws.Config {
 	}
 }
 
+// BackendConfig chooses the backend: Redis when the redis section names
+// one, the embedded memory backend otherwise.
+func BackendConfig(c config.Config) backend.Config {
+	if !c.Redis.Enabled() {
+		return backend.Config{}
+	}
+	r := RedisConfig(c)
+	return backend.Config{Redis: &r}
+}
+
 // RedisConfig is the Redis backend's configuration: the redis section.
-func RedisConfig(c config.Config) redisb.Config {
+func RedisConfig(c config.Config) backend.RedisConfig {
 	r := c.Redis
-	return redisb.Config{
+	return backend.RedisConfig{
 		URL:            r.URL,
 		SentinelMaster: r.SentinelMaster,
 		SentinelAddrs:  r.SentinelAddrs,
 		ClusterAddrs:   r.ClusterAddrs,
 		Password:       r.Password,
 		Prefix:         r.Prefix,
+	}
+}
+
+// TaskConfig is the task Manager's configuration: the tasks section.
+// tasks.workers -1 (or 0 from a file, the environment or a flag) runs no
+// workers.
+func TaskConfig(c config.Config, logger *slog.Logger) task.Config {
+	t := c.Tasks
+	return task.Config{
+		NodeID:       c.ID,
+		Concurrency:  max(t.Workers, 0),
+		Queues:       t.Queues,
+		Lease:        t.Lease,
+		PollInterval: t.PollInterval,
+		DrainTimeout: t.DrainTimeout,
+		Logger:       logger,
 	}
 }
 

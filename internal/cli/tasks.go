@@ -1,4 +1,4 @@
-package stellar
+package cli
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/stellarfw/stellar-go/backend"
+	"github.com/stellarfw/stellar-go/config"
+	"github.com/stellarfw/stellar-go/internal/node"
 	"github.com/stellarfw/stellar-go/task"
 )
 
@@ -28,7 +31,7 @@ environment as run: --redis URL, --config PATH, ...).
 `
 
 // cmdTasks is the operator's view of the task queues.
-func (a *App) cmdTasks(args []string, stdout, stderr io.Writer) int {
+func (a *cmd) cmdTasks(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintf(stderr, tasksUsage, "stellar")
 		if len(args) == 0 {
@@ -68,15 +71,15 @@ func (a *App) cmdTasks(args []string, stdout, stderr io.Writer) int {
 		return ExitUsage
 	}
 	cfg = a.Config()
-	b, err := openBackend(cfg)
+	b, err := backend.Open(node.BackendConfig(cfg))
 	if err != nil {
 		fmt.Fprintf(stderr, "stellar: %v\n", err)
 		return ExitUsage
 	}
-	defer b.close()
+	defer b.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, table, err := a.runTasksCommand(ctx, b.taskStore(), sub, pos, *queue, *in, *offset, *limit)
+	out, table, err := a.runTasksCommand(ctx, b, cfg, sub, pos, *queue, *in, *offset, *limit)
 	if err != nil {
 		fmt.Fprintf(stderr, "stellar: tasks %s: %v\n", sub, oneLine(err))
 		return ExitFailure
@@ -121,10 +124,10 @@ func splitArgs(args []string, bools map[string]bool) (flags, pos []string) {
 	return flags, pos
 }
 
-// runTasksCommand runs one tasks subcommand on store and returns what
-// --json prints and the rows of the table printed otherwise.
-func (a *App) runTasksCommand(ctx context.Context, store taskStore, sub string, pos []string, queue string, in time.Duration, offset, limit int) (any, [][]string, error) {
-	inspector := task.NewInspector(store)
+// runTasksCommand runs one tasks subcommand and returns what --json
+// prints and the rows of the table printed otherwise.
+func (a *cmd) runTasksCommand(ctx context.Context, b *backend.Backend, cfg config.Config, sub string, pos []string, queue string, in time.Duration, offset, limit int) (any, [][]string, error) {
+	insp := task.NewInspector(b.TaskAdmin())
 	ts := func(t time.Time) string {
 		if t.IsZero() {
 			return "-"
@@ -142,7 +145,7 @@ func (a *App) runTasksCommand(ctx context.Context, store taskStore, sub string, 
 		}
 		out := []def{}
 		rows := [][]string{{"NAME", "QUEUE", "FREQUENCY", "MAX ATTEMPTS", "DESCRIPTION"}}
-		for _, d := range a.Tasks.Definitions() {
+		for _, d := range a.TaskManager().Definitions() {
 			f := ""
 			if d.Frequency > 0 {
 				f = d.Frequency.String()
@@ -155,7 +158,7 @@ func (a *App) runTasksCommand(ctx context.Context, store taskStore, sub string, 
 		}
 		return out, rows, nil
 	case "stats":
-		s, err := inspector.Stats(ctx)
+		s, err := insp.Stats(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -181,19 +184,13 @@ func (a *App) runTasksCommand(ctx context.Context, store taskStore, sub string, 
 		if in > 0 {
 			opts = append(opts, task.In(in))
 		}
-		// The app's own Manager, so that its enqueue middleware applies; it
-		// only enqueues: this process runs no worker, mover or scheduler.
-		if err := a.Tasks.Start(ctx, store, task.Config{EnqueueOnly: true}); err != nil {
-			return nil, nil, err
-		}
-		defer a.Tasks.Stop(ctx)
-		id, err := a.Tasks.Enqueue(ctx, pos[0], args, opts...)
+		id, err := a.enqueue(ctx, b, cfg, pos[0], args, opts)
 		if err != nil {
 			return nil, nil, err
 		}
 		return map[string]string{"id": id}, [][]string{{"enqueued " + pos[0] + " as " + id}}, nil
 	case "failed":
-		f, err := inspector.Failed(ctx, offset, limit)
+		f, err := insp.Failed(ctx, offset, limit)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -206,17 +203,17 @@ func (a *App) runTasksCommand(ctx context.Context, store taskStore, sub string, 
 		}
 		return f, rows, nil
 	case "retry":
-		if err := inspector.RetryAndRemoveFailed(ctx, pos[0]); err != nil {
+		if err := insp.RetryAndRemoveFailed(ctx, pos[0]); err != nil {
 			return nil, nil, err
 		}
 		return map[string]string{"retried": pos[0]}, [][]string{{"retried " + pos[0]}}, nil
 	case "remove":
-		if err := inspector.RemoveFailed(ctx, pos[0]); err != nil {
+		if err := insp.RemoveFailed(ctx, pos[0]); err != nil {
 			return nil, nil, err
 		}
 		return map[string]string{"removed": pos[0]}, [][]string{{"removed " + pos[0]}}, nil
 	case "delayed":
-		d, err := inspector.AllDelayed(ctx)
+		d, err := insp.AllDelayed(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -237,4 +234,18 @@ func oneLineStr(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// enqueue enqueues one task through the app's Manager, started in
+// enqueue-only mode (no workers, no scheduler): its definitions validate
+// the arguments and choose the queue, and its enqueue middleware runs.
+// The process ends after the command, so the Manager's one start is
+// spent here.
+func (a *cmd) enqueue(ctx context.Context, b *backend.Backend, cfg config.Config, name string, args any, opts []task.Option) (string, error) {
+	m := a.TaskManager()
+	if err := m.Start(ctx, b.Tasks(), task.Config{NodeID: cfg.ID, Logger: a.Logger(), EnqueueOnly: true}); err != nil {
+		return "", err
+	}
+	defer m.Stop(context.WithoutCancel(ctx))
+	return m.Enqueue(ctx, name, args, opts...)
 }

@@ -1,4 +1,7 @@
-package stellar
+// Package cli is the stellar command line: run, config, tasks, cluster,
+// version and startCluster. It drives the application through the small
+// App interface it defines; the root package adapts its App to it.
+package cli
 
 import (
 	"context"
@@ -7,13 +10,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"strings"
 	"text/tabwriter"
 
+	"log/slog"
+
+	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/supervisor"
+	"github.com/stellarfw/stellar-go/task"
 )
 
 // Exit statuses of Main.
@@ -23,22 +29,61 @@ const (
 	ExitUsage   = 2 // bad flags, bad configuration, or a listener that cannot bind
 )
 
+// App is what the command line needs of the application: the root
+// package's App, seen through an adapter.
+type App interface {
+	// Configure sets the effective configuration before Start.
+	Configure(cfg config.Config) error
+	// Config is the effective configuration.
+	Config() config.Config
+	// Logger is the node's logger.
+	Logger() *slog.Logger
+	// Start starts the node; Run serves until a signal, then stops it.
+	Start(ctx context.Context) error
+	Run(ctx context.Context) error
+	// Ready reports whether the node can serve traffic.
+	Ready(ctx context.Context) error
+	// Shutdown stops the node; Done is closed once it has stopped.
+	Shutdown(ctx context.Context) error
+	Done() <-chan struct{}
+	// TaskManager is the app's task Manager, with the definitions and
+	// enqueue middleware registered on it. `tasks enqueue` starts it in
+	// enqueue-only mode.
+	TaskManager() *task.Manager
+}
+
+// Info is what the command line says about the program.
+type Info struct {
+	// Base is the configuration the program passed to stellar.New: the
+	// layer under the file, the environment and the flags.
+	Base config.Config
+	// Version is the framework's version.
+	Version string
+}
+
+// cmd is one run of the command line.
+type cmd struct {
+	App
+	base    config.Config
+	version string
+}
+
 // Main runs the stellar command line with args (os.Args) and returns the
-// exit status: os.Exit(app.Main(os.Args)).
+// exit status.
 //
 //	run           start one node
 //	config        print the effective configuration, secrets masked
+//	tasks         inspect and manage task queues
+//	cluster       list the live nodes
 //	version       print versions
 //	startCluster  run N nodes on this machine, supervised
 //	help          show this help
-func (a *App) Main(args []string) int {
-	return a.main(args, os.Stdout, os.Stderr)
+func Main(app App, info Info, args []string, stdout, stderr io.Writer) int {
+	c := &cmd{App: app, base: info.Base, version: info.Version}
+	return c.main(args, stdout, stderr)
 }
 
-// Main is app.Main(os.Args), for a one-line main: os.Exit(stellar.Main(app)).
-func Main(app *App) int { return app.Main(os.Args) }
-
-func (a *App) main(args []string, stdout, stderr io.Writer) int {
+func (a *cmd) main(args []string, stdout, stderr io.Writer) int {
 	prog := "stellar"
 	if len(args) > 0 {
 		args = args[1:]
@@ -58,7 +103,7 @@ func (a *App) main(args []string, stdout, stderr io.Writer) int {
 	case "cluster":
 		return a.cmdCluster(rest, stdout, stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintf(stdout, "stellar %s (%s, app version %s)\n", Version, runtime.Version(), a.base.General.APIVersion)
+		fmt.Fprintf(stdout, "stellar %s (%s, app version %s)\n", a.version, runtime.Version(), a.base.General.APIVersion)
 		return ExitOK
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 {
@@ -74,7 +119,7 @@ func (a *App) main(args []string, stdout, stderr io.Writer) int {
 	return ExitUsage
 }
 
-func (a *App) usage(w io.Writer, prog string) {
+func (a *cmd) usage(w io.Writer, prog string) {
 	fmt.Fprintf(w, `%[1]s — an action-based API server with clustering built in
 
 Usage:
@@ -134,10 +179,14 @@ func (nf *nodeFlags) load(base config.Config, args []string) (config.Loaded, err
 			flags[key] = f.Value.String()
 		}
 	})
-	return config.Load(config.Source{Base: base, File: *nf.config, Flags: flags})
+	loaded, err := config.Load(config.Source{Base: base, File: *nf.config, Flags: flags})
+	if errors.Is(err, config.ErrManyFiles) {
+		err = fmt.Errorf("%w; or choose one with --config", err)
+	}
+	return loaded, err
 }
 
-func (a *App) cmdRun(args []string, stderr io.Writer) int {
+func (a *cmd) cmdRun(args []string, stderr io.Writer) int {
 	nf := newNodeFlags("run", stderr)
 	loaded, err := nf.load(a.base, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -167,7 +216,7 @@ func (a *App) cmdRun(args []string, stderr io.Writer) int {
 	}
 	if err := a.Start(context.Background()); err != nil {
 		workerStartFailed(link, a.Logger(), err)
-		fmt.Fprintf(stderr, "stellar: %v\n", oneLine(err))
+		fmt.Fprintf(stderr, "stellar: %v%s\n", oneLine(err), hint(err))
 		return ExitUsage
 	}
 	if link != nil {
@@ -180,7 +229,7 @@ func (a *App) cmdRun(args []string, stderr io.Writer) int {
 	return ExitOK
 }
 
-func (a *App) cmdConfig(args []string, stdout, stderr io.Writer) int {
+func (a *cmd) cmdConfig(args []string, stdout, stderr io.Writer) int {
 	nf := newNodeFlags("config", stderr)
 	keys := nf.fs.Bool("keys", false, "list every config key with its environment variable and default")
 	loaded, err := nf.load(a.base, args)
@@ -210,6 +259,17 @@ func (a *App) cmdConfig(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, string(out))
 	return ExitOK
+}
+
+// hint is what the command line adds to an error that a flag can mend.
+func hint(err error) string {
+	switch {
+	case errors.Is(err, cluster.ErrNoToken):
+		return " (set --token or STELLAR_SERVER_TOKEN)"
+	case errors.Is(err, cluster.ErrDuplicateNode):
+		return " (set --id or STELLAR_ID)"
+	}
+	return ""
 }
 
 // oneLine keeps the first line of an error, for terminal messages.

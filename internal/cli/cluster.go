@@ -1,4 +1,4 @@
-package stellar
+package cli
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	redisb "github.com/stellarfw/stellar-go/backend/redis"
+	"github.com/stellarfw/stellar-go/backend"
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/internal/node"
 )
@@ -30,7 +30,7 @@ nodes from impostors.
 const clusterStatusTimeout = 5 * time.Second
 
 // cmdCluster is the operator's view of the cluster.
-func (a *App) cmdCluster(args []string, stdout, stderr io.Writer) int {
+func (a *cmd) cmdCluster(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintf(stderr, clusterUsage, "stellar")
 		if len(args) == 0 {
@@ -58,10 +58,11 @@ func (a *App) cmdCluster(args []string, stdout, stderr io.Writer) int {
 		return ExitUsage
 	}
 	if cfg.Cluster.Token == "" && !cfg.Cluster.Insecure {
-		fmt.Fprintln(stderr, "stellar: "+errNoToken.Error())
+		fmt.Fprintln(stderr, "stellar: cluster.token is empty: the nodes sign their messages with it, and their membership too; "+
+			"set --token or STELLAR_SERVER_TOKEN to the cluster's shared secret")
 		return ExitUsage
 	}
-	b, err := redisb.Open(node.RedisConfig(cfg))
+	b, err := backend.Open(node.BackendConfig(cfg))
 	if err != nil {
 		fmt.Fprintf(stderr, "stellar: %v\n", oneLine(err))
 		return ExitUsage
@@ -92,7 +93,7 @@ func (a *App) cmdCluster(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(tw, "ID\tHOST\tPID\tUPTIME\tVERSION\tTRANSPORTS\tTASKS\tCONNECTIONS")
 	for _, n := range nodes {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%d\n", n.ID, n.Host, n.PID, n.Uptime(now).Round(time.Second), n.Version,
-			strings.Join(n.Transports, ","), n.Stats[StatTasksRunning], n.Stats[StatConnections])
+			strings.Join(n.Transports, ","), n.Stats[node.StatTasksRunning], n.Stats[node.StatConnections])
 	}
 	_ = tw.Flush()
 	if len(nodes) == 0 {

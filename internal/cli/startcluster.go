@@ -1,4 +1,4 @@
-package stellar
+package cli
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	redisb "github.com/stellarfw/stellar-go/backend/redis"
+	"github.com/stellarfw/stellar-go/backend"
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/internal/logging"
@@ -35,7 +35,7 @@ const readyPollInterval = 50 * time.Millisecond
 var supervisorOnlyFlags = map[string]bool{"workers": true, "name-prefix": true, "pid-file": true, "token": true, "id": true}
 
 // cmdStartCluster runs a supervisor of N workers of this program.
-func (a *App) cmdStartCluster(args []string, stderr io.Writer) int {
+func (a *cmd) cmdStartCluster(args []string, stderr io.Writer) int {
 	nf := newStartClusterFlags(stderr)
 	loaded, err := nf.load(a.base, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -163,9 +163,9 @@ func workerConfig(nf *nodeFlags, cfg config.Config, token string) supervisor.Con
 
 // checkRedis reports whether Redis answers a PING.
 func checkRedis(cfg config.Config) error {
-	rc := node.RedisConfig(cfg)
-	rc.DialTimeout = redisCheckTimeout
-	b, err := redisb.Open(rc)
+	bc := node.BackendConfig(cfg)
+	bc.Redis.DialTimeout = redisCheckTimeout
+	b, err := backend.Open(bc)
 	if err != nil {
 		return err
 	}
@@ -194,7 +194,7 @@ func redisWhere(r config.Redis) string {
 // tells the supervisor once the node is ready, and stops the node when the
 // supervisor goes away. The returned func waits for it to finish, once
 // the node has stopped.
-func (a *App) supervised(link *supervisor.Link) (wait func()) {
+func (a *cmd) supervised(link *supervisor.Link) (wait func()) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -204,8 +204,8 @@ func (a *App) supervised(link *supervisor.Link) (wait func()) {
 		poll := tick.C
 		for {
 			if poll != nil {
-				ctx, cancel := context.WithTimeout(context.Background(), readyPingTimeout)
-				err := a.ready(ctx)
+				ctx, cancel := context.WithTimeout(context.Background(), node.ReadyPingTimeout)
+				err := a.Ready(ctx)
 				cancel()
 				if err == nil {
 					if err := link.Ready(); err != nil {
