@@ -3,10 +3,11 @@
 // backend/redis (both pass internal/backendtest), so a program behaves the
 // same on one node as in a cluster.
 //
-// A Backend owns the state of every feature (today the cache; task queues,
-// cluster pub/sub and chat state join it later) together with one clock and
-// one background sweeper that reclaims expired items. Expiry is lazy (an
-// expired item is never returned) plus a bounded sweep, as in Redis.
+// A Backend owns the state of every feature (the cache, the task queues,
+// the cluster's pub/sub and membership, and the chat rooms) together with
+// one clock and one background sweeper that reclaims expired items. Expiry
+// is lazy (an expired item is never returned) plus a bounded sweep, as in
+// Redis.
 package memory
 
 import (

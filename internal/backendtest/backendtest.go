@@ -1,8 +1,9 @@
 // Package backendtest is the conformance suite of Stellar's backends: it
 // defines, as tests, the semantics that the memory and the Redis backend
-// share. Each feature has its Run function (RunCache today; the task
-// queues, the cluster and chat add theirs), called by each backend's tests
-// with a factory for fresh stores.
+// share. Each feature has its Run function (RunCache, RunTasks,
+// RunCluster, RunChat…), called by each backend's tests with a factory
+// for fresh stores: backend/memory runs them in memory, backend/redis on
+// a redis-server and on a Redis Cluster that internal/redistest starts.
 package backendtest
 
 import (
