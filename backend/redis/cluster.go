@@ -2,8 +2,6 @@ package redis
 
 import (
 	"context"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -41,43 +39,16 @@ func (t *ClusterTransport) Publish(ctx context.Context, channel string, msg []by
 // Subscribe subscribes to channels and delivers their messages until ctx
 // ends or the connection fails.
 func (t *ClusterTransport) Subscribe(ctx context.Context, channels []string, subscribed func(), deliver func(string, []byte)) error {
-	c, err := t.b.conn(ctx)
-	if err != nil {
-		return err
-	}
 	full := make([]string, len(channels))
-	want := make(map[string]bool, len(channels))
 	for i, ch := range channels {
 		full[i] = t.channel(ch)
-		want[full[i]] = true
 	}
 	strip := len(t.channel(""))
-	var mu sync.Mutex
-	confirmed := map[string]bool{}
-	hookCtx := rueidis.WithOnSubscriptionHook(ctx, func(s rueidis.PubSubSubscription) {
-		if s.Kind != "subscribe" || !want[s.Channel] {
-			return
-		}
-		mu.Lock()
-		confirmed[s.Channel] = true
-		all := len(confirmed) == len(want)
-		if all {
-			confirmed = map[string]bool{} // a resubscription confirms again
-		}
-		mu.Unlock()
-		if all {
-			subscribed()
+	return t.b.subscribe(ctx, "subscribe", full, subscribed, func(channel string, msg []byte) {
+		if len(channel) >= strip {
+			deliver(channel[strip:], msg)
 		}
 	})
-	err = c.Receive(hookCtx, c.B().Subscribe().Channel(full...).Build(), func(m rueidis.PubSubMessage) {
-		if len(m.Channel) >= strip && strings.HasPrefix(m.Channel, t.b.cfg.Prefix) {
-			deliver(m.Channel[strip:], []byte(m.Message))
-		}
-	})
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return t.b.wrap(ctx, "subscribe", err)
 }
 
 // Join records the node unless a record with its id is live.
