@@ -4,26 +4,24 @@ import (
 	"context"
 	"io"
 	"testing"
-	"time"
 
 	"github.com/stellarfw/stellar-go"
 	"github.com/stellarfw/stellar-go/config"
+	"github.com/stellarfw/stellar-go/internal/poll"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
 
 func waitStatus(t *testing.T, url string, want int) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		status, body := getJSON(t, url)
-		if status == want {
-			return body
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: status %d, want %d: %v", url, status, want, body)
-		}
-		time.Sleep(10 * time.Millisecond)
+	var status int
+	var body map[string]any
+	if !poll.Wait(0, func() bool {
+		status, body = getJSON(t, url)
+		return status == want
+	}) {
+		t.Fatalf("%s: status %d, want %d: %v", url, status, want, body)
 	}
+	return body
 }
 
 // TestRedisBackendReadiness: with Redis configured the node shares its

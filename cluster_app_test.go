@@ -13,6 +13,7 @@ import (
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/internal/poll"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
 
@@ -32,17 +33,6 @@ func clusterNode(t *testing.T, id, url, prefix, token string, logs io.Writer) (*
 	return app, nil
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestClusterApps: three apps on one Redis form a cluster: they list each
 // other, answer the built-in methods, route ToConnection to the owner,
 // show the members in the status action, refuse a duplicate id, log
@@ -59,7 +49,7 @@ func TestClusterApps(t *testing.T) {
 		}
 		apps = append(apps, app)
 	}
-	eventually(t, "every node sees three members", func() bool {
+	poll.Until(t, "every node to see three members", 0, func() bool {
 		for _, a := range apps {
 			if len(a.Cluster.Members()) != 3 {
 				return false
@@ -95,7 +85,7 @@ func TestClusterApps(t *testing.T) {
 	if _, err := apps[0].Cluster.DoAll(ctx, stellar.MethodLog, []string{"Hello from the cluster"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "three nodes log the message", func() bool {
+	poll.Until(t, "three nodes to log the message", 0, func() bool {
 		return strings.Count(logs.String(), "Hello from the cluster") == 3
 	})
 	if _, err := apps[0].Cluster.Do(ctx, stellar.MethodLog, map[string]string{"message": "x", "level": "loud"}); err == nil {
@@ -132,7 +122,7 @@ func TestClusterApps(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("stellar-worker-3 did not stop")
 	}
-	eventually(t, "the others drop stellar-worker-3", func() bool {
+	poll.Until(t, "the others to drop stellar-worker-3", 0, func() bool {
 		return !slices.Contains(apps[0].Cluster.Members(), "stellar-worker-3") && !slices.Contains(apps[1].Cluster.Members(), "stellar-worker-3")
 	})
 	for _, want := range []string{"stellar-worker-2 joined the cluster", "stellar-worker-3 left the cluster"} {

@@ -31,6 +31,7 @@ import (
 	"github.com/stellarfw/stellar-go/chat"
 	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/internal/poll"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
 
@@ -379,7 +380,7 @@ func TestTCPActionsAndVerbs(t *testing.T) {
 	if _, err := c.tryRead(); !errors.Is(err, io.EOF) {
 		t.Fatalf("after quit: %v, want EOF", err)
 	}
-	eventually(t, "the quitter is gone", func() bool { return app.Connections.Len(connection.TypeTCP) == 1 })
+	poll.Until(t, "the quitter to be gone", 0, func() bool { return app.Connections.Len(connection.TypeTCP) == 1 })
 }
 
 // TestTCPActionsInFlight: several actions run at once on one connection;
@@ -703,8 +704,8 @@ func TestWebSocketPing(t *testing.T) {
 	}
 	defer raw.Close()
 	fmt.Fprintf(raw, "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", app.HTTPAddr())
-	eventually(t, "the silent client is registered", func() bool { return app.Connections.Len(connection.TypeWebSocket) == 2 })
-	eventually(t, "the silent client is dropped", func() bool { return app.Connections.Len(connection.TypeWebSocket) == 1 })
+	poll.Until(t, "the silent client to be registered", 0, func() bool { return app.Connections.Len(connection.TypeWebSocket) == 2 })
+	poll.Until(t, "the silent client to be dropped", 0, func() bool { return app.Connections.Len(connection.TypeWebSocket) == 1 })
 	_ = c.c.CloseNow()
 	<-done
 }
@@ -832,7 +833,7 @@ func TestChatAPI(t *testing.T) {
 	if ok, _ := app.Chat.Exists(ctx, "hall"); ok {
 		t.Fatal("destroyed room exists")
 	}
-	eventually(t, "the connection forgets the room", func() bool {
+	poll.Until(t, "the connection to forget the room", 0, func() bool {
 		c.send(`detailsView`)
 		d := c.readUntil("details", func(m msg) bool { return m["data"] != nil })
 		return fmt.Sprint(d["data"].(map[string]any)["rooms"]) == "[]"
@@ -851,7 +852,7 @@ func TestChatAcrossNodes(t *testing.T) {
 	}
 	a, b := node("chat-a"), node("chat-b")
 	ctx := context.Background()
-	eventually(t, "the nodes see each other", func() bool { return len(a.Cluster.Members()) == 2 && len(b.Cluster.Members()) == 2 })
+	poll.Until(t, "the nodes to see each other", 0, func() bool { return len(a.Cluster.Members()) == 2 && len(b.Cluster.Members()) == 2 })
 	if err := a.Chat.Create(ctx, "game"); err != nil {
 		t.Fatal(err)
 	}
@@ -892,7 +893,7 @@ func TestChatAcrossNodes(t *testing.T) {
 	if err := b.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "B's member leaves the room", func() bool {
+	poll.Until(t, "B's member to leave the room", 0, func() bool {
 		st, err := a.Chat.Status(ctx, "game")
 		return err == nil && st.MembersCount == 1
 	})
@@ -1004,24 +1005,22 @@ func TestChatRedisRestart(t *testing.T) {
 	}
 	srv.Stop(t)
 	srv.Restart(t)
-	eventually(t, "the rooms and members are back", func() bool {
+	poll.Until(t, "the rooms and members to come back", 0, func() bool {
 		st, err := app.Chat.Status(ctx, "lobby")
 		ok, _ := app.Chat.Exists(ctx, "defaultRoom")
 		return err == nil && st.MembersCount == 2 && ok && app.Cluster.Ready() == nil
 	})
 	// Pub/sub keeps nothing: a message said while the node resubscribes
 	// is lost, so say again until one arrives.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var line []byte
+	var err error
+	if !poll.Wait(0, func() bool {
 		a.send(`say lobby still here`)
 		_ = b.c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-		line, err := b.r.ReadBytes('\n')
+		line, err = b.r.ReadBytes('\n')
 		var m msg
-		if err == nil && json.Unmarshal(line, &m) == nil && said("lobby", "still here")(m) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no message after the restart: %v %s", err, line)
-		}
+		return err == nil && json.Unmarshal(line, &m) == nil && said("lobby", "still here")(m)
+	}) {
+		t.Fatalf("no message after the restart: %v %s", err, line)
 	}
 }

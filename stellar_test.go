@@ -16,6 +16,7 @@ import (
 
 	"github.com/stellarfw/stellar-go"
 	"github.com/stellarfw/stellar-go/config"
+	"github.com/stellarfw/stellar-go/internal/poll"
 )
 
 func TestMain(m *testing.M) {
@@ -177,19 +178,14 @@ func TestShutdownWithRequestInFlight(t *testing.T) {
 	go func() { stopped <- app.Shutdown(context.Background()) }()
 
 	// Poll until the node answers 503 to newcomers.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		status, body := getJSON(t, base+"/api/status")
-		if status == 503 {
-			if e, _ := body["error"].(map[string]any); e["code"] != "server_draining" {
-				t.Fatalf("503 body: %v", body)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("node never started draining")
-		}
-		time.Sleep(5 * time.Millisecond)
+	var body map[string]any
+	poll.Until(t, "the node to start draining", 0, func() bool {
+		var status int
+		status, body = getJSON(t, base+"/api/status")
+		return status == 503
+	})
+	if e, _ := body["error"].(map[string]any); e["code"] != "server_draining" {
+		t.Fatalf("503 body: %v", body)
 	}
 	close(release)
 	if r := <-slow; r.status != 200 || r.body["done"] != true {

@@ -13,6 +13,7 @@ import (
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/internal/logging"
+	"github.com/stellarfw/stellar-go/internal/poll"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -48,13 +49,13 @@ func newNodes(t *testing.T, ids ...string) ([]*node, *memory.Backend) {
 		})
 		out = append(out, &node{id: id, chat: ch, conns: conns, cl: cl})
 	}
-	deadline := time.Now().Add(5 * time.Second)
 	for _, n := range out {
-		for len(n.cl.Members()) != len(ids) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s sees %v", n.id, n.cl.Members())
-			}
-			time.Sleep(5 * time.Millisecond)
+		var members []string
+		if !poll.Wait(0, func() bool {
+			members = n.cl.Members()
+			return len(members) == len(ids)
+		}) {
+			t.Fatalf("%s sees %v", n.id, members)
 		}
 	}
 	return out, b
@@ -216,19 +217,15 @@ func TestSweep(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		s, err := ns[1].chat.Status(ctx, "defaultRoom")
-		if err != nil {
+	var s chat.Status
+	if !poll.Wait(0, func() bool {
+		var err error
+		if s, err = ns[1].chat.Status(ctx, "defaultRoom"); err != nil {
 			t.Fatal(err)
 		}
-		if s.MembersCount == 2 && s.Members[c1.ID].ID != "" && s.Members[c2.ID].ID != "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("members = %+v", s.Members)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return s.MembersCount == 2 && s.Members[c1.ID].ID != "" && s.Members[c2.ID].ID != ""
+	}) {
+		t.Fatalf("members = %+v", s.Members)
 	}
 }
 
@@ -253,16 +250,13 @@ func TestRestoreAfterDataLoss(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		s, err := ns[0].chat.Status(ctx, "games")
-		d, err2 := ns[0].chat.Status(ctx, "defaultRoom")
-		if err == nil && err2 == nil && s.MembersCount == 1 && d.MembersCount == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not restored: %+v %v / %+v %v", s, err, d, err2)
-		}
-		time.Sleep(10 * time.Millisecond)
+	var s, d chat.Status
+	var err, err2 error
+	if !poll.Wait(0, func() bool {
+		s, err = ns[0].chat.Status(ctx, "games")
+		d, err2 = ns[0].chat.Status(ctx, "defaultRoom")
+		return err == nil && err2 == nil && s.MembersCount == 1 && d.MembersCount == 1
+	}) {
+		t.Fatalf("not restored: %+v %v / %+v %v", s, err, d, err2)
 	}
 }

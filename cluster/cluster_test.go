@@ -12,6 +12,7 @@ import (
 
 	"github.com/stellarfw/stellar-go/backend/memory"
 	"github.com/stellarfw/stellar-go/cluster"
+	"github.com/stellarfw/stellar-go/internal/poll"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -139,19 +140,15 @@ func TestStatsInMembership(t *testing.T) {
 	}
 	defer c.Stop(ctx)
 	running.Store(7)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		nodes, err := cluster.ReadNodes(ctx, b.Cluster(), []byte(token))
-		if err != nil {
+	var nodes []cluster.Node
+	if !poll.Wait(0, func() bool {
+		var err error
+		if nodes, err = cluster.ReadNodes(ctx, b.Cluster(), []byte(token)); err != nil {
 			t.Fatal(err)
 		}
-		if len(nodes) == 1 && nodes[0].Stats["tasksRunning"] == 7 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nodes = %+v, want tasksRunning 7", nodes)
-		}
-		time.Sleep(5 * time.Millisecond)
+		return len(nodes) == 1 && nodes[0].Stats["tasksRunning"] == 7
+	}) {
+		t.Fatalf("nodes = %+v, want tasksRunning 7", nodes)
 	}
 }
 

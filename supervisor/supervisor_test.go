@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/stellarfw/stellar-go/internal/listen"
+	"github.com/stellarfw/stellar-go/internal/poll"
 )
 
 // The test binary doubles as a worker: with envFake set it runs
@@ -101,22 +102,30 @@ func start(t *testing.T, mode string, cfg Config) *run {
 
 func (r *run) waitFor(t *testing.T, what string, cond func([]WorkerStatus) bool) []WorkerStatus {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		ws := r.s.Workers()
+	var ws []WorkerStatus
+	var runErr error
+	returned := false
+	ok := poll.Wait(0, func() bool {
+		ws = r.s.Workers()
 		if cond(ws) {
-			return ws
+			return true
 		}
 		select {
-		case err := <-r.done:
-			t.Fatalf("%s: Run returned %v", what, err)
+		case runErr = <-r.done:
+			returned = true
+			r.done <- runErr // for the cleanup, which waits for it
+			return true
 		default:
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: workers are %+v", what, ws)
-		}
-		time.Sleep(10 * time.Millisecond)
+	})
+	switch {
+	case returned:
+		t.Fatalf("%s: Run returned %v", what, runErr)
+	case !ok:
+		t.Fatalf("%s: workers are %+v", what, ws)
 	}
+	return ws
 }
 
 func allReady(n int) func([]WorkerStatus) bool {
@@ -182,9 +191,8 @@ func TestGrowShrinkRoll(t *testing.T) {
 	var port string
 	r.s.do(func() { port = strconv.Itoa(listenerPort(t, r.s.files[0])) })
 	seen := map[string]bool{}
-	deadline := time.Now().Add(10 * time.Second)
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	for !(seen["w-1"] && seen["w-2"]) && time.Now().Before(deadline) {
+	if !poll.Wait(0, func() bool {
 		res, err := client.Get("http://127.0.0.1:" + port)
 		if err != nil {
 			t.Fatal(err)
@@ -192,8 +200,8 @@ func TestGrowShrinkRoll(t *testing.T) {
 		b, _ := io.ReadAll(res.Body)
 		res.Body.Close()
 		seen[string(b)] = true
-	}
-	if !seen["w-1"] || !seen["w-2"] {
+		return seen["w-1"] && seen["w-2"]
+	}) {
 		t.Errorf("answered by %v, want w-1 and w-2", seen)
 	}
 

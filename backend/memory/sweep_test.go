@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/stellarfw/stellar-go/internal/poll"
 )
 
 func TestSweepReclaimsExpired(t *testing.T) {
@@ -42,16 +44,12 @@ func TestSweepReclaimsExpired(t *testing.T) {
 	}
 	advance(time.Second)
 	// Nobody reads the expired items: only the sweeper can reclaim them.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		k, l := s.len()
-		if k == 10 && l == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sweeper left %d keys, %d locks; want 10, 0", k, l)
-		}
-		time.Sleep(5 * time.Millisecond)
+	var k, l int
+	if !poll.Wait(0, func() bool {
+		k, l = s.len()
+		return k == 10 && l == 0
+	}) {
+		t.Fatalf("sweeper left %d keys, %d locks; want 10, 0", k, l)
 	}
 }
 

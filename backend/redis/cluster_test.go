@@ -9,6 +9,8 @@ import (
 	"github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/internal/backendtest"
+	// Named so: fault_test.go declares a func poll in this package.
+	ipoll "github.com/stellarfw/stellar-go/internal/poll"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
 
@@ -51,7 +53,7 @@ func TestClusterTransportRedisRestart(t *testing.T) {
 		nodes = append(nodes, c)
 	}
 	ctx := context.Background()
-	waitUntil(t, "both nodes ready and in view", func() bool {
+	ipoll.Until(t, "both nodes to be ready and in view", 0, func() bool {
 		return nodes[0].Ready() == nil && nodes[1].Ready() == nil && len(nodes[0].Members()) == 2
 	})
 	if _, err := nodes[0].Do(ctx, "who", nil, cluster.ToNode("r-2")); err != nil {
@@ -59,7 +61,7 @@ func TestClusterTransportRedisRestart(t *testing.T) {
 	}
 
 	srv.Stop(t)
-	waitUntil(t, "nodes not ready", func() bool { return nodes[0].Ready() != nil && nodes[1].Ready() != nil })
+	ipoll.Until(t, "the nodes to report not ready", 0, func() bool { return nodes[0].Ready() != nil && nodes[1].Ready() != nil })
 	start := time.Now()
 	_, err := nodes[0].Do(ctx, "who", nil, cluster.ToNode("r-2"))
 	if err == nil || errors.Is(err, cluster.ErrTimeout) || time.Since(start) > 2*time.Second {
@@ -68,7 +70,7 @@ func TestClusterTransportRedisRestart(t *testing.T) {
 	t.Logf("during the outage: %v", err)
 
 	srv.Restart(t)
-	waitUntil(t, "nodes ready again", func() bool {
+	ipoll.Until(t, "the nodes to be ready again", 0, func() bool {
 		return nodes[0].Ready() == nil && nodes[1].Ready() == nil && len(nodes[0].Members()) == 2 && len(nodes[1].Members()) == 2
 	})
 	for _, c := range nodes {
@@ -76,16 +78,5 @@ func TestClusterTransportRedisRestart(t *testing.T) {
 		if err != nil || r.Node != "r-2" {
 			t.Fatalf("%s after restart: %+v, %v", c.ID(), r, err)
 		}
-	}
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

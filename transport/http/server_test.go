@@ -21,6 +21,7 @@ import (
 	"github.com/stellarfw/stellar-go/apierror"
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/internal/logging"
+	"github.com/stellarfw/stellar-go/internal/poll"
 )
 
 // testConfig is the http section with the documented defaults, on a free
@@ -685,7 +686,7 @@ func TestDrain(t *testing.T) {
 	<-entered
 	drained := make(chan error, 1)
 	go func() { drained <- s.Drain(context.Background()) }()
-	waitFor(t, func() bool { return s.draining.Load() })
+	poll.Until(t, "the server to start draining", 0, s.draining.Load)
 
 	r := get(t, s.url+"/api/echo")
 	if r.status != 503 || errorCode(r) != apierror.CodeDraining {
@@ -739,18 +740,6 @@ func TestDrainDeadline(t *testing.T) {
 	}
 	close(release)
 	<-done
-}
-
-// waitFor polls cond until it holds or a deadline passes.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met before the deadline")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 func TestListenErrors(t *testing.T) {
