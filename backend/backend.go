@@ -33,6 +33,16 @@ type RedisConfig = redisb.Config
 // redis.prefix says otherwise.
 const DefaultRedisPrefix = redisb.DefaultPrefix
 
+// Errors of Open and of the stores' calls, whichever backend.
+var (
+	// ErrUnavailable means the backend could not be reached: a call may
+	// succeed later, and a node waits for it.
+	ErrUnavailable = redisb.ErrUnavailable
+	// ErrConfig means the backend's configuration cannot work (a
+	// malformed URL, a wrong password): waiting will not mend it.
+	ErrConfig = redisb.ErrConfig
+)
+
 // Config chooses and configures the backend.
 type Config struct {
 	// Redis, when set, puts the node on Redis. Nil runs it on the

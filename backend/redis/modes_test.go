@@ -90,8 +90,13 @@ func TestWrongPassword(t *testing.T) {
 	url := strings.Replace(s.URL(), ":right@", ":wrong@", 1)
 	b := open(t, redis.Config{URL: url})
 	err := b.Ping(t.Context())
-	if !errors.Is(err, redis.ErrUnavailable) || !strings.Contains(err.Error(), "WRONGPASS") {
-		t.Fatalf("Ping with a wrong password: %v, want ErrUnavailable saying WRONGPASS", err)
+	if !errors.Is(err, redis.ErrConfig) || errors.Is(err, redis.ErrUnavailable) || !strings.Contains(err.Error(), "WRONGPASS") {
+		t.Fatalf("Ping with a wrong password: %v, want ErrConfig saying WRONGPASS", err)
+	}
+	// No password at all is as much a configuration error.
+	none := open(t, redis.Config{URL: strings.Replace(s.URL(), ":right@", "", 1)})
+	if err := none.Ping(t.Context()); !errors.Is(err, redis.ErrConfig) {
+		t.Fatalf("Ping with no password: %v, want ErrConfig", err)
 	}
 }
 

@@ -238,12 +238,29 @@ func (b *Backend) conn(ctx context.Context) (rueidis.Client, error) {
 	}
 	c, err := rueidis.NewClient(b.opt)
 	if err != nil {
-		b.lastTry, b.lastErr = time.Now(), fmt.Errorf("%w: connect: %w", ErrUnavailable, err)
+		if authError(err) {
+			// Redis answered and refused us: waiting will not mend it.
+			b.lastTry, b.lastErr = time.Now(), fmt.Errorf("%w: authentication failed (check the password in the Redis URL or redis.password): %w", ErrConfig, err)
+		} else {
+			b.lastTry, b.lastErr = time.Now(), fmt.Errorf("%w: connect: %w", ErrUnavailable, err)
+		}
 		return nil, b.lastErr
 	}
 	b.lastErr = nil
 	b.client.Store(&c)
 	return c, nil
+}
+
+// authError reports whether err is Redis refusing the credentials (or
+// their absence) while connecting.
+func authError(err error) bool {
+	rerr, ok := rueidis.IsRedisErr(err)
+	if !ok {
+		return false
+	}
+	msg := rerr.Error()
+	return strings.HasPrefix(msg, "WRONGPASS") || strings.HasPrefix(msg, "NOAUTH") ||
+		strings.HasPrefix(msg, "NOPERM") || strings.Contains(msg, "invalid password")
 }
 
 // Ping checks that Redis answers, for readiness.
