@@ -2,8 +2,11 @@ package stellar_test
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stellarfw/stellar-go"
 	"github.com/stellarfw/stellar-go/config"
@@ -79,4 +82,82 @@ func TestRedisBackendReadiness(t *testing.T) {
 	if err := app.Cache.Save(ctx, "k3", 1); err != nil {
 		t.Fatalf("Save after Redis returned: %v", err)
 	}
+}
+
+// TestStartWhileRedisIsDown: a node whose Redis does not answer yet
+// starts anyway, answers /healthz and the actions that need no Redis,
+// says on /readyz why it is not ready, and joins the cluster, creates its
+// rooms, runs its start hooks and its tasks as soon as Redis answers. A
+// refused password is a configuration error instead: Start fails.
+func TestStartWhileRedisIsDown(t *testing.T) {
+	srv := redistest.StartOwn(t)
+	srv.Stop(t)
+	logs := &syncBuffer{}
+	cfg := stellar.Config{ID: "early-bird", HTTP: config.HTTP{Addr: "127.0.0.1:0"}, TCP: config.TCP{Addr: "off"},
+		Redis: config.Redis{URL: srv.URL(), Prefix: redistest.Prefix(t)}, Cluster: config.Cluster{Token: "test-token"}}
+	app := stellar.New(cfg, stellar.WithLogOutput(logs))
+	ran := make(chan string, 16)
+	if err := app.Tasks.Register(&stellar.TaskDefinition{Name: "hello", Handler: stellar.TaskHandlerFunc(func(ctx context.Context, tk *stellar.Task) error {
+		ran <- "task"
+		return nil
+	})}); err != nil {
+		t.Fatal(err)
+	}
+	_ = app.OnStart("enqueue", 0, func(ctx context.Context) error {
+		ran <- "hook"
+		_, err := app.Tasks.Enqueue(ctx, "hello", nil)
+		return err
+	})
+	if err := app.Start(context.Background()); err != nil {
+		t.Fatalf("Start with Redis down: %v", err)
+	}
+	t.Cleanup(func() { _ = app.Shutdown(context.Background()) })
+	base := "http://" + app.HTTPAddr().String()
+
+	if status, _ := getJSON(t, base+"/healthz"); status != 200 {
+		t.Fatalf("/healthz while Redis is down: %d", status)
+	}
+	status, body := getJSON(t, base+"/readyz")
+	if status != 503 || !strings.Contains(fmt.Sprint(body), "unavailable") {
+		t.Fatalf("/readyz while Redis is down: %d %v", status, body)
+	}
+	if status, _ := getJSON(t, base+"/api/status"); status != 200 {
+		t.Fatalf("the status action, which needs no Redis: %d", status)
+	}
+	select {
+	case what := <-ran:
+		t.Fatalf("%s ran while Redis was down", what)
+	default:
+	}
+
+	srv.Restart(t)
+	waitStatus(t, base+"/readyz", 200)
+	for _, want := range []string{"hook", "task"} {
+		select {
+		case got := <-ran:
+			if got != want {
+				t.Fatalf("ran %s, want %s", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no %s after Redis came back", want)
+		}
+	}
+	if got := strings.Count(logs.String(), "backend unavailable"); got != 1 {
+		t.Fatalf("logged the outage %d times, want once:\n%s", got, logs)
+	}
+	if ok, err := app.Chat.Exists(context.Background(), "defaultRoom"); !ok || err != nil {
+		t.Fatalf("the default room after Redis came back: %v, %v", ok, err)
+	}
+
+	t.Run("RefusedPassword", func(t *testing.T) {
+		locked := redistest.StartOwn(t, redistest.Password("right"))
+		cfg := cfg
+		cfg.ID = "wrong-password"
+		cfg.HTTP.Addr = "off"
+		cfg.Redis.URL = strings.Replace(locked.URL(), ":right@", ":wrong@", 1)
+		err := stellar.New(cfg, stellar.WithLogOutput(io.Discard)).Start(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "authentication failed") {
+			t.Fatalf("Start with a wrong password: %v", err)
+		}
+	})
 }

@@ -3,12 +3,14 @@ package stellar
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -79,6 +81,7 @@ type App struct {
 	state       state         // guarded by mu
 	startDone   chan struct{} // guarded by mu; closed when Start returns
 	node        *node.Node    // guarded by mu; set while starting and after
+	hooks       []node.Hook   // guarded by mu; in registration order
 	shutdown    chan struct{} // closed once Shutdown has finished
 	shutdownErr error         // written before shutdown is closed
 }
@@ -229,10 +232,13 @@ func (a *App) running() *node.Node {
 	return a.node
 }
 
-// Start starts the node: it opens the backend, starts the cluster
-// membership, the task workers and the chat rooms, binds its listeners
-// (failing at once if a port is taken) and starts serving. It returns
-// when the node is serving.
+// Start starts the node: it binds its listeners (failing at once if a
+// port is taken), joins the cluster, starts the chat rooms, the task
+// workers and the scheduler, runs the start hooks, and serves. It
+// returns when the node is serving. When Redis does not answer yet, the
+// node serves at once what needs no Redis, /readyz answers 503 with the
+// reason, and the rest starts as soon as Redis answers; a malformed
+// Redis URL or a refused password fails Start.
 func (a *App) Start(ctx context.Context) error {
 	a.mu.Lock()
 	configured := a.configured
@@ -288,6 +294,7 @@ func (a *App) start(ctx context.Context, cfg config.Config, logger *slog.Logger)
 		Connections: a.Connections,
 		Stats:       a.nodeStats,
 		Ready:       a.readyState,
+		Hooks:       a.sortedHooks(),
 	})
 	if err != nil {
 		return nil, err
@@ -301,6 +308,54 @@ func (a *App) start(ctx context.Context, cfg config.Config, logger *slog.Logger)
 		return nil, err
 	}
 	return n, nil
+}
+
+// DefaultHookPriority is the priority of a hook registered with
+// priority 0.
+const DefaultHookPriority = 100
+
+// OnStart registers fn to run when the node starts (Stellar's
+// satellites, ActionHero's initializers): after the cluster membership,
+// the chat rooms and the task workers are up, so that App.Cache,
+// App.Chat, App.Tasks and App.Cluster all work inside it, and before the
+// node reports itself ready. Hooks run one at a time, lowest priority
+// first, ties in registration order (0 means DefaultHookPriority). An
+// error (or a panic) from fn stops the start: Start returns it and the
+// parts already up are stopped again. When Redis is down at start, the
+// hooks run as soon as it answers. Register hooks before Start.
+func (a *App) OnStart(name string, priority int, fn func(ctx context.Context) error) error {
+	return a.addHook(node.Hook{Name: name, Priority: priority, Start: fn})
+}
+
+// OnStop registers fn to run when the node stops: after the listeners
+// have drained and before the task workers, the chat and the cluster
+// membership stop, in the same order as OnStart (lowest priority first).
+// It runs only if the node's start hooks ran. Its error is part of
+// Shutdown's.
+func (a *App) OnStop(name string, priority int, fn func(ctx context.Context) error) error {
+	return a.addHook(node.Hook{Name: name, Priority: priority, Stop: fn})
+}
+
+func (a *App) addHook(h node.Hook) error {
+	if h.Priority == 0 {
+		h.Priority = DefaultHookPriority
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.state != stateNew {
+		return fmt.Errorf("stellar: hook %q registered after Start", h.Name)
+	}
+	a.hooks = append(a.hooks, h)
+	return nil
+}
+
+// sortedHooks are the hooks in the order they run.
+func (a *App) sortedHooks() []node.Hook {
+	a.mu.Lock()
+	hooks := slices.Clone(a.hooks)
+	a.mu.Unlock()
+	slices.SortStableFunc(hooks, func(x, y node.Hook) int { return x.Priority - y.Priority })
+	return hooks
 }
 
 // readyState fails unless the app is running.

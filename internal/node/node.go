@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
@@ -67,6 +68,18 @@ type Parts struct {
 	// Ready, when set, is consulted by /readyz before the node's own
 	// checks: the app's running state.
 	Ready func(ctx context.Context) error
+	// Hooks are the user's start and stop code, in the order to run.
+	Hooks []Hook
+}
+
+// Hook is the user's code run when the node starts and when it stops
+// (Stellar's satellites, ActionHero's initializers). Either func may be
+// nil.
+type Hook struct {
+	Name     string
+	Priority int
+	Start    func(ctx context.Context) error
+	Stop     func(ctx context.Context) error
 }
 
 // Node is one node whose backend is open. Start brings its parts up and
@@ -83,8 +96,14 @@ type Node struct {
 
 	startedAt time.Time
 
-	mu    sync.Mutex
-	steps []step // guarded by mu; the parts started, in order
+	mu      sync.Mutex
+	steps   []step // guarded by mu; the parts started, in order
+	up      bool   // guarded by mu; every part is up
+	serving bool   // guarded by mu; the listeners serve
+	waiting error  // guarded by mu; why the parts are not up yet
+
+	bringUpCancel context.CancelFunc // ends the background bring-up
+	bringUpWG     sync.WaitGroup
 
 	// Written by Start before the step that uses them is recorded.
 	http *httpt.Server
@@ -131,48 +150,172 @@ func (n *Node) BackendName() string { return n.backend.Name() }
 // Failed receives the error of a transport that stopped on its own.
 func (n *Node) Failed() <-chan error { return n.failed }
 
-// Start brings the parts up in order: cluster membership, task workers,
-// chat and the persistent transports, then the HTTP listener. A step
-// that fails undoes the ones before it and closes the backend.
+// Start starts the node:
+//
+//  1. the listeners are bound, so that a taken port fails before
+//     anything runs;
+//  2. the parts come up in order: cluster membership, chat rooms, task
+//     workers and scheduler, then the user's start hooks;
+//  3. the listeners serve.
+//
+// When the backend does not answer at start, the node serves at once
+// what needs no backend (/healthz, actions that use no shared state),
+// /readyz says why it is not ready, and the parts come up in the
+// background as soon as the backend answers. A configuration error (a
+// malformed URL, a refused password) fails Start instead.
+//
+// A step that fails undoes the steps before it and closes the backend.
 func (n *Node) Start(ctx context.Context) error {
-	starts := []struct {
-		name  string
-		start func(ctx context.Context) (step, error)
-	}{
-		{"cluster", n.startCluster},
-		{"tasks", n.startTasks},
-		{"connections", n.startConnections},
-		{"http", n.startHTTP},
+	if err := n.bind(); err != nil {
+		n.unbind()
+		_ = n.backend.Close()
+		return err
 	}
-	for _, s := range starts {
-		st, err := s.start(ctx)
-		if err != nil {
+	pctx, cancel := context.WithTimeout(ctx, startPingTimeout)
+	err := n.backend.Ping(pctx)
+	cancel()
+	switch {
+	case err == nil:
+		if err := n.bringUp(ctx); err != nil {
 			n.rollback(ctx)
-			if s.name == "http" {
-				return err // a listener's error names its address already
-			}
-			return fmt.Errorf("stellar: starting %s: %w", s.name, err)
+			return err
 		}
-		st.name = s.name
+		n.serveAll()
+		return nil
+	case errors.Is(err, backend.ErrUnavailable) && ctx.Err() == nil:
+		n.log.Warn("backend unavailable: serving what needs no backend until it answers",
+			"backend", n.backend.Name(), "error", err.Error())
+		n.setWaiting(err)
+		bctx, cancel := context.WithCancel(context.Background())
+		n.bringUpCancel = cancel
+		n.bringUpWG.Add(1)
+		go n.bringUpLoop(bctx)
+		n.serveAll()
+		return nil
+	default:
+		n.rollback(ctx)
+		return fmt.Errorf("stellar: backend %s: %w", n.backend.Name(), err)
+	}
+}
+
+// Timings of the bring-up.
+const (
+	// startPingTimeout bounds the check that the backend answers at start.
+	startPingTimeout = 2 * time.Second
+	// bringUpMinBackoff and bringUpMaxBackoff bound the wait between two
+	// tries of a part that failed because the backend was away.
+	bringUpMinBackoff = 100 * time.Millisecond
+	bringUpMaxBackoff = 2 * time.Second
+)
+
+// parts lists the parts in the order they come up.
+func (n *Node) partStarts() []partStart {
+	return []partStart{
+		{"cluster", n.startCluster},
+		{"chat", n.startChat},
+		{"tasks", n.startTasks},
+		{"hooks", n.startHooks},
+	}
+}
+
+type partStart struct {
+	name  string
+	start func(ctx context.Context) (step, error)
+}
+
+// bringUp starts the parts not started yet, in order, and stops at the
+// first that fails.
+func (n *Node) bringUp(ctx context.Context) error {
+	for _, p := range n.partStarts()[len(n.started()):] {
+		st, err := p.start(ctx)
+		if err != nil {
+			return fmt.Errorf("stellar: starting %s: %w", p.name, err)
+		}
+		st.name = p.name
 		n.mu.Lock()
 		n.steps = append(n.steps, st)
 		n.mu.Unlock()
 	}
+	n.mu.Lock()
+	n.up, n.waiting = true, nil
+	n.mu.Unlock()
 	return nil
 }
 
-// rollback stops the steps started so far and closes the backend.
+// bringUpLoop brings the parts up once the backend answers, trying again
+// with backoff while it does not. It logs once when it starts waiting
+// (Start did) and once when the parts are up; a failure that waiting
+// cannot mend (a duplicate node id, a failing start hook) stops the node.
+func (n *Node) bringUpLoop(ctx context.Context) {
+	defer n.bringUpWG.Done()
+	backoff := bringUpMinBackoff
+	for {
+		err := n.bringUp(ctx)
+		if err == nil {
+			n.log.Info("backend answers: the node joined the cluster and started its parts", "backend", n.backend.Name())
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if !errors.Is(err, backend.ErrUnavailable) {
+			n.log.Error("the node cannot start", "error", err.Error())
+			n.setWaiting(err)
+			select {
+			case n.failed <- err:
+			default:
+			}
+			return
+		}
+		n.setWaiting(err)
+		n.log.Debug("backend still unavailable", "error", err.Error())
+		t := time.NewTimer(backoff + jitter(backoff))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, bringUpMaxBackoff)
+	}
+}
+
+// jitter is a random duration in [0, d/4), so that nodes that lost the
+// backend together do not come back in lockstep.
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(rand.Int64N(int64(d/4) + 1))
+}
+
+func (n *Node) setWaiting(err error) {
+	n.mu.Lock()
+	n.waiting = err
+	n.mu.Unlock()
+}
+
+// rollback stops the parts started so far, closes the listeners and the
+// backend, after a failed start.
 func (n *Node) rollback(ctx context.Context) {
+	n.stopParts(ctx, true)
+	n.unbind()
+	_ = n.backend.Close()
+}
+
+// stopParts stops the parts in reverse order.
+func (n *Node) stopParts(ctx context.Context, rollback bool) []error {
+	var errs []error
 	steps := n.started()
 	for i := len(steps) - 1; i >= 0; i-- {
-		if err := steps[i].stop(ctx, true); err != nil {
-			n.log.Error("stopping after a failed start", "part", steps[i].name, "error", err.Error())
+		if err := steps[i].stop(ctx, rollback); err != nil {
+			if rollback {
+				n.log.Error("stopping after a failed start", "part", steps[i].name, "error", err.Error())
+			}
+			errs = append(errs, fmt.Errorf("stopping %s: %w", steps[i].name, err))
 		}
 	}
 	n.mu.Lock()
-	n.steps = nil
+	n.steps, n.up = nil, false
 	n.mu.Unlock()
-	_ = n.backend.Close()
+	return errs
 }
 
 // started is the steps started so far.
@@ -182,16 +325,19 @@ func (n *Node) started() []step {
 	return n.steps
 }
 
-// Stop stops the steps in reverse order, closes the backend and waits
-// for the node's goroutines, all bounded by ctx.
+// Stop stops the node in the reverse order of Start: the listeners
+// drain (HTTP requests in flight finish, persistent connections close
+// and leave their rooms), then the stop hooks run, the task workers
+// finish or hand back their tasks, the chat stops and the node leaves
+// the cluster; then the backend closes and the node's goroutines are
+// waited for. All of it is bounded by ctx.
 func (n *Node) Stop(ctx context.Context) error {
-	var errs []error
-	steps := n.started()
-	for i := len(steps) - 1; i >= 0; i-- {
-		if err := steps[i].stop(ctx, false); err != nil {
-			errs = append(errs, fmt.Errorf("stopping %s: %w", steps[i].name, err))
-		}
+	if n.bringUpCancel != nil {
+		n.bringUpCancel()
+		n.bringUpWG.Wait()
 	}
+	errs := n.stopListeners(ctx)
+	errs = append(errs, n.stopParts(ctx, false)...)
 	if err := n.backend.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("closing backend: %w", err))
 	}
@@ -214,6 +360,15 @@ func (n *Node) Ready(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("backend %s: %w", n.backend.Name(), err)
 	}
+	n.mu.Lock()
+	up, waiting := n.up, n.waiting
+	n.mu.Unlock()
+	if !up {
+		if waiting != nil {
+			return fmt.Errorf("starting: %w", waiting)
+		}
+		return errors.New("starting")
+	}
 	for _, s := range n.started() {
 		if s.ready == nil {
 			continue
@@ -228,6 +383,13 @@ func (n *Node) Ready(ctx context.Context) error {
 // Status adds the node's figures to out, for the status action.
 func (n *Node) Status(ctx context.Context, out map[string]any) {
 	out["backend"] = n.backend.Name()
+	if n.http != nil {
+		out["http"] = map[string]any{"addr": n.http.Addr().String(), "inFlight": n.http.InFlight()}
+	}
+	out["connections"] = map[string]any{
+		"tcp":       n.parts.Connections.Len(connection.TypeTCP),
+		"websocket": n.parts.Connections.Len(connection.TypeWebSocket),
+	}
 	for _, s := range n.started() {
 		if s.status != nil {
 			s.status(ctx, out)
@@ -337,92 +499,152 @@ func (n *Node) startTasks(ctx context.Context) (step, error) {
 	}, nil
 }
 
-// startConnections starts the chat rooms and the TCP transport, and
-// builds the WebSocket endpoint that startHTTP mounts.
-func (n *Node) startConnections(ctx context.Context) (step, error) {
-	cfg, logger, p := n.cfg, n.log, n.parts
-	if err := p.Chat.Start(ctx, n.backend.Chat(), chat.Config{
+// startChat starts the chat rooms: the default room and the starting
+// rooms exist from here on.
+func (n *Node) startChat(ctx context.Context) (step, error) {
+	cfg, c := n.cfg, n.parts.Chat
+	if err := c.Start(ctx, n.backend.Chat(), chat.Config{
 		NodeID:        cfg.ID,
 		DefaultRoom:   cfg.Chat.DefaultRoom,
 		SweepInterval: cfg.Cluster.HeartbeatInterval,
-		Logger:        logger,
+		Logger:        n.log,
 	}); err != nil {
 		return step{}, err
 	}
+	return step{stop: func(ctx context.Context, _ bool) error { return c.Stop(ctx) }}, nil
+}
+
+// startHooks runs the user's start hooks in order. A hook that fails
+// fails the start; the hooks that ran before it are stopped.
+func (n *Node) startHooks(ctx context.Context) (step, error) {
+	var ran []Hook
+	stop := func(ctx context.Context) error {
+		var errs []error
+		for _, h := range ran {
+			if h.Stop == nil {
+				continue
+			}
+			if err := runHook(ctx, h.Name, h.Stop); err != nil {
+				errs = append(errs, fmt.Errorf("stop hook %q: %w", h.Name, err))
+			}
+		}
+		return errors.Join(errs...)
+	}
+	for _, h := range n.parts.Hooks {
+		ran = append(ran, h)
+		if h.Start == nil {
+			continue
+		}
+		if err := runHook(ctx, h.Name, h.Start); err != nil {
+			// The failed hook may have started half of its work: its
+			// stop runs with the others'.
+			if serr := stop(ctx); serr != nil {
+				n.log.Error("stopping after a failed start hook", "error", serr.Error())
+			}
+			return step{}, fmt.Errorf("start hook %q: %w", h.Name, err)
+		}
+	}
+	return step{stop: func(ctx context.Context, _ bool) error { return stop(ctx) }}, nil
+}
+
+// runHook runs fn, turning a panic into an error.
+func runHook(ctx context.Context, name string, fn func(context.Context) error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic in hook %q: %v", name, v)
+		}
+	}()
+	return fn(ctx)
+}
+
+// bind builds the transports and binds their listeners, so that a port
+// in use fails the start before anything runs. Nothing is served yet.
+func (n *Node) bind() error {
+	cfg, logger, p := n.cfg, n.log, n.parts
 	sessionOpts := func() *session.Options {
 		return &session.Options{NodeID: cfg.ID, Actions: p.Actions, Chat: p.Chat, Conns: p.Connections, Logger: logger}
 	}
 	if cfg.TCP.Addr != "off" {
-		srv := tcp.New(tcp.Options{Config: TCPConfig(cfg), Logger: logger, Session: sessionOpts()})
-		if err := srv.Listen(); err != nil {
-			_ = p.Chat.Stop(ctx)
-			return step{}, err
+		n.tcp = tcp.New(tcp.Options{Config: TCPConfig(cfg), Logger: logger, Session: sessionOpts()})
+		if err := n.tcp.Listen(); err != nil {
+			return err
 		}
-		n.tcp = srv
-		n.serve("tcp", srv.Serve)
-		logger.Info("tcp server listening", "addr", srv.Addr().String(), "tls", cfg.TCP.TLSCert != "")
 	}
-	if cfg.HTTP.Addr != "off" && cfg.WebSocket.Path != "off" {
-		n.ws = ws.New(ws.Options{Config: WebSocketConfig(cfg), Logger: logger, Session: sessionOpts()})
-	}
-	return step{
-		// Close the persistent connections first (they leave their
-		// rooms), then stop the chat.
-		stop: func(ctx context.Context, _ bool) error {
-			var errs []error
-			if n.ws != nil {
-				errs = append(errs, n.ws.Shutdown(ctx))
-			}
-			if n.tcp != nil {
-				errs = append(errs, n.tcp.Shutdown(ctx))
-			}
-			errs = append(errs, p.Chat.Stop(ctx))
-			return errors.Join(errs...)
-		},
-		status: func(ctx context.Context, out map[string]any) {
-			out["connections"] = map[string]any{
-				"tcp":       p.Connections.Len(connection.TypeTCP),
-				"websocket": p.Connections.Len(connection.TypeWebSocket),
-			}
-		},
-	}, nil
-}
-
-// startHTTP binds the HTTP listener and serves actions, files, the
-// WebSocket endpoint and the health checks.
-func (n *Node) startHTTP(ctx context.Context) (step, error) {
-	cfg := n.cfg
 	if cfg.HTTP.Addr == "off" {
-		return step{stop: func(context.Context, bool) error { return nil }}, nil
+		return nil
 	}
 	var handlers map[string]http.Handler
-	if n.ws != nil {
-		p := n.ws.Path()
-		handlers = map[string]http.Handler{p: n.ws, ws.ClientPath: ws.ClientHandler(p)}
+	if cfg.WebSocket.Path != "off" {
+		n.ws = ws.New(ws.Options{Config: WebSocketConfig(cfg), Logger: logger, Session: sessionOpts()})
+		path := n.ws.Path()
+		handlers = map[string]http.Handler{path: n.ws, ws.ClientPath: ws.ClientHandler(path)}
 	}
-	srv := httpt.New(httpt.Options{
+	n.http = httpt.New(httpt.Options{
 		Config:     HTTPConfig(cfg),
 		ServerName: cfg.General.ServerName,
 		APIVersion: cfg.General.APIVersion,
 		NodeID:     cfg.ID,
-		Actions:    n.parts.Actions,
-		Routes:     n.parts.Routes,
-		Files:      n.parts.Public,
-		Logger:     n.log,
+		Actions:    p.Actions,
+		Routes:     p.Routes,
+		Files:      p.Public,
+		Logger:     logger,
 		Ready:      n.ready,
 		Handlers:   handlers,
 	})
-	if err := srv.Listen(); err != nil {
-		return step{}, err
+	return n.http.Listen()
+}
+
+// unbind closes the listeners that bind opened, when the start fails.
+func (n *Node) unbind() {
+	if n.http != nil {
+		_ = n.http.Close()
 	}
-	n.http = srv
-	n.serve("http", srv.Serve)
-	return step{
-		stop: func(ctx context.Context, _ bool) error { return srv.Shutdown(ctx) },
-		status: func(ctx context.Context, out map[string]any) {
-			out["http"] = map[string]any{"addr": srv.Addr().String(), "inFlight": srv.InFlight()}
-		},
-	}, nil
+	if n.tcp != nil {
+		_ = n.tcp.Shutdown(context.Background()) // nothing accepted yet: returns at once
+	}
+}
+
+// serveAll starts serving on the bound listeners.
+func (n *Node) serveAll() {
+	n.mu.Lock()
+	n.serving = true
+	n.mu.Unlock()
+	if n.tcp != nil {
+		n.serve("tcp", n.tcp.Serve)
+		n.log.Info("tcp server listening", "addr", n.tcp.Addr().String(), "tls", n.cfg.TCP.TLSCert != "")
+	}
+	if n.http != nil {
+		n.serve("http", n.http.Serve)
+	}
+}
+
+// stopListeners drains HTTP, then closes the persistent connections
+// (they leave their rooms while the chat still runs).
+func (n *Node) stopListeners(ctx context.Context) []error {
+	n.mu.Lock()
+	serving := n.serving
+	n.mu.Unlock()
+	if !serving {
+		n.unbind()
+		return nil
+	}
+	var errs []error
+	if n.http != nil {
+		if err := n.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stopping http: %w", err))
+		}
+	}
+	if n.ws != nil {
+		if err := n.ws.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stopping websocket: %w", err))
+		}
+	}
+	if n.tcp != nil {
+		if err := n.tcp.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stopping tcp: %w", err))
+		}
+	}
+	return errs
 }
 
 // ready is /readyz: the app's state first, then the node's checks.

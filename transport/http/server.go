@@ -135,6 +135,19 @@ func (s *Server) Listen() error {
 	return nil
 }
 
+// Close closes the listener of a server that Listen bound and Serve
+// never served (a start that failed later): nothing is drained.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	ln := s.ln
+	s.ln = nil
+	s.mu.Unlock()
+	if ln == nil {
+		return nil
+	}
+	return ln.Close()
+}
+
 // Addr is the bound address, once Listen succeeded.
 func (s *Server) Addr() net.Addr {
 	s.mu.Lock()
