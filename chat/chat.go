@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,6 +44,9 @@ const (
 	ContextAPI      = "api"      // a message from the server
 	ContextResponse = "response" // the answer to a client's message
 )
+
+// DefaultRoomName is the default of Config.DefaultRoom, as in Stellar.
+const DefaultRoomName = "defaultRoom"
 
 // Message is a message said or an event emitted in a room, as clients get
 // it: {"context":"user","room":"lobby","from":"<connection id>","message":…,
@@ -72,8 +76,15 @@ type Status struct {
 type Config struct {
 	// NodeID is this node's id. Required.
 	NodeID string
-	// DefaultRoom exists from Start. Default "defaultRoom".
+	// DefaultRoom is the room verbs use when they name none. It exists
+	// from Start, whether StartingRooms lists it or not. Default
+	// DefaultRoomName.
 	DefaultRoom string
+	// StartingRooms are the rooms created at Start (Stellar's
+	// startingChatRooms), and again when the backend lost its data.
+	// Rooms that exist already are kept with their members. Default:
+	// DefaultRoom only.
+	StartingRooms []string
 	// SweepInterval is how often the node removes the members of nodes
 	// that are no longer live. Default 1s.
 	SweepInterval time.Duration
@@ -85,8 +96,16 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.DefaultRoom == "" {
-		c.DefaultRoom = "defaultRoom"
+		c.DefaultRoom = DefaultRoomName
 	}
+	// The default room first, each room once.
+	rooms := []string{c.DefaultRoom}
+	for _, r := range c.StartingRooms {
+		if !slices.Contains(rooms, r) {
+			rooms = append(rooms, r)
+		}
+	}
+	c.StartingRooms = rooms
 	if c.SweepInterval <= 0 {
 		c.SweepInterval = time.Second
 	}
@@ -130,9 +149,9 @@ func New(conns *connection.Registry, cl *cluster.Cluster) *Chat {
 	return c
 }
 
-// Start runs the chat on store: it creates the default room, removes the
-// members this node left behind in an earlier life, and starts sweeping
-// the members of dead nodes.
+// Start runs the chat on store: it creates the default room and the
+// starting rooms, removes the members this node left behind in an earlier
+// life, and starts sweeping the members of dead nodes.
 func (c *Chat) Start(ctx context.Context, store Store, cfg Config) error {
 	cfg.setDefaults()
 	if cfg.NodeID == "" {
@@ -141,6 +160,11 @@ func (c *Chat) Start(ctx context.Context, store Store, cfg Config) error {
 	if err := CheckRoom(cfg.DefaultRoom); err != nil {
 		return fmt.Errorf("%w: default room %q", err, cfg.DefaultRoom)
 	}
+	for _, r := range cfg.StartingRooms {
+		if err := CheckRoom(r); err != nil {
+			return fmt.Errorf("%w: starting room %q", err, r)
+		}
+	}
 	c.mu.Lock()
 	if c.running {
 		c.mu.Unlock()
@@ -148,8 +172,8 @@ func (c *Chat) Start(ctx context.Context, store Store, cfg Config) error {
 	}
 	c.cfg, c.store = cfg, store
 	c.mu.Unlock()
-	if _, err := store.Create(ctx, cfg.DefaultRoom); err != nil {
-		return fmt.Errorf("chat: creating %s: %w", cfg.DefaultRoom, err)
+	if err := createRooms(ctx, store, cfg.StartingRooms); err != nil {
+		return err
 	}
 	// A node id is unique among live nodes, so members recorded under it
 	// belong to a previous run of this node: they are ghosts.
@@ -195,11 +219,28 @@ func (c *Chat) state() (Store, Config, error) {
 	return c.store, c.cfg, nil
 }
 
+// createRooms creates the rooms that do not exist.
+func createRooms(ctx context.Context, s Store, rooms []string) error {
+	for _, r := range rooms {
+		if _, err := s.Create(ctx, r); err != nil {
+			return fmt.Errorf("chat: creating %s: %w", r, err)
+		}
+	}
+	return nil
+}
+
 // DefaultRoom is the name of the room that exists from Start.
 func (c *Chat) DefaultRoom() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.cfg.DefaultRoom
+}
+
+// StartingRooms are the rooms created at Start, the default room first.
+func (c *Chat) StartingRooms() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.cfg.StartingRooms)
 }
 
 // Create creates a room; it fails with ErrRoomExists when it exists.
@@ -579,13 +620,16 @@ func (c *Chat) sweepLoop(ctx context.Context) {
 }
 
 // restore records again what a backend that lost its data (a Redis
-// restarted empty) forgot: the default room, and this node's rooms and
+// restarted empty) forgot: the starting rooms, and this node's rooms and
 // members. The default room missing is the sign, or force (this node was
 // not listed, so others may have removed its members); it costs one write
 // per sweep otherwise.
 func (c *Chat) restore(ctx context.Context, s Store, cfg Config, force bool) error {
 	created, err := s.Create(ctx, cfg.DefaultRoom)
 	if err != nil || !(created || force) {
+		return err
+	}
+	if err := createRooms(ctx, s, cfg.StartingRooms); err != nil {
 		return err
 	}
 	c.mu.Lock()

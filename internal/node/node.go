@@ -344,6 +344,7 @@ func (n *Node) startConnections(ctx context.Context) (step, error) {
 	if err := p.Chat.Start(ctx, n.backend.Chat(), chat.Config{
 		NodeID:        cfg.ID,
 		DefaultRoom:   cfg.Chat.DefaultRoom,
+		StartingRooms: cfg.Chat.StartingRooms,
 		SweepInterval: cfg.Cluster.HeartbeatInterval,
 		Logger:        logger,
 	}); err != nil {
