@@ -48,6 +48,11 @@ const (
 // DefaultRoomName is the default of Config.DefaultRoom, as in Stellar.
 const DefaultRoomName = "defaultRoom"
 
+// EventDestroyed is the event every member of a room gets when the room is
+// destroyed: {"context":"user","room":"r","from":"0","event":"destroyed",
+// "sentAt":…}. The member is out of the room once it has it.
+const EventDestroyed = "destroyed"
+
 // Message is a message said or an event emitted in a room, as clients get
 // it: {"context":"user","room":"lobby","from":"<connection id>","message":…,
 // "sentAt":…}, or with "event" and "data" for Emit.
@@ -262,17 +267,24 @@ func (c *Chat) Create(ctx context.Context, room string) error {
 	return nil
 }
 
-// Destroy removes a room and its members on every node. Removing a room
-// that does not exist is no error.
+// Destroy removes a room and its members on every node (Stellar's
+// destroy). Each member gets an EventDestroyed event for the room, on its
+// own node, and is then out of the room. Removing a room that does not
+// exist is no error.
 func (c *Chat) Destroy(ctx context.Context, room string) error {
-	s, _, err := c.state()
+	s, cfg, err := c.state()
 	if err != nil {
 		return err
 	}
 	if err := s.Destroy(ctx, room); err != nil {
 		return err
 	}
-	return c.cl.Publish(ctx, typeDestroy, map[string]string{"room": room})
+	return c.cl.Publish(ctx, typeDestroy, destroyedEvent(room, cfg.Now()))
+}
+
+// destroyedEvent is what the members of a destroyed room get.
+func destroyedEvent(room string, at time.Time) *Message {
+	return &Message{Context: ContextUser, Room: room, From: "0", Event: EventDestroyed, SentAt: at.UnixMilli()}
 }
 
 // Exists reports whether a room exists.
@@ -570,20 +582,27 @@ func (c *Chat) deliver(ctx context.Context, msg cluster.Message) {
 	}
 }
 
-// destroyed forgets a room destroyed on any node.
+// destroyed tells this node's members of a room destroyed on any node,
+// then forgets them. It runs no OnSayReceive middleware: the event is
+// news about membership, not something said.
 func (c *Chat) destroyed(ctx context.Context, msg cluster.Message) {
-	var a struct {
-		Room string `json:"room"`
-	}
-	if msg.Decode(&a) != nil {
+	var m Message
+	if msg.Decode(&m) != nil || m.Room == "" {
 		return
 	}
+	if m.Event == "" { // from a node that sent only the room's name
+		m = *destroyedEvent(m.Room, msg.SentAt)
+	}
 	c.mu.Lock()
-	members := c.local[a.Room]
-	delete(c.local, a.Room)
+	members := c.local[m.Room]
+	delete(c.local, m.Room)
+	log := c.cfg.Logger
 	c.mu.Unlock()
 	for _, conn := range members {
-		conn.RemoveRoom(a.Room)
+		if err := conn.Send(&m); err != nil && !errors.Is(err, connection.ErrNoSender) {
+			log.Debug("destroyed event not delivered", "room", m.Room, "connection", conn.ID, "error", err.Error())
+		}
+		conn.RemoveRoom(m.Room)
 	}
 }
 

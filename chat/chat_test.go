@@ -340,3 +340,71 @@ func TestStartingRooms(t *testing.T) {
 		t.Fatalf("List with no starting rooms = %v, %v", rooms, err)
 	}
 }
+
+// TestDestroyTellsMembers: every member of a destroyed room, on the node
+// that destroyed it and on another, gets the destroyed event and is then
+// out of the room; OnSayReceive middleware does not hold the event back,
+// and members of other rooms hear nothing.
+func TestDestroyTellsMembers(t *testing.T) {
+	ns, _ := newNodes(t, "n1", "n2")
+	ctx := context.Background()
+	for _, n := range ns {
+		if err := n.chat.Use(&chat.Middleware{Name: "deaf", OnSayReceive: func(context.Context, *connection.Conn, *chat.Message) error {
+			return errors.New("hears nothing")
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ns[0].chat.Create(ctx, "games"); err != nil {
+		t.Fatal(err)
+	}
+	c1, got1 := ns[0].connect(t)
+	c2, got2 := ns[1].connect(t)
+	c3, got3 := ns[1].connect(t)
+	for _, c := range []*connection.Conn{c1, c2} {
+		for _, r := range []string{"games", "defaultRoom"} {
+			if _, err := ns[0].chat.Join(ctx, c.ID, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := ns[0].chat.Join(ctx, c3.ID, "defaultRoom"); err != nil {
+		t.Fatal(err)
+	}
+
+	before := time.Now().UnixMilli()
+	if err := ns[0].chat.Destroy(ctx, "games"); err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct {
+		conn *connection.Conn
+		got  chan []byte
+		node *node
+	}{{c1, got1, ns[0]}, {c2, got2, ns[1]}} {
+		m := receive(t, tc.got)
+		if m.Context != chat.ContextUser || m.Room != "games" || m.From != "0" || m.Event != chat.EventDestroyed || m.SentAt < before {
+			t.Fatalf("member %d got %+v", i+1, m)
+		}
+		poll.Until(t, "the member to be out of the room", 0, func() bool {
+			return !tc.conn.InRoom("games") && tc.node.chat.LocalMembers("games") == 0
+		})
+		if !tc.conn.InRoom("defaultRoom") || tc.node.chat.LocalMembers("defaultRoom") == 0 {
+			t.Fatalf("member %d left the rooms that were not destroyed", i+1)
+		}
+	}
+	if ok, err := ns[1].chat.Exists(ctx, "games"); err != nil || ok {
+		t.Fatalf("Exists after Destroy = %v, %v", ok, err)
+	}
+	// The room made again starts empty: the members of the old one are
+	// not in it, and hear nothing said there.
+	if err := ns[1].chat.Create(ctx, "games"); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := ns[1].chat.Status(ctx, "games"); err != nil || s.MembersCount != 0 {
+		t.Fatalf("the room made again has members: %+v, %v", s, err)
+	}
+	if err := ns[0].chat.Broadcast(ctx, c1, "games", "x"); !errors.Is(err, chat.ErrNotMember) {
+		t.Fatalf("a former member says something in the room made again: %v", err)
+	}
+	nothing(t, got3)
+}
