@@ -3,12 +3,13 @@
 // in the backend, messages that reach the members on every node, and chat
 // middleware that can change or stop a message.
 //
-// A connection lives on one node; a room spans them all. Join and Leave
-// work on any connection of the cluster: when the connection lives on
-// another node the call goes through cluster RPC to its owner, which runs
-// the join or leave middleware and records the membership. Broadcast and
-// Emit publish the message to every node; each node delivers it to its own
-// members of the room. Every node sweeps the members of nodes that are no
+// A connection lives on one node; a room spans them all. Join, Leave and
+// Send work on any connection of the cluster: when the connection lives
+// on another node the call goes through cluster RPC to its owner, which
+// runs the join or leave middleware and records the membership, or pushes
+// the message. Broadcast and Emit publish the message to every node; each
+// node delivers it to its own members of the room, and so does Destroy
+// with its destroyed event. Every node sweeps the members of nodes that are no
 // longer live, so that a node that died leaves no ghost members.
 package chat
 
@@ -33,6 +34,9 @@ const (
 	// MethodLeave removes a connection from a room on the node that owns
 	// it.
 	MethodLeave = "chat.leave"
+	// MethodSend pushes a message to a connection on the node that owns
+	// it.
+	MethodSend = "chat.send"
 
 	typeMessage = "chat.message"
 	typeDestroy = "chat.destroy"
@@ -149,6 +153,7 @@ func New(conns *connection.Registry, cl *cluster.Cluster) *Chat {
 	c := &Chat{conns: conns, cl: cl, local: make(map[string]map[string]*connection.Conn)}
 	cl.HandleFunc(MethodJoin, c.serveJoin)
 	cl.HandleFunc(MethodLeave, c.serveLeave)
+	cl.HandleFunc(MethodSend, c.serveSend)
 	cl.Subscribe(typeMessage, c.deliver)
 	cl.Subscribe(typeDestroy, c.destroyed)
 	return c
@@ -328,13 +333,33 @@ type rpcArgs struct {
 	Room string `json:"room"`
 }
 
-// rpcResult is their result. A refusal travels as a result rather than an
-// error so that the caller gets the same error as a local call would.
-type rpcResult struct {
-	Changed bool   `json:"changed"`
-	NoRoom  bool   `json:"noRoom,omitempty"`
-	Error   string `json:"error,omitempty"`
+// sendArgs are the arguments of MethodSend.
+type sendArgs struct {
+	Conn    string          `json:"conn"`
+	Message json.RawMessage `json:"message"`
 }
+
+// rpcResult is the result of the chat's methods. A refusal travels as a
+// result rather than an error so that the caller gets the same error as a
+// local call would.
+type rpcResult struct {
+	Changed      bool   `json:"changed"`
+	NoRoom       bool   `json:"noRoom,omitempty"`
+	NoConnection bool   `json:"noConnection,omitempty"`
+	NoSender     bool   `json:"noSender,omitempty"`
+	Error        string `json:"error,omitempty"`
+}
+
+// noOwnerError is the error of a call for a connection that no live node
+// owns. It is both ErrNoConnection and cluster.ErrNoOwner.
+type noOwnerError struct{ id string }
+
+func (e *noOwnerError) Error() string {
+	return fmt.Sprintf("chat: no live node owns connection %q: it has closed or its node has stopped"+
+		" (a connection's id is in its welcome message and its detailsView)", e.id)
+}
+
+func (e *noOwnerError) Unwrap() []error { return []error{ErrNoConnection, cluster.ErrNoOwner} }
 
 // Join adds a connection of any node to a room. It reports false when the
 // connection was in the room already. It fails with ErrNoRoom, with
@@ -344,7 +369,11 @@ func (c *Chat) Join(ctx context.Context, connID, room string) (bool, error) {
 	if conn, ok := c.conns.Get(connID); ok {
 		return c.JoinConn(ctx, conn, room)
 	}
-	return c.remote(ctx, MethodJoin, connID, room)
+	if _, _, err := c.state(); err != nil {
+		return false, err
+	}
+	res, err := c.remote(ctx, MethodJoin, connID, rpcArgs{Conn: connID, Room: room})
+	return res.Changed, roomError(res, err, room)
 }
 
 // Leave removes a connection of any node from a room. It reports false
@@ -353,31 +382,63 @@ func (c *Chat) Leave(ctx context.Context, connID, room string) (bool, error) {
 	if conn, ok := c.conns.Get(connID); ok {
 		return c.LeaveConn(ctx, conn, room)
 	}
-	return c.remote(ctx, MethodLeave, connID, room)
-}
-
-func (c *Chat) remote(ctx context.Context, method, connID, room string) (bool, error) {
 	if _, _, err := c.state(); err != nil {
 		return false, err
 	}
-	rep, err := c.cl.Do(ctx, method, rpcArgs{Conn: connID, Room: room}, cluster.ToConnection(connID))
+	res, err := c.remote(ctx, MethodLeave, connID, rpcArgs{Conn: connID, Room: room})
+	return res.Changed, roomError(res, err, room)
+}
+
+func roomError(res rpcResult, err error, room string) error {
+	if err == nil && res.NoRoom {
+		return fmt.Errorf("%w: %q", ErrNoRoom, room)
+	}
+	return err
+}
+
+// Send pushes message, any JSON value, to the client of a connection of
+// any node (Stellar's connection.sendMessage, for a connection that may
+// live on another node): the client gets it as it is, as with
+// connection.Conn.Send. A connection of another node is reached through
+// cluster RPC. It fails with ErrNoConnection (which is also
+// cluster.ErrNoOwner) when no live node owns the connection, and with
+// connection.ErrNoSender when the connection cannot receive messages (a
+// single HTTP request).
+func (c *Chat) Send(ctx context.Context, connID string, message any) error {
+	if conn, ok := c.conns.Get(connID); ok {
+		return conn.Send(message)
+	}
+	raw, err := json.Marshal(message)
+	if err != nil {
+		return fmt.Errorf("chat: Send: the message is not JSON-encodable: %w", err)
+	}
+	_, err = c.remote(ctx, MethodSend, connID, sendArgs{Conn: connID, Message: raw})
+	return err
+}
+
+// remote calls method on the node that owns connID. The result's
+// refusals other than NoRoom come back as errors.
+func (c *Chat) remote(ctx context.Context, method, connID string, args any) (rpcResult, error) {
+	rep, err := c.cl.Do(ctx, method, args, cluster.ToConnection(connID))
 	if errors.Is(err, cluster.ErrNoOwner) {
-		return false, fmt.Errorf("%w: %s", ErrNoConnection, connID)
+		return rpcResult{}, &noOwnerError{id: connID}
 	}
 	if err != nil {
-		return false, err
+		return rpcResult{}, err
 	}
 	var res rpcResult
 	if err := rep.Decode(&res); err != nil {
-		return false, fmt.Errorf("chat: %s: reply from %s: %w", method, rep.Node, err)
+		return rpcResult{}, fmt.Errorf("chat: %s: reply from %s: %w", method, rep.Node, err)
 	}
 	switch {
-	case res.NoRoom:
-		return false, fmt.Errorf("%w: %q", ErrNoRoom, room)
+	case res.NoConnection:
+		return rpcResult{}, &noOwnerError{id: connID}
+	case res.NoSender:
+		return rpcResult{}, fmt.Errorf("%w: connection %s on node %s", connection.ErrNoSender, connID, rep.Node)
 	case res.Error != "":
-		return false, errors.New(res.Error)
+		return rpcResult{}, errors.New(res.Error)
 	}
-	return res.Changed, nil
+	return res, nil
 }
 
 func (c *Chat) serveJoin(ctx context.Context, call *cluster.Call) (any, error) {
@@ -395,7 +456,7 @@ func (c *Chat) serve(ctx context.Context, call *cluster.Call, fn func(context.Co
 	}
 	conn, ok := c.conns.Get(a.Conn)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNoConnection, a.Conn)
+		return rpcResult{NoConnection: true}, nil // it closed since the call was routed
 	}
 	changed, err := fn(ctx, conn, a.Room)
 	switch {
@@ -405,6 +466,25 @@ func (c *Chat) serve(ctx context.Context, call *cluster.Call, fn func(context.Co
 		return rpcResult{Error: err.Error()}, nil
 	}
 	return rpcResult{Changed: changed}, nil
+}
+
+func (c *Chat) serveSend(_ context.Context, call *cluster.Call) (any, error) {
+	var a sendArgs
+	if err := call.Decode(&a); err != nil {
+		return nil, fmt.Errorf("chat: %s: arguments: %w", call.Method, err)
+	}
+	conn, ok := c.conns.Get(a.Conn)
+	if !ok {
+		return rpcResult{NoConnection: true}, nil
+	}
+	err := conn.Send(a.Message)
+	switch {
+	case errors.Is(err, connection.ErrNoSender):
+		return rpcResult{NoSender: true}, nil
+	case err != nil:
+		return rpcResult{Error: err.Error()}, nil
+	}
+	return rpcResult{}, nil
 }
 
 // JoinConn adds a connection of this node to a room, running the join
@@ -505,7 +585,7 @@ func (c *Chat) Disconnect(ctx context.Context, conn *connection.Conn) {
 // (Stellar's broadcast). from is the sending connection, nil for the
 // server; say middleware runs first and may change or stop the message.
 func (c *Chat) Broadcast(ctx context.Context, from *connection.Conn, room string, message any) error {
-	return c.send(ctx, from, &Message{Context: ContextUser, Room: room, Message: message})
+	return c.publish(ctx, from, &Message{Context: ContextUser, Room: room, Message: message})
 }
 
 // Emit sends an event with its data to every member of room, on every
@@ -514,10 +594,10 @@ func (c *Chat) Emit(ctx context.Context, room, event string, data any, from *con
 	if event == "" {
 		return errors.New("chat: Emit needs an event name")
 	}
-	return c.send(ctx, from, &Message{Context: ContextUser, Room: room, Event: event, Data: data})
+	return c.publish(ctx, from, &Message{Context: ContextUser, Room: room, Event: event, Data: data})
 }
 
-func (c *Chat) send(ctx context.Context, from *connection.Conn, m *Message) error {
+func (c *Chat) publish(ctx context.Context, from *connection.Conn, m *Message) error {
 	s, cfg, err := c.state()
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -407,4 +408,52 @@ func TestDestroyTellsMembers(t *testing.T) {
 		t.Fatalf("a former member says something in the room made again: %v", err)
 	}
 	nothing(t, got3)
+}
+
+// TestSend: Send reaches a connection on this node and on another with the
+// same JSON, and fails clearly for an id no node owns and for a connection
+// that cannot receive messages.
+func TestSend(t *testing.T) {
+	ns, _ := newNodes(t, "n1", "n2")
+	ctx := context.Background()
+	c1, got1 := ns[0].connect(t)
+	c2, got2 := ns[1].connect(t)
+	msg := map[string]any{"context": "api", "note": "hello", "n": 1}
+	want, _ := json.Marshal(msg)
+	for _, tc := range []struct {
+		name string
+		conn *connection.Conn
+		got  chan []byte
+	}{{"local", c1, got1}, {"remote", c2, got2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := ns[0].chat.Send(ctx, tc.conn.ID, msg); err != nil {
+				t.Fatal(err)
+			}
+			if b := receiveRaw(t, tc.got); string(b) != string(want) {
+				t.Fatalf("the client got %s, want %s", b, want)
+			}
+		})
+	}
+	nothing(t, got1)
+
+	err := ns[0].chat.Send(ctx, "nobody", msg)
+	if !errors.Is(err, chat.ErrNoConnection) || !errors.Is(err, cluster.ErrNoOwner) || !strings.Contains(err.Error(), `"nobody"`) {
+		t.Fatalf("Send to an unknown id = %v", err)
+	}
+
+	// A connection that cannot be pushed to, on the other node.
+	web := connection.New(connection.TypeWeb, "127.0.0.1", "n2")
+	if err := ns[1].conns.Add(ctx, web); err != nil {
+		t.Fatal(err)
+	}
+	if err := ns[0].chat.Send(ctx, web.ID, msg); !errors.Is(err, connection.ErrNoSender) {
+		t.Fatalf("remote Send to a connection without a sender = %v", err)
+	}
+	if err := ns[1].chat.Send(ctx, web.ID, msg); !errors.Is(err, connection.ErrNoSender) {
+		t.Fatalf("local Send to a connection without a sender = %v", err)
+	}
+	if err := ns[0].chat.Send(ctx, c2.ID, make(chan int)); err == nil {
+		t.Fatal("a message that is not JSON was sent to another node")
+	}
+	nothing(t, got2)
 }
