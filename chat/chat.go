@@ -3,12 +3,13 @@
 // in the backend, messages that reach the members on every node, and chat
 // middleware that can change or stop a message.
 //
-// A connection lives on one node; a room spans them all. Join and Leave
-// work on any connection of the cluster: when the connection lives on
-// another node the call goes through cluster RPC to its owner, which runs
-// the join or leave middleware and records the membership. Broadcast and
-// Emit publish the message to every node; each node delivers it to its own
-// members of the room. Every node sweeps the members of nodes that are no
+// A connection lives on one node; a room spans them all. Join, Leave and
+// Send work on any connection of the cluster: when the connection lives
+// on another node the call goes through cluster RPC to its owner, which
+// runs the join or leave middleware and records the membership, or pushes
+// the message. Broadcast and Emit publish the message to every node; each
+// node delivers it to its own members of the room, and so does Destroy
+// with its destroyed event. Every node sweeps the members of nodes that are no
 // longer live, so that a node that died leaves no ghost members.
 package chat
 
@@ -18,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,6 +34,9 @@ const (
 	// MethodLeave removes a connection from a room on the node that owns
 	// it.
 	MethodLeave = "chat.leave"
+	// MethodSend pushes a message to a connection on the node that owns
+	// it.
+	MethodSend = "chat.send"
 
 	typeMessage = "chat.message"
 	typeDestroy = "chat.destroy"
@@ -43,6 +48,14 @@ const (
 	ContextAPI      = "api"      // a message from the server
 	ContextResponse = "response" // the answer to a client's message
 )
+
+// DefaultRoomName is the default of Config.DefaultRoom, as in Stellar.
+const DefaultRoomName = "defaultRoom"
+
+// EventDestroyed is the event every member of a room gets when the room is
+// destroyed: {"context":"user","room":"r","from":"0","event":"destroyed",
+// "sentAt":…}. The member is out of the room once it has it.
+const EventDestroyed = "destroyed"
 
 // Message is a message said or an event emitted in a room, as clients get
 // it: {"context":"user","room":"lobby","from":"<connection id>","message":…,
@@ -72,8 +85,15 @@ type Status struct {
 type Config struct {
 	// NodeID is this node's id. Required.
 	NodeID string
-	// DefaultRoom exists from Start. Default "defaultRoom".
+	// DefaultRoom is the room verbs use when they name none. It exists
+	// from Start, whether StartingRooms lists it or not. Default
+	// DefaultRoomName.
 	DefaultRoom string
+	// StartingRooms are the rooms created at Start (Stellar's
+	// startingChatRooms), and again when the backend lost its data.
+	// Rooms that exist already are kept with their members. Default:
+	// DefaultRoom only.
+	StartingRooms []string
 	// SweepInterval is how often the node removes the members of nodes
 	// that are no longer live. Default 1s.
 	SweepInterval time.Duration
@@ -85,8 +105,16 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.DefaultRoom == "" {
-		c.DefaultRoom = "defaultRoom"
+		c.DefaultRoom = DefaultRoomName
 	}
+	// The default room first, each room once.
+	rooms := []string{c.DefaultRoom}
+	for _, r := range c.StartingRooms {
+		if !slices.Contains(rooms, r) {
+			rooms = append(rooms, r)
+		}
+	}
+	c.StartingRooms = rooms
 	if c.SweepInterval <= 0 {
 		c.SweepInterval = time.Second
 	}
@@ -125,14 +153,15 @@ func New(conns *connection.Registry, cl *cluster.Cluster) *Chat {
 	c := &Chat{conns: conns, cl: cl, local: make(map[string]map[string]*connection.Conn)}
 	cl.HandleFunc(MethodJoin, c.serveJoin)
 	cl.HandleFunc(MethodLeave, c.serveLeave)
+	cl.HandleFunc(MethodSend, c.serveSend)
 	cl.Subscribe(typeMessage, c.deliver)
 	cl.Subscribe(typeDestroy, c.destroyed)
 	return c
 }
 
-// Start runs the chat on store: it creates the default room, removes the
-// members this node left behind in an earlier life, and starts sweeping
-// the members of dead nodes.
+// Start runs the chat on store: it creates the default room and the
+// starting rooms, removes the members this node left behind in an earlier
+// life, and starts sweeping the members of dead nodes.
 func (c *Chat) Start(ctx context.Context, store Store, cfg Config) error {
 	cfg.setDefaults()
 	if cfg.NodeID == "" {
@@ -141,6 +170,11 @@ func (c *Chat) Start(ctx context.Context, store Store, cfg Config) error {
 	if err := CheckRoom(cfg.DefaultRoom); err != nil {
 		return fmt.Errorf("%w: default room %q", err, cfg.DefaultRoom)
 	}
+	for _, r := range cfg.StartingRooms {
+		if err := CheckRoom(r); err != nil {
+			return fmt.Errorf("%w: starting room %q", err, r)
+		}
+	}
 	c.mu.Lock()
 	if c.running {
 		c.mu.Unlock()
@@ -148,8 +182,8 @@ func (c *Chat) Start(ctx context.Context, store Store, cfg Config) error {
 	}
 	c.cfg, c.store = cfg, store
 	c.mu.Unlock()
-	if _, err := store.Create(ctx, cfg.DefaultRoom); err != nil {
-		return fmt.Errorf("chat: creating %s: %w", cfg.DefaultRoom, err)
+	if err := createRooms(ctx, store, cfg.StartingRooms); err != nil {
+		return err
 	}
 	// A node id is unique among live nodes, so members recorded under it
 	// belong to a previous run of this node: they are ghosts.
@@ -195,11 +229,28 @@ func (c *Chat) state() (Store, Config, error) {
 	return c.store, c.cfg, nil
 }
 
+// createRooms creates the rooms that do not exist.
+func createRooms(ctx context.Context, s Store, rooms []string) error {
+	for _, r := range rooms {
+		if _, err := s.Create(ctx, r); err != nil {
+			return fmt.Errorf("chat: creating %s: %w", r, err)
+		}
+	}
+	return nil
+}
+
 // DefaultRoom is the name of the room that exists from Start.
 func (c *Chat) DefaultRoom() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.cfg.DefaultRoom
+}
+
+// StartingRooms are the rooms created at Start, the default room first.
+func (c *Chat) StartingRooms() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.cfg.StartingRooms)
 }
 
 // Create creates a room; it fails with ErrRoomExists when it exists.
@@ -221,17 +272,24 @@ func (c *Chat) Create(ctx context.Context, room string) error {
 	return nil
 }
 
-// Destroy removes a room and its members on every node. Removing a room
-// that does not exist is no error.
+// Destroy removes a room and its members on every node (Stellar's
+// destroy). Each member gets an EventDestroyed event for the room, on its
+// own node, and is then out of the room. Removing a room that does not
+// exist is no error.
 func (c *Chat) Destroy(ctx context.Context, room string) error {
-	s, _, err := c.state()
+	s, cfg, err := c.state()
 	if err != nil {
 		return err
 	}
 	if err := s.Destroy(ctx, room); err != nil {
 		return err
 	}
-	return c.cl.Publish(ctx, typeDestroy, map[string]string{"room": room})
+	return c.cl.Publish(ctx, typeDestroy, destroyedEvent(room, cfg.Now()))
+}
+
+// destroyedEvent is what the members of a destroyed room get.
+func destroyedEvent(room string, at time.Time) *Message {
+	return &Message{Context: ContextUser, Room: room, From: "0", Event: EventDestroyed, SentAt: at.UnixMilli()}
 }
 
 // Exists reports whether a room exists.
@@ -275,13 +333,33 @@ type rpcArgs struct {
 	Room string `json:"room"`
 }
 
-// rpcResult is their result. A refusal travels as a result rather than an
-// error so that the caller gets the same error as a local call would.
-type rpcResult struct {
-	Changed bool   `json:"changed"`
-	NoRoom  bool   `json:"noRoom,omitempty"`
-	Error   string `json:"error,omitempty"`
+// sendArgs are the arguments of MethodSend.
+type sendArgs struct {
+	Conn    string          `json:"conn"`
+	Message json.RawMessage `json:"message"`
 }
+
+// rpcResult is the result of the chat's methods. A refusal travels as a
+// result rather than an error so that the caller gets the same error as a
+// local call would.
+type rpcResult struct {
+	Changed      bool   `json:"changed"`
+	NoRoom       bool   `json:"noRoom,omitempty"`
+	NoConnection bool   `json:"noConnection,omitempty"`
+	NoSender     bool   `json:"noSender,omitempty"`
+	Error        string `json:"error,omitempty"`
+}
+
+// noOwnerError is the error of a call for a connection that no live node
+// owns. It is both ErrNoConnection and cluster.ErrNoOwner.
+type noOwnerError struct{ id string }
+
+func (e *noOwnerError) Error() string {
+	return fmt.Sprintf("chat: no live node owns connection %q: it has closed or its node has stopped"+
+		" (a connection's id is in its welcome message and its detailsView)", e.id)
+}
+
+func (e *noOwnerError) Unwrap() []error { return []error{ErrNoConnection, cluster.ErrNoOwner} }
 
 // Join adds a connection of any node to a room. It reports false when the
 // connection was in the room already. It fails with ErrNoRoom, with
@@ -291,7 +369,11 @@ func (c *Chat) Join(ctx context.Context, connID, room string) (bool, error) {
 	if conn, ok := c.conns.Get(connID); ok {
 		return c.JoinConn(ctx, conn, room)
 	}
-	return c.remote(ctx, MethodJoin, connID, room)
+	if _, _, err := c.state(); err != nil {
+		return false, err
+	}
+	res, err := c.remote(ctx, MethodJoin, connID, rpcArgs{Conn: connID, Room: room})
+	return res.Changed, roomError(res, err, room)
 }
 
 // Leave removes a connection of any node from a room. It reports false
@@ -300,31 +382,63 @@ func (c *Chat) Leave(ctx context.Context, connID, room string) (bool, error) {
 	if conn, ok := c.conns.Get(connID); ok {
 		return c.LeaveConn(ctx, conn, room)
 	}
-	return c.remote(ctx, MethodLeave, connID, room)
-}
-
-func (c *Chat) remote(ctx context.Context, method, connID, room string) (bool, error) {
 	if _, _, err := c.state(); err != nil {
 		return false, err
 	}
-	rep, err := c.cl.Do(ctx, method, rpcArgs{Conn: connID, Room: room}, cluster.ToConnection(connID))
+	res, err := c.remote(ctx, MethodLeave, connID, rpcArgs{Conn: connID, Room: room})
+	return res.Changed, roomError(res, err, room)
+}
+
+func roomError(res rpcResult, err error, room string) error {
+	if err == nil && res.NoRoom {
+		return fmt.Errorf("%w: %q", ErrNoRoom, room)
+	}
+	return err
+}
+
+// Send pushes message, any JSON value, to the client of a connection of
+// any node (Stellar's connection.sendMessage, for a connection that may
+// live on another node): the client gets it as it is, as with
+// connection.Conn.Send. A connection of another node is reached through
+// cluster RPC. It fails with ErrNoConnection (which is also
+// cluster.ErrNoOwner) when no live node owns the connection, and with
+// connection.ErrNoSender when the connection cannot receive messages (a
+// single HTTP request).
+func (c *Chat) Send(ctx context.Context, connID string, message any) error {
+	if conn, ok := c.conns.Get(connID); ok {
+		return conn.Send(message)
+	}
+	raw, err := json.Marshal(message)
+	if err != nil {
+		return fmt.Errorf("chat: Send: the message is not JSON-encodable: %w", err)
+	}
+	_, err = c.remote(ctx, MethodSend, connID, sendArgs{Conn: connID, Message: raw})
+	return err
+}
+
+// remote calls method on the node that owns connID. The result's
+// refusals other than NoRoom come back as errors.
+func (c *Chat) remote(ctx context.Context, method, connID string, args any) (rpcResult, error) {
+	rep, err := c.cl.Do(ctx, method, args, cluster.ToConnection(connID))
 	if errors.Is(err, cluster.ErrNoOwner) {
-		return false, fmt.Errorf("%w: %s", ErrNoConnection, connID)
+		return rpcResult{}, &noOwnerError{id: connID}
 	}
 	if err != nil {
-		return false, err
+		return rpcResult{}, err
 	}
 	var res rpcResult
 	if err := rep.Decode(&res); err != nil {
-		return false, fmt.Errorf("chat: %s: reply from %s: %w", method, rep.Node, err)
+		return rpcResult{}, fmt.Errorf("chat: %s: reply from %s: %w", method, rep.Node, err)
 	}
 	switch {
-	case res.NoRoom:
-		return false, fmt.Errorf("%w: %q", ErrNoRoom, room)
+	case res.NoConnection:
+		return rpcResult{}, &noOwnerError{id: connID}
+	case res.NoSender:
+		return rpcResult{}, fmt.Errorf("%w: connection %s on node %s", connection.ErrNoSender, connID, rep.Node)
 	case res.Error != "":
-		return false, errors.New(res.Error)
+		return rpcResult{}, errors.New(res.Error)
 	}
-	return res.Changed, nil
+	return res, nil
 }
 
 func (c *Chat) serveJoin(ctx context.Context, call *cluster.Call) (any, error) {
@@ -342,7 +456,7 @@ func (c *Chat) serve(ctx context.Context, call *cluster.Call, fn func(context.Co
 	}
 	conn, ok := c.conns.Get(a.Conn)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNoConnection, a.Conn)
+		return rpcResult{NoConnection: true}, nil // it closed since the call was routed
 	}
 	changed, err := fn(ctx, conn, a.Room)
 	switch {
@@ -352,6 +466,25 @@ func (c *Chat) serve(ctx context.Context, call *cluster.Call, fn func(context.Co
 		return rpcResult{Error: err.Error()}, nil
 	}
 	return rpcResult{Changed: changed}, nil
+}
+
+func (c *Chat) serveSend(_ context.Context, call *cluster.Call) (any, error) {
+	var a sendArgs
+	if err := call.Decode(&a); err != nil {
+		return nil, fmt.Errorf("chat: %s: arguments: %w", call.Method, err)
+	}
+	conn, ok := c.conns.Get(a.Conn)
+	if !ok {
+		return rpcResult{NoConnection: true}, nil
+	}
+	err := conn.Send(a.Message)
+	switch {
+	case errors.Is(err, connection.ErrNoSender):
+		return rpcResult{NoSender: true}, nil
+	case err != nil:
+		return rpcResult{Error: err.Error()}, nil
+	}
+	return rpcResult{}, nil
 }
 
 // JoinConn adds a connection of this node to a room, running the join
@@ -452,7 +585,7 @@ func (c *Chat) Disconnect(ctx context.Context, conn *connection.Conn) {
 // (Stellar's broadcast). from is the sending connection, nil for the
 // server; say middleware runs first and may change or stop the message.
 func (c *Chat) Broadcast(ctx context.Context, from *connection.Conn, room string, message any) error {
-	return c.send(ctx, from, &Message{Context: ContextUser, Room: room, Message: message})
+	return c.publish(ctx, from, &Message{Context: ContextUser, Room: room, Message: message})
 }
 
 // Emit sends an event with its data to every member of room, on every
@@ -461,10 +594,10 @@ func (c *Chat) Emit(ctx context.Context, room, event string, data any, from *con
 	if event == "" {
 		return errors.New("chat: Emit needs an event name")
 	}
-	return c.send(ctx, from, &Message{Context: ContextUser, Room: room, Event: event, Data: data})
+	return c.publish(ctx, from, &Message{Context: ContextUser, Room: room, Event: event, Data: data})
 }
 
-func (c *Chat) send(ctx context.Context, from *connection.Conn, m *Message) error {
+func (c *Chat) publish(ctx context.Context, from *connection.Conn, m *Message) error {
 	s, cfg, err := c.state()
 	if err != nil {
 		return err
@@ -529,20 +662,27 @@ func (c *Chat) deliver(ctx context.Context, msg cluster.Message) {
 	}
 }
 
-// destroyed forgets a room destroyed on any node.
+// destroyed tells this node's members of a room destroyed on any node,
+// then forgets them. It runs no OnSayReceive middleware: the event is
+// news about membership, not something said.
 func (c *Chat) destroyed(ctx context.Context, msg cluster.Message) {
-	var a struct {
-		Room string `json:"room"`
-	}
-	if msg.Decode(&a) != nil {
+	var m Message
+	if msg.Decode(&m) != nil || m.Room == "" {
 		return
 	}
+	if m.Event == "" { // from a node that sent only the room's name
+		m = *destroyedEvent(m.Room, msg.SentAt)
+	}
 	c.mu.Lock()
-	members := c.local[a.Room]
-	delete(c.local, a.Room)
+	members := c.local[m.Room]
+	delete(c.local, m.Room)
+	log := c.cfg.Logger
 	c.mu.Unlock()
 	for _, conn := range members {
-		conn.RemoveRoom(a.Room)
+		if err := conn.Send(&m); err != nil && !errors.Is(err, connection.ErrNoSender) {
+			log.Debug("destroyed event not delivered", "room", m.Room, "connection", conn.ID, "error", err.Error())
+		}
+		conn.RemoveRoom(m.Room)
 	}
 }
 
@@ -579,13 +719,16 @@ func (c *Chat) sweepLoop(ctx context.Context) {
 }
 
 // restore records again what a backend that lost its data (a Redis
-// restarted empty) forgot: the default room, and this node's rooms and
+// restarted empty) forgot: the starting rooms, and this node's rooms and
 // members. The default room missing is the sign, or force (this node was
 // not listed, so others may have removed its members); it costs one write
 // per sweep otherwise.
 func (c *Chat) restore(ctx context.Context, s Store, cfg Config, force bool) error {
 	created, err := s.Create(ctx, cfg.DefaultRoom)
 	if err != nil || !(created || force) {
+		return err
+	}
+	if err := createRooms(ctx, s, cfg.StartingRooms); err != nil {
 		return err
 	}
 	c.mu.Lock()

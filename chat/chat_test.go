@@ -2,7 +2,10 @@ package chat_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,48 +31,49 @@ type node struct {
 
 func newNodes(t *testing.T, ids ...string) ([]*node, *memory.Backend) {
 	t.Helper()
-	ctx := context.Background()
 	b := memory.New(memory.Config{})
 	t.Cleanup(func() { _ = b.Close() })
 	var out []*node
 	for _, id := range ids {
-		cl := cluster.New()
-		conns := connection.NewRegistry()
-		ch := chat.New(conns, cl)
-		if err := cl.Start(ctx, b.Cluster(), cluster.Config{ID: id, Token: "t", Logger: logging.Discard(),
-			HeartbeatInterval: 20 * time.Millisecond, OwnsConnection: conns.Owns}); err != nil {
-			t.Fatal(err)
-		}
-		if err := ch.Start(ctx, b.Chat(), chat.Config{NodeID: id, Logger: logging.Discard(), SweepInterval: 20 * time.Millisecond}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = ch.Stop(ctx)
-			_ = cl.Stop(ctx)
-		})
-		out = append(out, &node{id: id, chat: ch, conns: conns, cl: cl})
+		out = append(out, startNode(t, b, chat.Config{NodeID: id, Logger: logging.Discard(), SweepInterval: 20 * time.Millisecond}))
 	}
 	for _, n := range out {
-		var members []string
-		if !poll.Wait(0, func() bool {
-			members = n.cl.Members()
-			return len(members) == len(ids)
-		}) {
-			t.Fatalf("%s sees %v", n.id, members)
-		}
+		poll.Until(t, n.id+" sees every node", 0, func() bool { return len(n.cl.Members()) == len(ids) })
 	}
 	return out, b
 }
 
-// connect adds a connection to n whose messages arrive on the channel.
-func (n *node) connect(t *testing.T) (*connection.Conn, chan *chat.Message) {
+// startNode starts a node's cluster and chat on b, stopped when t ends.
+func startNode(t *testing.T, b *memory.Backend, cfg chat.Config) *node {
+	t.Helper()
+	ctx := context.Background()
+	cl := cluster.New()
+	conns := connection.NewRegistry()
+	ch := chat.New(conns, cl)
+	if err := cl.Start(ctx, b.Cluster(), cluster.Config{ID: cfg.NodeID, Token: "t", Logger: logging.Discard(),
+		HeartbeatInterval: 20 * time.Millisecond, OwnsConnection: conns.Owns}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cl.Stop(ctx) })
+	if err := ch.Start(ctx, b.Chat(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Stop(ctx) })
+	return &node{id: cfg.NodeID, chat: ch, conns: conns, cl: cl}
+}
+
+// connect adds a connection to n whose messages arrive on the channel,
+// as JSON, as its client would read them.
+func (n *node) connect(t *testing.T) (*connection.Conn, chan []byte) {
 	t.Helper()
 	c := connection.New(connection.TypeTCP, "127.0.0.1", n.id)
-	got := make(chan *chat.Message, 16)
+	got := make(chan []byte, 16)
 	c.SetSender(func(v any) error {
-		if m, ok := v.(*chat.Message); ok {
-			got <- m
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
 		}
+		got <- b
 		return nil
 	})
 	if err := n.conns.Add(context.Background(), c); err != nil {
@@ -78,14 +82,35 @@ func (n *node) connect(t *testing.T) (*connection.Conn, chan *chat.Message) {
 	return c, got
 }
 
-func receive(t *testing.T, ch chan *chat.Message) *chat.Message {
+// receiveRaw returns the next message a connection's client got.
+func receiveRaw(t *testing.T, ch chan []byte) []byte {
 	t.Helper()
 	select {
-	case m := <-ch:
-		return m
-	case <-time.After(5 * time.Second):
+	case b := <-ch:
+		return b
+	case <-time.After(poll.DefaultTimeout):
 		t.Fatal("no message")
 		return nil
+	}
+}
+
+// receive returns the next room message a connection's client got.
+func receive(t *testing.T, ch chan []byte) *chat.Message {
+	t.Helper()
+	var m chat.Message
+	if b := receiveRaw(t, ch); json.Unmarshal(b, &m) != nil {
+		t.Fatalf("not a room message: %s", b)
+	}
+	return &m
+}
+
+// nothing fails t if a client got a message.
+func nothing(t *testing.T, ch chan []byte) {
+	t.Helper()
+	select {
+	case b := <-ch:
+		t.Fatalf("unexpected message %s", b)
+	default:
 	}
 }
 
@@ -133,7 +158,7 @@ func TestBroadcastReachesEveryNode(t *testing.T) {
 	if err := ns[0].chat.Broadcast(ctx, c1, "defaultRoom", "hi"); err != nil {
 		t.Fatal(err)
 	}
-	for _, ch := range []chan *chat.Message{got1, got2} {
+	for _, ch := range []chan []byte{got1, got2} {
 		if m := receive(t, ch); m.Message != "hi" || m.From != c1.ID || m.Room != "defaultRoom" || m.Context != "user" {
 			t.Fatalf("message = %+v", m)
 		}
@@ -141,15 +166,11 @@ func TestBroadcastReachesEveryNode(t *testing.T) {
 	if err := ns[1].chat.Emit(ctx, "defaultRoom", "moved", map[string]any{"x": 1}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if m := receive(t, got1); m.Event != "moved" || m.From != "0" {
+	if m := receive(t, got1); m.Event != "moved" || m.From != "0" || m.Data.(map[string]any)["x"] != 1.0 {
 		t.Fatalf("event = %+v", m)
 	}
 	receive(t, got2)
-	select {
-	case m := <-outside:
-		t.Fatalf("a connection outside the room got %+v", m)
-	default:
-	}
+	nothing(t, outside)
 	if err := ns[0].chat.Broadcast(ctx, c1, "elsewhere", "x"); !errors.Is(err, chat.ErrNotMember) {
 		t.Fatalf("Broadcast outside the room = %v", err)
 	}
@@ -220,7 +241,8 @@ func TestSweep(t *testing.T) {
 	var s chat.Status
 	if !poll.Wait(0, func() bool {
 		var err error
-		if s, err = ns[1].chat.Status(ctx, "defaultRoom"); err != nil {
+		s, err = ns[1].chat.Status(ctx, "defaultRoom")
+		if err != nil {
 			t.Fatal(err)
 		}
 		return s.MembersCount == 2 && s.Members[c1.ID].ID != "" && s.Members[c2.ID].ID != ""
@@ -250,8 +272,10 @@ func TestRestoreAfterDataLoss(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var s, d chat.Status
-	var err, err2 error
+	var (
+		s, d      chat.Status
+		err, err2 error
+	)
 	if !poll.Wait(0, func() bool {
 		s, err = ns[0].chat.Status(ctx, "games")
 		d, err2 = ns[0].chat.Status(ctx, "defaultRoom")
@@ -259,4 +283,177 @@ func TestRestoreAfterDataLoss(t *testing.T) {
 	}) {
 		t.Fatalf("not restored: %+v %v / %+v %v", s, err, d, err2)
 	}
+}
+
+// TestStartingRooms: Start creates the default room and the starting
+// rooms, each once, keeps a room that exists with its members, refuses a
+// bad name, and creates them all again when the backend lost its data.
+func TestStartingRooms(t *testing.T) {
+	ctx := context.Background()
+	b := memory.New(memory.Config{})
+	t.Cleanup(func() { _ = b.Close() })
+	st := b.Chat()
+	if _, err := st.Create(ctx, "games"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Join(ctx, "games", chat.Member{ID: "c9", Node: "n9"}); err != nil {
+		t.Fatal(err)
+	}
+
+	bad := chat.New(connection.NewRegistry(), cluster.New())
+	if err := bad.Start(ctx, st, chat.Config{NodeID: "n0", StartingRooms: []string{"lobby", ""}}); !errors.Is(err, chat.ErrRoomName) {
+		t.Fatalf("Start with an empty starting room = %v", err)
+	}
+
+	// A sweep an hour away: this test sweeps by hand.
+	n := startNode(t, b, chat.Config{NodeID: "n1", Logger: logging.Discard(), SweepInterval: time.Hour,
+		DefaultRoom: "hall", StartingRooms: []string{"lobby", "games", "lobby"}})
+	if got := n.chat.StartingRooms(); !slices.Equal(got, []string{"hall", "lobby", "games"}) {
+		t.Fatalf("StartingRooms = %v", got)
+	}
+	rooms, err := n.chat.List(ctx)
+	if err != nil || !slices.Equal(rooms, []string{"games", "hall", "lobby"}) {
+		t.Fatalf("List = %v, %v", rooms, err)
+	}
+	if s, err := n.chat.Status(ctx, "games"); err != nil || s.MembersCount != 1 {
+		t.Fatalf("an existing starting room lost its members: %+v, %v", s, err)
+	}
+
+	// The backend loses everything (a Redis restarted empty).
+	for _, r := range rooms {
+		if err := st.Destroy(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	poll.Until(t, "the node to see itself listed", 0, func() bool { return len(n.cl.Members()) == 1 })
+	if _, err := n.chat.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rooms, err := n.chat.List(ctx); err != nil || !slices.Equal(rooms, []string{"games", "hall", "lobby"}) {
+		t.Fatalf("List after the backend lost its data = %v, %v", rooms, err)
+	}
+
+	// Without StartingRooms the default room is the only one.
+	b2 := memory.New(memory.Config{})
+	t.Cleanup(func() { _ = b2.Close() })
+	n2 := startNode(t, b2, chat.Config{NodeID: "n2", Logger: logging.Discard(), SweepInterval: time.Hour})
+	if rooms, err := n2.chat.List(ctx); err != nil || !slices.Equal(rooms, []string{chat.DefaultRoomName}) {
+		t.Fatalf("List with no starting rooms = %v, %v", rooms, err)
+	}
+}
+
+// TestDestroyTellsMembers: every member of a destroyed room, on the node
+// that destroyed it and on another, gets the destroyed event and is then
+// out of the room; OnSayReceive middleware does not hold the event back,
+// and members of other rooms hear nothing.
+func TestDestroyTellsMembers(t *testing.T) {
+	ns, _ := newNodes(t, "n1", "n2")
+	ctx := context.Background()
+	for _, n := range ns {
+		if err := n.chat.Use(&chat.Middleware{Name: "deaf", OnSayReceive: func(context.Context, *connection.Conn, *chat.Message) error {
+			return errors.New("hears nothing")
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ns[0].chat.Create(ctx, "games"); err != nil {
+		t.Fatal(err)
+	}
+	c1, got1 := ns[0].connect(t)
+	c2, got2 := ns[1].connect(t)
+	c3, got3 := ns[1].connect(t)
+	for _, c := range []*connection.Conn{c1, c2} {
+		for _, r := range []string{"games", "defaultRoom"} {
+			if _, err := ns[0].chat.Join(ctx, c.ID, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := ns[0].chat.Join(ctx, c3.ID, "defaultRoom"); err != nil {
+		t.Fatal(err)
+	}
+
+	before := time.Now().UnixMilli()
+	if err := ns[0].chat.Destroy(ctx, "games"); err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct {
+		conn *connection.Conn
+		got  chan []byte
+		node *node
+	}{{c1, got1, ns[0]}, {c2, got2, ns[1]}} {
+		m := receive(t, tc.got)
+		if m.Context != chat.ContextUser || m.Room != "games" || m.From != "0" || m.Event != chat.EventDestroyed || m.SentAt < before {
+			t.Fatalf("member %d got %+v", i+1, m)
+		}
+		poll.Until(t, "the member to be out of the room", 0, func() bool {
+			return !tc.conn.InRoom("games") && tc.node.chat.LocalMembers("games") == 0
+		})
+		if !tc.conn.InRoom("defaultRoom") || tc.node.chat.LocalMembers("defaultRoom") == 0 {
+			t.Fatalf("member %d left the rooms that were not destroyed", i+1)
+		}
+	}
+	if ok, err := ns[1].chat.Exists(ctx, "games"); err != nil || ok {
+		t.Fatalf("Exists after Destroy = %v, %v", ok, err)
+	}
+	// The room made again starts empty: the members of the old one are
+	// not in it, and hear nothing said there.
+	if err := ns[1].chat.Create(ctx, "games"); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := ns[1].chat.Status(ctx, "games"); err != nil || s.MembersCount != 0 {
+		t.Fatalf("the room made again has members: %+v, %v", s, err)
+	}
+	if err := ns[0].chat.Broadcast(ctx, c1, "games", "x"); !errors.Is(err, chat.ErrNotMember) {
+		t.Fatalf("a former member says something in the room made again: %v", err)
+	}
+	nothing(t, got3)
+}
+
+// TestSend: Send reaches a connection on this node and on another with the
+// same JSON, and fails clearly for an id no node owns and for a connection
+// that cannot receive messages.
+func TestSend(t *testing.T) {
+	ns, _ := newNodes(t, "n1", "n2")
+	ctx := context.Background()
+	c1, got1 := ns[0].connect(t)
+	c2, got2 := ns[1].connect(t)
+	msg := map[string]any{"context": "api", "note": "hello", "n": 1}
+	want, _ := json.Marshal(msg)
+	for _, tc := range []struct {
+		name string
+		conn *connection.Conn
+		got  chan []byte
+	}{{"local", c1, got1}, {"remote", c2, got2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := ns[0].chat.Send(ctx, tc.conn.ID, msg); err != nil {
+				t.Fatal(err)
+			}
+			if b := receiveRaw(t, tc.got); string(b) != string(want) {
+				t.Fatalf("the client got %s, want %s", b, want)
+			}
+		})
+	}
+	nothing(t, got1)
+
+	err := ns[0].chat.Send(ctx, "nobody", msg)
+	if !errors.Is(err, chat.ErrNoConnection) || !errors.Is(err, cluster.ErrNoOwner) || !strings.Contains(err.Error(), `"nobody"`) {
+		t.Fatalf("Send to an unknown id = %v", err)
+	}
+
+	// A connection that cannot be pushed to, on the other node.
+	web := connection.New(connection.TypeWeb, "127.0.0.1", "n2")
+	if err := ns[1].conns.Add(ctx, web); err != nil {
+		t.Fatal(err)
+	}
+	if err := ns[0].chat.Send(ctx, web.ID, msg); !errors.Is(err, connection.ErrNoSender) {
+		t.Fatalf("remote Send to a connection without a sender = %v", err)
+	}
+	if err := ns[1].chat.Send(ctx, web.ID, msg); !errors.Is(err, connection.ErrNoSender) {
+		t.Fatalf("local Send to a connection without a sender = %v", err)
+	}
+	if err := ns[0].chat.Send(ctx, c2.ID, make(chan int)); err == nil {
+		t.Fatal("a message that is not JSON was sent to another node")
+	}
+	nothing(t, got2)
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stellarfw/stellar-go/chat"
 	"github.com/stellarfw/stellar-go/transport/tcp"
 	"github.com/stellarfw/stellar-go/transport/ws"
 )
@@ -30,9 +31,13 @@ type WebSocket struct {
 
 // Chat configures the chat rooms.
 type Chat struct {
-	// DefaultRoom is the room that exists from start, as in Stellar.
-	// Default "defaultRoom".
+	// DefaultRoom is the room that verbs naming no room use; it exists
+	// from start, as in Stellar. Default "defaultRoom".
 	DefaultRoom string `key:"default_room"`
+	// StartingRooms are the rooms created when the node starts
+	// (Stellar's startingChatRooms); the default room is created whether
+	// it is listed or not. Default: the default room.
+	StartingRooms []string `key:"starting_rooms"`
 }
 
 func (c *Config) connectionDefaults() {
@@ -46,7 +51,10 @@ func (c *Config) connectionDefaults() {
 	setDefault(&w.MaxFrameBytes, ws.DefaultMaxFrameBytes)
 	setDefault(&w.MaxInFlight, ws.DefaultMaxInFlight)
 	setDefault(&w.PingInterval, ws.DefaultPingInterval)
-	setDefault(&c.Chat.DefaultRoom, "defaultRoom")
+	setDefault(&c.Chat.DefaultRoom, chat.DefaultRoomName)
+	if len(c.Chat.StartingRooms) == 0 {
+		c.Chat.StartingRooms = []string{c.Chat.DefaultRoom}
+	}
 }
 
 func (c Config) validateConnections() error {
@@ -80,8 +88,13 @@ func (c Config) validateConnections() error {
 			return invalid("websocket.allowed_origins", "entry %d is empty", i)
 		}
 	}
-	if len(c.Chat.DefaultRoom) > 256 {
-		return invalid("chat.default_room", "longer than 256 bytes")
+	if len(c.Chat.DefaultRoom) > chat.MaxRoomName {
+		return invalid("chat.default_room", "longer than %d bytes", chat.MaxRoomName)
+	}
+	for i, r := range c.Chat.StartingRooms {
+		if chat.CheckRoom(r) != nil {
+			return invalid("chat.starting_rooms", "entry %d: a room name is 1 to %d bytes, got %d", i, chat.MaxRoomName, len(r))
+		}
 	}
 	return nil
 }
@@ -99,6 +112,7 @@ func init() {
 		"websocket.max_in_flight":   "actions running at once per WebSocket connection; more get too_many_requests",
 		"websocket.ping_interval":   "how often the server pings a WebSocket client, which must answer within it",
 		"chat.default_room":         "the chat room that exists from start",
+		"chat.starting_rooms":       "chat rooms created at start (startingChatRooms); the default room always is",
 	} {
 		keyDocs[k] = v
 	}

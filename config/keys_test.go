@@ -37,7 +37,7 @@ func TestDefaults(t *testing.T) {
 		},
 		TCP:       TCP{Addr: ":5000", MaxLineBytes: 64 << 10, MaxInFlight: 16, IdleTimeout: 5 * time.Minute},
 		WebSocket: WebSocket{Path: "/ws", MaxFrameBytes: 64 << 10, MaxInFlight: 16, PingInterval: 30 * time.Second},
-		Chat:      Chat{DefaultRoom: "defaultRoom"},
+		Chat:      Chat{DefaultRoom: "defaultRoom", StartingRooms: []string{"defaultRoom"}},
 		Redis:     Redis{Prefix: "stellar:"},
 	}
 	want.Tasks = Tasks{Workers: 10, Lease: 30 * time.Second, PollInterval: 100 * time.Millisecond, DrainTimeout: 10 * time.Second}
@@ -88,6 +88,28 @@ func TestDefaultsNodeTTL(t *testing.T) {
 			}
 			if err := c.Validate(); err != nil {
 				t.Errorf("does not validate: %v", err)
+			}
+		})
+	}
+}
+
+// TestDefaultsStartingRooms: chat.starting_rooms defaults to the default
+// room, whatever it is named; a list that is set is kept as it is.
+func TestDefaultsStartingRooms(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		chat Chat
+		want []string
+	}{
+		{name: "defaults", want: []string{"defaultRoom"}},
+		{name: "default room renamed", chat: Chat{DefaultRoom: "hall"}, want: []string{"hall"}},
+		{name: "list set", chat: Chat{StartingRooms: []string{"lobby", "games"}}, want: []string{"lobby", "games"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Config{Chat: tc.chat}
+			Defaults(&c)
+			if !reflect.DeepEqual(c.Chat.StartingRooms, tc.want) {
+				t.Errorf("StartingRooms = %q, want %q", c.Chat.StartingRooms, tc.want)
 			}
 		})
 	}

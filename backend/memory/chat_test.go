@@ -4,17 +4,16 @@ import (
 	"testing"
 
 	"github.com/stellarfw/stellar-go/backend/memory"
-	"github.com/stellarfw/stellar-go/chat"
 	"github.com/stellarfw/stellar-go/internal/backendtest"
 )
 
 func TestChatConformance(t *testing.T) {
-	backendtest.RunChat(t, backendtest.ChatBackend{NewStores: func(t *testing.T, n int) []chat.Store {
+	backendtest.RunChat(t, backendtest.ChatBackend{NewNodes: func(t *testing.T, n int) []backendtest.ChatNode {
 		b := memory.New(memory.Config{})
 		t.Cleanup(func() { _ = b.Close() })
-		out := make([]chat.Store, n)
+		out := make([]backendtest.ChatNode, n)
 		for i := range out {
-			out[i] = b.Chat()
+			out[i] = backendtest.ChatNode{Store: b.Chat(), Transport: b.Cluster()}
 		}
 		return out
 	}})

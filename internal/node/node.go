@@ -506,6 +506,7 @@ func (n *Node) startChat(ctx context.Context) (step, error) {
 	if err := c.Start(ctx, n.backend.Chat(), chat.Config{
 		NodeID:        cfg.ID,
 		DefaultRoom:   cfg.Chat.DefaultRoom,
+		StartingRooms: cfg.Chat.StartingRooms,
 		SweepInterval: cfg.Cluster.HeartbeatInterval,
 		Logger:        n.log,
 	}); err != nil {
