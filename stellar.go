@@ -155,6 +155,7 @@ func (a *App) Configure(cfg Config) error {
 	a.logger = logger
 	a.configured = true
 	a.Actions.SetLogger(logger, cfg.ID)
+	a.Actions.SetDefaultTimeout(cfg.General.ActionTimeout)
 	return nil
 }
 

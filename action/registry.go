@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"runtime/debug"
 	"sort"
@@ -27,10 +28,10 @@ const (
 // Registry holds the actions and middleware of a node and runs them. It is
 // safe for concurrent use; registration normally happens before Start.
 type Registry struct {
-	logger *slog.Logger
-	nodeID string
-
 	mu         sync.RWMutex
+	logger     *slog.Logger              // guarded by mu
+	nodeID     string                    // guarded by mu
+	timeout    time.Duration             // guarded by mu; for actions without their own Timeout
 	actions    map[string]map[int]*entry // guarded by mu; name → version → entry
 	middleware map[string]*Middleware    // guarded by mu
 	ordered    []*Middleware             // guarded by mu; every middleware, in registration order
@@ -41,9 +42,16 @@ type entry struct {
 	action *Action
 	inputs *input.Set // nil when the action declares no Inputs
 
-	mu    sync.Mutex
-	gen   int     // guarded by mu
-	chain Handler // guarded by mu; built lazily for gen
+	mu   sync.Mutex
+	gen  int       // guarded by mu
+	call *compiled // guarded by mu; built lazily for gen
+}
+
+// compiled is the handler of an action's whole call, with what the
+// registry needs to know about its middleware.
+type compiled struct {
+	h       Handler
+	seesRaw bool // middleware sees the params before input processing
 }
 
 // NewRegistry returns an empty registry that logs to logger (slog.Default
@@ -66,6 +74,15 @@ func (g *Registry) SetLogger(logger *slog.Logger, nodeID string) {
 	defer g.mu.Unlock()
 	g.logger = logger
 	g.nodeID = nodeID
+}
+
+// SetDefaultTimeout bounds the runs of actions whose Timeout is zero, as
+// the config key general.action_timeout does; zero (the default) leaves
+// them unbounded. It applies to calls that start from now on.
+func (g *Registry) SetDefaultTimeout(d time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.timeout = max(d, 0)
 }
 
 // Register adds actions. A later action with the same name and version
@@ -207,23 +224,27 @@ func (g *Registry) List() []*Action {
 	return out
 }
 
-func (g *Registry) handler(e *entry) Handler {
+func (g *Registry) handler(e *entry) *compiled {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.chain == nil || e.gen != g.gen {
-		e.chain = chain(e.action, g.ordered)
+	if e.call == nil || e.gen != g.gen {
+		p := newPipeline(applicable(e.action, g.ordered))
+		e.call = &compiled{h: p.handler(e), seesRaw: p.seesRaw()}
 		e.gen = g.gen
 	}
-	return e.chain
+	return e.call
 }
 
 // Call runs an action internally, as Stellar's api.actions.call: private
 // actions are allowed, and the response map is returned. Errors are
 // *apierror.Error values.
 func (g *Registry) Call(ctx context.Context, name string, params map[string]any) (map[string]any, error) {
-	r := &Request{Conn: connection.New(connection.TypeInternal, "", g.nodeID)}
+	g.mu.RLock()
+	nodeID := g.nodeID
+	g.mu.RUnlock()
+	r := &Request{Conn: connection.New(connection.TypeInternal, "", nodeID)}
 	if err := g.Run(ctx, name, params, r); err != nil {
 		return nil, err
 	}
@@ -241,13 +262,13 @@ func (g *Registry) Run(ctx context.Context, name string, raw map[string]any, r *
 		r = &Request{}
 	}
 	g.mu.RLock()
-	logger := g.logger
+	logger, timeout := g.logger, g.timeout
 	g.mu.RUnlock()
 	connType := connection.TypeInternal
 	if r.Conn != nil {
 		connType = r.Conn.Type
 	}
-	err := g.run(ctx, name, raw, r)
+	err := g.run(ctx, name, raw, r, timeout)
 	level := slog.LevelInfo
 	if r.Action != nil {
 		level = r.Action.LogLevel
@@ -278,7 +299,7 @@ func (g *Registry) Run(ctx context.Context, name string, raw map[string]any, r *
 	return nil
 }
 
-func (g *Registry) run(ctx context.Context, name string, raw map[string]any, r *Request) error {
+func (g *Registry) run(ctx context.Context, name string, raw map[string]any, r *Request, defaultTimeout time.Duration) error {
 	if name == "" {
 		return apierror.New(apierror.CodeActionNotFound, http.StatusNotFound,
 			"no action given: call /api/{action}, or pass the action parameter")
@@ -313,23 +334,32 @@ func (g *Registry) run(ctx context.Context, name string, raw map[string]any, r *
 			}
 		}
 	}
-	params, err := safeProcessInputs(ctx, e, raw)
-	if err != nil {
-		return err
+	call := g.handler(e)
+	r.Params = Params(raw)
+	if call.seesRaw {
+		// Middleware may change the params before the inputs check
+		// them: give it a copy, not the caller's map.
+		r.Params = maps.Clone(r.Params)
+		if r.Params == nil {
+			r.Params = make(Params)
+		}
 	}
-	r.Params = params
 	if r.Response == nil {
 		r.Response = make(map[string]any)
 	}
 	callCtx := ctx
-	if a.Timeout > 0 {
+	timeout := a.Timeout
+	if timeout == 0 {
+		timeout = defaultTimeout
+	}
+	if timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, a.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	err = serve(ctx, g.handler(e), r)
+	err := serve(ctx, call.h, r)
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-		msg := fmt.Sprintf("action %q did not finish within %s", name, a.Timeout)
+		msg := fmt.Sprintf("action %q did not finish within %s", name, timeout)
 		if callCtx.Err() != nil {
 			msg = fmt.Sprintf("action %q did not finish before the caller's deadline", name)
 		}
@@ -346,17 +376,6 @@ func serve(ctx context.Context, h Handler, r *Request) (err error) {
 		}
 	}()
 	return h.ServeAction(ctx, r)
-}
-
-// safeProcessInputs is processInputs, with a panic in a DefaultFunc,
-// Format or ValidatorFunc turned into an internal error as in serve.
-func safeProcessInputs(ctx context.Context, e *entry, raw map[string]any) (params Params, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			params, err = nil, panicError(p)
-		}
-	}()
-	return processInputs(ctx, e, raw)
 }
 
 func panicError(p any) error {
