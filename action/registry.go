@@ -269,7 +269,9 @@ func (g *Registry) Call(ctx context.Context, name string, params map[string]any)
 // client sent them; r carries the connection and transport fields and
 // receives Action, Params and Response. The version is r.Version when set,
 // else raw["apiVersion"] (newest when absent). The returned error, if any,
-// is an *apierror.Error, and has been logged.
+// is an *apierror.Error, and has been logged. A call that reaches an
+// action fires event.ActionBefore and event.ActionAfter on the registry's
+// bus (WithEvents).
 func (g *Registry) Run(ctx context.Context, name string, raw map[string]any, r *Request) error {
 	start := time.Now()
 	if r == nil {
