@@ -21,6 +21,7 @@ import (
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/event"
 	"github.com/stellarfw/stellar-go/internal/logging"
 	"github.com/stellarfw/stellar-go/internal/node"
 	"github.com/stellarfw/stellar-go/task"
@@ -66,6 +67,10 @@ type App struct {
 	// Connections holds the node's persistent (TCP and WebSocket)
 	// connections; register connection middleware with Connections.Use.
 	Connections *connection.Registry
+	// Events is the node's event bus (Stellar's api.events): listen with
+	// event.On, fire with event.Fire. The framework fires its own events
+	// on it (event.ActionAfter, event.ConnectionOpen, …).
+	Events *event.Bus
 
 	base     config.Config
 	logOut   io.Writer
@@ -118,7 +123,8 @@ func New(cfg Config, opts ...Option) *App {
 	for _, o := range opts {
 		o(a)
 	}
-	a.Actions = action.NewRegistry(logging.Discard(), "")
+	a.Events = event.NewBus()
+	a.Actions = action.NewRegistry(logging.Discard(), "", action.WithEvents(a.Events))
 	a.Cluster = cluster.New()
 	a.registerClusterMethods()
 	a.Tasks = task.New()
@@ -158,6 +164,7 @@ func (a *App) Configure(cfg Config) error {
 	a.logger = logger
 	a.configured = true
 	a.Actions.SetLogger(logger, cfg.ID)
+	a.Actions.SetDefaultTimeout(cfg.General.ActionTimeout)
 	return nil
 }
 
@@ -292,6 +299,7 @@ func (a *App) start(ctx context.Context, cfg config.Config, logger *slog.Logger)
 		Tasks:       a.Tasks,
 		Chat:        a.Chat,
 		Connections: a.Connections,
+		Events:      a.Events,
 		Stats:       a.nodeStats,
 		Ready:       a.readyState,
 		Hooks:       a.sortedHooks(),

@@ -56,10 +56,12 @@ type Action struct {
 	// LogLevel is the level at which each call is logged. The zero value
 	// is slog.LevelInfo.
 	LogLevel slog.Level
-	// Timeout bounds one run of the action: its context is cancelled after
-	// Timeout, and an action that then returns the context's error fails
-	// with code timeout (504). Zero means no limit other than the caller's
-	// context.
+	// Timeout bounds one run of the action, its middleware and input
+	// processing included: its context is cancelled after Timeout, and an
+	// action that then returns the context's error fails with code timeout
+	// (504). Zero means the registry's default (the config key
+	// general.action_timeout, off unless set); a negative Timeout means no
+	// limit other than the caller's context, whatever the default.
 	Timeout time.Duration
 	// Run implements the action.
 	Run HandlerFunc
@@ -80,6 +82,8 @@ type Request struct {
 	// Action is the definition being run.
 	Action *Action
 	// Params holds the inputs after defaults, formats and validation.
+	// Middleware that runs before input processing sees the parameters as
+	// the client sent them, and may change them.
 	Params Params
 	// Response is sent to the client as JSON. Set keys on it.
 	Response map[string]any

@@ -29,8 +29,12 @@
 // Several versions of one action can be registered; a call gets the
 // newest unless it sends apiVersion. Private actions answer only to
 // Registry.Call; protected ones cannot be replaced by a later Register.
-// Middleware runs around actions in priority order, lowest outermost: its
-// Pre hooks in ascending priority, its Post hooks in the reverse order.
+// Middleware runs in priority order, lowest first, as in Stellar: Pre
+// hooks before input processing (so that they may refuse a call or add
+// params before the inputs are checked), then the inputs, the action, and
+// Post hooks, also lowest priority first. Wrap nests around all of it;
+// Middleware.AfterInputs moves a middleware after input processing. See
+// Middleware for the whole order.
 //
 // # Errors
 //

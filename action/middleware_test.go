@@ -3,6 +3,7 @@ package action
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
@@ -68,10 +69,10 @@ func TestMiddlewareOrder(t *testing.T) {
 		{"all", []string{
 			"pre:n10", "pre:g50", "pre:gDefault", "pre:n100", "pre:nLate",
 			"run",
-			"post:nLate", "post:n100", "post:gDefault", "post:g50", "post:n10",
+			"post:n10", "post:g50", "post:gDefault", "post:n100", "post:nLate",
 		}},
-		{"globalOnly", []string{"pre:g50", "pre:gDefault", "run", "post:gDefault", "post:g50"}},
-		{"namesGlobal", []string{"pre:g50", "pre:gDefault", "run", "post:gDefault", "post:g50"}},
+		{"globalOnly", []string{"pre:g50", "pre:gDefault", "run", "post:g50", "post:gDefault"}},
+		{"namesGlobal", []string{"pre:g50", "pre:gDefault", "run", "post:g50", "post:gDefault"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.action, func(t *testing.T) {
@@ -92,7 +93,7 @@ func TestMiddlewareOrder(t *testing.T) {
 		if _, err := webRun(g, "globalOnly", nil); err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"pre:g1", "pre:g50", "pre:gDefault", "run", "post:gDefault", "post:g50", "post:g1"}
+		want := []string{"pre:g1", "pre:g50", "pre:gDefault", "run", "post:g1", "post:g50", "post:gDefault"}
 		if !reflect.DeepEqual(tr.steps, want) {
 			t.Errorf("steps:\n got %v\nwant %v", tr.steps, want)
 		}
@@ -129,12 +130,12 @@ func TestMiddlewareAbort(t *testing.T) {
 		{
 			name: "action fails: no Post runs", run: errors.New("broken"),
 			code: apierror.CodeActionFailed, status: http.StatusInternalServerError, message: "broken",
-			wantRuns: []string{"pre:outer", "pre:inner", "run"},
+			wantRuns: []string{"pre:outer", "pre:inner", "pre:last", "run"},
 		},
 		{
-			name: "Post fails: outer Post does not run", post: errors.New("cannot render"),
+			name: "Post fails: later Post does not run", post: errors.New("cannot render"),
 			code: apierror.CodeActionFailed, status: http.StatusInternalServerError, message: "cannot render",
-			wantRuns: []string{"pre:outer", "pre:inner", "run", "post:inner"},
+			wantRuns: []string{"pre:outer", "pre:inner", "pre:last", "run", "post:outer", "post:inner"},
 		},
 	}
 	for _, tc := range cases {
@@ -144,7 +145,7 @@ func TestMiddlewareAbort(t *testing.T) {
 				Pre:  func(context.Context, *Request) error { tr.add("pre:inner"); return tc.pre },
 				Post: func(context.Context, *Request) error { tr.add("post:inner"); return tc.post },
 			}
-			g := newMiddlewareRegistry(t, traced(tr, "outer", 10, true), inner)
+			g := newMiddlewareRegistry(t, traced(tr, "outer", 10, true), inner, traced(tr, "last", 30, true))
 			if err := g.Register(tracedAction(tr, "a", tc.run)); err != nil {
 				t.Fatal(err)
 			}
@@ -200,7 +201,7 @@ func TestMiddlewareWrap(t *testing.T) {
 			return nil
 		})
 	}}
-	// both has Wrap and Pre/Post: Pre runs outside its own Wrap.
+	// both has Wrap and Pre/Post: every Wrap wraps every Pre and Post.
 	both := &Middleware{Name: "both", Priority: 20, Global: true,
 		Pre:  func(context.Context, *Request) error { tr.add("pre:both"); return nil },
 		Post: func(context.Context, *Request) error { tr.add("post:both"); return nil },
@@ -221,7 +222,7 @@ func TestMiddlewareWrap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"wrap:before", "pre:both", "wrap:both", "run", "post:both", "wrap:after"}
+	want := []string{"wrap:before", "wrap:both", "pre:both", "run", "post:both", "wrap:after"}
 	if !reflect.DeepEqual(tr.steps, want) {
 		t.Errorf("steps:\n got %v\nwant %v", tr.steps, want)
 	}
@@ -232,28 +233,215 @@ func TestMiddlewareWrap(t *testing.T) {
 	if !errors.Is(ae, cause) {
 		t.Errorf("error %v does not wrap the action's error", ae)
 	}
-	want = []string{"wrap:before", "pre:both", "wrap:both", "run", "wrap:after"}
+	want = []string{"wrap:before", "wrap:both", "pre:both", "run", "wrap:after"}
 	if !reflect.DeepEqual(tr.steps, want) {
 		t.Errorf("steps:\n got %v\nwant %v", tr.steps, want)
 	}
 }
 
-func TestMiddlewareNotRunOnRejectedCalls(t *testing.T) {
+// Calls refused before middleware runs: unknown, private. A call whose
+// inputs fail has run Pre (which comes first) but neither the action nor
+// Post.
+func TestMiddlewareOnRejectedCalls(t *testing.T) {
 	tr := &trace{}
 	g := newMiddlewareRegistry(t, traced(tr, "m", 0, true))
 	if err := g.Register(
-		&Action{Name: "v", Inputs: map[string]Input{"n": {Required: true}}, Run: func(context.Context, *Request) error { return nil }},
+		&Action{Name: "v", Inputs: map[string]Input{"n": {Required: true}}, Run: func(context.Context, *Request) error {
+			tr.add("run")
+			return nil
+		}},
 		&Action{Name: "p", Private: true, Run: func(context.Context, *Request) error { return nil }},
 	); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"v", "p", "missing"} {
-		_, err := webRun(g, name, nil)
-		if err == nil {
-			t.Fatalf("%s: call succeeded", name)
+	cases := []struct {
+		action string
+		want   []string
+	}{
+		{"p", nil},
+		{"missing", nil},
+		{"v", []string{"pre:m"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.action, func(t *testing.T) {
+			tr.steps = nil
+			if _, err := webRun(g, tc.action, nil); err == nil {
+				t.Fatalf("%s: call succeeded", tc.action)
+			}
+			if !reflect.DeepEqual(tr.steps, tc.want) {
+				t.Errorf("steps = [%s], want %v", strings.Join(tr.steps, ", "), tc.want)
+			}
+		})
+	}
+}
+
+// auth refuses calls without token=secret, as a global auth middleware
+// would.
+func auth(tr *trace, afterInputs bool) *Middleware {
+	return &Middleware{Name: "auth", Priority: 10, Global: true, AfterInputs: afterInputs,
+		Pre: func(_ context.Context, r *Request) error {
+			tr.add("pre:auth")
+			if r.Params["token"] != "secret" {
+				return apierror.New("unauthorized", http.StatusUnauthorized, "log in first")
+			}
+			return nil
+		},
+	}
+}
+
+// inputsAction has a required input "n" whose validator records "inputs".
+func inputsAction(tr *trace) *Action {
+	return &Action{
+		Name: "needsN",
+		Inputs: map[string]Input{
+			"n":     {Required: true, Format: Integer, Validators: []ValidatorFunc{func(any, Params) error { tr.add("inputs"); return nil }}},
+			"token": {},
+		},
+		Run: func(_ context.Context, r *Request) error {
+			tr.add("run")
+			r.Response["n"] = r.Params["n"]
+			return nil
+		},
+	}
+}
+
+func TestPreRunsBeforeInputs(t *testing.T) {
+	t.Run("a refusing Pre hides the missing input", func(t *testing.T) {
+		tr := &trace{}
+		g := newMiddlewareRegistry(t, auth(tr, false))
+		if err := g.Register(inputsAction(tr)); err != nil {
+			t.Fatal(err)
+		}
+		_, err := webRun(g, "needsN", nil) // no token, no n
+		ae := wantAPIError(t, err, "unauthorized", http.StatusUnauthorized)
+		if len(ae.Fields) != 0 || strings.Contains(ae.Message, "n is required") {
+			t.Errorf("the refusal tells the input's name: %+v", ae)
+		}
+		if want := []string{"pre:auth"}; !reflect.DeepEqual(tr.steps, want) {
+			t.Errorf("steps = %v, want %v", tr.steps, want)
+		}
+
+		tr.steps = nil
+		_, err = webRun(g, "needsN", map[string]any{"token": "secret"})
+		ae = wantAPIError(t, err, apierror.CodeValidationFailed, http.StatusUnprocessableEntity)
+		if ae.Fields["n"] != "is required" {
+			t.Errorf("fields = %v", ae.Fields)
+		}
+	})
+	t.Run("AfterInputs keeps the old order", func(t *testing.T) {
+		tr := &trace{}
+		g := newMiddlewareRegistry(t, auth(tr, true))
+		if err := g.Register(inputsAction(tr)); err != nil {
+			t.Fatal(err)
+		}
+		_, err := webRun(g, "needsN", nil)
+		wantAPIError(t, err, apierror.CodeValidationFailed, http.StatusUnprocessableEntity)
+		if len(tr.steps) != 0 {
+			t.Errorf("the AfterInputs Pre ran on invalid inputs: %v", tr.steps)
+		}
+		_, err = webRun(g, "needsN", map[string]any{"n": "3"})
+		wantAPIError(t, err, "unauthorized", http.StatusUnauthorized)
+		if want := []string{"inputs", "pre:auth"}; !reflect.DeepEqual(tr.steps, want) {
+			t.Errorf("steps = %v, want %v", tr.steps, want)
+		}
+	})
+	t.Run("a Pre adds a param a required input accepts", func(t *testing.T) {
+		tr := &trace{}
+		caller := map[string]any{"token": "secret"}
+		g := newMiddlewareRegistry(t, auth(tr, false), &Middleware{Name: "session", Priority: 20, Global: true,
+			Pre: func(_ context.Context, r *Request) error {
+				tr.add("pre:session")
+				r.Params["n"] = "42" // e.g. the user id from a session; the input formats it
+				delete(r.Params, "token")
+				return nil
+			},
+		})
+		if err := g.Register(inputsAction(tr)); err != nil {
+			t.Fatal(err)
+		}
+		resp := mustCall(t, g, "needsN", caller)
+		if resp["n"] != int64(42) {
+			t.Errorf("n = %v (%T), want int64 42", resp["n"], resp["n"])
+		}
+		if want := []string{"pre:auth", "pre:session", "inputs", "run"}; !reflect.DeepEqual(tr.steps, want) {
+			t.Errorf("steps = %v, want %v", tr.steps, want)
+		}
+		if want := map[string]any{"token": "secret"}; !reflect.DeepEqual(caller, want) {
+			t.Errorf("the caller's params changed: %v", caller)
+		}
+	})
+}
+
+// TestMiddlewarePipeline checks the whole order of one call: Wraps around
+// everything, Pre by priority across global and named middleware, the
+// inputs, AfterInputs middleware, the action, Post by priority.
+func TestMiddlewarePipeline(t *testing.T) {
+	tr := &trace{}
+	wrapper := func(name string, priority int, afterInputs bool) *Middleware {
+		return &Middleware{Name: name, Priority: priority, Global: true, AfterInputs: afterInputs,
+			Wrap: func(next Handler) Handler {
+				return HandlerFunc(func(ctx context.Context, r *Request) error {
+					tr.add("wrap:" + name)
+					err := next.ServeAction(ctx, r)
+					tr.add("unwrap:" + name)
+					return err
+				})
+			},
 		}
 	}
-	if len(tr.steps) != 0 {
-		t.Errorf("middleware ran for rejected calls: %v", strings.Join(tr.steps, ", "))
+	late := traced(tr, "late", 1, true) // lowest priority, but after the inputs
+	late.AfterInputs = true
+	late.Pre = func(_ context.Context, r *Request) error {
+		tr.add(fmt.Sprintf("pre:late n=%T", r.Params["n"]))
+		return nil
 	}
+	g := newMiddlewareRegistry(t,
+		traced(tr, "g200", 200, true),
+		traced(tr, "n5", 5, false),
+		wrapper("w300", 300, false),
+		wrapper("w1", 1, false),
+		wrapper("wLate", 2, true),
+		late,
+		traced(tr, "g50", 50, true),
+	)
+	a := inputsAction(tr)
+	a.Middleware = []string{"n5"}
+	if err := g.Register(a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := webRun(g, "needsN", map[string]any{"n": "7"}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"wrap:w1", "wrap:w300",
+		"pre:n5", "pre:g50", "pre:g200",
+		"inputs",
+		"wrap:wLate", "pre:late n=int64",
+		"run",
+		"post:late", "post:n5", "post:g50", "post:g200",
+		"unwrap:wLate",
+		"unwrap:w300", "unwrap:w1",
+	}
+	if !reflect.DeepEqual(tr.steps, want) {
+		t.Errorf("steps:\n got %v\nwant %v", tr.steps, want)
+	}
+
+	// A Wrap sees a validation error; an AfterInputs Wrap never runs.
+	tr.steps = nil
+	_, err := webRun(g, "needsN", nil)
+	wantAPIError(t, err, apierror.CodeValidationFailed, http.StatusUnprocessableEntity)
+	want = []string{"wrap:w1", "wrap:w300", "pre:n5", "pre:g50", "pre:g200", "unwrap:w300", "unwrap:w1"}
+	if !reflect.DeepEqual(tr.steps, want) {
+		t.Errorf("steps:\n got %v\nwant %v", tr.steps, want)
+	}
+}
+
+func TestPrePanic(t *testing.T) {
+	g := newMiddlewareRegistry(t, &Middleware{Name: "boom", Global: true,
+		Pre: func(context.Context, *Request) error { panic("bad middleware") }})
+	if err := g.Register(inputsAction(&trace{})); err != nil {
+		t.Fatal(err)
+	}
+	_, err := webRun(g, "needsN", nil)
+	wantAPIError(t, err, apierror.CodeInternal, http.StatusInternalServerError)
 }

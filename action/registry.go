@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"runtime/debug"
 	"sort"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/stellarfw/stellar-go/apierror"
 	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/event"
 	"github.com/stellarfw/stellar-go/input"
 )
 
@@ -27,10 +29,12 @@ const (
 // Registry holds the actions and middleware of a node and runs them. It is
 // safe for concurrent use; registration normally happens before Start.
 type Registry struct {
-	logger *slog.Logger
-	nodeID string
+	events *event.Bus // nil: no events
 
 	mu         sync.RWMutex
+	logger     *slog.Logger              // guarded by mu
+	nodeID     string                    // guarded by mu
+	timeout    time.Duration             // guarded by mu; for actions without their own Timeout
 	actions    map[string]map[int]*entry // guarded by mu; name → version → entry
 	middleware map[string]*Middleware    // guarded by mu
 	ordered    []*Middleware             // guarded by mu; every middleware, in registration order
@@ -41,24 +45,42 @@ type entry struct {
 	action *Action
 	inputs *input.Set // nil when the action declares no Inputs
 
-	mu    sync.Mutex
-	gen   int     // guarded by mu
-	chain Handler // guarded by mu; built lazily for gen
+	mu   sync.Mutex
+	gen  int       // guarded by mu
+	call *compiled // guarded by mu; built lazily for gen
+}
+
+// compiled is the handler of an action's whole call, with what the
+// registry needs to know about its middleware.
+type compiled struct {
+	h       Handler
+	seesRaw bool // middleware sees the params before input processing
 }
 
 // NewRegistry returns an empty registry that logs to logger (slog.Default
 // when nil) on behalf of node nodeID.
-func NewRegistry(logger *slog.Logger, nodeID string) *Registry {
+func NewRegistry(logger *slog.Logger, nodeID string, opts ...Option) *Registry {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Registry{
+	g := &Registry{
 		logger:     logger,
 		nodeID:     nodeID,
 		actions:    make(map[string]map[int]*entry),
 		middleware: make(map[string]*Middleware),
 	}
+	for _, o := range opts {
+		o(g)
+	}
+	return g
 }
+
+// Option configures a Registry at NewRegistry.
+type Option func(*Registry)
+
+// WithEvents makes the registry fire event.ActionBefore and
+// event.ActionAfter on b for every call that reaches an action.
+func WithEvents(b *event.Bus) Option { return func(g *Registry) { g.events = b } }
 
 // SetLogger changes the logger and node id used from now on.
 func (g *Registry) SetLogger(logger *slog.Logger, nodeID string) {
@@ -66,6 +88,15 @@ func (g *Registry) SetLogger(logger *slog.Logger, nodeID string) {
 	defer g.mu.Unlock()
 	g.logger = logger
 	g.nodeID = nodeID
+}
+
+// SetDefaultTimeout bounds the runs of actions whose Timeout is zero, as
+// the config key general.action_timeout does; zero (the default) leaves
+// them unbounded. It applies to calls that start from now on.
+func (g *Registry) SetDefaultTimeout(d time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.timeout = max(d, 0)
 }
 
 // Register adds actions. A later action with the same name and version
@@ -207,23 +238,27 @@ func (g *Registry) List() []*Action {
 	return out
 }
 
-func (g *Registry) handler(e *entry) Handler {
+func (g *Registry) handler(e *entry) *compiled {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.chain == nil || e.gen != g.gen {
-		e.chain = chain(e.action, g.ordered)
+	if e.call == nil || e.gen != g.gen {
+		p := newPipeline(applicable(e.action, g.ordered))
+		e.call = &compiled{h: p.handler(e), seesRaw: p.seesRaw()}
 		e.gen = g.gen
 	}
-	return e.chain
+	return e.call
 }
 
 // Call runs an action internally, as Stellar's api.actions.call: private
 // actions are allowed, and the response map is returned. Errors are
 // *apierror.Error values.
 func (g *Registry) Call(ctx context.Context, name string, params map[string]any) (map[string]any, error) {
-	r := &Request{Conn: connection.New(connection.TypeInternal, "", g.nodeID)}
+	g.mu.RLock()
+	nodeID := g.nodeID
+	g.mu.RUnlock()
+	r := &Request{Conn: connection.New(connection.TypeInternal, "", nodeID)}
 	if err := g.Run(ctx, name, params, r); err != nil {
 		return nil, err
 	}
@@ -234,20 +269,30 @@ func (g *Registry) Call(ctx context.Context, name string, params map[string]any)
 // client sent them; r carries the connection and transport fields and
 // receives Action, Params and Response. The version is r.Version when set,
 // else raw["apiVersion"] (newest when absent). The returned error, if any,
-// is an *apierror.Error, and has been logged.
+// is an *apierror.Error, and has been logged. A call that reaches an
+// action fires event.ActionBefore and event.ActionAfter on the registry's
+// bus (WithEvents).
 func (g *Registry) Run(ctx context.Context, name string, raw map[string]any, r *Request) error {
 	start := time.Now()
 	if r == nil {
 		r = &Request{}
 	}
 	g.mu.RLock()
-	logger := g.logger
+	logger, timeout := g.logger, g.timeout
 	g.mu.RUnlock()
-	connType := connection.TypeInternal
-	if r.Conn != nil {
-		connType = r.Conn.Type
+	began, err := g.run(ctx, name, raw, r, logger, timeout)
+	var ae *apierror.Error
+	if err != nil {
+		ae = apierror.From(err)
 	}
-	err := g.run(ctx, name, raw, r)
+	if began && g.events.Has(event.ActionAfter.Name()) {
+		p := g.payload(r)
+		p.Duration = time.Since(start)
+		if ae != nil {
+			p.Err = ae
+		}
+		g.fire(ctx, logger, event.ActionAfter, p)
+	}
 	level := slog.LevelInfo
 	if r.Action != nil {
 		level = r.Action.LogLevel
@@ -257,11 +302,10 @@ func (g *Registry) Run(ctx context.Context, name string, raw map[string]any, r *
 	}
 	attrs := []slog.Attr{
 		slog.String("action", name),
-		slog.String("conn", connType),
+		slog.String("conn", connType(r)),
 		slog.Duration("duration", time.Since(start)),
 	}
-	if err != nil {
-		ae := apierror.From(err)
+	if ae != nil {
 		attrs = append(attrs, slog.String("code", ae.Code), slog.String("error", ae.Message))
 		if ae.HTTPStatus() >= 500 {
 			level = slog.LevelError
@@ -278,64 +322,108 @@ func (g *Registry) Run(ctx context.Context, name string, raw map[string]any, r *
 	return nil
 }
 
-func (g *Registry) run(ctx context.Context, name string, raw map[string]any, r *Request) error {
+// payload is the event payload of the call r, whose action is set.
+func (g *Registry) payload(r *Request) *event.Action {
+	return &event.Action{
+		Name: r.Action.Name, Version: r.Action.version(), Params: r.Params,
+		Conn: r.Conn, ConnType: connType(r),
+	}
+}
+
+// connType is the type of r's connection; internal when it has none.
+func connType(r *Request) string {
+	if r.Conn == nil {
+		return connection.TypeInternal
+	}
+	return r.Conn.Type
+}
+
+// fire fires one of the action events; a listener's error is logged and
+// changes nothing else.
+func (g *Registry) fire(ctx context.Context, logger *slog.Logger, ev event.Event[event.Action], p *event.Action) {
+	if err := event.Fire(ctx, g.events, ev, p); err != nil && !errors.Is(err, event.ErrStop) {
+		logger.Warn("event listener failed", "event", ev.Name(), "action", p.Name, "error", err.Error())
+	}
+}
+
+// run runs the call; began reports whether it got past routing and the
+// checks of the caller, so that ActionBefore fired.
+func (g *Registry) run(ctx context.Context, name string, raw map[string]any, r *Request,
+	logger *slog.Logger, defaultTimeout time.Duration) (began bool, err error) {
 	if name == "" {
-		return apierror.New(apierror.CodeActionNotFound, http.StatusNotFound,
+		return false, apierror.New(apierror.CodeActionNotFound, http.StatusNotFound,
 			"no action given: call /api/{action}, or pass the action parameter")
 	}
 	version := r.Version
 	if version == 0 {
 		v, err := apiVersion(raw)
 		if err != nil {
-			return err
+			return false, err
 		}
 		version = v
 	}
 	e := g.lookup(name, version)
 	if e == nil {
 		if version != 0 && g.lookup(name, 0) != nil {
-			return apierror.Newf(apierror.CodeActionNotFound, http.StatusNotFound,
+			return false, apierror.Newf(apierror.CodeActionNotFound, http.StatusNotFound,
 				"action %q has no version %d", name, version)
 		}
-		return apierror.Newf(apierror.CodeActionNotFound, http.StatusNotFound, "unknown action %q", name)
+		return false, apierror.Newf(apierror.CodeActionNotFound, http.StatusNotFound, "unknown action %q", name)
 	}
 	a := e.action
 	r.Action = a
 	if a.Private && !r.Internal() {
-		return apierror.Newf(apierror.CodePrivateAction, http.StatusForbidden,
+		return false, apierror.Newf(apierror.CodePrivateAction, http.StatusForbidden,
 			"action %q is private: it can only be called from inside the server", name)
 	}
 	if r.Conn != nil {
 		for _, t := range a.BlockedConnectionTypes {
 			if t == r.Conn.Type {
-				return apierror.Newf(apierror.CodeConnectionBlocked, http.StatusForbidden,
+				return false, apierror.Newf(apierror.CodeConnectionBlocked, http.StatusForbidden,
 					"action %q cannot be called over a %s connection", name, t)
 			}
 		}
 	}
-	params, err := safeProcessInputs(ctx, e, raw)
-	if err != nil {
-		return err
+	call := g.handler(e)
+	before := g.events.Has(event.ActionBefore.Name())
+	r.Params = Params(raw)
+	if call.seesRaw || before {
+		// Middleware may change the params before the inputs check
+		// them: give it a copy, not the caller's map.
+		r.Params = maps.Clone(r.Params)
+		if r.Params == nil {
+			r.Params = make(Params)
+		}
 	}
-	r.Params = params
+	if before {
+		p := g.payload(r)
+		g.fire(ctx, logger, event.ActionBefore, p)
+		if p.Params != nil {
+			r.Params = p.Params // a listener may replace the map
+		}
+	}
 	if r.Response == nil {
 		r.Response = make(map[string]any)
 	}
 	callCtx := ctx
-	if a.Timeout > 0 {
+	timeout := a.Timeout
+	if timeout == 0 {
+		timeout = defaultTimeout
+	}
+	if timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, a.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	err = serve(ctx, g.handler(e), r)
+	err = serve(ctx, call.h, r)
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-		msg := fmt.Sprintf("action %q did not finish within %s", name, a.Timeout)
+		msg := fmt.Sprintf("action %q did not finish within %s", name, timeout)
 		if callCtx.Err() != nil {
 			msg = fmt.Sprintf("action %q did not finish before the caller's deadline", name)
 		}
-		return &apierror.Error{Code: apierror.CodeTimeout, Status: http.StatusGatewayTimeout, Message: msg, Err: err}
+		return true, &apierror.Error{Code: apierror.CodeTimeout, Status: http.StatusGatewayTimeout, Message: msg, Err: err}
 	}
-	return err
+	return true, err
 }
 
 // serve runs h, turning a panic into an internal error for this call only.
@@ -346,17 +434,6 @@ func serve(ctx context.Context, h Handler, r *Request) (err error) {
 		}
 	}()
 	return h.ServeAction(ctx, r)
-}
-
-// safeProcessInputs is processInputs, with a panic in a DefaultFunc,
-// Format or ValidatorFunc turned into an internal error as in serve.
-func safeProcessInputs(ctx context.Context, e *entry, raw map[string]any) (params Params, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			params, err = nil, panicError(p)
-		}
-	}()
-	return processInputs(ctx, e, raw)
 }
 
 func panicError(p any) error {

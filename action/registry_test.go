@@ -456,6 +456,49 @@ func TestTimeout(t *testing.T) {
 	})
 }
 
+func TestDefaultTimeout(t *testing.T) {
+	waitForCtx := func(ctx context.Context, r *Request) error {
+		if _, ok := ctx.Deadline(); !ok {
+			r.Response["deadline"] = false
+			return nil
+		}
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	g := newTestRegistry(t,
+		&Action{Name: "default", Run: waitForCtx},
+		&Action{Name: "own", Timeout: 20 * time.Millisecond, Run: waitForCtx},
+		&Action{Name: "unbounded", Timeout: -1, Run: waitForCtx},
+	)
+	if resp := mustCall(t, g, "default", nil); resp["deadline"] != false {
+		t.Fatalf("an action ran with a deadline before any default: %v", resp)
+	}
+	g.SetDefaultTimeout(10 * time.Millisecond)
+	cases := []struct {
+		action string
+		within string // in the timeout message; "" for no timeout
+	}{
+		{"default", "10ms"},
+		{"own", "20ms"},
+		{"unbounded", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.action, func(t *testing.T) {
+			r, err := webRun(g, tc.action, nil)
+			if tc.within == "" {
+				if err != nil || r.Response["deadline"] != false {
+					t.Fatalf("err = %v, response = %v; want no deadline", err, r.Response)
+				}
+				return
+			}
+			ae := wantAPIError(t, err, apierror.CodeTimeout, http.StatusGatewayTimeout)
+			if !strings.Contains(ae.Message, "within "+tc.within) {
+				t.Errorf("message = %q, want the timeout %s", ae.Message, tc.within)
+			}
+		})
+	}
+}
+
 // recordHandler keeps the records it handles.
 type recordHandler struct {
 	mu      sync.Mutex

@@ -78,6 +78,10 @@ type General struct {
 	// APIVersion is the application's version, shown in serverInformation
 	// and by the status action. Default "0.0.1".
 	APIVersion string `key:"api_version"`
+	// ActionTimeout bounds the run of every action that sets no Timeout
+	// of its own (action.Action.Timeout); past it the client gets 504
+	// timeout. Default 0: off.
+	ActionTimeout time.Duration `key:"action_timeout"`
 }
 
 // Log configures logging through log/slog.

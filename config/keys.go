@@ -78,8 +78,9 @@ var keyDocs = map[string]string{
 	"id":               "node id in logs and in the cluster",
 	"shutdown_timeout": "bound on a graceful shutdown",
 
-	"general.server_name": "name shown in serverInformation",
-	"general.api_version": "application version, shown in serverInformation and by status",
+	"general.server_name":    "name shown in serverInformation",
+	"general.api_version":    "application version, shown in serverInformation and by status",
+	"general.action_timeout": "bound on an action's run when it sets no Timeout; 0 is off",
 
 	"log.level":  "log level: debug, info, warn or error",
 	"log.format": "log format: text, json or auto (text on a terminal, JSON otherwise)",

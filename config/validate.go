@@ -16,6 +16,7 @@ import (
 func (c Config) Validate() error {
 	for _, check := range []func() error{
 		func() error { return nonNegative("shutdown_timeout", c.ShutdownTimeout) },
+		func() error { return nonNegative("general.action_timeout", c.General.ActionTimeout) },
 		func() error { return oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error") },
 		func() error { return oneOf("log.format", c.Log.Format, "text", "json", "auto") },
 		c.HTTP.validate,

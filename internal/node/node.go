@@ -26,6 +26,7 @@ import (
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/event"
 	"github.com/stellarfw/stellar-go/internal/session"
 	"github.com/stellarfw/stellar-go/task"
 	httpt "github.com/stellarfw/stellar-go/transport/http"
@@ -63,6 +64,7 @@ type Parts struct {
 	Tasks       *task.Manager
 	Chat        *chat.Chat
 	Connections *connection.Registry
+	Events      *event.Bus
 	// Stats are the figures the node publishes at every heartbeat.
 	Stats func() map[string]int64
 	// Ready, when set, is consulted by /readyz before the node's own
@@ -563,7 +565,7 @@ func runHook(ctx context.Context, name string, fn func(context.Context) error) (
 func (n *Node) bind() error {
 	cfg, logger, p := n.cfg, n.log, n.parts
 	sessionOpts := func() *session.Options {
-		return &session.Options{NodeID: cfg.ID, Actions: p.Actions, Chat: p.Chat, Conns: p.Connections, Logger: logger}
+		return &session.Options{NodeID: cfg.ID, Actions: p.Actions, Chat: p.Chat, Conns: p.Connections, Logger: logger, Events: p.Events}
 	}
 	if cfg.TCP.Addr != "off" {
 		n.tcp = tcp.New(tcp.Options{Config: TCPConfig(cfg), Logger: logger, Session: sessionOpts()})

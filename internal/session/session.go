@@ -26,6 +26,7 @@ import (
 	"github.com/stellarfw/stellar-go/apierror"
 	"github.com/stellarfw/stellar-go/chat"
 	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/event"
 )
 
 // Welcome is the text of the message a new connection gets first.
@@ -123,6 +124,9 @@ type Options struct {
 	Chat    *chat.Chat
 	Conns   *connection.Registry
 	Logger  *slog.Logger
+	// Events, when set, receives the connection and chat events of the
+	// sessions (event.ConnectionOpen, event.ChatJoin, …).
+	Events *event.Bus
 	// MaxInFlight limits the actions running at once per connection.
 	MaxInFlight int
 	// QueueSize bounds the messages waiting to be written to a client;
@@ -191,7 +195,19 @@ func (s *Session) Open(ctx context.Context) error {
 		"node":        s.opts.NodeID,
 		"defaultRoom": s.opts.Chat.DefaultRoom(),
 	})
+	fire(ctx, s, event.ConnectionOpen, &event.Connection{Conn: s.Conn})
 	return nil
+}
+
+// fire fires one of the session's events; a listener's error is logged
+// and changes nothing else.
+func fire[T any](ctx context.Context, s *Session, ev event.Event[T], p *T) {
+	if !s.opts.Events.Has(ev.Name()) {
+		return
+	}
+	if err := event.Fire(ctx, s.opts.Events, ev, p); err != nil && !errors.Is(err, event.ErrStop) {
+		s.opts.Logger.Warn("event listener failed", "event", ev.Name(), "connection", s.Conn.ID, "error", err.Error())
+	}
 }
 
 // Out is the queue of encoded messages for the transport to write, one
@@ -425,12 +441,18 @@ func (s *Session) verb(r Request) (any, error) {
 		return s.Details(), nil
 	case VerbRoomAdd:
 		added, err := s.opts.Chat.JoinConn(ctx, c, room)
+		if added && err == nil {
+			fire(ctx, s, event.ChatJoin, &event.ChatMember{Room: room, Conn: c})
+		}
 		return added, chatError(err)
 	case VerbRoomLeave:
 		if !c.InRoom(room) {
 			return nil, notInRoom(room)
 		}
 		left, err := s.opts.Chat.LeaveConn(ctx, c, room)
+		if left && err == nil {
+			fire(ctx, s, event.ChatLeave, &event.ChatMember{Room: room, Conn: c})
+		}
 		return left, chatError(err)
 	case VerbRoomView:
 		if !c.InRoom(room) {
@@ -439,12 +461,20 @@ func (s *Session) verb(r Request) (any, error) {
 		st, err := s.opts.Chat.Status(ctx, room)
 		return st, chatError(err)
 	case VerbSay:
-		return nil, chatError(s.opts.Chat.Broadcast(ctx, c, room, r.Message))
+		if err := s.opts.Chat.Broadcast(ctx, c, room, r.Message); err != nil {
+			return nil, chatError(err)
+		}
+		fire(ctx, s, event.ChatSay, &event.ChatMessage{Room: room, Conn: c, Message: r.Message})
+		return nil, nil
 	case VerbEmit:
 		if r.Event == "" {
 			return nil, badArg(`emit needs "event"`)
 		}
-		return nil, chatError(s.opts.Chat.Emit(ctx, room, r.Event, r.Data, c))
+		if err := s.opts.Chat.Emit(ctx, room, r.Event, r.Data, c); err != nil {
+			return nil, chatError(err)
+		}
+		fire(ctx, s, event.ChatSay, &event.ChatMessage{Room: room, Conn: c, Event: r.Event, Data: r.Data})
+		return nil, nil
 	}
 	return nil, apierror.Newf(apierror.CodeUnknownVerb, http.StatusBadRequest, "unknown verb %q", apierror.Clip(r.Verb))
 }
@@ -514,9 +544,14 @@ func (s *Session) Close(ctx context.Context) {
 	case <-time.After(5 * time.Second):
 	}
 	s.Conn.SetSender(nil)
+	rooms := s.Conn.Rooms()
 	s.opts.Chat.Disconnect(ctx, s.Conn)
+	for _, room := range rooms {
+		fire(ctx, s, event.ChatLeave, &event.ChatMember{Room: room, Conn: s.Conn, Closing: true})
+	}
 	s.opts.Conns.Remove(ctx, s.Conn)
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
+	fire(ctx, s, event.ConnectionClose, &event.Connection{Conn: s.Conn})
 }
