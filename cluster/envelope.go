@@ -118,10 +118,13 @@ func (s signer) sum(parts ...[]byte) []byte {
 
 func (s signer) mac(e *envelope) []byte { return s.sum(e.canonical()) }
 
+// encodeSig is the text form of a signature in envelopes and records.
+func encodeSig(mac []byte) string { return base64.RawStdEncoding.EncodeToString(mac) }
+
 // encode signs e and returns its wire form. e.Payload must be valid JSON.
 func (s signer) encode(e *envelope) []byte {
 	e.V = envelopeVersion
-	e.Sig = base64.RawStdEncoding.EncodeToString(s.mac(e))
+	e.Sig = encodeSig(s.mac(e))
 	var b bytes.Buffer
 	b.Grow(len(e.Payload) + 180)
 	b.WriteString(`{"v":`)

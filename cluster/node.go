@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -58,8 +59,20 @@ var recordDomain = []byte("stellar-node/2\n")
 // signRecord returns the stored form of n, signed.
 func (s signer) signRecord(n Node) []byte {
 	body, _ := json.Marshal(n) // a Node always marshals
-	b, _ := json.Marshal(record{V: recordVersion, Node: body, Sig: base64.RawStdEncoding.EncodeToString(s.sum(recordDomain, body))})
-	return b
+	return s.signRecordBody(body)
+}
+
+// signRecordBody returns the record of a node's JSON, body, signed. The
+// body goes in byte for byte (json.Marshal would re-escape it).
+func (s signer) signRecordBody(body []byte) []byte {
+	var b []byte
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, recordVersion, 10)
+	b = append(b, `,"node":`...)
+	b = append(b, body...)
+	b = append(b, `,"sig":"`...)
+	b = append(b, encodeSig(s.sum(recordDomain, body))...)
+	return append(b, `"}`...)
 }
 
 // Reasons a record is not a member.
