@@ -347,10 +347,11 @@ func duplicateError(id string) error {
 	return fmt.Errorf("cluster: node id %q is already live in the cluster; give this node another id: %w", id, ErrDuplicateNode)
 }
 
-// join records the node, refusing an id that a live member of this
-// cluster holds. A record under the id that is no member (expired by its
-// signed expiry, or not signed with this token: a ghost written back
-// into the backend) does not keep the node out: it is overwritten.
+// join records the node, refusing an id whose record the backend holds.
+// A record of this cluster past its signed expiry (a ghost, written back
+// into the backend after its node died) does not keep the node out: it
+// is overwritten. Any other record still does, as a node of another
+// cluster (another token) on the same prefix would.
 func (c *Cluster) join(ctx context.Context, t Transport, id string, rec []byte, ttl time.Duration) error {
 	err := t.Join(ctx, id, rec, ttl)
 	if !errors.Is(err, ErrDuplicateNode) {
@@ -367,11 +368,10 @@ func (c *Cluster) join(ctx context.Context, t Transport, id string, rec []byte, 
 	if !ok {
 		return t.Join(ctx, id, rec, ttl) // it expired meanwhile
 	}
-	_, perr := s.parseRecord(id, old, now)
-	if perr == nil {
+	if _, perr := s.parseRecord(id, old, now); !errors.Is(perr, errRecordExpired) {
 		return err
 	}
-	log.Info("replacing a membership record that is no member", "reason", perr.Error())
+	log.Info("replacing an expired membership record under this node's id", "member", id)
 	return t.Heartbeat(ctx, id, rec, ttl)
 }
 
@@ -674,7 +674,7 @@ func (c *Cluster) accept(raw []byte) *envelope {
 		return nil
 	}
 	if e.To != "" && e.To != self {
-		return nil
+		return nil // addressed to another node: not for us, nothing wrong
 	}
 	if e.Deadline != 0 && now.UnixMilli() >= e.Deadline {
 		c.drop(DropExpired, e)
