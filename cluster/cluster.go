@@ -5,7 +5,10 @@
 // subscriptionHandlers) with the holes closed: every message is signed
 // with the server token (HMAC-SHA256) instead of carrying it, and forged,
 // stale, replayed, malformed, oversized and unknown messages are dropped
-// and counted, never handled.
+// and counted, never handled. A node refuses what was signed before it
+// started, so that a restart does not reopen the replay window, and a
+// call's handler never runs past the caller's deadline. Membership
+// records are signed with their expiry.
 //
 // A Cluster runs on a Transport, which the backend provides: Redis for a
 // real cluster, memory for one node (which then talks to itself through
