@@ -313,6 +313,8 @@ func compact(p []byte) (json.RawMessage, error) {
 // SignMessage returns the wire form of a message signed with token, as a
 // node with that token and id from would send it. It is for tools and
 // tests that speak to a cluster from outside a node; nodes use Publish.
+// It signs no deadline, so a call (type stellar.rpc.request) built with
+// it is dropped as malformed.
 func SignMessage(token, messageType, from, id string, sentAt time.Time, payload json.RawMessage) []byte {
 	e := envelope{Type: messageType, From: from, SentAt: sentAt.UnixMilli(), ID: id, Payload: payload}
 	return newSigner([]byte(token)).encode(&e)
