@@ -5,7 +5,10 @@
 // subscriptionHandlers) with the holes closed: every message is signed
 // with the server token (HMAC-SHA256) instead of carrying it, and forged,
 // stale, replayed, malformed, oversized and unknown messages are dropped
-// and counted, never handled.
+// and counted, never handled. A node refuses what was signed before it
+// started, so that a restart does not reopen the replay window, and a
+// call's handler never runs past the caller's deadline. Membership
+// records are signed with their expiry.
 //
 // A Cluster runs on a Transport, which the backend provides: Redis for a
 // real cluster, memory for one node (which then talks to itself through
@@ -66,6 +69,9 @@ const (
 	DefaultMessageWindow = 30 * time.Second
 	// DefaultMaxMessageBytes is the default Config.MaxMessageBytes.
 	DefaultMaxMessageBytes = 1 << 20
+	// DefaultReplayMemory is the default Config.ReplayMemory: enough for
+	// 3,000 messages a second over the default window, a few MiB.
+	DefaultReplayMemory = 100_000
 )
 
 // Config configures a Cluster. A zero field means its default.
@@ -106,6 +112,12 @@ type Config struct {
 	// refused when sent and dropped when received. Default 1 MiB
 	// (DefaultMaxMessageBytes).
 	MaxMessageBytes int
+	// ReplayMemory bounds how many received messages the node remembers
+	// to refuse their replays. When it is full the node forgets the
+	// oldest and refuses, as replay_full, every message not younger than
+	// it: a flood narrows the window of what is still taken instead of
+	// letting replays through. Default 100,000 (DefaultReplayMemory).
+	ReplayMemory int
 	// OwnsConnection tells whether this node owns a client connection, for
 	// ToConnection: the node that owns it runs the call. Default: this
 	// node owns none.
@@ -136,6 +148,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxMessageBytes <= 0 {
 		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.ReplayMemory <= 0 {
+		c.ReplayMemory = DefaultReplayMemory
 	}
 	if c.OwnsConnection == nil {
 		c.OwnsConnection = func(string) bool { return false }
@@ -188,25 +203,6 @@ func (m Message) Decode(v any) error { return json.Unmarshal(m.Payload, v) }
 // goroutine of your own. A panic is recovered and logged.
 type MessageHandler func(ctx context.Context, m Message)
 
-// Node is the membership record of a live node.
-type Node struct {
-	ID         string    `json:"id"`
-	Host       string    `json:"host"`
-	PID        int       `json:"pid"`
-	StartedAt  time.Time `json:"startedAt"`
-	Version    string    `json:"version"`
-	Transports []string  `json:"transports,omitempty"`
-	// Stats are the figures from Config.Stats as of the node's last
-	// heartbeat (tasksRunning, connections under stellar).
-	Stats map[string]int64 `json:"stats,omitempty"`
-	// Sig authenticates the record with the token, so that a node with
-	// the wrong token is not listed as a member.
-	Sig string `json:"sig,omitempty"`
-}
-
-// Uptime is how long the node has been running, as of now.
-func (n Node) Uptime(now time.Time) time.Duration { return now.Sub(n.StartedAt) }
-
 // Cluster is a node's view of the cluster and its means to talk to the
 // other nodes. Create it with New, register methods and subscriptions
 // (before or after Start), then Start it on a Transport with its Config.
@@ -217,6 +213,7 @@ type Cluster struct {
 
 	dropped     map[string]*atomic.Uint64 // fixed keys: dropReasons
 	lateReplies atomic.Uint64
+	dropLog     logLimiter
 
 	mu        sync.Mutex
 	cfg       Config             // guarded by mu; set by Start
@@ -231,7 +228,7 @@ type Cluster struct {
 	joined    bool               // guarded by mu; the node's record was created
 	connected atomic.Bool        // subscribed to the transport
 
-	replay replayWindow
+	replay *replayMemory // set by Start before the loops that read it
 	inbox  chan *envelope
 	runCtx context.Context // set by Start before the loops that read it
 	wg     sync.WaitGroup  // loops and handlers started by Start
@@ -252,6 +249,14 @@ func (c *Cluster) ID() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.cfg.ID
+}
+
+// Instance returns the random id of this run of the node, once started:
+// a node that restarts under the same ID has a new one.
+func (c *Cluster) Instance() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.self.Instance
 }
 
 // Start joins the cluster on t as configured by cfg: it subscribes,
@@ -282,15 +287,18 @@ func (c *Cluster) Start(ctx context.Context, t Transport, cfg Config) error {
 	c.owns.Store(&cfg.OwnsConnection)
 	c.sign = newSigner([]byte(cfg.Token))
 	c.t = t
-	c.self = Node{ID: cfg.ID, Host: host, PID: os.Getpid(), StartedAt: cfg.Now().UTC().Truncate(time.Millisecond),
+	c.self = Node{ID: cfg.ID, Instance: newID(), Host: host, PID: os.Getpid(), StartedAt: cfg.Now().UTC().Truncate(time.Millisecond),
 		Version: cfg.Version, Transports: cfg.Transports}
 	c.members = map[string]Node{}
 	c.pending = map[string]*call{}
 	c.inbox = make(chan *envelope, inboxSize)
+	// What was signed before this start may have reached the node's
+	// previous run, whose memory is gone: refuse it all.
+	c.replay = newReplayMemory(c.self.StartedAt.UnixMilli(), cfg.ReplayMemory)
 	record := c.recordLocked()
 	c.mu.Unlock()
 
-	joinErr := t.Join(ctx, cfg.ID, record, cfg.NodeTTL)
+	joinErr := c.join(ctx, t, cfg.ID, record, cfg.NodeTTL)
 	switch {
 	case errors.Is(joinErr, ErrDuplicateNode):
 		c.reset()
@@ -340,6 +348,34 @@ func (c *Cluster) Start(ctx context.Context, t Transport, cfg Config) error {
 
 func duplicateError(id string) error {
 	return fmt.Errorf("cluster: node id %q is already live in the cluster; give this node another id: %w", id, ErrDuplicateNode)
+}
+
+// join records the node, refusing an id whose record the backend holds.
+// A record of this cluster past its signed expiry (a ghost, written back
+// into the backend after its node died) does not keep the node out: it
+// is overwritten. Any other record still does, as a node of another
+// cluster (another token) on the same prefix would.
+func (c *Cluster) join(ctx context.Context, t Transport, id string, rec []byte, ttl time.Duration) error {
+	err := t.Join(ctx, id, rec, ttl)
+	if !errors.Is(err, ErrDuplicateNode) {
+		return err
+	}
+	c.mu.Lock()
+	s, now, log := c.sign, c.cfg.Now(), c.cfg.Logger
+	c.mu.Unlock()
+	recs, lerr := t.Nodes(ctx)
+	if lerr != nil {
+		return lerr
+	}
+	old, ok := recs[id]
+	if !ok {
+		return t.Join(ctx, id, rec, ttl) // it expired meanwhile
+	}
+	if _, perr := s.parseRecord(id, old, now); !errors.Is(perr, errRecordExpired) {
+		return err
+	}
+	log.Info("replacing an expired membership record under this node's id", "member", id)
+	return t.Heartbeat(ctx, id, rec, ttl)
 }
 
 // reset undoes a failed Start.
@@ -406,8 +442,9 @@ func (c *Cluster) Ready() error {
 }
 
 // Dropped returns how many received messages were dropped, by reason:
-// bad_signature, stale, replayed, malformed, oversize, unknown_type and
-// overflow. Every reason is present, zero or not.
+// bad_signature, stale, replayed, malformed, oversize, unknown_type,
+// overflow, before_start, replay_full and expired (the Drop constants).
+// Every reason is present, zero or not.
 func (c *Cluster) Dropped() map[string]uint64 {
 	out := make(map[string]uint64, len(c.dropped))
 	for r, n := range c.dropped {
@@ -421,56 +458,26 @@ func (c *Cluster) Dropped() map[string]uint64 {
 func (c *Cluster) LateReplies() uint64 { return c.lateReplies.Load() }
 
 // Nodes returns the live nodes, read from the backend, sorted by id.
-// Records not signed with this node's token are left out: their nodes are
-// not part of this cluster.
+// Records not signed with this node's token are left out, and so are
+// records past their signed expiry: their nodes are not part of this
+// cluster.
 func (c *Cluster) Nodes(ctx context.Context) ([]Node, error) {
 	c.mu.Lock()
-	t, key := c.t, c.sign.key
+	t, s, now := c.t, c.sign, c.cfg.Now
 	c.mu.Unlock()
 	if t == nil {
 		return nil, ErrNotRunning
 	}
-	return ReadNodes(ctx, t, key)
+	return readNodes(ctx, t, s, now())
 }
 
-// ReadNodes lists the live nodes of the cluster on t whose records are
-// signed with token, sorted by id. It needs no running Cluster: the
-// stellar cluster status command uses it.
-func ReadNodes(ctx context.Context, t Transport, token []byte) ([]Node, error) {
-	recs, err := t.Nodes(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: listing nodes: %w", err)
-	}
-	s := newSigner(token)
-	nodes := make([]Node, 0, len(recs))
-	for id, rec := range recs {
-		var n Node
-		if json.Unmarshal(rec, &n) != nil || n.ID != id || !s.verifyNode(n) {
-			continue
-		}
-		n.Sig = ""
-		nodes = append(nodes, n)
-	}
-	slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
-	return nodes, nil
-}
-
-func (s signer) nodeSig(n Node) string {
-	n.Sig = ""
-	b, _ := json.Marshal(n) // a Node always marshals
-	e := envelope{V: envelopeVersion, Type: "stellar.node", From: n.ID, SentAt: 1, ID: n.ID, Payload: b}
-	return hex.EncodeToString(s.mac(&e))
-}
-
-func (s signer) verifyNode(n Node) bool {
-	return n.Sig != "" && n.Sig == s.nodeSig(n)
-}
-
+// recordLocked returns the node's membership record, signed, written now
+// and valid for the node TTL.
 func (c *Cluster) recordLocked() []byte {
 	n := c.self
-	n.Sig = c.sign.nodeSig(n)
-	b, _ := json.Marshal(n)
-	return b
+	n.WrittenAt = c.cfg.Now().UTC().Truncate(time.Millisecond)
+	n.ExpiresAt = n.WrittenAt.Add(c.cfg.NodeTTL)
+	return c.sign.signRecord(n)
 }
 
 // Members returns the ids of the live nodes as of the last heartbeat,
@@ -511,11 +518,13 @@ func (c *Cluster) Publish(ctx context.Context, messageType string, payload any) 
 
 // send signs and publishes one message, returning its id.
 func (c *Cluster) send(ctx context.Context, channel, typ, to string, payload json.RawMessage) error {
-	_, err := c.sendID(ctx, channel, typ, to, "", payload)
+	_, err := c.sendID(ctx, channel, typ, to, "", 0, payload)
 	return err
 }
 
-func (c *Cluster) sendID(ctx context.Context, channel, typ, to, id string, payload json.RawMessage) (string, error) {
+// sendID is send with the message's id (a new one if empty) and deadline
+// (Unix ms, 0 for none).
+func (c *Cluster) sendID(ctx context.Context, channel, typ, to, id string, deadline int64, payload json.RawMessage) (string, error) {
 	c.mu.Lock()
 	t, s, from, now, maxBytes := c.t, c.sign, c.cfg.ID, c.cfg.Now, c.cfg.MaxMessageBytes
 	c.mu.Unlock()
@@ -525,7 +534,7 @@ func (c *Cluster) sendID(ctx context.Context, channel, typ, to, id string, paylo
 	if id == "" {
 		id = newID()
 	}
-	e := envelope{Type: typ, From: from, To: to, SentAt: now().UnixMilli(), ID: id, Payload: payload}
+	e := envelope{Type: typ, From: from, To: to, SentAt: now().UnixMilli(), Deadline: deadline, ID: id, Payload: payload}
 	raw := s.encode(&e)
 	if len(raw) > maxBytes {
 		return "", fmt.Errorf("%w: %d bytes, more than %d", ErrTooLarge, len(raw), maxBytes)
@@ -608,14 +617,25 @@ func (c *Cluster) deliver(channel string, raw []byte) {
 	}
 }
 
+// drop counts a dropped message and logs it, at most once per reason
+// per dropLogInterval: a flood of forged messages is counted in full but
+// cannot flood the log. The line says how many were not logged since the
+// previous one of that reason.
 func (c *Cluster) drop(reason string, e *envelope) {
 	c.dropped[reason].Add(1)
 	c.mu.Lock()
-	log := c.cfg.Logger
+	log, now := c.cfg.Logger, c.cfg.Now
 	c.mu.Unlock()
+	ok, suppressed := c.dropLog.allow(reason, now())
+	if !ok {
+		return
+	}
 	attrs := []any{"reason", reason}
 	if e != nil {
 		attrs = append(attrs, "type", e.Type, "from", e.From)
+	}
+	if suppressed > 0 {
+		attrs = append(attrs, "suppressed", suppressed)
 	}
 	log.Warn("cluster message dropped", attrs...)
 }
@@ -634,10 +654,11 @@ func (c *Cluster) dispatchLoop(ctx context.Context) {
 
 // accept decodes and authenticates a received message, dropping and
 // counting it (nil) when it is oversized, malformed, badly signed, stale,
-// replayed, or addressed to another node.
+// signed before this node started, replayed, past its deadline, or
+// addressed to another node (that one is not counted: nothing is wrong).
 func (c *Cluster) accept(raw []byte) *envelope {
 	c.mu.Lock()
-	s, maxBytes, now, window, self := c.sign, c.cfg.MaxMessageBytes, c.cfg.Now(), c.cfg.MessageWindow, c.cfg.ID
+	s, maxBytes, now, window, self, replay := c.sign, c.cfg.MaxMessageBytes, c.cfg.Now(), c.cfg.MessageWindow, c.cfg.ID, c.replay
 	c.mu.Unlock()
 	e, err := s.decode(raw, maxBytes)
 	if err != nil {
@@ -651,12 +672,16 @@ func (c *Cluster) accept(raw []byte) *envelope {
 		c.drop(DropStale, e)
 		return nil
 	}
-	if !c.replay.check(e.ID+"/"+e.From+"/"+e.Type, now.UnixMilli(), now.UnixMilli()+2*window.Milliseconds()) {
-		c.drop(DropReplayed, e)
+	if reason := replay.check(e.mac, e.SentAt, now.UnixMilli()-window.Milliseconds()); reason != "" {
+		c.drop(reason, e)
 		return nil
 	}
 	if e.To != "" && e.To != self {
 		return nil // addressed to another node: not for us, nothing wrong
+	}
+	if e.Deadline != 0 && now.UnixMilli() >= e.Deadline {
+		c.drop(DropExpired, e)
+		return nil
 	}
 	return e
 }
@@ -736,7 +761,7 @@ func (c *Cluster) heartbeat(ctx context.Context) {
 	} else {
 		// Not joined yet (the backend was away at Start): join now, still
 		// refusing an id that is live elsewhere.
-		if err = t.Join(hctx, id, rec, ttl); errors.Is(err, ErrDuplicateNode) {
+		if err = c.join(hctx, t, id, rec, ttl); errors.Is(err, ErrDuplicateNode) {
 			err = duplicateError(id)
 		}
 	}
@@ -761,10 +786,10 @@ func (c *Cluster) heartbeat(ctx context.Context) {
 // refreshMembers reads the live nodes and logs who joined and who left.
 func (c *Cluster) refreshMembers(ctx context.Context) {
 	c.mu.Lock()
-	t, key, ttl, self, log := c.t, c.sign.key, c.cfg.NodeTTL, c.cfg.ID, c.cfg.Logger
+	t, s, ttl, self, log, clock := c.t, c.sign, c.cfg.NodeTTL, c.cfg.ID, c.cfg.Logger, c.cfg.Now
 	c.mu.Unlock()
 	rctx, cancel := context.WithTimeout(ctx, ttl)
-	nodes, err := ReadNodes(rctx, t, key)
+	nodes, err := readNodes(rctx, t, s, clock())
 	cancel()
 	if err != nil {
 		return // keep the last view while the backend is away

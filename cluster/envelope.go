@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"container/heap"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -27,27 +28,47 @@ const (
 	// DropOverflow counts messages dropped because the node's inbox was
 	// full: the node was not keeping up.
 	DropOverflow = "overflow"
+	// DropBeforeStart counts messages signed before this node started:
+	// a message captured before a restart and sent again, or one that
+	// was in flight when the node started (or came from a node whose
+	// clock is behind).
+	DropBeforeStart = "before_start"
+	// DropReplayFull counts messages signed no later than the oldest one
+	// the replay memory had to forget to stay within
+	// Config.ReplayMemory: it could no longer tell a replay from a first
+	// delivery, so it refuses them.
+	DropReplayFull = "replay_full"
+	// DropExpired counts calls that arrived, or would have started,
+	// after their caller's deadline.
+	DropExpired = "expired"
 )
 
-var dropReasons = []string{DropBadSignature, DropStale, DropReplayed, DropMalformed, DropOversize, DropUnknownType, DropOverflow}
+var dropReasons = []string{DropBadSignature, DropStale, DropReplayed, DropMalformed, DropOversize, DropUnknownType, DropOverflow,
+	DropBeforeStart, DropReplayFull, DropExpired}
 
 // envelopeVersion is the version of the wire format and of the signed
-// encoding; a node drops as malformed what it does not know.
-const envelopeVersion = 1
+// encoding; a node drops as malformed what it does not know. Version 2
+// added the deadline; nodes of version 1 and 2 do not hear each other.
+const envelopeVersion = 2
 
 // envelope is one message between nodes. On the wire it is a JSON object;
 // the signature is an HMAC-SHA256, keyed by the server token, over
 // canonical(): every field but the signature, each length-prefixed, then
 // the payload bytes exactly as sent. The token itself never travels.
 type envelope struct {
-	V       int             `json:"v"`
-	Type    string          `json:"type"`
-	From    string          `json:"from"`
-	To      string          `json:"to,omitempty"`
-	SentAt  int64           `json:"at"` // Unix milliseconds
-	ID      string          `json:"id"`
-	Payload json.RawMessage `json:"payload"`
-	Sig     string          `json:"sig"`
+	V      int    `json:"v"`
+	Type   string `json:"type"`
+	From   string `json:"from"`
+	To     string `json:"to,omitempty"`
+	SentAt int64  `json:"at"` // Unix milliseconds
+	// Deadline, Unix milliseconds, is when the message stops being worth
+	// handling: a call's deadline. Zero means none; calls always have one.
+	Deadline int64           `json:"dl,omitempty"`
+	ID       string          `json:"id"`
+	Payload  json.RawMessage `json:"payload"`
+	Sig      string          `json:"sig"`
+
+	mac [sha256.Size]byte // Sig decoded, once checked
 }
 
 // maxIDLen bounds the id and node names inside an envelope.
@@ -58,7 +79,7 @@ func (e *envelope) canonical() []byte {
 	b = append(b, "stellar-cluster/"...)
 	b = strconv.AppendInt(b, int64(e.V), 10)
 	b = append(b, '\n')
-	for _, s := range []string{e.Type, e.From, e.To, strconv.FormatInt(e.SentAt, 10), e.ID} {
+	for _, s := range []string{e.Type, e.From, e.To, strconv.FormatInt(e.SentAt, 10), strconv.FormatInt(e.Deadline, 10), e.ID} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
@@ -66,7 +87,8 @@ func (e *envelope) canonical() []byte {
 	return append(b, e.Payload...)
 }
 
-// signer signs and verifies envelopes with one key.
+// signer signs and verifies envelopes and membership records with one
+// key.
 type signer struct {
 	key []byte
 	// macs holds keyed HMACs for reuse: keying one costs two SHA-256
@@ -78,7 +100,8 @@ func newSigner(key []byte) signer {
 	return signer{key: key, macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
 }
 
-func (s signer) mac(e *envelope) []byte {
+// sum returns the HMAC of the concatenation of parts.
+func (s signer) sum(parts ...[]byte) []byte {
 	var m hash.Hash
 	if s.macs != nil {
 		m = s.macs.Get().(hash.Hash)
@@ -87,16 +110,23 @@ func (s signer) mac(e *envelope) []byte {
 	} else {
 		m = hmac.New(sha256.New, s.key)
 	}
-	m.Write(e.canonical())
+	for _, p := range parts {
+		m.Write(p)
+	}
 	return m.Sum(nil)
 }
+
+func (s signer) mac(e *envelope) []byte { return s.sum(e.canonical()) }
+
+// encodeSig is the text form of a signature in envelopes and records.
+func encodeSig(mac []byte) string { return base64.RawStdEncoding.EncodeToString(mac) }
 
 // encode signs e and returns its wire form. e.Payload must be valid JSON.
 func (s signer) encode(e *envelope) []byte {
 	e.V = envelopeVersion
-	e.Sig = base64.RawStdEncoding.EncodeToString(s.mac(e))
+	e.Sig = encodeSig(s.mac(e))
 	var b bytes.Buffer
-	b.Grow(len(e.Payload) + 160)
+	b.Grow(len(e.Payload) + 180)
 	b.WriteString(`{"v":`)
 	b.WriteString(strconv.Itoa(e.V))
 	writeField(&b, "type", e.Type)
@@ -106,6 +136,10 @@ func (s signer) encode(e *envelope) []byte {
 	}
 	b.WriteString(`,"at":`)
 	b.WriteString(strconv.FormatInt(e.SentAt, 10))
+	if e.Deadline != 0 {
+		b.WriteString(`,"dl":`)
+		b.WriteString(strconv.FormatInt(e.Deadline, 10))
+	}
 	writeField(&b, "id", e.ID)
 	b.WriteString(`,"payload":`)
 	b.Write(e.Payload)
@@ -129,7 +163,8 @@ func (e errDrop) Error() string { return "cluster: message dropped: " + e.reason
 
 // decode parses and authenticates a message as received. It checks, in
 // order: size, form, signature. Freshness and replay are checked by the
-// caller, which owns the clock and the replay window.
+// caller, which owns the clock and the replay memory. The signature is
+// compared in constant time.
 func (s signer) decode(raw []byte, maxBytes int) (*envelope, error) {
 	if maxBytes > 0 && len(raw) > maxBytes {
 		return nil, errDrop{DropOversize}
@@ -138,7 +173,7 @@ func (s signer) decode(raw []byte, maxBytes int) (*envelope, error) {
 	if err := json.Unmarshal(raw, &e); err != nil {
 		return nil, errDrop{DropMalformed}
 	}
-	if e.V != envelopeVersion || e.Type == "" || e.From == "" || e.ID == "" || e.SentAt <= 0 ||
+	if e.V != envelopeVersion || e.Type == "" || e.From == "" || e.ID == "" || e.SentAt <= 0 || e.Deadline < 0 ||
 		len(e.Type) > maxIDLen || len(e.From) > maxIDLen || len(e.To) > maxIDLen || len(e.ID) > maxIDLen ||
 		len(e.Payload) == 0 || e.Sig == "" {
 		return nil, errDrop{DropMalformed}
@@ -150,6 +185,7 @@ func (s signer) decode(raw []byte, maxBytes int) (*envelope, error) {
 	if !hmac.Equal(sig, s.mac(&e)) {
 		return nil, errDrop{DropBadSignature}
 	}
+	copy(e.mac[:], sig)
 	return &e, nil
 }
 
@@ -160,35 +196,82 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// replayWindow remembers the ids seen within the freshness window, so that
-// a captured message sent again is dropped. Ids older than the window need
-// no memory: the staleness check drops them.
-type replayWindow struct {
-	mu     sync.Mutex
-	seen   map[string]int64 // guarded by mu; id → expiry, Unix ms
-	pruned int64            // guarded by mu; when seen was last pruned
+// replayMemory refuses a message it has been given before. It remembers
+// each accepted message by its signature (which covers every field, so a
+// replay carries the same one) for as long as the message is fresh, and
+// at most limit of them. Besides, it refuses every message signed before
+// the node started: the memory of the node's previous run is gone, so
+// anything older may have been handled already. When it is full it
+// forgets the oldest entry by signed time and from then on refuses
+// whatever is not younger: a flood shrinks the window within which a late
+// message is still taken, and never lets a replay through.
+type replayMemory struct {
+	limit int   // at least 1
+	start int64 // least signed time taken, Unix ms: the node's start
+
+	mu    sync.Mutex
+	floor int64                          // guarded by mu; least signed time taken, ≥ start
+	seen  map[[sha256.Size]byte]struct{} // guarded by mu
+	order replayHeap                     // guarded by mu; the entries of seen, oldest signed time first
 }
 
-// check records id, valid until expires, and reports whether it was new.
-func (w *replayWindow) check(id string, now, expires int64) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.seen == nil {
-		w.seen = map[string]int64{}
+type replayEntry struct {
+	sig [sha256.Size]byte
+	at  int64
+}
+
+// replayHeap is a min-heap of entries by signed time.
+type replayHeap []replayEntry
+
+func (h replayHeap) Len() int           { return len(h) }
+func (h replayHeap) Less(i, j int) bool { return h[i].at < h[j].at }
+func (h replayHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *replayHeap) Push(x any)        { *h = append(*h, x.(replayEntry)) }
+func (h *replayHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
+}
+
+func newReplayMemory(start int64, limit int) *replayMemory {
+	return &replayMemory{limit: max(limit, 1), start: start, floor: start, seen: map[[sha256.Size]byte]struct{}{}}
+}
+
+// check records a message signed at at (Unix ms) whose signature is sig,
+// and returns "" if it is to be taken, else the reason to drop it.
+// Entries signed before forgetBefore are forgotten first: the staleness
+// check refuses those messages without any memory.
+func (m *replayMemory) check(sig [sha256.Size]byte, at, forgetBefore int64) string {
+	if at < m.start {
+		return DropBeforeStart
 	}
-	if now-w.pruned > 1000 {
-		for k, exp := range w.seen {
-			if exp < now {
-				delete(w.seen, k)
-			}
-		}
-		w.pruned = now
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for len(m.order) > 0 && m.order[0].at < forgetBefore {
+		delete(m.seen, heap.Pop(&m.order).(replayEntry).sig)
 	}
-	if exp, ok := w.seen[id]; ok && exp >= now {
-		return false
+	if at < m.floor {
+		return DropReplayFull
 	}
-	w.seen[id] = expires
-	return true
+	if _, ok := m.seen[sig]; ok {
+		return DropReplayed
+	}
+	for len(m.order) >= m.limit {
+		old := heap.Pop(&m.order).(replayEntry)
+		delete(m.seen, old.sig)
+		m.floor = max(m.floor, old.at+1)
+	}
+	m.seen[sig] = struct{}{}
+	heap.Push(&m.order, replayEntry{sig: sig, at: at})
+	return ""
+}
+
+// len returns how many messages the memory holds.
+func (m *replayMemory) len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.seen)
 }
 
 // checkFresh reports whether a message sent at sentAt is within window of
@@ -230,6 +313,8 @@ func compact(p []byte) (json.RawMessage, error) {
 // SignMessage returns the wire form of a message signed with token, as a
 // node with that token and id from would send it. It is for tools and
 // tests that speak to a cluster from outside a node; nodes use Publish.
+// It signs no deadline, so a call (type stellar.rpc.request) built with
+// it is dropped as malformed.
 func SignMessage(token, messageType, from, id string, sentAt time.Time, payload json.RawMessage) []byte {
 	e := envelope{Type: messageType, From: from, SentAt: sentAt.UnixMilli(), ID: id, Payload: payload}
 	return newSigner([]byte(token)).encode(&e)

@@ -3,6 +3,8 @@ package cluster
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -15,7 +17,7 @@ func FuzzDecode(f *testing.F) {
 	good := SignMessage("fuzz-token", "chat", "node-1", "id-1", time.UnixMilli(1700000000000), json.RawMessage(`{"a":[1,2,{"b":"c"}]}`))
 	f.Add(good)
 	f.Add(SignMessage("other", "chat", "node-1", "id-1", time.UnixMilli(1), json.RawMessage(`null`)))
-	f.Add([]byte(`{"v":1,"type":"t","from":"f","at":1,"id":"i","payload":{},"sig":"AAAA"}`))
+	f.Add([]byte(`{"v":2,"type":"t","from":"f","at":1,"id":"i","payload":{},"sig":"AAAA"}`))
 	f.Add([]byte(`{`))
 	f.Add([]byte(``))
 	f.Add(bytes.Repeat([]byte("x"), 300))
@@ -39,20 +41,131 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
+// fuzzStart is the start of the node that FuzzEnvelope feeds: fuzzed
+// messages signed before it are dropped as before_start.
+var fuzzStart = time.UnixMilli(1_700_000_000_000)
+
+// FuzzEnvelope reaches past the signature: the fuzzer writes the
+// envelope's body, the test signs whatever fields it holds with the
+// node's token and hands the result to a node's receiving path (decode,
+// freshness, the replay memory, the deadline, the call's parsing). It
+// must never panic; it must take exactly the messages whose fields are
+// valid and fresh, and take each only once.
+func FuzzEnvelope(f *testing.F) {
+	at := fuzzStart.Add(time.Second).UnixMilli()
+	for _, seed := range []string{
+		`{"type":"chat","from":"node-1","at":` + itoa(at) + `,"id":"id-1","payload":{"text":"hi"}}`,
+		`{"type":"stellar.rpc.request","from":"node-1","to":"fuzz","at":` + itoa(at) + `,"dl":` + itoa(at+1000) + `,"id":"c-1","payload":{"m":"who","a":null}}`,
+		`{"type":"stellar.rpc.request","from":"node-1","at":` + itoa(at) + `,"dl":` + itoa(at-1) + `,"id":"c-2","payload":{"m":"who"}}`,
+		`{"type":"stellar.rpc.reply","from":"node-1","to":"fuzz","at":` + itoa(at) + `,"id":"r-1","payload":{"call":"c-1","ok":true,"r":1}}`,
+		`{"type":"chat","from":"node-1","at":1,"id":"old","payload":null}`,
+		`{"type":"","from":"","at":0,"id":"","payload":[]}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var e envelope
+		if json.Unmarshal(body, &e) != nil {
+			return // nothing to sign: FuzzDecode covers raw bytes
+		}
+		c := New()
+		now := fuzzStart.Add(2 * time.Second)
+		c.cfg = Config{ID: "fuzz", Token: "fuzz-token", MaxMessageBytes: 4096, Now: func() time.Time { return now }}
+		c.cfg.setDefaults()
+		c.sign = newSigner([]byte(c.cfg.Token))
+		c.replay = newReplayMemory(fuzzStart.UnixMilli(), 16)
+		raw := c.sign.encode(&e)
+
+		got := c.accept(raw)
+		window := c.cfg.MessageWindow.Milliseconds()
+		valid := e.Type != "" && e.From != "" && e.ID != "" && e.SentAt > 0 && e.Deadline >= 0 && len(e.Payload) > 0 &&
+			len(e.Type) <= maxIDLen && len(e.From) <= maxIDLen && len(e.To) <= maxIDLen && len(e.ID) <= maxIDLen && len(raw) <= 4096
+		take := valid && now.UnixMilli()-e.SentAt <= window && e.SentAt-now.UnixMilli() <= window && e.SentAt >= fuzzStart.UnixMilli() &&
+			(e.To == "" || e.To == "fuzz") && (e.Deadline == 0 || e.Deadline > now.UnixMilli())
+		if (got != nil) != take {
+			t.Fatalf("accept = %v, want taken = %v, for %s (dropped %v)", got != nil, take, raw, c.Dropped())
+		}
+		if got == nil {
+			return
+		}
+		if got.Type != e.Type || got.From != e.From || got.To != e.To || got.SentAt != e.SentAt || got.Deadline != e.Deadline ||
+			got.ID != e.ID || !bytes.Equal(got.Payload, e.Payload) {
+			t.Fatalf("took %+v, signed %+v", got, e)
+		}
+		if again := c.accept(raw); again != nil {
+			t.Fatalf("took a replay of %s", raw)
+		}
+		if d := c.Dropped()[DropReplayed]; d != 1 {
+			t.Fatalf("a replay counted %d times as replayed", d)
+		}
+		if got.Type == typeRequest {
+			req, ok := parseRequest(got)
+			if ok && (req.Method == "" || got.Deadline <= 0) {
+				t.Fatalf("parsed a call without method or deadline: %+v", req)
+			}
+		}
+	})
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// FuzzRecord reaches past the signature of membership records: the
+// fuzzer writes the node's JSON, the test signs those bytes with the
+// token and parses the record. It must never panic, and must take a
+// record exactly when its node names the id, has an instance, and is
+// within its signed expiry.
+func FuzzRecord(f *testing.F) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s := newSigner([]byte("fuzz-token"))
+	live, _ := json.Marshal(Node{ID: "n-1", Instance: "i", WrittenAt: now.Add(-time.Second), ExpiresAt: now.Add(time.Second)})
+	f.Add(live)
+	f.Add([]byte(`{"id":"n-1","instance":"i","writtenAt":"2026-01-02T03:04:00Z","expiresAt":"2026-01-02T03:04:01Z"}`))
+	f.Add([]byte(`{"id":"n-1","instance":"i","writtenAt":"2026-01-02T03:04:00Z","expiresAt":"9999-12-31T23:59:59Z","stats":{"x":1}}`))
+	f.Add([]byte(`{"id":"n-2"}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var compact bytes.Buffer
+		if json.Compact(&compact, body) != nil {
+			return // not JSON: the record would not be either
+		}
+		body = compact.Bytes()
+		raw := s.signRecordBody(body)
+		n, err := s.parseRecord("n-1", raw, now)
+
+		var want Node
+		ok := json.Unmarshal(body, &want) == nil && want.ID == "n-1" && want.Instance != "" && !want.WrittenAt.IsZero() &&
+			want.ExpiresAt.After(want.WrittenAt) && now.Before(want.ExpiresAt)
+		if (err == nil) != ok {
+			t.Fatalf("parseRecord(%s) = %v, want taken = %v", body, err, ok)
+		}
+		if err != nil && !errors.Is(err, errRecordMalformed) && !errors.Is(err, errRecordExpired) {
+			t.Fatalf("a record signed with the token failed its signature: %v", err)
+		}
+		if err == nil && (n.ID != "n-1" || !n.ExpiresAt.Equal(want.ExpiresAt)) {
+			t.Fatalf("took %+v from %s", n, body)
+		}
+	})
+}
+
 func TestEnvelopeRoundTrip(t *testing.T) {
 	s := signer{key: []byte("k")}
 	for _, payload := range []string{`null`, `"<&>"`, `{"x":"\u2028"}`, `[1,2.5,true]`} {
-		e := envelope{Type: "t", From: "n\"1", To: "n2", SentAt: 42, ID: "id", Payload: json.RawMessage(payload)}
+		e := envelope{Type: "t", From: "n\"1", To: "n2", SentAt: 42, Deadline: 99, ID: "id", Payload: json.RawMessage(payload)}
 		raw := s.encode(&e)
 		got, err := s.decode(raw, 0)
 		if err != nil {
 			t.Fatalf("%s: %v (%s)", payload, err, raw)
 		}
-		if got.Type != "t" || got.From != "n\"1" || got.To != "n2" || got.SentAt != 42 || string(got.Payload) != payload {
+		if got.Type != "t" || got.From != "n\"1" || got.To != "n2" || got.SentAt != 42 || got.Deadline != 99 || string(got.Payload) != payload {
 			t.Fatalf("round trip: %+v", got)
 		}
 		if _, err := (signer{key: []byte("other")}).decode(raw, 0); err != (errDrop{DropBadSignature}) {
 			t.Fatalf("other key: %v", err)
+		}
+		// The deadline is signed: moving it loses the message.
+		moved := bytes.Replace(raw, []byte(`"dl":99`), []byte(`"dl":999999`), 1)
+		if _, err := s.decode(moved, 0); err != (errDrop{DropBadSignature}) {
+			t.Fatalf("a moved deadline: %v", err)
 		}
 	}
 }

@@ -85,12 +85,23 @@ func ToNode(id string) CallOption { return func(o *callOptions) { o.node = id } 
 // it, so a connection no node owns fails with ErrNoOwner.
 func ToConnection(id string) CallOption { return func(o *callOptions) { o.conn = id } }
 
-// Wire forms of a call and of its reply.
+// Wire forms of a call and of its reply. A call's deadline is the
+// envelope's, where it is signed with the rest.
 type request struct {
-	Method   string          `json:"m"`
-	Args     json.RawMessage `json:"a"`
-	Conn     string          `json:"c,omitempty"`
-	Deadline int64           `json:"d"` // Unix ms
+	Method string          `json:"m"`
+	Args   json.RawMessage `json:"a"`
+	Conn   string          `json:"c,omitempty"`
+}
+
+// parseRequest reads the call in an accepted envelope of typeRequest. A
+// call without a deadline is malformed: every node sends one, and a
+// handler must never run unbounded.
+func parseRequest(e *envelope) (request, bool) {
+	var req request
+	if e.Deadline <= 0 || json.Unmarshal(e.Payload, &req) != nil || req.Method == "" || len(req.Method) > maxIDLen || len(req.Conn) > maxIDLen {
+		return request{}, false
+	}
+	return req, true
 }
 
 type response struct {
@@ -245,8 +256,8 @@ func (c *Cluster) call(ctx context.Context, method string, args any, o callOptio
 			}
 		}
 	}()
-	req, _ := json.Marshal(request{Method: method, Args: a, Conn: o.conn, Deadline: deadline.UnixMilli()})
-	if _, err := c.sendID(ctx, channel, typeRequest, o.node, id, req); err != nil {
+	req, _ := json.Marshal(request{Method: method, Args: a, Conn: o.conn})
+	if _, err := c.sendID(ctx, channel, typeRequest, o.node, id, deadline.UnixMilli(), req); err != nil {
 		return fmt.Errorf("cluster: call to %s: %w", method, err)
 	}
 
@@ -350,13 +361,16 @@ func (c *Cluster) expected(ctx context.Context, node string) (map[string]struct{
 
 // serveRequest answers a call: at once when this node does not own the
 // connection or has no such method, else from a goroutine running the
-// handler.
+// handler with a context that ends at the caller's deadline. A call whose
+// deadline has passed by the time its handler would start is dropped and
+// counted as expired, never run.
 func (c *Cluster) serveRequest(ctx context.Context, e *envelope) {
-	var req request
-	if err := json.Unmarshal(e.Payload, &req); err != nil || req.Method == "" {
+	req, ok := parseRequest(e)
+	if !ok {
 		c.drop(DropMalformed, e)
 		return
 	}
+	deadline := time.UnixMilli(e.Deadline)
 	// Every answer goes out from a goroutine: this runs on the transport's
 	// reader, which must not wait for a publish. The goroutine belongs to
 	// the subscriber goroutine's WaitGroup, which is not zero while it
@@ -373,19 +387,22 @@ func (c *Cluster) serveRequest(ctx context.Context, e *envelope) {
 		}
 		v, ok := c.handlers.Load(req.Method)
 		if !ok {
+			c.unknownMethod(req.Method, e.From)
 			c.respond(ctx, e, response{Code: CodeUnknownMethod, Error: fmt.Sprintf("unknown method %q", req.Method)})
 			return
 		}
-		h := v.(Handler)
-		hctx := ctx
-		if req.Deadline > 0 {
-			var cancel context.CancelFunc
-			hctx, cancel = context.WithDeadline(ctx, time.UnixMilli(req.Deadline))
-			defer cancel()
+		c.mu.Lock()
+		now := c.cfg.Now
+		c.mu.Unlock()
+		if !now().Before(deadline) {
+			c.drop(DropExpired, e)
+			return
 		}
+		hctx, cancel := context.WithDeadline(ctx, deadline)
+		defer cancel()
 		call := &Call{Method: req.Method, From: e.From, ConnectionID: req.Conn, Args: req.Args}
-		res, err := c.runHandler(hctx, h, call)
-		if req.Deadline > 0 && !time.Now().Before(time.UnixMilli(req.Deadline)) {
+		res, err := c.runHandler(hctx, v.(Handler), call)
+		if !now().Before(deadline) {
 			return // the caller gave up: a reply now would only be late
 		}
 		if err != nil {
@@ -399,6 +416,23 @@ func (c *Cluster) serveRequest(ctx context.Context, e *envelope) {
 		}
 		c.respond(ctx, e, response{OK: true, Result: out})
 	}()
+}
+
+// unknownMethod logs a call to a method this node does not have: the
+// caller's mistake, so at info, and at most once per dropLogInterval.
+func (c *Cluster) unknownMethod(method, from string) {
+	c.mu.Lock()
+	log, now := c.cfg.Logger, c.cfg.Now
+	c.mu.Unlock()
+	ok, suppressed := c.dropLog.allow("unknown_method", now())
+	if !ok {
+		return
+	}
+	attrs := []any{"method", method, "from", from}
+	if suppressed > 0 {
+		attrs = append(attrs, "suppressed", suppressed)
+	}
+	log.Info("cluster call to an unknown method", attrs...)
 }
 
 func (c *Cluster) runHandler(ctx context.Context, h Handler, call *Call) (res any, err error) {

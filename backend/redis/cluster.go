@@ -2,6 +2,8 @@ package redis
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -12,19 +14,31 @@ import (
 var _ cluster.Transport = (*ClusterTransport)(nil)
 
 // ClusterTransport carries a cluster on Redis: messages on PUBLISH and
-// SUBSCRIBE channels named prefix+"cluster:"+channel, and membership as
-// one key per node (prefix+"cluster:node:"+id) that expires unless its
-// node renews it, plus a set of ids to find them without SCAN.
+// SUBSCRIBE channels named prefix+"cluster:db"+N+":"+channel, and
+// membership as one key per node (prefix+"cluster:node:"+id) that expires
+// unless its node renews it, plus a set of ids to find them without SCAN.
+//
+// Keys live in the database the URL selects, but pub/sub channels are
+// global to the server: the database number in the channel names keeps
+// clusters on different databases of one server from hearing each other,
+// as the prefix keeps apart those on one database. (Redis Cluster has
+// database 0 only; Sentinel set-ups use database 0.)
 type ClusterTransport struct {
-	b *Backend
+	b        *Backend
+	channels string // prefix of every channel name
 }
 
 // Cluster returns the backend's cluster transport.
-func (b *Backend) Cluster() *ClusterTransport { return &ClusterTransport{b: b} }
+func (b *Backend) Cluster() *ClusterTransport {
+	return &ClusterTransport{b: b, channels: b.cfg.Prefix + "cluster:db" + strconv.Itoa(b.opt.SelectDB) + ":"}
+}
 
-func (t *ClusterTransport) channel(name string) string { return t.b.cfg.Prefix + "cluster:" + name }
-func (t *ClusterTransport) nodeKey(id string) string   { return t.b.cfg.Prefix + "cluster:node:" + id }
-func (t *ClusterTransport) nodesKey() string           { return t.b.cfg.Prefix + "cluster:nodes" }
+// Channel returns the Redis channel that carries the cluster's channel
+// name ("all", "node:<id>"), for an operator watching with SUBSCRIBE.
+func (t *ClusterTransport) Channel(name string) string { return t.channels + name }
+
+func (t *ClusterTransport) nodeKey(id string) string { return t.b.cfg.Prefix + "cluster:node:" + id }
+func (t *ClusterTransport) nodesKey() string         { return t.b.cfg.Prefix + "cluster:nodes" }
 
 // Publish publishes msg on channel.
 func (t *ClusterTransport) Publish(ctx context.Context, channel string, msg []byte) error {
@@ -32,7 +46,7 @@ func (t *ClusterTransport) Publish(ctx context.Context, channel string, msg []by
 	if err != nil {
 		return err
 	}
-	cmd := c.B().Publish().Channel(t.channel(channel)).Message(rueidis.BinaryString(msg)).Build()
+	cmd := c.B().Publish().Channel(t.Channel(channel)).Message(rueidis.BinaryString(msg)).Build()
 	return t.b.wrap(ctx, "publish", c.Do(ctx, cmd).Error())
 }
 
@@ -41,11 +55,11 @@ func (t *ClusterTransport) Publish(ctx context.Context, channel string, msg []by
 func (t *ClusterTransport) Subscribe(ctx context.Context, channels []string, subscribed func(), deliver func(string, []byte)) error {
 	full := make([]string, len(channels))
 	for i, ch := range channels {
-		full[i] = t.channel(ch)
+		full[i] = t.Channel(ch)
 	}
-	strip := len(t.channel(""))
+	strip := len(t.channels)
 	return t.b.subscribe(ctx, "subscribe", full, subscribed, func(channel string, msg []byte) {
-		if len(channel) >= strip {
+		if strings.HasPrefix(channel, t.channels) {
 			deliver(channel[strip:], msg)
 		}
 	})

@@ -3,12 +3,15 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/internal/backendtest"
+
 	// Named so: fault_test.go declares a func poll in this package.
 	ipoll "github.com/stellarfw/stellar-go/internal/poll"
 	"github.com/stellarfw/stellar-go/internal/redistest"
@@ -77,6 +80,72 @@ func TestClusterTransportRedisRestart(t *testing.T) {
 		r, err := c.Do(ctx, "who", nil, cluster.ToNode("r-2"))
 		if err != nil || r.Node != "r-2" {
 			t.Fatalf("%s after restart: %+v, %v", c.ID(), r, err)
+		}
+	}
+}
+
+// TestClusterTransportTwoDatabases: two clusters with the same token and
+// prefix on databases 0 and 1 of one server do not hear each other:
+// neither its messages nor its calls cross, and each lists only its own
+// nodes.
+func TestClusterTransportTwoDatabases(t *testing.T) {
+	srv := redistest.Shared(t)
+	prefix := redistest.Prefix(t)
+	ctx := context.Background()
+	type side struct {
+		c     *cluster.Cluster
+		heard chan string
+	}
+	var sides []side
+	for db, id := range []string{"db0-node", "db1-node"} {
+		u, err := url.Parse(srv.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Path = "/" + strconv.Itoa(db)
+		tr := open(t, redis.Config{URL: u.String(), Prefix: prefix}).Cluster()
+		if want := prefix + "cluster:db" + strconv.Itoa(db) + ":all"; tr.Channel("all") != want {
+			t.Fatalf("channel %q, want %q", tr.Channel("all"), want)
+		}
+		s := side{c: cluster.New(), heard: make(chan string, 16)}
+		s.c.Subscribe("chat", func(ctx context.Context, m cluster.Message) { s.heard <- m.From })
+		s.c.HandleFunc("api.log", func(ctx context.Context, call *cluster.Call) (any, error) { return id, nil })
+		cfg := cluster.Config{ID: id, Token: "same-token", HeartbeatInterval: 50 * time.Millisecond, NodeTTL: time.Second}
+		if err := s.c.Start(ctx, tr, cfg); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.c.Stop(context.Background()) })
+		sides = append(sides, s)
+	}
+	// db0 publishes first; when db1 then hears its own message, a crossing
+	// message from db0 would have reached it before (one server orders
+	// what it publishes).
+	for _, s := range sides {
+		if err := s.c.Publish(ctx, "chat", "hi"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range sides {
+		select {
+		case from := <-s.heard:
+			if from != s.c.ID() {
+				t.Fatalf("%s heard %s: the databases cross-talk", s.c.ID(), from)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s did not hear itself", s.c.ID())
+		}
+	}
+	for _, s := range sides {
+		replies, err := s.c.DoAll(ctx, "api.log", nil)
+		if err != nil || len(replies) != 1 || replies[0].Node != s.c.ID() {
+			t.Fatalf("%s: DoAll = %+v, %v; want its own node only", s.c.ID(), replies, err)
+		}
+		nodes, err := s.c.Nodes(ctx)
+		if err != nil || len(nodes) != 1 || nodes[0].ID != s.c.ID() {
+			t.Fatalf("%s: Nodes = %+v, %v", s.c.ID(), nodes, err)
+		}
+		if d := s.c.Dropped(); d[cluster.DropBadSignature]+d[cluster.DropUnknownType]+d[cluster.DropReplayed] != 0 {
+			t.Fatalf("%s dropped %v: something crossed", s.c.ID(), d)
 		}
 	}
 }

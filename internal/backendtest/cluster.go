@@ -1,6 +1,7 @@
 package backendtest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -50,6 +52,8 @@ func RunCluster(t *testing.T, b ClusterBackend) {
 		{"DoAll", testDoAll},
 		{"ForgedMessagesDropped", testForgedMessages},
 		{"WrongToken", testWrongToken},
+		{"ReplayAfterRestart", testReplayAfterRestart},
+		{"GhostRecord", testGhostRecord},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -435,6 +439,9 @@ func testForgedMessages(t *testing.T, b ClusterBackend) {
 		{cluster.DropMalformed, []byte(`{"v":9,"type":"chat","from":"x","at":1,"id":"x","payload":{},"sig":"AAAA"}`)},
 		{cluster.DropOversize, []byte(big)},
 		{cluster.DropUnknownType, signedMessage(ClusterToken, "nobody-listens", "intruder", "id-5", now, `{}`)},
+		// Fresh, but signed before the node started: it may have reached
+		// the node's previous run.
+		{cluster.DropBeforeStart, signedMessage(ClusterToken, "chat", "intruder", "id-7", now.Add(-10*time.Second), `{}`)},
 	}
 	want := map[string]uint64{}
 	for _, tc := range cases {
@@ -463,7 +470,7 @@ func testForgedMessages(t *testing.T, b ClusterBackend) {
 		return handled.Load() == 1
 	})
 	d := c.Dropped()
-	for _, r := range []string{cluster.DropBadSignature, cluster.DropStale, cluster.DropReplayed, cluster.DropMalformed, cluster.DropOversize, cluster.DropUnknownType} {
+	for _, r := range []string{cluster.DropBadSignature, cluster.DropStale, cluster.DropReplayed, cluster.DropMalformed, cluster.DropOversize, cluster.DropUnknownType, cluster.DropBeforeStart} {
 		if d[r] != want[r] {
 			t.Errorf("dropped[%s] = %d, want %d", r, d[r], want[r])
 		}
@@ -537,5 +544,153 @@ func testWrongToken(t *testing.T, b ClusterBackend) {
 	}
 	if slices.Contains(ids(got), "rogue") || slices.Contains(nodes[0].Members(), "rogue") {
 		t.Fatalf("the rogue node is listed: %v", ids(got))
+	}
+}
+
+// spy subscribes to channels of the bus through tr, as an attacker who
+// can read the backend would, and returns the messages it captures.
+func spy(t *testing.T, tr cluster.Transport, channels ...string) <-chan []byte {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan []byte, 64)
+	up := make(chan struct{})
+	var once sync.Once
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = tr.Subscribe(ctx, channels, func() { once.Do(func() { close(up) }) }, func(_ string, raw []byte) {
+			select {
+			case got <- slices.Clone(raw):
+			default:
+			}
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-up:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the spy could not subscribe")
+	}
+	return got
+}
+
+// testReplayAfterRestart: a call captured on its way to a node, sent
+// again after that node restarted (within the message window, with its
+// replay memory empty), is dropped and counted, not run again.
+func testReplayAfterRestart(t *testing.T, b ClusterBackend) {
+	trs := b.NewTransports(t, 3)
+	var stops atomic.Int64
+	stop := func(c *cluster.Cluster) {
+		c.HandleFunc("api.stop", func(ctx context.Context, call *cluster.Call) (any, error) {
+			stops.Add(1)
+			return "stopping", nil
+		})
+	}
+	nodes := startNodes(t, trs[:2], func(i int, c *cluster.Cluster, cfg *cluster.Config) {
+		if i == 1 {
+			stop(c)
+		}
+	})
+	captured := spy(t, trs[2], "node:node-2")
+	if _, err := nodes[0].Do(context.Background(), "api.stop", nil, cluster.ToNode("node-2")); err != nil {
+		t.Fatal(err)
+	}
+	var call []byte
+	var sentAt int64
+	for call == nil {
+		select {
+		case raw := <-captured:
+			var e struct {
+				Type string `json:"type"`
+				At   int64  `json:"at"`
+			}
+			if json.Unmarshal(raw, &e) == nil && e.Type == "stellar.rpc.request" {
+				call, sentAt = raw, e.At
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the spy captured no call")
+		}
+	}
+	if n := stops.Load(); n != 1 {
+		t.Fatalf("api.stop ran %d times, want 1", n)
+	}
+	// Sent again to the running node: a replay, dropped.
+	b.Publish(t, trs[2], "node:node-2", call)
+	waitFor(t, "the replay dropped", func() bool { return nodes[1].Dropped()[cluster.DropReplayed] == 1 })
+
+	// The node restarts, in a later millisecond than the capture (a new
+	// process takes far longer), and well within the message window.
+	if err := nodes[1].Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the clock passes the capture", func() bool { return time.Now().UnixMilli() > sentAt })
+	again := cluster.New()
+	stop(again)
+	if err := again.Start(context.Background(), trs[1], clusterConfig("node-2")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = again.Stop(context.Background()) })
+	waitFor(t, "the restarted node is ready", func() bool { return again.Ready() == nil })
+
+	b.Publish(t, trs[2], "node:node-2", call)
+	waitFor(t, "the capture dropped by the restarted node", func() bool { return again.Dropped()[cluster.DropBeforeStart] == 1 })
+	if n := stops.Load(); n != 1 {
+		t.Fatalf("api.stop ran %d times: the capture was taken after the restart", n)
+	}
+	// The restarted node still answers genuine calls.
+	if _, err := nodes[0].Do(context.Background(), "api.stop", nil, cluster.ToNode("node-2")); err != nil {
+		t.Fatal(err)
+	}
+	if n := stops.Load(); n != 2 {
+		t.Fatalf("api.stop ran %d times, want 2", n)
+	}
+}
+
+// testGhostRecord: a dead node's signed record, written back into the
+// backend with no expiry (no token needed for that), stops counting at
+// the expiry it was signed with: the node leaves every view, calls to
+// all do not wait for it, and its id may start again.
+func testGhostRecord(t *testing.T, b ClusterBackend) {
+	trs := b.NewTransports(t, 2)
+	nodes := startNodes(t, trs, func(i int, c *cluster.Cluster, cfg *cluster.Config) { c.Handle("who", whoAmI(c)) })
+	ctx := context.Background()
+	recs, err := trs[0].Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghost := recs["node-2"]
+	if err := nodes[1].Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Written back for an hour: as good as no expiry for this test.
+	if err := trs[0].Heartbeat(ctx, "node-2", ghost, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the ghost no member", func() bool {
+		listed, err := cluster.ReadNodes(ctx, trs[0], []byte(ClusterToken))
+		if err != nil || slices.Contains(ids(listed), "node-2") {
+			return false
+		}
+		own, err := nodes[0].Nodes(ctx)
+		return err == nil && !slices.Contains(ids(own), "node-2") && !slices.Contains(nodes[0].Members(), "node-2")
+	})
+	recs, err = trs[0].Nodes(ctx)
+	if err != nil || !bytes.Equal(recs["node-2"], ghost) {
+		t.Fatalf("the backend no longer holds the ghost (%v): the test proves nothing", err)
+	}
+	replies, err := nodes[0].DoAll(ctx, "who", nil)
+	if err != nil || len(replies) != 1 || replies[0].Node != "node-1" {
+		t.Fatalf("DoAll with a ghost in the backend: %+v, %v", replies, err)
+	}
+	// The id is free: the ghost does not keep its node out.
+	again := cluster.New()
+	again.Handle("who", whoAmI(again))
+	if err := again.Start(ctx, trs[1], clusterConfig("node-2")); err != nil {
+		t.Fatalf("restart under the ghost's id: %v", err)
+	}
+	t.Cleanup(func() { _ = again.Stop(ctx) })
+	waitFor(t, "node-2 a member again", func() bool { return slices.Contains(nodes[0].Members(), "node-2") })
+	if r, err := nodes[0].Do(ctx, "who", nil, cluster.ToNode("node-2")); err != nil || r.Node != "node-2" {
+		t.Fatalf("call to the restarted node-2: %+v, %v", r, err)
 	}
 }

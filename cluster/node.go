@@ -1,0 +1,133 @@
+package cluster
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Node is the membership record of a live node.
+type Node struct {
+	ID string `json:"id"`
+	// Instance is random for each start of the node: two records with
+	// one ID and different instances are two runs of the node.
+	Instance   string    `json:"instance"`
+	Host       string    `json:"host"`
+	PID        int       `json:"pid"`
+	StartedAt  time.Time `json:"startedAt"`
+	Version    string    `json:"version"`
+	Transports []string  `json:"transports,omitempty"`
+	// Stats are the figures from Config.Stats as of the node's last
+	// heartbeat (tasksRunning, connections under stellar).
+	Stats map[string]int64 `json:"stats,omitempty"`
+	// WrittenAt is when the node wrote the record, by its clock.
+	WrittenAt time.Time `json:"writtenAt"`
+	// ExpiresAt is when the record stops counting, WrittenAt plus the
+	// node's Config.NodeTTL: after it the node is no member, whatever the
+	// backend still holds.
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// Uptime is how long the node has been running, as of now.
+func (n Node) Uptime(now time.Time) time.Duration { return now.Sub(n.StartedAt) }
+
+// recordVersion is the version of the membership record's wire format.
+const recordVersion = 2
+
+// record is a membership record as the transport stores it: the node's
+// JSON, and an HMAC-SHA256 keyed by the token over exactly those bytes
+// (so that what is checked is what was signed, field by field, times
+// included).
+type record struct {
+	V    int             `json:"v"`
+	Node json.RawMessage `json:"node"`
+	Sig  string          `json:"sig"`
+}
+
+// recordDomain starts what a record's signature covers, so that no
+// record's signature is also a message's.
+var recordDomain = []byte("stellar-node/2\n")
+
+// signRecord returns the stored form of n, signed.
+func (s signer) signRecord(n Node) []byte {
+	body, _ := json.Marshal(n) // a Node always marshals
+	return s.signRecordBody(body)
+}
+
+// signRecordBody returns the record of a node's JSON, body, signed. The
+// body goes in byte for byte (json.Marshal would re-escape it).
+func (s signer) signRecordBody(body []byte) []byte {
+	var b []byte
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, recordVersion, 10)
+	b = append(b, `,"node":`...)
+	b = append(b, body...)
+	b = append(b, `,"sig":"`...)
+	b = append(b, encodeSig(s.sum(recordDomain, body))...)
+	return append(b, `"}`...)
+}
+
+// Reasons a record is not a member.
+var (
+	errRecordMalformed = errors.New("cluster: malformed membership record")
+	errRecordSignature = errors.New("cluster: membership record not signed with this cluster's token")
+	errRecordExpired   = errors.New("cluster: membership record expired")
+)
+
+// parseRecord checks the record stored under id and returns its node if
+// it is a live member at now: well formed, signed with the key (compared
+// in constant time), naming id, and not expired by its own signed expiry.
+func (s signer) parseRecord(id string, raw []byte, now time.Time) (Node, error) {
+	var r record
+	if err := json.Unmarshal(raw, &r); err != nil || r.V != recordVersion || len(r.Node) == 0 {
+		return Node{}, errRecordMalformed
+	}
+	sig, err := base64.RawStdEncoding.DecodeString(r.Sig)
+	if err != nil || len(sig) != sha256.Size {
+		return Node{}, errRecordMalformed
+	}
+	if !hmac.Equal(sig, s.sum(recordDomain, r.Node)) {
+		return Node{}, errRecordSignature
+	}
+	var n Node
+	if err := json.Unmarshal(r.Node, &n); err != nil || n.ID != id || n.Instance == "" ||
+		n.WrittenAt.IsZero() || !n.ExpiresAt.After(n.WrittenAt) {
+		return Node{}, errRecordMalformed
+	}
+	if !now.Before(n.ExpiresAt) {
+		return Node{}, errRecordExpired
+	}
+	return n, nil
+}
+
+// ReadNodes lists the live nodes of the cluster on t whose records are
+// signed with token, sorted by id. A record counts until the expiry it
+// was signed with, whatever the transport still holds: one written back
+// after its node died is not a member. It needs no running Cluster: the
+// stellar cluster status command uses it.
+func ReadNodes(ctx context.Context, t Transport, token []byte) ([]Node, error) {
+	return readNodes(ctx, t, newSigner(token), time.Now())
+}
+
+func readNodes(ctx context.Context, t Transport, s signer, now time.Time) ([]Node, error) {
+	recs, err := t.Nodes(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: listing nodes: %w", err)
+	}
+	nodes := make([]Node, 0, len(recs))
+	for id, raw := range recs {
+		if n, err := s.parseRecord(id, raw, now); err == nil {
+			nodes = append(nodes, n)
+		}
+	}
+	slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
+	return nodes, nil
+}
