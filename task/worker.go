@@ -313,8 +313,16 @@ func (m *Manager) renewLoop(ctx context.Context) {
 		m.mu.Unlock()
 		for name, ids := range byQueue {
 			renewed := m.cfg.Now()
+			m.mu.Lock()
+			leases := make([]Lease, 0, len(ids))
+			for _, id := range ids {
+				if r := m.running[id]; r != nil {
+					leases = append(leases, Lease{ID: id, Attempt: r.d.Attempt})
+				}
+			}
+			m.mu.Unlock()
 			rctx, cancel := context.WithTimeout(ctx, every)
-			err := m.store.Extend(rctx, name, ids, m.cfg.Lease)
+			held, err := m.store.Extend(rctx, name, leases, m.cfg.Lease)
 			cancel()
 			if err != nil {
 				if ctx.Err() == nil {
@@ -323,8 +331,8 @@ func (m *Manager) renewLoop(ctx context.Context) {
 				continue
 			}
 			m.mu.Lock()
-			for _, id := range ids {
-				if r := m.running[id]; r != nil {
+			for i, l := range leases {
+				if r := m.running[l.ID]; r != nil && i < len(held) && held[i] {
 					r.leaseUntil = renewed.Add(m.cfg.Lease)
 				}
 			}
@@ -382,7 +390,7 @@ func (m *Manager) forwardLoop(ctx context.Context) {
 			}
 		}
 		for _, name := range union(m.WorkerQueues(), known) {
-			moved, recovered, err := m.store.Forward(ctx, name)
+			moved, recovered, err := m.store.Forward(ctx, name, true)
 			if err != nil {
 				if ctx.Err() == nil {
 					m.log.Warn("moving delayed tasks", "queue", name, "error", err.Error())
