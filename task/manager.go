@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -52,8 +53,9 @@ type Config struct {
 	// registered tasks, in name order.
 	Queues []string
 	// Lease is how long a worker holds a task between renewals; a task
-	// whose worker died runs again within two leases. Default
-	// DefaultLease (30s); at least MinLease (30ms).
+	// whose worker died runs again within two leases (three after a
+	// store outage, see the package documentation). Default DefaultLease
+	// (30s); at least MinLease (30ms).
 	Lease time.Duration
 	// PollInterval is how often each node moves due delayed tasks and
 	// recovers lapsed leases. Idle workers do not poll: an enqueue wakes
@@ -104,7 +106,7 @@ type Manager struct {
 	emw       []EnqueueMiddleware    // guarded by mu
 	phase     phase                  // guarded by mu
 	queues    []string               // guarded by mu; fetched, in priority order
-	running   map[string]*run        // guarded by mu; by task id
+	running   map[*run]struct{}      // guarded by mu; runs and outcomes being recorded
 	wake      chan struct{}          // guarded by mu; closed on a wake-up
 	stopFetch chan struct{}          // closed when workers stop fetching
 	stopAll   chan struct{}          // closed when every loop stops
@@ -119,6 +121,11 @@ type Manager struct {
 	log       *slog.Logger
 	workerID  string
 	startedAt time.Time
+	epoch     time.Time // Start's monotonic time
+
+	// lastFail is when (time.Since(epoch)) a store call last failed for a
+	// passing reason; see healthy.
+	lastFail atomic.Int64
 }
 
 // phase is where a Manager is in its life.
@@ -131,17 +138,6 @@ const (
 	phaseStopped        // Stop returned
 )
 
-type run struct {
-	d        *Delivery
-	cancel   context.CancelCauseFunc
-	started  time.Time
-	handedBk bool // guarded by Manager.mu
-	// leaseUntil is when the lease lapses as far as this node knows: the
-	// last successful renewal plus a lease.
-	leaseUntil time.Time // guarded by Manager.mu
-	lost       bool      // guarded by Manager.mu
-}
-
 // errHandedBack cancels a run whose task Stop handed back.
 var errHandedBack = errors.New("task: handed back at shutdown")
 
@@ -150,7 +146,7 @@ var errHandedBack = errors.New("task: handed back at shutdown")
 func New() *Manager {
 	return &Manager{
 		defs:      map[string]*Definition{},
-		running:   map[string]*run{},
+		running:   map[*run]struct{}{},
 		wake:      make(chan struct{}),
 		stopFetch: make(chan struct{}),
 		stopAll:   make(chan struct{}),
@@ -192,6 +188,8 @@ func (m *Manager) Start(ctx context.Context, store Store, cfg Config) error {
 	}
 	m.store, m.cfg, m.log = store, cfg, cfg.Logger
 	m.startedAt = cfg.Now()
+	m.epoch = time.Now()
+	m.lastFail.Store(-int64(cfg.Lease))
 	m.workerID = cfg.NodeID + ":" + newID()[:8]
 	m.queues = slices.Clone(queues)
 	m.phase = phaseStarted
@@ -250,12 +248,15 @@ func (m *Manager) Stop(ctx context.Context) error {
 	case <-done:
 		timer.Stop()
 	case <-timer.C:
-		// Hand back what is still running, then cut the handlers off.
+		// Hand back what is still running, then cut the handlers off. A
+		// run whose handler returned is not handed back: its task is done,
+		// and its outcome is being recorded.
 		m.mu.Lock()
 		var back []*run
-		for _, r := range m.running {
-			r.handedBk = true
-			back = append(back, r)
+		for r := range m.running {
+			if r.handBack() {
+				back = append(back, r)
+			}
 		}
 		m.mu.Unlock()
 		hctx := context.WithoutCancel(ctx)
@@ -274,9 +275,9 @@ func (m *Manager) Stop(ctx context.Context) error {
 		select {
 		case <-done:
 		case <-ctx.Done():
-			errs = append(errs, fmt.Errorf("task: %d handlers ignored their context at shutdown: %w", len(back), ctx.Err()))
+			errs = append(errs, fmt.Errorf("task: %s at shutdown: %w", m.unfinished(), ctx.Err()))
 		case <-grace.C:
-			errs = append(errs, fmt.Errorf("task: %d handlers still running %s after their tasks were handed back", len(back), handBackGrace))
+			errs = append(errs, fmt.Errorf("task: %s %s after the drain deadline", m.unfinished(), handBackGrace))
 		}
 	}
 	close(m.stopAll)
@@ -295,6 +296,23 @@ func (m *Manager) Stop(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// unfinished describes the runs that did not end in time at shutdown.
+func (m *Manager) unfinished() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	handlers, outcomes := 0, 0
+	for r := range m.running {
+		r.mu.Lock()
+		if r.settling {
+			outcomes++
+		} else {
+			handlers++
+		}
+		r.mu.Unlock()
+	}
+	return fmt.Sprintf("%d handlers still running and %d outcomes not recorded", handlers, outcomes)
+}
+
 // ready returns the store once Start gave it one, and until Stop
 // returned.
 func (m *Manager) ready() (Store, error) {
@@ -309,7 +327,8 @@ func (m *Manager) ready() (Store, error) {
 	return m.store, nil
 }
 
-// Running reports how many tasks this node runs now.
+// Running reports how many tasks this node runs now, counting those
+// whose outcome it is still recording.
 func (m *Manager) Running() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
