@@ -392,6 +392,12 @@ func (m *Manager) def(name string) (*Definition, bool) {
 // map, a struct, or nil); a task with Inputs checks it against them.
 // In, At, Queue, Unique and MaxAttempts change the call. It fails with
 // ErrNotStarted before Start and ErrStopped after Stop.
+//
+// While the store fails temporarily (Redis restarting or failing over),
+// Enqueue tries again until ctx ends, or for EnqueueRetry when ctx has
+// no deadline, and then returns the store's last error. A retry stores
+// one task whatever the earlier tries did: the task's id is fixed first,
+// and the store does nothing for an id it holds.
 func (m *Manager) Enqueue(ctx context.Context, name string, args any, opts ...Option) (string, error) {
 	store, err := m.ready()
 	if err != nil {
@@ -453,19 +459,52 @@ func (m *Manager) Enqueue(ctx context.Context, name string, args any, opts ...Op
 	t := &Task{ID: msg.ID, Name: name, Queue: queue, Args: raw, MaxAttempts: msg.MaxAttempts, EnqueuedAt: time.UnixMilli(msg.EnqueuedAt)}
 	final := func(ctx context.Context, t *Task) error {
 		msg.Queue, msg.Args = t.Queue, t.Args
-		ok, err := store.Enqueue(ctx, msg, due)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("%w: id %s", ErrDuplicateTask, msg.ID)
-		}
-		return nil
+		return m.retry(ctx, func(ctx context.Context, try int) error {
+			ok, err := store.Enqueue(ctx, msg, due)
+			switch {
+			case err != nil:
+				return err
+			case !ok && try == 0:
+				return fmt.Errorf("%w: id %s", ErrDuplicateTask, msg.ID)
+			}
+			// Stored; or, on a retry, found stored by an earlier try whose
+			// reply was lost (its id is fixed, and checked before its
+			// unique key).
+			return nil
+		})
 	}
 	if err := m.enqueueChain(d, final)(ctx, t); err != nil {
 		return "", err
 	}
 	return msg.ID, nil
+}
+
+// EnqueueRetry bounds how long Enqueue retries a store that fails
+// temporarily when its context has no deadline.
+const EnqueueRetry = 10 * time.Second
+
+// retry calls op (told which try it is, from 0) until it returns nil or
+// an error that is not temporary, waiting retryWait between tries, for
+// as long as ctx lasts, or EnqueueRetry when ctx has no deadline. It
+// returns op's last error.
+func (m *Manager) retry(ctx context.Context, op func(ctx context.Context, try int) error) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, EnqueueRetry)
+		defer cancel()
+	}
+	dl, _ := ctx.Deadline()
+	for try := 0; ; try++ {
+		err := op(ctx, try)
+		if err == nil || !temporary(err) {
+			return err
+		}
+		m.noteFailure()
+		wait := retryWait(try)
+		if time.Until(dl) < wait || !sleep(ctx, wait) {
+			return err
+		}
+	}
 }
 
 func (m *Manager) enqueueChain(d *Definition, final EnqueueFunc) EnqueueFunc {
@@ -502,7 +541,7 @@ func (m *Manager) periodicDef(name string) (*Definition, error) {
 
 // EnqueueRecurrent (re)starts periodic task name across the cluster and
 // enqueues its run for the current period unless one is already there
-// (Stellar's api.tasks.enqueueRecurrentJob).
+// (Stellar's api.tasks.enqueueRecurrentJob). It retries as Enqueue does.
 func (m *Manager) EnqueueRecurrent(ctx context.Context, name string) error {
 	store, err := m.ready()
 	if err != nil {
@@ -512,11 +551,16 @@ func (m *Manager) EnqueueRecurrent(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := store.SetRecurrent(ctx, d.Queue, name, false); err != nil {
+	err = m.retry(ctx, func(ctx context.Context, _ int) error {
+		return store.SetRecurrent(ctx, d.Queue, name, false)
+	})
+	if err != nil {
 		return err
 	}
-	_, err = m.enqueuePeriodic(ctx, d, m.cfg.Now())
-	return err
+	return m.retry(ctx, func(ctx context.Context, _ int) error {
+		_, err := m.enqueuePeriodic(ctx, d, m.cfg.Now())
+		return err
+	})
 }
 
 // StopRecurrent stops periodic task name across the cluster: no node
@@ -532,7 +576,10 @@ func (m *Manager) StopRecurrent(ctx context.Context, name string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := store.SetRecurrent(ctx, d.Queue, name, true); err != nil {
+	err = m.retry(ctx, func(ctx context.Context, _ int) error {
+		return store.SetRecurrent(ctx, d.Queue, name, true)
+	})
+	if err != nil {
 		return 0, err
 	}
 	n, err := delMatching(ctx, store, d.Queue, name, nil, 0, StatePending)
