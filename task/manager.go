@@ -557,10 +557,15 @@ func (m *Manager) EnqueueRecurrent(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return m.retry(ctx, func(ctx context.Context, _ int) error {
-		_, err := m.enqueuePeriodic(ctx, d, m.cfg.Now())
+	now := m.cfg.Now()
+	err = m.retry(ctx, func(ctx context.Context, _ int) error {
+		_, err := m.enqueuePeriodic(ctx, d, now.Truncate(d.Frequency), now)
 		return err
 	})
+	if errors.Is(err, ErrRecurrentStopped) {
+		return nil // stopped again meanwhile
+	}
+	return err
 }
 
 // StopRecurrent stops periodic task name across the cluster: no node
@@ -590,20 +595,16 @@ func (m *Manager) StopRecurrent(ctx context.Context, name string) (int, error) {
 	return n + len(times), err
 }
 
-// enqueuePeriodic enqueues the run of d for the period holding now. The
-// Manager is started.
-func (m *Manager) enqueuePeriodic(ctx context.Context, d *Definition, now time.Time) (bool, error) {
-	fire := now.Truncate(d.Frequency)
+// enqueuePeriodic enqueues the run of d at fire time fire, at now: false
+// if that fire time or a later one was enqueued already. The Manager is
+// started.
+func (m *Manager) enqueuePeriodic(ctx context.Context, d *Definition, fire, now time.Time) (bool, error) {
 	msg := &Message{
 		ID:   "periodic:" + d.Name + ":" + strconv.FormatInt(fire.UnixMilli(), 10),
 		Name: d.Name, Queue: d.Queue, MaxAttempts: d.MaxAttempts,
 		EnqueuedAt: now.UnixMilli(), FireAt: fire.UnixMilli(),
 	}
-	ok, err := m.store.EnqueuePeriodic(ctx, msg)
-	if errors.Is(err, ErrRecurrentStopped) {
-		return false, nil
-	}
-	return ok, err
+	return m.store.EnqueuePeriodic(ctx, msg)
 }
 
 // Option changes one Enqueue.

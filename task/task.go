@@ -26,7 +26,8 @@
 // A Definition with a Frequency runs once per period across the whole
 // cluster: every node schedules it, with an id derived from the task name
 // and the fire time, and the store refuses the second enqueue of a fire
-// time. No node is special, so none can be lost.
+// time. No node is special, so none can be lost. Definition.CatchUp says
+// what happens to the fire times missed during an outage.
 package task
 
 import (
@@ -157,6 +158,10 @@ type Definition struct {
 	// Frequency across the cluster, aligned on multiples of it since the
 	// Unix epoch. Periodic tasks take no arguments.
 	Frequency time.Duration
+	// CatchUp says what a periodic task does about the fire times that no
+	// node could enqueue in time (an outage of the store, or every node
+	// down). Default CatchUpOnce.
+	CatchUp CatchUp
 	// Inputs declares the arguments, validated as an action's inputs are
 	// (see package input), at enqueue and again before each run.
 	Inputs map[string]input.Input
@@ -184,6 +189,27 @@ type Definition struct {
 	inputs *input.Set
 }
 
+// CatchUp is the policy of a periodic task for the fire times it missed.
+// A fire time counts as missed when no node enqueued it within a second
+// (or two PollIntervals if longer, but at most half the Frequency) of it.
+// Whatever the policy, no fire time runs twice.
+type CatchUp int
+
+// The catch-up policies.
+const (
+	// CatchUpOnce runs the missed fire times once in all: as the late run
+	// of the current period when the scheduler is back within it, or as
+	// one run of the latest missed fire time, before the current one,
+	// when it is back in time for the current one.
+	CatchUpOnce CatchUp = iota
+	// CatchUpNone skips missed fire times: the task runs again at its
+	// next fire time.
+	CatchUpNone
+	// CatchUpEach runs every missed fire time, oldest first, up to the
+	// latest 100 of them.
+	CatchUpEach
+)
+
 // Periodic reports whether the task runs on a frequency.
 func (d *Definition) Periodic() bool { return d.Frequency > 0 }
 
@@ -201,6 +227,8 @@ func (d *Definition) check() error {
 		return fmt.Errorf("task: %s: Frequency must be at least 1ms", d.Name)
 	case d.MaxAttempts < 0:
 		return fmt.Errorf("task: %s: MaxAttempts must not be negative", d.Name)
+	case d.CatchUp < CatchUpOnce || d.CatchUp > CatchUpEach:
+		return fmt.Errorf("task: %s: unknown CatchUp %d", d.Name, d.CatchUp)
 	}
 	if err := CheckQueueName(d.Queue); d.Queue != "" && err != nil {
 		return fmt.Errorf("task: %s: %w", d.Name, err)

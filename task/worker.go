@@ -669,7 +669,11 @@ func union(a, b []string) []string {
 	return out
 }
 
-// scheduleLoop enqueues each periodic task at each of its fire times.
+// maxCatchUp bounds the missed fire times that CatchUpEach runs.
+const maxCatchUp = 100
+
+// scheduleLoop enqueues each periodic task at each of its fire times, and
+// the fire times it missed as its CatchUp says.
 func (m *Manager) scheduleLoop(ctx context.Context) {
 	var periodic []*Definition
 	for _, d := range m.Definitions() {
@@ -681,6 +685,10 @@ func (m *Manager) scheduleLoop(ctx context.Context) {
 		return
 	}
 	next := make(map[string]time.Time, len(periodic))
+	// known is, per task, the latest fire time this node knows to be
+	// enqueued (by itself or another node): while it is the one before
+	// the current, nothing was missed and the store need not be asked.
+	known := make(map[string]time.Time, len(periodic))
 	for {
 		now := m.cfg.Now()
 		wait := time.Hour
@@ -689,15 +697,19 @@ func (m *Manager) scheduleLoop(ctx context.Context) {
 				wait = min(wait, next[d.Name].Sub(now))
 				continue
 			}
-			if _, err := m.enqueuePeriodic(ctx, d, now); err != nil {
+			fire := now.Truncate(d.Frequency)
+			k, err := m.schedule(ctx, d, now, fire, known[d.Name])
+			known[d.Name] = k
+			if err != nil {
 				if ctx.Err() != nil {
 					return
 				}
+				m.noteErr(err)
 				m.log.Warn("scheduling a periodic task", "task", d.Name, "error", err.Error())
 				wait = min(wait, 250*time.Millisecond)
 				continue
 			}
-			next[d.Name] = now.Truncate(d.Frequency).Add(d.Frequency)
+			next[d.Name] = fire.Add(d.Frequency)
 			wait = min(wait, next[d.Name].Sub(now))
 		}
 		// Look again at least every PollInterval: cheap (no store call
@@ -706,4 +718,85 @@ func (m *Manager) scheduleLoop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// lateAfter is how late a fire time may be enqueued and still count as on
+// time: later, it was missed (an outage, or every node down).
+func (m *Manager) lateAfter(d *Definition) time.Duration {
+	return min(max(time.Second, 2*m.cfg.PollInterval), d.Frequency/2)
+}
+
+// schedule enqueues the runs of periodic task d due by fire, the fire
+// time of the period holding now, and those it missed as d.CatchUp says.
+// known is the latest fire time this node knows to be enqueued; schedule
+// returns it updated. The store refuses a fire time at or before the
+// latest enqueued, so each runs once however many nodes schedule it, and
+// a retry after a lost reply does nothing.
+func (m *Manager) schedule(ctx context.Context, d *Definition, now, fire, known time.Time) (time.Time, error) {
+	late := now.Sub(fire) > m.lateAfter(d)
+	if d.CatchUp == CatchUpNone {
+		if late {
+			m.log.Info("skipping a missed periodic run", "task", d.Name, "fireAt", fire)
+			return known, nil
+		}
+		return m.enqueueFires(ctx, d, now, known, fire)
+	}
+	prev := fire.Add(-d.Frequency)
+	last := known
+	if last.IsZero() || last.Before(prev) {
+		// This node just started or missed fire times: did the others?
+		l, err := m.store.LastFire(ctx, d.Queue, d.Name)
+		if err != nil {
+			return known, err
+		}
+		last = l
+	}
+	var fires []time.Time
+	switch {
+	case last.IsZero() || !last.Before(prev):
+		// Never run before, or nothing missed.
+		fires = []time.Time{fire}
+	case d.CatchUp == CatchUpEach:
+		from := later(last.Add(d.Frequency), fire.Add(-(maxCatchUp-1)*d.Frequency))
+		for f := from; !f.After(fire); f = f.Add(d.Frequency) {
+			fires = append(fires, f)
+		}
+	case late:
+		// CatchUpOnce: the late run of this period stands for the missed
+		// ones.
+		fires = []time.Time{fire}
+	default:
+		// CatchUpOnce, back in time for this period: the latest missed
+		// fire time runs once, then this one.
+		fires = []time.Time{prev, fire}
+	}
+	if len(fires) > 1 {
+		m.log.Info("catching up missed periodic runs", "task", d.Name, "runs", len(fires)-1, "lastFire", last)
+	}
+	return m.enqueueFires(ctx, d, now, later(known, last), fires...)
+}
+
+// enqueueFires enqueues the runs of d at fires, oldest first, and returns
+// the latest fire time known to be enqueued.
+func (m *Manager) enqueueFires(ctx context.Context, d *Definition, now, known time.Time, fires ...time.Time) (time.Time, error) {
+	for _, f := range fires {
+		if !f.After(known) {
+			continue
+		}
+		if _, err := m.enqueuePeriodic(ctx, d, f, now); err != nil {
+			if errors.Is(err, ErrRecurrentStopped) {
+				return fires[len(fires)-1], nil
+			}
+			return known, err
+		}
+		known = f
+	}
+	return known, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
