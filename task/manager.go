@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -52,8 +53,9 @@ type Config struct {
 	// registered tasks, in name order.
 	Queues []string
 	// Lease is how long a worker holds a task between renewals; a task
-	// whose worker died runs again within two leases. Default
-	// DefaultLease (30s); at least MinLease (30ms).
+	// whose worker died runs again within two leases (three after a
+	// store outage, see the package documentation). Default DefaultLease
+	// (30s); at least MinLease (30ms).
 	Lease time.Duration
 	// PollInterval is how often each node moves due delayed tasks and
 	// recovers lapsed leases. Idle workers do not poll: an enqueue wakes
@@ -104,7 +106,7 @@ type Manager struct {
 	emw       []EnqueueMiddleware    // guarded by mu
 	phase     phase                  // guarded by mu
 	queues    []string               // guarded by mu; fetched, in priority order
-	running   map[string]*run        // guarded by mu; by task id
+	running   map[*run]struct{}      // guarded by mu; runs and outcomes being recorded
 	wake      chan struct{}          // guarded by mu; closed on a wake-up
 	stopFetch chan struct{}          // closed when workers stop fetching
 	stopAll   chan struct{}          // closed when every loop stops
@@ -119,6 +121,11 @@ type Manager struct {
 	log       *slog.Logger
 	workerID  string
 	startedAt time.Time
+	epoch     time.Time // Start's monotonic time
+
+	// lastFail is when (time.Since(epoch)) a store call last failed for a
+	// passing reason; see healthy.
+	lastFail atomic.Int64
 }
 
 // phase is where a Manager is in its life.
@@ -131,17 +138,6 @@ const (
 	phaseStopped        // Stop returned
 )
 
-type run struct {
-	d        *Delivery
-	cancel   context.CancelCauseFunc
-	started  time.Time
-	handedBk bool // guarded by Manager.mu
-	// leaseUntil is when the lease lapses as far as this node knows: the
-	// last successful renewal plus a lease.
-	leaseUntil time.Time // guarded by Manager.mu
-	lost       bool      // guarded by Manager.mu
-}
-
 // errHandedBack cancels a run whose task Stop handed back.
 var errHandedBack = errors.New("task: handed back at shutdown")
 
@@ -150,7 +146,7 @@ var errHandedBack = errors.New("task: handed back at shutdown")
 func New() *Manager {
 	return &Manager{
 		defs:      map[string]*Definition{},
-		running:   map[string]*run{},
+		running:   map[*run]struct{}{},
 		wake:      make(chan struct{}),
 		stopFetch: make(chan struct{}),
 		stopAll:   make(chan struct{}),
@@ -192,6 +188,8 @@ func (m *Manager) Start(ctx context.Context, store Store, cfg Config) error {
 	}
 	m.store, m.cfg, m.log = store, cfg, cfg.Logger
 	m.startedAt = cfg.Now()
+	m.epoch = time.Now()
+	m.lastFail.Store(-int64(cfg.Lease))
 	m.workerID = cfg.NodeID + ":" + newID()[:8]
 	m.queues = slices.Clone(queues)
 	m.phase = phaseStarted
@@ -250,12 +248,15 @@ func (m *Manager) Stop(ctx context.Context) error {
 	case <-done:
 		timer.Stop()
 	case <-timer.C:
-		// Hand back what is still running, then cut the handlers off.
+		// Hand back what is still running, then cut the handlers off. A
+		// run whose handler returned is not handed back: its task is done,
+		// and its outcome is being recorded.
 		m.mu.Lock()
 		var back []*run
-		for _, r := range m.running {
-			r.handedBk = true
-			back = append(back, r)
+		for r := range m.running {
+			if r.handBack() {
+				back = append(back, r)
+			}
 		}
 		m.mu.Unlock()
 		hctx := context.WithoutCancel(ctx)
@@ -274,9 +275,9 @@ func (m *Manager) Stop(ctx context.Context) error {
 		select {
 		case <-done:
 		case <-ctx.Done():
-			errs = append(errs, fmt.Errorf("task: %d handlers ignored their context at shutdown: %w", len(back), ctx.Err()))
+			errs = append(errs, fmt.Errorf("task: %s at shutdown: %w", m.unfinished(), ctx.Err()))
 		case <-grace.C:
-			errs = append(errs, fmt.Errorf("task: %d handlers still running %s after their tasks were handed back", len(back), handBackGrace))
+			errs = append(errs, fmt.Errorf("task: %s %s after the drain deadline", m.unfinished(), handBackGrace))
 		}
 	}
 	close(m.stopAll)
@@ -295,6 +296,23 @@ func (m *Manager) Stop(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// unfinished describes the runs that did not end in time at shutdown.
+func (m *Manager) unfinished() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	handlers, outcomes := 0, 0
+	for r := range m.running {
+		r.mu.Lock()
+		if r.settling {
+			outcomes++
+		} else {
+			handlers++
+		}
+		r.mu.Unlock()
+	}
+	return fmt.Sprintf("%d handlers still running and %d outcomes not recorded", handlers, outcomes)
+}
+
 // ready returns the store once Start gave it one, and until Stop
 // returned.
 func (m *Manager) ready() (Store, error) {
@@ -309,7 +327,8 @@ func (m *Manager) ready() (Store, error) {
 	return m.store, nil
 }
 
-// Running reports how many tasks this node runs now.
+// Running reports how many tasks this node runs now, counting those
+// whose outcome it is still recording.
 func (m *Manager) Running() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -373,6 +392,12 @@ func (m *Manager) def(name string) (*Definition, bool) {
 // map, a struct, or nil); a task with Inputs checks it against them.
 // In, At, Queue, Unique and MaxAttempts change the call. It fails with
 // ErrNotStarted before Start and ErrStopped after Stop.
+//
+// While the store fails temporarily (Redis restarting or failing over),
+// Enqueue tries again until ctx ends, or for EnqueueRetry when ctx has
+// no deadline, and then returns the store's last error. A retry stores
+// one task whatever the earlier tries did: the task's id is fixed first,
+// and the store does nothing for an id it holds.
 func (m *Manager) Enqueue(ctx context.Context, name string, args any, opts ...Option) (string, error) {
 	store, err := m.ready()
 	if err != nil {
@@ -434,19 +459,52 @@ func (m *Manager) Enqueue(ctx context.Context, name string, args any, opts ...Op
 	t := &Task{ID: msg.ID, Name: name, Queue: queue, Args: raw, MaxAttempts: msg.MaxAttempts, EnqueuedAt: time.UnixMilli(msg.EnqueuedAt)}
 	final := func(ctx context.Context, t *Task) error {
 		msg.Queue, msg.Args = t.Queue, t.Args
-		ok, err := store.Enqueue(ctx, msg, due)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("%w: id %s", ErrDuplicateTask, msg.ID)
-		}
-		return nil
+		return m.retry(ctx, func(ctx context.Context, try int) error {
+			ok, err := store.Enqueue(ctx, msg, due)
+			switch {
+			case err != nil:
+				return err
+			case !ok && try == 0:
+				return fmt.Errorf("%w: id %s", ErrDuplicateTask, msg.ID)
+			}
+			// Stored; or, on a retry, found stored by an earlier try whose
+			// reply was lost (its id is fixed, and checked before its
+			// unique key).
+			return nil
+		})
 	}
 	if err := m.enqueueChain(d, final)(ctx, t); err != nil {
 		return "", err
 	}
 	return msg.ID, nil
+}
+
+// EnqueueRetry bounds how long Enqueue retries a store that fails
+// temporarily when its context has no deadline.
+const EnqueueRetry = 10 * time.Second
+
+// retry calls op (told which try it is, from 0) until it returns nil or
+// an error that is not temporary, waiting retryWait between tries, for
+// as long as ctx lasts, or EnqueueRetry when ctx has no deadline. It
+// returns op's last error.
+func (m *Manager) retry(ctx context.Context, op func(ctx context.Context, try int) error) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, EnqueueRetry)
+		defer cancel()
+	}
+	dl, _ := ctx.Deadline()
+	for try := 0; ; try++ {
+		err := op(ctx, try)
+		if err == nil || !temporary(err) {
+			return err
+		}
+		m.noteFailure()
+		wait := retryWait(try)
+		if time.Until(dl) < wait || !sleep(ctx, wait) {
+			return err
+		}
+	}
 }
 
 func (m *Manager) enqueueChain(d *Definition, final EnqueueFunc) EnqueueFunc {
@@ -483,7 +541,7 @@ func (m *Manager) periodicDef(name string) (*Definition, error) {
 
 // EnqueueRecurrent (re)starts periodic task name across the cluster and
 // enqueues its run for the current period unless one is already there
-// (Stellar's api.tasks.enqueueRecurrentJob).
+// (Stellar's api.tasks.enqueueRecurrentJob). It retries as Enqueue does.
 func (m *Manager) EnqueueRecurrent(ctx context.Context, name string) error {
 	store, err := m.ready()
 	if err != nil {
@@ -493,10 +551,20 @@ func (m *Manager) EnqueueRecurrent(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := store.SetRecurrent(ctx, d.Queue, name, false); err != nil {
+	err = m.retry(ctx, func(ctx context.Context, _ int) error {
+		return store.SetRecurrent(ctx, d.Queue, name, false)
+	})
+	if err != nil {
 		return err
 	}
-	_, err = m.enqueuePeriodic(ctx, d, m.cfg.Now())
+	now := m.cfg.Now()
+	err = m.retry(ctx, func(ctx context.Context, _ int) error {
+		_, err := m.enqueuePeriodic(ctx, d, now.Truncate(d.Frequency), now)
+		return err
+	})
+	if errors.Is(err, ErrRecurrentStopped) {
+		return nil // stopped again meanwhile
+	}
 	return err
 }
 
@@ -513,7 +581,10 @@ func (m *Manager) StopRecurrent(ctx context.Context, name string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := store.SetRecurrent(ctx, d.Queue, name, true); err != nil {
+	err = m.retry(ctx, func(ctx context.Context, _ int) error {
+		return store.SetRecurrent(ctx, d.Queue, name, true)
+	})
+	if err != nil {
 		return 0, err
 	}
 	n, err := delMatching(ctx, store, d.Queue, name, nil, 0, StatePending)
@@ -524,20 +595,16 @@ func (m *Manager) StopRecurrent(ctx context.Context, name string) (int, error) {
 	return n + len(times), err
 }
 
-// enqueuePeriodic enqueues the run of d for the period holding now. The
-// Manager is started.
-func (m *Manager) enqueuePeriodic(ctx context.Context, d *Definition, now time.Time) (bool, error) {
-	fire := now.Truncate(d.Frequency)
+// enqueuePeriodic enqueues the run of d at fire time fire, at now: false
+// if that fire time or a later one was enqueued already. The Manager is
+// started.
+func (m *Manager) enqueuePeriodic(ctx context.Context, d *Definition, fire, now time.Time) (bool, error) {
 	msg := &Message{
 		ID:   "periodic:" + d.Name + ":" + strconv.FormatInt(fire.UnixMilli(), 10),
 		Name: d.Name, Queue: d.Queue, MaxAttempts: d.MaxAttempts,
 		EnqueuedAt: now.UnixMilli(), FireAt: fire.UnixMilli(),
 	}
-	ok, err := m.store.EnqueuePeriodic(ctx, msg)
-	if errors.Is(err, ErrRecurrentStopped) {
-		return false, nil
-	}
-	return ok, err
+	return m.store.EnqueuePeriodic(ctx, msg)
 }
 
 // Option changes one Enqueue.

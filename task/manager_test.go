@@ -48,7 +48,7 @@ func TestEnqueueOnly(t *testing.T) {
 		t.Fatalf("an enqueue-only Manager registered workers: %+v", ws)
 	}
 	// A node that does run the mover finds the task due.
-	if moved, _, err := store.Forward(ctx, task.DefaultQueue); moved != 1 || err != nil {
+	if moved, _, err := store.Forward(ctx, task.DefaultQueue, true); moved != 1 || err != nil {
 		t.Fatalf("Forward = %d, %v", moved, err)
 	}
 	if err := m.Stop(ctx); err != nil {

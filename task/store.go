@@ -15,6 +15,10 @@ import (
 //
 // Each method is atomic. Times are the store's clock (injected in tests);
 // leases and due times are absolute instants on it.
+//
+// An error that a retry may not meet (the store unreachable, restarting
+// or failing over) has a method Temporary() bool that returns true: the
+// Manager retries such errors, and only those.
 type Store interface {
 	// Enqueue stores m in queue m.Queue, pending at once when due is not
 	// after now, delayed until due otherwise. It returns false, and no
@@ -27,6 +31,9 @@ type Store interface {
 	// enqueued (false, nil), or StopRecurrent stopped the task
 	// (ErrRecurrentStopped).
 	EnqueuePeriodic(ctx context.Context, m *Message) (bool, error)
+	// LastFire returns the latest fire time enqueued for periodic task
+	// name in queue, the zero time if none was.
+	LastFire(ctx context.Context, queue, name string) (time.Time, error)
 	// SetRecurrent stops (or restarts) the periodic scheduling of task
 	// name in queue, for the whole cluster.
 	SetRecurrent(ctx context.Context, queue, name string, stopped bool) error
@@ -35,12 +42,20 @@ type Store interface {
 	// until now+lease and counts an attempt. It returns nil, nil when the
 	// queue is empty.
 	Fetch(ctx context.Context, queue, worker string, lease time.Duration) (*Delivery, error)
-	// Extend renews the leases of running tasks of queue to now+lease;
-	// ids whose lease was lost are ignored.
-	Extend(ctx context.Context, queue string, ids []string, lease time.Duration) error
-	// Ack removes a finished task. It, Retry, Fail and Requeue fail with
-	// ErrLeaseLost unless the task is running under this delivery (the
-	// attempt number fences off a worker whose lease was recovered).
+	// Extend renews to now+lease the lease of each running task of queue
+	// named in leases, only while that task runs under the attempt
+	// named, and reports for each, in order, whether it did: a worker
+	// whose lease was recovered (and perhaps taken by another worker)
+	// cannot renew it. A lease past its deadline that no node recovered
+	// yet is still held, and is renewed.
+	Extend(ctx context.Context, queue string, leases []Lease, lease time.Duration) ([]bool, error)
+	// Ack removes a finished task. It, AckFetch, Retry, Fail and Requeue
+	// fail with ErrLeaseLost (AckFetch: acked false) unless the task is
+	// running under this delivery's attempt: the attempt number fences
+	// off a worker whose lease was recovered, and makes each of them
+	// idempotent, since the first that lands ends the attempt. A caller
+	// that retries one after a lost reply gets ErrLeaseLost, and nothing
+	// happens twice.
 	Ack(ctx context.Context, d *Delivery) error
 	// AckFetch acknowledges d as Ack does and reports whether it held
 	// the lease, then takes the next task of d's queue as Fetch does, in
@@ -54,10 +69,11 @@ type Store interface {
 	// Requeue hands a running task back: it goes to the head of its
 	// queue.
 	Requeue(ctx context.Context, d *Delivery) error
-	// Forward moves the due delayed tasks of queue to its pending list and
-	// the running ones whose lease lapsed back to its head, and returns
-	// how many of each it moved. Any node may call it at any time.
-	Forward(ctx context.Context, queue string) (moved, recovered int, err error)
+	// Forward moves the due delayed tasks of queue to its pending list
+	// and, when recoverLapsed is set, the running ones whose lease lapsed
+	// back to its head, and returns how many of each it moved. Any node
+	// may call it at any time; each task moves once.
+	Forward(ctx context.Context, queue string, recoverLapsed bool) (moved, recovered int, err error)
 	// Watch calls wake when a task may have become ready (a queue went
 	// from empty to not empty) and after (re)connecting, until ctx ends.
 	// It returns ctx's error.
@@ -117,6 +133,12 @@ type Message struct {
 	Unique      string          `json:"unique,omitempty"`
 	EnqueuedAt  int64           `json:"at"`             // Unix ms
 	FireAt      int64           `json:"fire,omitempty"` // Unix ms, periodic runs
+}
+
+// Lease names one attempt of a running task, for Extend.
+type Lease struct {
+	ID      string
+	Attempt int
 }
 
 // Delivery is a task handed to a worker.

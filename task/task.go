@@ -7,10 +7,17 @@
 //
 // # Delivery
 //
-// A worker holds a lease on each task it runs and renews it while the
-// handler runs. When the lease lapses (the node was killed or cut off),
-// any node moves the task back to its queue, and it runs again with the
-// next attempt number: Task.Attempt lets a handler make work that was cut
+// Delivery is at least once. A worker holds a lease on each task it runs
+// and renews it while the handler runs; renewal is fenced by the attempt
+// number, so a worker whose task was recovered cannot renew it, and its
+// run is cut off (context.Cause is ErrLeaseLost), as is a run whose lease
+// ran out on this node before it could be renewed. When a lease lapses
+// (the node was killed, cut off or frozen), any node moves the task back
+// to its queue, and it runs again with the next attempt number. A
+// handler's outcome is recorded only under its own attempt, and retried
+// while the store is unreachable, the lease renewed meanwhile, so that a
+// task that finished while Redis restarted does not run again.
+// Task.Attempt and Task.LeaseHeld let a handler make work that was cut
 // off mid-run idempotent. A node that stops gracefully stops fetching,
 // waits for its running tasks up to a deadline and hands back the rest.
 //
@@ -19,7 +26,8 @@
 // A Definition with a Frequency runs once per period across the whole
 // cluster: every node schedules it, with an id derived from the task name
 // and the fire time, and the store refuses the second enqueue of a fire
-// time. No node is special, so none can be lost.
+// time. No node is special, so none can be lost. Definition.CatchUp says
+// what happens to the fire times missed during an outage.
 package task
 
 import (
@@ -42,8 +50,12 @@ var (
 	// ErrNotFound is returned for a task id that is not where it was
 	// looked for.
 	ErrNotFound = errors.New("task: not found")
-	// ErrLeaseLost means the worker no longer held the task's lease when
-	// it finished: the task had been recovered and may run again.
+	// ErrLeaseLost means the worker no longer held the task's lease: the
+	// task had been recovered and may run again. It is also the cause
+	// (context.Cause) of a handler's context when its run is cut off: the
+	// store refused to renew the lease, or the lease ran out on this node
+	// before it could be renewed (Redis unreachable, or the process
+	// frozen).
 	ErrLeaseLost = errors.New("task: lease lost")
 	// ErrSkipRetry, returned (or wrapped) by a handler, sends the task to
 	// the failed list at once, without the remaining attempts.
@@ -84,6 +96,29 @@ type Task struct {
 	EnqueuedAt time.Time
 	// FireAt is the fire time of a periodic task's run; zero otherwise.
 	FireAt time.Time
+
+	run *run // the Manager's run; nil for a Task it did not start
+}
+
+// LeaseHeld reports whether this run still holds its task's lease, as
+// far as this node can tell. It turns false, for good, once the lease
+// ran out on this node's monotonic clock without a renewal (the store
+// unreachable, or the process frozen: the freeze counts, and LeaseHeld
+// knows at once on waking, before any other goroutine ran), once the
+// store refused a renewal (the task was recovered and may run elsewhere),
+// or once Stop handed the task back. The handler's context ends then too,
+// with cause ErrLeaseLost.
+//
+// Delivery is at least once. A handler with a side effect that must not
+// happen twice checks LeaseHeld right before committing it, and makes the
+// effect idempotent by ID and Attempt: a run can still be cut off between
+// the check and the commit. It is true for a Task the Manager did not
+// start (one built in a test, or seen by enqueue middleware).
+func (t *Task) LeaseHeld() bool {
+	if t.run == nil {
+		return true
+	}
+	return t.run.held()
 }
 
 // Handler processes tasks. A returned error (or a panic, which becomes
@@ -123,6 +158,10 @@ type Definition struct {
 	// Frequency across the cluster, aligned on multiples of it since the
 	// Unix epoch. Periodic tasks take no arguments.
 	Frequency time.Duration
+	// CatchUp says what a periodic task does about the fire times that no
+	// node could enqueue in time (an outage of the store, or every node
+	// down). Default CatchUpOnce.
+	CatchUp CatchUp
 	// Inputs declares the arguments, validated as an action's inputs are
 	// (see package input), at enqueue and again before each run.
 	Inputs map[string]input.Input
@@ -150,6 +189,27 @@ type Definition struct {
 	inputs *input.Set
 }
 
+// CatchUp is the policy of a periodic task for the fire times it missed.
+// A fire time counts as missed when no node enqueued it within a second
+// (or two PollIntervals if longer, but at most half the Frequency) of it.
+// Whatever the policy, no fire time runs twice.
+type CatchUp int
+
+// The catch-up policies.
+const (
+	// CatchUpOnce runs the missed fire times once in all: as the late run
+	// of the current period when the scheduler is back within it, or as
+	// one run of the latest missed fire time, before the current one,
+	// when it is back in time for the current one.
+	CatchUpOnce CatchUp = iota
+	// CatchUpNone skips missed fire times: the task runs again at its
+	// next fire time.
+	CatchUpNone
+	// CatchUpEach runs every missed fire time, oldest first, up to the
+	// latest 100 of them.
+	CatchUpEach
+)
+
 // Periodic reports whether the task runs on a frequency.
 func (d *Definition) Periodic() bool { return d.Frequency > 0 }
 
@@ -167,6 +227,8 @@ func (d *Definition) check() error {
 		return fmt.Errorf("task: %s: Frequency must be at least 1ms", d.Name)
 	case d.MaxAttempts < 0:
 		return fmt.Errorf("task: %s: MaxAttempts must not be negative", d.Name)
+	case d.CatchUp < CatchUpOnce || d.CatchUp > CatchUpEach:
+		return fmt.Errorf("task: %s: unknown CatchUp %d", d.Name, d.CatchUp)
 	}
 	if err := CheckQueueName(d.Queue); d.Queue != "" && err != nil {
 		return fmt.Errorf("task: %s: %w", d.Name, err)

@@ -201,7 +201,7 @@ func TestPoisonTaskFails(t *testing.T) {
 			t.Fatalf("Fetch = %v, %v", d, err)
 		}
 		clock.Advance(2 * time.Second)
-		if _, rec, _ := store.Forward(ctx, task.DefaultQueue); rec != 1 {
+		if _, rec, _ := store.Forward(ctx, task.DefaultQueue, true); rec != 1 {
 			t.Fatal("not recovered")
 		}
 	}

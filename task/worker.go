@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -112,10 +113,11 @@ func (m *Manager) worker() {
 	idle := time.NewTimer(idleCheck)
 	defer idle.Stop()
 	errWait := 50 * time.Millisecond
-	var next *Delivery // taken by the last acknowledgement
+	var next *Delivery   // taken by the last acknowledgement
+	var nextAt time.Time // when that acknowledgement was sent
 	for {
 		if next != nil {
-			next = m.process(next, queues[0])
+			next, nextAt = m.process(next, nextAt, queues[0])
 			continue
 		}
 		select {
@@ -124,8 +126,10 @@ func (m *Manager) worker() {
 		default:
 		}
 		wake := m.wakeCh()
+		at := time.Now()
 		d, err := m.fetch(ctx, queues)
 		if err != nil {
+			m.noteErr(err)
 			m.log.Warn("fetching a task", "error", err.Error())
 			select {
 			case <-m.stopFetch:
@@ -137,7 +141,7 @@ func (m *Manager) worker() {
 		}
 		errWait = 50 * time.Millisecond
 		if d != nil {
-			next = m.process(d, queues[0])
+			next, nextAt = m.process(d, at, queues[0])
 			continue
 		}
 		idle.Reset(idleCheck)
@@ -160,21 +164,143 @@ func (m *Manager) fetch(ctx context.Context, queues []string) (*Delivery, error)
 	return nil, nil
 }
 
-// process runs one delivery and records its outcome. When the task
-// succeeded and came from the first queue, the acknowledgement also takes
-// the next task of that queue, which process returns.
-func (m *Manager) process(d *Delivery, first string) (next *Delivery) {
+// run is one delivery that this node runs, or whose outcome it records.
+// It stays in Manager.running, and so in the renewal set, until then.
+type run struct {
+	d      *Delivery
+	cancel context.CancelCauseFunc
+	// gone is closed once the lease is known to be gone from this node:
+	// the store refused to renew it, or Stop handed the task back.
+	gone chan struct{}
+
+	mu sync.Mutex
+	// deadline is when the lease ends on this node's monotonic clock:
+	// one lease after the last successful renewal was sent. A frozen
+	// process (SIGSTOP) counts the freeze.
+	deadline   time.Time   // guarded by mu
+	timer      *time.Timer // guarded by mu; fires at deadline
+	lost       bool        // guarded by mu; the run no longer holds its lease
+	refused    bool        // guarded by mu; the store refused a renewal
+	handedBack bool        // guarded by mu; Stop requeued the task
+	settling   bool        // guarded by mu; the handler returned
+}
+
+// held reports whether the run still holds its lease, as far as this
+// node can tell.
+func (r *run) held() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.lost && time.Now().Before(r.deadline)
+}
+
+// closeGone closes r.gone once. Called with r.mu held.
+func (r *run) closeGone() {
+	if !r.refused && !r.handedBack {
+		close(r.gone)
+	}
+}
+
+// track adds a run of d, leased by a call sent at leased, to the renewal
+// set, and arms its deadline.
+func (m *Manager) track(d *Delivery, leased time.Time, cancel context.CancelCauseFunc) *run {
+	r := &run{d: d, cancel: cancel, gone: make(chan struct{}), deadline: leased.Add(m.cfg.Lease)}
+	r.mu.Lock()
+	r.timer = time.AfterFunc(time.Until(r.deadline), func() { m.expire(r) })
+	r.mu.Unlock()
+	m.mu.Lock()
+	m.running[r] = struct{}{}
+	m.mu.Unlock()
+	return r
+}
+
+func (m *Manager) untrack(r *run) {
+	r.mu.Lock()
+	r.timer.Stop()
+	r.mu.Unlock()
+	m.mu.Lock()
+	delete(m.running, r)
+	m.mu.Unlock()
+}
+
+// expire cuts off a run whose deadline passed without a renewal (the
+// store unreachable, or this process frozen): another node may run its
+// task by now, so its handler is told to stop, with cause ErrLeaseLost.
+func (m *Manager) expire(r *run) {
+	r.mu.Lock()
+	if r.lost {
+		r.mu.Unlock()
+		return
+	}
+	if left := time.Until(r.deadline); left > 0 {
+		r.timer.Reset(left) // renewed meanwhile
+		r.mu.Unlock()
+		return
+	}
+	r.lost = true
+	settling := r.settling
+	r.mu.Unlock()
+	r.cancel(ErrLeaseLost)
+	d := r.d
+	if settling {
+		m.log.Warn("task lease lapsed on this node while its outcome was being recorded; still trying", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
+		return
+	}
+	m.log.Warn("task lease lapsed before it could be renewed; cutting the run off", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
+}
+
+// extended records that r's lease was renewed until deadline.
+func (r *run) extended(deadline time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if deadline.After(r.deadline) {
+		r.deadline = deadline
+		r.timer.Reset(time.Until(deadline))
+	}
+}
+
+// refuse cuts off a run whose renewal the store refused: the task was
+// recovered, and perhaps runs elsewhere.
+func (m *Manager) refuse(r *run) {
+	r.mu.Lock()
+	if r.refused || r.handedBack {
+		r.mu.Unlock()
+		return
+	}
+	r.closeGone()
+	r.refused, r.lost = true, true
+	settling := r.settling
+	r.mu.Unlock()
+	r.cancel(ErrLeaseLost)
+	d := r.d
+	if settling {
+		m.log.Debug("task lease no longer held while its outcome was being recorded: an earlier try whose reply was lost recorded it, or the task was recovered", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
+		return
+	}
+	m.log.Warn("task lease was taken over (the task was recovered); cutting the run off", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
+}
+
+// handBack marks r handed back by Stop, unless its handler returned (its
+// outcome is being recorded) or its lease is gone already.
+func (r *run) handBack() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.settling || r.refused || r.handedBack {
+		return false
+	}
+	r.closeGone()
+	r.handedBack, r.lost = true, true
+	return true
+}
+
+// process runs one delivery, leased by a call sent at leased, and records
+// its outcome. When the task succeeded and came from the first queue, the
+// acknowledgement also takes the next task of that queue, which process
+// returns with the time that call was sent.
+func (m *Manager) process(d *Delivery, leased time.Time, first string) (next *Delivery, nextAt time.Time) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
-	r := &run{d: d, cancel: cancel, started: time.Now(), leaseUntil: d.LeaseUntil}
-	m.mu.Lock()
-	m.running[d.ID] = r
-	m.mu.Unlock()
-	defer func() {
-		m.mu.Lock()
-		delete(m.running, d.ID)
-		m.mu.Unlock()
-	}()
+	r := m.track(d, leased, cancel)
+	defer m.untrack(r)
 
 	var err error
 	if lost := d.Attempt - max(d.MaxAttempts, 1); lost > maxLostRuns {
@@ -182,27 +308,47 @@ func (m *Manager) process(d *Delivery, first string) (next *Delivery) {
 		// attempt): do not let it take the cluster down with it.
 		err = fmt.Errorf("%w: %d attempts, the last %d of them cut off (their node died or stopped)", ErrSkipRetry, d.Attempt, lost)
 	} else {
-		err = m.runHandler(ctx, d)
+		err = m.runHandler(ctx, r)
 	}
-	m.mu.Lock()
-	handedBack := r.handedBk
-	m.mu.Unlock()
-	if handedBack {
-		return nil // Stop requeued it
+	r.mu.Lock()
+	handedBack, refused, lost := r.handedBack, r.refused, r.lost
+	r.settling = !handedBack
+	r.mu.Unlock()
+	switch {
+	case handedBack:
+		return nil, time.Time{} // Stop requeued it
+	case refused:
+		m.log.Warn("task lease was lost while it ran; it may run again", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
+		return nil, time.Time{}
 	}
 	// The outcome is recorded even if the node is stopping.
-	octx, ocancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer ocancel()
-	var out error
+	var op func(ctx context.Context, firstTry bool) error
 	switch {
+	case lost && err != nil:
+		// Cut off because its lease lapsed here: hand it back, so that it
+		// runs again at once (refused if another node recovered it).
+		m.log.Warn("task cut off by its lease; handing it back", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "error", err.Error())
+		op = func(ctx context.Context, _ bool) error { return m.store.Requeue(ctx, d) }
 	case err == nil && d.Queue == first && !m.stopping():
-		var acked bool
-		next, acked, out = m.store.AckFetch(octx, d, m.workerID, m.cfg.Lease)
-		if out == nil && !acked {
-			out = ErrLeaseLost
+		op = func(ctx context.Context, firstTry bool) error {
+			if !firstTry {
+				// The first try may have landed and taken a task whose
+				// reply was lost: do not take another.
+				return m.store.Ack(ctx, d)
+			}
+			at := time.Now()
+			n, acked, err := m.store.AckFetch(ctx, d, m.workerID, m.cfg.Lease)
+			if err != nil {
+				return err
+			}
+			next, nextAt = n, at
+			if !acked {
+				return ErrLeaseLost
+			}
+			return nil
 		}
 	case err == nil:
-		out = m.store.Ack(octx, d)
+		op = func(ctx context.Context, _ bool) error { return m.store.Ack(ctx, d) }
 	case d.Attempt >= max(d.MaxAttempts, 1) || errors.Is(err, ErrSkipRetry) || errors.Is(err, ErrUnknownTask):
 		f := Failure{Error: err.Error(), Attempts: d.Attempt, FailedAt: m.cfg.Now(), Worker: m.workerID}
 		var pe *panicError
@@ -210,7 +356,7 @@ func (m *Manager) process(d *Delivery, first string) (next *Delivery) {
 			f.Stack = pe.stack
 		}
 		m.log.Error("task failed", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "error", err.Error())
-		out = m.store.Fail(octx, d, f)
+		op = func(ctx context.Context, _ bool) error { return m.store.Fail(ctx, d, f) }
 	default:
 		backoff := defaultBackoff
 		if def, ok := m.def(d.Name); ok && def.Backoff != nil {
@@ -218,14 +364,84 @@ func (m *Manager) process(d *Delivery, first string) (next *Delivery) {
 		}
 		due := m.cfg.Now().Add(backoff(d.Attempt))
 		m.log.Warn("task attempt failed; will retry", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "retryAt", due, "error", err.Error())
-		out = m.store.Retry(octx, d, due, err.Error())
+		msg := err.Error()
+		op = func(ctx context.Context, _ bool) error { return m.store.Retry(ctx, d, due, msg) }
 	}
-	if errors.Is(out, ErrLeaseLost) {
-		m.log.Warn("task lease was lost while it ran; it may run again", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
-	} else if out != nil {
-		m.log.Error("recording a task's outcome", "task", d.Name, "id", d.ID, "error", out.Error())
+	m.settle(r, op)
+	return next, nextAt
+}
+
+// Settling an outcome: the waits between tries, the bound of one try, and
+// how many leases it may take in all.
+const (
+	retryMinWait = 50 * time.Millisecond
+	retryMaxWait = time.Second
+	settleLeases = 20
+)
+
+// retryWait is the wait before retry n (from 0) of a store call that
+// failed temporarily: 50ms, doubling up to 1s, give or take half.
+func retryWait(n int) time.Duration {
+	d := retryMinWait
+	for i := 0; i < n && d < retryMaxWait; i++ {
+		d *= 2
 	}
-	return next
+	d = min(d, retryMaxWait)
+	return d/2 + jitter(d)
+}
+
+// settle records the outcome of a run whose handler returned, by op (told
+// whether this is its first try). While the store fails temporarily it
+// tries again, and the run stays in the renewal set meanwhile, so that
+// its lease keeps being renewed (renewal is fenced by attempt, so this is
+// safe): a task that finished while Redis restarted is not run again. It
+// stops when the outcome lands, when the store says the lease is lost
+// (each outcome is fenced by attempt, so a try after one whose reply was
+// lost does nothing), after settleLeases leases, or when Stop gives up.
+func (m *Manager) settle(r *run, op func(ctx context.Context, firstTry bool) error) {
+	d := r.d
+	giveUp := time.Now().Add(settleLeases * m.cfg.Lease)
+	for try := 0; ; try++ {
+		tctx, cancel := context.WithTimeout(context.Background(), min(max(m.cfg.Lease, time.Second), 10*time.Second))
+		err := op(tctx, try == 0)
+		timedOut := tctx.Err() != nil
+		cancel()
+		switch {
+		case err == nil:
+			if try > 0 {
+				m.log.Info("task outcome recorded after a retry", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "tries", try+1)
+			}
+			return
+		case errors.Is(err, ErrLeaseLost) && try == 0:
+			m.log.Warn("task lease was lost while it ran; it may run again", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
+			return
+		case errors.Is(err, ErrLeaseLost):
+			m.log.Debug("task outcome recorded by an earlier try whose reply was lost, or its lease lost meanwhile", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "tries", try+1)
+			return
+		case !temporary(err) && !timedOut:
+			m.log.Error("recording a task's outcome", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "error", err.Error())
+			return
+		}
+		m.noteFailure()
+		if time.Now().After(giveUp) {
+			m.log.Error("gave up recording a task's outcome; it will run again once its lease lapses", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "tries", try+1, "error", err.Error())
+			return
+		}
+		if try == 0 {
+			m.log.Warn("recording a task's outcome failed; retrying while its lease is renewed", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "error", err.Error())
+		}
+		t := time.NewTimer(retryWait(try))
+		select {
+		case <-t.C:
+		case <-r.gone:
+			t.Stop()
+			return // refuse logged it
+		case <-m.stopAll:
+			t.Stop()
+			m.log.Error("task outcome not recorded at shutdown; it will run again once its lease lapses", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "error", err.Error())
+			return
+		}
+	}
 }
 
 // stopping reports whether workers stopped fetching.
@@ -246,14 +462,15 @@ type panicError struct {
 
 func (p *panicError) Error() string { return fmt.Sprintf("panic: %v", p.value) }
 
-func (m *Manager) runHandler(ctx context.Context, d *Delivery) (err error) {
+func (m *Manager) runHandler(ctx context.Context, r *run) (err error) {
+	d := r.d
 	def, ok := m.def(d.Name)
 	if !ok {
 		return fmt.Errorf("%w: %q is not registered on node %s", ErrUnknownTask, d.Name, m.cfg.NodeID)
 	}
 	t := &Task{
 		ID: d.ID, Name: d.Name, Queue: d.Queue, Attempt: d.Attempt, MaxAttempts: d.MaxAttempts,
-		Args: d.Args, EnqueuedAt: time.UnixMilli(d.EnqueuedAt),
+		Args: d.Args, EnqueuedAt: time.UnixMilli(d.EnqueuedAt), run: r,
 	}
 	if d.FireAt != 0 {
 		t.FireAt = time.UnixMilli(d.FireAt)
@@ -290,6 +507,33 @@ func (m *Manager) runHandler(ctx context.Context, d *Delivery) (err error) {
 	return h.ProcessTask(ctx, t)
 }
 
+// temporary reports whether err may pass on a retry: the store marks such
+// errors with a Temporary method.
+func temporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+// noteFailure records that a store call failed for a passing reason
+// (the store unreachable, or the call timed out): the recoverer holds
+// back for a lease after it.
+func (m *Manager) noteFailure() {
+	m.lastFail.Store(int64(time.Since(m.epoch)))
+}
+
+// noteErr calls noteFailure if err is temporary.
+func (m *Manager) noteErr(err error) {
+	if temporary(err) {
+		m.noteFailure()
+	}
+}
+
+// healthy reports whether this node's store calls have succeeded for at
+// least a lease since the last one that failed.
+func (m *Manager) healthy() bool {
+	return time.Since(m.epoch)-time.Duration(m.lastFail.Load()) >= m.cfg.Lease
+}
+
 // renewLoop renews the leases of running tasks and the workers' heartbeat
 // three times per lease.
 func (m *Manager) renewLoop(ctx context.Context) {
@@ -303,50 +547,55 @@ func (m *Manager) renewLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		m.mu.Lock()
-		byQueue := map[string][]string{}
-		for id, r := range m.running {
-			if !r.handedBk {
-				byQueue[r.d.Queue] = append(byQueue[r.d.Queue], id)
-			}
-		}
-		m.mu.Unlock()
-		for name, ids := range byQueue {
-			renewed := m.cfg.Now()
-			rctx, cancel := context.WithTimeout(ctx, every)
-			err := m.store.Extend(rctx, name, ids, m.cfg.Lease)
-			cancel()
-			if err != nil {
-				if ctx.Err() == nil {
-					m.log.Warn("renewing task leases", "queue", name, "tasks", len(ids), "error", err.Error())
-				}
-				continue
-			}
-			m.mu.Lock()
-			for _, id := range ids {
-				if r := m.running[id]; r != nil {
-					r.leaseUntil = renewed.Add(m.cfg.Lease)
-				}
-			}
-			m.mu.Unlock()
-		}
-		m.cutLapsed()
+		m.renew(ctx, every)
 		m.heartbeat(ctx)
 	}
 }
 
-// cutLapsed cancels the runs whose lease this node could not renew in
-// time (Redis unreachable, say): another node may run them by now, so
-// their handlers are told to stop (context.Cause is ErrLeaseLost).
-func (m *Manager) cutLapsed() {
-	now := m.cfg.Now()
+// renew renews the leases this node holds, each call bounded by timeout.
+// A run whose renewal the store refuses is cut off at once.
+func (m *Manager) renew(ctx context.Context, timeout time.Duration) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, r := range m.running {
-		if !r.handedBk && !r.lost && now.After(r.leaseUntil) {
-			r.lost = true
-			r.cancel(ErrLeaseLost)
-			m.log.Warn("task lease lapsed before it could be renewed; cutting the run off", "task", r.d.Name, "id", r.d.ID, "attempt", r.d.Attempt)
+	byQueue := map[string][]*run{}
+	for r := range m.running {
+		r.mu.Lock()
+		renewable := !r.handedBack && !r.refused
+		r.mu.Unlock()
+		if renewable {
+			byQueue[r.d.Queue] = append(byQueue[r.d.Queue], r)
+		}
+	}
+	m.mu.Unlock()
+	for name, runs := range byQueue {
+		leases := make([]Lease, len(runs))
+		for i, r := range runs {
+			leases[i] = Lease{ID: r.d.ID, Attempt: r.d.Attempt}
+		}
+		sent := time.Now()
+		rctx, cancel := context.WithTimeout(ctx, timeout)
+		held, err := m.store.Extend(rctx, name, leases, m.cfg.Lease)
+		timedOut := rctx.Err() != nil
+		cancel()
+		if err == nil && len(held) != len(runs) {
+			err = fmt.Errorf("task: the store answered %d of %d lease renewals", len(held), len(runs))
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if timedOut {
+				m.noteFailure()
+			}
+			m.noteErr(err)
+			m.log.Warn("renewing task leases", "queue", name, "tasks", len(runs), "error", err.Error())
+			continue
+		}
+		for i, r := range runs {
+			if held[i] {
+				r.extended(sent.Add(m.cfg.Lease))
+			} else {
+				m.refuse(r)
+			}
 		}
 	}
 }
@@ -362,15 +611,21 @@ func (m *Manager) heartbeat(ctx context.Context) {
 	hctx, cancel := context.WithTimeout(ctx, m.cfg.Lease/3)
 	defer cancel()
 	if err := m.store.Heartbeat(hctx, w, m.cfg.Lease); err != nil && ctx.Err() == nil {
+		m.noteErr(err)
 		m.log.Warn("worker heartbeat", "error", err.Error())
 	}
 }
 
 // forwardLoop moves due delayed tasks and recovers lapsed leases, for
-// every queue of the store, on every node.
+// every queue of the store, on every node. After a store call of this
+// node failed, it holds recovery back until the calls have succeeded for
+// a lease: after a Redis restart or failover every live holder gets the
+// time to renew its lease (three times) before any node declares it
+// lapsed. Due delayed tasks move meanwhile.
 func (m *Manager) forwardLoop(ctx context.Context) {
 	var known []string
 	var listed time.Time
+	holding := false
 	for {
 		if !sleep(ctx, m.cfg.PollInterval/2+jitter(m.cfg.PollInterval)) {
 			return
@@ -379,12 +634,20 @@ func (m *Manager) forwardLoop(ctx context.Context) {
 			if names, err := m.store.Queues(ctx); err == nil {
 				known = names
 				listed = time.Now()
+			} else {
+				m.noteErr(err)
 			}
 		}
+		recoverLapsed := m.healthy()
+		if !recoverLapsed && !holding {
+			m.log.Info("a store call failed: holding back the recovery of lapsed leases for a lease, so that their holders can renew them")
+		}
+		holding = !recoverLapsed
 		for _, name := range union(m.WorkerQueues(), known) {
-			moved, recovered, err := m.store.Forward(ctx, name)
+			_, recovered, err := m.store.Forward(ctx, name, recoverLapsed)
 			if err != nil {
 				if ctx.Err() == nil {
+					m.noteErr(err)
 					m.log.Warn("moving delayed tasks", "queue", name, "error", err.Error())
 				}
 				break
@@ -392,7 +655,6 @@ func (m *Manager) forwardLoop(ctx context.Context) {
 			if recovered > 0 {
 				m.log.Warn("recovered tasks whose worker stopped renewing their lease", "queue", name, "tasks", recovered)
 			}
-			_ = moved
 		}
 	}
 }
@@ -407,7 +669,11 @@ func union(a, b []string) []string {
 	return out
 }
 
-// scheduleLoop enqueues each periodic task at each of its fire times.
+// maxCatchUp bounds the missed fire times that CatchUpEach runs.
+const maxCatchUp = 100
+
+// scheduleLoop enqueues each periodic task at each of its fire times, and
+// the fire times it missed as its CatchUp says.
 func (m *Manager) scheduleLoop(ctx context.Context) {
 	var periodic []*Definition
 	for _, d := range m.Definitions() {
@@ -419,6 +685,10 @@ func (m *Manager) scheduleLoop(ctx context.Context) {
 		return
 	}
 	next := make(map[string]time.Time, len(periodic))
+	// known is, per task, the latest fire time this node knows to be
+	// enqueued (by itself or another node): while it is the one before
+	// the current, nothing was missed and the store need not be asked.
+	known := make(map[string]time.Time, len(periodic))
 	for {
 		now := m.cfg.Now()
 		wait := time.Hour
@@ -427,15 +697,19 @@ func (m *Manager) scheduleLoop(ctx context.Context) {
 				wait = min(wait, next[d.Name].Sub(now))
 				continue
 			}
-			if _, err := m.enqueuePeriodic(ctx, d, now); err != nil {
+			fire := now.Truncate(d.Frequency)
+			k, err := m.schedule(ctx, d, now, fire, known[d.Name])
+			known[d.Name] = k
+			if err != nil {
 				if ctx.Err() != nil {
 					return
 				}
+				m.noteErr(err)
 				m.log.Warn("scheduling a periodic task", "task", d.Name, "error", err.Error())
 				wait = min(wait, 250*time.Millisecond)
 				continue
 			}
-			next[d.Name] = now.Truncate(d.Frequency).Add(d.Frequency)
+			next[d.Name] = fire.Add(d.Frequency)
 			wait = min(wait, next[d.Name].Sub(now))
 		}
 		// Look again at least every PollInterval: cheap (no store call
@@ -444,4 +718,85 @@ func (m *Manager) scheduleLoop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// lateAfter is how late a fire time may be enqueued and still count as on
+// time: later, it was missed (an outage, or every node down).
+func (m *Manager) lateAfter(d *Definition) time.Duration {
+	return min(max(time.Second, 2*m.cfg.PollInterval), d.Frequency/2)
+}
+
+// schedule enqueues the runs of periodic task d due by fire, the fire
+// time of the period holding now, and those it missed as d.CatchUp says.
+// known is the latest fire time this node knows to be enqueued; schedule
+// returns it updated. The store refuses a fire time at or before the
+// latest enqueued, so each runs once however many nodes schedule it, and
+// a retry after a lost reply does nothing.
+func (m *Manager) schedule(ctx context.Context, d *Definition, now, fire, known time.Time) (time.Time, error) {
+	late := now.Sub(fire) > m.lateAfter(d)
+	if d.CatchUp == CatchUpNone {
+		if late {
+			m.log.Info("skipping a missed periodic run", "task", d.Name, "fireAt", fire)
+			return known, nil
+		}
+		return m.enqueueFires(ctx, d, now, known, fire)
+	}
+	prev := fire.Add(-d.Frequency)
+	last := known
+	if last.IsZero() || last.Before(prev) {
+		// This node just started or missed fire times: did the others?
+		l, err := m.store.LastFire(ctx, d.Queue, d.Name)
+		if err != nil {
+			return known, err
+		}
+		last = l
+	}
+	var fires []time.Time
+	switch {
+	case last.IsZero() || !last.Before(prev):
+		// Never run before, or nothing missed.
+		fires = []time.Time{fire}
+	case d.CatchUp == CatchUpEach:
+		from := later(last.Add(d.Frequency), fire.Add(-(maxCatchUp-1)*d.Frequency))
+		for f := from; !f.After(fire); f = f.Add(d.Frequency) {
+			fires = append(fires, f)
+		}
+	case late:
+		// CatchUpOnce: the late run of this period stands for the missed
+		// ones.
+		fires = []time.Time{fire}
+	default:
+		// CatchUpOnce, back in time for this period: the latest missed
+		// fire time runs once, then this one.
+		fires = []time.Time{prev, fire}
+	}
+	if len(fires) > 1 {
+		m.log.Info("catching up missed periodic runs", "task", d.Name, "runs", len(fires)-1, "lastFire", last)
+	}
+	return m.enqueueFires(ctx, d, now, later(known, last), fires...)
+}
+
+// enqueueFires enqueues the runs of d at fires, oldest first, and returns
+// the latest fire time known to be enqueued.
+func (m *Manager) enqueueFires(ctx context.Context, d *Definition, now, known time.Time, fires ...time.Time) (time.Time, error) {
+	for _, f := range fires {
+		if !f.After(known) {
+			continue
+		}
+		if _, err := m.enqueuePeriodic(ctx, d, f, now); err != nil {
+			if errors.Is(err, ErrRecurrentStopped) {
+				return fires[len(fires)-1], nil
+			}
+			return known, err
+		}
+		known = f
+	}
+	return known, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -206,6 +206,19 @@ func (s *TaskStore) EnqueuePeriodic(ctx context.Context, m *task.Message) (bool,
 	return ok, err
 }
 
+// LastFire implements task.Store.
+func (s *TaskStore) LastFire(ctx context.Context, queue, name string) (time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if last, ok := s.queue(queue).recurrent[name]; ok {
+		return time.UnixMilli(last), nil
+	}
+	return time.Time{}, nil
+}
+
 // SetRecurrent implements task.Store.
 func (s *TaskStore) SetRecurrent(ctx context.Context, queue, name string, stopped bool) error {
 	if err := ctx.Err(); err != nil {
@@ -260,23 +273,25 @@ func (s *TaskStore) Fetch(ctx context.Context, queue, worker string, lease time.
 }
 
 // Extend implements task.Store.
-func (s *TaskStore) Extend(ctx context.Context, queue string, ids []string, lease time.Duration) error {
+func (s *TaskStore) Extend(ctx context.Context, queue string, leases []task.Lease, lease time.Duration) ([]bool, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	ok := make([]bool, len(leases))
 	q := s.queues[queue]
 	if q == nil {
-		return nil
+		return ok, nil
 	}
 	until := s.now().Add(lease).Truncate(time.Millisecond)
-	for _, id := range ids {
-		if t := q.tasks[id]; t != nil && t.state == task.StateRunning {
+	for i, l := range leases {
+		if t := q.tasks[l.ID]; t != nil && t.state == task.StateRunning && t.attempts == l.Attempt {
 			t.lease = until
+			ok[i] = true
 		}
 	}
-	return nil
+	return ok, nil
 }
 
 // running returns the running task m, or ErrLeaseLost. Called with s.mu
@@ -364,7 +379,7 @@ func (s *TaskStore) Requeue(ctx context.Context, d *task.Delivery) error {
 }
 
 // Forward implements task.Store.
-func (s *TaskStore) Forward(ctx context.Context, queue string) (moved, recovered int, err error) {
+func (s *TaskStore) Forward(ctx context.Context, queue string, recoverLapsed bool) (moved, recovered int, err error) {
 	if err := ctx.Err(); err != nil {
 		return 0, 0, err
 	}
@@ -381,9 +396,11 @@ func (s *TaskStore) Forward(ctx context.Context, queue string) (moved, recovered
 			due = append(due, t)
 		}
 	}
-	for _, t := range q.running {
-		if !t.lease.After(now) {
-			lapsed = append(lapsed, t)
+	if recoverLapsed {
+		for _, t := range q.running {
+			if !t.lease.After(now) {
+				lapsed = append(lapsed, t)
+			}
 		}
 	}
 	sort.Slice(due, func(i, j int) bool { return due[i].due.Before(due[j].due) })

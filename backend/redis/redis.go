@@ -242,7 +242,7 @@ func (b *Backend) conn(ctx context.Context) (rueidis.Client, error) {
 			// Redis answered and refused us: waiting will not mend it.
 			b.lastTry, b.lastErr = time.Now(), fmt.Errorf("%w: authentication failed (check the password in the Redis URL or redis.password): %w", ErrConfig, err)
 		} else {
-			b.lastTry, b.lastErr = time.Now(), fmt.Errorf("%w: connect: %w", ErrUnavailable, err)
+			b.lastTry, b.lastErr = time.Now(), temporaryError{fmt.Errorf("%w: connect: %w", ErrUnavailable, err)}
 		}
 		return nil, b.lastErr
 	}
@@ -288,7 +288,9 @@ func (b *Backend) Close() error {
 }
 
 // wrap classifies an error of operation op: the caller's context ending,
-// an error reply from Redis, or Redis being unreachable.
+// an error reply from Redis, or Redis being unreachable. Redis being
+// unreachable and the replies that say "not now" are temporary (see
+// temporaryError).
 func (b *Backend) wrap(ctx context.Context, op string, err error) error {
 	if err == nil {
 		return nil
@@ -300,6 +302,9 @@ func (b *Backend) wrap(ctx context.Context, op string, err error) error {
 		if strings.HasPrefix(rerr.Error(), "WRONGTYPE") {
 			return fmt.Errorf("redis: %s: %w", op, cache.ErrWrongType)
 		}
+		if temporaryReply(rerr.Error()) {
+			return temporaryError{fmt.Errorf("redis: %s: %w", op, err)}
+		}
 		return fmt.Errorf("redis: %s: %w", op, err)
 	}
 	if errors.Is(err, rueidis.ErrClosing) {
@@ -310,5 +315,5 @@ func (b *Backend) wrap(ctx context.Context, op string, err error) error {
 			return ErrClosed
 		}
 	}
-	return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
+	return temporaryError{fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)}
 }

@@ -146,6 +146,21 @@ while true do
   end
 end`)
 
+	// ARGV: deadline, then id and attempt for each lease. Returns 1 for
+	// each lease renewed, 0 for each no longer held under that attempt.
+	extendScript = rueidis.NewLuaScript(`
+local out = {}
+for i = 2, #ARGV, 2 do
+  local id = ARGV[i]
+  if redis.call('HGET', KEYS[5], id) == ARGV[i+1] and redis.call('ZSCORE', KEYS[3], id) then
+    redis.call('ZADD', KEYS[3], 'XX', ARGV[1], id)
+    out[#out+1] = 1
+  else
+    out[#out+1] = 0
+  end
+end
+return out`)
+
 	// ARGV: id, attempt, unique key. Returns 1, or 0 if the lease was
 	// lost. The hot path: no JSON decoding.
 	ackScript = rueidis.NewLuaScript(`
@@ -211,7 +226,8 @@ redis.call('HDEL', KEYS[6], ARGV[1])
 if redis.call('RPUSH', KEYS[1], ARGV[1]) == 1 then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
 return 1`)
 
-	// ARGV: now, limit, channel, queue. Returns {moved, recovered}.
+	// ARGV: now, limit, channel, queue, recover lapsed leases (1 or 0).
+	// Returns {moved, recovered}.
 	forwardScript = rueidis.NewLuaScript(`
 local was = redis.call('LLEN', KEYS[1])
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
@@ -219,7 +235,10 @@ for _, id in ipairs(due) do
   redis.call('ZREM', KEYS[2], id)
   redis.call('LPUSH', KEYS[1], id)
 end
-local lapsed = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local lapsed = {}
+if ARGV[5] == '1' then
+  lapsed = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+end
 for _, id in ipairs(lapsed) do
   redis.call('ZREM', KEYS[3], id)
   redis.call('HDEL', KEYS[6], id)
@@ -357,6 +376,22 @@ func (s *TaskStore) SetRecurrent(ctx context.Context, queue, name string, stoppe
 	return s.b.wrap(ctx, "set recurrent", c.Do(ctx, cmd).Error())
 }
 
+// LastFire implements task.Store.
+func (s *TaskStore) LastFire(ctx context.Context, queue, name string) (time.Time, error) {
+	c, err := s.b.conn(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	ms, err := c.Do(ctx, c.B().Hget().Key(s.keys(queue)[kRecurrent]).Field(name).Build()).AsInt64()
+	if rueidis.IsRedisNil(err) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, s.b.wrap(ctx, "last fire", err)
+	}
+	return time.UnixMilli(ms), nil
+}
+
 // RecurrentStopped implements task.AdminStore.
 func (s *TaskStore) RecurrentStopped(ctx context.Context, queue, name string) (bool, error) {
 	c, err := s.b.conn(ctx)
@@ -389,20 +424,31 @@ func (s *TaskStore) Fetch(ctx context.Context, queue, worker string, lease time.
 }
 
 // Extend implements task.Store.
-func (s *TaskStore) Extend(ctx context.Context, queue string, ids []string, lease time.Duration) error {
-	if len(ids) == 0 {
-		return nil
+func (s *TaskStore) Extend(ctx context.Context, queue string, leases []task.Lease, lease time.Duration) ([]bool, error) {
+	if len(leases) == 0 {
+		return nil, nil
 	}
 	c, err := s.b.conn(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	until := float64(s.now().Add(lease).UnixMilli())
-	cmd := c.B().Zadd().Key(s.keys(queue)[kActive]).Xx().ScoreMember()
-	for _, id := range ids {
-		cmd = cmd.ScoreMember(until, id)
+	argv := make([]string, 1, 1+2*len(leases))
+	argv[0] = msStr(s.now().Add(lease))
+	for _, l := range leases {
+		argv = append(argv, l.ID, strconv.Itoa(l.Attempt))
 	}
-	return s.b.wrap(ctx, "extend", c.Do(ctx, cmd.Build()).Error())
+	res, err := extendScript.Exec(ctx, c, s.keys(queue), argv).AsIntSlice()
+	if err != nil {
+		return nil, s.b.wrap(ctx, "extend", err)
+	}
+	if len(res) != len(leases) {
+		return nil, fmt.Errorf("redis: extend: %d replies for %d leases", len(res), len(leases))
+	}
+	ok := make([]bool, len(res))
+	for i, n := range res {
+		ok[i] = n == 1
+	}
+	return ok, nil
 }
 
 // settle runs one of the scripts that end a delivery.
@@ -497,12 +543,16 @@ func (s *TaskStore) Requeue(ctx context.Context, d *task.Delivery) error {
 const forwardBatch = 1000
 
 // Forward implements task.Store.
-func (s *TaskStore) Forward(ctx context.Context, queue string) (moved, recovered int, err error) {
+func (s *TaskStore) Forward(ctx context.Context, queue string, recoverLapsed bool) (moved, recovered int, err error) {
 	c, err := s.b.conn(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
-	res, err := forwardScript.Exec(ctx, c, s.keys(queue), []string{msStr(s.now()), strconv.Itoa(forwardBatch), s.channel(), queue}).AsIntSlice()
+	rec := "0"
+	if recoverLapsed {
+		rec = "1"
+	}
+	res, err := forwardScript.Exec(ctx, c, s.keys(queue), []string{msStr(s.now()), strconv.Itoa(forwardBatch), s.channel(), queue, rec}).AsIntSlice()
 	if err != nil {
 		return 0, 0, s.b.wrap(ctx, "forward", err)
 	}

@@ -3,6 +3,8 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,7 +113,11 @@ func TestTasksSurviveRedisRestart(t *testing.T) {
 	}
 	raw.Close()
 	srv.Stop(t)
-	if _, err := m.Enqueue(ctx, "job", nil); !errors.Is(err, redis.ErrUnavailable) {
+	// Enqueue retries a store that fails temporarily, within its context.
+	ectx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err = m.Enqueue(ectx, "job", nil)
+	cancel()
+	if !errors.Is(err, redis.ErrUnavailable) {
 		t.Fatalf("Enqueue while Redis is down = %v, want ErrUnavailable", err)
 	}
 	srv.Restart(t)
@@ -170,5 +176,79 @@ func TestUnrenewableLeaseCutsRun(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the run went on without a lease")
+	}
+}
+
+// TestRedisRestartWhileFinishing: Redis stops for longer than a lease just
+// as a handler finishes, and comes back with what it had saved, the
+// task's lapsed lease included. The worker keeps trying to record the
+// outcome and to renew the lease; no node recovers the lease before its
+// holder could renew it: the task completes once.
+func TestRedisRestartWhileFinishing(t *testing.T) {
+	srv := redistest.StartOwn(t)
+	prefix := redistest.Prefix(t)
+	ctx := context.Background()
+	const lease = time.Second
+	var starts, completions atomic.Int64
+	started, release := make(chan struct{}, 10), make(chan struct{})
+	def := &task.Definition{Name: "job", Handler: task.HandlerFunc(func(ctx context.Context, tk *task.Task) error {
+		starts.Add(1)
+		started <- struct{}{}
+		<-release
+		completions.Add(1)
+		return nil
+	})}
+	node := func(name string) (*task.Manager, *redis.TaskStore) {
+		b, err := redis.Open(redis.Config{URL: srv.URL(), Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.Close() })
+		m := task.New()
+		_ = m.Register(def)
+		if err := m.Start(ctx, b.Tasks(), task.Config{NodeID: name, Concurrency: 1, Lease: lease, PollInterval: 20 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			_ = m.Stop(sctx)
+		})
+		return m, b.Tasks()
+	}
+	a, _ := node("a")
+	if _, err := a.Enqueue(ctx, "job", nil); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	_, store := node("b") // a node that would run the task again
+	// Save what Redis holds, the running task's lease with it, as a
+	// server persisting its data would.
+	raw, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, ForceSingleClient: true, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Do(ctx, raw.B().Save().Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	srv.Stop(t)
+	close(release) // the handler returns while Redis is down
+	// The outage outlasts the lease: when Redis is back, the saved lease
+	// has lapsed.
+	time.Sleep(lease * 3 / 2)
+	srv.Restart(t)
+	poll(t, "the outcome recorded", func(ctx context.Context) error {
+		c, err := store.Counts(ctx, task.DefaultQueue)
+		if err != nil {
+			return err
+		}
+		if c.Processed != 1 || c.Pending+c.Running+c.Delayed+c.Failed != 0 {
+			return fmt.Errorf("counts %+v", c)
+		}
+		return nil
+	})
+	if s, c := starts.Load(), completions.Load(); s != 1 || c != 1 {
+		t.Fatalf("the task started %d times and completed %d times, want once", s, c)
 	}
 }

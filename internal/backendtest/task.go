@@ -46,6 +46,11 @@ func RunTasks(t *testing.T, b TaskBackend) {
 		{"Delayed", testTaskDelayed},
 		{"LeaseLapse", testTaskLeaseLapse},
 		{"LeaseExtend", testTaskLeaseExtend},
+		{"ExtendPerID", testTaskExtendPerID},
+		{"StaleAttemptFenced", testTaskStaleAttempt},
+		{"OutcomeRetriedLandsOnce", testTaskOutcomeRetried},
+		{"ForwardWithoutRecovery", testTaskForwardWithoutRecovery},
+		{"LastFire", testTaskLastFire},
 		{"RetryAndFail", testTaskRetryFail},
 		{"Requeue", testTaskRequeue},
 		{"Periodic", testTaskPeriodic},
@@ -79,6 +84,13 @@ func (e *taskEnv) a() TaskStore { return e.stores[0] }
 func (e *taskEnv) b() TaskStore { return e.stores[1] }
 
 var bg = context.Background()
+
+// Eventually polls cond until it holds, failing the test at a deadline:
+// the module's one polling helper, for the tests of other packages.
+func Eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	eventually(t, what, cond)
+}
 
 func msg(queue, id string) *task.Message {
 	return &task.Message{ID: id, Name: "t", Queue: queue, Args: json.RawMessage(`{"n":"` + id + `"}`), MaxAttempts: 3, EnqueuedAt: 1}
@@ -246,7 +258,7 @@ func testTaskDelayed(t *testing.T, e *taskEnv) {
 	if err != nil || len(infos) != 2 || infos[0].ID != "soon" || !infos[0].RunAt.Equal(now.Add(time.Second)) {
 		t.Fatalf("List delayed = %+v, %v", infos, err)
 	}
-	if moved, _, err := e.b().Forward(bg, "q"); moved != 0 || err != nil {
+	if moved, _, err := e.b().Forward(bg, "q", true); moved != 0 || err != nil {
 		t.Fatalf("Forward before due = %d, %v", moved, err)
 	}
 	e.clock.Advance(time.Second)
@@ -255,7 +267,7 @@ func testTaskDelayed(t *testing.T, e *taskEnv) {
 	var total atomic.Int64
 	for _, s := range e.stores {
 		wg.Go(func() {
-			moved, _, err := s.Forward(bg, "q")
+			moved, _, err := s.Forward(bg, "q", true)
 			if err != nil {
 				t.Error(err)
 			}
@@ -272,7 +284,7 @@ func testTaskDelayed(t *testing.T, e *taskEnv) {
 		t.Fatal(err)
 	}
 	e.clock.Advance(time.Hour)
-	if moved, _, _ := e.a().Forward(bg, "q"); moved != 1 {
+	if moved, _, _ := e.a().Forward(bg, "q", true); moved != 1 {
 		t.Fatalf("moved %d", moved)
 	}
 	if got := fetchID(t, e.a(), "q"); got != "later" {
@@ -292,7 +304,7 @@ func testTaskLeaseLapse(t *testing.T, e *taskEnv) {
 		t.Fatalf("running = %+v", running)
 	}
 	e.clock.Advance(10 * time.Second)
-	_, recovered, err := e.b().Forward(bg, "q")
+	_, recovered, err := e.b().Forward(bg, "q", true)
 	if err != nil || recovered != 1 {
 		t.Fatalf("recovered %d, %v", recovered, err)
 	}
@@ -315,19 +327,217 @@ func testTaskLeaseExtend(t *testing.T, e *taskEnv) {
 	d, _ := e.a().Fetch(bg, "q", "w", 10*time.Second)
 	for range 5 {
 		e.clock.Advance(5 * time.Second)
-		if err := e.a().Extend(bg, "q", []string{d.ID, "gone"}, 10*time.Second); err != nil {
+		held, err := e.a().Extend(bg, "q", []task.Lease{{ID: d.ID, Attempt: d.Attempt}, {ID: "gone", Attempt: 1}}, 10*time.Second)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if _, rec, _ := e.b().Forward(bg, "q"); rec != 0 {
+		if !slices.Equal(held, []bool{true, false}) {
+			t.Fatalf("Extend = %v, want [true false]", held)
+		}
+		if _, rec, _ := e.b().Forward(bg, "q", true); rec != 0 {
 			t.Fatal("a renewed lease was recovered")
 		}
+	}
+	running, _ := e.b().List(bg, "q", task.StateRunning, 0, 0)
+	if len(running) != 1 || !running[0].LeaseUntil.Equal(e.clock.Now().Add(10*time.Second)) {
+		t.Fatalf("running = %+v", running)
+	}
+	// A lease past its deadline that no node recovered is still held.
+	e.clock.Advance(20 * time.Second)
+	if held, err := e.a().Extend(bg, "q", []task.Lease{{ID: d.ID, Attempt: d.Attempt}}, 10*time.Second); err != nil || !slices.Equal(held, []bool{true}) {
+		t.Fatalf("Extend of a lapsed, unrecovered lease = %v, %v", held, err)
 	}
 	if err := e.a().Ack(bg, d); err != nil {
 		t.Fatal(err)
 	}
 	// Extending a finished task does not bring it back.
-	_ = e.a().Extend(bg, "q", []string{d.ID}, time.Minute)
+	if held, err := e.a().Extend(bg, "q", []task.Lease{{ID: d.ID, Attempt: d.Attempt}}, time.Minute); err != nil || !slices.Equal(held, []bool{false}) {
+		t.Fatalf("Extend of an acknowledged task = %v, %v", held, err)
+	}
 	if c := counts(t, e.a(), "q"); c.Running != 0 {
+		t.Fatalf("counts = %+v", c)
+	}
+	if held, err := e.a().Extend(bg, "nosuchqueue", []task.Lease{{ID: "x", Attempt: 1}}, time.Minute); err != nil || !slices.Equal(held, []bool{false}) {
+		t.Fatalf("Extend in an unknown queue = %v, %v", held, err)
+	}
+}
+
+// testTaskExtendPerID: Extend answers for each lease in order, renewing
+// only those running under the attempt named.
+func testTaskExtendPerID(t *testing.T, e *taskEnv) {
+	for _, id := range []string{"a", "b", "c"} {
+		mustEnqueue(t, e.a(), msg("q", id), time.Time{})
+	}
+	da, _ := e.a().Fetch(bg, "q", "w", 10*time.Second)
+	db, _ := e.a().Fetch(bg, "q", "w", 10*time.Second)
+	if err := e.a().Ack(bg, db); err != nil {
+		t.Fatal(err)
+	}
+	// c is pending: not running, so not renewable.
+	e.clock.Advance(5 * time.Second)
+	leases := []task.Lease{
+		{ID: "a", Attempt: da.Attempt}, {ID: "b", Attempt: db.Attempt}, {ID: "c", Attempt: 0},
+		{ID: "a", Attempt: da.Attempt + 1}, {ID: "nope", Attempt: 1}, {ID: "a", Attempt: da.Attempt},
+	}
+	held, err := e.b().Extend(bg, "q", leases, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{true, false, false, false, false, true}; !slices.Equal(held, want) {
+		t.Fatalf("Extend = %v, want %v", held, want)
+	}
+	running, _ := e.b().List(bg, "q", task.StateRunning, 0, 0)
+	if len(running) != 1 || running[0].ID != "a" || !running[0].LeaseUntil.Equal(e.clock.Now().Add(10*time.Second)) {
+		t.Fatalf("running = %+v", running)
+	}
+	if held, err := e.b().Extend(bg, "q", nil, time.Second); err != nil || len(held) != 0 {
+		t.Fatalf("Extend of nothing = %v, %v", held, err)
+	}
+}
+
+// testTaskStaleAttempt: once a lapsed lease was recovered, the worker of
+// the old attempt can neither renew it nor record any outcome, before
+// the task runs again and while it does; the new holder is not
+// disturbed.
+func testTaskStaleAttempt(t *testing.T, e *taskEnv) {
+	m := msg("q", "s")
+	m.Unique = "us"
+	mustEnqueue(t, e.a(), m, time.Time{})
+	stale, _ := e.a().Fetch(bg, "q", "frozen", 10*time.Second)
+	if stale == nil || stale.Attempt != 1 {
+		t.Fatalf("fetch = %+v", stale)
+	}
+	e.clock.Advance(10 * time.Second)
+	if _, rec, err := e.b().Forward(bg, "q", true); err != nil || rec != 1 {
+		t.Fatalf("Forward recovered %d, %v", rec, err)
+	}
+	// AckFetch also takes the next task: it is checked once the queue is
+	// empty, while the task runs again.
+	refused := func(when string, ackFetch bool) {
+		t.Helper()
+		held, err := e.a().Extend(bg, "q", []task.Lease{{ID: stale.ID, Attempt: stale.Attempt}}, time.Hour)
+		if err != nil || !slices.Equal(held, []bool{false}) {
+			t.Errorf("%s: stale Extend = %v, %v; want [false]", when, held, err)
+		}
+		for name, op := range map[string]func() error{
+			"Ack":     func() error { return e.a().Ack(bg, stale) },
+			"Retry":   func() error { return e.a().Retry(bg, stale, e.clock.Now(), "late") },
+			"Fail":    func() error { return e.a().Fail(bg, stale, task.Failure{Error: "late", FailedAt: e.clock.Now()}) },
+			"Requeue": func() error { return e.a().Requeue(bg, stale) },
+		} {
+			if err := op(); !errors.Is(err, task.ErrLeaseLost) {
+				t.Errorf("%s: stale %s = %v, want ErrLeaseLost", when, name, err)
+			}
+		}
+		if !ackFetch {
+			return
+		}
+		if next, acked, err := e.a().AckFetch(bg, stale, "frozen", time.Minute); err != nil || acked || next != nil {
+			t.Errorf("%s: stale AckFetch = %+v, %v, %v; want nothing", when, next, acked, err)
+		}
+	}
+	refused("recovered, pending", false)
+	if c := counts(t, e.b(), "q"); c.Pending != 1 || c.Running != 0 || c.Delayed != 0 || c.Failed != 0 || c.Processed != 0 {
+		t.Fatalf("after stale outcomes, counts = %+v", c)
+	}
+	fresh, _ := e.b().Fetch(bg, "q", "alive", 10*time.Second)
+	if fresh == nil || fresh.ID != "s" || fresh.Attempt != 2 {
+		t.Fatalf("fetch = %+v", fresh)
+	}
+	refused("running again", true)
+	running, _ := e.b().List(bg, "q", task.StateRunning, 0, 0)
+	if len(running) != 1 || running[0].Worker != "alive" || running[0].Attempt != 2 || !running[0].LeaseUntil.Equal(e.clock.Now().Add(10*time.Second)) {
+		t.Fatalf("the stale worker disturbed the new holder: %+v", running)
+	}
+	if locks, _ := e.a().Locks(bg, "q"); len(locks) != 1 || locks[0].TaskID != "s" {
+		t.Fatalf("the stale worker released the unique key: %+v", locks)
+	}
+	if held, err := e.b().Extend(bg, "q", []task.Lease{{ID: fresh.ID, Attempt: fresh.Attempt}}, 10*time.Second); err != nil || !slices.Equal(held, []bool{true}) {
+		t.Fatalf("the holder's Extend = %v, %v", held, err)
+	}
+	if err := e.b().Ack(bg, fresh); err != nil {
+		t.Fatalf("the holder's Ack = %v", err)
+	}
+	if c := counts(t, e.a(), "q"); c.Processed != 1 || c.Running != 0 || c.Pending != 0 || c.FailedTotal != 0 {
+		t.Fatalf("counts = %+v", c)
+	}
+}
+
+// testTaskOutcomeRetried: an outcome retried after a lost reply (the
+// first call landed, the caller did not learn it) does nothing the
+// second time and says the lease is gone; the task does not run again.
+func testTaskOutcomeRetried(t *testing.T, e *taskEnv) {
+	type outcome struct {
+		name string
+		call func(s TaskStore, d *task.Delivery) error
+		want func(c task.QueueStats) bool
+	}
+	outcomes := []outcome{
+		{"Ack", func(s TaskStore, d *task.Delivery) error { return s.Ack(bg, d) },
+			func(c task.QueueStats) bool { return c.Processed == 1 && c.Pending+c.Delayed+c.Running+c.Failed == 0 }},
+		{"AckFetch", func(s TaskStore, d *task.Delivery) error {
+			next, acked, err := s.AckFetch(bg, d, "w", time.Minute)
+			if err == nil && next != nil {
+				return fmt.Errorf("AckFetch took %s from an empty queue", next.ID)
+			}
+			if err == nil && !acked {
+				return task.ErrLeaseLost
+			}
+			return err
+		}, func(c task.QueueStats) bool { return c.Processed == 1 && c.Pending+c.Delayed+c.Running+c.Failed == 0 }},
+		{"Retry", func(s TaskStore, d *task.Delivery) error { return s.Retry(bg, d, e.clock.Now().Add(time.Hour), "boom") },
+			func(c task.QueueStats) bool {
+				return c.Delayed == 1 && c.Pending+c.Running+c.Failed == 0 && c.Processed == 0
+			}},
+		{"Fail", func(s TaskStore, d *task.Delivery) error {
+			return s.Fail(bg, d, task.Failure{Error: "boom", FailedAt: e.clock.Now()})
+		}, func(c task.QueueStats) bool {
+			return c.Failed == 1 && c.FailedTotal == 1 && c.Pending+c.Running+c.Delayed == 0
+		}},
+		{"Requeue", func(s TaskStore, d *task.Delivery) error { return s.Requeue(bg, d) },
+			func(c task.QueueStats) bool { return c.Pending == 1 && c.Running+c.Delayed+c.Failed == 0 }},
+	}
+	for _, o := range outcomes {
+		q := "q" + o.name
+		mustEnqueue(t, e.a(), msg(q, o.name), time.Time{})
+		d, _ := e.a().Fetch(bg, q, "w", 10*time.Second)
+		if err := o.call(e.a(), d); err != nil {
+			t.Fatalf("%s = %v", o.name, err)
+		}
+		// The retry, from this node or another connection.
+		if err := o.call(e.b(), d); !errors.Is(err, task.ErrLeaseLost) {
+			t.Errorf("%s retried = %v, want ErrLeaseLost", o.name, err)
+		}
+		if c := counts(t, e.a(), q); !o.want(c) {
+			t.Errorf("%s twice: counts = %+v", o.name, c)
+		}
+		// Nothing is left to recover: the task does not run again.
+		e.clock.Advance(11 * time.Second)
+		if _, rec, err := e.b().Forward(bg, q, true); err != nil || rec != 0 {
+			t.Errorf("%s: Forward recovered %d, %v", o.name, rec, err)
+		}
+	}
+}
+
+// testTaskForwardWithoutRecovery: Forward told not to recover lapsed
+// leases still moves the due delayed tasks, each once.
+func testTaskForwardWithoutRecovery(t *testing.T, e *taskEnv) {
+	mustEnqueue(t, e.a(), msg("q", "run"), time.Time{})
+	d, _ := e.a().Fetch(bg, "q", "w", time.Second)
+	mustEnqueue(t, e.a(), msg("q", "later"), e.clock.Now().Add(time.Second))
+	e.clock.Advance(2 * time.Second)
+	moved, rec, err := e.b().Forward(bg, "q", false)
+	if err != nil || moved != 1 || rec != 0 {
+		t.Fatalf("Forward(no recovery) = %d, %d, %v; want 1, 0", moved, rec, err)
+	}
+	if running, _ := e.b().List(bg, "q", task.StateRunning, 0, 0); len(running) != 1 || running[0].ID != d.ID {
+		t.Fatalf("running = %+v", running)
+	}
+	moved, rec, err = e.a().Forward(bg, "q", true)
+	if err != nil || moved != 0 || rec != 1 {
+		t.Fatalf("Forward(recovery) = %d, %d, %v; want 0, 1", moved, rec, err)
+	}
+	if c := counts(t, e.a(), "q"); c.Pending != 2 || c.Running != 0 {
 		t.Fatalf("counts = %+v", c)
 	}
 }
@@ -345,7 +555,7 @@ func testTaskRetryFail(t *testing.T, e *taskEnv) {
 		t.Fatalf("delayed = %+v", delayed)
 	}
 	e.clock.Advance(time.Second)
-	_, _, _ = e.b().Forward(bg, "q")
+	_, _, _ = e.b().Forward(bg, "q", true)
 	d = fetch(t, e.b(), "q")
 	if d == nil || d.Attempt != 2 {
 		t.Fatalf("retry fetch = %+v", d)
@@ -454,6 +664,23 @@ func testTaskPeriodic(t *testing.T, e *taskEnv) {
 	_ = e.b().SetRecurrent(bg, "q", "tick", false)
 	if ok, _ := e.a().EnqueuePeriodic(bg, pm(3000)); !ok {
 		t.Fatal("restarted enqueue refused")
+	}
+}
+
+func testTaskLastFire(t *testing.T, e *taskEnv) {
+	if last, err := e.a().LastFire(bg, "q", "tick"); err != nil || !last.IsZero() {
+		t.Fatalf("LastFire before any = %v, %v", last, err)
+	}
+	fire := e.clock.Now().Truncate(time.Minute)
+	m := &task.Message{ID: "p", Name: "tick", Queue: "q", FireAt: fire.UnixMilli(), MaxAttempts: 1}
+	if ok, err := e.a().EnqueuePeriodic(bg, m); !ok || err != nil {
+		t.Fatalf("EnqueuePeriodic = %v, %v", ok, err)
+	}
+	if last, err := e.b().LastFire(bg, "q", "tick"); err != nil || !last.Equal(fire) {
+		t.Fatalf("LastFire = %v, %v; want %v", last, err, fire)
+	}
+	if last, _ := e.b().LastFire(bg, "q", "other"); !last.IsZero() {
+		t.Fatalf("LastFire of another task = %v", last)
 	}
 }
 
