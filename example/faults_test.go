@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math/rand/v2"
 	"os"
@@ -221,11 +222,10 @@ func (l *runLog) update() {
 	}
 	sort.Strings(files)
 	for _, name := range files {
-		b, err := os.ReadFile(name)
+		b, err := readFrom(name, l.read[name])
 		if err != nil {
 			l.t.Fatal(err)
 		}
-		b = b[l.read[name]:]
 		// A line being written may be seen in part: leave it for later.
 		end := bytes.LastIndexByte(b, '\n') + 1
 		l.read[name] += int64(end)
@@ -251,6 +251,19 @@ func (l *runLog) update() {
 			l.records = append(l.records, r)
 		}
 	}
+}
+
+// readFrom returns the contents of file name from offset on.
+func readFrom(name string, offset int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(f)
 }
 
 // completed counts the ids of ids that completed at least once.
@@ -418,11 +431,12 @@ func TestTasksSurviveRedisFaults(t *testing.T) {
 	}
 	faults := []struct {
 		name   string
+		pid    int // where a periodic fire should be running when it strikes; 0: anywhere
 		inject func()
 	}{
-		{"redis-sigterm", redisDown("redis-sigterm", srv.Terminate, time.Second)},
-		{"redis-sigkill", redisDown("redis-sigkill", srv.Kill, 1500*time.Millisecond)},
-		{"freeze", func() {
+		{"redis-sigterm", 0, redisDown("redis-sigterm", srv.Terminate, time.Second)},
+		{"redis-sigkill", 0, redisDown("redis-sigkill", srv.Kill, 1500*time.Millisecond)},
+		{"freeze", frozen.cmd.Process.Pid, func() {
 			if err := frozen.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 				t.Fatal(err)
 			}
@@ -458,6 +472,13 @@ func TestTasksSurviveRedisFaults(t *testing.T) {
 		these := enqueue(batch, func() []task.Option { return nil })
 		eventually(t, 30*time.Second, 5*time.Millisecond, func() bool { return runs.completed(these) >= batch/10 },
 			func() string { return fmt.Sprintf("%s: a tenth of the batch did not complete in time", f.name) })
+		// Strike while a periodic fire runs too, if one starts soon (a fire
+		// runs about half the time).
+		within(time.Second, time.Millisecond, func() bool {
+			return slices.ContainsFunc(runs.unfinished(), func(r runRecord) bool {
+				return r.name == faultTickTask && (f.pid == 0 || r.pid == f.pid)
+			})
+		})
 		f.inject()
 	}
 
