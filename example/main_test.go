@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 		if len(os.Args) < 2 || strings.HasPrefix(os.Args[1], "-test.") {
 			os.Args = append([]string{"example"}, strings.Fields(os.Getenv("STELLAR_EXAMPLE_ARGS"))...)
 		}
+		if dir := os.Getenv(faultRecordsEnv); dir != "" {
+			os.Exit(faultNode(dir, os.Args))
+		}
 		main()
 		return
 	}
@@ -266,17 +269,26 @@ func waitUntil(t *testing.T, cond func() bool) {
 }
 
 // eventually polls cond every interval until it holds, failing the test
-// with failure() once limit has passed: the one polling loop of this
-// package's tests.
+// with failure() once limit has passed.
 func eventually(t *testing.T, limit, interval time.Duration, cond func() bool, failure func() string) {
 	t.Helper()
+	if !within(limit, interval, cond) {
+		t.Fatal(failure())
+	}
+}
+
+// within polls cond every interval until it holds or limit has passed,
+// and reports whether it held: the one polling loop of this package's
+// tests.
+func within(limit, interval time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal(failure())
+			return false
 		}
 		time.Sleep(interval)
 	}
+	return true
 }
 
 // runCLI runs the example to completion and returns its exit code and

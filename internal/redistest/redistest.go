@@ -1,7 +1,8 @@
 // Package redistest runs a real redis-server for tests: on a free loopback
-// port (and a unix socket) in a temporary directory, with persistence off,
-// stopped when the test ends. Fault tests can stop and restart it on the
-// same port.
+// port (and a unix socket) in a temporary directory, with persistence off
+// unless AOF asks for it, stopped when the test ends. Fault tests can kill
+// it (SIGKILL) or shut it down (SIGTERM) and restart it on the same port
+// and directory.
 //
 // Set STELLAR_TEST_REDIS_URL to run the tests against an existing server
 // instead; Start and Shared then use it (StartOwn never does, since it must
@@ -32,6 +33,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -68,8 +70,14 @@ type options struct {
 	password string
 	cluster  bool
 	tls      bool
+	aof      bool
 	sentinel *Server // the master this sentinel monitors
 }
+
+// AOF makes the server persist every write to an append-only file in its
+// directory before it replies (appendonly yes, appendfsync always), so that
+// what a client saw acknowledged survives Kill, Terminate and Restart.
+func AOF() Option { return func(o *options) { o.aof = true } }
 
 // TLS makes the server accept only TLS connections, with a self-signed
 // certificate for 127.0.0.1 (see TLSConfig); its URL is rediss://.
@@ -89,6 +97,7 @@ const SentinelName = "stellar-test"
 type process struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed once the process has exited and been reaped
+	err  error         // how it exited; set before done closes
 }
 
 // Start returns a server for t: the one EnvURL names, or a new one stopped
@@ -190,9 +199,11 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// launch starts redis-server on s.port and waits until it answers PING.
+func (s *Server) logFile() string { return filepath.Join(s.dir, "redis.log") }
+
+// launch starts redis-server on s.port and waits until it is ready.
 func (s *Server) launch() error {
-	logFile := filepath.Join(s.dir, "redis.log")
+	logFile := s.logFile()
 	port := []string{"--port", strconv.Itoa(s.port)}
 	if s.opts.tls {
 		port = []string{"--port", "0", "--tls-port", strconv.Itoa(s.port),
@@ -200,10 +211,13 @@ func (s *Server) launch() error {
 			"--tls-key-file", filepath.Join(s.dir, "key.pem"),
 			"--tls-auth-clients", "no"}
 	}
-	args := append(port,
-		"--bind", "127.0.0.1",
-		"--save", "",
-		"--appendonly", "no",
+	appendonly := []string{"--appendonly", "no"}
+	if s.opts.aof {
+		appendonly = []string{"--appendonly", "yes", "--appendfsync", "always"}
+	}
+	args := append(port, "--bind", "127.0.0.1", "--save", "")
+	args = append(args, appendonly...)
+	args = append(args,
 		"--dir", s.dir,
 		"--logfile", logFile,
 		"--daemonize", "no",
@@ -236,7 +250,7 @@ func (s *Server) launch() error {
 	}
 	p := &process{cmd: cmd, done: make(chan struct{})}
 	go func() {
-		_ = cmd.Wait()
+		p.err = cmd.Wait()
 		close(p.done)
 	}()
 	deadline := time.Now().Add(startTimeout)
@@ -262,16 +276,29 @@ func (s *Server) launch() error {
 	return nil
 }
 
-// ready reports whether the server answers, and for a cluster whether the
-// cluster is up, assigning it every slot the first time.
+// ready reports whether the server answers and has loaded its data, and
+// for a cluster whether the cluster is up, assigning it every slot the
+// first time.
 func (s *Server) ready() error {
 	if _, err := s.command("PING"); err != nil {
 		return err
 	}
+	if s.opts.sentinel != nil {
+		return nil
+	}
+	// Redis answers PING with an error while it loads its data, but say
+	// what is waited for rather than lean on that.
+	info, err := s.command("INFO", "persistence")
+	if err != nil {
+		return err
+	}
+	if strings.Contains(info, "loading:1") || strings.Contains(info, "async_loading:1") {
+		return errors.New("redistest: still loading its data")
+	}
 	if !s.opts.cluster {
 		return nil
 	}
-	info, err := s.command("CLUSTER", "INFO")
+	info, err = s.command("CLUSTER", "INFO")
 	if err != nil {
 		return err
 	}
@@ -375,29 +402,74 @@ func (s *Server) SocketURL(t testing.TB) string {
 	return "unix://" + s.socketPath() + "?db=0"
 }
 
-// Stop kills the server, as a crash would, and waits until it is gone.
-// Only a server from StartOwn may be stopped.
-func (s *Server) Stop(t testing.TB) {
+// terminateTimeout bounds how long a server may take to shut down on
+// SIGTERM.
+const terminateTimeout = 15 * time.Second
+
+// Kill kills the server with SIGKILL, as a crash would, and waits until it
+// is gone: writes it had not yet made durable are lost (with AOF, none it
+// had acknowledged). Killing a stopped server does nothing. Only a server
+// from StartOwn may be killed.
+func (s *Server) Kill(t testing.TB) {
 	t.Helper()
-	s.checkOwn(t, "Stop")
-	s.mu.Lock()
-	p := s.proc
-	s.proc = nil
-	s.mu.Unlock()
-	if p != nil {
+	s.checkOwn(t, "Kill")
+	if p := s.takeProc(); p != nil {
 		p.kill()
 	}
 }
 
-// Restart starts the server again on the same port, stopping it first if
-// it runs, and waits until it answers. Its data is gone: persistence is
-// off.
+// Stop is Kill, under its older name.
+func (s *Server) Stop(t testing.TB) {
+	t.Helper()
+	s.Kill(t)
+}
+
+// Terminate shuts the server down with SIGTERM, as an operator or a
+// service manager would, and waits until it has exited: it closes its
+// clients' connections and, with AOF, flushes the file first. It fails
+// the test if the server takes longer than 15s or exits with an error.
+// Terminating a stopped server does nothing.
+func (s *Server) Terminate(t testing.TB) {
+	t.Helper()
+	s.checkOwn(t, "Terminate")
+	p := s.takeProc()
+	if p == nil {
+		return
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		p.kill()
+		t.Fatalf("redistest: SIGTERM: %v", err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(terminateTimeout):
+		p.kill()
+		t.Fatalf("redistest: redis-server did not exit within %v of SIGTERM; log: %s", terminateTimeout, tail(s.logFile()))
+	}
+	if p.err != nil {
+		t.Fatalf("redistest: redis-server exited on SIGTERM with %v; log: %s", p.err, tail(s.logFile()))
+	}
+}
+
+// Restart starts the server again on the same port and in the same
+// directory, killing it first if it runs, and waits until it answers and
+// has loaded its data. With AOF the data survives; without, it is gone.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
-	s.Stop(t)
+	s.Kill(t)
 	if err := s.launch(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// takeProc returns the running process, if any, and marks the server
+// stopped.
+func (s *Server) takeProc() *process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.proc
+	s.proc = nil
+	return p
 }
 
 func (s *Server) checkOwn(t testing.TB, what string) {
@@ -412,11 +484,7 @@ func (s *Server) checkOwn(t testing.TB, what string) {
 
 // close stops the server and removes its directory.
 func (s *Server) close() {
-	s.mu.Lock()
-	p := s.proc
-	s.proc = nil
-	s.mu.Unlock()
-	if p != nil {
+	if p := s.takeProc(); p != nil {
 		p.kill()
 	}
 	if s.dir != "" {
@@ -504,9 +572,13 @@ func command(addr, password string, args ...string) (string, error) {
 	return dialCommand(addr, password, nil, args...)
 }
 
+// errNil is the reply to a GET of a missing key.
+var errNil = errors.New("redistest: nil reply")
+
 // dialCommand sends one command to addr, after AUTH if password is set,
-// over TLS if tlsConf is set, and returns its reply if it is a simple or
-// bulk string, with a short timeout.
+// over TLS if tlsConf is set, and returns its reply, with a short timeout:
+// a simple or bulk string as it is, an integer in decimal, an array of
+// those one per line; errNil for a nil reply.
 func dialCommand(addr, password string, tlsConf *tls.Config, args ...string) (string, error) {
 	d := &net.Dialer{Timeout: time.Second}
 	var c net.Conn
@@ -539,26 +611,64 @@ func roundTrip(c net.Conn, r *bufio.Reader, args ...string) (string, error) {
 	if _, err := c.Write([]byte(b.String())); err != nil {
 		return "", err
 	}
+	reply, err := readReply(r)
+	var re replyError
+	if errors.As(err, &re) {
+		return "", errors.New("redistest: " + args[0] + ": " + string(re))
+	}
+	return reply, err
+}
+
+// replyError is an error reply of the server.
+type replyError string
+
+func (e replyError) Error() string { return string(e) }
+
+// readReply reads one reply; see dialCommand.
+func readReply(r *bufio.Reader) (string, error) {
 	line, err := r.ReadString('\n')
 	if err != nil {
 		return "", err
 	}
 	line = strings.TrimSuffix(line, "\r\n")
-	switch {
-	case strings.HasPrefix(line, "+"):
+	if line == "" {
+		return "", fmt.Errorf("redistest: empty reply line")
+	}
+	switch line[0] {
+	case '+':
 		return line[1:], nil
-	case strings.HasPrefix(line, "-"):
-		return "", errors.New("redistest: " + strings.Join(args[:1], " ") + ": " + line[1:])
-	case strings.HasPrefix(line, "$"):
+	case '-':
+		return "", replyError(line[1:])
+	case ':':
+		return line[1:], nil
+	case '$':
 		n, err := strconv.Atoi(line[1:])
-		if err != nil || n < 0 {
+		if err != nil || n < -1 {
 			return "", fmt.Errorf("redistest: bad bulk reply %q", line)
+		}
+		if n == -1 {
+			return "", errNil
 		}
 		buf := make([]byte, n+2)
 		if _, err := io.ReadFull(r, buf); err != nil {
 			return "", err
 		}
 		return string(buf[:n]), nil
+	case '*':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < -1 {
+			return "", fmt.Errorf("redistest: bad array reply %q", line)
+		}
+		if n == -1 {
+			return "", errNil
+		}
+		items := make([]string, n)
+		for i := range items {
+			if items[i], err = readReply(r); err != nil {
+				return "", err
+			}
+		}
+		return strings.Join(items, "\n"), nil
 	}
 	return "", fmt.Errorf("redistest: unexpected reply %q", line)
 }

@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -148,5 +149,77 @@ func TestServerDiesWithTest(t *testing.T) {
 			t.Fatalf("the server at %s outlived its test process", addr)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestAOFSurvivesRestart writes to a server with AOF, takes it down with
+// SIGKILL or SIGTERM and restarts it: every acknowledged write is there,
+// on the same address.
+func TestAOFSurvivesRestart(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		down func(*Server, testing.TB)
+	}{
+		{"SIGKILL", (*Server).Kill},
+		{"SIGTERM", (*Server).Terminate},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := StartOwn(t, AOF())
+			addr := s.Addr()
+			if got, err := command(addr, "", "CONFIG", "GET", "appendfsync"); err != nil || got != "appendfsync\nalways" {
+				t.Fatalf("CONFIG GET appendfsync = %q, %v", got, err)
+			}
+			if _, err := command(addr, "", "SET", "k", "v"); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := command(addr, "", "RPUSH", "l", "a", "b", "c"); err != nil || n != "3" {
+				t.Fatalf("RPUSH = %q, %v", n, err)
+			}
+			// Enough keys that loading them takes a moment: Restart must
+			// not return before they are all there.
+			if _, err := command(addr, "", "EVAL", "for i = 1, 100000 do redis.call('SET', 'bulk:' .. i, i) end return 1", "0"); err != nil {
+				t.Fatal(err)
+			}
+			tc.down(s, t)
+			if err := ping(addr); err == nil {
+				t.Fatal("the server still answers after going down")
+			}
+			tc.down(s, t) // taking a stopped server down does nothing
+			s.Restart(t)
+			if s.Addr() != addr {
+				t.Fatalf("restarted on %s, want %s", s.Addr(), addr)
+			}
+			if got, err := command(addr, "", "DBSIZE"); err != nil || got != "100002" {
+				t.Fatalf("DBSIZE right after Restart = %q, %v; want 100002", got, err)
+			}
+			if got, err := command(addr, "", "GET", "k"); err != nil || got != "v" {
+				t.Fatalf("GET k = %q, %v", got, err)
+			}
+			if got, err := command(addr, "", "LRANGE", "l", "0", "-1"); err != nil || got != "a\nb\nc" {
+				t.Fatalf("LRANGE l = %q, %v", got, err)
+			}
+			// And again after a second restart, with a write in between.
+			if _, err := command(addr, "", "SET", "k", "w"); err != nil {
+				t.Fatal(err)
+			}
+			s.Kill(t)
+			s.Restart(t)
+			if got, err := command(addr, "", "GET", "k"); err != nil || got != "w" {
+				t.Fatalf("after a second restart, GET k = %q, %v", got, err)
+			}
+		})
+	}
+}
+
+// TestNoPersistenceByDefault: without AOF a restarted server is empty.
+func TestNoPersistenceByDefault(t *testing.T) {
+	s := StartOwn(t)
+	if _, err := command(s.Addr(), "", "SET", "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	s.Terminate(t)
+	s.Restart(t)
+	if got, err := command(s.Addr(), "", "GET", "k"); !errors.Is(err, errNil) {
+		t.Fatalf("GET k after a restart = %q, %v; want nil", got, err)
 	}
 }
