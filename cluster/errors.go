@@ -34,6 +34,9 @@ var (
 	ErrTooLarge = errors.New("cluster: message too large")
 	// ErrNotRunning means the cluster is not started, or is stopping.
 	ErrNotRunning = errors.New("cluster: not running")
+	// ErrTokenMismatch means ReadNodes found membership records but none
+	// signed with the token given: the token is not the cluster's.
+	ErrTokenMismatch = errors.New("cluster: the token does not match the cluster's")
 )
 
 // RemoteError is an error returned by a method on another node (or on

@@ -113,21 +113,40 @@ func (s signer) parseRecord(id string, raw []byte, now time.Time) (Node, error) 
 // was signed with, whatever the transport still holds: one written back
 // after its node died is not a member. It needs no running Cluster: the
 // stellar cluster status command uses it.
+//
+// When t holds records but none is signed with token, ReadNodes returns
+// an error wrapping ErrTokenMismatch, so that a wrong token is not taken
+// for an empty cluster (which is no records, or only expired ones).
 func ReadNodes(ctx context.Context, t Transport, token []byte) ([]Node, error) {
-	return readNodes(ctx, t, newSigner(token), time.Now())
+	nodes, unsigned, err := readRecords(ctx, t, newSigner(token), time.Now())
+	if err == nil && len(nodes) == 0 && unsigned > 0 {
+		return nil, fmt.Errorf("%w: %d membership records, none signed with this token", ErrTokenMismatch, unsigned)
+	}
+	return nodes, err
 }
 
 func readNodes(ctx context.Context, t Transport, s signer, now time.Time) ([]Node, error) {
+	nodes, _, err := readRecords(ctx, t, s, now)
+	return nodes, err
+}
+
+// readRecords returns the live nodes on t, and how many records were
+// not signed with s's key.
+func readRecords(ctx context.Context, t Transport, s signer, now time.Time) (nodes []Node, unsigned int, err error) {
 	recs, err := t.Nodes(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: listing nodes: %w", err)
+		return nil, 0, fmt.Errorf("cluster: listing nodes: %w", err)
 	}
-	nodes := make([]Node, 0, len(recs))
+	nodes = make([]Node, 0, len(recs))
 	for id, raw := range recs {
-		if n, err := s.parseRecord(id, raw, now); err == nil {
+		n, err := s.parseRecord(id, raw, now)
+		switch {
+		case err == nil:
 			nodes = append(nodes, n)
+		case errors.Is(err, errRecordSignature):
+			unsigned++
 		}
 	}
 	slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
-	return nodes, nil
+	return nodes, unsigned, nil
 }
