@@ -67,6 +67,14 @@ type Config struct {
 	// PIDFile, when set, holds the supervisor's process id while it runs.
 	// Run fails with ErrRunning when it names a live process.
 	PIDFile string
+	// TokenFile, when set, holds Token while the supervisor runs,
+	// readable by its owner only (mode 0600): how an operator learns a
+	// token generated for the workers. It is written once the pid file is
+	// the supervisor's, so a second supervisor refused on the pid file
+	// leaves the first one's token file alone, and removed when Run
+	// returns if it still holds Token.
+	TokenFile string
+	Token     string
 	// StopTimeout is how long a worker asked to stop may take before it
 	// is killed. Default 35s.
 	StopTimeout time.Duration
@@ -250,6 +258,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.removePIDFile()
+	if err := s.writeTokenFile(); err != nil {
+		return err
+	}
+	defer s.removeTokenFile()
 	if err := s.openListeners(); err != nil {
 		return err
 	}

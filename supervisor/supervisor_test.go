@@ -262,9 +262,50 @@ func TestPIDFileOfALiveSupervisor(t *testing.T) {
 	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getppid())+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err := New(Config{Workers: 1, PIDFile: pidFile, Logger: slog.New(slog.DiscardHandler)}).Run(context.Background())
+	// The running supervisor's token file is left alone.
+	tokenFile := filepath.Join(t.TempDir(), "sup.token")
+	if err := os.WriteFile(tokenFile, []byte("first\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := New(Config{Workers: 1, PIDFile: pidFile, TokenFile: tokenFile, Token: "second",
+		Logger: slog.New(slog.DiscardHandler)}).Run(context.Background())
 	if !errors.Is(err, ErrRunning) {
 		t.Fatalf("Run = %v, want ErrRunning", err)
+	}
+	if b, err := os.ReadFile(tokenFile); err != nil || string(b) != "first\n" {
+		t.Errorf("token file = %q, %v; want the running supervisor's", b, err)
+	}
+}
+
+// TestTokenFile: the token file holds the token, readable by the owner
+// only even over a file that was not, while the supervisor runs; it is
+// removed when the supervisor stops.
+func TestTokenFile(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "sup.token")
+	if err := os.WriteFile(tokenFile, []byte("stale\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, "serve", Config{Workers: 1, PIDFile: filepath.Join(dir, "sup.pid"), TokenFile: tokenFile, Token: "s3cret",
+		Listen: []string{"127.0.0.1:0"}, Env: []string{envFakeAddr + "=127.0.0.1:0"}, StopTimeout: 5 * time.Second})
+	r.waitFor(t, "worker ready", allReady(1))
+	st, err := os.Stat(tokenFile)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("token file: %v, %v; want mode 0600", st, err)
+	}
+	if b, err := os.ReadFile(tokenFile); err != nil || string(b) != "s3cret\n" {
+		t.Errorf("token file = %q, %v", b, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".sup.token.*")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+	r.stop()
+	if err := <-r.done; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	r.done <- nil
+	if _, err := os.Stat(tokenFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("token file left: %v", err)
 	}
 }
 
