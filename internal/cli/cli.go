@@ -125,8 +125,8 @@ func (a *cmd) usage(w io.Writer, prog string) {
 Usage:
   %[1]s run [flags]            start one node
   %[1]s config [flags]         print the effective configuration (secrets masked)
-  %[1]s tasks COMMAND          inspect and manage task queues (list, stats, enqueue, failed, retry, remove, delayed)
-  %[1]s cluster status [--json] list the live nodes of the cluster
+  %[1]s tasks COMMAND          inspect and manage task queues (list, stats, enqueue, failed, retry, remove, delayed; all but list need Redis)
+  %[1]s cluster status [--json] list the live nodes of the cluster (needs Redis)
   %[1]s version                print versions
   %[1]s startCluster [flags]   run --workers N nodes on this machine, supervised (see docs/startcluster.md)
   %[1]s help [command]         show help
@@ -206,6 +206,7 @@ func (a *cmd) cmdRun(args []string, stderr io.Writer) int {
 	for _, w := range loaded.Warnings {
 		a.Logger().Warn("configuration", "warning", w)
 	}
+	warnSecretsOnCommandLine(a.Logger(), loaded, "")
 	link, err := supervisor.Attach() // nil unless started by startCluster
 	if err != nil {
 		fmt.Fprintf(stderr, "stellar: %v\n", err)
@@ -260,6 +261,11 @@ func (a *cmd) cmdConfig(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout, string(out))
 	return ExitOK
 }
+
+// errNoRedis is what tasks and cluster commands say when no Redis is
+// configured: on the embedded memory backend they would see only their
+// own empty process, and report it as if it were the cluster.
+const errNoRedis = "no Redis configured: set --redis or STELLAR_REDIS_URL"
 
 // hint is what the command line adds to an error that a flag can mend.
 func hint(err error) string {

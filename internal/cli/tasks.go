@@ -26,8 +26,12 @@ const tasksUsage = `Usage:
   %[1]s tasks remove    ID [--json]                   remove a failed task
   %[1]s tasks delayed   [--json]                      delayed tasks, soonest first
 
-Each runs against the configured backend (the same flags, file and
-environment as run: --redis URL, --config PATH, ...).
+All but list work on the cluster's queues in Redis, configured as for run
+(--redis URL, STELLAR_REDIS_URL, --config PATH, ...); list shows the tasks
+this program registers and needs no backend.
+
+Exit status: 0 when done; 2 for a usage error or no Redis configured; 1
+when the command fails (Redis does not answer, no such task, ...).
 `
 
 // cmdTasks is the operator's view of the task queues.
@@ -71,6 +75,16 @@ func (a *cmd) cmdTasks(args []string, stdout, stderr io.Writer) int {
 		return ExitUsage
 	}
 	cfg = a.Config()
+	if sub == "list" {
+		out, table := a.listTasks()
+		return printTasks(stdout, stderr, *asJSON, out, table)
+	}
+	if !cfg.Redis.Enabled() {
+		// The embedded memory backend is this process's own, empty: its
+		// figures would look like the cluster's.
+		fmt.Fprintln(stderr, "stellar: "+errNoRedis)
+		return ExitUsage
+	}
 	b, err := backend.Open(node.BackendConfig(cfg))
 	if err != nil {
 		fmt.Fprintf(stderr, "stellar: %v\n", err)
@@ -84,7 +98,12 @@ func (a *cmd) cmdTasks(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "stellar: tasks %s: %v\n", sub, oneLine(err))
 		return ExitFailure
 	}
-	if *asJSON {
+	return printTasks(stdout, stderr, *asJSON, out, table)
+}
+
+// printTasks prints what a tasks command returned: out as JSON, or table.
+func printTasks(stdout, stderr io.Writer, asJSON bool, out any, table [][]string) int {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(out); err != nil {
@@ -135,28 +154,6 @@ func (a *cmd) runTasksCommand(ctx context.Context, b *backend.Backend, cfg confi
 		return t.UTC().Format(time.RFC3339Nano)
 	}
 	switch sub {
-	case "list":
-		type def struct {
-			Name        string `json:"name"`
-			Description string `json:"description"`
-			Queue       string `json:"queue"`
-			Frequency   string `json:"frequency,omitempty"`
-			MaxAttempts int    `json:"maxAttempts"`
-		}
-		out := []def{}
-		rows := [][]string{{"NAME", "QUEUE", "FREQUENCY", "MAX ATTEMPTS", "DESCRIPTION"}}
-		for _, d := range a.TaskManager().Definitions() {
-			f := ""
-			if d.Frequency > 0 {
-				f = d.Frequency.String()
-			}
-			out = append(out, def{d.Name, d.Description, d.Queue, f, d.MaxAttempts})
-			if f == "" {
-				f = "-"
-			}
-			rows = append(rows, []string{d.Name, d.Queue, f, fmt.Sprint(d.MaxAttempts), d.Description})
-		}
-		return out, rows, nil
 	case "stats":
 		s, err := insp.Stats(ctx)
 		if err != nil {
@@ -227,6 +224,32 @@ func (a *cmd) runTasksCommand(ctx context.Context, b *backend.Backend, cfg confi
 		return d, rows, nil
 	}
 	return nil, nil, fmt.Errorf("unknown command %q", sub)
+}
+
+// listTasks returns the task definitions the program registers, for
+// --json and as a table.
+func (a *cmd) listTasks() (any, [][]string) {
+	type def struct {
+		Name        string `json:"name"`
+		Description string `json:"description"`
+		Queue       string `json:"queue"`
+		Frequency   string `json:"frequency,omitempty"`
+		MaxAttempts int    `json:"maxAttempts"`
+	}
+	out := []def{}
+	rows := [][]string{{"NAME", "QUEUE", "FREQUENCY", "MAX ATTEMPTS", "DESCRIPTION"}}
+	for _, d := range a.TaskManager().Definitions() {
+		f := ""
+		if d.Frequency > 0 {
+			f = d.Frequency.String()
+		}
+		out = append(out, def{d.Name, d.Description, d.Queue, f, d.MaxAttempts})
+		if f == "" {
+			f = "-"
+		}
+		rows = append(rows, []string{d.Name, d.Queue, f, fmt.Sprint(d.MaxAttempts), d.Description})
+	}
+	return out, rows
 }
 
 func oneLineStr(s string) string {
