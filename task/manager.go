@@ -109,6 +109,7 @@ type Manager struct {
 	running   map[*run]struct{}      // guarded by mu; runs and outcomes being recorded
 	wake      chan struct{}          // guarded by mu; closed on a wake-up
 	stopFetch chan struct{}          // closed when workers stop fetching
+	beat      chan struct{}          // closed once the first worker heartbeat was tried
 	stopAll   chan struct{}          // closed when every loop stops
 	workersWG sync.WaitGroup
 	loopsWG   sync.WaitGroup
@@ -149,6 +150,7 @@ func New() *Manager {
 		running:   map[*run]struct{}{},
 		wake:      make(chan struct{}),
 		stopFetch: make(chan struct{}),
+		beat:      make(chan struct{}),
 		stopAll:   make(chan struct{}),
 	}
 }

@@ -108,6 +108,13 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // worker fetches and runs tasks until stopFetch closes.
 func (m *Manager) worker() {
 	defer m.workersWG.Done()
+	// The node's worker record goes first, so that the Inspector lists
+	// the workers of every task it sees run.
+	select {
+	case <-m.beat:
+	case <-m.stopFetch:
+		return
+	}
 	ctx := context.Background()
 	queues := m.WorkerQueues()
 	idle := time.NewTimer(idleCheck)
@@ -541,6 +548,7 @@ func (m *Manager) renewLoop(ctx context.Context) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	m.heartbeat(ctx)
+	close(m.beat)
 	for {
 		select {
 		case <-ctx.Done():
