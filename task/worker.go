@@ -9,6 +9,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/stellarfw/stellar-go/event"
 )
 
 // idleCheck bounds how long an idle worker waits for a wake-up before it
@@ -131,6 +133,14 @@ func (m *Manager) worker() {
 		case <-m.stopFetch:
 			return
 		default:
+		}
+		if resumed := m.pausedUntil(); resumed != nil {
+			select {
+			case <-m.stopFetch:
+				return
+			case <-resumed:
+			}
+			continue
 		}
 		wake := m.wakeCh()
 		at := time.Now()
@@ -309,6 +319,10 @@ func (m *Manager) process(d *Delivery, leased time.Time, first string) (next *De
 	r := m.track(d, leased, cancel)
 	defer m.untrack(r)
 
+	if m.listened(event.TaskStarted) {
+		m.fire(ctx, event.TaskStarted, m.runEvent(d))
+	}
+	began := time.Now()
 	var err error
 	if lost := d.Attempt - max(d.MaxAttempts, 1); lost > maxLostRuns {
 		// Its workers keep dying while running it (each recovery counts an
@@ -317,17 +331,22 @@ func (m *Manager) process(d *Delivery, leased time.Time, first string) (next *De
 	} else {
 		err = m.runHandler(ctx, r)
 	}
+	took := time.Since(began)
 	r.mu.Lock()
 	handedBack, refused, lost := r.handedBack, r.refused, r.lost
 	r.settling = !handedBack
 	r.mu.Unlock()
 	switch {
 	case handedBack:
-		return nil, time.Time{} // Stop requeued it
+		// Stop requeued it.
+		m.finished(d, took, errHandedBack, false)
+		return nil, time.Time{}
 	case refused:
 		m.log.Warn("task lease was lost while it ran; it may run again", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
+		m.finished(d, took, fmt.Errorf("%w: the task was recovered while it ran", ErrLeaseLost), false)
 		return nil, time.Time{}
 	}
+	final := false
 	// The outcome is recorded even if the node is stopping.
 	var op func(ctx context.Context, firstTry bool) error
 	switch {
@@ -336,7 +355,7 @@ func (m *Manager) process(d *Delivery, leased time.Time, first string) (next *De
 		// runs again at once (refused if another node recovered it).
 		m.log.Warn("task cut off by its lease; handing it back", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "error", err.Error())
 		op = func(ctx context.Context, _ bool) error { return m.store.Requeue(ctx, d) }
-	case err == nil && d.Queue == first && !m.stopping():
+	case err == nil && d.Queue == first && !m.stopping() && !m.Paused():
 		op = func(ctx context.Context, firstTry bool) error {
 			if !firstTry {
 				// The first try may have landed and taken a task whose
@@ -364,6 +383,7 @@ func (m *Manager) process(d *Delivery, leased time.Time, first string) (next *De
 		}
 		m.log.Error("task failed", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "error", err.Error())
 		op = func(ctx context.Context, _ bool) error { return m.store.Fail(ctx, d, f) }
+		final = true
 	default:
 		backoff := defaultBackoff
 		if def, ok := m.def(d.Name); ok && def.Backoff != nil {
@@ -375,7 +395,32 @@ func (m *Manager) process(d *Delivery, leased time.Time, first string) (next *De
 		op = func(ctx context.Context, _ bool) error { return m.store.Retry(ctx, d, due, msg) }
 	}
 	m.settle(r, op)
+	m.finished(d, took, err, final)
 	return next, nextAt
+}
+
+// runEvent is the payload of the run events of d.
+func (m *Manager) runEvent(d *Delivery) *event.Task {
+	return &event.Task{
+		ID: d.ID, Name: d.Name, Queue: d.Queue, Args: slices.Clone(d.Args),
+		Attempt: d.Attempt, Node: m.cfg.NodeID,
+	}
+}
+
+// finished fires TaskCompleted, or TaskFailed when err is set, for the
+// run of d whose outcome was settled: its handler took took; final says
+// that the task will not run again.
+func (m *Manager) finished(d *Delivery, took time.Duration, err error, final bool) {
+	ev := event.TaskCompleted
+	if err != nil {
+		ev = event.TaskFailed
+	}
+	if !m.listened(ev) {
+		return
+	}
+	p := m.runEvent(d)
+	p.Duration, p.Err, p.Final = took, err, final
+	m.fire(context.Background(), ev, p)
 }
 
 // Settling an outcome: the waits between tries, the bound of one try, and
@@ -553,6 +598,9 @@ func (m *Manager) renewLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-m.heartbeatDue:
+			m.heartbeat(ctx)
+			continue
 		case <-t.C:
 		}
 		m.renew(ctx, every)
@@ -612,7 +660,7 @@ func (m *Manager) heartbeat(ctx context.Context) {
 	m.mu.Lock()
 	w := WorkerInfo{
 		ID: m.workerID, Node: m.cfg.NodeID, Queues: slices.Clone(m.queues),
-		Concurrency: m.cfg.Concurrency, Running: len(m.running),
+		Concurrency: m.cfg.Concurrency, Running: len(m.running), Paused: m.paused,
 		StartedAt: m.startedAt, Heartbeat: m.cfg.Now(),
 	}
 	m.mu.Unlock()
