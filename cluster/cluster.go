@@ -50,6 +50,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stellarfw/stellar-go/event"
 )
 
 // Defaults of Config.
@@ -124,6 +126,13 @@ type Config struct {
 	OwnsConnection func(connectionID string) bool
 	// Logger receives joins, leaves and dropped messages. Default: none.
 	Logger *slog.Logger
+	// Events, when set, receives event.NodeJoined and event.NodeLeft
+	// whenever Logger logs another node's join or leave: once per join
+	// and once per leave, the nodes already live when this one starts
+	// counting as joined. A listener runs on the cluster's heartbeat or
+	// message loop, so it must be quick; its error is logged. Default:
+	// none.
+	Events *event.Bus
 	// Stats, when set, is called at every heartbeat for figures the node
 	// publishes in its membership record (Node.Stats), such as the tasks
 	// it runs and its connections. It is called without the cluster's
@@ -215,18 +224,23 @@ type Cluster struct {
 	lateReplies atomic.Uint64
 	dropLog     logLimiter
 
-	mu        sync.Mutex
-	cfg       Config             // guarded by mu; set by Start
-	sign      signer             // guarded by mu; fixed once started
-	t         Transport          // guarded by mu
-	running   bool               // guarded by mu
-	cancel    context.CancelFunc // guarded by mu
-	self      Node               // guarded by mu
-	members   map[string]Node    // guarded by mu; the live nodes, self included; never mutated, replaced
-	pending   map[string]*call   // guarded by mu; calls awaiting replies
-	hbErr     error              // guarded by mu; of the last heartbeat
-	joined    bool               // guarded by mu; the node's record was created
-	connected atomic.Bool        // subscribed to the transport
+	mu      sync.Mutex
+	cfg     Config             // guarded by mu; set by Start
+	sign    signer             // guarded by mu; fixed once started
+	t       Transport          // guarded by mu
+	running bool               // guarded by mu
+	cancel  context.CancelFunc // guarded by mu
+	self    Node               // guarded by mu
+	members map[string]Node    // guarded by mu; the live nodes, self included; never mutated, replaced
+	pending map[string]*call   // guarded by mu; calls awaiting replies
+	hbErr   error              // guarded by mu; of the last heartbeat
+	joined  bool               // guarded by mu; the node's record was created
+	// left holds, for each node that announced its leave, the instance
+	// that did, until its record is no longer read: a listing read
+	// before the record was removed must not bring the node back.
+	left      map[string]string // guarded by mu
+	refreshMu sync.Mutex        // serializes refreshMembers: a stale listing must not replace a newer one
+	connected atomic.Bool       // subscribed to the transport
 
 	replay *replayMemory // set by Start before the loops that read it
 	inbox  chan *envelope
@@ -290,6 +304,7 @@ func (c *Cluster) Start(ctx context.Context, t Transport, cfg Config) error {
 	c.self = Node{ID: cfg.ID, Instance: newID(), Host: host, PID: os.Getpid(), StartedAt: cfg.Now().UTC().Truncate(time.Millisecond),
 		Version: cfg.Version, Transports: cfg.Transports}
 	c.members = map[string]Node{}
+	c.left = map[string]string{}
 	c.pending = map[string]*call{}
 	c.inbox = make(chan *envelope, inboxSize)
 	// What was signed before this start may have reached the node's
@@ -699,7 +714,7 @@ func (c *Cluster) handle(ctx context.Context, e *envelope) {
 		}
 	case typeLeave:
 		if e.From != self {
-			c.memberLeft(e.From, "left the cluster")
+			c.memberLeft(ctx, e.From, "left the cluster")
 		}
 	default:
 		v, ok := c.subs.Load(e.Type)
@@ -783,10 +798,13 @@ func (c *Cluster) heartbeat(ctx context.Context) {
 	}
 }
 
-// refreshMembers reads the live nodes and logs who joined and who left.
+// refreshMembers reads the live nodes, and logs (and fires the events
+// of) who joined and who left.
 func (c *Cluster) refreshMembers(ctx context.Context) {
+	c.refreshMu.Lock()
+	defer c.refreshMu.Unlock()
 	c.mu.Lock()
-	t, s, ttl, self, log, clock := c.t, c.sign, c.cfg.NodeTTL, c.cfg.ID, c.cfg.Logger, c.cfg.Now
+	t, s, ttl, self, log, clock, bus := c.t, c.sign, c.cfg.NodeTTL, c.cfg.ID, c.cfg.Logger, c.cfg.Now, c.cfg.Events
 	c.mu.Unlock()
 	rctx, cancel := context.WithTimeout(ctx, ttl)
 	nodes, err := readNodes(rctx, t, s, clock())
@@ -794,11 +812,22 @@ func (c *Cluster) refreshMembers(ctx context.Context) {
 	if err != nil {
 		return // keep the last view while the backend is away
 	}
-	now := make(map[string]Node, len(nodes))
+	read := make(map[string]string, len(nodes)) // id → instance
 	for _, n := range nodes {
-		now[n.ID] = n
+		read[n.ID] = n.Instance
 	}
 	c.mu.Lock()
+	for id, inst := range c.left {
+		if read[id] != inst {
+			delete(c.left, id) // its record is gone, or a new run took the id
+		}
+	}
+	now := make(map[string]Node, len(nodes))
+	for _, n := range nodes {
+		if c.left[n.ID] != n.Instance || n.ID == self {
+			now[n.ID] = n
+		}
+	}
 	old := c.members
 	c.members = now
 	for id := range old {
@@ -810,28 +839,31 @@ func (c *Cluster) refreshMembers(ctx context.Context) {
 		}
 	}
 	c.mu.Unlock()
-	for id := range now {
+	for id, n := range now {
 		if _, ok := old[id]; !ok && id != self {
 			log.Info(id+" joined the cluster", "member", id)
+			fireNode(ctx, bus, log, event.NodeJoined, n)
 		}
 	}
-	for id := range old {
+	for id, n := range old {
 		if _, ok := now[id]; !ok && id != self {
 			log.Info(id+" left the cluster", "member", id)
+			fireNode(ctx, bus, log, event.NodeLeft, n)
 		}
 	}
 }
 
 // memberLeft removes a node that announced its leave.
-func (c *Cluster) memberLeft(id, what string) {
+func (c *Cluster) memberLeft(ctx context.Context, id, what string) {
 	c.mu.Lock()
-	_, ok := c.members[id]
-	if ok { // copy on write: refreshMembers reads its map unlocked
+	n, ok := c.members[id]
+	if ok { // copy on write: readers take the map under mu and use it after
 		m := maps.Clone(c.members)
 		delete(m, id)
 		c.members = m
+		c.left[id] = n.Instance
 	}
-	log := c.cfg.Logger
+	log, bus := c.cfg.Logger, c.cfg.Events
 	// Calls waiting on it will not get its reply: let them finish.
 	for _, p := range c.pending {
 		p.nodeGoneLocked(id)
@@ -839,6 +871,18 @@ func (c *Cluster) memberLeft(id, what string) {
 	c.mu.Unlock()
 	if ok {
 		log.Info(id+" "+what, "member", id)
+		fireNode(ctx, bus, log, event.NodeLeft, n)
+	}
+}
+
+// fireNode fires a membership event about node n on bus; a listener's
+// error is logged and changes nothing.
+func fireNode(ctx context.Context, bus *event.Bus, log *slog.Logger, ev event.Event[event.Node], n Node) {
+	if !bus.Has(ev.Name()) {
+		return
+	}
+	if err := event.Fire(ctx, bus, ev, &event.Node{ID: n.ID, Host: n.Host, PID: n.PID}); err != nil && !errors.Is(err, event.ErrStop) {
+		log.Warn("event listener failed", "event", ev.Name(), "member", n.ID, "error", err.Error())
 	}
 }
 
