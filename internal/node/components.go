@@ -102,7 +102,7 @@ func RedisConfig(c config.Config) backend.RedisConfig {
 
 // TaskConfig is the task Manager's configuration: the tasks section.
 // tasks.workers -1 (or 0 from a file, the environment or a flag) runs no
-// workers.
+// workers. Events is the caller's to set.
 func TaskConfig(c config.Config, logger *slog.Logger) task.Config {
 	t := c.Tasks
 	return task.Config{
@@ -119,7 +119,8 @@ func TaskConfig(c config.Config, logger *slog.Logger) task.Config {
 // ClusterConfig is the cluster's configuration: the cluster section, the
 // node's id and version, and the transports it serves, signing with
 // token (which may differ from cluster.token: a node alone in memory
-// makes one up). Stats and OwnsConnection are the caller's to set.
+// makes one up). Stats, OwnsConnection and Events are the caller's to
+// set.
 func ClusterConfig(c config.Config, token string, logger *slog.Logger) cluster.Config {
 	var transports []string
 	if c.HTTP.Addr != "off" {
