@@ -125,7 +125,7 @@ func (a *cmd) usage(w io.Writer, prog string) {
 Usage:
   %[1]s run [flags]            start one node
   %[1]s config [flags]         print the effective configuration (secrets masked)
-  %[1]s tasks COMMAND          inspect and manage task queues (list, stats, enqueue, failed, retry, remove, delayed; all but list need Redis)
+  %[1]s tasks COMMAND          inspect and manage task queues (list, stats, enqueue, failed, retry, remove, delayed, pause, resume; all but list need Redis)
   %[1]s cluster status [--json] list the live nodes of the cluster (needs Redis)
   %[1]s version                print versions
   %[1]s startCluster [flags]   run --workers N nodes on this machine, supervised (see docs/startcluster.md)

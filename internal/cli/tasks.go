@@ -19,12 +19,14 @@ import (
 
 const tasksUsage = `Usage:
   %[1]s tasks list      [--json]                      registered tasks: name, queue, frequency
-  %[1]s tasks stats     [--json]                      per queue: pending, delayed, running, processed, failed; workers
+  %[1]s tasks stats     [--json]                      per queue: pending, delayed, running, processed, failed, paused; workers
   %[1]s tasks enqueue   NAME [JSON-ARGS] [--queue Q] [--in DURATION] [--json]
   %[1]s tasks failed    [--offset N] [--limit N] [--json]
   %[1]s tasks retry     ID [--json]                   retry a failed task and remove it from the failed list
   %[1]s tasks remove    ID [--json]                   remove a failed task
   %[1]s tasks delayed   [--json]                      delayed tasks, soonest first
+  %[1]s tasks pause     QUEUE [--json]                no node takes the queue's tasks until resume
+  %[1]s tasks resume    QUEUE [--json]                the nodes take the queue's tasks again
 
 All but list work on the cluster's queues in Redis, configured as for run
 (--redis URL, STELLAR_REDIS_URL, --config PATH, ...); list shows the tasks
@@ -59,7 +61,7 @@ func (a *cmd) cmdTasks(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "stellar: %v\n", err)
 		return ExitUsage
 	}
-	want := map[string][2]int{"list": {0, 0}, "stats": {0, 0}, "enqueue": {1, 2}, "failed": {0, 0}, "retry": {1, 1}, "remove": {1, 1}, "delayed": {0, 0}}
+	want := map[string][2]int{"list": {0, 0}, "stats": {0, 0}, "enqueue": {1, 2}, "failed": {0, 0}, "retry": {1, 1}, "remove": {1, 1}, "delayed": {0, 0}, "pause": {1, 1}, "resume": {1, 1}}
 	n, ok := want[sub]
 	if !ok {
 		fmt.Fprintf(stderr, "stellar: unknown tasks command %q\n\n"+tasksUsage, sub, "stellar")
@@ -159,9 +161,13 @@ func (a *cmd) runTasksCommand(ctx context.Context, b *backend.Backend, cfg confi
 		if err != nil {
 			return nil, nil, err
 		}
-		rows := [][]string{{"QUEUE", "PENDING", "DELAYED", "RUNNING", "PROCESSED", "FAILED"}}
+		rows := [][]string{{"QUEUE", "PENDING", "DELAYED", "RUNNING", "PROCESSED", "FAILED", "PAUSED"}}
 		for _, q := range s.Queues {
-			rows = append(rows, []string{q.Queue, fmt.Sprint(q.Pending), fmt.Sprint(q.Delayed), fmt.Sprint(q.Running), fmt.Sprint(q.Processed), fmt.Sprint(q.Failed)})
+			paused := "-"
+			if q.Paused {
+				paused = "paused"
+			}
+			rows = append(rows, []string{q.Queue, fmt.Sprint(q.Pending), fmt.Sprint(q.Delayed), fmt.Sprint(q.Running), fmt.Sprint(q.Processed), fmt.Sprint(q.Failed), paused})
 		}
 		rows = append(rows, []string{}, []string{fmt.Sprintf("workers: %d nodes, concurrency %d", s.Workers, s.Concurrency)})
 		return s, rows, nil
@@ -222,6 +228,16 @@ func (a *cmd) runTasksCommand(ctx context.Context, b *backend.Backend, cfg confi
 			d = []task.Info{}
 		}
 		return d, rows, nil
+	case "pause":
+		if err := insp.PauseQueue(ctx, pos[0]); err != nil {
+			return nil, nil, err
+		}
+		return map[string]string{"paused": pos[0]}, [][]string{{"paused queue " + pos[0] + ": no node takes its tasks until `tasks resume " + pos[0] + "`"}}, nil
+	case "resume":
+		if err := insp.ResumeQueue(ctx, pos[0]); err != nil {
+			return nil, nil, err
+		}
+		return map[string]string{"resumed": pos[0]}, [][]string{{"resumed queue " + pos[0]}}, nil
 	}
 	return nil, nil, fmt.Errorf("unknown command %q", sub)
 }
