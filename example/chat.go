@@ -10,9 +10,10 @@ import (
 
 // setupChat shows the chat rooms: a say middleware, and actions that
 // manage rooms and members from the server. Clients join and talk with
-// the verbs, over TCP or WebSocket (see public/index.html):
+// the verbs, over TCP or WebSocket (see public/index.html). The room
+// "lobby" exists from the start (the start hook in hooks.go creates it):
 //
-//	curl -X POST 'localhost:8080/api/chatCreate?room=lobby'
+//	curl -X POST 'localhost:8080/api/chatCreate?room=games'
 //	printf 'roomAdd lobby\nsay lobby hello\n' | nc localhost 5000
 //	curl -X POST 'localhost:8080/api/chatJoin?connection=ID&room=lobby'
 //	curl 'localhost:8080/api/chatStatus?room=lobby'
