@@ -52,6 +52,9 @@ type Field struct {
 	// Input is the declaration derived from the field: its Format yields
 	// the field's type, its Default and Validator come from the tags.
 	Input Input
+	// Layout is the format tag of a time.Time field: the layout its
+	// values are written in; "" for RFC 3339 or YYYY-MM-DD.
+	Layout string
 
 	index []int
 	conv  *conv
@@ -165,7 +168,7 @@ func newField(t reflect.Type, tags map[string]string) (Field, error) {
 	if err != nil {
 		return Field{}, err
 	}
-	f := Field{Type: t, conv: c}
+	f := Field{Type: t, conv: c, Layout: layout}
 	f.Input.Description = tags[tagDesc]
 	f.Input.Format = c.format
 	f.Input.Validator = tags[tagValidate]
