@@ -99,6 +99,13 @@ func (g *Registry) SetDefaultTimeout(d time.Duration) {
 	g.timeout = max(d, 0)
 }
 
+// DefaultTimeout is the bound set by SetDefaultTimeout; zero for none.
+func (g *Registry) DefaultTimeout() time.Duration {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.timeout
+}
+
 // Register adds actions. A later action with the same name and version
 // replaces an earlier one, unless the earlier one is Protected. An action
 // without a name or Run, a bad Validator rule or an unknown middleware name

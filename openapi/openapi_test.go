@@ -1,90 +1,23 @@
 package openapi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"go.yaml.in/yaml/v3"
-
 	"github.com/stellarfw/stellar-go/action"
 	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/internal/openapitest"
 	"github.com/stellarfw/stellar-go/openapi"
 )
-
-// The OpenAPI 3.1 JSON Schemas, from the specification's repository
-// (testdata/oas-3.1/README.md): schema-base validates a whole document,
-// its Schema Objects included, against the OAS dialect of draft 2020-12.
-const (
-	schemaBase = "https://spec.openapis.org/oas/3.1/schema-base/WORK-IN-PROGRESS"
-	oasFiles   = "testdata/oas-3.1"
-)
-
-var (
-	validatorOnce sync.Once
-	validator     *jsonschema.Schema
-	validatorErr  error
-)
-
-// oasValidator compiles the specification's schema once.
-func oasValidator(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	validatorOnce.Do(func() {
-		c := jsonschema.NewCompiler()
-		c.AssertFormat()
-		for _, f := range []string{"schema.yaml", "schema-base.yaml", "dialect.yaml", "meta.yaml"} {
-			doc, err := loadYAML(filepath.Join(oasFiles, f))
-			if err != nil {
-				validatorErr = err
-				return
-			}
-			id, _ := doc.(map[string]any)["$id"].(string)
-			if err := c.AddResource(id, doc); err != nil {
-				validatorErr = err
-				return
-			}
-		}
-		validator, validatorErr = c.Compile(schemaBase)
-	})
-	if validatorErr != nil {
-		t.Fatalf("compiling the OpenAPI 3.1 schema: %v", validatorErr)
-	}
-	return validator
-}
-
-// loadYAML reads a YAML file as the JSON value it stands for.
-func loadYAML(path string) (any, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var v any
-	if err := yaml.Unmarshal(b, &v); err != nil {
-		return nil, err
-	}
-	j, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return jsonschema.UnmarshalJSON(bytes.NewReader(j))
-}
 
 // validate fails t unless doc is a valid OpenAPI 3.1 document.
 func validate(t *testing.T, doc []byte) {
 	t.Helper()
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := oasValidator(t).Validate(v); err != nil {
+	if err := openapitest.Validate(doc); err != nil {
 		t.Fatalf("the document is not valid OpenAPI 3.1: %v\n%s", err, doc)
 	}
 }
@@ -261,8 +194,7 @@ func TestValidatorRefusesBrokenDocuments(t *testing.T) {
 			_ = json.Unmarshal(b, &c)
 			breakIt(c)
 			b, _ = json.Marshal(c)
-			v, _ := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-			if err := oasValidator(t).Validate(v); err == nil {
+			if err := openapitest.Validate(b); err == nil {
 				t.Fatal("a broken document validated")
 			}
 		})

@@ -37,6 +37,7 @@ func HTTPConfig(c config.Config) httpt.Config {
 		RootEndpointType:         h.RootEndpointType,
 		PublicDir:                h.PublicDir,
 		DirectoryFile:            h.DirectoryFile,
+		OpenAPIPath:              h.OpenAPIPath,
 		HideServerInformation:    h.HideServerInformation,
 		HideRequesterInformation: h.HideRequesterInformation,
 		CORS: httpt.CORS{
