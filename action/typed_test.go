@@ -297,3 +297,33 @@ func TestCallAs(t *testing.T) {
 		t.Errorf("internal run: %v, output %v", err, r.output)
 	}
 }
+
+// BenchmarkCall compares an internal call of a typed action with the
+// same action in the map form.
+func BenchmarkCall(b *testing.B) {
+	mapForm := &Action{Name: "m", Inputs: map[string]Input{
+		"a":     {Validator: "required", Format: Float},
+		"b":     {Default: 1.0, Format: Float},
+		"label": {Validator: "alpha|max:5", Format: String},
+		"round": {Format: Boolean},
+	}, Run: func(_ context.Context, r *Request) error {
+		out, _ := sum(context.Background(), r, sumIn{A: r.Params.Float("a"), B: r.Params.Float("b"), Label: r.Params.String("label")})
+		r.Response["sum"], r.Response["label"], r.Response["Parts"] = out.Sum, out.Label, out.Parts
+		return nil
+	}}
+	g := NewRegistry(discardLogger(), "n")
+	if err := g.Register(mapForm, Typed("t", sum)); err != nil {
+		b.Fatal(err)
+	}
+	params := map[string]any{"a": "2", "b": 3.5, "label": "abc"}
+	for _, name := range []string{"m", "t"} {
+		b.Run(map[string]string{"m": "map", "t": "typed"}[name], func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := g.Call(context.Background(), name, params); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
