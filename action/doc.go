@@ -24,6 +24,29 @@
 // is reported at once, in one validation_failed (422) error whose Fields
 // map each bad input to its message.
 //
+// # Typed actions
+//
+// Typed declares an action with Go types for its input and output: the
+// inputs are derived from the fields of In and their tags (see package
+// input, "Typed inputs"), checked as Inputs are, and bound into an In;
+// the Out the function returns is merged into Request.Response, field by
+// JSON field.
+//
+//	type SumIn struct {
+//		A float64 `validate:"required"`
+//		B float64 `default:"1"`
+//	}
+//	type SumOut struct {
+//		Sum float64 `json:"sum"`
+//	}
+//
+//	action.Typed("sum", func(ctx context.Context, r *action.Request, in SumIn) (SumOut, error) {
+//		return SumOut{Sum: in.A + in.B}, nil
+//	})
+//
+// CallAs calls an action internally and returns its output typed; it
+// takes the In itself as params.
+//
 // # Versions, privacy and middleware
 //
 // Several versions of one action can be registered; a call gets the

@@ -99,6 +99,13 @@ func (g *Registry) SetDefaultTimeout(d time.Duration) {
 	g.timeout = max(d, 0)
 }
 
+// DefaultTimeout is the bound set by SetDefaultTimeout; zero for none.
+func (g *Registry) DefaultTimeout() time.Duration {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.timeout
+}
+
 // Register adds actions. A later action with the same name and version
 // replaces an earlier one, unless the earlier one is Protected. An action
 // without a name or Run, a bad Validator rule or an unknown middleware name
@@ -155,6 +162,9 @@ func (g *Registry) compile(a *Action) (*entry, error) {
 	}
 	if a.Version < 0 {
 		return nil, fmt.Errorf("action: %s: Version must be positive, got %d", a.Name, a.Version)
+	}
+	if a.typed != nil && a.typed.err != nil {
+		return nil, fmt.Errorf("action: %s: %w", a.Name, a.typed.err)
 	}
 	e := &entry{action: a}
 	if a.Inputs != nil {
@@ -255,6 +265,15 @@ func (g *Registry) handler(e *entry) *compiled {
 // actions are allowed, and the response map is returned. Errors are
 // *apierror.Error values.
 func (g *Registry) Call(ctx context.Context, name string, params map[string]any) (map[string]any, error) {
+	r, err := g.call(ctx, name, params)
+	if err != nil {
+		return nil, err
+	}
+	return r.Response, nil
+}
+
+// call runs an internal call and returns its request.
+func (g *Registry) call(ctx context.Context, name string, params map[string]any) (*Request, error) {
 	g.mu.RLock()
 	nodeID := g.nodeID
 	g.mu.RUnlock()
@@ -262,7 +281,7 @@ func (g *Registry) Call(ctx context.Context, name string, params map[string]any)
 	if err := g.Run(ctx, name, params, r); err != nil {
 		return nil, err
 	}
-	return r.Response, nil
+	return r, nil
 }
 
 // Run runs the action name for a transport. raw holds the parameters as the

@@ -119,6 +119,9 @@ type HTTP struct {
 	PublicDir string `key:"public_dir"`
 	// DirectoryFile is served for a folder. Default "index.html".
 	DirectoryFile string `key:"directory_file"`
+	// OpenAPIPath is where the OpenAPI 3.1 document of the actions and
+	// routes is served, such as "/openapi.json". Default "off": none.
+	OpenAPIPath string `key:"openapi_path"`
 	// HideServerInformation leaves serverInformation out of responses.
 	HideServerInformation bool `key:"hide_server_information"`
 	// HideRequesterInformation leaves requesterInformation out of responses.

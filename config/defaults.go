@@ -40,6 +40,7 @@ func Defaults(c *Config) {
 	setDefault(&h.RootEndpointType, httpt.DefaultRootEndpointType)
 	setDefault(&h.PublicDir, httpt.DefaultPublicDir)
 	setDefault(&h.DirectoryFile, httpt.DefaultDirectoryFile)
+	setDefault(&h.OpenAPIPath, httpt.DefaultOpenAPIPath)
 	if len(h.CORS.AllowOrigins) > 0 {
 		if len(h.CORS.AllowMethods) == 0 {
 			h.CORS.AllowMethods = httpt.DefaultCORSAllowMethods()

@@ -90,6 +90,9 @@ func TestValidate(t *testing.T) {
 			key: "http.action_path", want: `"off" leaves no way to reach actions`},
 		{name: "action path relative", change: func(c *Config) { c.HTTP.ActionPath = "api" },
 			key: "http.action_path", want: `expected a path starting with "/" or "off", got "api"`},
+		{name: "openapi path", change: func(c *Config) { c.HTTP.OpenAPIPath = "/openapi.json" }},
+		{name: "openapi path relative", change: func(c *Config) { c.HTTP.OpenAPIPath = "openapi.json" },
+			key: "http.openapi_path", want: `expected a path starting with "/" or "off", got "openapi.json"`},
 		{name: "routes", change: func(c *Config) {
 			c.HTTP.Routes = []Route{{"get", "/a", "a", 0}, {"ALL", "/b/:id", "b", 2}}
 		}},

@@ -461,7 +461,8 @@ func (m *Manager) def(name string) (*Definition, bool) {
 
 // Enqueue adds a task to run as soon as a worker is free (Stellar's
 // api.tasks.enqueue) and returns its id. args is encoded as JSON (a
-// map, a struct, or nil); a task with Inputs checks it against them.
+// map, a struct, or nil; the In of a task made by Typed is sent by its
+// parameter names); a task with Inputs checks it against them.
 // In, At, Queue, Unique and MaxAttempts change the call. It fails with
 // ErrNotStarted before Start and ErrStopped after Stop.
 //
@@ -482,6 +483,10 @@ func (m *Manager) Enqueue(ctx context.Context, name string, args any, opts ...Op
 	var o enqueueOpts
 	for _, opt := range opts {
 		opt(&o)
+	}
+	args, err = d.args(args)
+	if err != nil {
+		return "", fmt.Errorf("task: %s: arguments: %w", name, err)
 	}
 	raw, err := encodeArgs(args)
 	if err != nil {

@@ -31,6 +31,7 @@ func (a *tasksApp) Run(context.Context) error         { panic("not used") }
 func (a *tasksApp) Ready(context.Context) error       { return nil }
 func (a *tasksApp) Shutdown(context.Context) error    { return nil }
 func (a *tasksApp) Done() <-chan struct{}             { return nil }
+func (a *tasksApp) OpenAPI() ([]byte, error)          { panic("not used") }
 func (a *tasksApp) TaskManager() *task.Manager        { return a.m }
 
 // TestTasksPauseResume: `tasks pause QUEUE` pauses the queue in the

@@ -37,6 +37,7 @@ func HTTPConfig(c config.Config) httpt.Config {
 		RootEndpointType:         h.RootEndpointType,
 		PublicDir:                h.PublicDir,
 		DirectoryFile:            h.DirectoryFile,
+		OpenAPIPath:              h.OpenAPIPath,
 		HideServerInformation:    h.HideServerInformation,
 		HideRequesterInformation: h.HideRequesterInformation,
 		CORS: httpt.CORS{
@@ -48,6 +49,18 @@ func HTTPConfig(c config.Config) httpt.Config {
 		},
 		Routes: routes,
 	}
+}
+
+// OpenAPI is the OpenAPI 3.1 document, in JSON, of actions and routes as
+// the HTTP server configured by c serves them (stellar docs).
+func OpenAPI(c config.Config, actions httpt.Actions, routes *httpt.Routes) ([]byte, error) {
+	return httpt.OpenAPI(httpt.Options{
+		Config:     HTTPConfig(c),
+		ServerName: c.General.ServerName,
+		APIVersion: c.General.APIVersion,
+		Actions:    actions,
+		Routes:     routes,
+	})
 }
 
 // TCPConfig is the tcp transport's configuration: the tcp section. An

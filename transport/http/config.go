@@ -15,6 +15,8 @@ const (
 	DefaultRootEndpointType  = RootFile
 	DefaultPublicDir         = "public"
 	DefaultDirectoryFile     = "index.html"
+	// DefaultOpenAPIPath serves no OpenAPI document.
+	DefaultOpenAPIPath = "off"
 	// DefaultCORSMaxAge is the default CORS.MaxAge when CORS.AllowOrigins
 	// is set.
 	DefaultCORSMaxAge = 10 * time.Minute
@@ -71,6 +73,9 @@ type Config struct {
 	PublicDir string
 	// DirectoryFile is served for a folder. Default "index.html".
 	DirectoryFile string
+	// OpenAPIPath is where the OpenAPI 3.1 document of the actions and
+	// routes is served, such as "/openapi.json". Default "off": none.
+	OpenAPIPath string
 	// HideServerInformation leaves serverInformation out of responses.
 	HideServerInformation bool
 	// HideRequesterInformation leaves requesterInformation out of
@@ -126,6 +131,7 @@ func (c *Config) setDefaults() {
 	setDefault(&c.RootEndpointType, DefaultRootEndpointType)
 	setDefault(&c.PublicDir, DefaultPublicDir)
 	setDefault(&c.DirectoryFile, DefaultDirectoryFile)
+	setDefault(&c.OpenAPIPath, DefaultOpenAPIPath)
 	if len(c.CORS.AllowOrigins) > 0 {
 		if len(c.CORS.AllowMethods) == 0 {
 			c.CORS.AllowMethods = DefaultCORSAllowMethods()

@@ -1,7 +1,9 @@
 // Package http is the HTTP transport: it serves actions at /api/{action} and
 // /api?action=, through a RESTful route table, and static files from a
-// public folder; it answers /healthz and /readyz; and it drains in-flight
-// requests on shutdown. It is the Go counterpart of Stellar's web server.
+// public folder; it answers /healthz and /readyz, and serves the OpenAPI
+// document of its actions when Config.OpenAPIPath is set; and it drains
+// in-flight requests on shutdown. It is the Go counterpart of Stellar's
+// web server.
 package http
 
 import (
@@ -34,6 +36,9 @@ type Actions interface {
 	Lookup(name string, version int) (*action.Action, bool)
 	// Run runs the action name for a request; see action.Registry.Run.
 	Run(ctx context.Context, name string, raw map[string]any, r *action.Request) error
+	// List returns every action, every version, for the OpenAPI
+	// document.
+	List() []*action.Action
 }
 
 var _ Actions = (*action.Registry)(nil)
@@ -121,6 +126,9 @@ func New(opts Options) *Server {
 func (s *Server) Listen() error {
 	if s.routesErr != nil {
 		return s.routesErr
+	}
+	if p := s.cfg.OpenAPIPath; p != "off" && !strings.HasPrefix(p, "/") {
+		return fmt.Errorf("http: the OpenAPI path must start with / or be off, got %q", p)
 	}
 	ln, err := listen.Listen("tcp", s.cfg.Addr)
 	if err != nil {
@@ -273,6 +281,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/readyz":
 		s.readyz(w, r)
+		return
+	}
+	if p := s.cfg.OpenAPIPath; p != "off" && r.URL.Path == p {
+		s.serveOpenAPI(w, r)
 		return
 	}
 	if h, ok := s.opts.Handlers[r.URL.Path]; ok {

@@ -500,7 +500,7 @@ func TestConfigDefaults(t *testing.T) {
 		Addr: DefaultAddr, ReadTimeout: DefaultReadTimeout, ReadHeaderTimeout: DefaultReadHeaderTimeout,
 		WriteTimeout: DefaultWriteTimeout, IdleTimeout: DefaultIdleTimeout, MaxHeaderBytes: DefaultMaxHeaderBytes,
 		MaxBodyBytes: DefaultMaxBodyBytes, ActionPath: DefaultActionPath, RootEndpointType: RootFile,
-		PublicDir: DefaultPublicDir, DirectoryFile: DefaultDirectoryFile,
+		PublicDir: DefaultPublicDir, DirectoryFile: DefaultDirectoryFile, OpenAPIPath: DefaultOpenAPIPath,
 	}
 	if fmt.Sprint(c) != fmt.Sprint(want) {
 		t.Errorf("defaults = %+v\nwant       %+v", c, want)
