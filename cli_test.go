@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -64,5 +66,39 @@ func TestTasksCLI(t *testing.T) {
 	t.Setenv("STELLAR_REDIS_PREFIX", redistest.Prefix(t))
 	if code, out, _ := run("delayed", "--json"); code != ExitOK || strings.TrimSpace(out) != "[]" {
 		t.Fatalf("delayed on a fresh prefix: %d %s", code, out)
+	}
+}
+
+// TestRouteToUnknownActionRefused: run and config exit 2 naming a route
+// (of the config file or of the program) whose action is not registered,
+// before anything starts.
+func TestRouteToUnknownActionRefused(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "stellar.toml")
+	if err := os.WriteFile(file, []byte("[[http.routes]]\nmethod = \"get\"\npath = \"/r\"\naction = \"statsu\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"run", "config"} {
+		var out, errOut bytes.Buffer
+		code := New(Config{}).main([]string{"stellar", cmd, "--config", file, "--http", "127.0.0.1:0", "--tcp", "off"}, &out, &errOut)
+		if code != ExitUsage || !strings.Contains(errOut.String(), `route http.routes[0] (GET /r) names action "statsu", which is not registered (did you mean "status"?)`) {
+			t.Errorf("%s: exit %d, stderr %q", cmd, code, errOut.String())
+		}
+	}
+	app := New(Config{})
+	if err := app.Routes.Get("/x", "nosuch"); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	t.Chdir(dir)
+	if code := app.main([]string{"stellar", "config", "--config", filepath.Join(t.TempDir(), "none.json")}, &out, &errOut); code != ExitUsage {
+		t.Errorf("config with a missing file: exit %d", code)
+	}
+	errOut.Reset()
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	if code := app.main([]string{"stellar", "config"}, &out, &errOut); code != ExitUsage || !strings.Contains(errOut.String(), `route added by the program (GET /x) names action "nosuch"`) {
+		t.Errorf("config with a program route to nosuch: exit %d, stderr %q", code, errOut.String())
 	}
 }

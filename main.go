@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/internal/cli"
 	"github.com/stellarfw/stellar-go/internal/node"
 	"github.com/stellarfw/stellar-go/task"
@@ -45,3 +46,7 @@ type cliApp struct{ *App }
 func (c cliApp) TaskManager() *task.Manager { return c.Tasks }
 
 func (c cliApp) OpenAPI() ([]byte, error) { return node.OpenAPI(c.Config(), c.Actions, c.Routes) }
+
+func (c cliApp) CheckRoutes(cfg config.Config) error {
+	return cli.CheckRoutes(cfg, c.Routes, c.Actions)
+}

@@ -12,9 +12,7 @@ import (
 
 // Defaults fills the zero fields of c with their documented defaults,
 // which are those of the components the fields configure (http.Default…,
-// cluster.Default…, …). The CORS methods, headers and max age get theirs
-// only when AllowOrigins is set, since without origins no CORS headers are
-// sent. A zero cluster.node_ttl is a number of heartbeat intervals, as in
+// cluster.Default…, …). A zero cluster.node_ttl is a number of heartbeat intervals, as in
 // package cluster.
 func Defaults(c *Config) {
 	if c.ID == "" {
@@ -41,15 +39,17 @@ func Defaults(c *Config) {
 	setDefault(&h.PublicDir, httpt.DefaultPublicDir)
 	setDefault(&h.DirectoryFile, httpt.DefaultDirectoryFile)
 	setDefault(&h.OpenAPIPath, httpt.DefaultOpenAPIPath)
-	if len(h.CORS.AllowOrigins) > 0 {
-		if len(h.CORS.AllowMethods) == 0 {
-			h.CORS.AllowMethods = httpt.DefaultCORSAllowMethods()
-		}
-		if len(h.CORS.AllowHeaders) == 0 {
-			h.CORS.AllowHeaders = httpt.DefaultCORSAllowHeaders()
-		}
-		setDefault(&h.CORS.MaxAge, httpt.DefaultCORSMaxAge)
+	// The CORS methods, headers and max age have their defaults whether
+	// or not origins are set, so that `stellar config` and `config
+	// --keys` show the same values; without origins no CORS header is
+	// sent at all.
+	if len(h.CORS.AllowMethods) == 0 {
+		h.CORS.AllowMethods = httpt.DefaultCORSAllowMethods()
 	}
+	if len(h.CORS.AllowHeaders) == 0 {
+		h.CORS.AllowHeaders = httpt.DefaultCORSAllowHeaders()
+	}
+	setDefault(&h.CORS.MaxAge, httpt.DefaultCORSMaxAge)
 
 	c.connectionDefaults()
 	setDefault(&c.Redis.Prefix, backend.DefaultRedisPrefix)

@@ -26,7 +26,6 @@ type Key struct {
 // Keys describes every leaf key of Config, in declaration order.
 func Keys() []Key {
 	var def Config
-	def.HTTP.CORS.AllowOrigins = []string{"*"} // so the CORS defaults show
 	Defaults(&def)
 	v := reflect.ValueOf(def)
 	var keys []Key
@@ -42,8 +41,6 @@ func Keys() []Key {
 		switch f.key {
 		case "id":
 			k.Default = "hostname-pid"
-		case "http.cors.allow_origins":
-			k.Default = ""
 		}
 		keys = append(keys, k)
 	}

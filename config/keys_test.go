@@ -35,6 +35,11 @@ func TestDefaults(t *testing.T) {
 			PublicDir:         "public",
 			DirectoryFile:     "index.html",
 			OpenAPIPath:       "off",
+			CORS: CORS{
+				AllowMethods: []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
+				AllowHeaders: []string{"Content-Type", "Authorization"},
+				MaxAge:       10 * time.Minute,
+			},
 		},
 		TCP:       TCP{Addr: ":5000", MaxLineBytes: 64 << 10, MaxInFlight: 16, IdleTimeout: 5 * time.Minute},
 		WebSocket: WebSocket{Path: "/ws", MaxFrameBytes: 64 << 10, MaxInFlight: 16, PingInterval: 30 * time.Second},
@@ -117,10 +122,18 @@ func TestDefaultsStartingRooms(t *testing.T) {
 }
 
 func TestDefaultsCORS(t *testing.T) {
+	// Without origins the other fields have their defaults too (no CORS
+	// header is sent), as `stellar config --keys` shows them.
 	var none Config
 	Defaults(&none)
-	if none.HTTP.CORS.AllowMethods != nil || none.HTTP.CORS.AllowHeaders != nil || none.HTTP.CORS.MaxAge != 0 {
+	if none.HTTP.CORS.AllowOrigins != nil || strings.Join(none.HTTP.CORS.AllowMethods, ",") != "GET,POST,PUT,PATCH,DELETE,OPTIONS" ||
+		strings.Join(none.HTTP.CORS.AllowHeaders, ",") != "Content-Type,Authorization" || none.HTTP.CORS.MaxAge != 10*time.Minute {
 		t.Errorf("CORS defaults without origins: %+v", none.HTTP.CORS)
+	}
+	for _, k := range Keys() {
+		if k.Key == "http.cors.allow_origins" && k.Default != "" {
+			t.Errorf("--keys shows allow_origins default %q, want none", k.Default)
+		}
 	}
 
 	c := Config{HTTP: HTTP{CORS: CORS{AllowOrigins: []string{"*"}, AllowHeaders: []string{"X-Custom"}}}}

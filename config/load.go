@@ -131,6 +131,12 @@ func Load(src Source) (Loaded, error) {
 	if _, set := l.Origins["tasks.workers"]; set && l.Config.Tasks.Workers == 0 {
 		l.Config.Tasks.Workers = -1
 	}
+	// An explicit supervisor.workers = 0 (--workers 0) would mean "one
+	// per CPU" by the rule of Go code, while tasks.workers = 0 means
+	// none: refused, so that 0 never means two things.
+	if src, set := l.Origins["supervisor.workers"]; set && l.Config.Supervisor.Workers == 0 {
+		return Loaded{}, &Error{Source: src, Key: "supervisor.workers", Err: errors.New("must be at least 1, got 0; leave it unset for one worker per CPU")}
+	}
 	Defaults(&l.Config)
 	if err := l.Config.Validate(); err != nil {
 		var e *Error

@@ -10,7 +10,9 @@ import (
 // runs several nodes on one machine. Nodes started with run ignore it.
 type Supervisor struct {
 	// Workers is how many nodes startCluster starts. Default: the number
-	// of CPUs.
+	// of CPUs. An explicit 0 in a file, the environment or a flag is
+	// refused (tasks.workers = 0 means no workers; this would mean
+	// something else).
 	Workers int `key:"workers"`
 	// NamePrefix names the workers: NamePrefix followed by 1, 2, …, which
 	// is each worker's id. Default "stellar-worker-".
@@ -74,7 +76,7 @@ func (s Supervisor) validate() error {
 
 func init() {
 	for k, v := range map[string]string{
-		"supervisor.workers":         "startCluster: how many nodes to run (default: the number of CPUs)",
+		"supervisor.workers":         "startCluster: how many nodes to run, at least 1 (default: the number of CPUs)",
 		"supervisor.name_prefix":     "startCluster: worker names are this followed by 1, 2, …",
 		"supervisor.pid_file":        `startCluster: where to write the supervisor's pid, or "off"`,
 		"supervisor.stop_timeout":    "startCluster: a stopping worker is killed after this (default shutdown_timeout + 5s)",

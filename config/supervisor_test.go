@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -41,5 +43,26 @@ func TestSupervisorConfig(t *testing.T) {
 	}
 	if len(loaded.Warnings) != 0 {
 		t.Errorf("warnings for the variables startCluster sets: %v", loaded.Warnings)
+	}
+}
+
+// TestExplicitZeroSupervisorWorkersRefused: supervisor.workers = 0 from
+// a flag, the environment or a file is refused rather than read as "one
+// per CPU", since tasks.workers = 0 means none; unset, or 0 in Go code,
+// is the default.
+func TestExplicitZeroSupervisorWorkersRefused(t *testing.T) {
+	for _, src := range []Source{
+		{Dir: t.TempDir(), Env: []string{}, Flags: map[string]string{"supervisor.workers": "0"}},
+		{Dir: t.TempDir(), Env: []string{"STELLAR_SUPERVISOR_WORKERS=0"}},
+	} {
+		_, err := Load(src)
+		var e *Error
+		if !errors.As(err, &e) || e.Key != "supervisor.workers" || !strings.Contains(err.Error(), "at least 1") {
+			t.Errorf("Load(%v) = %v, want an error on supervisor.workers", src, err)
+		}
+	}
+	l, err := Load(Source{Dir: t.TempDir(), Env: []string{}})
+	if err != nil || l.Config.Supervisor.Workers != runtime.NumCPU() {
+		t.Errorf("unset: %d, %v; want %d", l.Config.Supervisor.Workers, err, runtime.NumCPU())
 	}
 }

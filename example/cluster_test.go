@@ -345,7 +345,7 @@ func TestCLIRedisNeedsToken(t *testing.T) {
 	} {
 		code, _, stderr := runCLI(t, "", []string{"STELLAR_SERVER_TOKEN="}, args...)
 		lines := strings.Split(strings.TrimSpace(stderr), "\n")
-		if last := lines[len(lines)-1]; code != 2 || !strings.HasPrefix(last, "stellar: ") || !strings.Contains(last, "cluster.token is empty") {
+		if last := lines[len(lines)-1]; code != 2 || !strings.HasPrefix(last, "example: ") || !strings.Contains(last, "cluster.token is empty") {
 			t.Fatalf("%v: exit %d, stderr:\n%s", args, code, stderr)
 		}
 	}
@@ -365,7 +365,7 @@ func TestCLIExitCodes(t *testing.T) {
 	srv := redistest.Shared(t)
 	dead := "redis://" + freePort(t) + "/0"
 	noRedis := []string{"STELLAR_REDIS_URL="}
-	const refusal = "stellar: no Redis configured: set --redis or STELLAR_REDIS_URL\n"
+	const refusal = "example: no Redis configured: set --redis or STELLAR_REDIS_URL\n"
 	tests := []struct {
 		name   string
 		env    []string

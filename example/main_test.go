@@ -361,7 +361,8 @@ func TestCLIErrors(t *testing.T) {
 		lines := 0
 		sc := bufio.NewScanner(strings.NewReader(stderr))
 		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "stellar:") {
+			// The command line names the program as it was run.
+			if strings.HasPrefix(sc.Text(), "example:") {
 				lines++
 			}
 		}
@@ -399,9 +400,10 @@ func TestCLIVersionAndHelp(t *testing.T) {
 	if code, out, _ := runCLI(t, "", nil, "help"); code != 0 || !strings.Contains(out, "startCluster") {
 		t.Fatalf("help: %d %q", code, out)
 	}
-	code, _, stderr := runCLI(t, "", nil, "run", "--help")
-	if code != 0 || !strings.Contains(stderr, "-http") || !strings.Contains(stderr, ":8080") || !strings.Contains(stderr, "STELLAR_REDIS_URL") {
-		t.Fatalf("run --help: %d\n%s", code, stderr)
+	// Help goes to stdout.
+	code, stdout, _ := runCLI(t, "", nil, "run", "--help")
+	if code != 0 || !strings.Contains(stdout, "-http") || !strings.Contains(stdout, ":8080") || !strings.Contains(stdout, "STELLAR_REDIS_URL") {
+		t.Fatalf("run --help: %d\n%s", code, stdout)
 	}
 	if code, _, _ := runCLI(t, "", nil); code != 2 {
 		t.Fatalf("no command: exit %d", code)

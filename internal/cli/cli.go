@@ -7,14 +7,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"text/tabwriter"
-
-	"log/slog"
 
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/config"
@@ -53,6 +52,10 @@ type App interface {
 	// OpenAPI is the OpenAPI 3.1 document, in JSON, of the app's actions
 	// and routes under the effective configuration (`docs`).
 	OpenAPI() ([]byte, error)
+	// CheckRoutes fails, naming the route, when a route of cfg or of the
+	// program names no registered action (or no such version of one):
+	// run and config refuse to go on with it. See CheckRoutes.
+	CheckRoutes(cfg config.Config) error
 }
 
 // Info is what the command line says about the program.
@@ -69,10 +72,12 @@ type cmd struct {
 	App
 	base    config.Config
 	version string
+	prog    string // the program's name, as it was run
 }
 
 // Main runs the stellar command line with args (os.Args) and returns the
-// exit status.
+// exit status. Help and the commands' output go to stdout, errors and
+// logs to stderr; usage lines name the program as args[0] does.
 //
 //	run           start one node
 //	config        print the effective configuration, secrets masked
@@ -83,23 +88,25 @@ type cmd struct {
 //	startCluster  run N nodes on this machine, supervised
 //	help          show this help
 func Main(app App, info Info, args []string, stdout, stderr io.Writer) int {
-	c := &cmd{App: app, base: info.Base, version: info.Version}
+	c := &cmd{App: app, base: info.Base, version: info.Version, prog: "stellar"}
+	if len(args) > 0 && args[0] != "" {
+		c.prog = filepath.Base(args[0])
+	}
 	return c.main(args, stdout, stderr)
 }
 
 func (a *cmd) main(args []string, stdout, stderr io.Writer) int {
-	prog := "stellar"
 	if len(args) > 0 {
 		args = args[1:]
 	}
 	if len(args) == 0 {
-		a.usage(stderr, prog)
+		a.usage(stderr)
 		return ExitUsage
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "run":
-		return a.cmdRun(rest, stderr)
+		return a.cmdRun(rest, stdout, stderr)
 	case "config":
 		return a.cmdConfig(rest, stdout, stderr)
 	case "tasks":
@@ -108,24 +115,23 @@ func (a *cmd) main(args []string, stdout, stderr io.Writer) int {
 		return a.cmdCluster(rest, stdout, stderr)
 	case "docs":
 		return a.cmdDocs(rest, stdout, stderr)
-	case "version", "--version", "-v":
-		fmt.Fprintf(stdout, "stellar %s (%s, app version %s)\n", a.version, runtime.Version(), a.base.General.APIVersion)
-		return ExitOK
+	case "version", "--version", "-version", "-v":
+		return a.cmdVersion(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 {
-			return a.main([]string{prog, rest[0], "--help"}, stdout, stderr)
+			return a.main(append(append([]string{a.prog}, rest...), "--help"), stdout, stderr)
 		}
-		a.usage(stdout, prog)
+		a.usage(stdout)
 		return ExitOK
 	case "startCluster":
-		return a.cmdStartCluster(rest, stderr)
+		return a.cmdStartCluster(rest, stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "stellar: unknown command %q\n\n", cmd)
-	a.usage(stderr, prog)
+	fmt.Fprintf(stderr, "%s: unknown command %q\n\n", a.prog, cmd)
+	a.usage(stderr)
 	return ExitUsage
 }
 
-func (a *cmd) usage(w io.Writer, prog string) {
+func (a *cmd) usage(w io.Writer) {
 	fmt.Fprintf(w, `%[1]s — an action-based API server with clustering built in
 
 Usage:
@@ -134,77 +140,67 @@ Usage:
   %[1]s tasks COMMAND          inspect and manage task queues (list, stats, enqueue, failed, retry, remove, delayed, pause, resume; all but list need Redis)
   %[1]s cluster status [--json] list the live nodes of the cluster (needs Redis)
   %[1]s docs [flags]           print the OpenAPI 3.1 document of the actions and routes
-  %[1]s version                print versions
+  %[1]s version                print the app's and the framework's versions
   %[1]s startCluster [flags]   run --workers N nodes on this machine, supervised (see docs/startcluster.md)
   %[1]s help [command]         show help
 
-Run '%[1]s help run' for the flags. Configuration comes from defaults, then
-stellar.toml, stellar.yaml or stellar.json in the working directory (or
---config PATH), then STELLAR_* environment variables, then flags.
-`, prog)
+Run '%[1]s COMMAND --help' (or '%[1]s help COMMAND') for a command's flags.
+Configuration comes from defaults, then stellar.toml, stellar.yaml or
+stellar.json in the working directory (or --config PATH), then STELLAR_*
+environment variables, then flags.
+`, a.prog)
 }
 
-// nodeFlags are the flags shared by run and config: they name the same
-// settings as the config keys they set.
-type nodeFlags struct {
-	fs     *flag.FlagSet
-	keys   map[string]string // flag name → config key
-	config *string
-}
+const runUsage = `Usage: %[1]s run [flags]
 
-func newNodeFlags(name string, stderr io.Writer) *nodeFlags {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	nf := &nodeFlags{fs: fs, keys: map[string]string{}}
-	def := config.Config{}
-	config.Defaults(&def)
-	add := func(flagName, key, def, usage string) {
-		fs.String(flagName, def, usage)
-		nf.keys[flagName] = key
-	}
-	add("id", "id", "", "node id (env STELLAR_ID; default hostname-pid)")
-	add("http", "http.addr", def.HTTP.Addr, `HTTP listen address, or "off" (env STELLAR_HTTP_ADDR)`)
-	add("tcp", "tcp.addr", def.TCP.Addr, `TCP listen address, or "off" (env STELLAR_TCP_ADDR)`)
-	add("redis", "redis.url", "", "Redis URL, e.g. redis://127.0.0.1:6379/0; none runs on the in-memory backend (env STELLAR_REDIS_URL)")
-	add("token", "cluster.token", "", "server token that signs messages between nodes (env STELLAR_SERVER_TOKEN)")
-	add("log-level", "log.level", def.Log.Level, "log level: debug, info, warn or error (env STELLAR_LOG_LEVEL)")
-	nf.config = fs.String("config", "", "config file (env STELLAR_CONFIG; default stellar.toml, stellar.yaml or stellar.json here)")
-	return nf
-}
+Starts one node: its HTTP, WebSocket and TCP servers, its task workers,
+its chat rooms and its cluster membership, and serves until SIGINT or
+SIGTERM, then stops gracefully. Every route must name a registered
+action.
 
-// parse parses args and loads the configuration they select.
-func (nf *nodeFlags) load(base config.Config, args []string) (config.Loaded, error) {
-	if err := nf.fs.Parse(args); err != nil {
-		return config.Loaded{}, err
-	}
-	if nf.fs.NArg() > 0 {
-		return config.Loaded{}, fmt.Errorf("unexpected argument %q", nf.fs.Arg(0))
-	}
-	flags := map[string]string{}
-	nf.fs.Visit(func(f *flag.Flag) {
-		if key, ok := nf.keys[f.Name]; ok {
-			flags[key] = f.Value.String()
-		}
-	})
-	loaded, err := config.Load(config.Source{Base: base, File: *nf.config, Flags: flags})
-	if errors.Is(err, config.ErrManyFiles) {
-		err = fmt.Errorf("%w; or choose one with --config", err)
-	}
-	return loaded, err
-}
+Exit status: 0 after a clean stop; 2 for a usage or configuration error,
+a route naming no action, or a listener that cannot bind; 1 when the
+node failed while running or did not stop cleanly.
+`
 
-func (a *cmd) cmdRun(args []string, stderr io.Writer) int {
-	nf := newNodeFlags("run", stderr)
-	loaded, err := nf.load(a.base, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
+const configUsage = `Usage: %[1]s config [flags]
+
+Prints the effective configuration as JSON, secrets masked: the defaults,
+then the config file, then STELLAR_* environment variables, then the
+flags. --keys lists every key with its environment variable and default
+instead. Every route must name a registered action (exit status 2 names
+the one that does not).
+`
+
+const docsUsage = `Usage: %[1]s docs [flags]
+
+Prints the OpenAPI 3.1 document of the app's public actions and routes,
+under the configuration (the action path, the config routes, the
+server's name and version): what the server serves at
+http.openapi_path.
+`
+
+const versionUsage = `Usage: %[1]s version [flags]
+
+Prints the app's version (general.api_version, from the program, the
+config file or STELLAR_GENERAL_API_VERSION) and the framework's.
+`
+
+// sprintfUsage fills a usage text with the program's name.
+func (a *cmd) sprintfUsage(usage string) string { return fmt.Sprintf(usage, a.prog) }
+
+func (a *cmd) cmdRun(args []string, stdout, stderr io.Writer) int {
+	nf := newNodeFlags("run", a.sprintfUsage(runUsage), runFlags...)
+	loaded, code, ok := a.parse(nf, args, stdout, stderr)
+	if !ok {
+		return code
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "stellar: %v\n", err)
+	if err := a.CheckRoutes(loaded.Config); err != nil {
+		a.failAll(stderr, err)
 		return ExitUsage
 	}
 	if err := a.Configure(loaded.Config); err != nil {
-		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		a.fail(stderr, err)
 		return ExitUsage
 	}
 	if loaded.File != "" {
@@ -216,7 +212,7 @@ func (a *cmd) cmdRun(args []string, stderr io.Writer) int {
 	warnSecretsOnCommandLine(a.Logger(), loaded, "")
 	link, err := supervisor.Attach() // nil unless started by startCluster
 	if err != nil {
-		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		a.fail(stderr, err)
 		return ExitUsage
 	}
 	if link != nil {
@@ -224,25 +220,24 @@ func (a *cmd) cmdRun(args []string, stderr io.Writer) int {
 	}
 	if err := a.Start(context.Background()); err != nil {
 		workerStartFailed(link, a.Logger(), err)
-		fmt.Fprintf(stderr, "stellar: %v%s\n", oneLine(err), hint(err))
+		fmt.Fprintf(stderr, "%s: %v%s\n", a.prog, oneLine(err), hint(err))
 		return ExitUsage
 	}
 	if link != nil {
 		defer a.supervised(link)()
 	}
 	if err := a.Run(context.Background()); err != nil {
-		fmt.Fprintf(stderr, "stellar: %v\n", oneLine(err))
+		a.fail(stderr, err)
 		return ExitFailure
 	}
 	return ExitOK
 }
 
 func (a *cmd) cmdConfig(args []string, stdout, stderr io.Writer) int {
-	nf := newNodeFlags("config", stderr)
+	nf := newNodeFlags("config", a.sprintfUsage(configUsage), runFlags...)
 	keys := nf.fs.Bool("keys", false, "list every config key with its environment variable and default")
-	loaded, err := nf.load(a.base, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
+	if code, ok := a.parseOnly(nf, args, stdout, stderr); !ok {
+		return code
 	}
 	if *keys {
 		tw := tabwriter.NewWriter(stdout, 0, 2, 2, ' ', 0)
@@ -253,8 +248,9 @@ func (a *cmd) cmdConfig(args []string, stdout, stderr io.Writer) int {
 		_ = tw.Flush()
 		return ExitOK
 	}
+	loaded, err := nf.loadConfig(a.base)
 	if err != nil {
-		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		a.fail(stderr, err)
 		return ExitUsage
 	}
 	if loaded.File != "" {
@@ -262,10 +258,26 @@ func (a *cmd) cmdConfig(args []string, stdout, stderr io.Writer) int {
 	}
 	out, err := json.MarshalIndent(loaded.Config.Masked(), "", "  ")
 	if err != nil {
-		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		a.fail(stderr, err)
 		return ExitFailure
 	}
 	fmt.Fprintln(stdout, string(out))
+	if err := a.CheckRoutes(loaded.Config); err != nil {
+		a.failAll(stderr, err)
+		return ExitUsage
+	}
+	return ExitOK
+}
+
+// cmdVersion prints the app's version, as configured, and the
+// framework's.
+func (a *cmd) cmdVersion(args []string, stdout, stderr io.Writer) int {
+	nf := newNodeFlags("version", a.sprintfUsage(versionUsage), flagConfig)
+	loaded, code, ok := a.parse(nf, args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	fmt.Fprintf(stdout, "%s %s\nstellar %s (%s)\n", a.prog, loaded.Config.General.APIVersion, a.version, runtime.Version())
 	return ExitOK
 }
 
@@ -279,22 +291,18 @@ const errNoRedis = "no Redis configured: set --redis or STELLAR_REDIS_URL"
 // the config routes, the server's name and version): what the server
 // answers at http.openapi_path.
 func (a *cmd) cmdDocs(args []string, stdout, stderr io.Writer) int {
-	nf := newNodeFlags("docs", stderr)
-	loaded, err := nf.load(a.base, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "stellar: %v\n", err)
-		return ExitUsage
+	nf := newNodeFlags("docs", a.sprintfUsage(docsUsage), flagConfig)
+	loaded, code, ok := a.parse(nf, args, stdout, stderr)
+	if !ok {
+		return code
 	}
 	if err := a.Configure(loaded.Config); err != nil {
-		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		a.fail(stderr, err)
 		return ExitUsage
 	}
 	doc, err := a.OpenAPI()
 	if err != nil {
-		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		a.fail(stderr, err)
 		return ExitFailure
 	}
 	_, _ = stdout.Write(doc)

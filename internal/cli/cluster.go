@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -19,10 +18,10 @@ import (
 	"github.com/stellarfw/stellar-go/internal/node"
 )
 
-const clusterUsage = `Usage:
-  %[1]s cluster status [--json] [--token-file PATH]
-                                  list the live nodes: id, host, pid, uptime, version,
-                                  tasks running and open connections
+const clusterUsage = `Usage: %[1]s cluster status [flags]
+
+Lists the live nodes: id, host, pid, uptime, version, tasks running and
+open connections.
 
 It reads the cluster's membership from Redis, configured as for run
 (--redis URL, STELLAR_REDIS_URL or the config file), and needs the
@@ -42,46 +41,44 @@ const clusterStatusTimeout = 5 * time.Second
 
 // cmdCluster is the operator's view of the cluster.
 func (a *cmd) cmdCluster(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintf(stderr, clusterUsage, "stellar")
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 		if len(args) == 0 {
+			fmt.Fprint(stderr, a.sprintfUsage(clusterUsage))
 			return ExitUsage
 		}
+		fmt.Fprint(stdout, a.sprintfUsage(clusterUsage))
 		return ExitOK
 	}
 	if args[0] != "status" {
-		fmt.Fprintf(stderr, "stellar: unknown cluster command %q\n\n"+clusterUsage, args[0], "stellar")
+		fmt.Fprintf(stderr, "%s: unknown cluster command %q\n\n%s", a.prog, args[0], a.sprintfUsage(clusterUsage))
 		return ExitUsage
 	}
-	nf := newNodeFlags("cluster status", stderr)
+	nf := newNodeFlags("cluster status", a.sprintfUsage(clusterUsage), flagRedis, flagToken, flagConfig)
+	nf.redisOfCluster()
 	asJSON := nf.fs.Bool("json", false, "print JSON")
 	tokenFile := nf.fs.String("token-file", "", "file holding the token, read when none is configured (default: the one startCluster writes beside its pid file)")
-	loaded, err := nf.load(a.base, args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "stellar: %v\n", err)
-		return ExitUsage
+	loaded, code, ok := a.parse(nf, args[1:], stdout, stderr)
+	if !ok {
+		return code
 	}
 	cfg := loaded.Config
 	if !cfg.Redis.Enabled() {
-		fmt.Fprintln(stderr, "stellar: "+errNoRedis)
+		fmt.Fprintf(stderr, "%s: %s\n", a.prog, errNoRedis)
 		return ExitUsage
 	}
 	token, from, err := clusterToken(loaded, *tokenFile)
 	if err != nil {
-		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		a.fail(stderr, err)
 		return ExitUsage
 	}
 	if token == "" && !cfg.Cluster.Insecure {
-		fmt.Fprintf(stderr, "stellar: cluster.token is empty: the nodes sign their messages with it, and their membership too; "+
-			"set --token or STELLAR_SERVER_TOKEN to the cluster's shared secret (no token file %s here either)\n", tokenFilePath(cfg.Supervisor.PIDFile))
+		fmt.Fprintf(stderr, "%s: cluster.token is empty: the nodes sign their messages with it, and their membership too; "+
+			"set --token or STELLAR_SERVER_TOKEN to the cluster's shared secret (no token file %s here either)\n", a.prog, tokenFilePath(cfg.Supervisor.PIDFile))
 		return ExitUsage
 	}
 	b, err := backend.Open(node.BackendConfig(cfg))
 	if err != nil {
-		fmt.Fprintf(stderr, "stellar: %v\n", oneLine(err))
+		a.fail(stderr, err)
 		return ExitUsage
 	}
 	defer b.Close()
@@ -89,12 +86,12 @@ func (a *cmd) cmdCluster(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	nodes, err := cluster.ReadNodes(ctx, b.Cluster(), []byte(token))
 	if errors.Is(err, cluster.ErrTokenMismatch) {
-		fmt.Fprintf(stderr, "stellar: %s (token from %s); use the token its nodes were started with\n",
-			strings.TrimPrefix(oneLine(err), "cluster: "), from)
+		fmt.Fprintf(stderr, "%s: %s (token from %s); use the token its nodes were started with\n",
+			a.prog, strings.TrimPrefix(oneLine(err), "cluster: "), from)
 		return ExitUsage
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "stellar: %v\n", oneLine(err))
+		a.fail(stderr, err)
 		return ExitFailure
 	}
 	now := time.Now()

@@ -30,6 +30,7 @@ func (d *docsApp) Ready(context.Context) error       { return nil }
 func (d *docsApp) Shutdown(context.Context) error    { return nil }
 func (d *docsApp) Done() <-chan struct{}             { return nil }
 func (d *docsApp) TaskManager() *task.Manager        { return task.New() }
+func (d *docsApp) CheckRoutes(config.Config) error   { return nil }
 func (d *docsApp) OpenAPI() ([]byte, error) {
 	if d.err != nil {
 		return nil, d.err

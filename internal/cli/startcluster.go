@@ -39,24 +39,24 @@ const readyPollInterval = 50 * time.Millisecond
 var supervisorOnlyFlags = map[string]bool{"workers": true, "name-prefix": true, "pid-file": true, "token": true, "redis": true, "id": true}
 
 // cmdStartCluster runs a supervisor of N workers of this program.
-func (a *cmd) cmdStartCluster(args []string, stderr io.Writer) int {
-	nf := newStartClusterFlags(stderr)
-	loaded, err := nf.load(a.base, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "stellar: %v\n", err)
-		return ExitUsage
+func (a *cmd) cmdStartCluster(args []string, stdout, stderr io.Writer) int {
+	nf := newStartClusterFlags(a.prog)
+	loaded, code, ok := a.parse(nf, args, stdout, stderr)
+	if !ok {
+		return code
 	}
 	if f := nf.fs.Lookup("id"); f != nil && f.Value.String() != "" {
-		fmt.Fprintln(stderr, "stellar: startCluster names its workers itself (--name-prefix); --id applies to run")
+		fmt.Fprintf(stderr, "%s: startCluster names its workers itself (--name-prefix); --id applies to run\n", a.prog)
+		return ExitUsage
+	}
+	if err := a.CheckRoutes(loaded.Config); err != nil {
+		a.failAll(stderr, err)
 		return ExitUsage
 	}
 	cfg := loaded.Config
 	logger, err := logging.New(stderr, cfg.Log.Format, cfg.Log.Level, "supervisor")
 	if err != nil {
-		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		a.fail(stderr, err)
 		return ExitUsage
 	}
 	for _, w := range loaded.Warnings {
@@ -67,9 +67,9 @@ func (a *cmd) cmdStartCluster(args []string, stderr io.Writer) int {
 		cfg.Redis.URL = DefaultClusterRedisURL
 	}
 	if err := checkRedis(cfg); err != nil {
-		fmt.Fprintf(stderr, "stellar: startCluster needs Redis, and none answers at %s: %v\n"+
+		fmt.Fprintf(stderr, "%s: startCluster needs Redis, and none answers at %s: %v\n"+
 			"Start one (redis-server, or: docker run -d -p 6379:6379 redis), or point to yours with --redis URL or STELLAR_REDIS_URL.\n",
-			redisWhere(cfg.Redis), oneLine(err))
+			a.prog, redisWhere(cfg.Redis), oneLine(err))
 		return ExitUsage
 	}
 	token := cfg.Cluster.Token
@@ -106,7 +106,7 @@ func (a *cmd) cmdStartCluster(args []string, stderr io.Writer) int {
 		sc.Stderr = f
 	}
 	sc.Reload = func() (supervisor.Config, error) {
-		nf := newStartClusterFlags(io.Discard)
+		nf := newStartClusterFlags(a.prog)
 		loaded, err := nf.load(a.base, args)
 		if err != nil {
 			return supervisor.Config{}, err
@@ -124,7 +124,7 @@ func (a *cmd) cmdStartCluster(args []string, stderr io.Writer) int {
 		return workerConfig(nf, next, t), nil
 	}
 	if err := supervisor.New(sc).Run(context.Background()); err != nil {
-		fmt.Fprintf(stderr, "stellar: %v\n", oneLine(err))
+		a.fail(stderr, err)
 		if errors.Is(err, supervisor.ErrRunning) || errors.Is(err, supervisor.ErrListen) || errors.Is(err, supervisor.ErrUnsupported) {
 			return ExitUsage
 		}
@@ -133,14 +133,24 @@ func (a *cmd) cmdStartCluster(args []string, stderr io.Writer) int {
 	return ExitOK
 }
 
+const startClusterUsage = `Usage: %[1]s startCluster [flags]
+
+Runs --workers nodes of this program on this machine ('%[1]s run' each,
+named --name-prefix followed by 1, 2, …), sharing its ports, on one
+Redis, and restarts those that die. SIGTTIN adds a worker, SIGTTOU
+removes one, SIGUSR2 restarts them one at a time, SIGHUP rereads the
+configuration and does the same, SIGINT or SIGTERM stops them all. See
+docs/startcluster.md.
+`
+
 // newStartClusterFlags are run's flags and the supervisor's.
-func newStartClusterFlags(stderr io.Writer) *nodeFlags {
-	nf := newNodeFlags("startCluster", stderr)
+func newStartClusterFlags(prog string) *nodeFlags {
+	nf := newNodeFlags("startCluster", fmt.Sprintf(startClusterUsage, prog), runFlags...)
 	add := func(name, key, usage string) {
 		nf.fs.String(name, "", usage)
 		nf.keys[name] = key
 	}
-	add("workers", "supervisor.workers", "number of workers (env STELLAR_SUPERVISOR_WORKERS; default: the number of CPUs)")
+	add("workers", "supervisor.workers", "number of workers, at least 1 (env STELLAR_SUPERVISOR_WORKERS; default: the number of CPUs)")
 	add("name-prefix", "supervisor.name_prefix", `workers are named this followed by 1, 2, … (env STELLAR_SUPERVISOR_NAME_PREFIX; default "stellar-worker-")`)
 	add("pid-file", "supervisor.pid_file", `file holding the supervisor's pid, or "off" (env STELLAR_SUPERVISOR_PID_FILE; default stellar-cluster.pid)`)
 	nf.fs.Lookup("redis").Usage = "Redis URL the workers share (env STELLAR_REDIS_URL; default " + DefaultClusterRedisURL + ")"

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -17,7 +16,7 @@ import (
 // token reach the workers through their environment only.
 func TestWorkerConfigKeepsSecretsOffTheCommandLine(t *testing.T) {
 	const url = "redis://:pa55word@127.0.0.1:6379/2"
-	nf := newStartClusterFlags(io.Discard)
+	nf := newStartClusterFlags("stellar")
 	loaded, err := nf.load(config.Config{}, []string{"--redis", url, "--token", "t0ken", "--workers", "2", "--http", "127.0.0.1:0", "--log-level", "debug"})
 	if err != nil {
 		t.Fatal(err)

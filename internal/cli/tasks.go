@@ -3,8 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -17,99 +15,159 @@ import (
 	"github.com/stellarfw/stellar-go/task"
 )
 
-const tasksUsage = `Usage:
-  %[1]s tasks list      [--json]                      registered tasks: name, queue, frequency
-  %[1]s tasks stats     [--json]                      per queue: pending, delayed, running, processed, failed, paused; workers
-  %[1]s tasks enqueue   NAME [JSON-ARGS] [--queue Q] [--in DURATION] [--json]
-  %[1]s tasks failed    [--offset N] [--limit N] [--json]
-  %[1]s tasks retry     ID [--json]                   retry a failed task and remove it from the failed list
-  %[1]s tasks remove    ID [--json]                   remove a failed task
-  %[1]s tasks delayed   [--json]                      delayed tasks, soonest first
-  %[1]s tasks pause     QUEUE [--json]                no node takes the queue's tasks until resume
-  %[1]s tasks resume    QUEUE [--json]                the nodes take the queue's tasks again
+// tasksCommands are the tasks subcommands: their arguments, the flags
+// each takes, and the line of usage that names them.
+var tasksCommands = map[string]struct {
+	minArgs, maxArgs int
+	args             string // the positional arguments, for usage
+	summary          string
+	needsRedis       bool
+	flags            []string // of queue, in, offset, limit
+}{
+	"list":    {0, 0, "", "list the tasks this program registers: name, queue, frequency (needs no backend)", false, nil},
+	"stats":   {0, 0, "", "per queue: pending, delayed, running, processed, failed, paused; and the workers", true, nil},
+	"enqueue": {1, 2, "NAME [JSON-ARGS]", "enqueue the task NAME with the arguments JSON-ARGS (an object)", true, []string{"queue", "in"}},
+	"failed":  {0, 0, "", "list the failed tasks, newest first", true, []string{"offset", "limit"}},
+	"retry":   {1, 1, "ID", "retry a failed task and remove it from the failed list", true, nil},
+	"remove":  {1, 1, "ID", "remove a failed task", true, nil},
+	"delayed": {0, 0, "", "list the delayed tasks, soonest first", true, nil},
+	"pause":   {1, 1, "QUEUE", "no node takes the queue's tasks until resume", true, nil},
+	"resume":  {1, 1, "QUEUE", "the nodes take the queue's tasks again", true, nil},
+}
 
+// tasksFlags is the flag set of one tasks subcommand.
+type tasksFlags struct {
+	*nodeFlags
+	asJSON        *bool
+	queue         *string
+	in            *time.Duration
+	offset, limit *int
+}
+
+func (a *cmd) newTasksFlags(sub string) *tasksFlags {
+	c := tasksCommands[sub]
+	args := "[flags]"
+	if c.args != "" {
+		args = c.args + " [flags]"
+	}
+	usage := fmt.Sprintf("Usage: %s tasks %s %s\n\n%s.\n", a.prog, sub, args, upperFirst(c.summary))
+	common := []string{flagConfig}
+	if c.needsRedis {
+		usage += "\nIt works on the cluster's queues in Redis, configured as for run\n(--redis URL, STELLAR_REDIS_URL, --config PATH, ...).\n"
+		common = []string{flagRedis, flagConfig}
+	}
+	tf := &tasksFlags{nodeFlags: newNodeFlags("tasks "+sub, usage, common...)}
+	tf.redisOfCluster()
+	tf.asJSON = tf.fs.Bool("json", false, "print JSON")
+	tf.queue, tf.in, tf.offset, tf.limit = new(string), new(time.Duration), new(int), new(int)
+	for _, f := range c.flags {
+		switch f {
+		case "queue":
+			tf.queue = tf.fs.String("queue", "", "queue to enqueue into (default: the task's)")
+		case "in":
+			tf.in = tf.fs.Duration("in", 0, "delay before the task runs")
+		case "offset":
+			tf.offset = tf.fs.Int("offset", 0, "failed tasks to skip")
+		case "limit":
+			tf.limit = tf.fs.Int("limit", 100, "failed tasks to show; 0 for all")
+		}
+	}
+	return tf
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// tasksUsage is the usage of the tasks commands.
+func (a *cmd) tasksUsage() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Usage:\n")
+	for _, sub := range []string{"list", "stats", "enqueue", "failed", "retry", "remove", "delayed", "pause", "resume"} {
+		c := tasksCommands[sub]
+		fmt.Fprintf(&b, "  %s tasks %-8s %-17s %s\n", a.prog, sub, c.args, c.summary)
+	}
+	fmt.Fprintf(&b, `
 All but list work on the cluster's queues in Redis, configured as for run
 (--redis URL, STELLAR_REDIS_URL, --config PATH, ...); list shows the tasks
-this program registers and needs no backend.
+this program registers and needs no backend. Each takes --json; run
+'%[1]s tasks COMMAND --help' for its flags.
 
 Exit status: 0 when done; 2 for a usage error or no Redis configured; 1
 when the command fails (Redis does not answer, no such task, ...).
-`
+`, a.prog)
+	return b.String()
+}
 
 // cmdTasks is the operator's view of the task queues.
 func (a *cmd) cmdTasks(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintf(stderr, tasksUsage, "stellar")
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 		if len(args) == 0 {
+			fmt.Fprint(stderr, a.tasksUsage())
 			return ExitUsage
 		}
+		fmt.Fprint(stdout, a.tasksUsage())
 		return ExitOK
 	}
 	sub, rest := args[0], args[1:]
-	nf := newNodeFlags("tasks "+sub, stderr)
-	asJSON := nf.fs.Bool("json", false, "print JSON")
-	queue := nf.fs.String("queue", "", "queue to enqueue into (default: the task's)")
-	in := nf.fs.Duration("in", 0, "delay before the task runs")
-	offset := nf.fs.Int("offset", 0, "failed tasks to skip")
-	limit := nf.fs.Int("limit", 100, "failed tasks to show; 0 for all")
-	flagArgs, pos := splitArgs(rest, map[string]bool{"json": true, "h": true, "help": true})
-	loaded, err := nf.load(a.base, flagArgs)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "stellar: %v\n", err)
-		return ExitUsage
-	}
-	want := map[string][2]int{"list": {0, 0}, "stats": {0, 0}, "enqueue": {1, 2}, "failed": {0, 0}, "retry": {1, 1}, "remove": {1, 1}, "delayed": {0, 0}, "pause": {1, 1}, "resume": {1, 1}}
-	n, ok := want[sub]
+	c, ok := tasksCommands[sub]
 	if !ok {
-		fmt.Fprintf(stderr, "stellar: unknown tasks command %q\n\n"+tasksUsage, sub, "stellar")
+		fmt.Fprintf(stderr, "%s: unknown tasks command %q\n\n%s", a.prog, sub, a.tasksUsage())
 		return ExitUsage
 	}
-	if len(pos) < n[0] || len(pos) > n[1] {
-		fmt.Fprintf(stderr, "stellar: tasks %s: wrong number of arguments\n\n"+tasksUsage, sub, "stellar")
+	tf := a.newTasksFlags(sub)
+	flagArgs, pos := splitArgs(rest, map[string]bool{"json": true, "h": true, "help": true})
+	loaded, code, ok := a.parse(tf.nodeFlags, flagArgs, stdout, stderr)
+	if !ok {
+		return code
+	}
+	if len(pos) < c.minArgs || len(pos) > c.maxArgs {
+		fmt.Fprintf(stderr, "%s: tasks %s: wrong number of arguments\n\n", a.prog, sub)
+		tf.help(stderr)
 		return ExitUsage
 	}
 	cfg := loaded.Config
 	if err := a.Configure(cfg); err != nil {
-		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		a.fail(stderr, err)
 		return ExitUsage
 	}
 	cfg = a.Config()
 	if sub == "list" {
 		out, table := a.listTasks()
-		return printTasks(stdout, stderr, *asJSON, out, table)
+		return a.printTasks(stdout, stderr, *tf.asJSON, out, table)
 	}
 	if !cfg.Redis.Enabled() {
 		// The embedded memory backend is this process's own, empty: its
 		// figures would look like the cluster's.
-		fmt.Fprintln(stderr, "stellar: "+errNoRedis)
+		fmt.Fprintf(stderr, "%s: %s\n", a.prog, errNoRedis)
 		return ExitUsage
 	}
 	b, err := backend.Open(node.BackendConfig(cfg))
 	if err != nil {
-		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		a.fail(stderr, err)
 		return ExitUsage
 	}
 	defer b.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, table, err := a.runTasksCommand(ctx, b, cfg, sub, pos, *queue, *in, *offset, *limit)
+	out, table, err := a.runTasksCommand(ctx, b, cfg, sub, pos, *tf.queue, *tf.in, *tf.offset, *tf.limit)
 	if err != nil {
-		fmt.Fprintf(stderr, "stellar: tasks %s: %v\n", sub, oneLine(err))
+		fmt.Fprintf(stderr, "%s: tasks %s: %v\n", a.prog, sub, oneLine(err))
 		return ExitFailure
 	}
-	return printTasks(stdout, stderr, *asJSON, out, table)
+	return a.printTasks(stdout, stderr, *tf.asJSON, out, table)
 }
 
 // printTasks prints what a tasks command returned: out as JSON, or table.
-func printTasks(stdout, stderr io.Writer, asJSON bool, out any, table [][]string) int {
+func (a *cmd) printTasks(stdout, stderr io.Writer, asJSON bool, out any, table [][]string) int {
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(out); err != nil {
-			fmt.Fprintf(stderr, "stellar: %v\n", err)
+			a.fail(stderr, err)
 			return ExitFailure
 		}
 		return ExitOK

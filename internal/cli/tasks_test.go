@@ -33,6 +33,7 @@ func (a *tasksApp) Shutdown(context.Context) error    { return nil }
 func (a *tasksApp) Done() <-chan struct{}             { return nil }
 func (a *tasksApp) OpenAPI() ([]byte, error)          { panic("not used") }
 func (a *tasksApp) TaskManager() *task.Manager        { return a.m }
+func (a *tasksApp) CheckRoutes(config.Config) error   { return nil }
 
 // TestTasksPauseResume: `tasks pause QUEUE` pauses the queue in the
 // nodes' Redis, `tasks stats` shows it, `tasks resume QUEUE` undoes it;
