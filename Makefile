@@ -1,4 +1,5 @@
-# Targets for developers and CI. `make test` is what .ci/run runs.
+# Targets for developers and CI. `make test` runs ./test.sh, the README's
+# test command, which .ci/run runs too.
 GO        ?= go
 PKGS      ?= ./...
 FUZZTIME  ?= 20s
@@ -6,9 +7,10 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: test race lint bench fuzz tidy run
 
-# The README's test command: every test, with the race detector.
+# The README's test command: installs redis-server and chromium when they
+# are missing, then runs every test with the race detector.
 test:
-	$(GO) test -race -count=1 $(PKGS)
+	./test.sh -count=1 $(PKGS)
 
 race: test
 

@@ -84,7 +84,7 @@ func findChromium() string {
 func TestBrowserClient(t *testing.T) {
 	bin := findChromium()
 	if bin == "" {
-		t.Fatal("chromium is not installed: run apt-get install -y chromium (.ci/run does it), or put chromium on PATH")
+		t.Fatal("chromium is not installed: ./test.sh installs it (apt-get install -y chromium), or put chromium on PATH")
 	}
 	srv := redistest.Shared(t)
 	prefix := redistest.Prefix(t)
