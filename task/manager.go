@@ -429,18 +429,63 @@ func (m *Manager) Register(defs ...*Definition) error {
 	return nil
 }
 
-// Use adds run middleware for every task, outermost first.
-func (m *Manager) Use(mw ...Middleware) {
+// Use adds run middleware for every task, outermost first. A nil
+// middleware is an error, and nothing from that call is added.
+func (m *Manager) Use(mw ...Middleware) error {
+	for i, f := range mw {
+		if f == nil {
+			return fmt.Errorf("task: Use: middleware %d is nil", i)
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.mw = append(m.mw, mw...)
+	return nil
 }
 
-// UseEnqueue adds enqueue middleware for every task, outermost first.
-func (m *Manager) UseEnqueue(mw ...EnqueueMiddleware) {
+// UseEnqueue adds enqueue middleware for every task, outermost first. A
+// nil middleware is an error, and nothing from that call is added.
+func (m *Manager) UseEnqueue(mw ...EnqueueMiddleware) error {
+	for i, f := range mw {
+		if f == nil {
+			return fmt.Errorf("task: UseEnqueue: middleware %d is nil", i)
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.emw = append(m.emw, mw...)
+	return nil
+}
+
+// RunNow runs the task name once, now, in the caller's goroutine, and
+// returns its handler's error: args (as Enqueue takes them) are checked
+// by the task's inputs, the run middleware wraps the handler, its
+// Timeout bounds the run, and a panic becomes an error. Nothing is
+// stored: no queue, no retry, no event, no enqueue middleware. The Task
+// the handler sees has a new ID, Attempt 1 and the task's queue. It
+// needs no Start: a test runs a task with it (stellartest's RunTask),
+// a tool runs one inline.
+func (m *Manager) RunNow(ctx context.Context, name string, args any) error {
+	d, ok := m.def(name)
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownTask, name)
+	}
+	args, err := d.args(args)
+	if err != nil {
+		return fmt.Errorf("task: %s: arguments: %w", name, err)
+	}
+	raw, err := encodeArgs(args)
+	if err != nil {
+		return fmt.Errorf("task: %s: arguments: %w", name, err)
+	}
+	m.mu.Lock()
+	now := m.cfg.Now
+	m.mu.Unlock()
+	if now == nil {
+		now = time.Now
+	}
+	t := &Task{ID: newID(), Name: name, Queue: d.Queue, Attempt: 1, MaxAttempts: d.MaxAttempts, Args: raw, EnqueuedAt: now()}
+	return m.invoke(ctx, d, t)
 }
 
 // Definitions lists the registered tasks by name.

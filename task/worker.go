@@ -514,7 +514,7 @@ type panicError struct {
 
 func (p *panicError) Error() string { return fmt.Sprintf("panic: %v", p.value) }
 
-func (m *Manager) runHandler(ctx context.Context, r *run) (err error) {
+func (m *Manager) runHandler(ctx context.Context, r *run) error {
 	d := r.d
 	def, ok := m.def(d.Name)
 	if !ok {
@@ -527,7 +527,15 @@ func (m *Manager) runHandler(ctx context.Context, r *run) (err error) {
 	if d.FireAt != 0 {
 		t.FireAt = time.UnixMilli(d.FireAt)
 	}
-	args, err := decodeArgs(d.Args)
+	return m.invoke(ctx, def, t)
+}
+
+// invoke runs def's handler for t, whose Args are set: it checks them
+// against the inputs into t.Params, bounds the run by the definition's
+// Timeout, wraps the handler in the run middleware and turns a panic
+// into an error.
+func (m *Manager) invoke(ctx context.Context, def *Definition, t *Task) (err error) {
+	args, err := decodeArgs(t.Args)
 	if err != nil && def.inputs != nil {
 		return fmt.Errorf("%w: %w", ErrSkipRetry, err)
 	}
