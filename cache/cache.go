@@ -7,9 +7,9 @@
 // (backend/memory, backend/redis). The mapping to Stellar:
 //
 //	api.cache.save(key, value, ms)     Save(ctx, key, value, cache.TTL(d))
-//	api.cache.load(key, {expireTimeMS}) Load(ctx, key, cache.RefreshTTL(d)), LoadAs[T]
+//	api.cache.load(key, {expireTimeMS}) Load(ctx, key, cache.RefreshTTL(d)); typed: cache.Load[T]
 //	api.cache.destroy(key)             Destroy(ctx, key)
-//	api.cache.push/pop/listLength      Push, Pop (PopAs[T]), ListLength
+//	api.cache.push/pop/listLength      Push, Pop (typed: cache.Pop[T]), ListLength
 //	api.cache.lock/unlock/checkLock    Lock, Unlock, CheckLock
 //	api.cache.locks()                  Locks
 //	(ActionHero) keys, size, clear     Keys, Size, Clear
@@ -118,7 +118,17 @@ func TTL(d time.Duration) SaveOption {
 // LoadOption is an option of Load.
 type LoadOption func(*loadOptions)
 
-type loadOptions struct{ refresh time.Duration }
+type loadOptions struct {
+	refresh time.Duration
+	entry   *Entry
+}
+
+// WithEntry makes a load also store the entry it read, its metadata
+// (CreatedAt, ReadAt, ExpireAt) and its value as JSON, in *e: the typed
+// Load[T] returns the value only.
+func WithEntry(e *Entry) LoadOption {
+	return func(o *loadOptions) { o.entry = e }
+}
 
 // RefreshTTL resets the entry's expiry to d after this read, Stellar's
 // expireTimeMS option of load.
@@ -164,17 +174,32 @@ func (c *Cache) Load(ctx context.Context, key string, opts ...LoadOption) (Entry
 	if err != nil {
 		return Entry{}, err
 	}
-	return Entry{Key: key, Value: r.Value, CreatedAt: r.CreatedAt, ReadAt: r.ReadAt, ExpireAt: r.ExpireAt}, nil
+	e := Entry{Key: key, Value: r.Value, CreatedAt: r.CreatedAt, ReadAt: r.ReadAt, ExpireAt: r.ExpireAt}
+	if o.entry != nil {
+		*o.entry = e
+	}
+	return e, nil
 }
 
-// LoadAs loads the entry under key and decodes its value as a T.
-func LoadAs[T any](ctx context.Context, c *Cache, key string, opts ...LoadOption) (T, Entry, error) {
+// Load loads the value under key as a T (Load, then Decode). It fails
+// with ErrNotFound if the key does not exist or has expired, and with a
+// decode error if the value is not a T. WithEntry also returns the
+// entry's metadata.
+func Load[T any](ctx context.Context, c *Cache, key string, opts ...LoadOption) (T, error) {
 	var v T
 	e, err := c.Load(ctx, key, opts...)
 	if err != nil {
-		return v, e, err
+		return v, err
 	}
-	err = e.Decode(&v)
+	return v, e.Decode(&v)
+}
+
+// LoadAs loads the entry under key and decodes its value as a T.
+//
+// Deprecated: use Load[T], with WithEntry for the metadata.
+func LoadAs[T any](ctx context.Context, c *Cache, key string, opts ...LoadOption) (T, Entry, error) {
+	var e Entry
+	v, err := Load[T](ctx, c, key, append(opts, WithEntry(&e))...)
 	return v, e, err
 }
 
@@ -235,8 +260,10 @@ func (c *Cache) Pop(ctx context.Context, list string) (json.RawMessage, error) {
 	return json.RawMessage(b), nil
 }
 
-// PopAs pops the head of list and decodes it as a T.
-func PopAs[T any](ctx context.Context, c *Cache, list string) (T, error) {
+// Pop pops the head of list, the oldest item pushed, as a T. It fails
+// with ErrNotFound if the list is empty or does not exist, and with a
+// decode error if the item is not a T (the item is gone all the same).
+func Pop[T any](ctx context.Context, c *Cache, list string) (T, error) {
 	var v T
 	b, err := c.Pop(ctx, list)
 	if err != nil {
@@ -247,6 +274,11 @@ func PopAs[T any](ctx context.Context, c *Cache, list string) (T, error) {
 	}
 	return v, nil
 }
+
+// PopAs pops the head of list and decodes it as a T.
+//
+// Deprecated: use Pop[T], which it is.
+func PopAs[T any](ctx context.Context, c *Cache, list string) (T, error) { return Pop[T](ctx, c, list) }
 
 // ListLength returns the number of items in list, 0 if it does not exist.
 func (c *Cache) ListLength(ctx context.Context, list string) (int, error) {

@@ -21,8 +21,9 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	// Load it back as its type.
-	v, entry, err := cache.LoadAs[title](ctx, c, "websiteTitle")
+	// Load it back as its type, and its metadata with it.
+	var entry cache.Entry
+	v, err := cache.Load[title](ctx, c, "websiteTitle", cache.WithEntry(&entry))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -65,7 +66,7 @@ func ExampleCache_Push() {
 	_ = c.Push(ctx, "commands", command{"xpto", "exec:abc:param1"})
 	_ = c.Push(ctx, "commands", command{"xpto", "exec:def"})
 	n, _ := c.ListLength(ctx, "commands")
-	first, _ := cache.PopAs[command](ctx, c, "commands")
+	first, _ := cache.Pop[command](ctx, c, "commands")
 	fmt.Println(n, first.Command)
 	// Output: 2 exec:abc:param1
 }

@@ -147,7 +147,7 @@ func TestRedisGoesAway(t *testing.T) {
 	poll(t, "Ping after restart", b.Ping)
 	// The server came back empty, without the scripts: they load again.
 	poll(t, "Save after restart", func(ctx context.Context) error { return c.Save(ctx, "k", 2) })
-	v, _, err := cache.LoadAs[int](ctx, c, "k")
+	v, err := cache.Load[int](ctx, c, "k")
 	if err != nil || v != 2 {
 		t.Fatalf("Load after restart = %d, %v", v, err)
 	}

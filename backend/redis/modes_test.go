@@ -50,7 +50,7 @@ func TestDeployments(t *testing.T) {
 			}
 			c := cache.New(b.Cache(), cache.Config{NodeID: "n1"})
 			must(t, c.Save(ctx, "k", map[string]int{"a": 1}, cache.TTL(time.Minute)))
-			v, _, err := cache.LoadAs[map[string]int](ctx, c, "k")
+			v, err := cache.Load[map[string]int](ctx, c, "k")
 			must(t, err)
 			if v["a"] != 1 {
 				t.Errorf("Load = %v", v)

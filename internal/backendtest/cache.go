@@ -35,7 +35,7 @@ func RunCache(t *testing.T, b CacheBackend) {
 	}{
 		{"SaveLoadValues", testSaveLoadValues},
 		{"LoadMetadata", testLoadMetadata},
-		{"LoadAs", testLoadAs},
+		{"LoadTyped", testLoadTyped},
 		{"MissingKeys", testMissingKeys},
 		{"Destroy", testDestroy},
 		{"TTL", testTTL},
@@ -262,25 +262,26 @@ func testLoadMetadata(t *testing.T, e *cacheEnv) {
 	}
 }
 
-func testLoadAs(t *testing.T, e *cacheEnv) {
+func testLoadTyped(t *testing.T, e *cacheEnv) {
 	ctx := t.Context()
 	type user struct {
 		ID   int    `json:"id"`
 		Name string `json:"name"`
 	}
 	must(t, e.a().Save(ctx, "user:1", user{ID: 1, Name: "Ada"}))
-	u, entry, err := cache.LoadAs[user](ctx, e.b(), "user:1")
+	var entry cache.Entry
+	u, err := cache.Load[user](ctx, e.b(), "user:1", cache.WithEntry(&entry))
 	must(t, err)
 	if u != (user{ID: 1, Name: "Ada"}) || entry.Key != "user:1" {
-		t.Errorf("LoadAs = %+v, %+v", u, entry)
+		t.Errorf("Load[user] = %+v, %+v", u, entry)
 	}
 	// A value of another shape is a decode error, not a zero value.
 	must(t, e.a().Save(ctx, "notuser", "just a string"))
-	if _, _, err := cache.LoadAs[user](ctx, e.a(), "notuser"); err == nil || errors.Is(err, cache.ErrNotFound) {
-		t.Errorf("LoadAs of a string into a struct: err = %v, want a decode error", err)
+	if _, err := cache.Load[user](ctx, e.a(), "notuser"); err == nil || errors.Is(err, cache.ErrNotFound) {
+		t.Errorf("Load[user] of a string: err = %v, want a decode error", err)
 	}
-	_, _, err = cache.LoadAs[user](ctx, e.a(), "nobody")
-	wantErr(t, "LoadAs missing", err, cache.ErrNotFound)
+	_, err = cache.Load[user](ctx, e.a(), "nobody")
+	wantErr(t, "Load[user] missing", err, cache.ErrNotFound)
 }
 
 func testMissingKeys(t *testing.T, e *cacheEnv) {
@@ -572,7 +573,7 @@ func testLists(t *testing.T, e *cacheEnv) {
 		t.Fatalf("ListLength = %d, want 10", n)
 	}
 	for i := range 10 {
-		v, err := cache.PopAs[map[string]int](ctx, e.nodes[(i+1)%2], "fifo")
+		v, err := cache.Pop[map[string]int](ctx, e.nodes[(i+1)%2], "fifo")
 		must(t, err)
 		if v["n"] != i {
 			t.Fatalf("pop %d = %v, want n=%d (first in, first out)", i, v, i)
@@ -606,7 +607,7 @@ func testLists(t *testing.T, e *cacheEnv) {
 			next++
 		}
 		for range round % 5 {
-			v, err := cache.PopAs[int](ctx, e.b(), "long")
+			v, err := cache.Pop[int](ctx, e.b(), "long")
 			if want == next {
 				wantErr(t, "Pop drained list", err, cache.ErrNotFound)
 				break
@@ -980,7 +981,8 @@ func testAtomicSaveLoad(t *testing.T, e *cacheEnv) {
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(deadline) {
-				p, entry, err := cache.LoadAs[payload](ctx, e.nodes[r], "atomic")
+				var entry cache.Entry
+				p, err := cache.Load[payload](ctx, e.nodes[r], "atomic", cache.WithEntry(&entry))
 				if err != nil {
 					errs <- err
 					return
