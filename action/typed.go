@@ -118,6 +118,33 @@ func CallAs[Out any](ctx context.Context, g *Registry, name string, params any) 
 	if err != nil {
 		return zero, err
 	}
+	return outputAs[Out](name, r)
+}
+
+// RunAs runs the action name for r, as Registry.Run does for a
+// transport (r carries the connection, and the HTTP fields for a web
+// request), with params as CallAs takes them, and returns the output as
+// CallAs does. r receives Action, Params and Response. A test runs an
+// action as a client of any connection type would with it (package
+// stellartest).
+func RunAs[Out any](ctx context.Context, g *Registry, name string, params any, r *Request) (Out, error) {
+	var zero Out
+	raw, err := paramsOf(params)
+	if err != nil {
+		return zero, fmt.Errorf("action: %s: %w", name, err)
+	}
+	if r == nil {
+		r = &Request{}
+	}
+	if err := g.Run(ctx, name, raw, r); err != nil {
+		return zero, err
+	}
+	return outputAs[Out](name, r)
+}
+
+// outputAs is the output of the call r of the action name as an Out.
+func outputAs[Out any](name string, r *Request) (Out, error) {
+	var zero Out
 	if out, ok := r.output.(Out); ok {
 		return out, nil
 	}

@@ -327,3 +327,29 @@ func BenchmarkCall(b *testing.B) {
 		})
 	}
 }
+
+// TestRunAs: RunAs runs an action for a transport's connection: a
+// private action refuses it, a blocked connection type is refused, and
+// the output is the typed value as CallAs returns it.
+func TestRunAs(t *testing.T) {
+	blocked := Typed("sum", sum)
+	blocked.BlockedConnectionTypes = []string{connection.TypeTCP}
+	secret := Typed("secret", func(context.Context, *Request, struct{}) (sumOut, error) { return sumOut{Sum: 9}, nil })
+	secret.Private = true
+	g := newTestRegistry(t, blocked, secret)
+	ctx := context.Background()
+	as := func(typ string) *Request { return &Request{Conn: connection.New(typ, "192.0.2.1:1", "n")} }
+
+	r := as(connection.TypeWeb)
+	out, err := RunAs[sumOut](ctx, g, "sum", sumIn{A: 2, B: 3}, r)
+	if err != nil || out.Sum != 5 || out.note != "private" || r.Action == nil || r.Response["sum"] != 5.0 {
+		t.Fatalf("web: %+v, %v; response %v", out, err, r.Response)
+	}
+	_, err = RunAs[sumOut](ctx, g, "sum", sumIn{A: 2}, as(connection.TypeTCP))
+	wantAPIError(t, err, apierror.CodeConnectionBlocked, http.StatusForbidden)
+	_, err = RunAs[sumOut](ctx, g, "secret", nil, as(connection.TypeWebSocket))
+	wantAPIError(t, err, apierror.CodePrivateAction, http.StatusForbidden)
+	if s, err := RunAs[sumOut](ctx, g, "secret", nil, nil); err != nil || s.Sum != 9 {
+		t.Errorf("with no request (internal): %+v, %v", s, err)
+	}
+}
