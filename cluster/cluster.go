@@ -528,7 +528,19 @@ func (c *Cluster) Publish(ctx context.Context, messageType string, payload any) 
 	if err != nil {
 		return fmt.Errorf("cluster: Publish %s: %w", messageType, err)
 	}
-	return c.send(ctx, chanAll, messageType, "", p)
+	if err := c.send(ctx, chanAll, messageType, "", p); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	bus, from, log := c.cfg.Events, c.cfg.ID, c.cfg.Logger
+	c.mu.Unlock()
+	if bus.Has(event.MessagePublished.Name()) {
+		ev := &event.Message{Type: messageType, From: from, Payload: slices.Clone(p)}
+		if err := event.Fire(ctx, bus, event.MessagePublished, ev); err != nil && !errors.Is(err, event.ErrStop) {
+			log.Warn("event listener failed", "event", event.MessagePublished.Name(), "type", messageType, "error", err.Error())
+		}
+	}
+	return nil
 }
 
 // send signs and publishes one message, returning its id.

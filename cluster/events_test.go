@@ -110,3 +110,32 @@ func TestNodeEvents(t *testing.T) {
 		t.Errorf("events of b = %v", got)
 	}
 }
+
+// TestMessagePublished: Publish fires cluster.published on the
+// publishing node, with the type and payload, once the message is out;
+// a refused type fires nothing.
+func TestMessagePublished(t *testing.T) {
+	b := memory.New(memory.Config{})
+	defer b.Close()
+	ctx := context.Background()
+	bus := event.NewBus()
+	var got []event.Message
+	event.On(bus, event.MessagePublished, 0, func(_ context.Context, m *event.Message) error {
+		got = append(got, *m)
+		return nil
+	})
+	c := cluster.New()
+	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "a", Token: cluster.RandomToken(), Events: bus}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Stop(ctx) }()
+	if err := c.Publish(ctx, "greeting", map[string]string{"text": "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Publish(ctx, "stellar.reserved", 1); err == nil {
+		t.Fatal("a reserved type was published")
+	}
+	if len(got) != 1 || got[0].Type != "greeting" || got[0].From != "a" || string(got[0].Payload) != `{"text":"hi"}` {
+		t.Fatalf("events = %+v", got)
+	}
+}

@@ -52,6 +52,11 @@ var (
 	// or handed back at shutdown, fires it too, not Final.
 	TaskFailed = Define[Task]("task.failed")
 
+	// MessagePublished fires on the publishing node once a cluster
+	// message (App.Cluster.Publish, or a chat room's message) is
+	// published, before any node handles it.
+	MessagePublished = Define[Message]("cluster.published")
+
 	// NodeJoined fires on every node when another node joins the
 	// cluster, and on a starting node once for each node already live.
 	NodeJoined = Define[Node]("node.joined")
@@ -132,6 +137,16 @@ type Task struct {
 	Err error
 	// Final, for TaskFailed, is true when the task will not run again.
 	Final bool
+}
+
+// Message is the payload of MessagePublished.
+type Message struct {
+	// Type is the message type given to Publish.
+	Type string
+	// From is the publishing node.
+	From string
+	// Payload is the message's payload, as JSON.
+	Payload json.RawMessage
 }
 
 // Node is the payload of the node events.
