@@ -75,6 +75,7 @@ type App struct {
 	base     config.Config
 	logOut   io.Writer
 	logFixed *slog.Logger
+	now      func() time.Time // nil: time.Now
 
 	// mu guards the fields marked so. It is never held across a call
 	// that may block: parts start and stop without it, so that a task or
@@ -110,6 +111,13 @@ func WithLogger(l *slog.Logger) Option { return func(a *App) { a.logFixed = l } 
 
 // WithLogOutput makes the app's own logger write to w instead of stderr.
 func WithLogOutput(w io.Writer) Option { return func(a *App) { a.logOut = w } }
+
+// WithClock makes the node read the time from now instead of time.Now
+// for its cache's expiries and its task queues (due times, retries, the
+// periodic scheduler), on the memory backend: a test moves time forward
+// instead of sleeping (package stellartest does). The cluster, the
+// transports and timeouts keep real time.
+func WithClock(now func() time.Time) Option { return func(a *App) { a.now = now } }
 
 // New returns an app configured by cfg; zero fields take their defaults.
 // Main layers the config file, environment and flags on top of cfg.
@@ -303,6 +311,7 @@ func (a *App) start(ctx context.Context, cfg config.Config, logger *slog.Logger)
 		Stats:       a.nodeStats,
 		Ready:       a.readyState,
 		Hooks:       a.sortedHooks(),
+		Now:         a.now,
 	})
 	if err != nil {
 		return nil, err

@@ -20,6 +20,11 @@ type Config struct {
 	// Now is the clock that stamps and expires items. Default time.Now.
 	// Tests inject a fake one so that expiry needs no sleeping.
 	Now func() time.Time
+	// ClusterNow is the clock that expires the cluster's membership
+	// records. Default Now. A test that moves Now by hours keeps real
+	// time here, so that a live node's record does not lapse between
+	// two of its heartbeats.
+	ClusterNow func() time.Time
 	// SweepInterval is how often the sweeper reclaims expired items.
 	// Default 1s.
 	SweepInterval time.Duration
@@ -31,6 +36,9 @@ type Config struct {
 func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.ClusterNow == nil {
+		c.ClusterNow = c.Now
 	}
 	if c.SweepInterval <= 0 {
 		c.SweepInterval = time.Second
@@ -60,7 +68,7 @@ func New(cfg Config) *Backend {
 	b := &Backend{
 		cfg:     cfg,
 		cache:   newCacheStore(cfg.Now),
-		cluster: newClusterTransport(cfg.Now),
+		cluster: newClusterTransport(cfg.ClusterNow),
 		tasks:   newTaskStore(cfg.Now),
 		chat:    newChatStore(),
 		stop:    make(chan struct{}),

@@ -73,6 +73,10 @@ type Parts struct {
 	Ready func(ctx context.Context) error
 	// Hooks are the user's start and stop code, in the order to run.
 	Hooks []Hook
+	// Now, when set, is the clock of the memory backend's cache and task
+	// queues and of the task Manager (due times, the scheduler); the
+	// cluster keeps real time. For tests.
+	Now func() time.Time
 }
 
 // Hook is the user's code run when the node starts and when it stops
@@ -129,7 +133,11 @@ type step struct {
 // Open opens the backend cfg chooses and the stores that need no
 // starting (the cache and the task inspector). Nothing runs yet.
 func Open(cfg config.Config, logger *slog.Logger, parts Parts) (*Node, error) {
-	b, err := backend.Open(BackendConfig(cfg))
+	bc := BackendConfig(cfg)
+	if parts.Now != nil {
+		bc.Memory.Now, bc.Memory.ClusterNow = parts.Now, time.Now
+	}
+	b, err := backend.Open(bc)
 	if err != nil {
 		return nil, err
 	}
@@ -546,6 +554,7 @@ func (n *Node) startTasks(ctx context.Context) (step, error) {
 	m := n.parts.Tasks
 	tc := TaskConfig(n.cfg, n.log)
 	tc.Events = n.parts.Events
+	tc.Now = n.parts.Now
 	if err := m.Start(ctx, n.backend.Tasks(), tc); err != nil {
 		return step{}, err
 	}
