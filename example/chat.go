@@ -5,12 +5,12 @@ import (
 	"strings"
 
 	"github.com/stellarfw/stellar-go"
-	"github.com/stellarfw/stellar-go/connection"
 )
 
 // setupChat shows the chat rooms: a say middleware, and actions that
 // manage rooms and members from the server. Clients join and talk with
-// the verbs, over TCP or WebSocket (see public/index.html). The room
+// the verbs, over TCP or WebSocket (public/chat.html, served at /chat.html, is a
+// browser client). The room
 // "lobby" exists from the start (the start hook in hooks.go creates it):
 //
 //	curl -X POST 'localhost:8080/api/chatCreate?room=games'
@@ -20,7 +20,7 @@ import (
 func setupChat(app *stellar.App) error {
 	if err := app.Chat.Use(&stellar.ChatMiddleware{
 		Name: "censor",
-		Say: func(ctx context.Context, from *connection.Conn, m *stellar.ChatMessage) error {
+		Say: func(ctx context.Context, from *stellar.Conn, m *stellar.ChatMessage) error {
 			if s, ok := m.Message.(string); ok {
 				m.Message = strings.ReplaceAll(s, "darn", "****")
 			}

@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/stellarfw/stellar-go"
-	"github.com/stellarfw/stellar-go/cluster"
 )
 
 // announcements keeps the last messages of type "example.announce" this
@@ -40,11 +39,11 @@ func (a *announcements) all() []map[string]any {
 //	curl localhost:8080/api/clusterAnnouncements
 //	curl localhost:8080/api/clusterWho
 func setupCluster(app *stellar.App) error {
-	app.Cluster.HandleFunc("example.whoami", func(ctx context.Context, call *cluster.Call) (any, error) {
+	app.Cluster.HandleFunc("example.whoami", func(ctx context.Context, call *stellar.ClusterCall) (any, error) {
 		return map[string]any{"id": app.ID(), "pid": os.Getpid(), "askedBy": call.From}, nil
 	})
 	heard := &announcements{}
-	app.Cluster.Subscribe("example.announce", func(ctx context.Context, m cluster.Message) {
+	app.Cluster.Subscribe("example.announce", func(ctx context.Context, m stellar.ClusterMessage) {
 		var p struct {
 			Text string `json:"text"`
 		}

@@ -7,8 +7,6 @@ import (
 	"sync"
 
 	"github.com/stellarfw/stellar-go"
-	"github.com/stellarfw/stellar-go/chat"
-	"github.com/stellarfw/stellar-go/event"
 )
 
 // LobbyRoom is the chat room the start hook creates.
@@ -25,7 +23,7 @@ const LobbyRoom = "lobby"
 // (The chat.starting_rooms setting does as much from the configuration; a
 // hook is where start code that needs the app goes.)
 //
-// The listener (Stellar's api.events.listener) hears event.ActionAfter,
+// The listener (Stellar's api.events.listener) hears stellar.ActionAfter,
 // which the framework fires after every call of an action, and counts the
 // calls and the failures of each action on this node. A listener runs on
 // the goroutine of the call it hears about, so it keeps its counts in
@@ -36,7 +34,7 @@ const LobbyRoom = "lobby"
 func setupLifecycle(app *stellar.App) error {
 	if err := app.OnStart("lobby", 0, func(ctx context.Context) error {
 		err := app.Chat.Create(ctx, LobbyRoom)
-		if errors.Is(err, chat.ErrRoomExists) {
+		if errors.Is(err, stellar.ErrRoomExists) {
 			return nil
 		}
 		return err
@@ -44,7 +42,7 @@ func setupLifecycle(app *stellar.App) error {
 		return err
 	}
 	calls := &callCounts{calls: map[string]int64{}, failed: map[string]int64{}}
-	event.On(app.Events, event.ActionAfter, 0, func(ctx context.Context, a *event.Action) error {
+	stellar.On(app.Events, stellar.ActionAfter, 0, func(ctx context.Context, a *stellar.ActionEvent) error {
 		calls.add(a.Name, a.Err != nil)
 		return nil
 	})

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/stellarfw/stellar-go"
-	"github.com/stellarfw/stellar-go/task"
 )
 
 // Cache lists where the example's tasks record their runs, so that a
@@ -91,7 +90,7 @@ func signup(app *stellar.App) *stellar.Action {
 		Inputs:      map[string]stellar.Input{"name": {Required: true, Validator: "alpha_dash|max:40"}},
 		Run: func(ctx context.Context, r *stellar.Request) error {
 			id, err := app.Tasks.Enqueue(ctx, "welcome", map[string]any{"name": r.Params.String("name")},
-				task.Unique("welcome:"+r.Params.String("name")))
+				stellar.TaskUnique("welcome:"+r.Params.String("name")))
 			if err != nil {
 				return err
 			}
