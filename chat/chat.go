@@ -162,6 +162,9 @@ func New(conns *connection.Registry, cl *cluster.Cluster) *Chat {
 // Start runs the chat on store: it creates the default room and the
 // starting rooms, removes the members this node left behind in an earlier
 // life, and starts sweeping the members of dead nodes.
+//
+// The node calls Start as it starts (App.Start); a program on an App
+// never calls it.
 func (c *Chat) Start(ctx context.Context, store Store, cfg Config) error {
 	cfg.setDefaults()
 	if cfg.NodeID == "" {
@@ -201,6 +204,9 @@ func (c *Chat) Start(ctx context.Context, store Store, cfg Config) error {
 
 // Stop stops the sweeper. Connections leave their rooms as their
 // transports close them.
+//
+// The node calls Stop as it stops (App.Shutdown); a program on an App
+// never calls it.
 func (c *Chat) Stop(ctx context.Context) error {
 	c.mu.Lock()
 	cancel := c.cancel

@@ -278,6 +278,9 @@ func (c *Cluster) Instance() string {
 // is live already), and starts heartbeating. Start fails with ErrNoToken
 // when the token is empty and Config.Insecure is not set. A Cluster starts
 // once; Stop ends it.
+//
+// The node calls Start as it starts (App.Start); a program on an App
+// never calls it.
 func (c *Cluster) Start(ctx context.Context, t Transport, cfg Config) error {
 	c.mu.Lock()
 	if c.t != nil {
@@ -403,6 +406,9 @@ func (c *Cluster) reset() {
 // Stop leaves the cluster: it stops taking calls and messages, waits for
 // the handlers in flight (bounded by ctx), announces the leave and removes
 // the node's record. It is safe to call more than once.
+//
+// The node calls Stop as it stops (App.Shutdown); a program on an App
+// never calls it.
 func (c *Cluster) Stop(ctx context.Context) error {
 	c.mu.Lock()
 	if !c.running {

@@ -170,6 +170,9 @@ func New() *Manager {
 // and lease reaper, and the periodic scheduler (none of them with
 // EnqueueOnly). Each node runs all of them; none is special. A Manager
 // starts once.
+//
+// The node calls Start as it starts (App.Start); a program on an App
+// never calls it, and App.Tasks needs no Start before RunNow.
 func (m *Manager) Start(ctx context.Context, store Store, cfg Config) error {
 	if store == nil {
 		return errors.New("task: Start with a nil store")
@@ -232,6 +235,9 @@ const handBackGrace = 2 * time.Second
 // finishes while the node drains may enqueue another), and fail with
 // ErrStopped after. Stop is safe to call more than once, and does
 // nothing on a Manager that did not start.
+//
+// The node calls Stop as it stops (App.Shutdown); a program on an App
+// never calls it.
 func (m *Manager) Stop(ctx context.Context) error {
 	m.mu.Lock()
 	if m.phase != phaseStarted {
