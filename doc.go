@@ -74,6 +74,14 @@
 // or stellar.json, then STELLAR_* environment variables, then flags. See
 // package config; `stellar config` prints the effective configuration.
 //
+// # Testing
+//
+// Package stellartest runs an app inside a test, on the memory backend
+// with no listener: it calls actions as a client of any connection type
+// would, runs tasks inline, lists what was enqueued and published, puts
+// the cache and the task queues on a fake clock, and opens persistent
+// connections that use the verbs and chat rooms. See docs/testing.md.
+//
 // # Lifecycle
 //
 // Start binds the listeners and serves; Shutdown drains in-flight requests
