@@ -11,10 +11,12 @@ const (
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultMaxHeaderBytes    = 64 << 10
 	DefaultMaxBodyBytes      = 8 << 20
-	DefaultActionPath        = "/api"
-	DefaultRootEndpointType  = RootFile
-	DefaultPublicDir         = "public"
-	DefaultDirectoryFile     = "index.html"
+	// DefaultMaxBodyBytesInFlight is four bodies of DefaultMaxBodyBytes.
+	DefaultMaxBodyBytesInFlight = 4 * DefaultMaxBodyBytes
+	DefaultActionPath           = "/api"
+	DefaultRootEndpointType     = RootFile
+	DefaultPublicDir            = "public"
+	DefaultDirectoryFile        = "index.html"
 	// DefaultCORSMaxAge is the default CORS.MaxAge when CORS.AllowOrigins
 	// is set.
 	DefaultCORSMaxAge = 10 * time.Minute
@@ -58,6 +60,13 @@ type Config struct {
 	// MaxBodyBytes limits request bodies; larger ones get 413. Default
 	// 8 MiB.
 	MaxBodyBytes int64
+	// MaxBodyBytesInFlight limits the bytes of request bodies the node
+	// reads at once, across all requests: a body declared larger than
+	// what is left gets 503 server_busy with Retry-After at once, and a
+	// body of unknown length that runs past it gets the same. Default
+	// 32 MiB (four bodies of MaxBodyBytes); it is raised to MaxBodyBytes
+	// if set lower, so that one body of the largest size can be read.
+	MaxBodyBytesInFlight int64
 	// ActionPath is where actions are served, Stellar's urlPathForActions.
 	// Default "/api". "off" serves no prefix (then RootEndpointType
 	// should be RootAPI).
@@ -122,6 +131,8 @@ func (c *Config) setDefaults() {
 	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&c.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	setDefault(&c.MaxBodyBytes, DefaultMaxBodyBytes)
+	setDefault(&c.MaxBodyBytesInFlight, DefaultMaxBodyBytesInFlight)
+	c.MaxBodyBytesInFlight = max(c.MaxBodyBytesInFlight, c.MaxBodyBytes)
 	setDefault(&c.ActionPath, DefaultActionPath)
 	setDefault(&c.RootEndpointType, DefaultRootEndpointType)
 	setDefault(&c.PublicDir, DefaultPublicDir)

@@ -499,7 +499,7 @@ func TestConfigDefaults(t *testing.T) {
 	want := Config{
 		Addr: DefaultAddr, ReadTimeout: DefaultReadTimeout, ReadHeaderTimeout: DefaultReadHeaderTimeout,
 		WriteTimeout: DefaultWriteTimeout, IdleTimeout: DefaultIdleTimeout, MaxHeaderBytes: DefaultMaxHeaderBytes,
-		MaxBodyBytes: DefaultMaxBodyBytes, ActionPath: DefaultActionPath, RootEndpointType: RootFile,
+		MaxBodyBytes: DefaultMaxBodyBytes, MaxBodyBytesInFlight: DefaultMaxBodyBytesInFlight, ActionPath: DefaultActionPath, RootEndpointType: RootFile,
 		PublicDir: DefaultPublicDir, DirectoryFile: DefaultDirectoryFile,
 	}
 	if fmt.Sprint(c) != fmt.Sprint(want) {
