@@ -110,7 +110,8 @@ type HTTP struct {
 	// MaxBodyBytes limits request bodies; larger ones get 413. Default 8 MiB.
 	MaxBodyBytes int64 `key:"max_body_bytes"`
 	// MaxBodyBytesInFlight limits the bytes of request bodies the node
-	// reads at once, across all requests; beyond it a request gets 503
+	// reads at once, across all requests, a JSON body counting 32 bytes
+	// more for each value it holds; beyond it a request gets 503
 	// server_busy with Retry-After. At least MaxBodyBytes. Default 32 MiB.
 	MaxBodyBytesInFlight int64 `key:"max_body_bytes_in_flight"`
 	// ActionPath is where actions are served, Stellar's urlPathForActions.

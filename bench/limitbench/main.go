@@ -11,7 +11,9 @@
 //   - params: one TCP connection sends 1,500 paramAdd of 60 KiB each, then
 //     one detailsView;
 //   - bodies: ten concurrent HTTP requests, each with a JSON body just
-//     under http.max_body_bytes (8 MiB);
+//     under http.max_body_bytes (8 MiB) holding one long string;
+//   - numbers: the same with bodies of small numbers ([1,1,1,…]), the
+//     JSON that costs the most once decoded;
 //   - conns: one client opens 3,000 TCP connections.
 //
 // The node reports its resident set (VmRSS) before and after, and its
@@ -45,7 +47,7 @@ import (
 
 func main() {
 	serve := flag.Bool("serve", false, "run the node (used by the program itself)")
-	only := flag.String("attack", "", "run only this attack: params, bodies or conns")
+	only := flag.String("attack", "", "run only this attack: params, bodies, numbers or conns")
 	flag.Parse()
 	raiseFileLimit(8000)
 	if *serve {
@@ -57,7 +59,12 @@ func main() {
 		run  func(httpAddr, tcpAddr string) (outcome string, release func())
 	}{
 		{"params", attackParams},
-		{"bodies", attackBodies},
+		{"bodies", func(h, _ string) (string, func()) {
+			return attackBodies(h, []byte(`{"blob":"`+strings.Repeat("b", 8<<20-64)+`"}`))
+		}},
+		{"numbers", func(h, _ string) (string, func()) {
+			return attackBodies(h, []byte(`{"list":[`+strings.Repeat("1,", 4<<20-64)+`1]}`))
+		}},
 		{"conns", attackConns},
 	}
 	for _, a := range attacks {
@@ -124,9 +131,9 @@ func attackParams(_, tcpAddr string) (string, func()) {
 	return fmt.Sprintf("paramAdd replies %v, detailsView reply %d KiB", codes, detailsBytes>>10), release
 }
 
-// attackBodies: ten concurrent JSON bodies just under 8 MiB.
-func attackBodies(httpAddr, _ string) (string, func()) {
-	body := []byte(`{"blob":"` + strings.Repeat("b", 8<<20-64) + `"}`)
+// attackBodies: ten concurrent requests with body, a JSON object just
+// under 8 MiB.
+func attackBodies(httpAddr string, body []byte) (string, func()) {
 	var mu sync.Mutex
 	statuses := map[int]int{}
 	echoed := 0
@@ -151,7 +158,7 @@ func attackBodies(httpAddr, _ string) (string, func()) {
 		}()
 	}
 	wg.Wait()
-	return fmt.Sprintf("statuses %v, largest response %d KiB", statuses, echoed>>10), func() {}
+	return fmt.Sprintf("statuses %v, largest response %d bytes", statuses, echoed), func() {}
 }
 
 // attackConns: 3,000 TCP connections from one client.

@@ -61,11 +61,13 @@ type Config struct {
 	// 8 MiB.
 	MaxBodyBytes int64
 	// MaxBodyBytesInFlight limits the bytes of request bodies the node
-	// reads at once, across all requests: a body declared larger than
-	// what is left gets 503 server_busy with Retry-After at once, and a
-	// body of unknown length that runs past it gets the same. Default
-	// 32 MiB (four bodies of MaxBodyBytes); it is raised to MaxBodyBytes
-	// if set lower, so that one body of the largest size can be read.
+	// reads at once, across all requests (a JSON body also counts 32
+	// bytes for each value it holds, about what a value costs decoded):
+	// a body declared larger than what is left gets 503 server_busy with
+	// Retry-After at once, one whose reading runs past it gets the same,
+	// and one that alone would take more than all of it gets 413
+	// body_too_large. Default 32 MiB (four bodies of MaxBodyBytes); it is
+	// raised to MaxBodyBytes if set lower.
 	MaxBodyBytesInFlight int64
 	// ActionPath is where actions are served, Stellar's urlPathForActions.
 	// Default "/api". "off" serves no prefix (then RootEndpointType

@@ -6,8 +6,10 @@ import (
 	"io"
 	"maps"
 	"math"
+	"mime"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/stellarfw/stellar-go/apierror"
 	"github.com/stellarfw/stellar-go/internal/limit"
@@ -26,13 +28,22 @@ const (
 	EchoTotalBytes = 16 << 10
 )
 
-// admitBody takes the bytes of r's body from the node's budget of bytes
-// in flight (Config.MaxBodyBytesInFlight), and bounds the body by
-// Config.MaxBodyBytes. A body declared larger than MaxBodyBytes fails at
-// once with 413 body_too_large, one declared larger than the budget has
-// left with 503 server_busy; a body of unknown length takes from the
-// budget as it is read, and its read fails with server_busy when the
-// budget runs out. release gives back what was taken.
+// valueCost is what a JSON body is charged for each value it holds, on
+// top of its bytes: about what a small value costs once decoded (an array
+// of 32,768 small numbers, 64 KiB of JSON, takes 1.1 MB decoded). It is
+// counted by the bytes that open or separate values (, : [ {), strings
+// included: an estimate that errs on the side of the node.
+const valueCost = 32
+
+// admitBody bounds r's body by Config.MaxBodyBytes and charges it to the
+// node's budget of bytes in flight (Config.MaxBodyBytesInFlight): its
+// bytes and, for JSON, valueCost for each value. A body declared larger
+// than MaxBodyBytes fails at once with 413 body_too_large, one declared
+// larger than the budget has left with 503 server_busy; what is learnt
+// as the body is read (the bytes of a body of unknown length, the values
+// of JSON) is charged as it is read, and the read fails with server_busy
+// when the budget runs out, or with body_too_large when the body alone
+// would take more than the whole budget. release gives back the charge.
 func (s *Server) admitBody(w http.ResponseWriter, r *http.Request) (release func(), err error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return func() {}, nil
@@ -40,17 +51,52 @@ func (s *Server) admitBody(w http.ResponseWriter, r *http.Request) (release func
 	if r.ContentLength > s.cfg.MaxBodyBytes {
 		return nil, tooLarge(s.cfg.MaxBodyBytes)
 	}
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	if n := r.ContentLength; n > 0 {
-		if !s.bodies.Acquire(n) {
-			return nil, s.busy()
+	b := &bodyCharge{s: s}
+	if r.ContentLength > 0 {
+		if err := b.take(r.ContentLength); err != nil {
+			return nil, err
 		}
-		r.Body = body
-		return func() { s.bodies.Release(n) }, nil
 	}
-	br := &budgetReader{ReadCloser: body, s: s}
-	r.Body = br
-	return br.release, nil
+	r.Body = &chargedReader{
+		ReadCloser:  http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes),
+		charge:      b,
+		countBytes:  r.ContentLength <= 0,
+		countValues: isJSON(r.Header.Get("Content-Type")),
+	}
+	return b.release, nil
+}
+
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
+// bodyCharge is what one request's body took from the budget. The body
+// is read by one goroutine at a time, and released after the request.
+type bodyCharge struct {
+	s    *Server
+	held int64
+	err  error // once the budget refused, every read fails with it
+}
+
+func (b *bodyCharge) take(n int64) error {
+	switch {
+	case b.err != nil:
+	case b.held+n > b.s.bodies.Max():
+		b.err = apierror.Newf(apierror.CodeBodyTooLarge, http.StatusRequestEntityTooLarge,
+			"the JSON body holds too many values: decoded, it would take more than the node reads at once "+
+				"(http.max_body_bytes_in_flight, %d bytes, counting %d a value)", b.s.bodies.Max(), valueCost)
+	case !b.s.bodies.Acquire(n):
+		b.err = b.s.busy()
+	default:
+		b.held += n
+	}
+	return b.err
+}
+
+func (b *bodyCharge) release() {
+	b.s.bodies.Release(b.held)
+	b.held = 0
 }
 
 // busy is the error of a body over the budget of bytes in flight.
@@ -65,31 +111,49 @@ func tooLarge(limit int64) *apierror.Error {
 		"request body is larger than the limit of %d bytes", limit)
 }
 
-// budgetReader takes what it reads of a body of unknown length from the
-// server's budget of bytes in flight.
-type budgetReader struct {
+// chargedReader charges what it reads to the request's bodyCharge: the
+// bytes, when the length was not declared (a declared one was charged
+// whole), and the values of a JSON body.
+type chargedReader struct {
 	io.ReadCloser
-	s    *Server
-	held int64 // read by one goroutine at a time, released after the request
-	err  error
+	charge      *bodyCharge
+	countBytes  bool
+	countValues bool
 }
 
-func (b *budgetReader) Read(p []byte) (int, error) {
-	if b.err != nil {
-		return 0, b.err
+func (c *chargedReader) Read(p []byte) (int, error) {
+	if c.charge.err != nil {
+		return 0, c.charge.err
 	}
-	n, err := b.ReadCloser.Read(p)
+	n, err := c.ReadCloser.Read(p)
 	if n > 0 {
-		if !b.s.bodies.Acquire(int64(n)) {
-			b.err = b.s.busy()
-			return 0, b.err
+		var cost int64
+		if c.countBytes {
+			cost += int64(n)
 		}
-		b.held += int64(n)
+		if c.countValues {
+			cost += valueCost * int64(valueMarks(p[:n]))
+		}
+		if cost > 0 {
+			if cerr := c.charge.take(cost); cerr != nil {
+				return 0, cerr
+			}
+		}
 	}
 	return n, err
 }
 
-func (b *budgetReader) release() { b.s.bodies.Release(b.held) }
+// valueMarks counts the bytes of b that open or separate JSON values.
+func valueMarks(b []byte) int {
+	n := 0
+	for _, c := range b {
+		switch c {
+		case ',', ':', '[', '{':
+			n++
+		}
+	}
+	return n
+}
 
 // refusal counts a refused request by the code of its error.
 func (s *Server) refusal(err error) {

@@ -261,3 +261,34 @@ func TestEchoParams(t *testing.T) {
 		})
 	}
 }
+
+// TestJSONValuesCharged: a JSON body is charged for the values it holds
+// as well as its bytes, so that a body of many small values, which costs
+// many times its size once decoded, cannot take the node's memory: one
+// that alone would take more than the whole budget gets 413.
+func TestJSONValuesCharged(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxBodyBytes = 512 << 10
+	cfg.MaxBodyBytesInFlight = 1 << 20
+	s := startServer(t, cfg)
+	numbers := func(n int) string { return `{"list":[` + strings.Repeat("1,", n) + `1]}` }
+
+	if r := do(t, "POST", s.url+"/api/echo", "application/json", strings.NewReader(numbers(5000))); r.status != http.StatusOK {
+		t.Fatalf("5,000 values: %d %.200s", r.status, r.raw)
+	}
+	for _, body := range []io.Reader{strings.NewReader(numbers(50000)), noLength{strings.NewReader(numbers(50000))}} {
+		r := do(t, "POST", s.url+"/api/echo", "application/json", body)
+		if r.status != http.StatusRequestEntityTooLarge || errorCode(r) != apierror.CodeBodyTooLarge ||
+			!strings.Contains(r.raw, "too many values") {
+			t.Fatalf("50,000 values (100 KiB): %d %.300s", r.status, r.raw)
+		}
+	}
+	// The same bytes as text are not charged per value.
+	if r := do(t, "POST", s.url+"/api/echo", "text/plain", strings.NewReader(numbers(50000))); r.status != http.StatusOK {
+		t.Fatalf("as text: %d", r.status)
+	}
+	poll.Until(t, "the charges to be given back", 0, func() bool { return s.BodyBytesInFlight() == 0 })
+	if got := s.Refused()[limit.BodySize]; got != 2 {
+		t.Fatalf("body_size refusals = %d, want 2", got)
+	}
+}
