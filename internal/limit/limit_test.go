@@ -42,8 +42,10 @@ func TestConns(t *testing.T) {
 		t.Fatalf("after releasing all: open %d, addresses %v", c.Open(), c.byAddr)
 	}
 	// Remote addresses that are not IPs count by their text.
-	if c.Acquire("@") != nil || c.Acquire("@") != nil || !errors.Is(c.Acquire("@"), ErrAddrFull) {
-		t.Fatal("non-IP remote not limited")
+	for i, want := range []error{nil, nil, ErrAddrFull} {
+		if err := c.Acquire("@"); !errors.Is(err, want) {
+			t.Fatalf("non-IP remote, connection %d: %v, want %v", i+1, err, want)
+		}
 	}
 	c.Release("@")
 	c.Release("@")
