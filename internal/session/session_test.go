@@ -1,14 +1,18 @@
 package session_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/stellarfw/stellar-go/apierror"
+	"github.com/stellarfw/stellar-go/chat"
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/internal/limit"
+	"github.com/stellarfw/stellar-go/internal/logging/logtest"
 	"github.com/stellarfw/stellar-go/internal/poll"
 	"github.com/stellarfw/stellar-go/internal/session"
 	"github.com/stellarfw/stellar-go/internal/session/sessiontest"
@@ -149,5 +153,41 @@ func TestQueueBytes(t *testing.T) {
 	<-replied
 	if m := next(t, s); m["status"] != "OK" || m["messageId"] != float64(1) {
 		t.Fatalf("the reply: %v", m)
+	}
+}
+
+// temporaryError is what a backend returns when it cannot be reached.
+type temporaryError struct{ error }
+
+func (temporaryError) Temporary() bool { return true }
+
+// failingJoins is a chat store whose joins fail as an unreachable Redis
+// does.
+type failingJoins struct{ chat.Store }
+
+func (failingJoins) Join(context.Context, string, chat.Member) (bool, error) {
+	return false, temporaryError{errors.New("redis: unavailable: join: dial tcp 127.0.0.1:6420: connect: connection refused")}
+}
+
+// TestVerbBackendFailure: a verb that fails on the backend answers
+// internal_error with a request id, never the backend's words; the log
+// has them once, at ERROR, under that id.
+func TestVerbBackendFailure(t *testing.T) {
+	rec := &logtest.Recorder{}
+	opts := sessiontest.OptionsOnStore(t, rec.Logger(), func(s chat.Store) chat.Store { return failingJoins{s} })
+	s := session.New(opts, connection.TypeWebSocket, "127.0.0.1")
+	s.HandleRequest(session.Request{Verb: session.VerbRoomAdd})
+	m := next(t, s)
+	e, _ := m["error"].(map[string]any)
+	id, _ := e["requestId"].(string)
+	if code(m) != apierror.CodeInternal || e["message"] != apierror.InternalMessage || id == "" {
+		t.Fatalf("reply = %v", m)
+	}
+	if b, _ := json.Marshal(m); strings.Contains(string(b), "6420") {
+		t.Fatalf("the cause reached the client: %s", b)
+	}
+	errs := rec.AtLeast(slog.LevelError)
+	if len(errs) != 1 || errs[0].Str("request_id") != id || !strings.Contains(errs[0].Str("error"), "6420") {
+		t.Fatalf("ERROR lines = %v", errs)
 	}
 }

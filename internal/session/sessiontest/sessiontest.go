@@ -26,6 +26,13 @@ const NodeID = "node-test"
 // stopped when t ends.
 func Options(t testing.TB, logger *slog.Logger, actions ...*action.Action) *session.Options {
 	t.Helper()
+	return OptionsOnStore(t, logger, nil, actions...)
+}
+
+// OptionsOnStore is Options with the chat on wrap(the memory store), for
+// tests of a failing backend; a nil wrap keeps the memory store.
+func OptionsOnStore(t testing.TB, logger *slog.Logger, wrap func(chat.Store) chat.Store, actions ...*action.Action) *session.Options {
+	t.Helper()
 	if logger == nil {
 		logger = logging.Discard()
 	}
@@ -44,7 +51,11 @@ func Options(t testing.TB, logger *slog.Logger, actions ...*action.Action) *sess
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cl.Stop(ctx) })
-	if err := ch.Start(ctx, b.Chat(), chat.Config{NodeID: NodeID, Logger: logging.Discard()}); err != nil {
+	var store chat.Store = b.Chat()
+	if wrap != nil {
+		store = wrap(store)
+	}
+	if err := ch.Start(ctx, store, chat.Config{NodeID: NodeID, Logger: logging.Discard()}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ch.Stop(ctx) })
