@@ -36,6 +36,7 @@ func Defaults(c *Config) {
 	setDefault(&h.IdleTimeout, httpt.DefaultIdleTimeout)
 	setDefault(&h.MaxHeaderBytes, httpt.DefaultMaxHeaderBytes)
 	setDefault(&h.MaxBodyBytes, httpt.DefaultMaxBodyBytes)
+	setDefault(&h.MaxBodyBytesInFlight, max(httpt.DefaultMaxBodyBytesInFlight, h.MaxBodyBytes))
 	setDefault(&h.ActionPath, httpt.DefaultActionPath)
 	setDefault(&h.RootEndpointType, httpt.DefaultRootEndpointType)
 	setDefault(&h.PublicDir, httpt.DefaultPublicDir)

@@ -92,6 +92,7 @@ var keyDocs = map[string]string{
 	"http.idle_timeout":               "idle keep-alive connections are closed after this",
 	"http.max_header_bytes":           "limit on request headers, in bytes",
 	"http.max_body_bytes":             "limit on request bodies, in bytes; larger ones get 413",
+	"http.max_body_bytes_in_flight":   "limit on the bytes of request bodies the node reads at once (JSON: +32 a value); beyond it 503 server_busy (at least http.max_body_bytes)",
 	"http.action_path":                `path where actions are served (urlPathForActions), or "off"`,
 	"http.root_endpoint_type":         `what "/" serves: file (static files) or api (actions)`,
 	"http.public_dir":                 "folder of static files",

@@ -450,12 +450,24 @@ func (n *Node) Ready(ctx context.Context) error {
 	return nil
 }
 
-// Status adds the node's figures to out, for the status action.
+// Status adds the node's figures to out, for the status action. Under
+// "limits" are the refusals of each transport's limits by reason (the
+// reasons of package internal/limit), counted since the node started.
 func (n *Node) Status(ctx context.Context, out map[string]any) {
 	out["backend"] = n.backend.Name()
+	limits := map[string]any{}
 	if n.http != nil {
-		out["http"] = map[string]any{"addr": n.http.Addr().String(), "inFlight": n.http.InFlight()}
+		out["http"] = map[string]any{"addr": n.http.Addr().String(), "inFlight": n.http.InFlight(),
+			"bodyBytesInFlight": n.http.BodyBytesInFlight()}
+		limits["http"] = n.http.Refused()
 	}
+	if n.tcp != nil {
+		limits["tcp"] = n.tcp.Refused()
+	}
+	if n.ws != nil {
+		limits["websocket"] = n.ws.Refused()
+	}
+	out["limits"] = limits
 	out["connections"] = map[string]any{
 		"tcp":       n.parts.Connections.Len(connection.TypeTCP),
 		"websocket": n.parts.Connections.Len(connection.TypeWebSocket),
