@@ -298,6 +298,33 @@ func (l *runLog) unfinished() []runRecord {
 	return out
 }
 
+// threadsStopped reports whether every thread of process pid is stopped
+// (state T in /proc). A process that was sent SIGSTOP runs on until each
+// of its threads has stopped: the process's own state letter, which is
+// its first thread's, may say T while others still run.
+func threadsStopped(t *testing.T, pid int) bool {
+	t.Helper()
+	stats, err := filepath.Glob(filepath.Join("/proc", strconv.Itoa(pid), "task", "*", "stat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stats) == 0 {
+		return false
+	}
+	for _, name := range stats {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return false // a thread that ended meanwhile: look again
+		}
+		// tid (comm) S ...: the state follows the last ')'.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
+}
+
 // faultWindow is when a fault was in force.
 type faultWindow struct {
 	name     string
@@ -317,9 +344,15 @@ type faultWindow struct {
 // The one duplicate the framework cannot prevent is a run that completed
 // just before its node froze, whose acknowledgement had not reached Redis:
 // to the cluster a frozen node is a dead one, so the task runs again.
-// Those are told apart (completed before the SIGSTOP, and still leased to
-// the frozen node once it was frozen) and counted separately, as a
-// SIGKILLed node's are in TestTasksSurviveKilledNodes.
+// Those are told apart (completed before the node had stopped, and still
+// leased to it once it had) and counted separately, as a SIGKILLed node's
+// are in TestTasksSurviveKilledNodes. A node stops some time after the
+// SIGSTOP is sent: one of its threads takes the signal and then stops the
+// others, and until the scheduler runs that thread the others run on,
+// for tens of milliseconds on a loaded machine (completions recorded 3ms,
+// and a node's log line 35ms, after the signal was sent have been seen).
+// So the freeze begins when every thread of the node is seen stopped,
+// not when the signal was sent.
 func TestTasksSurviveRedisFaults(t *testing.T) {
 	const (
 		lease   = time.Second
@@ -423,7 +456,9 @@ func TestTasksSurviveRedisFaults(t *testing.T) {
 	// tenth of it completed, with the rest queued behind the running ones.
 	var windows []faultWindow
 	frozen := nodes[2]
-	var stopAt, resumeAt time.Time
+	// stopAt: SIGSTOP sent; frozenAt: every thread of the node seen
+	// stopped; resumeAt: SIGCONT sent.
+	var stopAt, frozenAt, resumeAt time.Time
 	heldAtFreeze := map[string]bool{}
 	redisDown := func(name string, down func(testing.TB), outage time.Duration) func() {
 		return func() {
@@ -449,8 +484,10 @@ func TestTasksSurviveRedisFaults(t *testing.T) {
 				t.Fatal(err)
 			}
 			stopAt = time.Now()
-			eventually(t, 5*time.Second, time.Millisecond, func() bool { return processState(frozen.cmd.Process.Pid) == 'T' },
+			eventually(t, 5*time.Second, time.Millisecond, func() bool { return threadsStopped(t, frozen.cmd.Process.Pid) },
 				func() string { return frozen.id + " did not stop" })
+			frozenAt = time.Now()
+			// Read once the node can no longer fetch or acknowledge.
 			for _, in := range running() {
 				if strings.HasPrefix(in.Worker, frozen.id+":") {
 					heldAtFreeze[in.ID] = true
@@ -537,10 +574,11 @@ func TestTasksSurviveRedisFaults(t *testing.T) {
 		}
 	}
 	frozenPID := frozen.cmd.Process.Pid
-	// ackLostToFreeze: completed before the freeze, still leased to the
-	// frozen node once it was frozen.
+	// ackLostToFreeze: completed before the node had stopped, still
+	// leased to it once it had. (A record of the frozen node between
+	// frozenAt and resumeAt cannot exist: the node was not running.)
 	ackLostToFreeze := func(r runRecord) bool {
-		return r.pid == frozenPID && r.at.Before(stopAt) && heldAtFreeze[r.id]
+		return r.pid == frozenPID && r.at.Before(frozenAt) && heldAtFreeze[r.id]
 	}
 	// cause names the fault a duplicate's completions point at: a stale
 	// run completed after the freeze, or a run completed while Redis was
@@ -561,17 +599,24 @@ func TestTasksSurviveRedisFaults(t *testing.T) {
 		return "other"
 	}
 	// extra returns the completions beyond the first that the framework
-	// should have prevented, and those it could not.
+	// should have prevented, and those it could not; stopping counts the
+	// latter that were recorded after the SIGSTOP was sent.
+	stopping := 0
 	extra := func(rs []runRecord) (dup, exempt int) {
 		if len(rs) < 2 {
 			return 0, 0
 		}
+		late := 0
 		for _, r := range rs {
 			if ackLostToFreeze(r) {
 				exempt++
+				if !r.at.Before(stopAt) {
+					late++
+				}
 			}
 		}
 		exempt = min(exempt, len(rs)-1)
+		stopping += min(late, exempt)
 		return len(rs) - 1 - exempt, exempt
 	}
 	byCause := map[string]int{}
@@ -617,6 +662,10 @@ func TestTasksSurviveRedisFaults(t *testing.T) {
 	if dupFires > 0 {
 		t.Errorf("%d of %d periodic fire times completed more than once", dupFires, len(fireDone))
 	}
+	if len(examples) > 0 {
+		t.Logf("%s: SIGSTOP sent at %s, every thread stopped at %s, SIGCONT sent at %s", frozen.id,
+			stopAt.Format("15:04:05.000"), frozenAt.Format("15:04:05.000"), resumeAt.Format("15:04:05.000"))
+	}
 	for _, e := range examples {
 		t.Log(e)
 	}
@@ -632,7 +681,9 @@ func TestTasksSurviveRedisFaults(t *testing.T) {
 	}
 	causes = append(causes, fmt.Sprintf("other=%d", byCause["other"]))
 	t.Logf("tasks=%d completions=%d duplicates=%d lost=%d periodic-fires=%d duplicate-fires=%d max-attempt=%d "+
-		"(duplicates and duplicate fires by fault: %s; completed just before the freeze, ack lost, exempt: %d; held at freeze: %d) elapsed=%s",
+		"(duplicates and duplicate fires by fault: %s; completed just before the freeze, ack lost, exempt: %d, "+
+		"%d of them after the SIGSTOP was sent; held at freeze: %d; stopped %s after the SIGSTOP) elapsed=%s",
 		len(ids), completions, duplicates, lost, len(fireDone), dupFires, maxAttempt,
-		strings.Join(causes, " "), exempted, len(heldAtFreeze), elapsed.Round(time.Millisecond))
+		strings.Join(causes, " "), exempted, stopping, len(heldAtFreeze),
+		frozenAt.Sub(stopAt).Round(100*time.Microsecond), elapsed.Round(time.Millisecond))
 }

@@ -192,8 +192,8 @@ type run struct {
 
 	mu sync.Mutex
 	// deadline is when the lease ends on this node's monotonic clock:
-	// one lease after the last successful renewal was sent. A frozen
-	// process (SIGSTOP) counts the freeze.
+	// one lease (less leaseSlack) after the last successful renewal was
+	// sent. A frozen process (SIGSTOP) counts the freeze.
 	deadline   time.Time   // guarded by mu
 	timer      *time.Timer // guarded by mu; fires at deadline
 	lost       bool        // guarded by mu; the run no longer holds its lease
@@ -217,10 +217,23 @@ func (r *run) closeGone() {
 	}
 }
 
+// leaseSlack is how much earlier than the store a node ends a lease. A
+// store counts a lease from when it receives the call, later than the
+// node sent it, but may keep the deadline in whole milliseconds, rounded
+// down (Redis does): ending the lease a millisecond early on this node
+// keeps it from outlasting the store's.
+const leaseSlack = time.Millisecond
+
+// leaseEnd is when a lease granted or renewed by a call sent at sent ends
+// on this node.
+func (m *Manager) leaseEnd(sent time.Time) time.Time {
+	return sent.Add(m.cfg.Lease - leaseSlack)
+}
+
 // track adds a run of d, leased by a call sent at leased, to the renewal
 // set, and arms its deadline.
 func (m *Manager) track(d *Delivery, leased time.Time, cancel context.CancelCauseFunc) *run {
-	r := &run{d: d, cancel: cancel, gone: make(chan struct{}), deadline: leased.Add(m.cfg.Lease)}
+	r := &run{d: d, cancel: cancel, gone: make(chan struct{}), deadline: m.leaseEnd(leased)}
 	r.mu.Lock()
 	r.timer = time.AfterFunc(time.Until(r.deadline), func() { m.expire(r) })
 	r.mu.Unlock()
@@ -648,7 +661,7 @@ func (m *Manager) renew(ctx context.Context, timeout time.Duration) {
 		}
 		for i, r := range runs {
 			if held[i] {
-				r.extended(sent.Add(m.cfg.Lease))
+				r.extended(m.leaseEnd(sent))
 			} else {
 				m.refuse(r)
 			}
