@@ -10,7 +10,7 @@ import (
 )
 
 func TestChatConformance(t *testing.T) {
-	backendtest.RunChat(t, backendtest.ChatBackend{NewNodes: func(t *testing.T, n int) []backendtest.ChatNode {
+	backendtest.RunChat(t, backendtest.ChatBackend{NewNodes: func(t *testing.T, n int, _ *backendtest.Clock) []backendtest.ChatNode {
 		srv := redistest.Shared(t)
 		prefix := redistest.Prefix(t)
 		out := make([]backendtest.ChatNode, n)
