@@ -626,7 +626,8 @@ func dialCommand(addr, password string, tlsConf *tls.Config, args ...string) (st
 		return "", err
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	// Generous: a test may run a script over many keys on a busy machine.
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	r := bufio.NewReader(c)
 	if password != "" {
 		if _, err := roundTrip(c, r, "AUTH", password); err != nil {
