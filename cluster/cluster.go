@@ -240,6 +240,8 @@ type Cluster struct {
 
 	replay *replayMemory // set by Start before the loops that read it
 	inbox  chan *envelope
+	hbStop chan struct{}   // closed by Stop to end the heartbeat loop
+	hbDone chan struct{}   // closed when the heartbeat loop has ended
 	runCtx context.Context // set by Start before the loops that read it
 	wg     sync.WaitGroup  // loops and handlers started by Start
 }
@@ -305,6 +307,7 @@ func (c *Cluster) Start(ctx context.Context, t Transport, cfg Config) error {
 	c.members = map[string]Node{}
 	c.pending = map[string]*call{}
 	c.inbox = make(chan *envelope, inboxSize)
+	c.hbStop, c.hbDone = make(chan struct{}), make(chan struct{})
 	// What was signed before this start may have reached the node's
 	// previous run, whose memory is gone: refuse it all.
 	c.replay = newReplayMemory(c.self.StartedAt.UnixMilli(), cfg.ReplayMemory)
@@ -388,18 +391,29 @@ func (c *Cluster) Stop(ctx context.Context) error {
 		return nil
 	}
 	c.running = false
-	t, id, cancel, last := c.t, c.cfg.ID, c.cancel, c.last
+	t, id, cancel, every := c.t, c.cfg.ID, c.cancel, c.cfg.HeartbeatInterval
 	c.mu.Unlock()
 
+	// Let a heartbeat under way finish, so that none writes the record
+	// once it is removed; one stuck on a backend that does not answer is
+	// cut short with the rest below.
+	var errs []error
+	close(c.hbStop)
+	hbWait := time.NewTimer(every)
+	select {
+	case <-c.hbDone:
+	case <-hbWait.C:
+	case <-ctx.Done():
+	}
+	hbWait.Stop()
 	// Announce first, while still subscribed, so that the others log the
 	// leave at once and stop sending calls here. A run whose id another
 	// run took over leaves nothing: the id is the other run's.
-	var errs []error
 	if !c.ousted.Load() {
 		if err := c.send(ctx, chanAll, typeLeave, "", json.RawMessage("{}")); err != nil && !errors.Is(err, ErrNotRunning) {
 			errs = append(errs, err)
 		}
-		if err := t.Leave(ctx, id, last); err != nil {
+		if err := t.Leave(ctx, id, c.ownRecord(ctx, t, id)); err != nil {
 			errs = append(errs, fmt.Errorf("cluster: leaving: %w", err))
 		}
 	}
@@ -723,8 +737,11 @@ func (c *Cluster) runSubscriber(ctx context.Context, fn MessageHandler, e *envel
 }
 
 // heartbeatLoop renews the node's record and refreshes the member list.
+// Stop ends it through hbStop, between two heartbeats, so that the
+// record a heartbeat wrote is known when the node leaves.
 func (c *Cluster) heartbeatLoop(ctx context.Context) {
 	defer c.wg.Done()
+	defer close(c.hbDone)
 	c.mu.Lock()
 	every := c.cfg.HeartbeatInterval
 	c.mu.Unlock()
@@ -733,6 +750,8 @@ func (c *Cluster) heartbeatLoop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case <-c.hbStop:
 			return
 		case <-tick.C:
 			c.heartbeat(ctx)

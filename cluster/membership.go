@@ -203,6 +203,24 @@ func (c *Cluster) stepDown(n Node) {
 		"member", id, "pid", n.PID, "host", n.Host, "instance", n.Instance)
 }
 
+// ownRecord returns the record of this run stored under id, for Leave:
+// the one it last wrote, or, when the backend holds another record of
+// this run (a write whose answer was lost), that one. Another run's
+// record is never this run's to remove.
+func (c *Cluster) ownRecord(ctx context.Context, t Transport, id string) []byte {
+	c.mu.Lock()
+	last, s, self, now := c.last, c.sign, c.self, c.cfg.Now()
+	c.mu.Unlock()
+	cur, ok, err := stored(ctx, t, id)
+	if err != nil || !ok || bytes.Equal(cur, last) {
+		return last
+	}
+	if n, err := s.parseRecord(id, cur, now); (err == nil || errors.Is(err, errRecordExpired)) && n.Instance == self.Instance {
+		return cur
+	}
+	return last
+}
+
 // record returns a new membership record of the node, signed.
 func (c *Cluster) record() []byte {
 	c.mu.Lock()
