@@ -53,14 +53,18 @@ const (
 //     reused); it is refused at once if that process runs;
 //   - any other (another machine, or the system does not say) is watched.
 //
-// It returns the record's node, and why it decided so.
-func judge(s signer, id string, raw []byte, now time.Time, machine string, procStart func(int) (string, procState)) (verdict, Node, string) {
+// A record of this run itself (instance self: a write whose answer was
+// lost) is taken over. judge returns the record's node, and why it
+// decided so.
+func judge(s signer, id string, raw []byte, now time.Time, machine, self string, procStart func(int) (string, procState)) (verdict, Node, string) {
 	n, err := s.parseRecord(id, raw, now)
 	switch {
 	case errors.Is(err, errRecordExpired):
 		return takeOver, n, "its record is past its signed expiry"
 	case err != nil:
 		return refuse, n, "a record this cluster cannot read holds the id: another cluster's, with another token?"
+	case n.Instance == self:
+		return takeOver, n, "the record is this run's own"
 	}
 	if machine == "" || !strings.HasPrefix(n.Process, machine+"/") {
 		return watch, n, ""
@@ -90,7 +94,7 @@ func duplicateError(id, why string) error {
 // live. join fails with ErrDuplicateNode, saying why, when the id is live.
 func (c *Cluster) join(ctx context.Context) error {
 	c.mu.Lock()
-	t, id, ttl, every, log, s, clock, machine := c.t, c.cfg.ID, c.cfg.NodeTTL, c.cfg.HeartbeatInterval, c.cfg.Logger, c.sign, c.cfg.Now, c.machine
+	t, id, ttl, every, log, s, clock, machine, self := c.t, c.cfg.ID, c.cfg.NodeTTL, c.cfg.HeartbeatInterval, c.cfg.Logger, c.sign, c.cfg.Now, c.machine, c.self.Instance
 	c.mu.Unlock()
 	watchFor := TakeoverHeartbeats * every
 	var watched []byte // the record watched and found changed, if any
@@ -112,7 +116,7 @@ func (c *Cluster) join(ctx context.Context) error {
 		if !ok {
 			continue // gone meanwhile
 		}
-		v, n, why := judge(s, id, old, clock(), machine, processStart)
+		v, n, why := judge(s, id, old, clock(), machine, self, processStart)
 		if v == watch && watched != nil && n.Instance == watchedNode.Instance && !bytes.Equal(old, watched) {
 			return duplicateError(id, fmt.Sprintf("pid %d on %s renewed its record within %s", n.PID, n.Host, watchFor))
 		}
@@ -237,12 +241,11 @@ func (c *Cluster) wrote(rec []byte) {
 
 // stored returns the record stored under id, if any.
 func stored(ctx context.Context, t Transport, id string) ([]byte, bool, error) {
-	recs, err := t.Nodes(ctx)
+	raw, err := t.Record(ctx, id)
 	if err != nil {
 		return nil, false, err
 	}
-	raw, ok := recs[id]
-	return raw, ok, nil
+	return raw, raw != nil, nil
 }
 
 // sleep waits for d or until ctx ends.

@@ -48,10 +48,11 @@ func TestJudge(t *testing.T) {
 		{"past its signed expiry", rec(func(n *Node) { n.WrittenAt, n.ExpiresAt = now.Add(-9*time.Second), now.Add(-4*time.Second) }), machine, takeOver},
 		{"another cluster's", newSigner([]byte("other")).signRecord(Node{ID: "n", Instance: "x", WrittenAt: now, ExpiresAt: now.Add(time.Second)}), machine, refuse},
 		{"not a record", []byte("{"), machine, refuse},
+		{"this run's own, from a write whose answer was lost", rec(func(n *Node) { n.Instance = "this-run"; n.PID = 14 }), machine, takeOver},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			v, _, why := judge(s, "n", tc.raw, now, tc.machine, procStart)
+			v, _, why := judge(s, "n", tc.raw, now, tc.machine, "this-run", procStart)
 			if v != tc.want {
 				t.Fatalf("verdict %d (%s), want %d", v, why, tc.want)
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -156,5 +157,44 @@ func TestFrozenRunTakenOver(t *testing.T) {
 	}
 	if !ownedByFresh() || fresh.Ready() != nil {
 		t.Fatalf("the old run's stop removed the new run's record: ready %v", fresh.Ready())
+	}
+}
+
+// lostReply is a transport whose first Join is carried out but answers
+// with an error, as when the connection drops before the reply.
+type lostReply struct {
+	cluster.Transport
+	lost atomic.Bool
+}
+
+func (l *lostReply) Join(ctx context.Context, id string, record []byte, ttl time.Duration) error {
+	err := l.Transport.Join(ctx, id, record, ttl)
+	if err == nil && l.lost.CompareAndSwap(false, true) {
+		return errors.New("connection reset before the reply")
+	}
+	return err
+}
+
+// TestOwnRecordAfterLostReply: a node whose join was recorded but not
+// answered finds its own record under its id when it joins again from
+// its heartbeat: it takes it, instead of refusing itself as a live
+// duplicate.
+func TestOwnRecordAfterLostReply(t *testing.T) {
+	b := memory.New(memory.Config{})
+	defer b.Close()
+	ctx := context.Background()
+	tr := &lostReply{Transport: b.Cluster()}
+	c := cluster.New()
+	if err := c.Start(ctx, tr, cluster.Config{ID: "n", Token: "t", HeartbeatInterval: 20 * time.Millisecond, NodeTTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(ctx)
+	if !tr.lost.Load() {
+		t.Fatal("the join's reply was not lost: the test proves nothing")
+	}
+	poll.Until(t, "the node to be ready", 0, func() bool { return c.Ready() == nil })
+	nodes, err := c.Nodes(ctx)
+	if err != nil || len(nodes) != 1 || nodes[0].Instance != c.Instance() {
+		t.Fatalf("nodes = %+v, %v", nodes, err)
 	}
 }

@@ -41,6 +41,8 @@ type Transport interface {
 	// gone after the server restarted). When another record is stored it
 	// fails with ErrRecordChanged and writes nothing.
 	Heartbeat(ctx context.Context, id string, prev, record []byte, ttl time.Duration) error
+	// Record returns the record stored under id, nil when none is.
+	Record(ctx context.Context, id string) ([]byte, error)
 	// Nodes returns the live records by node id.
 	Nodes(ctx context.Context) (map[string][]byte, error)
 	// Leave removes the node's record if the record stored under id is

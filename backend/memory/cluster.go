@@ -132,6 +132,14 @@ func (t *ClusterTransport) Heartbeat(ctx context.Context, id string, prev, recor
 	return nil
 }
 
+// Record returns the record stored under id, nil if none.
+func (t *ClusterTransport) Record(ctx context.Context, id string) ([]byte, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rec, _ := t.liveLocked(id)
+	return rec, nil
+}
+
 // liveLocked returns the record stored under id, unless it expired.
 func (t *ClusterTransport) liveLocked(id string) ([]byte, bool) {
 	n, ok := t.nodes[id]

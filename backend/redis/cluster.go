@@ -135,6 +135,22 @@ func (t *ClusterTransport) swap(ctx context.Context, op, id string, expected, re
 	return t.b.wrap(ctx, op, c.Do(ctx, c.B().Sadd().Key(t.nodesKey()).Member(id).Build()).Error())
 }
 
+// Record returns the record stored under id, nil if none.
+func (t *ClusterTransport) Record(ctx context.Context, id string) ([]byte, error) {
+	c, err := t.b.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, err := c.Do(ctx, c.B().Get().Key(t.nodeKey(id)).Build()).AsBytes()
+	if rueidis.IsRedisNil(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, t.b.wrap(ctx, "cluster record", err)
+	}
+	return b, nil
+}
+
 // Nodes returns the live records, forgetting ids whose record expired.
 func (t *ClusterTransport) Nodes(ctx context.Context) (map[string][]byte, error) {
 	c, err := t.b.conn(ctx)

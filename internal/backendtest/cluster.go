@@ -787,7 +787,11 @@ func RunClusterRecords(t *testing.T, newTransports func(t *testing.T, n int) []c
 	is := func(id string, want []byte) {
 		t.Helper()
 		if got := storedRecord(t, tr, id); !bytes.Equal(got, want) {
-			t.Fatalf("stored under %s: %q, want %q", id, got, want)
+			t.Fatalf("listed under %s: %q, want %q", id, got, want)
+		}
+		got, err := trs[3].Record(ctx, id)
+		if err != nil || !bytes.Equal(got, want) || (want == nil) != (got == nil) {
+			t.Fatalf("Record(%s) = %q, %v; want %q", id, got, err, want)
 		}
 	}
 	must := func(what string, err error) {
