@@ -9,6 +9,7 @@ import (
 
 	"github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cache"
+	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/internal/backendtest"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
@@ -95,6 +96,20 @@ func TestClusterConformance(t *testing.T) {
 			}
 			return out
 		}})
+	})
+}
+
+// TestClusterRecordsOnRedisCluster: the membership records' compare and
+// set holds on a Redis Cluster too.
+func TestClusterRecordsOnRedisCluster(t *testing.T) {
+	srv := redistest.StartOwn(t, redistest.Cluster())
+	backendtest.RunClusterRecords(t, func(t *testing.T, n int) []cluster.Transport {
+		prefix := redistest.Prefix(t)
+		out := make([]cluster.Transport, n)
+		for i := range out {
+			out[i] = open(t, redis.Config{ClusterAddrs: []string{srv.Addr()}, Prefix: prefix}).Cluster()
+		}
+		return out
 	})
 }
 
