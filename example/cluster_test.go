@@ -80,7 +80,7 @@ func (p *clusterProc) action(t *testing.T, method, name string, params url.Value
 	t.Helper()
 	status, body, _ := call(t, method, "http://"+p.addr+"/api/"+name+"?"+params.Encode(), nil, "")
 	if status != 200 {
-		t.Fatalf("%s %s on %s: %d %v", method, name, p.id, status, body)
+		t.Fatalf("%s %s on %s: %d %v\n%s", method, name, p.id, status, body, p.stderr)
 	}
 	return body
 }
