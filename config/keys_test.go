@@ -35,6 +35,7 @@ func TestDefaults(t *testing.T) {
 			PublicDir:         "public",
 			DirectoryFile:     "index.html",
 			OpenAPIPath:       "off",
+			MetricsPath:       "/metrics",
 		},
 		TCP:       TCP{Addr: ":5000", MaxLineBytes: 64 << 10, MaxInFlight: 16, IdleTimeout: 5 * time.Minute},
 		WebSocket: WebSocket{Path: "/ws", MaxFrameBytes: 64 << 10, MaxInFlight: 16, PingInterval: 30 * time.Second},
