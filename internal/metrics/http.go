@@ -45,11 +45,11 @@ func (m *Metrics) HTTP(next http.Handler, paths []string) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		l := &labels{}
+		rec := &recorder{ResponseWriter: w}
+		l := &rec.labels // one allocation for both
 		if exact[r.URL.Path] {
 			l.route = r.URL.Path
 		}
-		rec := &recorder{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
 				if rec.status == 0 {
@@ -103,6 +103,7 @@ type recorder struct {
 	http.ResponseWriter
 	status   int // the final status written; 0 until then
 	hijacked bool
+	labels   labels // of the request, in its context
 }
 
 func (w *recorder) WriteHeader(code int) {

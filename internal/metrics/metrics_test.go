@@ -266,3 +266,33 @@ func TestHTTPRecorder(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkHTTP is the cost the metrics add to a request: the labels,
+// the recorder, a counter and a histogram.
+func BenchmarkHTTP(b *testing.B) {
+	m, err := New(Options{Registry: prometheus.NewRegistry(), Events: event.NewBus()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := m.HTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }), []string{"/healthz"})
+	r := httptest.NewRequest("GET", "/healthz", nil)
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(w, r)
+	}
+}
+
+// BenchmarkActionAfter is the cost of counting one action call.
+func BenchmarkActionAfter(b *testing.B) {
+	bus := event.NewBus()
+	if _, err := New(Options{Registry: prometheus.NewRegistry(), Events: bus}); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	p := &event.Action{Name: "hello", ConnType: "web", Duration: time.Millisecond}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = event.Fire(ctx, bus, event.ActionAfter, p)
+	}
+}
