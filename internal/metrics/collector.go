@@ -31,6 +31,8 @@ type nodeCollector struct {
 	conns       *prometheus.Desc
 	rooms       *prometheus.Desc
 	members     *prometheus.Desc
+	redisErrors *prometheus.Desc
+	redisLost   *prometheus.Desc
 
 	queues cache[task.Stats]
 	chat   cache[int]
@@ -54,6 +56,8 @@ func newNodeCollector(o Options) *nodeCollector {
 		conns:       d("stellar_connections", "Open persistent connections of this node, by transport (websocket, tcp).", []string{"transport"}, nil),
 		rooms:       d("stellar_chat_rooms", "Chat rooms, cluster-wide.", nil, nil),
 		members:     d("stellar_chat_members", "Room memberships of this node's connections.", nil, nil),
+		redisErrors: d("stellar_redis_errors_total", "Redis calls of this node that failed, by kind: reply (an error reply from Redis) or unavailable (Redis not reached in time).", []string{"kind"}, nil),
+		redisLost:   d("stellar_redis_subscriptions_lost_total", "Redis subscriptions of this node that failed and were made again.", nil, nil),
 	}
 	c.queues = cache[task.Stats]{every: o.CacheFor, now: o.Now}
 	c.chat = cache[int]{every: o.CacheFor, now: o.Now}
@@ -62,7 +66,7 @@ func newNodeCollector(o Options) *nodeCollector {
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.info, c.depth, c.paused, c.workerNodes, c.concurrency, c.readErrors,
-		c.running, c.nodes, c.published, c.dropped, c.lateReplies, c.conns, c.rooms, c.members} {
+		c.running, c.nodes, c.published, c.dropped, c.lateReplies, c.conns, c.rooms, c.members, c.redisErrors, c.redisLost} {
 		ch <- d
 	}
 }
@@ -119,6 +123,12 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 			members += len(conn.Rooms())
 		}
 		gauge(c.members, float64(members))
+	}
+	if o.Redis != nil {
+		s := o.Redis()
+		counter(c.redisErrors, float64(s.ReplyErrors), "reply")
+		counter(c.redisErrors, float64(s.Unavailable), "unavailable")
+		counter(c.redisLost, float64(s.SubscriptionsLost))
 	}
 	if o.Chat != nil {
 		n, _, err := c.chat.get(func() (int, error) {

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/stellarfw/stellar-go/apierror"
+	"github.com/stellarfw/stellar-go/backend"
 	"github.com/stellarfw/stellar-go/chat"
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/connection"
@@ -85,6 +86,8 @@ type Options struct {
 	Cluster     *cluster.Cluster
 	Connections *connection.Registry
 	Chat        *chat.Chat
+	// Redis, when set, reads the Redis backend's counters.
+	Redis func() backend.RedisStats
 	// CacheFor is how long a scrape reuses the queue depths and the chat
 	// rooms it read. Default DefaultCacheFor.
 	CacheFor time.Duration

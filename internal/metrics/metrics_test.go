@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/stellarfw/stellar-go/backend"
 	"github.com/stellarfw/stellar-go/backend/memory"
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/event"
@@ -94,6 +95,35 @@ func TestNewTwice(t *testing.T) {
 	}
 	if _, ok := sample(t, NewRegistry(), "go_goroutines"); !ok {
 		t.Error("no Go runtime collector on a new registry")
+	}
+}
+
+// TestRedisStats: the Redis backend's counters are served on Redis only.
+func TestRedisStats(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	stats := backend.RedisStats{ReplyErrors: 2, Unavailable: 5, SubscriptionsLost: 1}
+	if _, err := New(Options{Registry: reg, Events: event.NewBus(), Redis: func() backend.RedisStats { return stats }}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"stellar_redis_errors_total", []string{"kind=reply"}, 2},
+		{"stellar_redis_errors_total", []string{"kind=unavailable"}, 5},
+		{"stellar_redis_subscriptions_lost_total", nil, 1},
+	} {
+		if v, ok := sample(t, reg, tc.name, tc.labels...); !ok || v != tc.want {
+			t.Errorf("%s%v = %v, %v; want %v", tc.name, tc.labels, v, ok, tc.want)
+		}
+	}
+	mem := prometheus.NewRegistry()
+	if _, err := New(Options{Registry: mem, Events: event.NewBus()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := sample(t, mem, "stellar_redis_subscriptions_lost_total"); ok {
+		t.Error("Redis counters served without Redis")
 	}
 }
 

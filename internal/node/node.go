@@ -157,6 +157,10 @@ func Open(cfg config.Config, logger *slog.Logger, parts Parts) (*Node, error) {
 		startedAt: time.Now(),
 	}
 	if parts.Metrics != nil {
+		var redisStats func() backend.RedisStats
+		if _, ok := b.RedisStats(); ok {
+			redisStats = func() backend.RedisStats { s, _ := b.RedisStats(); return s }
+		}
 		n.metrics, err = metrics.New(metrics.Options{
 			Registry:    parts.Metrics,
 			Events:      parts.Events,
@@ -168,6 +172,7 @@ func Open(cfg config.Config, logger *slog.Logger, parts Parts) (*Node, error) {
 			Cluster:     parts.Cluster,
 			Connections: parts.Connections,
 			Chat:        parts.Chat,
+			Redis:       redisStats,
 		})
 		if err != nil {
 			lifeDone()
