@@ -525,5 +525,9 @@ func TestPprof(t *testing.T) {
 		if code, _ := get(t, base+"nosuch"); code != http.StatusNotFound {
 			t.Errorf("unknown profile = %d, want 404", code)
 		}
+		f := scrape(t, "http://"+app.HTTPAddr().String()+"/metrics")
+		if v := f.must(t, "stellar_http_requests_total", "route=/debug/pprof/"); v != 7 {
+			t.Errorf("profiler requests counted = %v, want 7", v)
+		}
 	})
 }

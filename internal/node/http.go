@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -77,15 +78,20 @@ func (n *Node) httpHandlers() (map[string]http.Handler, func(http.Handler) http.
 			return nil, nil, err
 		}
 	}
+	// The exact paths label the requests to them; the profiler labels
+	// its own (mount).
+	paths := make([]string, 0, len(own))
+	for _, e := range own {
+		paths = append(paths, e.path)
+	}
+	probes := slices.Clone(own)
 	var prof http.Handler
 	if cfg.HTTP.Pprof {
 		prof = profiler.Handler(cfg.HTTP.WriteTimeout)
-		own = append(own, endpoint{profiler.Prefix, "the profiler (http.pprof)"}, endpoint{profiler.Prefix + "profile", "the profiler (http.pprof)"})
+		probes = append(probes, endpoint{profiler.Prefix, "the profiler (http.pprof)"}, endpoint{profiler.Prefix + "profile", "the profiler (http.pprof)"})
 	}
 
 	if u := p.HTTP.Mux; u != nil {
-		probes := make([]endpoint, len(own))
-		copy(probes, own)
 		probes = append(probes, n.actionProbes()...)
 		for _, e := range probes {
 			if pattern, ok := takes(u, e.path); ok {
@@ -101,10 +107,6 @@ func (n *Node) httpHandlers() (map[string]http.Handler, func(http.Handler) http.
 		}
 	}
 
-	paths := make([]string, 0, len(own))
-	for _, e := range own {
-		paths = append(paths, e.path)
-	}
 	mw, m := p.HTTP.Middleware, n.metrics
 	wrap := func(next http.Handler) http.Handler {
 		h := next
