@@ -19,6 +19,7 @@ import (
 
 	"github.com/stellarfw/stellar-go"
 	"github.com/stellarfw/stellar-go/action"
+	"github.com/stellarfw/stellar-go/apierror"
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/internal/poll"
 	"github.com/stellarfw/stellar-go/task"
@@ -113,7 +114,7 @@ func metricsApp(t *testing.T, cfg stellar.Config) *stellar.App {
 			return nil
 		}},
 		&action.Action{Name: "fail", Run: func(ctx context.Context, r *action.Request) error {
-			return errors.New("no")
+			return apierror.New("sold_out", http.StatusConflict, "no")
 		}},
 	); err != nil {
 		t.Fatal(err)
@@ -207,7 +208,7 @@ func TestMetricsFamilies(t *testing.T) {
 	}
 
 	// HTTP and actions.
-	for path, want := range map[string]int{"/api/hello": 200, "/api/greet/bob": 200, "/api/fail": 500, "/nothing/here": 404} {
+	for path, want := range map[string]int{"/api/hello": 200, "/api/greet/bob": 200, "/api/fail": 409, "/nothing/here": 404} {
 		if code, body := get(t, base+path); code != want {
 			t.Fatalf("GET %s = %d %s, want %d", path, code, body, want)
 		}
@@ -262,11 +263,11 @@ func TestMetricsFamilies(t *testing.T) {
 	}{
 		{"stellar_http_requests_total", []string{"action=hello", "route=", "status=200"}, 1},
 		{"stellar_http_requests_total", []string{"action=hello", "route=/greet/:name", "status=200"}, 1},
-		{"stellar_http_requests_total", []string{"action=fail", "route=", "status=500"}, 1},
+		{"stellar_http_requests_total", []string{"action=fail", "route=", "status=409"}, 1},
 		{"stellar_http_requests_total", []string{"action=", "route=", "status=404"}, 1},
 		{"stellar_http_request_duration_seconds", []string{"action=hello"}, 2},
 		{"stellar_actions_total", []string{"action=hello", "transport=web", "outcome=ok"}, 2},
-		{"stellar_actions_total", []string{"action=fail", "transport=web", "outcome=action_failed"}, 1},
+		{"stellar_actions_total", []string{"action=fail", "transport=web", "outcome=sold_out"}, 1},
 		{"stellar_actions_total", []string{"action=hello", "transport=tcp", "outcome=ok"}, 1},
 		{"stellar_action_duration_seconds", []string{"action=hello", "transport=web"}, 2},
 		{"stellar_tasks_enqueued_total", []string{"queue=mail", "task=ok"}, 1},
