@@ -379,7 +379,7 @@ func (g *Registry) Run(ctx context.Context, name string, raw map[string]any, r *
 func (g *Registry) payload(r *Request) *event.Action {
 	return &event.Action{
 		Name: r.Action.Name, Version: r.Action.version(), Params: r.Params,
-		Conn: r.Conn, ConnType: connType(r),
+		Conn: r.Conn, ConnType: connType(r), Route: r.Route,
 	}
 }
 

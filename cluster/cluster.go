@@ -229,6 +229,7 @@ type Cluster struct {
 
 	dropped     map[string]*atomic.Uint64 // fixed keys: dropReasons
 	lateReplies atomic.Uint64
+	published   atomic.Uint64
 	dropLog     logLimiter
 
 	mu      sync.Mutex
@@ -485,6 +486,10 @@ func (c *Cluster) Dropped() map[string]uint64 {
 // answered or given up, and were discarded.
 func (c *Cluster) LateReplies() uint64 { return c.lateReplies.Load() }
 
+// Published returns how many messages this node has published: its
+// messages, calls, replies and heartbeat announcements.
+func (c *Cluster) Published() uint64 { return c.published.Load() }
+
 // Nodes returns the live nodes, read from the backend, sorted by id.
 // Records not signed with this node's token are left out, and so are
 // records past their signed expiry: their nodes are not part of this
@@ -570,6 +575,7 @@ func (c *Cluster) sendID(ctx context.Context, channel, typ, to, id string, deadl
 	if err := t.Publish(ctx, channel, raw); err != nil {
 		return "", fmt.Errorf("cluster: publishing %s: %w", typ, err)
 	}
+	c.published.Add(1)
 	return id, nil
 }
 

@@ -127,6 +127,11 @@ type HTTP struct {
 	// OpenAPIPath is where the OpenAPI 3.1 document of the actions and
 	// routes is served, such as "/openapi.json". Default "off": none.
 	OpenAPIPath string `key:"openapi_path"`
+	// MetricsPath is where the node's Prometheus metrics are served.
+	// Default "/metrics". "off" serves none (App.Metrics still counts).
+	MetricsPath string `key:"metrics_path"`
+	// Pprof serves the Go profiler under /debug/pprof/. Default false.
+	Pprof bool `key:"pprof"`
 	// HideServerInformation leaves serverInformation out of responses.
 	HideServerInformation bool `key:"hide_server_information"`
 	// HideRequesterInformation leaves requesterInformation out of responses.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stellarfw/stellar-go/backend"
 	"github.com/stellarfw/stellar-go/cluster"
+	"github.com/stellarfw/stellar-go/internal/metrics"
 	httpt "github.com/stellarfw/stellar-go/transport/http"
 )
 
@@ -42,6 +43,7 @@ func Defaults(c *Config) {
 	setDefault(&h.PublicDir, httpt.DefaultPublicDir)
 	setDefault(&h.DirectoryFile, httpt.DefaultDirectoryFile)
 	setDefault(&h.OpenAPIPath, httpt.DefaultOpenAPIPath)
+	setDefault(&h.MetricsPath, metrics.DefaultPath)
 	if len(h.CORS.AllowOrigins) > 0 {
 		if len(h.CORS.AllowMethods) == 0 {
 			h.CORS.AllowMethods = httpt.DefaultCORSAllowMethods()

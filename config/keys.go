@@ -98,6 +98,8 @@ var keyDocs = map[string]string{
 	"http.public_dir":                 "folder of static files",
 	"http.directory_file":             "file served for a folder",
 	"http.openapi_path":               `path of the OpenAPI 3.1 document of the actions, such as /openapi.json, or "off"`,
+	"http.metrics_path":               `path of the Prometheus metrics, or "off"`,
+	"http.pprof":                      "serve the Go profiler at /debug/pprof/ (never open it to the world)",
 	"http.hide_server_information":    "leave serverInformation out of responses",
 	"http.hide_requester_information": "leave requesterInformation out of responses",
 	"http.cors.allow_origins":         `allowed CORS origins, "*" for any; empty sends no CORS headers`,

@@ -37,6 +37,7 @@ func TestDefaults(t *testing.T) {
 			PublicDir:            "public",
 			DirectoryFile:        "index.html",
 			OpenAPIPath:          "off",
+			MetricsPath:          "/metrics",
 		},
 		TCP: TCP{Addr: ":5000", MaxLineBytes: 64 << 10, MaxInFlight: 16, IdleTimeout: 5 * time.Minute,
 			MaxConnections: 10000, MaxConnectionsPerIP: 256, MaxParams: 64, MaxParamsBytes: 64 << 10,

@@ -71,6 +71,9 @@ func (h HTTP) validate() error {
 	if p := h.OpenAPIPath; p != "" && p != "off" && !strings.HasPrefix(p, "/") {
 		return invalid("http.openapi_path", `expected a path starting with "/" or "off", got %q`, p)
 	}
+	if p := h.MetricsPath; p != "" && p != "off" && !strings.HasPrefix(p, "/") {
+		return invalid("http.metrics_path", `expected a path starting with "/" or "off", got %q`, p)
+	}
 	if err := oneOf("http.root_endpoint_type", h.RootEndpointType, "file", "api"); err != nil {
 		return err
 	}

@@ -93,6 +93,10 @@ func TestValidate(t *testing.T) {
 		{name: "openapi path", change: func(c *Config) { c.HTTP.OpenAPIPath = "/openapi.json" }},
 		{name: "openapi path relative", change: func(c *Config) { c.HTTP.OpenAPIPath = "openapi.json" },
 			key: "http.openapi_path", want: `expected a path starting with "/" or "off", got "openapi.json"`},
+		{name: "metrics path", change: func(c *Config) { c.HTTP.MetricsPath = "/prom" }},
+		{name: "metrics off", change: func(c *Config) { c.HTTP.MetricsPath = "off" }},
+		{name: "metrics path relative", change: func(c *Config) { c.HTTP.MetricsPath = "metrics" },
+			key: "http.metrics_path", want: `expected a path starting with "/" or "off", got "metrics"`},
 		{name: "routes", change: func(c *Config) {
 			c.HTTP.Routes = []Route{{"get", "/a", "a", 0}, {"ALL", "/b/:id", "b", 2}}
 		}},

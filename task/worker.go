@@ -352,7 +352,7 @@ func (m *Manager) process(d *Delivery, leased time.Time, first string) (next *De
 	switch {
 	case handedBack:
 		// Stop requeued it.
-		m.finished(d, took, errHandedBack, false)
+		m.finished(d, took, ErrHandedBack, false)
 		return nil, time.Time{}
 	case refused:
 		m.log.Warn("task lease was lost while it ran; it may run again", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
@@ -368,6 +368,9 @@ func (m *Manager) process(d *Delivery, leased time.Time, first string) (next *De
 		// runs again at once (refused if another node recovered it).
 		m.log.Warn("task cut off by its lease; handing it back", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "error", err.Error())
 		op = func(ctx context.Context, _ bool) error { return m.store.Requeue(ctx, d) }
+		if !errors.Is(err, ErrLeaseLost) {
+			err = fmt.Errorf("%w: the run was cut off: %w", ErrLeaseLost, err)
+		}
 	case err == nil && d.Queue == first && !m.stopping() && !m.Paused():
 		op = func(ctx context.Context, firstTry bool) error {
 			if !firstTry {
@@ -416,7 +419,7 @@ func (m *Manager) process(d *Delivery, leased time.Time, first string) (next *De
 func (m *Manager) runEvent(d *Delivery) *event.Task {
 	return &event.Task{
 		ID: d.ID, Name: d.Name, Queue: d.Queue, Args: slices.Clone(d.Args),
-		Attempt: d.Attempt, Node: m.cfg.NodeID,
+		Attempt: d.Attempt, Node: m.cfg.NodeID, EnqueuedAt: time.UnixMilli(d.EnqueuedAt),
 	}
 }
 

@@ -15,10 +15,11 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stellarfw/stellar-go/action"
 	"github.com/stellarfw/stellar-go/backend"
@@ -28,6 +29,7 @@ import (
 	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/event"
+	"github.com/stellarfw/stellar-go/internal/metrics"
 	"github.com/stellarfw/stellar-go/internal/session"
 	"github.com/stellarfw/stellar-go/task"
 	httpt "github.com/stellarfw/stellar-go/transport/http"
@@ -73,6 +75,13 @@ type Parts struct {
 	Ready func(ctx context.Context) error
 	// Hooks are the user's start and stop code, in the order to run.
 	Hooks []Hook
+	// Metrics, when set, is the node's registry: the node registers its
+	// families on it and serves it at http.metrics_path.
+	Metrics *prometheus.Registry
+	// Version is the framework's version, for stellar_node_info.
+	Version string
+	// HTTP is the user's own HTTP on the node's listener.
+	HTTP HTTP
 }
 
 // Hook is the user's code run when the node starts and when it stops
@@ -94,7 +103,8 @@ type Node struct {
 	backend   *backend.Backend
 	cache     *cache.Cache
 	inspector *task.Inspector
-	failed    chan error // a transport that stopped on its own
+	metrics   *metrics.Metrics // nil without Parts.Metrics
+	failed    chan error       // a transport that stopped on its own
 	wg        sync.WaitGroup
 
 	startedAt time.Time
@@ -134,7 +144,7 @@ func Open(cfg config.Config, logger *slog.Logger, parts Parts) (*Node, error) {
 		return nil, err
 	}
 	life, lifeDone := context.WithCancel(context.Background())
-	return &Node{
+	n := &Node{
 		life:      life,
 		lifeDone:  lifeDone,
 		cfg:       cfg,
@@ -145,7 +155,32 @@ func Open(cfg config.Config, logger *slog.Logger, parts Parts) (*Node, error) {
 		inspector: task.NewInspector(b.TaskAdmin()),
 		failed:    make(chan error, 1),
 		startedAt: time.Now(),
-	}, nil
+	}
+	if parts.Metrics != nil {
+		var redisStats func() backend.RedisStats
+		if _, ok := b.RedisStats(); ok {
+			redisStats = func() backend.RedisStats { s, _ := b.RedisStats(); return s }
+		}
+		n.metrics, err = metrics.New(metrics.Options{
+			Registry:    parts.Metrics,
+			Events:      parts.Events,
+			NodeID:      cfg.ID,
+			Version:     parts.Version,
+			Backend:     b.Name(),
+			Inspector:   n.inspector,
+			Tasks:       parts.Tasks,
+			Cluster:     parts.Cluster,
+			Connections: parts.Connections,
+			Chat:        parts.Chat,
+			Redis:       redisStats,
+		})
+		if err != nil {
+			lifeDone()
+			_ = b.Close()
+			return nil, err
+		}
+	}
+	return n, nil
 }
 
 // Cache is the node's cache.
@@ -658,11 +693,12 @@ func (n *Node) bind() error {
 	if cfg.HTTP.Addr == "off" {
 		return nil
 	}
-	var handlers map[string]http.Handler
 	if cfg.WebSocket.Path != "off" {
 		n.ws = ws.New(ws.Options{Config: WebSocketConfig(cfg), Logger: logger, Session: sessionOpts()})
-		path := n.ws.Path()
-		handlers = map[string]http.Handler{path: n.ws, ws.ClientPath: ws.ClientHandler(path)}
+	}
+	handlers, wrap, err := n.httpHandlers()
+	if err != nil {
+		return err
 	}
 	n.http = httpt.New(httpt.Options{
 		Config:     HTTPConfig(cfg),
@@ -675,6 +711,7 @@ func (n *Node) bind() error {
 		Logger:     logger,
 		Ready:      n.ready,
 		Handlers:   handlers,
+		Wrap:       wrap,
 	})
 	return n.http.Listen()
 }

@@ -64,6 +64,9 @@ type Options struct {
 	// Handlers serve exact paths before actions and files: the WebSocket
 	// endpoint and the browser client.
 	Handlers map[string]http.Handler
+	// Wrap, when set, wraps the server's handler: the node mounts its
+	// user's handlers and middleware, and its metrics, around it.
+	Wrap func(http.Handler) http.Handler
 }
 
 // Server is the HTTP transport of one node.
@@ -113,8 +116,12 @@ func New(opts Options) *Server {
 	if s.cfg.RootEndpointType != RootAPI {
 		s.static = &staticFiles{fsys: opts.Files, dir: s.cfg.PublicDir, index: s.cfg.DirectoryFile}
 	}
+	var h http.Handler = s
+	if opts.Wrap != nil {
+		h = opts.Wrap(s)
+	}
 	s.srv = &http.Server{
-		Handler:           s,
+		Handler:           h,
 		ReadTimeout:       s.cfg.ReadTimeout,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		WriteTimeout:      s.cfg.WriteTimeout,
