@@ -189,13 +189,30 @@ func clientOption(cfg Config) (rueidis.ClientOption, error) {
 	opt.ConnWriteTimeout = cfg.IOTimeout
 	// rueidis retries read-only commands on network errors; bound it, so
 	// that a call fails fast while Redis is down.
-	opt.RetryDelay = func(attempts int, _ rueidis.Completed, _ error) time.Duration {
-		if attempts >= 2 {
+	opt.RetryDelay = func(attempts int, cmd rueidis.Completed, _ error) time.Duration {
+		if attempts >= 2 || isSubscribe(cmd) {
 			return -1
 		}
 		return time.Duration(attempts+1) * 20 * time.Millisecond
 	}
 	return opt, nil
+}
+
+// isSubscribe reports whether cmd starts a subscription. The client
+// would otherwise make a broken subscription again by itself, and after a
+// Redis restart such a subscription was seen delivering nothing while it
+// looked alive; instead the subscriber gets the error at once and makes a
+// new one (see subscribe).
+func isSubscribe(cmd rueidis.Completed) bool {
+	c := cmd.Commands()
+	if len(c) == 0 {
+		return false
+	}
+	switch strings.ToUpper(c[0]) {
+	case "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE":
+		return true
+	}
+	return false
 }
 
 // checkPrefix refuses a prefix whose braces would make Redis Cluster hash
