@@ -209,13 +209,30 @@ func start(o options) (*Server, error) {
 	}
 }
 
+var (
+	portsMu sync.Mutex
+	ports   = map[int]bool{} // guarded by portsMu; handed out by freePort
+)
+
+// freePort returns a loopback port that is free now and that it never
+// returned before in this process, so that servers started at once never
+// try the same one.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("redistest: find a free port: %w", err)
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("redistest: find a free port: %w", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		_ = l.Close()
+		portsMu.Lock()
+		taken := ports[port]
+		ports[port] = true
+		portsMu.Unlock()
+		if !taken {
+			return port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (s *Server) logFile() string { return filepath.Join(s.dir, "redis.log") }
@@ -301,7 +318,7 @@ func (s *Server) launch() error {
 	}()
 	deadline := time.Now().Add(startTimeout)
 	for {
-		err := s.ready()
+		err := s.ready(cmd.Process.Pid)
 		if err == nil {
 			break
 		}
@@ -322,19 +339,27 @@ func (s *Server) launch() error {
 	return nil
 }
 
-// ready reports whether the server answers and has loaded its data, and
-// for a cluster whether the cluster is up, assigning it every slot the
-// first time.
-func (s *Server) ready() error {
+// ready reports whether the server of process pid answers (not another
+// that took the port first) and has loaded its data, and for a one-node
+// cluster whether the cluster is up, assigning it every slot the first
+// time.
+func (s *Server) ready(pid int) error {
 	if _, err := s.command("PING"); err != nil {
 		return err
+	}
+	info, err := s.command("INFO", "server")
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(info, "process_id:"+strconv.Itoa(pid)+"\r\n") {
+		return errors.New("redistest: another process answers on the port")
 	}
 	if s.opts.sentinel != nil {
 		return nil
 	}
 	// Redis answers PING with an error while it loads its data, but say
 	// what is waited for rather than lean on that.
-	info, err := s.command("INFO", "persistence")
+	info, err = s.command("INFO", "persistence")
 	if err != nil {
 		return err
 	}
