@@ -144,8 +144,8 @@ func (r *faultRig) checkFailovers(fs []*failover) string {
 			t.Errorf("%s: %d of %d /readyz probes after the nodes were ready again failed: %s",
 				f.window.name, len(f.notReady), readyProbes*len(r.nodes), strings.Join(f.notReady[:min(len(f.notReady), 5)], "; "))
 		}
-		out = append(out, fmt.Sprintf("%s: failover %s, longest stall %s, ready %s after, %d failed probes",
-			f.window.name, took.Round(time.Millisecond), f.stall.Round(time.Millisecond), f.readyAfter.Round(time.Millisecond), len(f.notReady)))
+		out = append(out, fmt.Sprintf("%s at %s: failover %s, longest stall %s, ready %s after, %d failed probes",
+			f.window.name, f.window.from.Format("15:04:05.000"), took.Round(time.Millisecond), f.stall.Round(time.Millisecond), f.readyAfter.Round(time.Millisecond), len(f.notReady)))
 	}
 	return strings.Join(out, "; ")
 }
@@ -221,6 +221,20 @@ func TestTasksSurviveSentinelFailovers(t *testing.T) {
 		delayed = 300
 	)
 	s := redistest.StartSentinelSet(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			// What the sentinels did: their events ("#" lines).
+			for _, sn := range s.Sentinels() {
+				var events []string
+				for line := range strings.SplitSeq(sn.Log(), "\n") {
+					if strings.Contains(line, " # ") {
+						events = append(events, line)
+					}
+				}
+				t.Logf("sentinel %s events:\n%s", sn.Addr(), strings.Join(events, "\n"))
+			}
+		}
+	})
 	r := startFaultRig(t, faultBackend{
 		env: []string{
 			"STELLAR_REDIS_SENTINEL_MASTER=" + redistest.SentinelName,

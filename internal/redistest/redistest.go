@@ -404,6 +404,15 @@ func tail(path string) string {
 	return string(b)
 }
 
+// Log returns the server's log, to explain a failure.
+func (s *Server) Log() string {
+	b, err := os.ReadFile(s.logFile())
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	return string(b)
+}
+
 // TLSConfig returns a TLS configuration that trusts the certificate of a
 // server started with TLS, nil for others.
 func (s *Server) TLSConfig() *tls.Config {

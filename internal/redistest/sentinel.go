@@ -20,9 +20,14 @@ const (
 	SentinelQuorum = 2
 )
 
-// sentinelFailoverTimeout is the sentinels' failover-timeout: a failover
-// whose election failed is tried again after twice this.
-const sentinelFailoverTimeout = 2 * time.Second
+// sentinelFailoverTimeout is the sentinels' failover-timeout. A failover
+// whose election failed is tried again after twice this; but a failover
+// whose promoted replica the leader does not see as a master within it is
+// abandoned with that replica left a master, and the next try promotes
+// another: two masters, until the sentinels next read the first one's
+// INFO (up to 10s), and clients write to both. At 2s that happened under
+// the fault tests' load, so it is generous.
+const sentinelFailoverTimeout = 10 * time.Second
 
 // SentinelSet is a master with SentinelReplicas replicas, watched by
 // Sentinels sentinels under SentinelName with quorum SentinelQuorum, each
