@@ -17,8 +17,7 @@ const (
 	ClusterMasters = 3
 	// ClusterReplicas is how many replicas each master has.
 	ClusterReplicas = 1
-	// ClusterNodeTimeout is the cluster-node-timeout of its servers (and
-	// the down-after-milliseconds of StartSentinelSet's sentinels): how
+	// ClusterNodeTimeout is the cluster-node-timeout of its servers: how
 	// long a master may not answer before its replica takes over.
 	ClusterNodeTimeout = time.Second
 )

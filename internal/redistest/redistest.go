@@ -87,7 +87,7 @@ type options struct {
 	replicated  bool   // a server of a set whose servers replicate each other
 	replicaOf   string // host:port of the master to replicate from at start; guarded by Server.mu
 	quorum      int    // a sentinel's quorum; 0 means 1
-	fast        bool   // a sentinel that declares a master down after ClusterNodeTimeout
+	fast        bool   // a sentinel that declares a master down after SentinelDownAfter
 }
 
 // AOF makes the server persist every write to an append-only file in its
@@ -265,7 +265,7 @@ func (s *Server) launch() error {
 		quorum := max(s.opts.quorum, 1)
 		body := "sentinel monitor " + SentinelName + " " + host + " " + port + " " + strconv.Itoa(quorum) + "\n"
 		if s.opts.fast {
-			body += "sentinel down-after-milliseconds " + SentinelName + " " + strconv.Itoa(int(ClusterNodeTimeout/time.Millisecond)) + "\n" +
+			body += "sentinel down-after-milliseconds " + SentinelName + " " + strconv.Itoa(int(SentinelDownAfter/time.Millisecond)) + "\n" +
 				"sentinel failover-timeout " + SentinelName + " " + strconv.Itoa(int(sentinelFailoverTimeout/time.Millisecond)) + "\n"
 		}
 		if m.opts.password != "" {

@@ -20,19 +20,23 @@ const (
 	SentinelQuorum = 2
 )
 
-// sentinelFailoverTimeout is the sentinels' failover-timeout. A failover
-// whose election failed is tried again after twice this; but a failover
-// whose promoted replica the leader does not see as a master within it is
-// abandoned with that replica left a master, and the next try promotes
-// another: two masters, until the sentinels next read the first one's
-// INFO (up to 10s), and clients write to both. At 2s that happened under
-// the fault tests' load, so it is generous.
-const sentinelFailoverTimeout = 10 * time.Second
+// SentinelDownAfter is the sentinels' down-after-milliseconds: how long
+// the master may not answer before they fail it over. A sentinel pings
+// every second at most, and after a failover its first ping of the new
+// master leaves a second after it: at 1s it finds the new master down
+// before the reply can arrive, and, under load, fails it over as well.
+const SentinelDownAfter = 2 * time.Second
+
+// sentinelFailoverTimeout is the sentinels' failover-timeout: long enough
+// that a promotion seen late under load does not abandon the failover,
+// short enough that a failed election is tried again (after twice this)
+// within settleTimeout.
+const sentinelFailoverTimeout = 5 * time.Second
 
 // SentinelSet is a master with SentinelReplicas replicas, watched by
 // Sentinels sentinels under SentinelName with quorum SentinelQuorum, each
 // a process of its own on free loopback ports, with persistence off. The
-// sentinels find a master down after ClusterNodeTimeout and promote a
+// sentinels find a master down after SentinelDownAfter and promote a
 // replica.
 type SentinelSet struct {
 	servers   []*Server // the first master first, then its replicas
