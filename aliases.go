@@ -1,6 +1,8 @@
 package stellar
 
 import (
+	"context"
+
 	"github.com/stellarfw/stellar-go/action"
 	"github.com/stellarfw/stellar-go/apierror"
 	"github.com/stellarfw/stellar-go/chat"
@@ -69,3 +71,22 @@ func NewError(code string, status int, message string) *Error {
 
 // Param returns a formatted parameter as a T; see action.Param.
 func Param[T any](p Params, name string) (T, bool) { return action.Param[T](p, name) }
+
+// TypedAction returns an action whose inputs are the fields of the struct
+// In, declared by their tags (param, default, validate, desc, format), and
+// whose response is the JSON fields of Out; see action.Typed.
+func TypedAction[In, Out any](name string, run func(ctx context.Context, r *Request, in In) (Out, error), opts ...func(*Action)) *Action {
+	return action.Typed(name, run, opts...)
+}
+
+// TypedTask returns a task definition whose arguments are the fields of
+// the struct In; see task.Typed.
+func TypedTask[In any](name string, run func(ctx context.Context, t *Task, in In) error, opts ...func(*TaskDefinition)) *TaskDefinition {
+	return task.Typed(name, run, opts...)
+}
+
+// CallAs runs the action name internally and returns its output as an
+// Out; params is a map or a typed action's In. See action.CallAs.
+func CallAs[Out any](ctx context.Context, app *App, name string, params any) (Out, error) {
+	return action.CallAs[Out](ctx, app.Actions, name, params)
+}

@@ -6,9 +6,14 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/stellarfw/stellar-go/internal/redistest"
 )
 
 func TestTasksCLI(t *testing.T) {
+	srv := redistest.Start(t)
+	t.Setenv("STELLAR_REDIS_URL", "")
+	t.Setenv("STELLAR_REDIS_PREFIX", redistest.Prefix(t))
 	newApp := func() *App {
 		a := New(Config{})
 		if err := a.Tasks.Register(&TaskDefinition{Name: "send", Queue: "mail", Handler: TaskHandlerFunc(func(context.Context, *Task) error { return nil })}); err != nil {
@@ -16,28 +21,48 @@ func TestTasksCLI(t *testing.T) {
 		}
 		return a
 	}
-	run := func(args ...string) (int, string, string) {
+	runWith := func(redis bool, args ...string) (int, string, string) {
 		var out, errOut bytes.Buffer
+		if redis {
+			args = append(args, "--redis", srv.URL())
+		}
 		code := newApp().main(append([]string{"stellar", "tasks"}, args...), &out, &errOut)
 		return code, out.String(), errOut.String()
 	}
-	code, out, _ := run("list", "--json")
+	run := func(args ...string) (int, string, string) { return runWith(true, args...) }
+	// list shows this program's definitions: it needs no backend.
+	code, out, _ := runWith(false, "list", "--json")
 	var defs []map[string]any
 	if code != ExitOK || json.Unmarshal([]byte(out), &defs) != nil || len(defs) != 1 || defs[0]["queue"] != "mail" {
 		t.Fatalf("list: %d %s", code, out)
 	}
-	if code, out, _ := run("enqueue", "send", `{"x":1}`, "--in", "1h", "--json"); code != ExitOK || !strings.Contains(out, `"id"`) {
+	// The others refuse to read a memory backend of their own.
+	for _, args := range [][]string{{"stats"}, {"enqueue", "send"}, {"failed"}, {"retry", "x"}, {"remove", "x"}, {"delayed"}} {
+		if code, out, errOut := runWith(false, args...); code != ExitUsage || out != "" || !strings.Contains(errOut, "no Redis configured: set --redis or STELLAR_REDIS_URL") {
+			t.Errorf("tasks %v without Redis: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+	}
+	code, out, _ = run("enqueue", "send", `{"x":1}`, "--in", "1h", "--json")
+	var enq map[string]string
+	if code != ExitOK || json.Unmarshal([]byte(out), &enq) != nil || enq["id"] == "" {
 		t.Fatalf("enqueue: %d %s", code, out)
 	}
 	if code, out, _ := run("stats"); code != ExitOK || !strings.Contains(out, "PENDING") {
 		t.Fatalf("stats: %d %s", code, out)
 	}
-	for _, args := range [][]string{{}, {"nosuch"}, {"retry"}, {"enqueue", "send", "{bad"}, {"enqueue", "nosuch"}, {"remove", "nope"}} {
+	if code, out, _ := run("delayed"); code != ExitOK || !strings.Contains(out, enq["id"]) {
+		t.Fatalf("delayed: %d %s, want %s", code, out, enq["id"])
+	}
+	if code, _, _ := runWith(false); code == ExitOK {
+		t.Error("tasks with no command succeeded")
+	}
+	for _, args := range [][]string{{"nosuch"}, {"retry"}, {"enqueue", "send", "{bad"}, {"enqueue", "nosuch"}, {"remove", "nope"}} {
 		if code, _, _ := run(args...); code == ExitOK {
 			t.Errorf("tasks %v succeeded", args)
 		}
 	}
+	t.Setenv("STELLAR_REDIS_PREFIX", redistest.Prefix(t))
 	if code, out, _ := run("delayed", "--json"); code != ExitOK || strings.TrimSpace(out) != "[]" {
-		t.Fatalf("delayed on a fresh memory backend: %d %s", code, out)
+		t.Fatalf("delayed on a fresh prefix: %d %s", code, out)
 	}
 }

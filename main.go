@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/stellarfw/stellar-go/internal/cli"
+	"github.com/stellarfw/stellar-go/internal/node"
 	"github.com/stellarfw/stellar-go/task"
 )
 
@@ -26,6 +27,7 @@ const DefaultClusterRedisURL = cli.DefaultClusterRedisURL
 //	config        print the effective configuration, secrets masked
 //	tasks         inspect and manage task queues
 //	cluster       list the live nodes of the cluster
+//	docs          print the OpenAPI document of the actions and routes
 //	version       print versions
 //	startCluster  run N nodes on this machine, supervised
 //	help          show this help
@@ -41,3 +43,5 @@ func (a *App) main(args []string, stdout, stderr io.Writer) int {
 type cliApp struct{ *App }
 
 func (c cliApp) TaskManager() *task.Manager { return c.Tasks }
+
+func (c cliApp) OpenAPI() ([]byte, error) { return node.OpenAPI(c.Config(), c.Actions, c.Routes) }

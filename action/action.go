@@ -65,6 +65,8 @@ type Action struct {
 	Timeout time.Duration
 	// Run implements the action.
 	Run HandlerFunc
+
+	typed *typedInfo // set by Typed
 }
 
 // version returns the effective version.
@@ -112,6 +114,8 @@ type Request struct {
 	// Status overrides the HTTP status of a successful response; zero
 	// means 200.
 	Status int
+
+	output any // what a typed action returned, for CallAs
 }
 
 // Internal reports whether the request comes from inside the node (an

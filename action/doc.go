@@ -24,6 +24,29 @@
 // is reported at once, in one validation_failed (422) error whose Fields
 // map each bad input to its message.
 //
+// # Typed actions
+//
+// Typed declares an action with Go types for its input and output: the
+// inputs are derived from the fields of In and their tags (see package
+// input, "Typed inputs"), checked as Inputs are, and bound into an In;
+// the Out the function returns is merged into Request.Response, field by
+// JSON field.
+//
+//	type SumIn struct {
+//		A float64 `validate:"required"`
+//		B float64 `default:"1"`
+//	}
+//	type SumOut struct {
+//		Sum float64 `json:"sum"`
+//	}
+//
+//	action.Typed("sum", func(ctx context.Context, r *action.Request, in SumIn) (SumOut, error) {
+//		return SumOut{Sum: in.A + in.B}, nil
+//	})
+//
+// CallAs calls an action internally and returns its output typed; it
+// takes the In itself as params.
+//
 // # Versions, privacy and middleware
 //
 // Several versions of one action can be registered; a call gets the
@@ -40,7 +63,12 @@
 //
 // Every error Run and Call return is an *apierror.Error with a stable
 // code: action_not_found (404), private_action and connection_blocked
-// (403), validation_failed (422), timeout (504), internal_error (500) for a
-// panic, and action_failed (500) for a plain error from an action or a
-// middleware, which may instead return an *apierror.Error of its own.
+// (403), validation_failed (422), timeout (504), or an error of the
+// action's own (apierror.New). An unexpected failure — a plain error from
+// an action or a middleware, or a panic — reaches a client as
+// internal_error (500) with a generic message and a request id, and its
+// details are logged once, at ERROR, under that id; Call returns it as
+// action_failed (500) with its message, for the code that called. A call
+// whose caller went away (a client that disconnected) fails with
+// client_closed (499) and is logged at debug.
 package action

@@ -219,3 +219,49 @@ func TestStartOnce(t *testing.T) {
 		t.Errorf("after a refused Start, ID = %q", c.ID())
 	}
 }
+
+// TestReadNodesTokenMismatch: ReadNodes tells a wrong token (records
+// exist, none signed with it) from an empty cluster (no records, or only
+// expired ones).
+func TestReadNodesTokenMismatch(t *testing.T) {
+	ctx := context.Background()
+	later, earlier := time.Now().Add(time.Hour), time.Now().Add(-time.Minute)
+	signed := func(token, id string, expiresAt time.Time) []byte {
+		return cluster.SignRecord(token, cluster.Node{ID: id, Instance: "i-" + id, WrittenAt: expiresAt.Add(-time.Second), ExpiresAt: expiresAt})
+	}
+	tests := []struct {
+		name     string
+		records  map[string][]byte
+		wantIDs  string
+		mismatch bool
+	}{
+		{"no records", nil, "[]", false},
+		{"own record", map[string][]byte{"a": signed("right", "a", later)}, "[a]", false},
+		{"only another token's", map[string][]byte{"a": signed("other", "a", later), "b": signed("other", "b", later)}, "[]", true},
+		{"own and another token's", map[string][]byte{"a": signed("right", "a", later), "b": signed("other", "b", later)}, "[a]", false},
+		{"own, expired", map[string][]byte{"a": signed("right", "a", earlier)}, "[]", false},
+		{"malformed", map[string][]byte{"a": []byte("{")}, "[]", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := memory.New(memory.Config{})
+			defer b.Close()
+			for id, raw := range tc.records {
+				if err := b.Cluster().Heartbeat(ctx, id, nil, raw, time.Hour); err != nil {
+					t.Fatal(err)
+				}
+			}
+			nodes, err := cluster.ReadNodes(ctx, b.Cluster(), []byte("right"))
+			if errors.Is(err, cluster.ErrTokenMismatch) != tc.mismatch || (err != nil && !tc.mismatch) {
+				t.Fatalf("err = %v, want mismatch %v", err, tc.mismatch)
+			}
+			var ids []string
+			for _, n := range nodes {
+				ids = append(ids, n.ID)
+			}
+			if fmt.Sprint(ids) != tc.wantIDs {
+				t.Errorf("nodes = %v, want %s", ids, tc.wantIDs)
+			}
+		})
+	}
+}

@@ -365,6 +365,9 @@ func (c *Cluster) expected(ctx context.Context, node string) (map[string]struct{
 // deadline has passed by the time its handler would start is dropped and
 // counted as expired, never run.
 func (c *Cluster) serveRequest(ctx context.Context, e *envelope) {
+	if c.ousted.Load() {
+		return // the id is another run's: it answers
+	}
 	req, ok := parseRequest(e)
 	if !ok {
 		c.drop(DropMalformed, e)

@@ -36,10 +36,12 @@ func Defaults(c *Config) {
 	setDefault(&h.IdleTimeout, httpt.DefaultIdleTimeout)
 	setDefault(&h.MaxHeaderBytes, httpt.DefaultMaxHeaderBytes)
 	setDefault(&h.MaxBodyBytes, httpt.DefaultMaxBodyBytes)
+	setDefault(&h.MaxBodyBytesInFlight, max(httpt.DefaultMaxBodyBytesInFlight, h.MaxBodyBytes))
 	setDefault(&h.ActionPath, httpt.DefaultActionPath)
 	setDefault(&h.RootEndpointType, httpt.DefaultRootEndpointType)
 	setDefault(&h.PublicDir, httpt.DefaultPublicDir)
 	setDefault(&h.DirectoryFile, httpt.DefaultDirectoryFile)
+	setDefault(&h.OpenAPIPath, httpt.DefaultOpenAPIPath)
 	if len(h.CORS.AllowOrigins) > 0 {
 		if len(h.CORS.AllowMethods) == 0 {
 			h.CORS.AllowMethods = httpt.DefaultCORSAllowMethods()

@@ -90,6 +90,9 @@ func TestValidate(t *testing.T) {
 			key: "http.action_path", want: `"off" leaves no way to reach actions`},
 		{name: "action path relative", change: func(c *Config) { c.HTTP.ActionPath = "api" },
 			key: "http.action_path", want: `expected a path starting with "/" or "off", got "api"`},
+		{name: "openapi path", change: func(c *Config) { c.HTTP.OpenAPIPath = "/openapi.json" }},
+		{name: "openapi path relative", change: func(c *Config) { c.HTTP.OpenAPIPath = "openapi.json" },
+			key: "http.openapi_path", want: `expected a path starting with "/" or "off", got "openapi.json"`},
 		{name: "routes", change: func(c *Config) {
 			c.HTTP.Routes = []Route{{"get", "/a", "a", 0}, {"ALL", "/b/:id", "b", 2}}
 		}},
@@ -116,6 +119,12 @@ func TestValidate(t *testing.T) {
 			key: "http.max_header_bytes", want: "must not be negative, got -1"},
 		{name: "negative body size", change: func(c *Config) { c.HTTP.MaxBodyBytes = -5 },
 			key: "http.max_body_bytes", want: "must not be negative, got -5"},
+		{name: "bodies in flight below one body", change: func(c *Config) { c.HTTP.MaxBodyBytesInFlight = 1 << 20 },
+			key: "http.max_body_bytes_in_flight", want: "1048576 is less than http.max_body_bytes (8388608)"},
+		{name: "negative connections per ip", change: func(c *Config) { c.WebSocket.MaxConnectionsPerIP = -1 },
+			key: "websocket.max_connections_per_ip", want: "must not be negative, got -1"},
+		{name: "negative params bytes", change: func(c *Config) { c.TCP.MaxParamsBytes = -1 },
+			key: "tcp.max_params_bytes", want: "must not be negative, got -1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var c Config

@@ -37,22 +37,29 @@ var (
 	// ChatSay fires when a client's say or emit has been sent to a room.
 	ChatSay = Define[ChatMessage]("chat.say")
 
-	// TaskEnqueued fires on the enqueuing node once a task is stored.
+	// TaskEnqueued fires on the enqueuing node once a task is stored,
+	// also for a periodic run the scheduler stored.
 	TaskEnqueued = Define[Task]("task.enqueued")
-	// TaskStarted fires on the worker's node before a run of a task.
+	// TaskStarted fires on the worker's node before a run of a task; one
+	// TaskCompleted or TaskFailed follows it there.
 	TaskStarted = Define[Task]("task.started")
-	// TaskCompleted fires on the worker's node after a run succeeded.
+	// TaskCompleted fires on the worker's node after a run succeeded and
+	// its acknowledgement was recorded.
 	TaskCompleted = Define[Task]("task.completed")
-	// TaskFailed fires on the worker's node after a run failed; Final
-	// says whether the task is failed for good or will run again.
+	// TaskFailed fires on the worker's node after a run failed and its
+	// outcome was recorded; Final says whether the task is failed for
+	// good or will run again. A run cut off because its lease was lost,
+	// or handed back at shutdown, fires it too, not Final.
 	TaskFailed = Define[Task]("task.failed")
 
-	// NodeJoined fires on every node when another node joins the cluster.
+	// NodeJoined fires on every node when another node joins the
+	// cluster, and on a starting node once for each node already live.
 	NodeJoined = Define[Node]("node.joined")
 	// NodeLeft fires on every node when another node leaves the cluster
 	// or its membership record lapses.
 	NodeLeft = Define[Node]("node.left")
-	// NodeReady fires on a node once it is started and ready to serve.
+	// NodeReady fires on a node once it is started and ready to serve:
+	// its parts are up, its listeners serve and its checks pass.
 	NodeReady = Define[Node]("node.ready")
 	// NodeStopping fires on a node when its shutdown begins, before any
 	// part stops.

@@ -2,17 +2,21 @@ package main
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"strings"
 
 	"github.com/stellarfw/stellar-go"
+	"github.com/stellarfw/stellar-go/chat"
 	"github.com/stellarfw/stellar-go/connection"
 )
 
 // setupChat shows the chat rooms: a say middleware, and actions that
 // manage rooms and members from the server. Clients join and talk with
-// the verbs, over TCP or WebSocket (see public/index.html):
+// the verbs, over TCP or WebSocket (see public/index.html). The room
+// "lobby" exists from the start (the start hook in hooks.go creates it):
 //
-//	curl -X POST 'localhost:8080/api/chatCreate?room=lobby'
+//	curl -X POST 'localhost:8080/api/chatCreate?room=games'
 //	printf 'roomAdd lobby\nsay lobby hello\n' | nc localhost 5000
 //	curl -X POST 'localhost:8080/api/chatJoin?connection=ID&room=lobby'
 //	curl 'localhost:8080/api/chatStatus?room=lobby'
@@ -65,6 +69,14 @@ func setupChat(app *stellar.App) error {
 			},
 			Run: func(ctx context.Context, r *stellar.Request) error {
 				added, err := app.Chat.Join(ctx, r.Params.String("connection"), r.Params.String("room"))
+				switch {
+				case errors.Is(err, chat.ErrNoConnection):
+					// The caller named a connection that no node holds: its
+					// mistake, not the server's.
+					return stellar.NewError("connection_not_found", http.StatusNotFound, err.Error())
+				case errors.Is(err, chat.ErrNoRoom):
+					return stellar.NewError("room_not_found", http.StatusNotFound, err.Error())
+				}
 				r.Response["added"] = added
 				return err
 			},

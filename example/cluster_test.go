@@ -80,7 +80,7 @@ func (p *clusterProc) action(t *testing.T, method, name string, params url.Value
 	t.Helper()
 	status, body, _ := call(t, method, "http://"+p.addr+"/api/"+name+"?"+params.Encode(), nil, "")
 	if status != 200 {
-		t.Fatalf("%s %s on %s: %d %v", method, name, p.id, status, body)
+		t.Fatalf("%s %s on %s: %d %v\n%s", method, name, p.id, status, body, p.stderr)
 	}
 	return body
 }
@@ -350,7 +350,53 @@ func TestCLIRedisNeedsToken(t *testing.T) {
 		}
 	}
 	code, _, stderr := runCLI(t, "", nil, "cluster", "status")
-	if code != 2 || !strings.Contains(stderr, "needs Redis") {
+	if code != 2 || !strings.Contains(stderr, "no Redis configured") {
 		t.Fatalf("cluster status without Redis: exit %d: %s", code, stderr)
+	}
+}
+
+// TestCLIExitCodes: the tasks and cluster commands do not answer as if
+// all were well when it is not: with no Redis configured they refuse to
+// read a memory backend of their own (2), except tasks list, which needs
+// none; Redis not answering is a failure (1); an empty cluster is an
+// answer (0). A wrong token is in TestStartClusterSecrets, which has a
+// cluster to be wrong about.
+func TestCLIExitCodes(t *testing.T) {
+	srv := redistest.Shared(t)
+	dead := "redis://" + freePort(t) + "/0"
+	noRedis := []string{"STELLAR_REDIS_URL="}
+	const refusal = "stellar: no Redis configured: set --redis or STELLAR_REDIS_URL\n"
+	tests := []struct {
+		name   string
+		env    []string
+		args   []string
+		code   int
+		stdout string // a substring; "" for none at all
+		stderr string // a substring
+	}{
+		{"tasks list needs no backend", noRedis, []string{"tasks", "list"}, 0, "recordRun", ""},
+		{"tasks stats", noRedis, []string{"tasks", "stats"}, 2, "", refusal},
+		{"tasks enqueue", noRedis, []string{"tasks", "enqueue", "recordRun"}, 2, "", refusal},
+		{"tasks failed", noRedis, []string{"tasks", "failed"}, 2, "", refusal},
+		{"tasks retry", noRedis, []string{"tasks", "retry", "x"}, 2, "", refusal},
+		{"tasks remove", noRedis, []string{"tasks", "remove", "x"}, 2, "", refusal},
+		{"tasks delayed", noRedis, []string{"tasks", "delayed", "--json"}, 2, "", refusal},
+		{"cluster status", noRedis, []string{"cluster", "status", "--token", "t"}, 2, "", refusal},
+		{"tasks stats, Redis down", nil, []string{"tasks", "stats", "--redis", dead}, 1, "", "connection refused"},
+		{"cluster status, Redis down", nil, []string{"cluster", "status", "--redis", dead, "--token", "t"}, 1, "", "connection refused"},
+		{"tasks stats, empty", []string{"STELLAR_REDIS_PREFIX=" + redistest.Prefix(t)}, []string{"tasks", "stats", "--redis", srv.URL()}, 0, "workers: 0 nodes", ""},
+		{"cluster status, empty", []string{"STELLAR_REDIS_PREFIX=" + redistest.Prefix(t)}, []string{"cluster", "status", "--redis", srv.URL(), "--token", "t"}, 0, "ID", "no live nodes"},
+		{"cluster status, missing token file", nil, []string{"cluster", "status", "--redis", srv.URL(), "--token-file", "/nonexistent/x.token"}, 2, "", "token file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, "", append([]string{"STELLAR_SERVER_TOKEN="}, tc.env...), tc.args...)
+			if code != tc.code || !strings.Contains(stderr, tc.stderr) {
+				t.Fatalf("exit %d (want %d), stderr:\n%s", code, tc.code, stderr)
+			}
+			if (tc.stdout == "" && stdout != "") || !strings.Contains(stdout, tc.stdout) {
+				t.Fatalf("stdout:\n%s\nwant %q", stdout, tc.stdout)
+			}
+		})
 	}
 }

@@ -31,7 +31,8 @@ func main() {
 	os.Exit(app.Main(os.Args))
 }
 
-// setup registers the example's actions, middleware, routes and files.
+// setup registers the example's actions, middleware, routes, files, start
+// hook and event listener.
 func setup(app *stellar.App) error {
 	files, err := fs.Sub(public, "public")
 	if err != nil {
@@ -57,6 +58,9 @@ func setup(app *stellar.App) error {
 		return err
 	}
 	if err := setupChat(app); err != nil {
+		return err
+	}
+	if err := setupLifecycle(app); err != nil {
 		return err
 	}
 	for _, r := range []struct{ method, path, action string }{

@@ -569,6 +569,102 @@ func TestStartClusterSupervisorKilled(t *testing.T) {
 	}
 }
 
+// TestStartClusterSecrets: with the Redis password in --redis and no
+// token, no worker's command line holds the password or the generated
+// token (any user can read those); the supervisor warns once that its
+// own does; the token is in a mode-0600 file beside the pid file, which
+// cluster status run there reads to reach the workers; a wrong token is
+// an authentication error, not an empty cluster; the file goes when the
+// supervisor stops.
+func TestStartClusterSecrets(t *testing.T) {
+	const password = "pr0cess-list-s3cret"
+	srv := redistest.StartOwn(t, redistest.Password(password))
+	if !strings.Contains(srv.URL(), password) {
+		t.Fatalf("URL %q does not carry the password", srv.URL())
+	}
+	prefix := redistest.Prefix(t)
+	env := []string{"STELLAR_REDIS_PREFIX=" + prefix, "STELLAR_LOG_FORMAT=text", "STELLAR_SERVER_TOKEN=",
+		"STELLAR_CLUSTER_HEARTBEAT_INTERVAL=100ms", "STELLAR_CLUSTER_NODE_TTL=1s", "STELLAR_SHUTDOWN_TIMEOUT=5s"}
+	httpAddr := freePort(t)
+	sup := startSupervisor(t, env, "--workers", "2", "--redis", srv.URL(), "--http", httpAddr, "--tcp", "off")
+	sup.waitFor(t, "two workers ready", 30*time.Second, func() bool { return len(sup.workers()) == 2 })
+
+	tokenFile := filepath.Join(sup.dir, "stellar-cluster.token")
+	st, err := os.Stat(tokenFile)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("token file: %v, %v; want mode 0600", st, err)
+	}
+	raw, err := os.ReadFile(tokenFile)
+	token := strings.TrimSpace(string(raw))
+	if err != nil || len(token) < 32 {
+		t.Fatalf("token file holds %q, %v", raw, err)
+	}
+	if !strings.Contains(sup.stderr.String(), "token_file="+tokenFile) {
+		t.Errorf("the supervisor does not say where the token is:\n%s", sup.stderr)
+	}
+	for name, pid := range sup.workers() {
+		cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := strings.ReplaceAll(string(cmdline), "\x00", " ")
+		if !strings.Contains(args, " run ") || !strings.Contains(args, name) {
+			t.Fatalf("%s (pid %d) runs %q: not the worker", name, pid, args)
+		}
+		if strings.Contains(args, password) || strings.Contains(args, token) {
+			t.Errorf("%s's command line holds a secret: %q", name, args)
+		}
+	}
+	const warning = `msg="a secret is on the command line`
+	if n := strings.Count(sup.stderr.String(), warning); n != 1 || !strings.Contains(sup.stderr.String(), "STELLAR_REDIS_URL") {
+		t.Errorf("%d warnings about the password on the command line, want 1 from the supervisor:\n%s", n, sup.stderr)
+	}
+
+	// The cluster works, and cluster status reaches it through the file.
+	if seen := spread(t, "http://"+httpAddr, 4); len(seen) == 0 {
+		t.Fatal("no worker answered")
+	}
+	statusEnv := []string{"STELLAR_REDIS_PREFIX=" + prefix, "STELLAR_REDIS_URL=" + srv.URL(), "STELLAR_SERVER_TOKEN="}
+	code, stdout, stderr := runCLI(t, sup.dir, statusEnv, "cluster", "status", "--json")
+	var out struct {
+		Nodes []struct {
+			ID string `json:"id"`
+		} `json:"nodes"`
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &out) != nil || len(out.Nodes) != 2 ||
+		out.Nodes[0].ID != "stellar-worker-1" || out.Nodes[1].ID != "stellar-worker-2" {
+		t.Fatalf("cluster status with the token file: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	// A wrong token is told apart from an empty cluster.
+	code, stdout, stderr = runCLI(t, sup.dir, statusEnv, "cluster", "status", "--token", "not-the-token")
+	if code != 2 || stdout != "" || !strings.Contains(stderr, "the token does not match the cluster's: 2 membership records, none signed with this token") ||
+		!strings.Contains(stderr, "--token") || strings.Contains(stderr, "no live nodes") {
+		t.Errorf("cluster status with a wrong token: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	// So is a token file that is not this cluster's.
+	stale := filepath.Join(t.TempDir(), "stale.token")
+	if err := os.WriteFile(stale, []byte("stale\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCLI(t, sup.dir, statusEnv, "cluster", "status", "--token-file", stale)
+	if code != 2 || !strings.Contains(stderr, "does not match") || !strings.Contains(stderr, stale) {
+		t.Errorf("cluster status with a stale token file: exit %d: %s", code, stderr)
+	}
+
+	sup.signal(t, syscall.SIGTERM)
+	select {
+	case <-sup.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the supervisor did not stop:\n%s", sup.stderr)
+	}
+	if code := sup.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit status %d, want 0:\n%s", code, sup.stderr)
+	}
+	if _, err := os.Stat(tokenFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("token file left behind: %v", err)
+	}
+}
+
 // TestStartClusterNeedsRedis: with no Redis answering, startCluster says
 // so at once, and how to fix it.
 func TestStartClusterNeedsRedis(t *testing.T) {

@@ -107,4 +107,57 @@
 // "between:5,1") or a pattern that does not compile is an error from
 // Compile that names the input and the rule; action.Registry.Register and
 // task.Manager.Register add the action's or task's name.
+//
+// # Typed inputs
+//
+// StructOf (or For) derives the inputs from a struct type, once: each
+// exported field is one Input, declared by its tags. action.Typed and
+// task.Typed use it, so that a handler receives its inputs as a struct.
+//
+//	type Signup struct {
+//		Name  string        `validate:"required|alpha_dash|max:20"`
+//		Email string        `param:"email" validate:"required|email"`
+//		Age   *int          `validate:"min:18" desc:"in years"`
+//		Tags  []string      `default:"new" validate:"in:new,vip"`
+//		Wait  time.Duration `default:"30s"`
+//	}
+//
+// The tags:
+//
+//	param:"name"      the parameter name; "-" skips the field. Without it, the
+//	                  name of the json tag, else the field's name with its leading
+//	                  capitals lowered (Name → name, UserID → userID, ID → id)
+//	default:"text"    the default, converted to the field's type at StructOf;
+//	                  a list's items are separated by commas
+//	validate:"rules"  the Validator rules, as above ("required" makes it required)
+//	desc:"text"       the Description, for documentation
+//	format:"layout"   a time layout (Go's reference time) for a time.Time field;
+//	                  without it, RFC 3339 or YYYY-MM-DD
+//
+// The field's type gives the Format, which converts what the client sent
+// into that type with the built-in formats' rules: string (String), bool
+// (Boolean), int64 (Integer), float64 (Float); the other integer and float
+// types also refuse values out of their range ("must be an integer between
+// 0 and 255"); time.Duration takes Go durations ("1m30s"); time.Time takes
+// dates as above; any takes the value as sent. A slice of one of those is a
+// list: each item is converted ("item 2 must be an integer"), and a single
+// value is a list of one, as a query string sends a key given once. A
+// pointer makes a field optional: nil when the parameter is missing and
+// has no default; a field that is not a pointer is then its zero value.
+// Named types (type Color string) work as their underlying type. The
+// fields of an embedded struct are promoted, as in encoding/json.
+//
+// Params hold each value in the Go type of its field's kind (int8 for an
+// int8 or a named type over it, []string for a []Color), so that the rules
+// see what the map form's formats give; Bind then sets the fields. Params
+// turns a struct back into the parameters that bind to it, durations and
+// times as text: what a caller sends to a typed action or task.
+//
+// StructOf refuses, naming the field: a field of another type (a map, a
+// nested struct, a list of lists, []byte), a malformed tag (the
+// key:"value" syntax of reflect.StructTag, checked where StructTag.Get
+// would silently ignore the rest), one of these keys given twice, a
+// default that does not convert, a bad validator rule, a format tag on a
+// field that is not a time, two fields with one parameter name, and one
+// of these tags on an unexported field.
 package input

@@ -98,6 +98,28 @@ var ruleDefs = map[string]ruleDef{
 	"regex":                {minArgs: 1, maxArgs: 1, build: buildRegex},
 }
 
+// Rule is one rule of a Validator string: its name and arguments, as
+// the package documentation lists them.
+type Rule struct {
+	Name string
+	Args []string
+}
+
+// Rules parses a Validator string, checking it as Compile does, and
+// returns its rules in order: for tools that describe inputs, such as API
+// documentation.
+func Rules(validator string) ([]Rule, error) {
+	rs, err := compileRules(validator)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Rule, len(rs))
+	for i, r := range rs {
+		out[i] = Rule{Name: r.name, Args: append([]string(nil), r.args...)}
+	}
+	return out, nil
+}
+
 // compileRules parses a Validator string such as "required|min:3|max:10".
 // Rules are separated by "|"; a rule's arguments follow a ":" and are
 // separated by ","; the argument of regex is the rest of the rule, commas

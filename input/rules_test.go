@@ -460,3 +460,26 @@ func TestSplitRules(t *testing.T) {
 		})
 	}
 }
+
+func TestRulesParses(t *testing.T) {
+	got, err := Rules(`required|between:1, 5|regex:^a,b\|c$|in:x,y`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Rule{{Name: "required", Args: []string{}}, {Name: "between", Args: []string{"1", "5"}},
+		{Name: "regex", Args: []string{"^a,b|c$"}}, {Name: "in", Args: []string{"x", "y"}}}
+	if len(got) != len(want) {
+		t.Fatalf("Rules = %#v", got)
+	}
+	for i := range want {
+		if got[i].Name != want[i].Name || strings.Join(got[i].Args, ",") != strings.Join(want[i].Args, ",") {
+			t.Errorf("rule %d = %#v, want %#v", i, got[i], want[i])
+		}
+	}
+	if _, err := Rules("min:x"); err == nil {
+		t.Error("Rules accepted a bad rule")
+	}
+	if rs, err := Rules(""); err != nil || len(rs) != 0 {
+		t.Errorf("Rules(\"\") = %v, %v", rs, err)
+	}
+}

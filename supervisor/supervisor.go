@@ -67,6 +67,14 @@ type Config struct {
 	// PIDFile, when set, holds the supervisor's process id while it runs.
 	// Run fails with ErrRunning when it names a live process.
 	PIDFile string
+	// TokenFile, when set, holds Token while the supervisor runs,
+	// readable by its owner only (mode 0600): how an operator learns a
+	// token generated for the workers. It is written once the pid file is
+	// the supervisor's, so a second supervisor refused on the pid file
+	// leaves the first one's token file alone, and removed when Run
+	// returns if it still holds Token.
+	TokenFile string
+	Token     string
 	// StopTimeout is how long a worker asked to stop may take before it
 	// is killed. Default 35s.
 	StopTimeout time.Duration
@@ -134,9 +142,14 @@ func (c *Config) defaults() {
 	}
 }
 
-// nameHeldRetry is how often a worker whose name is still held by its
-// previous life is tried again.
-const nameHeldRetry = 250 * time.Millisecond
+// A worker whose name is held by a live node (a crashed worker's name is
+// not: its replacement takes it over at once) is tried again after
+// nameHeldRetry, doubling up to nameHeldMaxRetry, until ReadyTimeout has
+// passed since the name was first found held.
+const (
+	nameHeldRetry    = 250 * time.Millisecond
+	nameHeldMaxRetry = 5 * time.Second
+)
 
 // State is where a worker is in its life.
 type State string
@@ -188,7 +201,8 @@ type worker struct {
 	crashes  []time.Time
 	restarts int
 	held     time.Time // since when the name has been found held; zero if not
-	nameHeld bool      // the running process reported its name held
+	heldFor  int       // exits in a row with the name held
+	nameHeld error     // why the running process could not take its name; nil if it could
 	timer    *time.Timer
 }
 
@@ -250,6 +264,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.removePIDFile()
+	if err := s.writeTokenFile(); err != nil {
+		return err
+	}
+	defer s.removeTokenFile()
 	if err := s.openListeners(); err != nil {
 		return err
 	}
@@ -491,7 +509,7 @@ func (s *Supervisor) rollNext() {
 		s.cfg.Logger.Info("rolling worker", "worker", w.name, "left", len(s.rollQueue))
 		if w.proc == nil {
 			// Crashed and waiting, or given up on: start it afresh.
-			w.crashes, w.held = nil, time.Time{}
+			w.crashes, w.held, w.heldFor = nil, time.Time{}, 0
 			if w.timer != nil {
 				w.timer.Stop()
 			}
@@ -570,7 +588,7 @@ func (s *Supervisor) start(w *worker) {
 	log := s.cfg.Logger
 	w.gen++
 	w.after = restartAfterCrash
-	w.nameHeld = false
+	w.nameHeld = nil
 	p, err := s.spawn(w)
 	if err != nil {
 		log.Error("cannot start worker", "worker", w.name, "error", err.Error())
@@ -676,16 +694,15 @@ func (s *Supervisor) onEvent(ev event) {
 			return
 		}
 		w.state = StateReady
-		w.held = time.Time{}
+		w.held, w.heldFor = time.Time{}, 0
 		log.Info("worker ready", "worker", w.name, "pid", w.proc.cmd.Process.Pid)
 		if s.rolling == w.n {
 			s.rolling = 0
 			s.rollNext()
 		}
 	case evFailed:
-		w.nameHeld = ev.nameHeld
 		if ev.nameHeld {
-			log.Debug("worker name still held by its previous process; retrying", "worker", w.name)
+			w.nameHeld = ev.err // logged when the process exits
 		} else {
 			log.Error("worker failed to start", "worker", w.name, "error", ev.err.Error())
 		}
@@ -730,16 +747,25 @@ func (s *Supervisor) exited(w *worker, err error) {
 		if s.stopping {
 			return
 		}
-		if w.nameHeld {
+		if w.nameHeld != nil {
 			if w.held.IsZero() {
 				w.held = time.Now()
 			}
 			if time.Since(w.held) < s.cfg.ReadyTimeout {
+				w.heldFor++
+				wait := min(nameHeldRetry<<min(w.heldFor-1, 16), nameHeldMaxRetry)
+				if w.heldFor == 1 {
+					log.Warn("worker name held by another live node; retrying with backoff until it is free", "worker", w.name,
+						"error", w.nameHeld.Error(), "for", s.cfg.ReadyTimeout.String(),
+						"hint", "another supervisor may run workers with the same names on this Redis: set supervisor.name_prefix")
+				} else {
+					log.Debug("worker name still held; retrying", "worker", w.name, "in", wait.String())
+				}
 				w.state = StateRestarting
-				s.restartIn(w, nameHeldRetry)
+				s.restartIn(w, wait)
 				return
 			}
-			log.Error("worker name held by another live node", "worker", w.name,
+			log.Error("worker name held by another live node", "worker", w.name, "since", w.held.Format(time.RFC3339),
 				"hint", "another supervisor may run workers with the same names on this Redis: set supervisor.name_prefix")
 		}
 		log.Error("worker exited unexpectedly", "worker", w.name, "pid", p.cmd.Process.Pid, "status", status)

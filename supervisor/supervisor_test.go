@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -44,8 +45,12 @@ func fakeWorker(mode string) int {
 		return 3
 	}
 	defer link.Close()
-	if mode == "crash" {
+	switch mode {
+	case "crash":
 		return 1
+	case "held":
+		_ = link.Failed(errors.New("cluster: node id is already live in the cluster"), true)
+		return 2
 	}
 	ln, err := listen.Listen("tcp", os.Getenv(envFakeAddr))
 	if err != nil {
@@ -167,6 +172,72 @@ func TestCrashLoop(t *testing.T) {
 	r.done <- nil // for the cleanup
 }
 
+// logRecords keeps what a supervisor logs.
+type logRecords struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (l *logRecords) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecords) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.recs = append(l.recs, r)
+	return nil
+}
+func (l *logRecords) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logRecords) WithGroup(string) slog.Handler      { return l }
+
+// find returns the records with message msg.
+func (l *logRecords) find(msg string) []slog.Record {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []slog.Record
+	for _, r := range l.recs {
+		if r.Message == msg {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// TestNameHeld: a worker whose name a live node holds is not counted as
+// crashing; it is tried again with a growing wait, and the supervisor
+// says so once, with the worker's reason, not at every try.
+func TestNameHeld(t *testing.T) {
+	logs := &logRecords{}
+	r := start(t, "held", Config{Workers: 1, MaxRestarts: 1, Logger: slog.New(logs)})
+	if !poll.Wait(0, func() bool { return len(logs.find("worker started")) >= 4 }) {
+		t.Fatalf("the worker was started %d times", len(logs.find("worker started")))
+	}
+	starts := logs.find("worker started")
+	for i, want := range []time.Duration{nameHeldRetry, 2 * nameHeldRetry, 4 * nameHeldRetry} {
+		if gap := starts[i+1].Time.Sub(starts[i].Time); gap < want {
+			t.Errorf("try %d came %s after the one before, want at least %s", i+2, gap, want)
+		}
+	}
+	held := logs.find("worker name held by another live node; retrying with backoff until it is free")
+	if len(held) != 1 || held[0].Level != slog.LevelWarn {
+		t.Fatalf("%d warnings about the held name, want 1", len(held))
+	}
+	var reason string
+	held[0].Attrs(func(a slog.Attr) bool {
+		if a.Key == "error" {
+			reason = a.Value.String()
+		}
+		return true
+	})
+	if !strings.Contains(reason, "already live") {
+		t.Errorf("the warning does not give the worker's reason: %q", reason)
+	}
+	if n := len(logs.find("worker exited unexpectedly")); n != 0 {
+		t.Errorf("a held name was logged as a crash %d times", n)
+	}
+	if ws := r.s.Workers(); len(ws) != 1 || ws[0].State == StateFailed || ws[0].Restarts != 0 {
+		t.Errorf("workers = %+v: a held name counted as a crash", ws)
+	}
+}
+
 // TestGrowShrinkRoll: workers share one listener; Add takes the lowest
 // free number, Remove the highest; Roll replaces every process; stopping
 // leaves none behind and removes the pid file.
@@ -262,9 +333,50 @@ func TestPIDFileOfALiveSupervisor(t *testing.T) {
 	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getppid())+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err := New(Config{Workers: 1, PIDFile: pidFile, Logger: slog.New(slog.DiscardHandler)}).Run(context.Background())
+	// The running supervisor's token file is left alone.
+	tokenFile := filepath.Join(t.TempDir(), "sup.token")
+	if err := os.WriteFile(tokenFile, []byte("first\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := New(Config{Workers: 1, PIDFile: pidFile, TokenFile: tokenFile, Token: "second",
+		Logger: slog.New(slog.DiscardHandler)}).Run(context.Background())
 	if !errors.Is(err, ErrRunning) {
 		t.Fatalf("Run = %v, want ErrRunning", err)
+	}
+	if b, err := os.ReadFile(tokenFile); err != nil || string(b) != "first\n" {
+		t.Errorf("token file = %q, %v; want the running supervisor's", b, err)
+	}
+}
+
+// TestTokenFile: the token file holds the token, readable by the owner
+// only even over a file that was not, while the supervisor runs; it is
+// removed when the supervisor stops.
+func TestTokenFile(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "sup.token")
+	if err := os.WriteFile(tokenFile, []byte("stale\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, "serve", Config{Workers: 1, PIDFile: filepath.Join(dir, "sup.pid"), TokenFile: tokenFile, Token: "s3cret",
+		Listen: []string{"127.0.0.1:0"}, Env: []string{envFakeAddr + "=127.0.0.1:0"}, StopTimeout: 5 * time.Second})
+	r.waitFor(t, "worker ready", allReady(1))
+	st, err := os.Stat(tokenFile)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("token file: %v, %v; want mode 0600", st, err)
+	}
+	if b, err := os.ReadFile(tokenFile); err != nil || string(b) != "s3cret\n" {
+		t.Errorf("token file = %q, %v", b, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".sup.token.*")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+	r.stop()
+	if err := <-r.done; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	r.done <- nil
+	if _, err := os.Stat(tokenFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("token file left: %v", err)
 	}
 }
 

@@ -223,8 +223,8 @@ type Stats struct {
 	Concurrency int `json:"concurrency"`
 }
 
-// Stats returns per-queue figures and the number of live workers
-// (Stellar's api.tasks.stats).
+// Stats returns per-queue figures (QueueStats.Paused among them) and the
+// number of live workers (Stellar's api.tasks.stats).
 func (i *Inspector) Stats(ctx context.Context) (Stats, error) {
 	names, err := i.queues(ctx)
 	if err != nil {
@@ -247,6 +247,36 @@ func (i *Inspector) Stats(ctx context.Context) (Stats, error) {
 		s.Concurrency += w.Concurrency
 	}
 	return s, nil
+}
+
+// PauseQueue pauses queue on every node: no worker takes its tasks until
+// ResumeQueue. The tasks running now finish; enqueues go on, and due
+// delayed tasks still move to pending, waiting there. The pause is kept
+// in the backend, so it holds across restarts and for nodes that join
+// later (node-resque and Stellar have no equivalent; asynq's
+// Inspector.PauseQueue).
+func (i *Inspector) PauseQueue(ctx context.Context, queue string) error {
+	if err := CheckQueueName(queue); err != nil {
+		return err
+	}
+	return i.store.SetQueuePaused(ctx, queue, true)
+}
+
+// ResumeQueue undoes PauseQueue: idle workers of every node serving queue
+// are woken and take its tasks at once. Resuming a queue that is not
+// paused does nothing.
+func (i *Inspector) ResumeQueue(ctx context.Context, queue string) error {
+	if err := CheckQueueName(queue); err != nil {
+		return err
+	}
+	return i.store.SetQueuePaused(ctx, queue, false)
+}
+
+// PausedQueues lists the queues paused by PauseQueue, in name order.
+func (i *Inspector) PausedQueues(ctx context.Context) ([]string, error) {
+	names, err := i.store.PausedQueues(ctx)
+	sort.Strings(names)
+	return names, err
 }
 
 // RecurrentStopped reports whether StopRecurrent stopped periodic task

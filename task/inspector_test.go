@@ -30,3 +30,25 @@ func ExampleInspector_Stats() {
 	}
 	// Output: reports pending 1 delayed 1
 }
+
+func ExampleInspector_PauseQueue() {
+	b := memory.New(memory.Config{})
+	defer b.Close()
+	ctx := context.Background()
+	insp := task.NewInspector(b.Tasks())
+
+	// No node takes the tasks of "reports" until it is resumed; they
+	// still enqueue, and wait as pending.
+	if err := insp.PauseQueue(ctx, "reports"); err != nil {
+		panic(err)
+	}
+	paused, _ := insp.PausedQueues(ctx)
+	fmt.Println("paused:", paused)
+
+	_ = insp.ResumeQueue(ctx, "reports") // idle workers take them at once
+	paused, _ = insp.PausedQueues(ctx)
+	fmt.Println("paused:", paused)
+	// Output:
+	// paused: [reports]
+	// paused: []
+}

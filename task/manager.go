@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stellarfw/stellar-go/event"
 )
 
 // The defaults of Config, and its bounds.
@@ -67,6 +69,10 @@ type Config struct {
 	DrainTimeout time.Duration
 	// Logger logs task failures and recoveries. Default: discard.
 	Logger *slog.Logger
+	// Events, when set, receives this node's task events:
+	// event.TaskEnqueued, TaskStarted, TaskCompleted and TaskFailed. A
+	// listener's error is logged and changes nothing. Default: none.
+	Events *event.Bus
 	// Now is the clock for due times and backoff. Default time.Now.
 	Now func() time.Time
 }
@@ -100,18 +106,22 @@ func (c *Config) setDefaults() {
 // Start it on a Store; Stop it before closing the store. An Inspector
 // reads and manages the queues.
 type Manager struct {
-	mu        sync.Mutex
-	defs      map[string]*Definition // guarded by mu
-	mw        []Middleware           // guarded by mu
-	emw       []EnqueueMiddleware    // guarded by mu
-	phase     phase                  // guarded by mu
-	queues    []string               // guarded by mu; fetched, in priority order
-	running   map[*run]struct{}      // guarded by mu; runs and outcomes being recorded
-	wake      chan struct{}          // guarded by mu; closed on a wake-up
-	stopFetch chan struct{}          // closed when workers stop fetching
-	stopAll   chan struct{}          // closed when every loop stops
-	workersWG sync.WaitGroup
-	loopsWG   sync.WaitGroup
+	mu           sync.Mutex
+	defs         map[string]*Definition // guarded by mu
+	mw           []Middleware           // guarded by mu
+	emw          []EnqueueMiddleware    // guarded by mu
+	phase        phase                  // guarded by mu
+	queues       []string               // guarded by mu; fetched, in priority order
+	running      map[*run]struct{}      // guarded by mu; runs and outcomes being recorded
+	wake         chan struct{}          // guarded by mu; closed on a wake-up
+	paused       bool                   // guarded by mu; Pause called, Resume not since
+	resumed      chan struct{}          // guarded by mu; closed by Resume
+	heartbeatDue chan struct{}          // a heartbeat is due at once (Pause, Resume)
+	stopFetch    chan struct{}          // closed when workers stop fetching
+	beat         chan struct{}          // closed once the first worker heartbeat was tried
+	stopAll      chan struct{}          // closed when every loop stops
+	workersWG    sync.WaitGroup
+	loopsWG      sync.WaitGroup
 
 	// Start sets these under mu before it publishes phaseStarted, and
 	// nothing writes them again: whoever saw the phase under mu, and the
@@ -145,11 +155,13 @@ var errHandedBack = errors.New("task: handed back at shutdown")
 // ErrNotStarted until Start gives it a store.
 func New() *Manager {
 	return &Manager{
-		defs:      map[string]*Definition{},
-		running:   map[*run]struct{}{},
-		wake:      make(chan struct{}),
-		stopFetch: make(chan struct{}),
-		stopAll:   make(chan struct{}),
+		defs:         map[string]*Definition{},
+		running:      map[*run]struct{}{},
+		wake:         make(chan struct{}),
+		heartbeatDue: make(chan struct{}, 1),
+		stopFetch:    make(chan struct{}),
+		beat:         make(chan struct{}),
+		stopAll:      make(chan struct{}),
 	}
 }
 
@@ -335,6 +347,66 @@ func (m *Manager) Running() int {
 	return len(m.running)
 }
 
+// Pause stops this node's workers from taking tasks, at runtime: the
+// tasks they run finish as usual (their outcome recorded), then each
+// worker waits for Resume instead of taking the next one. A worker that
+// is taking a task as Pause is called still runs that one. Lease
+// renewal, the workers' heartbeat (WorkerInfo.Paused), the delayed-task
+// mover, the lease reaper, the scheduler and enqueues go on. Pause on a
+// paused Manager does nothing; a Manager paused before Start starts
+// with its workers paused. It pauses this node only: to pause a queue on
+// every node, see Inspector.PauseQueue.
+func (m *Manager) Pause() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.paused {
+		return
+	}
+	m.paused = true
+	m.resumed = make(chan struct{})
+	m.beatNow()
+}
+
+// Resume undoes Pause: the idle workers take tasks again at once.
+// Resume on a Manager that is not paused does nothing.
+func (m *Manager) Resume() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.paused {
+		return
+	}
+	m.paused = false
+	close(m.resumed)
+	m.beatNow()
+}
+
+// Paused reports whether this node's workers are paused (Pause).
+func (m *Manager) Paused() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.paused
+}
+
+// pausedUntil returns the channel Resume closes while the workers are
+// paused, nil otherwise.
+func (m *Manager) pausedUntil() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.paused {
+		return nil
+	}
+	return m.resumed
+}
+
+// beatNow asks the renewal loop for a heartbeat now, so that the worker
+// record shows a pause at once.
+func (m *Manager) beatNow() {
+	select {
+	case m.heartbeatDue <- struct{}{}:
+	default:
+	}
+}
+
 // Register adds task definitions. A name may be registered once. The
 // Manager keeps a copy of each, with its defaults filled in (see
 // Definitions), so one definition may be registered on several Managers.
@@ -389,7 +461,8 @@ func (m *Manager) def(name string) (*Definition, bool) {
 
 // Enqueue adds a task to run as soon as a worker is free (Stellar's
 // api.tasks.enqueue) and returns its id. args is encoded as JSON (a
-// map, a struct, or nil); a task with Inputs checks it against them.
+// map, a struct, or nil; the In of a task made by Typed is sent by its
+// parameter names); a task with Inputs checks it against them.
 // In, At, Queue, Unique and MaxAttempts change the call. It fails with
 // ErrNotStarted before Start and ErrStopped after Stop.
 //
@@ -410,6 +483,10 @@ func (m *Manager) Enqueue(ctx context.Context, name string, args any, opts ...Op
 	var o enqueueOpts
 	for _, opt := range opts {
 		opt(&o)
+	}
+	args, err = d.args(args)
+	if err != nil {
+		return "", fmt.Errorf("task: %s: arguments: %w", name, err)
 	}
 	raw, err := encodeArgs(args)
 	if err != nil {
@@ -457,9 +534,10 @@ func (m *Manager) Enqueue(ctx context.Context, name string, args any, opts ...Op
 		msg.Unique = key
 	}
 	t := &Task{ID: msg.ID, Name: name, Queue: queue, Args: raw, MaxAttempts: msg.MaxAttempts, EnqueuedAt: time.UnixMilli(msg.EnqueuedAt)}
+	stored := false
 	final := func(ctx context.Context, t *Task) error {
 		msg.Queue, msg.Args = t.Queue, t.Args
-		return m.retry(ctx, func(ctx context.Context, try int) error {
+		err := m.retry(ctx, func(ctx context.Context, try int) error {
 			ok, err := store.Enqueue(ctx, msg, due)
 			switch {
 			case err != nil:
@@ -472,11 +550,34 @@ func (m *Manager) Enqueue(ctx context.Context, name string, args any, opts ...Op
 			// unique key).
 			return nil
 		})
+		stored = err == nil
+		return err
 	}
 	if err := m.enqueueChain(d, final)(ctx, t); err != nil {
 		return "", err
 	}
+	if stored && m.listened(event.TaskEnqueued) {
+		p := &event.Task{ID: msg.ID, Name: name, Queue: msg.Queue, Args: slices.Clone(msg.Args)}
+		if due.After(now) {
+			p.RunAt = due
+		}
+		m.fire(ctx, event.TaskEnqueued, p)
+	}
 	return msg.ID, nil
+}
+
+// listened reports whether ev has listeners, so that no payload is built
+// for nobody. The Manager is started.
+func (m *Manager) listened(ev event.Event[event.Task]) bool {
+	return m.cfg.Events.Has(ev.Name())
+}
+
+// fire fires a task event; a listener's error is logged and changes
+// nothing else.
+func (m *Manager) fire(ctx context.Context, ev event.Event[event.Task], p *event.Task) {
+	if err := event.Fire(ctx, m.cfg.Events, ev, p); err != nil && !errors.Is(err, event.ErrStop) {
+		m.log.Warn("event listener failed", "event", ev.Name(), "task", p.Name, "id", p.ID, "error", err.Error())
+	}
 }
 
 // EnqueueRetry bounds how long Enqueue retries a store that fails
@@ -604,7 +705,11 @@ func (m *Manager) enqueuePeriodic(ctx context.Context, d *Definition, fire, now 
 		Name: d.Name, Queue: d.Queue, MaxAttempts: d.MaxAttempts,
 		EnqueuedAt: now.UnixMilli(), FireAt: fire.UnixMilli(),
 	}
-	return m.store.EnqueuePeriodic(ctx, msg)
+	ok, err := m.store.EnqueuePeriodic(ctx, msg)
+	if ok && err == nil && m.listened(event.TaskEnqueued) {
+		m.fire(ctx, event.TaskEnqueued, &event.Task{ID: msg.ID, Name: msg.Name, Queue: msg.Queue})
+	}
+	return ok, err
 }
 
 // Option changes one Enqueue.

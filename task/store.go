@@ -40,7 +40,7 @@ type Store interface {
 
 	// Fetch takes the next pending task of queue, leases it to worker
 	// until now+lease and counts an attempt. It returns nil, nil when the
-	// queue is empty.
+	// queue is empty or paused (AdminStore.SetQueuePaused).
 	Fetch(ctx context.Context, queue, worker string, lease time.Duration) (*Delivery, error)
 	// Extend renews to now+lease the lease of each running task of queue
 	// named in leases, only while that task runs under the attempt
@@ -58,8 +58,9 @@ type Store interface {
 	// happens twice.
 	Ack(ctx context.Context, d *Delivery) error
 	// AckFetch acknowledges d as Ack does and reports whether it held
-	// the lease, then takes the next task of d's queue as Fetch does, in
-	// one step: a busy worker pays one round trip per task.
+	// the lease, then takes the next task of d's queue as Fetch does
+	// (none when the queue is paused), in one step: a busy worker pays
+	// one round trip per task.
 	AckFetch(ctx context.Context, d *Delivery, worker string, lease time.Duration) (next *Delivery, acked bool, err error)
 	// Retry moves a running task to the delayed set until due, keeping
 	// errMsg as its last error.
@@ -71,12 +72,13 @@ type Store interface {
 	Requeue(ctx context.Context, d *Delivery) error
 	// Forward moves the due delayed tasks of queue to its pending list
 	// and, when recoverLapsed is set, the running ones whose lease lapsed
-	// back to its head, and returns how many of each it moved. Any node
-	// may call it at any time; each task moves once.
+	// back to its head, and returns how many of each it moved, paused
+	// queue or not. Any node may call it at any time; each task moves
+	// once.
 	Forward(ctx context.Context, queue string, recoverLapsed bool) (moved, recovered int, err error)
 	// Watch calls wake when a task may have become ready (a queue went
-	// from empty to not empty) and after (re)connecting, until ctx ends.
-	// It returns ctx's error.
+	// from empty to not empty, or a paused queue was resumed) and after
+	// (re)connecting, until ctx ends. It returns ctx's error.
 	Watch(ctx context.Context, wake func(queue string)) error
 
 	// Heartbeat records w as alive until now+ttl.
@@ -102,7 +104,7 @@ type AdminStore interface {
 	// oldest failure first), skipping offset and returning at most limit
 	// (all when limit <= 0).
 	List(ctx context.Context, queue string, state State, offset, limit int) ([]Info, error)
-	// Counts returns the figures of queue.
+	// Counts returns the figures of queue, and whether it is paused.
 	Counts(ctx context.Context, queue string) (QueueStats, error)
 	// Remove deletes task id of queue if it is in state (pending, delayed
 	// or failed), and reports whether it did.
@@ -121,6 +123,14 @@ type AdminStore interface {
 	RecurrentStopped(ctx context.Context, queue, name string) (bool, error)
 	// Workers lists the live workers.
 	Workers(ctx context.Context) ([]WorkerInfo, error)
+	// SetQueuePaused pauses (or resumes) queue for the whole cluster:
+	// while it is paused, Fetch and AckFetch take nothing from it, on
+	// any node; its tasks stay pending, and its due delayed tasks still
+	// move to pending. Resuming wakes the watchers (Store.Watch). Pausing
+	// a queue that holds no task yet records it among Queues.
+	SetQueuePaused(ctx context.Context, queue string, paused bool) error
+	// PausedQueues lists the paused queues, in name order.
+	PausedQueues(ctx context.Context) ([]string, error)
 }
 
 // Message is a task as stored.
@@ -200,17 +210,22 @@ type QueueStats struct {
 	// FailedTotal counts every task that ever failed (Failed counts those
 	// still in the failed list).
 	FailedTotal int64 `json:"failedTotal"`
+	// Paused is set while the queue is paused cluster-wide: no worker
+	// takes its tasks (Inspector.PauseQueue).
+	Paused bool `json:"paused"`
 }
 
 // WorkerInfo describes the workers of one node.
 type WorkerInfo struct {
-	ID          string    `json:"id"`
-	Node        string    `json:"node"`
-	Queues      []string  `json:"queues"`
-	Concurrency int       `json:"concurrency"`
-	Running     int       `json:"running"`
-	StartedAt   time.Time `json:"startedAt"`
-	Heartbeat   time.Time `json:"heartbeat"`
+	ID          string   `json:"id"`
+	Node        string   `json:"node"`
+	Queues      []string `json:"queues"`
+	Concurrency int      `json:"concurrency"`
+	Running     int      `json:"running"`
+	// Paused is set while the node's workers are paused (Manager.Pause).
+	Paused    bool      `json:"paused,omitempty"`
+	StartedAt time.Time `json:"startedAt"`
+	Heartbeat time.Time `json:"heartbeat"`
 }
 
 // Lock is a unique key held by a pending, delayed or running task.

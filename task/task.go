@@ -28,6 +28,13 @@
 // and the fire time, and the store refuses the second enqueue of a fire
 // time. No node is special, so none can be lost. Definition.CatchUp says
 // what happens to the fire times missed during an outage.
+//
+// # Typed tasks
+//
+// Typed declares a task whose arguments are the fields of a struct, with
+// the tags of a typed action's inputs (package input, "Typed inputs"):
+// its handler receives them bound into the struct, and Enqueue takes the
+// struct as args.
 package task
 
 import (
@@ -187,6 +194,7 @@ type Definition struct {
 	EnqueueMiddleware []EnqueueMiddleware
 
 	inputs *input.Set
+	typed  *typedArgs // set by Typed
 }
 
 // CatchUp is the policy of a periodic task for the fire times it missed.
@@ -219,6 +227,8 @@ func (d *Definition) check() error {
 		return errors.New("task: Register called with a nil definition")
 	case d.Name == "":
 		return errors.New("task: a task needs a Name")
+	case d.typed != nil && d.typed.err != nil:
+		return fmt.Errorf("task: %s: %w", d.Name, d.typed.err)
 	case d.Handler == nil:
 		return fmt.Errorf("task: %s: Handler is nil", d.Name)
 	case d.Frequency < 0:

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/stellarfw/stellar-go/event"
 )
 
 // idleCheck bounds how long an idle worker waits for a wake-up before it
@@ -108,6 +110,13 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // worker fetches and runs tasks until stopFetch closes.
 func (m *Manager) worker() {
 	defer m.workersWG.Done()
+	// The node's worker record goes first, so that the Inspector lists
+	// the workers of every task it sees run.
+	select {
+	case <-m.beat:
+	case <-m.stopFetch:
+		return
+	}
 	ctx := context.Background()
 	queues := m.WorkerQueues()
 	idle := time.NewTimer(idleCheck)
@@ -124,6 +133,14 @@ func (m *Manager) worker() {
 		case <-m.stopFetch:
 			return
 		default:
+		}
+		if resumed := m.pausedUntil(); resumed != nil {
+			select {
+			case <-m.stopFetch:
+				return
+			case <-resumed:
+			}
+			continue
 		}
 		wake := m.wakeCh()
 		at := time.Now()
@@ -175,8 +192,8 @@ type run struct {
 
 	mu sync.Mutex
 	// deadline is when the lease ends on this node's monotonic clock:
-	// one lease after the last successful renewal was sent. A frozen
-	// process (SIGSTOP) counts the freeze.
+	// one lease (less leaseSlack) after the last successful renewal was
+	// sent. A frozen process (SIGSTOP) counts the freeze.
 	deadline   time.Time   // guarded by mu
 	timer      *time.Timer // guarded by mu; fires at deadline
 	lost       bool        // guarded by mu; the run no longer holds its lease
@@ -200,10 +217,23 @@ func (r *run) closeGone() {
 	}
 }
 
+// leaseSlack is how much earlier than the store a node ends a lease. A
+// store counts a lease from when it receives the call, later than the
+// node sent it, but may keep the deadline in whole milliseconds, rounded
+// down (Redis does): ending the lease a millisecond early on this node
+// keeps it from outlasting the store's.
+const leaseSlack = time.Millisecond
+
+// leaseEnd is when a lease granted or renewed by a call sent at sent ends
+// on this node.
+func (m *Manager) leaseEnd(sent time.Time) time.Time {
+	return sent.Add(m.cfg.Lease - leaseSlack)
+}
+
 // track adds a run of d, leased by a call sent at leased, to the renewal
 // set, and arms its deadline.
 func (m *Manager) track(d *Delivery, leased time.Time, cancel context.CancelCauseFunc) *run {
-	r := &run{d: d, cancel: cancel, gone: make(chan struct{}), deadline: leased.Add(m.cfg.Lease)}
+	r := &run{d: d, cancel: cancel, gone: make(chan struct{}), deadline: m.leaseEnd(leased)}
 	r.mu.Lock()
 	r.timer = time.AfterFunc(time.Until(r.deadline), func() { m.expire(r) })
 	r.mu.Unlock()
@@ -302,6 +332,10 @@ func (m *Manager) process(d *Delivery, leased time.Time, first string) (next *De
 	r := m.track(d, leased, cancel)
 	defer m.untrack(r)
 
+	if m.listened(event.TaskStarted) {
+		m.fire(ctx, event.TaskStarted, m.runEvent(d))
+	}
+	began := time.Now()
 	var err error
 	if lost := d.Attempt - max(d.MaxAttempts, 1); lost > maxLostRuns {
 		// Its workers keep dying while running it (each recovery counts an
@@ -310,17 +344,22 @@ func (m *Manager) process(d *Delivery, leased time.Time, first string) (next *De
 	} else {
 		err = m.runHandler(ctx, r)
 	}
+	took := time.Since(began)
 	r.mu.Lock()
 	handedBack, refused, lost := r.handedBack, r.refused, r.lost
 	r.settling = !handedBack
 	r.mu.Unlock()
 	switch {
 	case handedBack:
-		return nil, time.Time{} // Stop requeued it
+		// Stop requeued it.
+		m.finished(d, took, errHandedBack, false)
+		return nil, time.Time{}
 	case refused:
 		m.log.Warn("task lease was lost while it ran; it may run again", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
+		m.finished(d, took, fmt.Errorf("%w: the task was recovered while it ran", ErrLeaseLost), false)
 		return nil, time.Time{}
 	}
+	final := false
 	// The outcome is recorded even if the node is stopping.
 	var op func(ctx context.Context, firstTry bool) error
 	switch {
@@ -329,7 +368,7 @@ func (m *Manager) process(d *Delivery, leased time.Time, first string) (next *De
 		// runs again at once (refused if another node recovered it).
 		m.log.Warn("task cut off by its lease; handing it back", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "error", err.Error())
 		op = func(ctx context.Context, _ bool) error { return m.store.Requeue(ctx, d) }
-	case err == nil && d.Queue == first && !m.stopping():
+	case err == nil && d.Queue == first && !m.stopping() && !m.Paused():
 		op = func(ctx context.Context, firstTry bool) error {
 			if !firstTry {
 				// The first try may have landed and taken a task whose
@@ -357,6 +396,7 @@ func (m *Manager) process(d *Delivery, leased time.Time, first string) (next *De
 		}
 		m.log.Error("task failed", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "error", err.Error())
 		op = func(ctx context.Context, _ bool) error { return m.store.Fail(ctx, d, f) }
+		final = true
 	default:
 		backoff := defaultBackoff
 		if def, ok := m.def(d.Name); ok && def.Backoff != nil {
@@ -368,7 +408,32 @@ func (m *Manager) process(d *Delivery, leased time.Time, first string) (next *De
 		op = func(ctx context.Context, _ bool) error { return m.store.Retry(ctx, d, due, msg) }
 	}
 	m.settle(r, op)
+	m.finished(d, took, err, final)
 	return next, nextAt
+}
+
+// runEvent is the payload of the run events of d.
+func (m *Manager) runEvent(d *Delivery) *event.Task {
+	return &event.Task{
+		ID: d.ID, Name: d.Name, Queue: d.Queue, Args: slices.Clone(d.Args),
+		Attempt: d.Attempt, Node: m.cfg.NodeID,
+	}
+}
+
+// finished fires TaskCompleted, or TaskFailed when err is set, for the
+// run of d whose outcome was settled: its handler took took; final says
+// that the task will not run again.
+func (m *Manager) finished(d *Delivery, took time.Duration, err error, final bool) {
+	ev := event.TaskCompleted
+	if err != nil {
+		ev = event.TaskFailed
+	}
+	if !m.listened(ev) {
+		return
+	}
+	p := m.runEvent(d)
+	p.Duration, p.Err, p.Final = took, err, final
+	m.fire(context.Background(), ev, p)
 }
 
 // Settling an outcome: the waits between tries, the bound of one try, and
@@ -541,10 +606,14 @@ func (m *Manager) renewLoop(ctx context.Context) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	m.heartbeat(ctx)
+	close(m.beat)
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-m.heartbeatDue:
+			m.heartbeat(ctx)
+			continue
 		case <-t.C:
 		}
 		m.renew(ctx, every)
@@ -592,7 +661,7 @@ func (m *Manager) renew(ctx context.Context, timeout time.Duration) {
 		}
 		for i, r := range runs {
 			if held[i] {
-				r.extended(sent.Add(m.cfg.Lease))
+				r.extended(m.leaseEnd(sent))
 			} else {
 				m.refuse(r)
 			}
@@ -604,7 +673,7 @@ func (m *Manager) heartbeat(ctx context.Context) {
 	m.mu.Lock()
 	w := WorkerInfo{
 		ID: m.workerID, Node: m.cfg.NodeID, Queues: slices.Clone(m.queues),
-		Concurrency: m.cfg.Concurrency, Running: len(m.running),
+		Concurrency: m.cfg.Concurrency, Running: len(m.running), Paused: m.paused,
 		StartedAt: m.startedAt, Heartbeat: m.cfg.Now(),
 	}
 	m.mu.Unlock()

@@ -62,7 +62,7 @@ func New(cfg Config) *Backend {
 		cache:   newCacheStore(cfg.Now),
 		cluster: newClusterTransport(cfg.Now),
 		tasks:   newTaskStore(cfg.Now),
-		chat:    newChatStore(),
+		chat:    newChatStore(cfg.Now),
 		stop:    make(chan struct{}),
 	}
 	b.wg.Add(1)

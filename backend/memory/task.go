@@ -54,6 +54,7 @@ type memQueue struct {
 	unique    map[string]string
 	recurrent map[string]int64 // name → last fire (ms)
 	stopped   map[string]bool
+	paused    bool // SetQueuePaused: Fetch takes nothing
 	processed int64
 	failed    int64
 }
@@ -253,7 +254,7 @@ func (s *TaskStore) Fetch(ctx context.Context, queue, worker string, lease time.
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q := s.queues[queue]
-	if q == nil {
+	if q == nil || q.paused {
 		return nil, nil
 	}
 	id := q.firstPending()
@@ -434,6 +435,37 @@ func (s *TaskStore) Watch(ctx context.Context, wake func(queue string)) error {
 	return ctx.Err()
 }
 
+// SetQueuePaused implements task.AdminStore.
+func (s *TaskStore) SetQueuePaused(ctx context.Context, queue string, paused bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.queue(queue).paused = paused
+	s.mu.Unlock()
+	if !paused {
+		s.notify(queue)
+	}
+	return nil
+}
+
+// PausedQueues implements task.AdminStore.
+func (s *TaskStore) PausedQueues(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for name, q := range s.queues {
+		if q.paused {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
 // Heartbeat implements task.Store.
 func (s *TaskStore) Heartbeat(ctx context.Context, w task.WorkerInfo, ttl time.Duration) error {
 	if err := ctx.Err(); err != nil {
@@ -577,7 +609,7 @@ func (s *TaskStore) Counts(ctx context.Context, queue string) (task.QueueStats, 
 			c.Failed++
 		}
 	}
-	c.Processed, c.FailedTotal = q.processed, q.failed
+	c.Processed, c.FailedTotal, c.Paused = q.processed, q.failed, q.paused
 	return c, nil
 }
 

@@ -80,8 +80,8 @@ func TestDeployments(t *testing.T) {
 	}
 }
 
-// TestClusterConformance runs the whole suite on a Redis Cluster, where
-// Redis refuses any script whose keys span slots.
+// TestClusterConformance runs the cache and chat suites on a Redis
+// Cluster, where Redis refuses any script whose keys span slots.
 func TestClusterConformance(t *testing.T) {
 	srv := redistest.StartOwn(t, redistest.Cluster())
 	backendtest.RunCache(t, backendtest.CacheBackend{NewStores: func(t *testing.T, n int, _ *backendtest.Clock) []cache.Store {
@@ -92,6 +92,33 @@ func TestClusterConformance(t *testing.T) {
 		}
 		return stores
 	}})
+	// The chat's scripts reach keys they derive from what they read: the
+	// {chat} hash tag keeps those in the slot of the keys they name.
+	t.Run("Chat", func(t *testing.T) {
+		backendtest.RunChat(t, backendtest.ChatBackend{NewNodes: func(t *testing.T, n int, _ *backendtest.Clock) []backendtest.ChatNode {
+			prefix := redistest.Prefix(t)
+			out := make([]backendtest.ChatNode, n)
+			for i := range out {
+				b := open(t, redis.Config{ClusterAddrs: []string{srv.Addr()}, Prefix: prefix})
+				out[i] = backendtest.ChatNode{Store: b.Chat(), Transport: b.Cluster()}
+			}
+			return out
+		}})
+	})
+}
+
+// TestClusterRecordsOnRedisCluster: the membership records' compare and
+// set holds on a Redis Cluster too.
+func TestClusterRecordsOnRedisCluster(t *testing.T) {
+	srv := redistest.StartOwn(t, redistest.Cluster())
+	backendtest.RunClusterRecords(t, func(t *testing.T, n int) []cluster.Transport {
+		prefix := redistest.Prefix(t)
+		out := make([]cluster.Transport, n)
+		for i := range out {
+			out[i] = open(t, redis.Config{ClusterAddrs: []string{srv.Addr()}, Prefix: prefix}).Cluster()
+		}
+		return out
+	})
 }
 
 // TestMultiShardConformance runs the suites on a Redis Cluster of three
@@ -143,7 +170,7 @@ func TestMultiShardConformance(t *testing.T) {
 		})
 	})
 	t.Run("Chat", func(t *testing.T) {
-		backendtest.RunChat(t, backendtest.ChatBackend{NewNodes: func(t *testing.T, n int) []backendtest.ChatNode {
+		backendtest.RunChat(t, backendtest.ChatBackend{NewNodes: func(t *testing.T, n int, _ *backendtest.Clock) []backendtest.ChatNode {
 			prefix := redistest.Prefix(t)
 			out := make([]backendtest.ChatNode, n)
 			for i := range out {

@@ -39,6 +39,7 @@ var (
 //	unique     hash unique key → id
 //	recurrent  hash name → last fire time (ms); "stop:"+name → 1
 //	stats      hash processed, failed
+//	paused     "1" while the queue is paused: Fetch takes nothing from it
 //
 // PREFIX tasks:queues is the set of queue names, PREFIX tasks:workers a
 // hash of worker heartbeats. An enqueue into an empty queue publishes the
@@ -68,10 +69,11 @@ const (
 	kUnique
 	kRecurrent
 	kStats
+	kPaused
 	nKeys
 )
 
-var keyNames = [nKeys]string{"pending", "delayed", "active", "tasks", "attempts", "owner", "failed", "errors", "unique", "recurrent", "stats"}
+var keyNames = [nKeys]string{"pending", "delayed", "active", "tasks", "attempts", "owner", "failed", "errors", "unique", "recurrent", "stats", "paused"}
 
 func (s *TaskStore) keys(queue string) []string {
 	base := s.prefix + "{q:" + queue + "}:"
@@ -133,8 +135,10 @@ elseif redis.call('LPUSH', KEYS[1], ARGV[1]) == 1 then
 end
 return 1`)
 
-	// ARGV: deadline, worker, now. Returns {msg, attempt} or nil.
+	// ARGV: deadline, worker, now. Returns {msg, attempt}, or nil when
+	// the queue is empty or paused.
 	fetchScript = rueidis.NewLuaScript(`
+if redis.call('EXISTS', KEYS[12]) == 1 then return false end
 while true do
   local id = redis.call('RPOP', KEYS[1])
   if not id then return false end
@@ -174,8 +178,8 @@ redis.call('HINCRBY', KEYS[11], 'processed', 1)
 return 1`)
 
 	// ARGV: id, attempt, unique key, deadline, worker, now. Acknowledges
-	// as ackScript, then fetches as fetchScript. Returns {acked} or
-	// {acked, msg, attempt}.
+	// as ackScript, then fetches as fetchScript (nothing from a paused
+	// queue). Returns {acked} or {acked, msg, attempt}.
 	ackFetchScript = rueidis.NewLuaScript(`
 local acked = 0
 if redis.call('HGET', KEYS[5], ARGV[1]) == ARGV[2] and redis.call('ZREM', KEYS[3], ARGV[1]) == 1 then
@@ -187,6 +191,7 @@ if redis.call('HGET', KEYS[5], ARGV[1]) == ARGV[2] and redis.call('ZREM', KEYS[3
   redis.call('HDEL', KEYS[8], ARGV[1])
   redis.call('HINCRBY', KEYS[11], 'processed', 1)
 end
+if redis.call('EXISTS', KEYS[12]) == 1 then return {acked} end
 while true do
   local id = redis.call('RPOP', KEYS[1])
   if not id then return {acked} end
@@ -585,6 +590,59 @@ func (s *TaskStore) Watch(ctx context.Context, wake func(queue string)) error {
 	return s.b.wrap(ctx, "watch", err)
 }
 
+// SetQueuePaused implements task.AdminStore. Resuming publishes the
+// queue's name on the wake-up channel, so that idle workers look at it
+// at once.
+func (s *TaskStore) SetQueuePaused(ctx context.Context, queue string, paused bool) error {
+	c, err := s.b.conn(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.addQueue(ctx, c, queue); err != nil {
+		return err
+	}
+	key := s.keys(queue)[kPaused]
+	if paused {
+		return s.b.wrap(ctx, "pause queue", c.Do(ctx, c.B().Set().Key(key).Value("1").Build()).Error())
+	}
+	for _, r := range c.DoMulti(ctx,
+		c.B().Del().Key(key).Build(),
+		c.B().Publish().Channel(s.channel()).Message(queue).Build()) {
+		if err := r.Error(); err != nil {
+			return s.b.wrap(ctx, "resume queue", err)
+		}
+	}
+	return nil
+}
+
+// PausedQueues implements task.AdminStore: it looks at the pause key of
+// each queue of tasks:queues.
+func (s *TaskStore) PausedQueues(ctx context.Context) ([]string, error) {
+	names, err := s.Queues(ctx)
+	if err != nil || len(names) == 0 {
+		return nil, err
+	}
+	c, err := s.b.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cmds := make(rueidis.Commands, len(names))
+	for i, name := range names {
+		cmds[i] = c.B().Exists().Key(s.keys(name)[kPaused]).Build()
+	}
+	var out []string
+	for i, r := range c.DoMulti(ctx, cmds...) {
+		n, err := r.AsInt64()
+		if err != nil {
+			return nil, s.b.wrap(ctx, "paused queues", err)
+		}
+		if n == 1 {
+			out = append(out, names[i])
+		}
+	}
+	return out, nil
+}
+
 type workerRecord struct {
 	task.WorkerInfo
 	Expire int64 `json:"expire"`
@@ -760,7 +818,8 @@ func (s *TaskStore) Counts(ctx context.Context, queue string) (task.QueueStats, 
 		c.B().Zcard().Key(k[kDelayed]).Build(),
 		c.B().Zcard().Key(k[kActive]).Build(),
 		c.B().Zcard().Key(k[kFailed]).Build(),
-		c.B().Hmget().Key(k[kStats]).Field("processed", "failed").Build())
+		c.B().Hmget().Key(k[kStats]).Field("processed", "failed").Build(),
+		c.B().Exists().Key(k[kPaused]).Build())
 	n := make([]int64, 4)
 	for i := range 4 {
 		if n[i], err = res[i].AsInt64(); err != nil {
@@ -771,7 +830,11 @@ func (s *TaskStore) Counts(ctx context.Context, queue string) (task.QueueStats, 
 	if err != nil {
 		return task.QueueStats{}, s.b.wrap(ctx, "counts", err)
 	}
-	qs := task.QueueStats{Queue: queue, Pending: int(n[0]), Delayed: int(n[1]), Running: int(n[2]), Failed: int(n[3])}
+	paused, err := res[5].AsInt64()
+	if err != nil {
+		return task.QueueStats{}, s.b.wrap(ctx, "counts", err)
+	}
+	qs := task.QueueStats{Queue: queue, Pending: int(n[0]), Delayed: int(n[1]), Running: int(n[2]), Failed: int(n[3]), Paused: paused == 1}
 	if len(st) == 2 {
 		if v, err := st[0].AsInt64(); err == nil {
 			qs.Processed = v

@@ -58,12 +58,14 @@ func RunTasks(t *testing.T, b TaskBackend) {
 		{"Workers", testTaskWorkers},
 		{"Watch", testTaskWatch},
 		{"ConcurrentFetch", testTaskConcurrentFetch},
+		{"QueuePause", testTaskQueuePause},
 		{"ManagerRuns", testManagerRuns},
 		{"ManagerRetriesAndFails", testManagerFailures},
 		{"ManagerAPI", testManagerAPI},
 		{"ManagerPeriodic", testManagerPeriodic},
 		{"ManagerRecoversLease", testManagerRecovers},
 		{"ManagerHandsBack", testManagerHandsBack},
+		{"ManagerQueuePause", testManagerQueuePause},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -821,5 +823,105 @@ func testTaskConcurrentFetch(t *testing.T, e *taskEnv) {
 	}
 	if c := counts(t, e.a(), "q"); c.Processed != n {
 		t.Fatalf("processed = %d", c.Processed)
+	}
+}
+
+// testTaskQueuePause: a queue paused through one store gives nothing to
+// Fetch or AckFetch on any store, keeps its pending tasks, still moves its
+// due delayed tasks, and is listed until it is resumed; resuming wakes the
+// watchers.
+func testTaskQueuePause(t *testing.T, e *taskEnv) {
+	now := e.clock.Now()
+	mustEnqueue(t, e.a(), msg("pq", "p1"), time.Time{})
+	mustEnqueue(t, e.a(), msg("pq", "p2"), time.Time{})
+	mustEnqueue(t, e.a(), msg("pq", "later"), now.Add(time.Second))
+	mustEnqueue(t, e.a(), msg("other", "o1"), time.Time{})
+	running := fetch(t, e.a(), "pq")
+	if running == nil || running.ID != "p1" {
+		t.Fatalf("fetch before the pause = %+v", running)
+	}
+	if got, err := e.a().PausedQueues(bg); err != nil || len(got) != 0 {
+		t.Fatalf("PausedQueues before any pause = %v, %v", got, err)
+	}
+
+	for range 2 { // pausing twice is pausing once
+		if err := e.b().SetQueuePaused(bg, "pq", true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.b().SetQueuePaused(bg, "fresh", true); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.a().PausedQueues(bg)
+	if err != nil || !slices.Equal(got, []string{"fresh", "pq"}) {
+		t.Fatalf("PausedQueues = %v, %v; want [fresh pq]", got, err)
+	}
+	if names, _ := e.a().Queues(bg); !slices.Contains(names, "fresh") {
+		t.Fatalf("a queue paused before its first task is not among Queues: %v", names)
+	}
+	for _, s := range e.stores {
+		if d := fetch(t, s, "pq"); d != nil {
+			t.Fatalf("Fetch from a paused queue = %+v", d)
+		}
+	}
+	if got := fetchID(t, e.a(), "other"); got != "o1" {
+		t.Fatalf("fetch from a queue that is not paused = %q", got)
+	}
+	next, acked, err := e.a().AckFetch(bg, running, "w1", time.Minute)
+	if err != nil || !acked || next != nil {
+		t.Fatalf("AckFetch in a paused queue = %+v, %v, %v; want acked and nothing taken", next, acked, err)
+	}
+	e.clock.Advance(time.Second)
+	if moved, _, err := e.b().Forward(bg, "pq", true); moved != 1 || err != nil {
+		t.Fatalf("Forward in a paused queue = %d, %v; want the due task moved", moved, err)
+	}
+	if c := counts(t, e.a(), "pq"); !c.Paused || c.Pending != 2 || c.Running != 0 || c.Processed != 1 {
+		t.Fatalf("counts of the paused queue = %+v", c)
+	}
+
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	woke := make(chan string, 100)
+	go func() { _ = e.a().Watch(ctx, func(q string) { woke <- q }) }()
+	select {
+	case <-woke: // the watch is on
+	case <-time.After(5 * time.Second):
+		t.Fatal("no wake-up when the watch started")
+	}
+	// Subscribing may lag the first wake-up: resume until one names pq
+	// (resuming a queue that is not paused does nothing more).
+	deadline := time.Now().Add(5 * time.Second)
+	for named := false; !named; {
+		if err := e.b().SetQueuePaused(bg, "pq", false); err != nil {
+			t.Fatal(err)
+		}
+		timeout := time.After(100 * time.Millisecond)
+	drain:
+		for {
+			select {
+			case q := <-woke:
+				if q == "pq" {
+					named = true
+					break drain
+				}
+			case <-timeout:
+				break drain
+			}
+		}
+		if !named && time.Now().After(deadline) {
+			t.Fatal("no wake-up naming the queue when it was resumed")
+		}
+	}
+	if c := counts(t, e.a(), "pq"); c.Paused {
+		t.Fatalf("counts after resume = %+v", c)
+	}
+	if got, err := e.b().PausedQueues(bg); err != nil || !slices.Equal(got, []string{"fresh"}) {
+		t.Fatalf("PausedQueues after resume = %v, %v; want [fresh]", got, err)
+	}
+	if got := fetchID(t, e.b(), "pq"); got != "p2" {
+		t.Fatalf("fetch after resume = %q, want p2", got)
+	}
+	if got := fetchID(t, e.a(), "pq"); got != "later" {
+		t.Fatalf("second fetch after resume = %q, want the delayed task", got)
 	}
 }

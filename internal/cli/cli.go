@@ -50,6 +50,9 @@ type App interface {
 	// enqueue middleware registered on it. `tasks enqueue` starts it in
 	// enqueue-only mode.
 	TaskManager() *task.Manager
+	// OpenAPI is the OpenAPI 3.1 document, in JSON, of the app's actions
+	// and routes under the effective configuration (`docs`).
+	OpenAPI() ([]byte, error)
 }
 
 // Info is what the command line says about the program.
@@ -75,6 +78,7 @@ type cmd struct {
 //	config        print the effective configuration, secrets masked
 //	tasks         inspect and manage task queues
 //	cluster       list the live nodes
+//	docs          print the OpenAPI document of the actions and routes
 //	version       print versions
 //	startCluster  run N nodes on this machine, supervised
 //	help          show this help
@@ -102,6 +106,8 @@ func (a *cmd) main(args []string, stdout, stderr io.Writer) int {
 		return a.cmdTasks(rest, stdout, stderr)
 	case "cluster":
 		return a.cmdCluster(rest, stdout, stderr)
+	case "docs":
+		return a.cmdDocs(rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "stellar %s (%s, app version %s)\n", a.version, runtime.Version(), a.base.General.APIVersion)
 		return ExitOK
@@ -125,8 +131,9 @@ func (a *cmd) usage(w io.Writer, prog string) {
 Usage:
   %[1]s run [flags]            start one node
   %[1]s config [flags]         print the effective configuration (secrets masked)
-  %[1]s tasks COMMAND          inspect and manage task queues (list, stats, enqueue, failed, retry, remove, delayed)
-  %[1]s cluster status [--json] list the live nodes of the cluster
+  %[1]s tasks COMMAND          inspect and manage task queues (list, stats, enqueue, failed, retry, remove, delayed, pause, resume; all but list need Redis)
+  %[1]s cluster status [--json] list the live nodes of the cluster (needs Redis)
+  %[1]s docs [flags]           print the OpenAPI 3.1 document of the actions and routes
   %[1]s version                print versions
   %[1]s startCluster [flags]   run --workers N nodes on this machine, supervised (see docs/startcluster.md)
   %[1]s help [command]         show help
@@ -206,6 +213,7 @@ func (a *cmd) cmdRun(args []string, stderr io.Writer) int {
 	for _, w := range loaded.Warnings {
 		a.Logger().Warn("configuration", "warning", w)
 	}
+	warnSecretsOnCommandLine(a.Logger(), loaded, "")
 	link, err := supervisor.Attach() // nil unless started by startCluster
 	if err != nil {
 		fmt.Fprintf(stderr, "stellar: %v\n", err)
@@ -215,7 +223,11 @@ func (a *cmd) cmdRun(args []string, stderr io.Writer) int {
 		defer link.Close()
 	}
 	if err := a.Start(context.Background()); err != nil {
-		workerStartFailed(link, a.Logger(), err)
+		if workerStartFailed(link, a.Logger(), err) && errors.Is(err, cluster.ErrDuplicateNode) {
+			// The supervisor logs a held name once and retries with
+			// backoff: a line per attempt would flood its log.
+			return ExitUsage
+		}
 		fmt.Fprintf(stderr, "stellar: %v%s\n", oneLine(err), hint(err))
 		return ExitUsage
 	}
@@ -258,6 +270,38 @@ func (a *cmd) cmdConfig(args []string, stdout, stderr io.Writer) int {
 		return ExitFailure
 	}
 	fmt.Fprintln(stdout, string(out))
+	return ExitOK
+}
+
+// errNoRedis is what tasks and cluster commands say when no Redis is
+// configured: on the embedded memory backend they would see only their
+// own empty process, and report it as if it were the cluster.
+const errNoRedis = "no Redis configured: set --redis or STELLAR_REDIS_URL"
+
+// cmdDocs prints the OpenAPI 3.1 document of the app's actions and
+// routes, under the configuration the flags select (the action path,
+// the config routes, the server's name and version): what the server
+// answers at http.openapi_path.
+func (a *cmd) cmdDocs(args []string, stdout, stderr io.Writer) int {
+	nf := newNodeFlags("docs", stderr)
+	loaded, err := nf.load(a.base, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		return ExitUsage
+	}
+	if err := a.Configure(loaded.Config); err != nil {
+		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		return ExitUsage
+	}
+	doc, err := a.OpenAPI()
+	if err != nil {
+		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		return ExitFailure
+	}
+	_, _ = stdout.Write(doc)
 	return ExitOK
 }
 

@@ -7,23 +7,34 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/stellarfw/stellar-go/backend"
 	"github.com/stellarfw/stellar-go/cluster"
+	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/internal/node"
 )
 
 const clusterUsage = `Usage:
-  %[1]s cluster status [--json]   list the live nodes: id, host, pid, uptime, version,
+  %[1]s cluster status [--json] [--token-file PATH]
+                                  list the live nodes: id, host, pid, uptime, version,
                                   tasks running and open connections
 
 It reads the cluster's membership from Redis, configured as for run
 (--redis URL, STELLAR_REDIS_URL or the config file), and needs the
-server token (--token or STELLAR_SERVER_TOKEN) to tell the cluster's
-nodes from impostors.
+server token to tell the cluster's nodes from impostors: --token,
+STELLAR_SERVER_TOKEN or the config file, else the token file that
+startCluster writes beside its pid file when it generates the token
+(stellar-cluster.token in the working directory by default).
+
+Exit status: 0 with the nodes listed, or none live ("no live nodes");
+2 with no Redis configured, no token, or a token that is not the
+cluster's (records exist, none signed with it); 1 when Redis does not
+answer.
 `
 
 // clusterStatusTimeout bounds reading the membership.
@@ -44,6 +55,7 @@ func (a *cmd) cmdCluster(args []string, stdout, stderr io.Writer) int {
 	}
 	nf := newNodeFlags("cluster status", stderr)
 	asJSON := nf.fs.Bool("json", false, "print JSON")
+	tokenFile := nf.fs.String("token-file", "", "file holding the token, read when none is configured (default: the one startCluster writes beside its pid file)")
 	loaded, err := nf.load(a.base, args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
@@ -54,12 +66,17 @@ func (a *cmd) cmdCluster(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := loaded.Config
 	if !cfg.Redis.Enabled() {
-		fmt.Fprintln(stderr, "stellar: cluster status needs Redis (--redis URL or STELLAR_REDIS_URL); a node on the memory backend is a cluster of one")
+		fmt.Fprintln(stderr, "stellar: "+errNoRedis)
 		return ExitUsage
 	}
-	if cfg.Cluster.Token == "" && !cfg.Cluster.Insecure {
-		fmt.Fprintln(stderr, "stellar: cluster.token is empty: the nodes sign their messages with it, and their membership too; "+
-			"set --token or STELLAR_SERVER_TOKEN to the cluster's shared secret")
+	token, from, err := clusterToken(loaded, *tokenFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "stellar: %v\n", err)
+		return ExitUsage
+	}
+	if token == "" && !cfg.Cluster.Insecure {
+		fmt.Fprintf(stderr, "stellar: cluster.token is empty: the nodes sign their messages with it, and their membership too; "+
+			"set --token or STELLAR_SERVER_TOKEN to the cluster's shared secret (no token file %s here either)\n", tokenFilePath(cfg.Supervisor.PIDFile))
 		return ExitUsage
 	}
 	b, err := backend.Open(node.BackendConfig(cfg))
@@ -70,7 +87,12 @@ func (a *cmd) cmdCluster(args []string, stdout, stderr io.Writer) int {
 	defer b.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), clusterStatusTimeout)
 	defer cancel()
-	nodes, err := cluster.ReadNodes(ctx, b.Cluster(), []byte(cfg.Cluster.Token))
+	nodes, err := cluster.ReadNodes(ctx, b.Cluster(), []byte(token))
+	if errors.Is(err, cluster.ErrTokenMismatch) {
+		fmt.Fprintf(stderr, "stellar: %s (token from %s); use the token its nodes were started with\n",
+			strings.TrimPrefix(oneLine(err), "cluster: "), from)
+		return ExitUsage
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "stellar: %v\n", oneLine(err))
 		return ExitFailure
@@ -100,4 +122,40 @@ func (a *cmd) cmdCluster(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "no live nodes")
 	}
 	return ExitOK
+}
+
+// clusterToken is the token cluster status checks records with, and
+// where it came from: the configuration's, else the token file (path,
+// else the one beside the configured pid file). A missing token file is
+// no error unless path names it.
+func clusterToken(loaded config.Loaded, path string) (token, from string, err error) {
+	if t := loaded.Config.Cluster.Token; t != "" {
+		from = loaded.Origins["cluster.token"]
+		switch from {
+		case "":
+			from = "the program's configuration"
+		case originFlag:
+			from = "--token"
+		}
+		return t, from, nil
+	}
+	explicit := path != ""
+	if !explicit {
+		path = tokenFilePath(loaded.Config.Supervisor.PIDFile)
+		if path == "" {
+			return "", "", nil
+		}
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && !explicit {
+		return "", "", nil
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("token file: %w", err)
+	}
+	t := strings.TrimSpace(string(b))
+	if t == "" {
+		return "", "", fmt.Errorf("token file %s is empty", path)
+	}
+	return t, "the token file " + path, nil
 }

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,8 +33,10 @@ const redisCheckTimeout = 2 * time.Second
 // can tell its supervisor it is ready.
 const readyPollInterval = 50 * time.Millisecond
 
-// supervisorOnlyFlags are startCluster's flags that workers do not get.
-var supervisorOnlyFlags = map[string]bool{"workers": true, "name-prefix": true, "pid-file": true, "token": true, "id": true}
+// supervisorOnlyFlags are startCluster's flags that workers do not get
+// on their command line: the supervisor's own, and the secrets, which
+// they get through their environment.
+var supervisorOnlyFlags = map[string]bool{"workers": true, "name-prefix": true, "pid-file": true, "token": true, "redis": true, "id": true}
 
 // cmdStartCluster runs a supervisor of N workers of this program.
 func (a *cmd) cmdStartCluster(args []string, stderr io.Writer) int {
@@ -58,6 +62,7 @@ func (a *cmd) cmdStartCluster(args []string, stderr io.Writer) int {
 	for _, w := range loaded.Warnings {
 		logger.Warn("configuration", "warning", w)
 	}
+	warnSecretsOnCommandLine(logger, loaded, "; the workers get them through their environment, not their command line")
 	if !cfg.Redis.Enabled() {
 		cfg.Redis.URL = DefaultClusterRedisURL
 	}
@@ -68,12 +73,24 @@ func (a *cmd) cmdStartCluster(args []string, stderr io.Writer) int {
 		return ExitUsage
 	}
 	token := cfg.Cluster.Token
+	var tokenPath string
 	if token == "" {
 		token = cluster.RandomToken()
-		logger.Info("no cluster token configured: generated one for this supervisor's workers; " +
-			"set --token or STELLAR_SERVER_TOKEN to let other nodes join them")
+		if tokenPath = tokenFilePath(cfg.Supervisor.PIDFile); tokenPath != "" {
+			if abs, err := filepath.Abs(tokenPath); err == nil {
+				tokenPath = abs
+			}
+			logger.Info("no cluster token configured: generated one for this supervisor's workers; "+
+				"it is in the token file while the supervisor runs, where stellar cluster status run in this directory finds it; "+
+				"set --token or STELLAR_SERVER_TOKEN to let other nodes join them", "token_file", tokenPath)
+		} else {
+			logger.Warn("no cluster token configured: generated one for this supervisor's workers; "+
+				"with the pid file off it is written nowhere, so stellar cluster status cannot reach them: "+
+				"set --token or STELLAR_SERVER_TOKEN", "pid_file", cfg.Supervisor.PIDFile)
+		}
 	}
 	sc := workerConfig(nf, cfg, token)
+	sc.TokenFile, sc.Token = tokenPath, token
 	sc.Workers = cfg.Supervisor.Workers
 	sc.NamePrefix = cfg.Supervisor.NamePrefix
 	if cfg.Supervisor.PIDFile != "off" {
@@ -133,8 +150,12 @@ func newStartClusterFlags(stderr io.Writer) *nodeFlags {
 }
 
 // workerConfig is what the workers run: `run` with the node flags given
-// to startCluster, and the token and Redis in their environment (not on
-// the command line, where ps shows it).
+// to startCluster, and the token and the Redis URL (which may hold a
+// password) in their environment, not on their command line, where any
+// user of the machine can read them (ps, /proc/PID/cmdline); a process's
+// environment is readable by its owner only. The URL in the environment
+// is the effective one, so it is the same whether it came from a flag,
+// the environment or the config file.
 func workerConfig(nf *nodeFlags, cfg config.Config, token string) supervisor.Config {
 	var pass []string
 	nf.fs.Visit(func(f *flag.Flag) {
@@ -149,8 +170,8 @@ func workerConfig(nf *nodeFlags, cfg config.Config, token string) supervisor.Con
 		}
 	}
 	env := []string{"STELLAR_SERVER_TOKEN=" + token}
-	if cfg.Redis.URL == DefaultClusterRedisURL {
-		env = append(env, "STELLAR_REDIS_URL="+DefaultClusterRedisURL)
+	if cfg.Redis.URL != "" {
+		env = append(env, "STELLAR_REDIS_URL="+cfg.Redis.URL)
 	}
 	return supervisor.Config{
 		Args: func(name string) []string {
@@ -228,12 +249,62 @@ func (a *cmd) supervised(link *supervisor.Link) (wait func()) {
 	return wg.Wait
 }
 
-// workerStartFailed tells the supervisor why the node did not start.
-func workerStartFailed(link *supervisor.Link, logger *slog.Logger, err error) {
+// workerStartFailed tells the supervisor why the node did not start, and
+// reports whether it could.
+func workerStartFailed(link *supervisor.Link, logger *slog.Logger, err error) bool {
 	if link == nil {
-		return
+		return false
 	}
 	if ferr := link.Failed(err, errors.Is(err, cluster.ErrDuplicateNode)); ferr != nil {
 		logger.Warn("cannot tell the supervisor why the node did not start", "error", ferr.Error())
+		return false
 	}
+	return true
+}
+
+// tokenFilePath is where startCluster keeps a token it generated, beside its
+// pid file: the pid file's name with .token for .pid
+// (stellar-cluster.token by default). It is "" when the pid file is off.
+func tokenFilePath(pidFile string) string {
+	if pidFile == "" || pidFile == "off" {
+		return ""
+	}
+	return strings.TrimSuffix(pidFile, ".pid") + ".token"
+}
+
+// warnSecretsOnCommandLine logs one warning when a secret came as a flag:
+// every user of the machine can read a process's command line.
+func warnSecretsOnCommandLine(logger *slog.Logger, loaded config.Loaded, more string) {
+	var flags []string
+	if loaded.Origins["redis.url"] == originFlag && urlHasPassword(loaded.Config.Redis.URL) {
+		flags = append(flags, "--redis (its password)")
+	}
+	if loaded.Origins["cluster.token"] == originFlag && loaded.Config.Cluster.Token != "" {
+		flags = append(flags, "--token")
+	}
+	if len(flags) == 0 {
+		return
+	}
+	logger.Warn("a secret is on the command line, where every user of this machine can read it in the process list (ps, /proc/PID/cmdline); "+
+		"set STELLAR_REDIS_URL and STELLAR_SERVER_TOKEN in the environment, or the config file, instead"+more, "flags", strings.Join(flags, ", "))
+}
+
+// originFlag is the origin config.Load gives a key set by a flag.
+const originFlag = "command line"
+
+// urlHasPassword reports whether a Redis URL carries a password, in its
+// user information or as a password parameter. One that does not parse
+// may hold one anywhere.
+func urlHasPassword(s string) bool {
+	if s == "" {
+		return false
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return true
+	}
+	if p, ok := u.User.Password(); ok && p != "" {
+		return true
+	}
+	return u.Query().Get("password") != ""
 }

@@ -19,15 +19,21 @@ import (
 
 const tasksUsage = `Usage:
   %[1]s tasks list      [--json]                      registered tasks: name, queue, frequency
-  %[1]s tasks stats     [--json]                      per queue: pending, delayed, running, processed, failed; workers
+  %[1]s tasks stats     [--json]                      per queue: pending, delayed, running, processed, failed, paused; workers
   %[1]s tasks enqueue   NAME [JSON-ARGS] [--queue Q] [--in DURATION] [--json]
   %[1]s tasks failed    [--offset N] [--limit N] [--json]
   %[1]s tasks retry     ID [--json]                   retry a failed task and remove it from the failed list
   %[1]s tasks remove    ID [--json]                   remove a failed task
   %[1]s tasks delayed   [--json]                      delayed tasks, soonest first
+  %[1]s tasks pause     QUEUE [--json]                no node takes the queue's tasks until resume
+  %[1]s tasks resume    QUEUE [--json]                the nodes take the queue's tasks again
 
-Each runs against the configured backend (the same flags, file and
-environment as run: --redis URL, --config PATH, ...).
+All but list work on the cluster's queues in Redis, configured as for run
+(--redis URL, STELLAR_REDIS_URL, --config PATH, ...); list shows the tasks
+this program registers and needs no backend.
+
+Exit status: 0 when done; 2 for a usage error or no Redis configured; 1
+when the command fails (Redis does not answer, no such task, ...).
 `
 
 // cmdTasks is the operator's view of the task queues.
@@ -55,7 +61,7 @@ func (a *cmd) cmdTasks(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "stellar: %v\n", err)
 		return ExitUsage
 	}
-	want := map[string][2]int{"list": {0, 0}, "stats": {0, 0}, "enqueue": {1, 2}, "failed": {0, 0}, "retry": {1, 1}, "remove": {1, 1}, "delayed": {0, 0}}
+	want := map[string][2]int{"list": {0, 0}, "stats": {0, 0}, "enqueue": {1, 2}, "failed": {0, 0}, "retry": {1, 1}, "remove": {1, 1}, "delayed": {0, 0}, "pause": {1, 1}, "resume": {1, 1}}
 	n, ok := want[sub]
 	if !ok {
 		fmt.Fprintf(stderr, "stellar: unknown tasks command %q\n\n"+tasksUsage, sub, "stellar")
@@ -71,6 +77,16 @@ func (a *cmd) cmdTasks(args []string, stdout, stderr io.Writer) int {
 		return ExitUsage
 	}
 	cfg = a.Config()
+	if sub == "list" {
+		out, table := a.listTasks()
+		return printTasks(stdout, stderr, *asJSON, out, table)
+	}
+	if !cfg.Redis.Enabled() {
+		// The embedded memory backend is this process's own, empty: its
+		// figures would look like the cluster's.
+		fmt.Fprintln(stderr, "stellar: "+errNoRedis)
+		return ExitUsage
+	}
 	b, err := backend.Open(node.BackendConfig(cfg))
 	if err != nil {
 		fmt.Fprintf(stderr, "stellar: %v\n", err)
@@ -84,7 +100,12 @@ func (a *cmd) cmdTasks(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "stellar: tasks %s: %v\n", sub, oneLine(err))
 		return ExitFailure
 	}
-	if *asJSON {
+	return printTasks(stdout, stderr, *asJSON, out, table)
+}
+
+// printTasks prints what a tasks command returned: out as JSON, or table.
+func printTasks(stdout, stderr io.Writer, asJSON bool, out any, table [][]string) int {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(out); err != nil {
@@ -135,36 +156,18 @@ func (a *cmd) runTasksCommand(ctx context.Context, b *backend.Backend, cfg confi
 		return t.UTC().Format(time.RFC3339Nano)
 	}
 	switch sub {
-	case "list":
-		type def struct {
-			Name        string `json:"name"`
-			Description string `json:"description"`
-			Queue       string `json:"queue"`
-			Frequency   string `json:"frequency,omitempty"`
-			MaxAttempts int    `json:"maxAttempts"`
-		}
-		out := []def{}
-		rows := [][]string{{"NAME", "QUEUE", "FREQUENCY", "MAX ATTEMPTS", "DESCRIPTION"}}
-		for _, d := range a.TaskManager().Definitions() {
-			f := ""
-			if d.Frequency > 0 {
-				f = d.Frequency.String()
-			}
-			out = append(out, def{d.Name, d.Description, d.Queue, f, d.MaxAttempts})
-			if f == "" {
-				f = "-"
-			}
-			rows = append(rows, []string{d.Name, d.Queue, f, fmt.Sprint(d.MaxAttempts), d.Description})
-		}
-		return out, rows, nil
 	case "stats":
 		s, err := insp.Stats(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
-		rows := [][]string{{"QUEUE", "PENDING", "DELAYED", "RUNNING", "PROCESSED", "FAILED"}}
+		rows := [][]string{{"QUEUE", "PENDING", "DELAYED", "RUNNING", "PROCESSED", "FAILED", "PAUSED"}}
 		for _, q := range s.Queues {
-			rows = append(rows, []string{q.Queue, fmt.Sprint(q.Pending), fmt.Sprint(q.Delayed), fmt.Sprint(q.Running), fmt.Sprint(q.Processed), fmt.Sprint(q.Failed)})
+			paused := "-"
+			if q.Paused {
+				paused = "paused"
+			}
+			rows = append(rows, []string{q.Queue, fmt.Sprint(q.Pending), fmt.Sprint(q.Delayed), fmt.Sprint(q.Running), fmt.Sprint(q.Processed), fmt.Sprint(q.Failed), paused})
 		}
 		rows = append(rows, []string{}, []string{fmt.Sprintf("workers: %d nodes, concurrency %d", s.Workers, s.Concurrency)})
 		return s, rows, nil
@@ -225,8 +228,44 @@ func (a *cmd) runTasksCommand(ctx context.Context, b *backend.Backend, cfg confi
 			d = []task.Info{}
 		}
 		return d, rows, nil
+	case "pause":
+		if err := insp.PauseQueue(ctx, pos[0]); err != nil {
+			return nil, nil, err
+		}
+		return map[string]string{"paused": pos[0]}, [][]string{{"paused queue " + pos[0] + ": no node takes its tasks until `tasks resume " + pos[0] + "`"}}, nil
+	case "resume":
+		if err := insp.ResumeQueue(ctx, pos[0]); err != nil {
+			return nil, nil, err
+		}
+		return map[string]string{"resumed": pos[0]}, [][]string{{"resumed queue " + pos[0]}}, nil
 	}
 	return nil, nil, fmt.Errorf("unknown command %q", sub)
+}
+
+// listTasks returns the task definitions the program registers, for
+// --json and as a table.
+func (a *cmd) listTasks() (any, [][]string) {
+	type def struct {
+		Name        string `json:"name"`
+		Description string `json:"description"`
+		Queue       string `json:"queue"`
+		Frequency   string `json:"frequency,omitempty"`
+		MaxAttempts int    `json:"maxAttempts"`
+	}
+	out := []def{}
+	rows := [][]string{{"NAME", "QUEUE", "FREQUENCY", "MAX ATTEMPTS", "DESCRIPTION"}}
+	for _, d := range a.TaskManager().Definitions() {
+		f := ""
+		if d.Frequency > 0 {
+			f = d.Frequency.String()
+		}
+		out = append(out, def{d.Name, d.Description, d.Queue, f, d.MaxAttempts})
+		if f == "" {
+			f = "-"
+		}
+		rows = append(rows, []string{d.Name, d.Queue, f, fmt.Sprint(d.MaxAttempts), d.Description})
+	}
+	return out, rows
 }
 
 func oneLineStr(s string) string {

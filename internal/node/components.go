@@ -33,10 +33,12 @@ func HTTPConfig(c config.Config) httpt.Config {
 		IdleTimeout:              h.IdleTimeout,
 		MaxHeaderBytes:           h.MaxHeaderBytes,
 		MaxBodyBytes:             h.MaxBodyBytes,
+		MaxBodyBytesInFlight:     h.MaxBodyBytesInFlight,
 		ActionPath:               h.ActionPath,
 		RootEndpointType:         h.RootEndpointType,
 		PublicDir:                h.PublicDir,
 		DirectoryFile:            h.DirectoryFile,
+		OpenAPIPath:              h.OpenAPIPath,
 		HideServerInformation:    h.HideServerInformation,
 		HideRequesterInformation: h.HideRequesterInformation,
 		CORS: httpt.CORS{
@@ -50,17 +52,35 @@ func HTTPConfig(c config.Config) httpt.Config {
 	}
 }
 
+// OpenAPI is the OpenAPI 3.1 document, in JSON, of actions and routes as
+// the HTTP server configured by c serves them (stellar docs).
+func OpenAPI(c config.Config, actions httpt.Actions, routes *httpt.Routes) ([]byte, error) {
+	return httpt.OpenAPI(httpt.Options{
+		Config:     HTTPConfig(c),
+		ServerName: c.General.ServerName,
+		APIVersion: c.General.APIVersion,
+		Actions:    actions,
+		Routes:     routes,
+	})
+}
+
 // TCPConfig is the tcp transport's configuration: the tcp section. An
 // Addr of "off" is the caller's to act on.
 func TCPConfig(c config.Config) tcp.Config {
 	t := c.TCP
 	return tcp.Config{
-		Addr:         t.Addr,
-		TLSCert:      t.TLSCert,
-		TLSKey:       t.TLSKey,
-		MaxLineBytes: t.MaxLineBytes,
-		MaxInFlight:  t.MaxInFlight,
-		IdleTimeout:  t.IdleTimeout,
+		Addr:                t.Addr,
+		TLSCert:             t.TLSCert,
+		TLSKey:              t.TLSKey,
+		MaxLineBytes:        t.MaxLineBytes,
+		MaxInFlight:         t.MaxInFlight,
+		IdleTimeout:         t.IdleTimeout,
+		MaxConnections:      t.MaxConnections,
+		MaxConnectionsPerIP: t.MaxConnectionsPerIP,
+		MaxParams:           t.MaxParams,
+		MaxParamsBytes:      t.MaxParamsBytes,
+		MaxQueuedMessages:   t.MaxQueuedMessages,
+		MaxQueuedBytes:      t.MaxQueuedBytes,
 	}
 }
 
@@ -69,11 +89,17 @@ func TCPConfig(c config.Config) tcp.Config {
 func WebSocketConfig(c config.Config) ws.Config {
 	w := c.WebSocket
 	return ws.Config{
-		Path:           w.Path,
-		AllowedOrigins: w.AllowedOrigins,
-		MaxFrameBytes:  w.MaxFrameBytes,
-		MaxInFlight:    w.MaxInFlight,
-		PingInterval:   w.PingInterval,
+		Path:                w.Path,
+		AllowedOrigins:      w.AllowedOrigins,
+		MaxFrameBytes:       w.MaxFrameBytes,
+		MaxInFlight:         w.MaxInFlight,
+		PingInterval:        w.PingInterval,
+		MaxConnections:      w.MaxConnections,
+		MaxConnectionsPerIP: w.MaxConnectionsPerIP,
+		MaxParams:           w.MaxParams,
+		MaxParamsBytes:      w.MaxParamsBytes,
+		MaxQueuedMessages:   w.MaxQueuedMessages,
+		MaxQueuedBytes:      w.MaxQueuedBytes,
 	}
 }
 
@@ -102,7 +128,7 @@ func RedisConfig(c config.Config) backend.RedisConfig {
 
 // TaskConfig is the task Manager's configuration: the tasks section.
 // tasks.workers -1 (or 0 from a file, the environment or a flag) runs no
-// workers.
+// workers. Events is the caller's to set.
 func TaskConfig(c config.Config, logger *slog.Logger) task.Config {
 	t := c.Tasks
 	return task.Config{
@@ -119,7 +145,8 @@ func TaskConfig(c config.Config, logger *slog.Logger) task.Config {
 // ClusterConfig is the cluster's configuration: the cluster section, the
 // node's id and version, and the transports it serves, signing with
 // token (which may differ from cluster.token: a node alone in memory
-// makes one up). Stats and OwnsConnection are the caller's to set.
+// makes one up). Stats, OwnsConnection and Events are the caller's to
+// set.
 func ClusterConfig(c config.Config, token string, logger *slog.Logger) cluster.Config {
 	var transports []string
 	if c.HTTP.Addr != "off" {

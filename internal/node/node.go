@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -102,10 +103,14 @@ type Node struct {
 	steps   []step // guarded by mu; the parts started, in order
 	up      bool   // guarded by mu; every part is up
 	serving bool   // guarded by mu; the listeners serve
+	readied bool   // guarded by mu; event.NodeReady fired
 	waiting error  // guarded by mu; why the parts are not up yet
 
 	bringUpCancel context.CancelFunc // ends the background bring-up
 	bringUpWG     sync.WaitGroup
+
+	life     context.Context // ends when Stop begins
+	lifeDone context.CancelFunc
 
 	// Written by Start before the step that uses them is recorded.
 	http *httpt.Server
@@ -128,7 +133,10 @@ func Open(cfg config.Config, logger *slog.Logger, parts Parts) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	life, lifeDone := context.WithCancel(context.Background())
 	return &Node{
+		life:      life,
+		lifeDone:  lifeDone,
 		cfg:       cfg,
 		log:       logger,
 		parts:     parts,
@@ -183,6 +191,7 @@ func (n *Node) Start(ctx context.Context) error {
 			return err
 		}
 		n.serveAll()
+		n.announceReady(ctx)
 		return nil
 	case errors.Is(err, backend.ErrUnavailable) && ctx.Err() == nil:
 		n.log.Warn("backend unavailable: serving what needs no backend until it answers",
@@ -193,6 +202,7 @@ func (n *Node) Start(ctx context.Context) error {
 		n.bringUpWG.Add(1)
 		go n.bringUpLoop(bctx)
 		n.serveAll()
+		n.announceReady(ctx) // if the parts came up meanwhile
 		return nil
 	default:
 		n.rollback(ctx)
@@ -225,6 +235,61 @@ type partStart struct {
 	start func(ctx context.Context) (step, error)
 }
 
+// announceReady fires event.NodeReady once the parts are up and the
+// listeners serve (whichever came last calls it), as soon as the node's
+// checks pass: the cluster may still be subscribing. It fires inline
+// when they pass at once, else from a goroutine that looks again until
+// they do or the node stops. Once per node.
+func (n *Node) announceReady(ctx context.Context) {
+	n.mu.Lock()
+	due := n.up && n.serving && !n.readied
+	if due {
+		n.readied = true
+	}
+	n.mu.Unlock()
+	if !due {
+		return
+	}
+	if n.Ready(ctx) == nil {
+		n.fireNode(ctx, event.NodeReady)
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		t := time.NewTicker(readyCheckInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-n.life.Done():
+				return
+			case <-t.C:
+			}
+			if n.Ready(n.life) == nil {
+				n.fireNode(n.life, event.NodeReady)
+				return
+			}
+		}
+	}()
+}
+
+// readyCheckInterval is how often a node whose parts are up looks again
+// whether it is ready, to fire event.NodeReady.
+const readyCheckInterval = 20 * time.Millisecond
+
+// fireNode fires one of this node's own events; a listener's error is
+// logged and changes nothing.
+func (n *Node) fireNode(ctx context.Context, ev event.Event[event.Node]) {
+	if !n.parts.Events.Has(ev.Name()) {
+		return
+	}
+	host, _ := os.Hostname()
+	p := &event.Node{ID: n.cfg.ID, Host: host, PID: os.Getpid()}
+	if err := event.Fire(ctx, n.parts.Events, ev, p); err != nil && !errors.Is(err, event.ErrStop) {
+		n.log.Warn("event listener failed", "event", ev.Name(), "error", err.Error())
+	}
+}
+
 // bringUp starts the parts not started yet, in order, and stops at the
 // first that fails.
 func (n *Node) bringUp(ctx context.Context) error {
@@ -255,6 +320,7 @@ func (n *Node) bringUpLoop(ctx context.Context) {
 		err := n.bringUp(ctx)
 		if err == nil {
 			n.log.Info("backend answers: the node joined the cluster and started its parts", "backend", n.backend.Name())
+			n.announceReady(ctx)
 			return
 		}
 		if ctx.Err() != nil {
@@ -327,13 +393,15 @@ func (n *Node) started() []step {
 	return n.steps
 }
 
-// Stop stops the node in the reverse order of Start: the listeners
-// drain (HTTP requests in flight finish, persistent connections close
-// and leave their rooms), then the stop hooks run, the task workers
-// finish or hand back their tasks, the chat stops and the node leaves
-// the cluster; then the backend closes and the node's goroutines are
-// waited for. All of it is bounded by ctx.
+// Stop stops the node in the reverse order of Start: it fires
+// event.NodeStopping, then the listeners drain (HTTP requests in flight
+// finish, persistent connections close and leave their rooms), the stop
+// hooks run, the task workers finish or hand back their tasks, the chat
+// stops and the node leaves the cluster; then the backend closes and the
+// node's goroutines are waited for. All of it is bounded by ctx.
 func (n *Node) Stop(ctx context.Context) error {
+	n.fireNode(ctx, event.NodeStopping)
+	n.lifeDone()
 	if n.bringUpCancel != nil {
 		n.bringUpCancel()
 		n.bringUpWG.Wait()
@@ -382,12 +450,24 @@ func (n *Node) Ready(ctx context.Context) error {
 	return nil
 }
 
-// Status adds the node's figures to out, for the status action.
+// Status adds the node's figures to out, for the status action. Under
+// "limits" are the refusals of each transport's limits by reason (the
+// reasons of package internal/limit), counted since the node started.
 func (n *Node) Status(ctx context.Context, out map[string]any) {
 	out["backend"] = n.backend.Name()
+	limits := map[string]any{}
 	if n.http != nil {
-		out["http"] = map[string]any{"addr": n.http.Addr().String(), "inFlight": n.http.InFlight()}
+		out["http"] = map[string]any{"addr": n.http.Addr().String(), "inFlight": n.http.InFlight(),
+			"bodyBytesInFlight": n.http.BodyBytesInFlight()}
+		limits["http"] = n.http.Refused()
 	}
+	if n.tcp != nil {
+		limits["tcp"] = n.tcp.Refused()
+	}
+	if n.ws != nil {
+		limits["websocket"] = n.ws.Refused()
+	}
+	out["limits"] = limits
 	out["connections"] = map[string]any{
 		"tcp":       n.parts.Connections.Len(connection.TypeTCP),
 		"websocket": n.parts.Connections.Len(connection.TypeWebSocket),
@@ -451,6 +531,7 @@ func (n *Node) startCluster(ctx context.Context) (step, error) {
 	cc := ClusterConfig(n.cfg, token, n.log)
 	cc.Stats = n.parts.Stats
 	cc.OwnsConnection = n.parts.Connections.Owns
+	cc.Events = n.parts.Events
 	if err := c.Start(ctx, n.backend.Cluster(), cc); err != nil {
 		return step{}, err
 	}
@@ -476,6 +557,7 @@ func (n *Node) startCluster(ctx context.Context) (step, error) {
 func (n *Node) startTasks(ctx context.Context) (step, error) {
 	m := n.parts.Tasks
 	tc := TaskConfig(n.cfg, n.log)
+	tc.Events = n.parts.Events
 	if err := m.Start(ctx, n.backend.Tasks(), tc); err != nil {
 		return step{}, err
 	}
@@ -492,7 +574,7 @@ func (n *Node) startTasks(ctx context.Context) (step, error) {
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
 			s, err := n.inspector.Stats(ctx)
-			fig := map[string]any{"running": m.Running(), "queues": s.Queues, "workers": s.Workers, "concurrency": s.Concurrency}
+			fig := map[string]any{"running": m.Running(), "paused": m.Paused(), "queues": s.Queues, "workers": s.Workers, "concurrency": s.Concurrency}
 			if err != nil {
 				fig["error"] = err.Error()
 			}

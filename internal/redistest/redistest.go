@@ -651,6 +651,40 @@ func Prefix(t testing.TB) string {
 	return "test:" + name + ":" + hex.EncodeToString(b[:]) + ":"
 }
 
+// CommandCalls returns how many times the server has run each command
+// since it started, by lower-case name, from INFO commandstats: the
+// commands that scripts run count as well as the scripts' EVALSHA. A
+// server named by EnvURL has no port of ours to ask; for it the error
+// says so.
+func (s *Server) CommandCalls() (map[string]int64, error) {
+	if s.external {
+		return nil, errors.New("redistest: CommandCalls: not on a server named by " + EnvURL)
+	}
+	info, err := s.command("INFO", "commandstats")
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64)
+	for _, line := range strings.Split(info, "\n") {
+		// cmdstat_get:calls=2,usec=10,usec_per_call=5.00,...
+		name, stats, ok := strings.Cut(strings.TrimSpace(line), ":")
+		name, isCmd := strings.CutPrefix(name, "cmdstat_")
+		if !ok || !isCmd {
+			continue
+		}
+		for _, f := range strings.Split(stats, ",") {
+			if v, ok := strings.CutPrefix(f, "calls="); ok {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					return nil, fmt.Errorf("redistest: CommandCalls: %q: %w", line, err)
+				}
+				out[name] = n
+			}
+		}
+	}
+	return out, nil
+}
+
 // command sends one command to the server, with its password and TLS.
 func (s *Server) command(args ...string) (string, error) {
 	return dialCommand("127.0.0.1:"+strconv.Itoa(s.port), s.opts.password, s.tlsConf, args...)
@@ -681,7 +715,8 @@ func dialCommand(addr, password string, tlsConf *tls.Config, args ...string) (st
 		return "", err
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	// Generous: a test may run a script over many keys on a busy machine.
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	r := bufio.NewReader(c)
 	if password != "" {
 		if _, err := roundTrip(c, r, "AUTH", password); err != nil {

@@ -69,6 +69,21 @@ func (rt *Routes) Add(method, path, action string, version int) error {
 	return nil
 }
 
+// List returns the routes in the order they are tried.
+func (rt *Routes) List() []Route {
+	rt.mu.RLock()
+	defer rt.mu.RUnlock()
+	out := make([]Route, len(rt.routes))
+	for i, r := range rt.routes {
+		m := strings.ToLower(r.method)
+		if m == "" {
+			m = MethodAll
+		}
+		out[i] = Route{Method: m, Path: r.pattern, Action: r.action, Version: r.version}
+	}
+	return out
+}
+
 // Get maps GET path to action.
 func (rt *Routes) Get(path, action string) error { return rt.Add("get", path, action, 0) }
 

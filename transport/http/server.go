@@ -1,7 +1,9 @@
 // Package http is the HTTP transport: it serves actions at /api/{action} and
 // /api?action=, through a RESTful route table, and static files from a
-// public folder; it answers /healthz and /readyz; and it drains in-flight
-// requests on shutdown. It is the Go counterpart of Stellar's web server.
+// public folder; it answers /healthz and /readyz, and serves the OpenAPI
+// document of its actions when Config.OpenAPIPath is set; and it drains
+// in-flight requests on shutdown. It is the Go counterpart of Stellar's
+// web server.
 package http
 
 import (
@@ -23,6 +25,7 @@ import (
 	"github.com/stellarfw/stellar-go/action"
 	"github.com/stellarfw/stellar-go/apierror"
 	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/internal/limit"
 	"github.com/stellarfw/stellar-go/internal/listen"
 )
 
@@ -34,6 +37,9 @@ type Actions interface {
 	Lookup(name string, version int) (*action.Action, bool)
 	// Run runs the action name for a request; see action.Registry.Run.
 	Run(ctx context.Context, name string, raw map[string]any, r *action.Request) error
+	// List returns every action, every version, for the OpenAPI
+	// document.
+	List() []*action.Action
 }
 
 var _ Actions = (*action.Registry)(nil)
@@ -69,6 +75,8 @@ type Server struct {
 	logger    *slog.Logger
 	static    *staticFiles
 	srv       *http.Server
+	bodies    *limit.Bytes    // request-body bytes in flight
+	refused   *limit.Refusals // requests refused by a limit
 
 	mu       sync.Mutex
 	ln       net.Listener  // guarded by mu
@@ -94,6 +102,8 @@ func New(opts Options) *Server {
 		cfgRoutes: &Routes{},
 		logger:    opts.Logger,
 		served:    make(chan struct{}),
+		bodies:    limit.NewBytes(opts.Config.MaxBodyBytesInFlight),
+		refused:   limit.NewRefusals(limit.BodySize, limit.BodiesInFlight),
 	}
 	for _, r := range s.cfg.Routes {
 		if err := s.cfgRoutes.Add(r.Method, r.Path, r.Action, r.Version); err != nil && s.routesErr == nil {
@@ -121,6 +131,9 @@ func New(opts Options) *Server {
 func (s *Server) Listen() error {
 	if s.routesErr != nil {
 		return s.routesErr
+	}
+	if p := s.cfg.OpenAPIPath; p != "off" && !strings.HasPrefix(p, "/") {
+		return fmt.Errorf("http: the OpenAPI path must start with / or be off, got %q", p)
 	}
 	ln, err := listen.Listen("tcp", s.cfg.Addr)
 	if err != nil {
@@ -259,9 +272,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
+			id := apierror.NewRequestID()
 			s.logger.Error("http handler panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()),
-				"method", r.Method, "path", r.URL.Path)
-			s.writeError(w, r, nil, time.Now(), apierror.New(apierror.CodeInternal, http.StatusInternalServerError, "internal server error"))
+				"method", r.Method, "path", r.URL.Path, "status", http.StatusInternalServerError, "request_id", id)
+			s.writeError(w, r, nil, time.Now(), apierror.Public(apierror.New(apierror.CodeInternal, http.StatusInternalServerError, "panic"), id))
 		}
 	}()
 	if s.cors(w, r) {
@@ -273,6 +287,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/readyz":
 		s.readyz(w, r)
+		return
+	}
+	if p := s.cfg.OpenAPIPath; p != "off" && r.URL.Path == p {
+		s.serveOpenAPI(w, r)
 		return
 	}
 	if h, ok := s.opts.Handlers[r.URL.Path]; ok {
@@ -338,11 +356,17 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string
 	}
 	defer s.end()
 
-	if s.cfg.MaxBodyBytes > 0 && r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	release, err := s.admitBody(w, r)
+	if err != nil {
+		s.refusal(err)
+		w.Header().Set("Connection", "close") // the body is left unread
+		s.writeError(w, r, conn, start, err)
+		return
 	}
+	defer release()
 	raw, err := parseParams(r)
 	if err != nil {
+		s.refusal(err)
 		s.logger.Warn("bad request", "method", r.Method, "path", r.URL.Path, "remote", conn.RemoteAddr, "error", err.Error())
 		s.writeError(w, r, conn, start, err)
 		return
@@ -379,9 +403,10 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string
 	buf := getBuffer()
 	defer putBuffer(buf)
 	if err := json.NewEncoder(buf).Encode(body); err != nil {
-		s.logger.Error("action response is not JSON-encodable", "action", name, "error", err.Error())
-		s.writeError(w, r, conn, start, apierror.New(apierror.CodeInternal, http.StatusInternalServerError,
-			"internal server error: the response could not be encoded"))
+		id := apierror.NewRequestID()
+		s.logger.Error("action response is not JSON-encodable", "action", name, "status", http.StatusInternalServerError,
+			"request_id", id, "error", err.Error())
+		s.writeError(w, r, conn, start, apierror.Public(&apierror.Error{Code: apierror.CodeInternal, Err: err}, id))
 		return
 	}
 	writeRaw(w, status, buf.Bytes())
@@ -444,9 +469,15 @@ func (s *Server) writeErrorRaw(w http.ResponseWriter, r *http.Request, conn *con
 	if conn != nil {
 		s.addInformation(body, conn, start, raw)
 	}
-	if ae.Code == apierror.CodeDraining {
+	switch ae.Code {
+	case apierror.CodeDraining:
 		w.Header().Set("Connection", "close")
 		w.Header().Set("Retry-After", "1")
+	case apierror.CodeServerBusy:
+		w.Header().Set("Retry-After", "1")
+	}
+	if ae.RequestID != "" {
+		w.Header().Set("X-Request-Id", ae.RequestID)
 	}
 	writeJSON(w, ae.HTTPStatus(), body)
 }
@@ -465,6 +496,9 @@ type requesterInformation struct {
 	Fingerprint    string         `json:"fingerprint"`
 	RemoteIP       string         `json:"remoteIP"`
 	ReceivedParams map[string]any `json:"receivedParams"`
+	// ReceivedParamsOmitted counts the params left out of ReceivedParams
+	// past EchoTotalBytes.
+	ReceivedParamsOmitted int `json:"receivedParamsOmitted,omitempty"`
 }
 
 func (s *Server) addInformation(body map[string]any, conn *connection.Conn, start time.Time, raw map[string]any) {
@@ -478,14 +512,13 @@ func (s *Server) addInformation(body map[string]any, conn *connection.Conn, star
 		}
 	}
 	if !s.cfg.HideRequesterInformation {
-		if raw == nil {
-			raw = map[string]any{}
-		}
+		echo, omitted := echoParams(raw)
 		body["requesterInformation"] = requesterInformation{
-			ID:             conn.ID,
-			Fingerprint:    conn.Fingerprint,
-			RemoteIP:       conn.RemoteAddr,
-			ReceivedParams: raw,
+			ID:                    conn.ID,
+			Fingerprint:           conn.Fingerprint,
+			RemoteIP:              conn.RemoteAddr,
+			ReceivedParams:        echo,
+			ReceivedParamsOmitted: omitted,
 		}
 	}
 }
