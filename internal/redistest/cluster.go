@@ -22,6 +22,10 @@ const (
 	ClusterNodeTimeout = time.Second
 )
 
+// manualFailoverRetry is how long Failover waits before it asks again: a
+// manual failover that does not complete within 5s is abandoned.
+const manualFailoverRetry = 6 * time.Second
+
 // clusterSlots is the number of hash slots of a Redis Cluster.
 const clusterSlots = 16384
 
@@ -473,15 +477,21 @@ func (c *ClusterSet) Failover(t testing.TB, replica *Server) {
 		t.Fatalf("redistest: %s is not a replica", replica.Addr())
 	}
 	old := c.byID(n.masterID)
-	if _, err := replica.command("CLUSTER", "FAILOVER"); err != nil {
-		t.Fatal(err)
-	}
+	// A manual failover that does not complete within 5s is abandoned
+	// (the master writes again): ask again, as an operator would.
+	var asked time.Time
 	err := waitFor(settleTimeout, func() error {
 		v, err := replica.view()
 		if err != nil {
 			return err
 		}
 		if me, _ := v.node(replica.nodeID); !me.has("master") {
+			if time.Since(asked) > manualFailoverRetry {
+				if _, err := replica.command("CLUSTER", "FAILOVER"); err != nil {
+					return err
+				}
+				asked = time.Now()
+			}
 			return fmt.Errorf("redistest: %s has not taken over yet", replica.Addr())
 		}
 		if err := c.settled(); err != nil {
@@ -493,7 +503,7 @@ func (c *ClusterSet) Failover(t testing.TB, replica *Server) {
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("redistest: manual failover to %s did not complete within %v: %v", replica.Addr(), settleTimeout, err)
+		t.Fatalf("redistest: manual failover to %s did not complete within %v: %v; its log: %s", replica.Addr(), settleTimeout, err, tail(replica.logFile()))
 	}
 }
 
