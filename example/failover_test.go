@@ -153,7 +153,10 @@ func (r *faultRig) checkFailovers(fs []*failover) string {
 // failoverTally counts the completions of a failover test, where no
 // duplicate is exempt: no node is killed or frozen.
 func (r *faultRig) failoverTally(failed int) faultTally {
-	tl := r.tally(func(runRecord) bool { return false }, func(rs []runRecord) string { return inWindow(r.windows, rs) })
+	tl := r.tally(faultRules{
+		exempt: func(runRecord) bool { return false },
+		cause:  func(rs []runRecord) string { return inWindow(r.windows, rs) },
+	})
 	tl.check(r.t, failed)
 	return tl
 }
