@@ -33,8 +33,11 @@
 // table (App.Routes, or http.routes in the config file). Responses are the
 // action's response plus serverInformation and requesterInformation; errors
 // are {"error":{"code","message","fields"}} with a status that says what
-// went wrong. /healthz and /readyz report liveness and readiness. See
-// package transport/http.
+// went wrong. /healthz and /readyz report liveness and readiness, and
+// /metrics the node's Prometheus metrics (App.Metrics, where you register
+// your own collectors). App.Handle and App.Use mount your own handlers and
+// net/http middleware on the same listener. See package transport/http and
+// docs/operations.md.
 //
 // # Tasks
 //

@@ -162,6 +162,9 @@ var (
 	ErrRoomExists = chat.ErrRoomExists
 	// ErrNoRoom: the room does not exist.
 	ErrNoRoom = chat.ErrNoRoom
+	// ErrNoConnection: no live node owns the connection (App.Chat.Join,
+	// Leave, Send).
+	ErrNoConnection = chat.ErrNoConnection
 )
 
 // Events: the bus's typed listeners, the framework's events and their

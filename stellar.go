@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/stellarfw/stellar-go/action"
 	"github.com/stellarfw/stellar-go/cache"
 	"github.com/stellarfw/stellar-go/chat"
@@ -23,6 +25,7 @@ import (
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/event"
 	"github.com/stellarfw/stellar-go/internal/logging"
+	"github.com/stellarfw/stellar-go/internal/metrics"
 	"github.com/stellarfw/stellar-go/internal/node"
 	"github.com/stellarfw/stellar-go/task"
 	httpt "github.com/stellarfw/stellar-go/transport/http"
@@ -71,6 +74,11 @@ type App struct {
 	// event.On, fire with event.Fire. The framework fires its own events
 	// on it (event.ActionAfter, event.ConnectionOpen, …).
 	Events *event.Bus
+	// Metrics is the node's Prometheus registry, served at
+	// http.metrics_path (/metrics): the framework's stellar_… families
+	// (registered by Start), the Go runtime and process collectors, and
+	// whatever collectors you register on it.
+	Metrics *prometheus.Registry
 
 	base     config.Config
 	logOut   io.Writer
@@ -88,6 +96,7 @@ type App struct {
 	startDone   chan struct{} // guarded by mu; closed when Start returns
 	node        *node.Node    // guarded by mu; set while starting and after
 	hooks       []node.Hook   // guarded by mu; in registration order
+	http        node.HTTP     // guarded by mu; App.Handle and App.Use
 	shutdown    chan struct{} // closed once Shutdown has finished
 	shutdownErr error         // written before shutdown is closed
 }
@@ -132,6 +141,7 @@ func New(cfg Config, opts ...Option) *App {
 		o(a)
 	}
 	a.Events = event.NewBus()
+	a.Metrics = metrics.NewRegistry()
 	a.Actions = action.NewRegistry(logging.Discard(), "", action.WithEvents(a.Events))
 	a.Cluster = cluster.New()
 	a.registerClusterMethods()
@@ -311,6 +321,9 @@ func (a *App) start(ctx context.Context, cfg config.Config, logger *slog.Logger)
 		Stats:       a.nodeStats,
 		Ready:       a.readyState,
 		Hooks:       a.sortedHooks(),
+		Metrics:     a.Metrics,
+		Version:     Version,
+		HTTP:        a.userHTTP(),
 		Now:         a.now,
 	})
 	if err != nil {

@@ -63,7 +63,12 @@
 //
 // Every error Run and Call return is an *apierror.Error with a stable
 // code: action_not_found (404), private_action and connection_blocked
-// (403), validation_failed (422), timeout (504), internal_error (500) for a
-// panic, and action_failed (500) for a plain error from an action or a
-// middleware, which may instead return an *apierror.Error of its own.
+// (403), validation_failed (422), timeout (504), or an error of the
+// action's own (apierror.New). An unexpected failure — a plain error from
+// an action or a middleware, or a panic — reaches a client as
+// internal_error (500) with a generic message and a request id, and its
+// details are logged once, at ERROR, under that id; Call returns it as
+// action_failed (500) with its message, for the code that called. A call
+// whose caller went away (a client that disconnected) fails with
+// client_closed (499) and is logged at debug.
 package action

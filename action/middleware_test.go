@@ -110,6 +110,7 @@ func TestMiddlewareAbort(t *testing.T) {
 		code     string
 		status   int
 		message  string
+		cause    string // of an unexpected failure, hidden from the client
 		wantRuns []string
 	}{
 		{
@@ -124,17 +125,17 @@ func TestMiddlewareAbort(t *testing.T) {
 		},
 		{
 			name: "plain error from Pre", pre: errors.New("no session"),
-			code: apierror.CodeActionFailed, status: http.StatusInternalServerError, message: "no session",
+			code: apierror.CodeInternal, status: http.StatusInternalServerError, message: apierror.InternalMessage, cause: "no session",
 			wantRuns: []string{"pre:outer", "pre:inner"},
 		},
 		{
 			name: "action fails: no Post runs", run: errors.New("broken"),
-			code: apierror.CodeActionFailed, status: http.StatusInternalServerError, message: "broken",
+			code: apierror.CodeInternal, status: http.StatusInternalServerError, message: apierror.InternalMessage, cause: "broken",
 			wantRuns: []string{"pre:outer", "pre:inner", "pre:last", "run"},
 		},
 		{
 			name: "Post fails: later Post does not run", post: errors.New("cannot render"),
-			code: apierror.CodeActionFailed, status: http.StatusInternalServerError, message: "cannot render",
+			code: apierror.CodeInternal, status: http.StatusInternalServerError, message: apierror.InternalMessage, cause: "cannot render",
 			wantRuns: []string{"pre:outer", "pre:inner", "pre:last", "run", "post:outer", "post:inner"},
 		},
 	}
@@ -153,6 +154,9 @@ func TestMiddlewareAbort(t *testing.T) {
 			ae := wantAPIError(t, err, tc.code, tc.status)
 			if ae.Message != tc.message {
 				t.Errorf("message = %q, want %q", ae.Message, tc.message)
+			}
+			if tc.cause != "" && (ae.Err == nil || !strings.Contains(ae.Err.Error(), tc.cause) || ae.RequestID == "") {
+				t.Errorf("cause %v, request id %q: want %q and an id", ae.Err, ae.RequestID, tc.cause)
 			}
 			if !reflect.DeepEqual(tr.steps, tc.wantRuns) {
 				t.Errorf("steps = %v, want %v", tr.steps, tc.wantRuns)

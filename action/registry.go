@@ -291,6 +291,14 @@ func (g *Registry) call(ctx context.Context, name string, params map[string]any)
 // is an *apierror.Error, and has been logged. A call that reaches an
 // action fires event.ActionBefore and event.ActionAfter on the registry's
 // bus (WithEvents).
+//
+// What a client gets of a failure is what it may see: an unexpected one (a
+// plain error, a panic) is internal_error with a generic message, and
+// every 5xx carries a request id; the details are logged once, at ERROR,
+// under that id. A call whose caller went away (ctx canceled: the client
+// disconnected) is logged at debug with status 499 and fails with
+// client_closed. Internal calls (Call) keep their error as it is, for the
+// code that made them.
 func (g *Registry) Run(ctx context.Context, name string, raw map[string]any, r *Request) error {
 	start := time.Now()
 	if r == nil {
@@ -300,15 +308,35 @@ func (g *Registry) Run(ctx context.Context, name string, raw map[string]any, r *
 	logger, timeout := g.logger, g.timeout
 	g.mu.RUnlock()
 	began, err := g.run(ctx, name, raw, r, logger, timeout)
-	var ae *apierror.Error
+	var ae, pub *apierror.Error // what happened, and what the caller gets
+	gone := false
 	if err != nil {
 		ae = apierror.From(err)
+		pub = ae
+		switch {
+		case errors.Is(ctx.Err(), context.Canceled):
+			gone = true
+			pub = &apierror.Error{Code: apierror.CodeClientClosed, Status: apierror.StatusClientClosed,
+				Message: "the caller went away before the answer", Err: ae}
+		case ae.HTTPStatus() >= 500:
+			id := ae.RequestID
+			if id == "" {
+				id = apierror.NewRequestID()
+			}
+			if r.Internal() {
+				c := *ae
+				c.RequestID = id
+				pub = &c
+			} else {
+				pub = apierror.Public(ae, id)
+			}
+		}
 	}
 	if began && g.events.Has(event.ActionAfter.Name()) {
 		p := g.payload(r)
 		p.Duration = time.Since(start)
-		if ae != nil {
-			p.Err = ae
+		if pub != nil {
+			p.Err = pub
 		}
 		g.fire(ctx, logger, event.ActionAfter, p)
 	}
@@ -324,28 +352,34 @@ func (g *Registry) Run(ctx context.Context, name string, raw map[string]any, r *
 		slog.String("conn", connType(r)),
 		slog.Duration("duration", time.Since(start)),
 	}
-	if ae != nil {
-		attrs = append(attrs, slog.String("code", ae.Code), slog.String("error", ae.Message))
-		if ae.HTTPStatus() >= 500 {
-			level = slog.LevelError
-			if ae.Err != nil {
-				attrs = append(attrs, slog.String("cause", ae.Err.Error()))
-			}
-		} else if level < slog.LevelWarn {
-			level = slog.LevelWarn
-		}
-		logger.LogAttrs(ctx, level, "action failed", attrs...)
-		return ae
+	switch {
+	case err == nil:
+		logger.LogAttrs(ctx, level, "action", attrs...)
+		return nil
+	case gone:
+		attrs = append(attrs, slog.Int("status", apierror.StatusClientClosed), slog.String("error", ae.Message))
+		logger.LogAttrs(ctx, slog.LevelDebug, "action canceled: the caller went away", attrs...)
+		return pub
 	}
-	logger.LogAttrs(ctx, level, "action", attrs...)
-	return nil
+	attrs = append(attrs, slog.String("code", ae.Code), slog.String("error", ae.Message))
+	if ae.HTTPStatus() >= 500 {
+		level = slog.LevelError
+		attrs = append(attrs, slog.Int("status", ae.HTTPStatus()), slog.String("request_id", pub.RequestID))
+		if ae.Err != nil {
+			attrs = append(attrs, slog.String("cause", ae.Err.Error()))
+		}
+	} else if level < slog.LevelWarn {
+		level = slog.LevelWarn
+	}
+	logger.LogAttrs(ctx, level, "action failed", attrs...)
+	return pub
 }
 
 // payload is the event payload of the call r, whose action is set.
 func (g *Registry) payload(r *Request) *event.Action {
 	return &event.Action{
 		Name: r.Action.Name, Version: r.Action.version(), Params: r.Params,
-		Conn: r.Conn, ConnType: connType(r),
+		Conn: r.Conn, ConnType: connType(r), Route: r.Route,
 	}
 }
 

@@ -2,7 +2,9 @@ package action
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"reflect"
@@ -407,9 +409,20 @@ func TestActionErrors(t *testing.T) {
 			return apierror.New("quota_exceeded", http.StatusTooManyRequests, "slow down")
 		}},
 	)
+	// A client sees a plain error as internal_error, with a request id
+	// and not its text; the code that called internally sees it whole.
 	_, err := webRun(g, "plain", nil)
+	ae := wantAPIError(t, err, apierror.CodeInternal, http.StatusInternalServerError)
+	if ae.Message != apierror.InternalMessage || strings.Contains(ae.Message, "disk") || ae.RequestID == "" {
+		t.Errorf("client error = %+v", ae)
+	}
+	body, _ := json.Marshal(ae.Body())
+	if strings.Contains(string(body), "disk full") || !strings.Contains(string(body), `"requestId":"`+ae.RequestID+`"`) {
+		t.Errorf("client body = %s", body)
+	}
+	_, err = g.Call(context.Background(), "plain", nil)
 	if ae := wantAPIError(t, err, apierror.CodeActionFailed, http.StatusInternalServerError); ae.Message != "disk full" {
-		t.Errorf("message = %q", ae.Message)
+		t.Errorf("internal call: message = %q", ae.Message)
 	}
 	_, err = webRun(g, "coded", nil)
 	if ae := wantAPIError(t, err, "quota_exceeded", http.StatusTooManyRequests); ae.Message != "slow down" {
@@ -540,7 +553,7 @@ func TestRunLogs(t *testing.T) {
 			h.mu.Lock()
 			h.records = nil
 			h.mu.Unlock()
-			_, _ = webRun(g, tc.action, nil)
+			_, err := webRun(g, tc.action, nil)
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			if len(h.records) != 1 {
@@ -552,7 +565,47 @@ func TestRunLogs(t *testing.T) {
 			if rec.Level != tc.level || attrs["action"] != tc.action || attrs["code"] != tc.code || attrs["conn"] != connection.TypeWeb {
 				t.Errorf("record = %v %q %v", rec.Level, rec.Message, attrs)
 			}
+			if tc.level == slog.LevelError {
+				// The log has the details, under the id the client got.
+				ae := wantAPIError(t, err, apierror.CodeInternal, http.StatusInternalServerError)
+				if attrs["request_id"] != ae.RequestID || attrs["error"] != "broken" || attrs["status"] != "500" {
+					t.Errorf("error record %v, client's request id %q", attrs, ae.RequestID)
+				}
+			}
 		})
+	}
+}
+
+// TestRunCallerGone: a caller that goes away while its action runs (a
+// client that disconnected) is a debug line with status 499, not an
+// ERROR, and the call fails with client_closed.
+func TestRunCallerGone(t *testing.T) {
+	h := &recordHandler{}
+	g := NewRegistry(slog.New(h), "n1")
+	started := make(chan struct{})
+	if err := g.Register(&Action{Name: "slow", Run: func(ctx context.Context, r *Request) error {
+		close(started)
+		<-ctx.Done()
+		return fmt.Errorf("redis: save: %w", ctx.Err())
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- g.Run(ctx, "slow", nil, &Request{Conn: newConn(connection.TypeWeb)}) }()
+	<-started
+	cancel()
+	wantAPIError(t, <-errc, apierror.CodeClientClosed, apierror.StatusClientClosed)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.records) != 1 {
+		t.Fatalf("%d records, want 1", len(h.records))
+	}
+	rec := h.records[0]
+	attrs := map[string]string{}
+	rec.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
+	if rec.Level != slog.LevelDebug || attrs["status"] != "499" || attrs["action"] != "slow" {
+		t.Errorf("record = %v %q %v", rec.Level, rec.Message, attrs)
 	}
 }
 

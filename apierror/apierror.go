@@ -4,10 +4,16 @@
 //
 //	{"error":{"code":"validation_failed","message":"...","fields":{"name":"..."}}}
 //
+// A 5xx also carries "requestId", the id under which the node logged what
+// went wrong; an unexpected failure reaches the client only as
+// internal_error with a generic message (see Public).
+//
 // The codes are defined here, in one place, so that clients can rely on them.
 package apierror
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -28,6 +34,7 @@ const (
 	CodeMethodNotAllowed  = "method_not_allowed" // the path exists for other methods
 	CodeTimeout           = "timeout"            // the action ran past its deadline
 	CodeUnavailable       = "unavailable"        // a backend the action needs is unreachable
+	CodeClientClosed      = "client_closed"      // the client went away before the answer (status 499, logged only)
 
 	// Persistent connections (TCP and WebSocket) and chat rooms.
 	CodeUnknownVerb        = "unknown_verb"         // a message names no verb or action the server knows
@@ -39,7 +46,21 @@ const (
 	CodeConnectionNotFound = "connection_not_found" // no live node owns the connection
 	CodeParamNotFound      = "param_not_found"      // the connection has no such param
 	CodeChatRefused        = "chat_refused"         // a chat or connection middleware stopped the message
+
+	// Limits per connection and per node.
+	CodeParamLimit        = "param_limit"         // the connection holds as many sticky params (or bytes of them) as it may
+	CodeConnectionLimit   = "connection_limit"    // the node has as many connections as it takes (503)
+	CodeIPConnectionLimit = "ip_connection_limit" // the client's address has as many connections as it may (429)
+	CodeServerBusy        = "server_busy"         // the node is reading as many request bodies as it holds at once (503, Retry-After)
 )
+
+// StatusClientClosed is the status recorded for a request whose client
+// went away before it was answered (nginx's 499). No client sees it.
+const StatusClientClosed = 499
+
+// InternalMessage is the message of every internal_error: the details go
+// to the log, under the request id the client gets.
+const InternalMessage = "internal server error; quote the requestId when you report it"
 
 // Error is an error with a client-facing code, status and message.
 type Error struct {
@@ -47,7 +68,10 @@ type Error struct {
 	Status  int               // HTTP status; 0 means 500
 	Message string            // what went wrong, for a person
 	Fields  map[string]string // per-input messages, for validation errors
-	Err     error             // the underlying cause, never sent to clients
+	// RequestID names the request in the node's log, for errors whose
+	// details were logged rather than sent (a 5xx).
+	RequestID string
+	Err       error // the underlying cause, never sent to clients
 }
 
 // New returns an Error with the given code, status and message.
@@ -80,7 +104,8 @@ func (e *Error) HTTPStatus() int {
 
 // From turns any error into an *Error: an *Error found in the chain is
 // returned as is; anything else becomes an action_failed 500 carrying the
-// error's message, as Stellar sends an action's error message to its client.
+// error's message. That message is for the log: what reaches a client is
+// Public's internal_error.
 func From(err error) *Error {
 	if err == nil {
 		return nil
@@ -90,6 +115,38 @@ func From(err error) *Error {
 		return e
 	}
 	return &Error{Code: CodeActionFailed, Status: http.StatusInternalServerError, Message: err.Error(), Err: err}
+}
+
+// Unexpected reports whether e is a failure its code and message were
+// not chosen for a client: a plain error from the code (action_failed)
+// or a panic (internal_error). Its message may carry internal details;
+// Public hides them.
+func (e *Error) Unexpected() bool {
+	return e.Code == CodeActionFailed || e.Code == CodeInternal
+}
+
+// Public returns e as a client may see it, with requestID: an unexpected
+// failure (see Unexpected) becomes internal_error (500) with
+// InternalMessage and e as its cause; another error keeps its code and
+// message, and gets requestID when it is a 5xx.
+func Public(e *Error, requestID string) *Error {
+	if e.Unexpected() {
+		return &Error{Code: CodeInternal, Status: http.StatusInternalServerError, Message: InternalMessage,
+			RequestID: requestID, Err: e}
+	}
+	if e.HTTPStatus() >= 500 && e.RequestID == "" {
+		c := *e
+		c.RequestID = requestID
+		return &c
+	}
+	return e
+}
+
+// NewRequestID returns a random id for a request's log lines.
+func NewRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
 }
 
 // Body is the JSON shape of an error sent to a client.
@@ -102,11 +159,13 @@ type BodyError struct {
 	Code    string            `json:"code"`
 	Message string            `json:"message"`
 	Fields  map[string]string `json:"fields,omitempty"`
+	// RequestID names the request in the node's log (5xx errors).
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // Body returns the client-facing JSON shape of e.
 func (e *Error) Body() Body {
-	return Body{Error: BodyError{Code: e.Code, Message: e.Message, Fields: e.Fields}}
+	return Body{Error: BodyError{Code: e.Code, Message: e.Message, Fields: e.Fields, RequestID: e.RequestID}}
 }
 
 // clipLen is how much of a client's string an error message quotes.

@@ -71,3 +71,44 @@ func TestClip(t *testing.T) {
 		t.Fatalf("Clip(short) = %q", got)
 	}
 }
+
+func TestPublic(t *testing.T) {
+	leak := errors.New("redis: unavailable: save: dial tcp 127.0.0.1:6420: connect: connection refused")
+	tests := []struct {
+		name    string
+		err     *Error
+		code    string
+		status  int
+		message string
+		id      string
+	}{
+		{"plain error", From(leak), CodeInternal, 500, InternalMessage, "r1"},
+		{"panic", &Error{Code: CodeInternal, Status: 500, Message: "internal server error", Err: leak}, CodeInternal, 500, InternalMessage, "r1"},
+		{"own 5xx keeps its message", New("unavailable", 503, "try again later"), "unavailable", 503, "try again later", "r1"},
+		{"own 4xx has no id", New("quota", 429, "slow down"), "quota", 429, "slow down", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := Public(tc.err, "r1")
+			if p.Code != tc.code || p.HTTPStatus() != tc.status || p.Message != tc.message || p.RequestID != tc.id {
+				t.Fatalf("Public = %+v", p)
+			}
+			body, err := json.Marshal(p.Body())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(body), "6420") {
+				t.Fatalf("body leaks the cause: %s", body)
+			}
+			if tc.id != "" && !strings.Contains(string(body), `"requestId":"r1"`) {
+				t.Fatalf("body has no request id: %s", body)
+			}
+			if tc.err.Unexpected() && !errors.Is(p, leak) {
+				t.Fatal("the cause is lost for the log")
+			}
+		})
+	}
+	if a, b := NewRequestID(), NewRequestID(); a == b || len(a) != 16 {
+		t.Fatalf("request ids %q, %q", a, b)
+	}
+}

@@ -29,6 +29,9 @@ const (
 // RedisConfig configures the Redis backend; see package backend/redis.
 type RedisConfig = redisb.Config
 
+// RedisStats are the Redis backend's counters; see Backend.RedisStats.
+type RedisStats = redisb.Stats
+
 // DefaultRedisPrefix starts every key the Redis backend writes unless
 // redis.prefix says otherwise.
 const DefaultRedisPrefix = redisb.DefaultPrefix
@@ -63,6 +66,7 @@ type Backend struct {
 	cluster   cluster.Transport
 	ping      func(ctx context.Context) error
 	close     func() error
+	stats     func() RedisStats // nil on memory
 }
 
 // Open opens the backend cfg chooses. Opening Redis does not connect: a
@@ -97,6 +101,7 @@ func Open(cfg Config) (*Backend, error) {
 		cluster:   r.Cluster(),
 		ping:      r.Ping,
 		close:     r.Close,
+		stats:     r.Stats,
 	}, nil
 }
 
@@ -128,3 +133,13 @@ func (b *Backend) Ping(ctx context.Context) error { return b.ping(ctx) }
 
 // Close releases the backend. Stop everything that uses its stores first.
 func (b *Backend) Close() error { return b.close() }
+
+// RedisStats returns the Redis backend's counters (error replies, calls
+// that found Redis unreachable, subscriptions lost), and false on the
+// memory backend, which has none.
+func (b *Backend) RedisStats() (RedisStats, bool) {
+	if b.stats == nil {
+		return RedisStats{}, false
+	}
+	return b.stats(), true
+}

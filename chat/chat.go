@@ -11,6 +11,9 @@
 // node delivers it to its own members of the room, and so does Destroy
 // with its destroyed event. Every node sweeps the members of nodes that are no
 // longer live, so that a node that died leaves no ghost members.
+//
+// Rooms are permanent unless created with Temporary: a temporary room goes
+// once it has had no members for its TTL.
 package chat
 
 import (
@@ -19,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -189,8 +193,10 @@ func (c *Chat) Start(ctx context.Context, store Store, cfg Config) error {
 		return err
 	}
 	// A node id is unique among live nodes, so members recorded under it
-	// belong to a previous run of this node: they are ghosts.
-	if _, err := store.Sweep(ctx, func(m Member) bool { return m.Node == cfg.NodeID && !c.conns.Owns(m.ID) }); err != nil {
+	// belong to a previous run of this node: they are ghosts. Nothing
+	// joins through this chat before it runs, so when none of them is a
+	// connection of this node they can all go at once.
+	if _, err := c.removeStale(ctx, store, cfg.NodeID, true); err != nil {
 		return fmt.Errorf("chat: removing stale members: %w", err)
 	}
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -235,10 +241,10 @@ func (c *Chat) state() (Store, Config, error) {
 	return c.store, c.cfg, nil
 }
 
-// createRooms creates the rooms that do not exist.
+// createRooms creates, permanent, the rooms that do not exist.
 func createRooms(ctx context.Context, s Store, rooms []string) error {
 	for _, r := range rooms {
-		if _, err := s.Create(ctx, r); err != nil {
+		if _, err := s.Create(ctx, r, 0); err != nil {
 			return fmt.Errorf("chat: creating %s: %w", r, err)
 		}
 	}
@@ -259,16 +265,46 @@ func (c *Chat) StartingRooms() []string {
 	return slices.Clone(c.cfg.StartingRooms)
 }
 
-// Create creates a room; it fails with ErrRoomExists when it exists.
-func (c *Chat) Create(ctx context.Context, room string) error {
+// CreateOption is an option of Create.
+type CreateOption func(*createOptions)
+
+type createOptions struct {
+	temporary bool
+	emptyTTL  time.Duration
+}
+
+// Temporary makes Create's room temporary: it goes, as if destroyed but
+// without the destroyed event (it has no members to tell), once it has
+// had no members for ttl, counted from its creation or from the moment
+// its last member left; a join stops the count. ttl must be positive; the
+// backend keeps it to the millisecond.
+func Temporary(ttl time.Duration) CreateOption {
+	return func(o *createOptions) { o.temporary, o.emptyTTL = true, ttl }
+}
+
+// Create creates a room; it fails with ErrRoomExists when it exists. The
+// room is permanent, as in Stellar: it lives until destroyed, members or
+// not. Temporary makes a room that goes when it has been empty for a
+// while.
+func (c *Chat) Create(ctx context.Context, room string, opts ...CreateOption) error {
 	if err := CheckRoom(room); err != nil {
 		return err
+	}
+	var o createOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.temporary && o.emptyTTL <= 0 {
+		return fmt.Errorf("chat: Create %q: Temporary(%v): the TTL must be positive", room, o.emptyTTL)
+	}
+	if o.emptyTTL > 0 && o.emptyTTL < time.Millisecond {
+		o.emptyTTL = time.Millisecond
 	}
 	s, _, err := c.state()
 	if err != nil {
 		return err
 	}
-	created, err := s.Create(ctx, room)
+	created, err := s.Create(ctx, room, o.emptyTTL.Truncate(time.Millisecond))
 	if err != nil {
 		return err
 	}
@@ -728,14 +764,18 @@ func (c *Chat) sweepLoop(ctx context.Context) {
 // restarted empty) forgot: the starting rooms, and this node's rooms and
 // members. The default room missing is the sign, or force (this node was
 // not listed, so others may have removed its members); it costs one write
-// per sweep otherwise.
-func (c *Chat) restore(ctx context.Context, s Store, cfg Config, force bool) error {
-	created, err := s.Create(ctx, cfg.DefaultRoom)
+// per sweep otherwise. It reports whether it recorded them.
+//
+// Whether a lost room was temporary was lost with it: the rooms this
+// node's members were in come back permanent, which keeps a room nobody
+// meant to lose at the cost of keeping one that could have gone.
+func (c *Chat) restore(ctx context.Context, s Store, cfg Config, force bool) (bool, error) {
+	created, err := s.Create(ctx, cfg.DefaultRoom, 0)
 	if err != nil || !(created || force) {
-		return err
+		return false, err
 	}
 	if err := createRooms(ctx, s, cfg.StartingRooms); err != nil {
-		return err
+		return false, err
 	}
 	c.mu.Lock()
 	local := make(map[string][]*connection.Conn, len(c.local))
@@ -746,24 +786,74 @@ func (c *Chat) restore(ctx context.Context, s Store, cfg Config, force bool) err
 	}
 	c.mu.Unlock()
 	for room, members := range local {
-		if _, err := s.Create(ctx, room); err != nil {
-			return err
+		if _, err := s.Create(ctx, room, 0); err != nil {
+			return false, err
 		}
 		for _, conn := range members {
 			if _, err := s.Join(ctx, room, Member{ID: conn.ID, Node: cfg.NodeID, JoinedAt: cfg.Now().UTC().Truncate(time.Millisecond)}); err != nil {
-				return err
+				return false, err
 			}
 		}
 	}
 	cfg.Logger.Warn("recorded this node's chat rooms and members again, after the backend lost them or the node was not listed",
 		"rooms", len(local))
-	return nil
+	return true, nil
+}
+
+// localCount is the number of this node's memberships, as this node
+// knows them.
+func (c *Chat) localCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, members := range c.local {
+		n += len(members)
+	}
+	return n
+}
+
+// removeStale removes the members recorded under this node's id whose
+// connection this node does not own. With all set, and none of them
+// owned, it removes them in one go, which is only safe while nothing
+// joins through this node.
+func (c *Chat) removeStale(ctx context.Context, s Store, self string, all bool) (int, error) {
+	ms, err := s.NodeMembers(ctx, self)
+	if err != nil {
+		return 0, err
+	}
+	var stale []Membership
+	for _, m := range ms {
+		if !c.conns.Owns(m.ID) {
+			stale = append(stale, m)
+		}
+	}
+	if all && len(stale) > 0 && len(stale) == len(ms) {
+		return s.RemoveNode(ctx, self)
+	}
+	n := 0
+	for _, m := range stale {
+		left, err := s.Leave(ctx, m.Room, m.ID)
+		if err != nil && !errors.Is(err, ErrNoRoom) {
+			return n, err
+		}
+		if left {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // Sweep removes, once, the members of nodes that are no longer live and
 // the members of this node whose connection is gone; and when the backend
 // lost its data, records this node's rooms and members again. The sweep
 // loop calls it every SweepInterval.
+//
+// When no node died, it costs a few backend calls whatever the number of
+// rooms: the list of live nodes, a check that the default room exists,
+// the nodes that have members with their counts, and the removal of the
+// temporary rooms whose time is up. A dead node's members cost in
+// proportion to their number, and so do this node's own, read only when
+// the backend records more of them than this node knows.
 func (c *Chat) Sweep(ctx context.Context) (int, error) {
 	s, cfg, err := c.state()
 	if err != nil {
@@ -786,25 +876,48 @@ func (c *Chat) Sweep(ctx context.Context) (int, error) {
 		c.wasAbsent = true
 		return 0, nil
 	}
-	if err := c.restore(ctx, s, cfg, c.wasAbsent); err != nil {
+	restored, err := c.restore(ctx, s, cfg, c.wasAbsent)
+	if err != nil {
 		return 0, err
 	}
 	c.wasAbsent = false
+	counts, err := s.Nodes(ctx)
+	if err != nil {
+		return 0, err
+	}
 	// A node's members go when it was not live at two sweeps in a row, so
 	// that one late heartbeat costs nobody their rooms.
 	absent := make(map[string]bool)
-	n, err := s.Sweep(ctx, func(m Member) bool {
-		if m.Node == cfg.NodeID {
-			return !c.conns.Owns(m.ID)
+	for node := range counts {
+		if node != cfg.NodeID && !live[node] {
+			absent[node] = true
 		}
-		if live[m.Node] {
-			return false
-		}
-		absent[m.Node] = true
-		return c.absent[m.Node]
-	})
-	if err == nil {
-		c.absent = absent
 	}
-	return n, err
+	removed := 0
+	for _, node := range slices.Sorted(maps.Keys(absent)) {
+		if !c.absent[node] {
+			continue
+		}
+		n, err := s.RemoveNode(ctx, node)
+		removed += n
+		if err != nil {
+			return removed, err
+		}
+	}
+	c.absent = absent
+	// More members recorded under this node than it knows of: some are
+	// connections that closed while the backend could not be told (or a
+	// join in flight, which the check leaves alone).
+	if restored || counts[cfg.NodeID] > c.localCount() {
+		n, err := c.removeStale(ctx, s, cfg.NodeID, false)
+		removed += n
+		if err != nil {
+			return removed, err
+		}
+	}
+	expired, err := s.Expire(ctx)
+	if expired > 0 {
+		cfg.Logger.Debug("removed temporary chat rooms that stayed empty for their TTL", "rooms", expired)
+	}
+	return removed, err
 }

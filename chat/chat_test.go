@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -293,7 +296,7 @@ func TestStartingRooms(t *testing.T) {
 	b := memory.New(memory.Config{})
 	t.Cleanup(func() { _ = b.Close() })
 	st := b.Chat()
-	if _, err := st.Create(ctx, "games"); err != nil {
+	if _, err := st.Create(ctx, "games", 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.Join(ctx, "games", chat.Member{ID: "c9", Node: "n9"}); err != nil {
@@ -456,4 +459,176 @@ func TestSend(t *testing.T) {
 		t.Fatal("a message that is not JSON was sent to another node")
 	}
 	nothing(t, got2)
+}
+
+// countingStore counts the calls made to a Store, by method.
+type countingStore struct {
+	chat.Store
+	mu    sync.Mutex
+	calls map[string]int // guarded by mu
+}
+
+func (s *countingStore) count(method string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[method]++
+}
+
+// take returns the calls counted since the last take.
+func (s *countingStore) take() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.calls
+	s.calls = make(map[string]int)
+	return c
+}
+
+func (s *countingStore) Create(ctx context.Context, room string, ttl time.Duration) (bool, error) {
+	s.count("Create")
+	return s.Store.Create(ctx, room, ttl)
+}
+
+func (s *countingStore) Destroy(ctx context.Context, room string) error {
+	s.count("Destroy")
+	return s.Store.Destroy(ctx, room)
+}
+
+func (s *countingStore) Join(ctx context.Context, room string, m chat.Member) (bool, error) {
+	s.count("Join")
+	return s.Store.Join(ctx, room, m)
+}
+
+func (s *countingStore) Exists(ctx context.Context, room string) (bool, error) {
+	s.count("Exists")
+	return s.Store.Exists(ctx, room)
+}
+
+func (s *countingStore) List(ctx context.Context) ([]string, error) {
+	s.count("List")
+	return s.Store.List(ctx)
+}
+
+func (s *countingStore) Leave(ctx context.Context, room, id string) (bool, error) {
+	s.count("Leave")
+	return s.Store.Leave(ctx, room, id)
+}
+
+func (s *countingStore) Members(ctx context.Context, room string) ([]chat.Member, error) {
+	s.count("Members")
+	return s.Store.Members(ctx, room)
+}
+
+func (s *countingStore) Nodes(ctx context.Context) (map[string]int, error) {
+	s.count("Nodes")
+	return s.Store.Nodes(ctx)
+}
+
+func (s *countingStore) NodeMembers(ctx context.Context, node string) ([]chat.Membership, error) {
+	s.count("NodeMembers")
+	return s.Store.NodeMembers(ctx, node)
+}
+
+func (s *countingStore) RemoveNode(ctx context.Context, node string) (int, error) {
+	s.count("RemoveNode")
+	return s.Store.RemoveNode(ctx, node)
+}
+
+func (s *countingStore) Expire(ctx context.Context) (int, error) {
+	s.count("Expire")
+	return s.Store.Expire(ctx)
+}
+
+// TestSweepCostIndependentOfRooms: a sweep makes the same store calls
+// with 1 room or 2,000, members or not; a dead node's members in every
+// room go with one RemoveNode; this node's own members are read only
+// when the store records more of them than the node knows.
+func TestSweepCostIndependentOfRooms(t *testing.T) {
+	ctx := context.Background()
+	sweep := func(t *testing.T, n *node) {
+		t.Helper()
+		if _, err := n.chat.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idle := map[string]int{"Create": 1, "Nodes": 1, "Expire": 1} // the default room, the nodes with members, the rooms whose time is up
+	for _, rooms := range []int{1, 2000} {
+		t.Run(strconv.Itoa(rooms), func(t *testing.T) {
+			b := memory.New(memory.Config{})
+			t.Cleanup(func() { _ = b.Close() })
+			st := &countingStore{Store: b.Chat(), calls: make(map[string]int)}
+			n := startCountedNode(t, b, st)
+			c, _ := n.connect(t)
+			for i := range rooms {
+				r := "room-" + strconv.Itoa(i)
+				if err := n.chat.Create(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := n.chat.Join(ctx, c.ID, r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			poll.Until(t, "the node to see itself listed", 0, func() bool { return len(n.cl.Members()) == 1 })
+			st.take()
+			for range 3 {
+				sweep(t, n)
+				if got := st.take(); !maps.Equal(got, idle) {
+					t.Fatalf("an idle sweep called %v, want %v", got, idle)
+				}
+			}
+
+			// A dead node with a member in every room: gone at the second
+			// sweep, in one call.
+			for i := range rooms {
+				if _, err := b.Chat().Join(ctx, "room-"+strconv.Itoa(i), chat.Member{ID: "ghost-" + strconv.Itoa(i), Node: "dead"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sweep(t, n)
+			if got := st.take(); !maps.Equal(got, idle) {
+				t.Fatalf("the first sweep that saw the dead node called %v, want %v", got, idle)
+			}
+			sweep(t, n)
+			if got, want := st.take(), map[string]int{"Create": 1, "Nodes": 1, "RemoveNode": 1, "Expire": 1}; !maps.Equal(got, want) {
+				t.Fatalf("the sweep that removed the dead node's members called %v, want %v", got, want)
+			}
+			if s, err := n.chat.Status(ctx, "room-0"); err != nil || s.MembersCount != 1 {
+				t.Fatalf("room-0 after the sweep: %+v, %v", s, err)
+			}
+
+			// A member recorded under this node's id that it does not
+			// have: one read of its own members, one leave.
+			if _, err := b.Chat().Join(ctx, "room-0", chat.Member{ID: "stale", Node: "n1"}); err != nil {
+				t.Fatal(err)
+			}
+			st.take()
+			sweep(t, n)
+			if got, want := st.take(), map[string]int{"Create": 1, "Nodes": 1, "NodeMembers": 1, "Leave": 1, "Expire": 1}; !maps.Equal(got, want) {
+				t.Fatalf("the sweep that removed a stale member called %v, want %v", got, want)
+			}
+			sweep(t, n)
+			if got := st.take(); !maps.Equal(got, idle) {
+				t.Fatalf("the next sweep called %v, want %v", got, idle)
+			}
+		})
+	}
+}
+
+// startCountedNode starts a node n1 whose chat runs on st, sweeping only
+// when the test asks.
+func startCountedNode(t *testing.T, b *memory.Backend, st chat.Store) *node {
+	t.Helper()
+	ctx := context.Background()
+	cl := cluster.New()
+	conns := connection.NewRegistry()
+	ch := chat.New(conns, cl)
+	if err := cl.Start(ctx, b.Cluster(), cluster.Config{ID: "n1", Token: "t", Logger: logging.Discard(),
+		HeartbeatInterval: 20 * time.Millisecond, OwnsConnection: conns.Owns}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cl.Stop(ctx) })
+	if err := ch.Start(ctx, st, chat.Config{NodeID: "n1", Logger: logging.Discard(), SweepInterval: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Stop(ctx) })
+	return &node{id: "n1", chat: ch, conns: conns, cl: cl}
 }

@@ -36,12 +36,29 @@ type Member struct {
 	JoinedAt time.Time `json:"joinedAt"`
 }
 
+// Membership is one connection's membership of one room, as the index of
+// a node's members holds it.
+type Membership struct {
+	Room string `json:"room"`
+	// ID is the connection id.
+	ID string `json:"id"`
+}
+
 // Store keeps the rooms and their members, shared by every node of the
 // cluster. The memory and Redis backends implement it, and both pass
 // internal/backendtest.RunChat.
+//
+// Besides the members of each room, a Store indexes the memberships by
+// the node that recorded them, so that removing what a dead node left
+// costs in proportion to that node's members, and checking for dead nodes
+// costs the same whatever the number of rooms.
 type Store interface {
-	// Create creates room; it reports false when the room existed.
-	Create(ctx context.Context, room string) (bool, error)
+	// Create creates room; it reports false when the room existed, and
+	// leaves that room as it is. emptyTTL 0 makes a permanent room, which
+	// lives until destroyed; a positive emptyTTL makes a temporary room,
+	// which goes once it has had no members for that long, counted from
+	// its creation or from the moment its last member left.
+	Create(ctx context.Context, room string, emptyTTL time.Duration) (bool, error)
 	// Destroy removes room and its members; a missing room is no error.
 	Destroy(ctx context.Context, room string) error
 	// Exists reports whether room exists.
@@ -56,9 +73,19 @@ type Store interface {
 	Leave(ctx context.Context, room, id string) (bool, error)
 	// Members returns the members of room sorted by id, or ErrNoRoom.
 	Members(ctx context.Context, room string) ([]Member, error)
-	// Sweep removes, from every room, the members for which gone reports
-	// true, and returns how many it removed.
-	Sweep(ctx context.Context, gone func(m Member) bool) (int, error)
+	// Nodes returns the ids of the nodes that have members in any room,
+	// each with its number of memberships.
+	Nodes(ctx context.Context) (map[string]int, error)
+	// NodeMembers returns the memberships that node recorded, sorted by
+	// room, then by connection id.
+	NodeMembers(ctx context.Context, node string) ([]Membership, error)
+	// RemoveNode removes, from every room, the members that node
+	// recorded, and returns how many it removed.
+	RemoveNode(ctx context.Context, node string) (int, error)
+	// Expire removes the temporary rooms that have been empty for their
+	// TTL and returns how many it removed. The other methods treat such a
+	// room as gone already; Expire reclaims its space.
+	Expire(ctx context.Context) (int, error)
 }
 
 // CheckRoom returns ErrRoomName for a name that is empty or too long.

@@ -10,6 +10,13 @@
 // call's handler never runs past the caller's deadline. Membership
 // records are signed with their expiry.
 //
+// A node restarting under its id after a crash takes the id over from
+// the run that is gone: at once when that run's process was on this
+// machine and no longer runs, after TakeoverHeartbeats heartbeat
+// intervals without a renewal otherwise. A live node's id is refused. A
+// run whose id a later run took over (it was frozen meanwhile) steps
+// down at its next heartbeat: Ready reports ErrTakenOver.
+//
 // A Cluster runs on a Transport, which the backend provides: Redis for a
 // real cluster, memory for one node (which then talks to itself through
 // the same API).
@@ -222,6 +229,7 @@ type Cluster struct {
 
 	dropped     map[string]*atomic.Uint64 // fixed keys: dropReasons
 	lateReplies atomic.Uint64
+	published   atomic.Uint64
 	dropLog     logLimiter
 
 	mu      sync.Mutex
@@ -235,15 +243,20 @@ type Cluster struct {
 	pending map[string]*call   // guarded by mu; calls awaiting replies
 	hbErr   error              // guarded by mu; of the last heartbeat
 	joined  bool               // guarded by mu; the node's record was created
+	last    []byte             // guarded by mu; the record last stored under the node's id
 	// left holds, for each node that announced its leave, the instance
 	// that did, until its record is no longer read: a listing read
 	// before the record was removed must not bring the node back.
 	left      map[string]string // guarded by mu
 	refreshMu sync.Mutex        // serializes refreshMembers: a stale listing must not replace a newer one
 	connected atomic.Bool       // subscribed to the transport
+	ousted    atomic.Bool       // a later run of the node took its id over
+	machine   string            // this process's machine and pid namespace; see thisMachine
 
 	replay *replayMemory // set by Start before the loops that read it
 	inbox  chan *envelope
+	hbStop chan struct{}   // closed by Stop to end the heartbeat loop
+	hbDone chan struct{}   // closed when the heartbeat loop has ended
 	runCtx context.Context // set by Start before the loops that read it
 	wg     sync.WaitGroup  // loops and handlers started by Start
 }
@@ -251,7 +264,7 @@ type Cluster struct {
 // New returns a Cluster; register its methods and subscriptions, then
 // call Start.
 func New() *Cluster {
-	c := &Cluster{dropped: map[string]*atomic.Uint64{}}
+	c := &Cluster{dropped: map[string]*atomic.Uint64{}, machine: thisMachine()}
 	for _, r := range dropReasons {
 		c.dropped[r] = new(atomic.Uint64)
 	}
@@ -275,9 +288,12 @@ func (c *Cluster) Instance() string {
 
 // Start joins the cluster on t as configured by cfg: it subscribes,
 // records the node's membership (failing with ErrDuplicateNode if its id
-// is live already), and starts heartbeating. Start fails with ErrNoToken
-// when the token is empty and Config.Insecure is not set. A Cluster starts
-// once; Stop ends it.
+// is live already), and starts heartbeating. A record under its id whose
+// run is gone (its process on this machine died, or the record was not
+// renewed for TakeoverHeartbeats intervals) does not keep the node out:
+// it takes the id over. Start fails with ErrNoToken when the token is
+// empty and Config.Insecure is not set. A Cluster starts once; Stop ends
+// it.
 //
 // The node calls Start as it starts (App.Start); a program on an App
 // never calls it.
@@ -304,23 +320,23 @@ func (c *Cluster) Start(ctx context.Context, t Transport, cfg Config) error {
 	c.owns.Store(&cfg.OwnsConnection)
 	c.sign = newSigner([]byte(cfg.Token))
 	c.t = t
-	c.self = Node{ID: cfg.ID, Instance: newID(), Host: host, PID: os.Getpid(), StartedAt: cfg.Now().UTC().Truncate(time.Millisecond),
-		Version: cfg.Version, Transports: cfg.Transports}
+	c.self = Node{ID: cfg.ID, Instance: newID(), Host: host, PID: os.Getpid(), Process: c.processLocked(),
+		StartedAt: cfg.Now().UTC().Truncate(time.Millisecond), Version: cfg.Version, Transports: cfg.Transports}
 	c.members = map[string]Node{}
 	c.left = map[string]string{}
 	c.pending = map[string]*call{}
 	c.inbox = make(chan *envelope, inboxSize)
+	c.hbStop, c.hbDone = make(chan struct{}), make(chan struct{})
 	// What was signed before this start may have reached the node's
 	// previous run, whose memory is gone: refuse it all.
 	c.replay = newReplayMemory(c.self.StartedAt.UnixMilli(), cfg.ReplayMemory)
-	record := c.recordLocked()
 	c.mu.Unlock()
 
-	joinErr := c.join(ctx, t, cfg.ID, record, cfg.NodeTTL)
+	joinErr := c.join(ctx)
 	switch {
 	case errors.Is(joinErr, ErrDuplicateNode):
 		c.reset()
-		return duplicateError(cfg.ID)
+		return joinErr
 	case joinErr != nil:
 		// The backend is away: start anyway, not ready, and join from
 		// the heartbeat loop once it answers.
@@ -364,36 +380,17 @@ func (c *Cluster) Start(ctx context.Context, t Transport, cfg Config) error {
 	return nil
 }
 
-func duplicateError(id string) error {
-	return fmt.Errorf("cluster: node id %q is already live in the cluster; give this node another id: %w", id, ErrDuplicateNode)
-}
-
-// join records the node, refusing an id whose record the backend holds.
-// A record of this cluster past its signed expiry (a ghost, written back
-// into the backend after its node died) does not keep the node out: it
-// is overwritten. Any other record still does, as a node of another
-// cluster (another token) on the same prefix would.
-func (c *Cluster) join(ctx context.Context, t Transport, id string, rec []byte, ttl time.Duration) error {
-	err := t.Join(ctx, id, rec, ttl)
-	if !errors.Is(err, ErrDuplicateNode) {
-		return err
+// processLocked is the node's Node.Process: this machine and the start
+// time of this process, or "" where the system does not say.
+func (c *Cluster) processLocked() string {
+	if c.machine == "" {
+		return ""
 	}
-	c.mu.Lock()
-	s, now, log := c.sign, c.cfg.Now(), c.cfg.Logger
-	c.mu.Unlock()
-	recs, lerr := t.Nodes(ctx)
-	if lerr != nil {
-		return lerr
+	start, st := processStart(os.Getpid())
+	if st != procRuns {
+		return ""
 	}
-	old, ok := recs[id]
-	if !ok {
-		return t.Join(ctx, id, rec, ttl) // it expired meanwhile
-	}
-	if _, perr := s.parseRecord(id, old, now); !errors.Is(perr, errRecordExpired) {
-		return err
-	}
-	log.Info("replacing an expired membership record under this node's id", "member", id)
-	return t.Heartbeat(ctx, id, rec, ttl)
+	return c.machine + "/" + start
 }
 
 // reset undoes a failed Start.
@@ -416,17 +413,31 @@ func (c *Cluster) Stop(ctx context.Context) error {
 		return nil
 	}
 	c.running = false
-	t, id, cancel := c.t, c.cfg.ID, c.cancel
+	t, id, cancel, every := c.t, c.cfg.ID, c.cancel, c.cfg.HeartbeatInterval
 	c.mu.Unlock()
 
-	// Announce first, while still subscribed, so that the others log the
-	// leave at once and stop sending calls here.
+	// Let a heartbeat under way finish, so that none writes the record
+	// once it is removed; one stuck on a backend that does not answer is
+	// cut short with the rest below.
 	var errs []error
-	if err := c.send(ctx, chanAll, typeLeave, "", json.RawMessage("{}")); err != nil && !errors.Is(err, ErrNotRunning) {
-		errs = append(errs, err)
+	close(c.hbStop)
+	hbWait := time.NewTimer(every)
+	select {
+	case <-c.hbDone:
+	case <-hbWait.C:
+	case <-ctx.Done():
 	}
-	if err := t.Leave(ctx, id); err != nil {
-		errs = append(errs, fmt.Errorf("cluster: leaving: %w", err))
+	hbWait.Stop()
+	// Announce first, while still subscribed, so that the others log the
+	// leave at once and stop sending calls here. A run whose id another
+	// run took over leaves nothing: the id is the other run's.
+	if !c.ousted.Load() {
+		if err := c.send(ctx, chanAll, typeLeave, "", json.RawMessage("{}")); err != nil && !errors.Is(err, ErrNotRunning) {
+			errs = append(errs, err)
+		}
+		if err := t.Leave(ctx, id, c.ownRecord(ctx, t, id)); err != nil {
+			errs = append(errs, fmt.Errorf("cluster: leaving: %w", err))
+		}
 	}
 	cancel()
 	done := make(chan struct{})
@@ -446,7 +457,8 @@ func (c *Cluster) Stop(ctx context.Context) error {
 }
 
 // Ready reports whether the node is part of the cluster now: subscribed,
-// and its last heartbeat recorded.
+// and its last heartbeat recorded. Once another run of the node took its
+// id over, it is ErrTakenOver for good.
 func (c *Cluster) Ready() error {
 	c.mu.Lock()
 	running, hbErr := c.running, c.hbErr
@@ -454,6 +466,8 @@ func (c *Cluster) Ready() error {
 	switch {
 	case !running:
 		return ErrNotRunning
+	case c.ousted.Load():
+		return hbErr
 	case !c.connected.Load():
 		return ErrNotConnected
 	case hbErr != nil:
@@ -477,6 +491,10 @@ func (c *Cluster) Dropped() map[string]uint64 {
 // LateReplies returns how many replies arrived after their call was
 // answered or given up, and were discarded.
 func (c *Cluster) LateReplies() uint64 { return c.lateReplies.Load() }
+
+// Published returns how many messages this node has published: its
+// messages, calls, replies and heartbeat announcements.
+func (c *Cluster) Published() uint64 { return c.published.Load() }
 
 // Nodes returns the live nodes, read from the backend, sorted by id.
 // Records not signed with this node's token are left out, and so are
@@ -575,6 +593,7 @@ func (c *Cluster) sendID(ctx context.Context, channel, typ, to, id string, deadl
 	if err := t.Publish(ctx, channel, raw); err != nil {
 		return "", fmt.Errorf("cluster: publishing %s: %w", typ, err)
 	}
+	c.published.Add(1)
 	return id, nil
 }
 
@@ -757,8 +776,11 @@ func (c *Cluster) runSubscriber(ctx context.Context, fn MessageHandler, e *envel
 }
 
 // heartbeatLoop renews the node's record and refreshes the member list.
+// Stop ends it through hbStop, between two heartbeats, so that the
+// record a heartbeat wrote is known when the node leaves.
 func (c *Cluster) heartbeatLoop(ctx context.Context) {
 	defer c.wg.Done()
+	defer close(c.hbDone)
 	c.mu.Lock()
 	every := c.cfg.HeartbeatInterval
 	c.mu.Unlock()
@@ -767,6 +789,8 @@ func (c *Cluster) heartbeatLoop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case <-c.hbStop:
 			return
 		case <-tick.C:
 			c.heartbeat(ctx)
@@ -785,22 +809,29 @@ func (c *Cluster) heartbeat(ctx context.Context) {
 	}
 	c.mu.Lock()
 	c.self.Stats = stats
-	t, id, ttl, rec, log, prev, joined := c.t, c.cfg.ID, c.cfg.NodeTTL, c.recordLocked(), c.cfg.Logger, c.hbErr, c.joined
+	t, id, ttl, rec, log, prev, joined, last := c.t, c.cfg.ID, c.cfg.NodeTTL, c.recordLocked(), c.cfg.Logger, c.hbErr, c.joined, c.last
 	c.mu.Unlock()
+	if c.ousted.Load() {
+		return // the id is another run's: write nothing over its record
+	}
 	hctx, cancel := context.WithTimeout(ctx, ttl)
 	var err error
 	if joined {
-		err = t.Heartbeat(hctx, id, rec, ttl)
+		err = t.Heartbeat(hctx, id, last, rec, ttl)
+		switch {
+		case err == nil:
+			c.wrote(rec)
+		case errors.Is(err, ErrRecordChanged):
+			err = c.contest(hctx, t, id, rec, ttl)
+		}
 	} else {
 		// Not joined yet (the backend was away at Start): join now, still
 		// refusing an id that is live elsewhere.
-		if err = c.join(hctx, t, id, rec, ttl); errors.Is(err, ErrDuplicateNode) {
-			err = duplicateError(id)
-		}
+		err = c.join(hctx)
 	}
 	cancel()
-	if ctx.Err() != nil {
-		return
+	if ctx.Err() != nil || c.ousted.Load() {
+		return // stopping, or stepped down (and said so)
 	}
 	c.mu.Lock()
 	c.hbErr = err

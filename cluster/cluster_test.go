@@ -247,7 +247,7 @@ func TestReadNodesTokenMismatch(t *testing.T) {
 			b := memory.New(memory.Config{})
 			defer b.Close()
 			for id, raw := range tc.records {
-				if err := b.Cluster().Heartbeat(ctx, id, raw, time.Hour); err != nil {
+				if err := b.Cluster().Heartbeat(ctx, id, nil, raw, time.Hour); err != nil {
 					t.Fatal(err)
 				}
 			}

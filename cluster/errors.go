@@ -24,6 +24,14 @@ var (
 	ErrNoOwner = errors.New("cluster: no node owns the connection")
 	// ErrDuplicateNode means a node with the same id is already live.
 	ErrDuplicateNode = errors.New("cluster: a node with this id is already live")
+	// ErrTakenOver means another run of this node (a process started
+	// later under the same id) took its id over: this one no longer
+	// claims it. Two processes run as one node; an operator must stop
+	// one of them.
+	ErrTakenOver = errors.New("cluster: another run of this node took its id over")
+	// ErrRecordChanged is a Transport's answer when the membership record
+	// stored under an id is not the one a compare-and-set expected.
+	ErrRecordChanged = errors.New("cluster: membership record changed")
 	// ErrNoToken means the cluster would run unauthenticated: set a token,
 	// or Config.Insecure for local development.
 	ErrNoToken = errors.New("cluster: no server token")

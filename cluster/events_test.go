@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -108,6 +109,61 @@ func TestNodeEvents(t *testing.T) {
 	}
 	if got := recB.list(); !slices.Equal(got, []string{"joined a"}) {
 		t.Errorf("events of b = %v", got)
+	}
+}
+
+// TestCallEvents: cluster.call fires on the calling node once per Do or
+// DoAll, with the method, the duration and the error (a timeout unwraps
+// to ErrTimeout), and the node counts the messages it published.
+func TestCallEvents(t *testing.T) {
+	b := memory.New(memory.Config{})
+	defer b.Close()
+	ctx := context.Background()
+	bus := event.NewBus()
+	var mu sync.Mutex
+	var got []event.Call
+	event.On(bus, event.ClusterCall, 0, func(_ context.Context, p *event.Call) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, *p)
+		return nil
+	})
+	c := cluster.New()
+	c.HandleFunc("ping", func(context.Context, *cluster.Call) (any, error) { return "pong", nil })
+	c.HandleFunc("slow", func(ctx context.Context, _ *cluster.Call) (any, error) { <-ctx.Done(); return nil, ctx.Err() })
+	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "a", Token: cluster.RandomToken(), Events: bus}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Stop(ctx) })
+	published := c.Published()
+	if _, err := c.Do(ctx, "ping", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DoAll(ctx, "ping", nil); err != nil {
+		t.Fatal(err)
+	}
+	tctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := c.Do(tctx, "slow", nil); err == nil {
+		t.Fatal("the slow call answered")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 3 {
+		t.Fatalf("cluster.call fired %d times: %+v", len(got), got)
+	}
+	if p := got[0]; p.Method != "ping" || p.All || p.Err != nil || p.Duration <= 0 {
+		t.Errorf("Do's event = %+v", p)
+	}
+	if p := got[1]; p.Method != "ping" || !p.All || p.Err != nil {
+		t.Errorf("DoAll's event = %+v", p)
+	}
+	if p := got[2]; p.Method != "slow" || !errors.Is(p.Err, cluster.ErrTimeout) || p.Duration < 50*time.Millisecond {
+		t.Errorf("the timed-out call's event = %+v", p)
+	}
+	// Two calls and two replies at least, besides the heartbeats.
+	if n := c.Published(); n < published+4 {
+		t.Errorf("published %d messages during the calls", n-published)
 	}
 }
 

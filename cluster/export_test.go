@@ -14,6 +14,7 @@ func SignCall(token, from, to, id string, sentAt, deadline time.Time, method str
 	return newSigner([]byte(token)).encode(&e)
 }
 
-// SignRecord returns a membership record of n signed with token, as the
-// node would store it.
-func SignRecord(token string, n Node) []byte { return newSigner([]byte(token)).signRecord(n) }
+// SetMachine makes c, not started yet, believe it runs on machine: nodes
+// of one test process then look like nodes of several machines, whose
+// pids cannot be looked up.
+func SetMachine(c *Cluster, machine string) { c.machine = machine }

@@ -19,9 +19,15 @@ type Node struct {
 	ID string `json:"id"`
 	// Instance is random for each start of the node: two records with
 	// one ID and different instances are two runs of the node.
-	Instance   string    `json:"instance"`
-	Host       string    `json:"host"`
-	PID        int       `json:"pid"`
+	Instance string `json:"instance"`
+	Host     string `json:"host"`
+	PID      int    `json:"pid"`
+	// Process tells the node's process from any other on its machine,
+	// where the system says (on Linux: the kernel's boot id, the pid
+	// namespace and the process's start time), so that a run of the node
+	// starting on the same machine can tell whether the process of a
+	// record under its id still runs. Empty where the system does not say.
+	Process    string    `json:"process,omitempty"`
 	StartedAt  time.Time `json:"startedAt"`
 	Version    string    `json:"version"`
 	Transports []string  `json:"transports,omitempty"`
@@ -56,6 +62,11 @@ type record struct {
 // record's signature is also a message's.
 var recordDomain = []byte("stellar-node/2\n")
 
+// SignRecord returns the membership record of n as a node signed with
+// token stores it. It is for tools and tests that write records from
+// outside a node; nodes write their own.
+func SignRecord(token string, n Node) []byte { return newSigner([]byte(token)).signRecord(n) }
+
 // signRecord returns the stored form of n, signed.
 func (s signer) signRecord(n Node) []byte {
 	body, _ := json.Marshal(n) // a Node always marshals
@@ -85,6 +96,8 @@ var (
 // parseRecord checks the record stored under id and returns its node if
 // it is a live member at now: well formed, signed with the key (compared
 // in constant time), naming id, and not expired by its own signed expiry.
+// A record past its expiry comes back with errRecordExpired and its
+// node.
 func (s signer) parseRecord(id string, raw []byte, now time.Time) (Node, error) {
 	var r record
 	if err := json.Unmarshal(raw, &r); err != nil || r.V != recordVersion || len(r.Node) == 0 {
@@ -103,7 +116,7 @@ func (s signer) parseRecord(id string, raw []byte, now time.Time) (Node, error) 
 		return Node{}, errRecordMalformed
 	}
 	if !now.Before(n.ExpiresAt) {
-		return Node{}, errRecordExpired
+		return n, errRecordExpired
 	}
 	return n, nil
 }

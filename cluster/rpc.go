@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/stellarfw/stellar-go/event"
 )
 
 // Handler serves a method called through Do or DoAll. Its result is
@@ -154,7 +156,8 @@ func (p *call) closeLocked() {
 // has the method), with ErrNoOwner when no node owns the connection, and
 // with a *TimeoutError (ErrTimeout) when the deadline passes first: the
 // context's, else Config.RPCTimeout.
-func (c *Cluster) Do(ctx context.Context, method string, args any, opts ...CallOption) (Reply, error) {
+func (c *Cluster) Do(ctx context.Context, method string, args any, opts ...CallOption) (_ Reply, err error) {
+	defer c.observe(ctx, method, false, time.Now(), &err)
 	var o callOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -164,7 +167,7 @@ func (c *Cluster) Do(ctx context.Context, method string, args any, opts ...CallO
 		out = Reply{Node: r.node, Result: r.res.Result}
 		return true
 	}
-	err := c.call(ctx, method, args, o, false, onReply)
+	err = c.call(ctx, method, args, o, false, onReply)
 	if errors.Is(err, ErrNoOwner) && ctx.Err() == nil {
 		// The owner may be a node that joined after the call took its list
 		// of nodes to ask: read the members now and ask once more. A
@@ -182,9 +185,10 @@ func (c *Cluster) Do(ctx context.Context, method string, args any, opts ...CallO
 // sorted by node id; a node's error is in its Reply.Err. When some nodes
 // do not answer in time it returns a *PartialError naming them, with the
 // replies that did arrive.
-func (c *Cluster) DoAll(ctx context.Context, method string, args any) ([]Reply, error) {
+func (c *Cluster) DoAll(ctx context.Context, method string, args any) (_ []Reply, err error) {
+	defer c.observe(ctx, method, true, time.Now(), &err)
 	var replies []Reply
-	err := c.call(ctx, method, args, callOptions{}, true, func(r reply, remote error) bool {
+	err = c.call(ctx, method, args, callOptions{}, true, func(r reply, remote error) bool {
 		replies = append(replies, Reply{Node: r.node, Result: r.res.Result, Err: remote})
 		return false
 	})
@@ -198,6 +202,21 @@ func (c *Cluster) DoAll(ctx context.Context, method string, args any) ([]Reply, 
 		return nil, err
 	}
 	return replies, nil
+}
+
+// observe fires event.ClusterCall for a call that began at start and
+// ended with *err.
+func (c *Cluster) observe(ctx context.Context, method string, all bool, start time.Time, err *error) {
+	c.mu.Lock()
+	bus, log := c.cfg.Events, c.cfg.Logger
+	c.mu.Unlock()
+	if !bus.Has(event.ClusterCall.Name()) {
+		return
+	}
+	p := &event.Call{Method: method, All: all, Duration: time.Since(start), Err: *err}
+	if ferr := event.Fire(ctx, bus, event.ClusterCall, p); ferr != nil && !errors.Is(ferr, event.ErrStop) && log != nil {
+		log.Warn("event listener failed", "event", event.ClusterCall.Name(), "method", method, "error", ferr.Error())
+	}
 }
 
 func sortReplies(r []Reply) {
@@ -365,6 +384,9 @@ func (c *Cluster) expected(ctx context.Context, node string) (map[string]struct{
 // deadline has passed by the time its handler would start is dropped and
 // counted as expired, never run.
 func (c *Cluster) serveRequest(ctx context.Context, e *envelope) {
+	if c.ousted.Load() {
+		return // the id is another run's: it answers
+	}
 	req, ok := parseRequest(e)
 	if !ok {
 		c.drop(DropMalformed, e)

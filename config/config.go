@@ -109,6 +109,11 @@ type HTTP struct {
 	MaxHeaderBytes int `key:"max_header_bytes"`
 	// MaxBodyBytes limits request bodies; larger ones get 413. Default 8 MiB.
 	MaxBodyBytes int64 `key:"max_body_bytes"`
+	// MaxBodyBytesInFlight limits the bytes of request bodies the node
+	// reads at once, across all requests, a JSON body counting 32 bytes
+	// more for each value it holds; beyond it a request gets 503
+	// server_busy with Retry-After. At least MaxBodyBytes. Default 32 MiB.
+	MaxBodyBytesInFlight int64 `key:"max_body_bytes_in_flight"`
 	// ActionPath is where actions are served, Stellar's urlPathForActions.
 	// Default "/api". "off" disables it (then RootEndpointType must be api).
 	ActionPath string `key:"action_path"`
@@ -122,6 +127,11 @@ type HTTP struct {
 	// OpenAPIPath is where the OpenAPI 3.1 document of the actions and
 	// routes is served, such as "/openapi.json". Default "off": none.
 	OpenAPIPath string `key:"openapi_path"`
+	// MetricsPath is where the node's Prometheus metrics are served.
+	// Default "/metrics". "off" serves none (App.Metrics still counts).
+	MetricsPath string `key:"metrics_path"`
+	// Pprof serves the Go profiler under /debug/pprof/. Default false.
+	Pprof bool `key:"pprof"`
 	// HideServerInformation leaves serverInformation out of responses.
 	HideServerInformation bool `key:"hide_server_information"`
 	// HideRequesterInformation leaves requesterInformation out of responses.
@@ -181,6 +191,29 @@ type TCP struct {
 	// IdleTimeout closes a connection that sends nothing for this long.
 	// Default 5m.
 	IdleTimeout time.Duration `key:"idle_timeout"`
+	// MaxConnections limits the connections open at once on this
+	// transport; one more is refused with connection_limit. Default
+	// 10,000.
+	MaxConnections int `key:"max_connections"`
+	// MaxConnectionsPerIP limits the connections open at once from one
+	// remote address (an IPv6 /64 counts as one); one more is refused
+	// with ip_connection_limit. Default 256.
+	MaxConnectionsPerIP int `key:"max_connections_per_ip"`
+	// MaxParams limits the sticky params of one connection; paramAdd of
+	// one more gets param_limit. Default 64.
+	MaxParams int `key:"max_params"`
+	// MaxParamsBytes limits the bytes of one connection's sticky params
+	// (keys plus values as JSON); beyond it paramAdd gets param_limit.
+	// Default 64 KiB.
+	MaxParamsBytes int `key:"max_params_bytes"`
+	// MaxQueuedMessages bounds the messages waiting to be written to one
+	// client: a reply waits for room (10 s at most, then the client is
+	// disconnected), a room message that finds none disconnects it.
+	// Default 64.
+	MaxQueuedMessages int `key:"max_queued_messages"`
+	// MaxQueuedBytes bounds the bytes of those messages the same way.
+	// Default 1 MiB.
+	MaxQueuedBytes int `key:"max_queued_bytes"`
 }
 
 // Redis configures the shared backend. With no URL and no Sentinel or

@@ -27,6 +27,29 @@ type WebSocket struct {
 	// PingInterval is how often the server pings a client; one that does
 	// not answer within the interval is disconnected. Default 30s.
 	PingInterval time.Duration `key:"ping_interval"`
+	// MaxConnections limits the connections open at once on this
+	// transport; the upgrade of one more is refused with 503
+	// connection_limit. Default 10,000.
+	MaxConnections int `key:"max_connections"`
+	// MaxConnectionsPerIP limits the connections open at once from one
+	// remote address (an IPv6 /64 counts as one); the upgrade of one more
+	// is refused with 429 ip_connection_limit. Default 256.
+	MaxConnectionsPerIP int `key:"max_connections_per_ip"`
+	// MaxParams limits the sticky params of one connection; paramAdd of
+	// one more gets param_limit. Default 64.
+	MaxParams int `key:"max_params"`
+	// MaxParamsBytes limits the bytes of one connection's sticky params
+	// (keys plus values as JSON); beyond it paramAdd gets param_limit.
+	// Default 64 KiB.
+	MaxParamsBytes int `key:"max_params_bytes"`
+	// MaxQueuedMessages bounds the messages waiting to be written to one
+	// client: a reply waits for room (10 s at most, then the client is
+	// disconnected), a room message that finds none disconnects it.
+	// Default 64.
+	MaxQueuedMessages int `key:"max_queued_messages"`
+	// MaxQueuedBytes bounds the bytes of those messages the same way.
+	// Default 1 MiB.
+	MaxQueuedBytes int `key:"max_queued_bytes"`
 }
 
 // Chat configures the chat rooms.
@@ -46,11 +69,23 @@ func (c *Config) connectionDefaults() {
 	setDefault(&t.MaxLineBytes, tcp.DefaultMaxLineBytes)
 	setDefault(&t.MaxInFlight, tcp.DefaultMaxInFlight)
 	setDefault(&t.IdleTimeout, tcp.DefaultIdleTimeout)
+	setDefault(&t.MaxConnections, tcp.DefaultMaxConnections)
+	setDefault(&t.MaxConnectionsPerIP, tcp.DefaultMaxConnectionsPerIP)
+	setDefault(&t.MaxParams, tcp.DefaultMaxParams)
+	setDefault(&t.MaxParamsBytes, tcp.DefaultMaxParamsBytes)
+	setDefault(&t.MaxQueuedMessages, tcp.DefaultMaxQueuedMessages)
+	setDefault(&t.MaxQueuedBytes, tcp.DefaultMaxQueuedBytes)
 	w := &c.WebSocket
 	setDefault(&w.Path, ws.DefaultPath)
 	setDefault(&w.MaxFrameBytes, ws.DefaultMaxFrameBytes)
 	setDefault(&w.MaxInFlight, ws.DefaultMaxInFlight)
 	setDefault(&w.PingInterval, ws.DefaultPingInterval)
+	setDefault(&w.MaxConnections, ws.DefaultMaxConnections)
+	setDefault(&w.MaxConnectionsPerIP, ws.DefaultMaxConnectionsPerIP)
+	setDefault(&w.MaxParams, ws.DefaultMaxParams)
+	setDefault(&w.MaxParamsBytes, ws.DefaultMaxParamsBytes)
+	setDefault(&w.MaxQueuedMessages, ws.DefaultMaxQueuedMessages)
+	setDefault(&w.MaxQueuedBytes, ws.DefaultMaxQueuedBytes)
 	setDefault(&c.Chat.DefaultRoom, chat.DefaultRoomName)
 	if len(c.Chat.StartingRooms) == 0 {
 		c.Chat.StartingRooms = []string{c.Chat.DefaultRoom}
@@ -66,6 +101,18 @@ func (c Config) validateConnections() error {
 		{"tcp.max_in_flight", c.TCP.MaxInFlight},
 		{"websocket.max_frame_bytes", c.WebSocket.MaxFrameBytes},
 		{"websocket.max_in_flight", c.WebSocket.MaxInFlight},
+		{"tcp.max_connections", c.TCP.MaxConnections},
+		{"tcp.max_connections_per_ip", c.TCP.MaxConnectionsPerIP},
+		{"tcp.max_params", c.TCP.MaxParams},
+		{"tcp.max_params_bytes", c.TCP.MaxParamsBytes},
+		{"tcp.max_queued_messages", c.TCP.MaxQueuedMessages},
+		{"tcp.max_queued_bytes", c.TCP.MaxQueuedBytes},
+		{"websocket.max_connections", c.WebSocket.MaxConnections},
+		{"websocket.max_connections_per_ip", c.WebSocket.MaxConnectionsPerIP},
+		{"websocket.max_params", c.WebSocket.MaxParams},
+		{"websocket.max_params_bytes", c.WebSocket.MaxParamsBytes},
+		{"websocket.max_queued_messages", c.WebSocket.MaxQueuedMessages},
+		{"websocket.max_queued_bytes", c.WebSocket.MaxQueuedBytes},
 	} {
 		if err := nonNegative(n.key, n.v); err != nil {
 			return err
@@ -112,7 +159,20 @@ func init() {
 		"websocket.max_in_flight":   "actions running at once per WebSocket connection; more get too_many_requests",
 		"websocket.ping_interval":   "how often the server pings a WebSocket client, which must answer within it",
 		"chat.default_room":         "the chat room that exists from start",
-		"chat.starting_rooms":       "chat rooms created at start (startingChatRooms); the default room always is",
+
+		"tcp.max_connections":              "TCP connections open at once on the node; one more gets connection_limit",
+		"tcp.max_connections_per_ip":       "TCP connections open at once from one address (IPv6: a /64); one more gets ip_connection_limit",
+		"tcp.max_params":                   "sticky params per TCP connection; one more gets param_limit",
+		"tcp.max_params_bytes":             "bytes of sticky params (keys and JSON values) per TCP connection; beyond it param_limit",
+		"tcp.max_queued_messages":          "messages waiting to be written to a TCP client; replies wait for room, room messages that find none disconnect it",
+		"tcp.max_queued_bytes":             "bytes of the messages waiting to be written to a TCP client, bounded as tcp.max_queued_messages",
+		"websocket.max_connections":        "WebSocket connections open at once on the node; one more is refused with 503 connection_limit",
+		"websocket.max_connections_per_ip": "WebSocket connections open at once from one address (IPv6: a /64); one more gets 429 ip_connection_limit",
+		"websocket.max_params":             "sticky params per WebSocket connection; one more gets param_limit",
+		"websocket.max_params_bytes":       "bytes of sticky params (keys and JSON values) per WebSocket connection; beyond it param_limit",
+		"websocket.max_queued_messages":    "messages waiting to be written to a WebSocket client; replies wait for room, room messages that find none disconnect it",
+		"websocket.max_queued_bytes":       "bytes of the messages waiting to be written to a WebSocket client, bounded as websocket.max_queued_messages",
+		"chat.starting_rooms":              "chat rooms created at start (startingChatRooms); the default room always is",
 	} {
 		keyDocs[k] = v
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stellarfw/stellar-go/backend"
 	"github.com/stellarfw/stellar-go/cluster"
+	"github.com/stellarfw/stellar-go/internal/metrics"
 	httpt "github.com/stellarfw/stellar-go/transport/http"
 )
 
@@ -34,11 +35,13 @@ func Defaults(c *Config) {
 	setDefault(&h.IdleTimeout, httpt.DefaultIdleTimeout)
 	setDefault(&h.MaxHeaderBytes, httpt.DefaultMaxHeaderBytes)
 	setDefault(&h.MaxBodyBytes, httpt.DefaultMaxBodyBytes)
+	setDefault(&h.MaxBodyBytesInFlight, max(httpt.DefaultMaxBodyBytesInFlight, h.MaxBodyBytes))
 	setDefault(&h.ActionPath, httpt.DefaultActionPath)
 	setDefault(&h.RootEndpointType, httpt.DefaultRootEndpointType)
 	setDefault(&h.PublicDir, httpt.DefaultPublicDir)
 	setDefault(&h.DirectoryFile, httpt.DefaultDirectoryFile)
 	setDefault(&h.OpenAPIPath, httpt.DefaultOpenAPIPath)
+	setDefault(&h.MetricsPath, metrics.DefaultPath)
 	// The CORS methods, headers and max age have their defaults whether
 	// or not origins are set, so that `stellar config` and `config
 	// --keys` show the same values; without origins no CORS header is

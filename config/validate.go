@@ -58,11 +58,21 @@ func (h HTTP) validate() error {
 	if err := nonNegative("http.max_body_bytes", h.MaxBodyBytes); err != nil {
 		return err
 	}
+	if err := nonNegative("http.max_body_bytes_in_flight", h.MaxBodyBytesInFlight); err != nil {
+		return err
+	}
+	if h.MaxBodyBytesInFlight > 0 && h.MaxBodyBytesInFlight < h.MaxBodyBytes {
+		return invalid("http.max_body_bytes_in_flight", "%d is less than http.max_body_bytes (%d): a body of the largest size could never be read",
+			h.MaxBodyBytesInFlight, h.MaxBodyBytes)
+	}
 	if p := h.ActionPath; p != "" && p != "off" && !strings.HasPrefix(p, "/") {
 		return invalid("http.action_path", `expected a path starting with "/" or "off", got %q`, p)
 	}
 	if p := h.OpenAPIPath; p != "" && p != "off" && !strings.HasPrefix(p, "/") {
 		return invalid("http.openapi_path", `expected a path starting with "/" or "off", got %q`, p)
+	}
+	if p := h.MetricsPath; p != "" && p != "off" && !strings.HasPrefix(p, "/") {
+		return invalid("http.metrics_path", `expected a path starting with "/" or "off", got %q`, p)
 	}
 	if err := oneOf("http.root_endpoint_type", h.RootEndpointType, "file", "api"); err != nil {
 		return err

@@ -93,6 +93,10 @@ func TestValidate(t *testing.T) {
 		{name: "openapi path", change: func(c *Config) { c.HTTP.OpenAPIPath = "/openapi.json" }},
 		{name: "openapi path relative", change: func(c *Config) { c.HTTP.OpenAPIPath = "openapi.json" },
 			key: "http.openapi_path", want: `expected a path starting with "/" or "off", got "openapi.json"`},
+		{name: "metrics path", change: func(c *Config) { c.HTTP.MetricsPath = "/prom" }},
+		{name: "metrics off", change: func(c *Config) { c.HTTP.MetricsPath = "off" }},
+		{name: "metrics path relative", change: func(c *Config) { c.HTTP.MetricsPath = "metrics" },
+			key: "http.metrics_path", want: `expected a path starting with "/" or "off", got "metrics"`},
 		{name: "routes", change: func(c *Config) {
 			c.HTTP.Routes = []Route{{"get", "/a", "a", 0}, {"ALL", "/b/:id", "b", 2}}
 		}},
@@ -119,6 +123,12 @@ func TestValidate(t *testing.T) {
 			key: "http.max_header_bytes", want: "must not be negative, got -1"},
 		{name: "negative body size", change: func(c *Config) { c.HTTP.MaxBodyBytes = -5 },
 			key: "http.max_body_bytes", want: "must not be negative, got -5"},
+		{name: "bodies in flight below one body", change: func(c *Config) { c.HTTP.MaxBodyBytesInFlight = 1 << 20 },
+			key: "http.max_body_bytes_in_flight", want: "1048576 is less than http.max_body_bytes (8388608)"},
+		{name: "negative connections per ip", change: func(c *Config) { c.WebSocket.MaxConnectionsPerIP = -1 },
+			key: "websocket.max_connections_per_ip", want: "must not be negative, got -1"},
+		{name: "negative params bytes", change: func(c *Config) { c.TCP.MaxParamsBytes = -1 },
+			key: "tcp.max_params_bytes", want: "must not be negative, got -1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var c Config

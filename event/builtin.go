@@ -69,6 +69,10 @@ var (
 	// NodeStopping fires on a node when its shutdown begins, before any
 	// part stops.
 	NodeStopping = Define[Node]("node.stopping")
+
+	// ClusterCall fires on the calling node when a cluster call (Do or
+	// DoAll) has returned, with its Duration and Err.
+	ClusterCall = Define[Call]("cluster.call")
 )
 
 // Action is the payload of ActionBefore and ActionAfter.
@@ -84,6 +88,10 @@ type Action struct {
 	// TypeWebSocket, TypeTCP, TypeInternal).
 	Conn     *connection.Conn
 	ConnType string
+	// Route is the pattern of the REST route that led an HTTP request to
+	// the action, such as "/users/:id"; empty when the request named the
+	// action itself.
+	Route string
 	// Duration is how long the call took, for ActionAfter.
 	Duration time.Duration
 	// Err is the call's error, an *apierror.Error, for ActionAfter; nil
@@ -131,9 +139,15 @@ type Task struct {
 	Attempt int
 	// Node is the node that runs the task, for the run events.
 	Node string
+	// EnqueuedAt is when the task was stored (by the enqueuing node's
+	// clock), for the run events.
+	EnqueuedAt time.Time
 	// Duration is how long the run took, for TaskCompleted and TaskFailed.
 	Duration time.Duration
-	// Err is why the run failed, for TaskFailed.
+	// Err is why the run failed, for TaskFailed. It wraps
+	// task.ErrLeaseLost when the run was cut off because its lease was
+	// lost, and task.ErrHandedBack when the node's shutdown handed the
+	// task back to its queue.
 	Err error
 	// Final, for TaskFailed, is true when the task will not run again.
 	Final bool
@@ -154,4 +168,18 @@ type Node struct {
 	ID   string
 	Host string
 	PID  int
+}
+
+// Call is the payload of ClusterCall.
+type Call struct {
+	// Method is the method called.
+	Method string
+	// All is set for a call to every node (DoAll), unset for Do.
+	All bool
+	// Duration is how long the call took.
+	Duration time.Duration
+	// Err is the call's error, nil when it succeeded: it unwraps to
+	// cluster.ErrTimeout when the deadline passed before the replies
+	// came, and is a *cluster.RemoteError when the method failed.
+	Err error
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"strings"
 
 	"github.com/stellarfw/stellar-go"
@@ -66,6 +68,14 @@ func setupChat(app *stellar.App) error {
 			},
 			Run: func(ctx context.Context, r *stellar.Request) error {
 				added, err := app.Chat.Join(ctx, r.Params.String("connection"), r.Params.String("room"))
+				switch {
+				case errors.Is(err, stellar.ErrNoConnection):
+					// The caller named a connection that no node holds: its
+					// mistake, not the server's.
+					return stellar.NewError("connection_not_found", http.StatusNotFound, err.Error())
+				case errors.Is(err, stellar.ErrNoRoom):
+					return stellar.NewError("room_not_found", http.StatusNotFound, err.Error())
+				}
 				r.Response["added"] = added
 				return err
 			},

@@ -116,6 +116,11 @@ func TestChatProcesses(t *testing.T) {
 	if joined["added"] != true {
 		t.Fatalf("chatJoin = %v", joined)
 	}
+	// A connection no node owns is the caller's mistake: 404, not a 500.
+	status, body, _ := call(t, "POST", "http://"+a.addr+"/api/chatJoin?"+url.Values{"room": {"lobby"}, "connection": {"no-such-connection"}}.Encode(), nil, "")
+	if e, _ := body["error"].(map[string]any); status != 404 || e["code"] != "connection_not_found" {
+		t.Fatalf("chatJoin of an unknown connection: %d %v", status, body)
+	}
 	st := a.action(t, "GET", "chatStatus", url.Values{"room": {"lobby"}})["room"].(map[string]any)
 	if st["membersCount"] != float64(2) {
 		t.Fatalf("status = %v", st)

@@ -19,6 +19,7 @@ import (
 
 	redisb "github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cluster"
+	"github.com/stellarfw/stellar-go/internal/poll"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
 
@@ -80,7 +81,7 @@ func (p *clusterProc) action(t *testing.T, method, name string, params url.Value
 	t.Helper()
 	status, body, _ := call(t, method, "http://"+p.addr+"/api/"+name+"?"+params.Encode(), nil, "")
 	if status != 200 {
-		t.Fatalf("%s %s on %s: %d %v", method, name, p.id, status, body)
+		t.Fatalf("%s %s on %s: %d %v\n%s", method, name, p.id, status, body, p.stderr)
 	}
 	return body
 }
@@ -261,33 +262,42 @@ func TestClusterProcesses(t *testing.T) {
 		})
 	})
 	t.Run("StatusCommand", func(t *testing.T) {
-		code, stdout, stderr := runCLI(t, "", []string{"STELLAR_REDIS_PREFIX=" + prefix},
-			"cluster", "status", "--json", "--redis", srv.URL(), "--token", token)
-		if code != 0 {
-			t.Fatalf("exit %d: %s", code, stderr)
-		}
-		var out struct {
-			Nodes []struct {
-				ID       string `json:"id"`
-				PID      int    `json:"pid"`
-				UptimeMs int64  `json:"uptimeMs"`
-				Version  string `json:"version"`
-			} `json:"nodes"`
-		}
-		if err := json.Unmarshal([]byte(stdout), &out); err != nil {
-			t.Fatalf("%v: %s", err, stdout)
+		type row struct {
+			ID       string `json:"id"`
+			PID      int    `json:"pid"`
+			UptimeMs int64  `json:"uptimeMs"`
+			Version  string `json:"version"`
 		}
 		var ids []string
-		for _, n := range out.Nodes {
-			ids = append(ids, n.ID)
+		var rows []row
+		// Redis came back empty in the step before: each node writes its
+		// record again at its next heartbeat, so ask until all four are back.
+		if !poll.Wait(0, func() bool {
+			code, stdout, stderr := runCLI(t, "", []string{"STELLAR_REDIS_PREFIX=" + prefix},
+				"cluster", "status", "--json", "--redis", srv.URL(), "--token", token)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var out struct {
+				Nodes []row `json:"nodes"`
+			}
+			if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+				t.Fatalf("%v: %s", err, stdout)
+			}
+			rows, ids = out.Nodes, nil
+			for _, n := range out.Nodes {
+				ids = append(ids, n.ID)
+			}
+			return slices.Equal(ids, []string{"node-1", "node-2", "node-3", "tester"})
+		}) {
+			t.Fatalf("cluster status lists %v", ids)
+		}
+		for _, n := range rows {
 			if n.PID == 0 || n.UptimeMs <= 0 || n.Version == "" {
 				t.Errorf("incomplete row %+v", n)
 			}
 		}
-		if !slices.Equal(ids, []string{"node-1", "node-2", "node-3", "tester"}) {
-			t.Fatalf("cluster status lists %v", ids)
-		}
-		code, stdout, _ = runCLI(t, "", []string{"STELLAR_REDIS_PREFIX=" + prefix}, "cluster", "status", "--redis", srv.URL(), "--token", token)
+		code, stdout, _ := runCLI(t, "", []string{"STELLAR_REDIS_PREFIX=" + prefix}, "cluster", "status", "--redis", srv.URL(), "--token", token)
 		if code != 0 || !strings.Contains(stdout, "UPTIME") || !strings.Contains(stdout, "node-2") {
 			t.Fatalf("table: exit %d\n%s", code, stdout)
 		}

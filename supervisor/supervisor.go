@@ -142,9 +142,14 @@ func (c *Config) defaults() {
 	}
 }
 
-// nameHeldRetry is how often a worker whose name is still held by its
-// previous life is tried again.
-const nameHeldRetry = 250 * time.Millisecond
+// A worker whose name is held by a live node (a crashed worker's name is
+// not: its replacement takes it over at once) is tried again after
+// nameHeldRetry, doubling up to nameHeldMaxRetry, until ReadyTimeout has
+// passed since the name was first found held.
+const (
+	nameHeldRetry    = 250 * time.Millisecond
+	nameHeldMaxRetry = 5 * time.Second
+)
 
 // State is where a worker is in its life.
 type State string
@@ -196,7 +201,8 @@ type worker struct {
 	crashes  []time.Time
 	restarts int
 	held     time.Time // since when the name has been found held; zero if not
-	nameHeld bool      // the running process reported its name held
+	heldFor  int       // exits in a row with the name held
+	nameHeld error     // why the running process could not take its name; nil if it could
 	timer    *time.Timer
 }
 
@@ -503,7 +509,7 @@ func (s *Supervisor) rollNext() {
 		s.cfg.Logger.Info("rolling worker", "worker", w.name, "left", len(s.rollQueue))
 		if w.proc == nil {
 			// Crashed and waiting, or given up on: start it afresh.
-			w.crashes, w.held = nil, time.Time{}
+			w.crashes, w.held, w.heldFor = nil, time.Time{}, 0
 			if w.timer != nil {
 				w.timer.Stop()
 			}
@@ -582,7 +588,7 @@ func (s *Supervisor) start(w *worker) {
 	log := s.cfg.Logger
 	w.gen++
 	w.after = restartAfterCrash
-	w.nameHeld = false
+	w.nameHeld = nil
 	p, err := s.spawn(w)
 	if err != nil {
 		log.Error("cannot start worker", "worker", w.name, "error", err.Error())
@@ -688,16 +694,15 @@ func (s *Supervisor) onEvent(ev event) {
 			return
 		}
 		w.state = StateReady
-		w.held = time.Time{}
+		w.held, w.heldFor = time.Time{}, 0
 		log.Info("worker ready", "worker", w.name, "pid", w.proc.cmd.Process.Pid)
 		if s.rolling == w.n {
 			s.rolling = 0
 			s.rollNext()
 		}
 	case evFailed:
-		w.nameHeld = ev.nameHeld
 		if ev.nameHeld {
-			log.Debug("worker name still held by its previous process; retrying", "worker", w.name)
+			w.nameHeld = ev.err // logged when the process exits
 		} else {
 			log.Error("worker failed to start", "worker", w.name, "error", ev.err.Error())
 		}
@@ -742,16 +747,25 @@ func (s *Supervisor) exited(w *worker, err error) {
 		if s.stopping {
 			return
 		}
-		if w.nameHeld {
+		if w.nameHeld != nil {
 			if w.held.IsZero() {
 				w.held = time.Now()
 			}
 			if time.Since(w.held) < s.cfg.ReadyTimeout {
+				w.heldFor++
+				wait := min(nameHeldRetry<<min(w.heldFor-1, 16), nameHeldMaxRetry)
+				if w.heldFor == 1 {
+					log.Warn("worker name held by another live node; retrying with backoff until it is free", "worker", w.name,
+						"error", w.nameHeld.Error(), "for", s.cfg.ReadyTimeout.String(),
+						"hint", "another supervisor may run workers with the same names on this Redis: set supervisor.name_prefix")
+				} else {
+					log.Debug("worker name still held; retrying", "worker", w.name, "in", wait.String())
+				}
 				w.state = StateRestarting
-				s.restartIn(w, nameHeldRetry)
+				s.restartIn(w, wait)
 				return
 			}
-			log.Error("worker name held by another live node", "worker", w.name,
+			log.Error("worker name held by another live node", "worker", w.name, "since", w.held.Format(time.RFC3339),
 				"hint", "another supervisor may run workers with the same names on this Redis: set supervisor.name_prefix")
 		}
 		log.Error("worker exited unexpectedly", "worker", w.name, "pid", p.cmd.Process.Pid, "status", status)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -44,8 +45,12 @@ func fakeWorker(mode string) int {
 		return 3
 	}
 	defer link.Close()
-	if mode == "crash" {
+	switch mode {
+	case "crash":
 		return 1
+	case "held":
+		_ = link.Failed(errors.New("cluster: node id is already live in the cluster"), true)
+		return 2
 	}
 	ln, err := listen.Listen("tcp", os.Getenv(envFakeAddr))
 	if err != nil {
@@ -165,6 +170,72 @@ func TestCrashLoop(t *testing.T) {
 		t.Errorf("Run = %v", err)
 	}
 	r.done <- nil // for the cleanup
+}
+
+// logRecords keeps what a supervisor logs.
+type logRecords struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (l *logRecords) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecords) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.recs = append(l.recs, r)
+	return nil
+}
+func (l *logRecords) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logRecords) WithGroup(string) slog.Handler      { return l }
+
+// find returns the records with message msg.
+func (l *logRecords) find(msg string) []slog.Record {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []slog.Record
+	for _, r := range l.recs {
+		if r.Message == msg {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// TestNameHeld: a worker whose name a live node holds is not counted as
+// crashing; it is tried again with a growing wait, and the supervisor
+// says so once, with the worker's reason, not at every try.
+func TestNameHeld(t *testing.T) {
+	logs := &logRecords{}
+	r := start(t, "held", Config{Workers: 1, MaxRestarts: 1, Logger: slog.New(logs)})
+	if !poll.Wait(0, func() bool { return len(logs.find("worker started")) >= 4 }) {
+		t.Fatalf("the worker was started %d times", len(logs.find("worker started")))
+	}
+	starts := logs.find("worker started")
+	for i, want := range []time.Duration{nameHeldRetry, 2 * nameHeldRetry, 4 * nameHeldRetry} {
+		if gap := starts[i+1].Time.Sub(starts[i].Time); gap < want {
+			t.Errorf("try %d came %s after the one before, want at least %s", i+2, gap, want)
+		}
+	}
+	held := logs.find("worker name held by another live node; retrying with backoff until it is free")
+	if len(held) != 1 || held[0].Level != slog.LevelWarn {
+		t.Fatalf("%d warnings about the held name, want 1", len(held))
+	}
+	var reason string
+	held[0].Attrs(func(a slog.Attr) bool {
+		if a.Key == "error" {
+			reason = a.Value.String()
+		}
+		return true
+	})
+	if !strings.Contains(reason, "already live") {
+		t.Errorf("the warning does not give the worker's reason: %q", reason)
+	}
+	if n := len(logs.find("worker exited unexpectedly")); n != 0 {
+		t.Errorf("a held name was logged as a crash %d times", n)
+	}
+	if ws := r.s.Workers(); len(ws) != 1 || ws[0].State == StateFailed || ws[0].Restarts != 0 {
+		t.Errorf("workers = %+v: a held name counted as a crash", ws)
+	}
 }
 
 // TestGrowShrinkRoll: workers share one listener; Add takes the lowest

@@ -30,9 +30,10 @@ type message struct {
 	Event string `json:"event"`
 	// Error says why a worker failed to start.
 	Error string `json:"error,omitempty"`
-	// NameHeld reports that the worker's name is still held by a node
-	// the cluster has not yet seen leave (a worker killed a moment ago):
-	// the supervisor retries without counting a crash.
+	// NameHeld reports that the worker's name is held by a live node
+	// (another supervisor's worker of the same name, say; a crashed
+	// worker's name is taken over at once): the supervisor logs it once
+	// and retries with backoff, without counting a crash.
 	NameHeld bool `json:"nameHeld,omitempty"`
 }
 
@@ -92,7 +93,7 @@ func (l *Link) Name() string { return l.name }
 func (l *Link) Ready() error { return l.send(message{Event: "ready"}) }
 
 // Failed tells the supervisor that the worker could not start; nameHeld
-// says its name is still held by a node the cluster has not seen leave.
+// says its name is held by a live node.
 func (l *Link) Failed(err error, nameHeld bool) error {
 	return l.send(message{Event: "failed", Error: err.Error(), NameHeld: nameHeld})
 }

@@ -167,7 +167,8 @@ func TestTaskEvents(t *testing.T) {
 		t.Fatalf("events of %s = %v, want %v", okID, got, want)
 	}
 	run := rec.of(okID)
-	if p := run[0].p; p.Name != "ok" || p.Queue != "mail" || p.Node != "n1" || string(p.Args) != `{"n":1}` {
+	if p := run[0].p; p.Name != "ok" || p.Queue != "mail" || p.Node != "n1" || string(p.Args) != `{"n":1}` ||
+		!p.EnqueuedAt.Equal(time.UnixMilli(clock.Now().UnixMilli())) {
 		t.Errorf("task.started payload = %+v", p)
 	}
 	if p := run[1].p; p.Duration < 5*time.Millisecond || p.Err != nil || p.Final || p.Node != "n1" {
@@ -192,5 +193,75 @@ func TestTaskEvents(t *testing.T) {
 	}
 	if warns := logs.at(slog.LevelWarn); !slices.Contains(warns, "event listener failed") {
 		t.Errorf("a listener's error was not logged: %v", warns)
+	}
+}
+
+// TestTaskFailedCutOff: a run cut off because its lease ran out on this
+// node, or handed back at shutdown, fires task.failed, not final, with an
+// error that says which (ErrLeaseLost, ErrHandedBack), even when the
+// handler returns only its context's error.
+func TestTaskFailedCutOff(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want error
+	}{
+		{name: "lease ran out", want: task.ErrLeaseLost},
+		{name: "handed back", want: task.ErrHandedBack},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := memory.New(memory.Config{})
+			defer b.Close()
+			store := newFlaky(b.Tasks())
+			bus := event.NewBus()
+			failed := make(chan event.Task, 1)
+			event.On(bus, event.TaskFailed, 0, func(_ context.Context, p *event.Task) error {
+				failed <- *p
+				return nil
+			})
+			started := make(chan struct{}, 1)
+			def := &task.Definition{Name: "long", Handler: task.HandlerFunc(func(ctx context.Context, tk *task.Task) error {
+				started <- struct{}{}
+				<-ctx.Done()
+				return ctx.Err()
+			})}
+			m := task.New()
+			if err := m.Register(def); err != nil {
+				t.Fatal(err)
+			}
+			cfg := task.Config{Concurrency: 1, Lease: 300 * time.Millisecond, PollInterval: 10 * time.Millisecond,
+				DrainTimeout: 50 * time.Millisecond, Events: bus}
+			if err := m.Start(context.Background(), store, cfg); err != nil {
+				t.Fatal(err)
+			}
+			stopped := false
+			stop := func() {
+				if stopped {
+					return
+				}
+				stopped = true
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				_ = m.Stop(ctx)
+			}
+			defer stop()
+			if _, err := m.Enqueue(context.Background(), "long", nil); err != nil {
+				t.Fatal(err)
+			}
+			<-started
+			if tc.want == task.ErrLeaseLost {
+				store.failNext("Extend", 1000, false)
+			} else {
+				stop()
+			}
+			select {
+			case p := <-failed:
+				if !errors.Is(p.Err, tc.want) || p.Final {
+					t.Errorf("task.failed = %+v, want %v, not final", p, tc.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("no task.failed for the cut-off run")
+			}
+			store.failNext("Extend", 0, false)
+		})
 	}
 }

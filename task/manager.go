@@ -148,9 +148,6 @@ const (
 	phaseStopped        // Stop returned
 )
 
-// errHandedBack cancels a run whose task Stop handed back.
-var errHandedBack = errors.New("task: handed back at shutdown")
-
 // New returns a Manager to register tasks on. Its enqueues fail with
 // ErrNotStarted until Start gives it a store.
 func New() *Manager {
@@ -284,7 +281,7 @@ func (m *Manager) Stop(ctx context.Context) error {
 			} else {
 				m.log.Info("task handed back", "task", r.d.Name, "id", r.d.ID, "attempt", r.d.Attempt)
 			}
-			r.cancel(errHandedBack)
+			r.cancel(ErrHandedBack)
 		}
 		// Their tasks are safe in the queue; give the handlers a moment to
 		// return, but do not wait forever on one that ignores its context.

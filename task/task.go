@@ -75,6 +75,11 @@ var (
 	// ErrStopped is returned by a Manager's enqueues once Stop returned,
 	// and by Start after Stop.
 	ErrStopped = errors.New("task: stopped")
+	// ErrHandedBack is the cause (context.Cause) of a handler's context,
+	// and the Err of its event.TaskFailed, when Stop handed the task back
+	// to its queue because the run did not finish within the drain
+	// timeout: it runs again, on this node or another.
+	ErrHandedBack = errors.New("task: handed back at shutdown")
 )
 
 // DefaultQueue is the queue of a task that names none.

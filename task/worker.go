@@ -192,8 +192,8 @@ type run struct {
 
 	mu sync.Mutex
 	// deadline is when the lease ends on this node's monotonic clock:
-	// one lease after the last successful renewal was sent. A frozen
-	// process (SIGSTOP) counts the freeze.
+	// one lease (less leaseSlack) after the last successful renewal was
+	// sent. A frozen process (SIGSTOP) counts the freeze.
 	deadline   time.Time   // guarded by mu
 	timer      *time.Timer // guarded by mu; fires at deadline
 	lost       bool        // guarded by mu; the run no longer holds its lease
@@ -217,10 +217,23 @@ func (r *run) closeGone() {
 	}
 }
 
+// leaseSlack is how much earlier than the store a node ends a lease. A
+// store counts a lease from when it receives the call, later than the
+// node sent it, but may keep the deadline in whole milliseconds, rounded
+// down (Redis does): ending the lease a millisecond early on this node
+// keeps it from outlasting the store's.
+const leaseSlack = time.Millisecond
+
+// leaseEnd is when a lease granted or renewed by a call sent at sent ends
+// on this node.
+func (m *Manager) leaseEnd(sent time.Time) time.Time {
+	return sent.Add(m.cfg.Lease - leaseSlack)
+}
+
 // track adds a run of d, leased by a call sent at leased, to the renewal
 // set, and arms its deadline.
 func (m *Manager) track(d *Delivery, leased time.Time, cancel context.CancelCauseFunc) *run {
-	r := &run{d: d, cancel: cancel, gone: make(chan struct{}), deadline: leased.Add(m.cfg.Lease)}
+	r := &run{d: d, cancel: cancel, gone: make(chan struct{}), deadline: m.leaseEnd(leased)}
 	r.mu.Lock()
 	r.timer = time.AfterFunc(time.Until(r.deadline), func() { m.expire(r) })
 	r.mu.Unlock()
@@ -339,7 +352,7 @@ func (m *Manager) process(d *Delivery, leased time.Time, first string) (next *De
 	switch {
 	case handedBack:
 		// Stop requeued it.
-		m.finished(d, took, errHandedBack, false)
+		m.finished(d, took, ErrHandedBack, false)
 		return nil, time.Time{}
 	case refused:
 		m.log.Warn("task lease was lost while it ran; it may run again", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
@@ -355,6 +368,9 @@ func (m *Manager) process(d *Delivery, leased time.Time, first string) (next *De
 		// runs again at once (refused if another node recovered it).
 		m.log.Warn("task cut off by its lease; handing it back", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "error", err.Error())
 		op = func(ctx context.Context, _ bool) error { return m.store.Requeue(ctx, d) }
+		if !errors.Is(err, ErrLeaseLost) {
+			err = fmt.Errorf("%w: the run was cut off: %w", ErrLeaseLost, err)
+		}
 	case err == nil && d.Queue == first && !m.stopping() && !m.Paused():
 		op = func(ctx context.Context, firstTry bool) error {
 			if !firstTry {
@@ -403,7 +419,7 @@ func (m *Manager) process(d *Delivery, leased time.Time, first string) (next *De
 func (m *Manager) runEvent(d *Delivery) *event.Task {
 	return &event.Task{
 		ID: d.ID, Name: d.Name, Queue: d.Queue, Args: slices.Clone(d.Args),
-		Attempt: d.Attempt, Node: m.cfg.NodeID,
+		Attempt: d.Attempt, Node: m.cfg.NodeID, EnqueuedAt: time.UnixMilli(d.EnqueuedAt),
 	}
 }
 
@@ -656,7 +672,7 @@ func (m *Manager) renew(ctx context.Context, timeout time.Duration) {
 		}
 		for i, r := range runs {
 			if held[i] {
-				r.extended(sent.Add(m.cfg.Lease))
+				r.extended(m.leaseEnd(sent))
 			} else {
 				m.refuse(r)
 			}

@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"time"
@@ -101,19 +102,55 @@ func (t *ClusterTransport) Subscribe(ctx context.Context, channels []string, sub
 func (t *ClusterTransport) Join(ctx context.Context, id string, record []byte, ttl time.Duration) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if n, ok := t.nodes[id]; ok && t.now().Before(n.expires) {
+	if _, ok := t.liveLocked(id); ok {
 		return cluster.ErrDuplicateNode
 	}
-	t.nodes[id] = memNode{record: append([]byte(nil), record...), expires: t.now().Add(ttl)}
+	t.storeLocked(id, record, ttl)
 	return nil
 }
 
-// Heartbeat records the node again for ttl.
-func (t *ClusterTransport) Heartbeat(ctx context.Context, id string, record []byte, ttl time.Duration) error {
+// Replace records the node in place of old, if old is the stored record.
+func (t *ClusterTransport) Replace(ctx context.Context, id string, old, record []byte, ttl time.Duration) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.nodes[id] = memNode{record: append([]byte(nil), record...), expires: t.now().Add(ttl)}
+	if cur, ok := t.liveLocked(id); !ok || !bytes.Equal(cur, old) {
+		return cluster.ErrRecordChanged
+	}
+	t.storeLocked(id, record, ttl)
 	return nil
+}
+
+// Heartbeat records the node again for ttl, if the stored record is
+// prev or none.
+func (t *ClusterTransport) Heartbeat(ctx context.Context, id string, prev, record []byte, ttl time.Duration) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if cur, ok := t.liveLocked(id); ok && !bytes.Equal(cur, prev) {
+		return cluster.ErrRecordChanged
+	}
+	t.storeLocked(id, record, ttl)
+	return nil
+}
+
+// Record returns the record stored under id, nil if none.
+func (t *ClusterTransport) Record(ctx context.Context, id string) ([]byte, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rec, _ := t.liveLocked(id)
+	return rec, nil
+}
+
+// liveLocked returns the record stored under id, unless it expired.
+func (t *ClusterTransport) liveLocked(id string) ([]byte, bool) {
+	n, ok := t.nodes[id]
+	if !ok || !t.now().Before(n.expires) {
+		return nil, false
+	}
+	return n.record, true
+}
+
+func (t *ClusterTransport) storeLocked(id string, record []byte, ttl time.Duration) {
+	t.nodes[id] = memNode{record: append([]byte(nil), record...), expires: t.now().Add(ttl)}
 }
 
 // Nodes returns the live records.
@@ -132,10 +169,12 @@ func (t *ClusterTransport) Nodes(ctx context.Context) (map[string][]byte, error)
 	return out, nil
 }
 
-// Leave removes the node's record.
-func (t *ClusterTransport) Leave(ctx context.Context, id string) error {
+// Leave removes the node's record, if record is the stored one.
+func (t *ClusterTransport) Leave(ctx context.Context, id string, record []byte) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	delete(t.nodes, id)
+	if cur, ok := t.liveLocked(id); ok && bytes.Equal(cur, record) {
+		delete(t.nodes, id)
+	}
 	return nil
 }

@@ -70,7 +70,7 @@ func New(cfg Config) *Backend {
 		cache:   newCacheStore(cfg.Now),
 		cluster: newClusterTransport(cfg.ClusterNow),
 		tasks:   newTaskStore(cfg.Now),
-		chat:    newChatStore(),
+		chat:    newChatStore(cfg.Now),
 		stop:    make(chan struct{}),
 	}
 	b.wg.Add(1)

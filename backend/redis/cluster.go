@@ -81,21 +81,74 @@ func (t *ClusterTransport) Join(ctx context.Context, id string, record []byte, t
 	return t.b.wrap(ctx, "cluster join", c.Do(ctx, c.B().Sadd().Key(t.nodesKey()).Member(id).Build()).Error())
 }
 
-// Heartbeat records the node again for ttl.
-func (t *ClusterTransport) Heartbeat(ctx context.Context, id string, record []byte, ttl time.Duration) error {
+// The membership scripts compare the stored record with the one the
+// caller expects and write only if they match, as one step.
+var (
+	// KEYS: node. ARGV: expected, record, ttl (ms), "1" to write also
+	// when no record is stored. Returns 1 if written, 0 if another record
+	// (or, unless allowed, none) is stored.
+	clusterSwapScript = rueidis.NewLuaScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur == false then
+  if ARGV[4] ~= '1' then return 0 end
+elseif cur ~= ARGV[1] then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`)
+
+	// KEYS: node. ARGV: expected. Deletes the record if it is the one
+	// expected; returns the number of keys deleted.
+	clusterLeaveScript = rueidis.NewLuaScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`)
+)
+
+// Replace records the node in place of old, if old is the stored record.
+func (t *ClusterTransport) Replace(ctx context.Context, id string, old, record []byte, ttl time.Duration) error {
+	return t.swap(ctx, "cluster replace", id, old, record, ttl, false)
+}
+
+// Heartbeat records the node again for ttl, if the stored record is
+// prev or none.
+func (t *ClusterTransport) Heartbeat(ctx context.Context, id string, prev, record []byte, ttl time.Duration) error {
+	return t.swap(ctx, "cluster heartbeat", id, prev, record, ttl, true)
+}
+
+func (t *ClusterTransport) swap(ctx context.Context, op, id string, expected, record []byte, ttl time.Duration, orNone bool) error {
 	c, err := t.b.conn(ctx)
 	if err != nil {
 		return err
 	}
-	for _, r := range c.DoMulti(ctx,
-		c.B().Set().Key(t.nodeKey(id)).Value(rueidis.BinaryString(record)).PxMilliseconds(ttl.Milliseconds()).Build(),
-		c.B().Sadd().Key(t.nodesKey()).Member(id).Build(),
-	) {
-		if err := r.Error(); err != nil {
-			return t.b.wrap(ctx, "cluster heartbeat", err)
-		}
+	none := "0"
+	if orNone {
+		none = "1"
 	}
-	return nil
+	n, err := clusterSwapScript.Exec(ctx, c, []string{t.nodeKey(id)},
+		[]string{string(expected), string(record), strconv.FormatInt(ttl.Milliseconds(), 10), none}).AsInt64()
+	if err != nil {
+		return t.b.wrap(ctx, op, err)
+	}
+	if n == 0 {
+		return cluster.ErrRecordChanged
+	}
+	return t.b.wrap(ctx, op, c.Do(ctx, c.B().Sadd().Key(t.nodesKey()).Member(id).Build()).Error())
+}
+
+// Record returns the record stored under id, nil if none.
+func (t *ClusterTransport) Record(ctx context.Context, id string) ([]byte, error) {
+	c, err := t.b.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, err := c.Do(ctx, c.B().Get().Key(t.nodeKey(id)).Build()).AsBytes()
+	if rueidis.IsRedisNil(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, t.b.wrap(ctx, "cluster record", err)
+	}
+	return b, nil
 }
 
 // Nodes returns the live records, forgetting ids whose record expired.
@@ -135,19 +188,18 @@ func (t *ClusterTransport) Nodes(ctx context.Context) (map[string][]byte, error)
 	return out, nil
 }
 
-// Leave removes the node's record.
-func (t *ClusterTransport) Leave(ctx context.Context, id string) error {
+// Leave removes the node's record, if record is the stored one.
+func (t *ClusterTransport) Leave(ctx context.Context, id string, record []byte) error {
 	c, err := t.b.conn(ctx)
 	if err != nil {
 		return err
 	}
-	for _, r := range c.DoMulti(ctx,
-		c.B().Del().Key(t.nodeKey(id)).Build(),
-		c.B().Srem().Key(t.nodesKey()).Member(id).Build(),
-	) {
-		if err := r.Error(); err != nil {
-			return t.b.wrap(ctx, "cluster leave", err)
-		}
+	n, err := clusterLeaveScript.Exec(ctx, c, []string{t.nodeKey(id)}, []string{string(record)}).AsInt64()
+	if err != nil {
+		return t.b.wrap(ctx, "cluster leave", err)
 	}
-	return nil
+	if n == 0 {
+		return nil // another run's record, or none
+	}
+	return t.b.wrap(ctx, "cluster leave", c.Do(ctx, c.B().Srem().Key(t.nodesKey()).Member(id).Build()).Error())
 }

@@ -202,3 +202,47 @@ func TestClosed(t *testing.T) {
 		t.Errorf("Save after Close: %v, want ErrClosed", err)
 	}
 }
+
+// TestStats: the backend counts Redis's error replies, the calls that
+// found it unreachable and the subscriptions it lost.
+func TestStats(t *testing.T) {
+	srv := redistest.StartOwn(t)
+	b := open(t, redis.Config{URL: srv.URL()})
+	c := cache.New(b.Cache(), cache.Config{NodeID: "n1"})
+	ctx := t.Context()
+	must(t, b.Ping(ctx))
+	if s := b.Stats(); s != (redis.Stats{}) {
+		t.Fatalf("Stats before any failure = %+v", s)
+	}
+	must(t, c.Push(ctx, "list", 1))
+	if _, err := c.Load(ctx, "list"); !errors.Is(err, cache.ErrWrongType) {
+		t.Fatalf("Load of a list = %v, want ErrWrongType", err)
+	}
+	if s := b.Stats(); s.ReplyErrors != 1 || s.Unavailable != 0 {
+		t.Fatalf("Stats after an error reply = %+v", s)
+	}
+
+	sctx, cancel := context.WithCancel(ctx)
+	subscribed := make(chan struct{})
+	ended := make(chan error, 1)
+	go func() {
+		var once sync.Once
+		ended <- b.Cluster().Subscribe(sctx, []string{"all"}, func() { once.Do(func() { close(subscribed) }) }, func(string, []byte) {})
+	}()
+	<-subscribed
+	srv.Stop(t)
+	failsFast(t, "Ping", b.Ping)
+	select {
+	case err := <-ended:
+		if err == nil {
+			t.Fatal("the subscription ended without an error")
+		}
+	case <-time.After(callTimeout):
+		t.Fatal("the subscription outlived Redis")
+	}
+	cancel()
+	if s := b.Stats(); s.Unavailable == 0 || s.SubscriptionsLost != 1 {
+		t.Errorf("Stats with Redis down = %+v, want unavailable calls and 1 subscription lost", s)
+	}
+	srv.Restart(t)
+}

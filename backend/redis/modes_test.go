@@ -3,12 +3,14 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cache"
+	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/internal/backendtest"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
@@ -38,6 +40,12 @@ func TestDeployments(t *testing.T) {
 		{"cluster", func(t *testing.T) redis.Config {
 			return redis.Config{ClusterAddrs: []string{redistest.StartOwn(t, redistest.Cluster()).Addr()}}
 		}},
+		{"cluster of 3 masters", func(t *testing.T) redis.Config {
+			return redis.Config{ClusterAddrs: redistest.SharedCluster(t).Addrs(), Prefix: redistest.Prefix(t)}
+		}},
+		{"sentinels with replicas", func(t *testing.T) redis.Config {
+			return redis.Config{SentinelMaster: redistest.SentinelName, SentinelAddrs: redistest.StartSentinelSet(t).Addrs()}
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,6 +71,7 @@ func TestDeployments(t *testing.T) {
 			must(t, c.Push(ctx, "l", 1))
 			keys, err := c.Keys(ctx, "")
 			must(t, err)
+			slices.Sort(keys)
 			if strings.Join(keys, ",") != "k,l" {
 				t.Errorf("Keys = %q", keys)
 			}
@@ -71,8 +80,8 @@ func TestDeployments(t *testing.T) {
 	}
 }
 
-// TestClusterConformance runs the whole suite on a Redis Cluster, where
-// Redis refuses any script whose keys span slots.
+// TestClusterConformance runs the cache and chat suites on a Redis
+// Cluster, where Redis refuses any script whose keys span slots.
 func TestClusterConformance(t *testing.T) {
 	srv := redistest.StartOwn(t, redistest.Cluster())
 	backendtest.RunCache(t, backendtest.CacheBackend{NewStores: func(t *testing.T, n int, _ *backendtest.Clock) []cache.Store {
@@ -83,6 +92,101 @@ func TestClusterConformance(t *testing.T) {
 		}
 		return stores
 	}})
+	// The chat's scripts reach keys they derive from what they read: the
+	// {chat} hash tag keeps those in the slot of the keys they name.
+	t.Run("Chat", func(t *testing.T) {
+		backendtest.RunChat(t, backendtest.ChatBackend{NewNodes: func(t *testing.T, n int, _ *backendtest.Clock) []backendtest.ChatNode {
+			prefix := redistest.Prefix(t)
+			out := make([]backendtest.ChatNode, n)
+			for i := range out {
+				b := open(t, redis.Config{ClusterAddrs: []string{srv.Addr()}, Prefix: prefix})
+				out[i] = backendtest.ChatNode{Store: b.Chat(), Transport: b.Cluster()}
+			}
+			return out
+		}})
+	})
+}
+
+// TestClusterRecordsOnRedisCluster: the membership records' compare and
+// set holds on a Redis Cluster too.
+func TestClusterRecordsOnRedisCluster(t *testing.T) {
+	srv := redistest.StartOwn(t, redistest.Cluster())
+	backendtest.RunClusterRecords(t, func(t *testing.T, n int) []cluster.Transport {
+		prefix := redistest.Prefix(t)
+		out := make([]cluster.Transport, n)
+		for i := range out {
+			out[i] = open(t, redis.Config{ClusterAddrs: []string{srv.Addr()}, Prefix: prefix}).Cluster()
+		}
+		return out
+	})
+}
+
+// TestMultiShardConformance runs the suites on a Redis Cluster of three
+// masters, each with a replica, where keys spread over the shards and
+// Redis refuses any script whose keys span slots.
+func TestMultiShardConformance(t *testing.T) {
+	srv := redistest.SharedCluster(t)
+	open := func(t *testing.T, prefix string, now func() time.Time) *redis.Backend {
+		t.Helper()
+		return open(t, redis.Config{ClusterAddrs: srv.Addrs(), Prefix: prefix, Now: now})
+	}
+	t.Run("Tasks", func(t *testing.T) {
+		backendtest.RunTasks(t, backendtest.TaskBackend{
+			NewStores: func(t *testing.T, n int, clock *backendtest.Clock) []backendtest.TaskStore {
+				prefix := redistest.Prefix(t)
+				stores := make([]backendtest.TaskStore, n)
+				for i := range stores {
+					stores[i] = open(t, prefix, clock.Now).Tasks()
+				}
+				return stores
+			},
+		})
+	})
+	t.Run("Cache", func(t *testing.T) {
+		backendtest.RunCache(t, backendtest.CacheBackend{NewStores: func(t *testing.T, n int, _ *backendtest.Clock) []cache.Store {
+			prefix := redistest.Prefix(t)
+			stores := make([]cache.Store, n)
+			for i := range stores {
+				stores[i] = open(t, prefix, nil).Cache()
+			}
+			return stores
+		}})
+	})
+	t.Run("Cluster", func(t *testing.T) {
+		backendtest.RunCluster(t, backendtest.ClusterBackend{
+			NewTransports: func(t *testing.T, n int) []cluster.Transport {
+				prefix := redistest.Prefix(t)
+				out := make([]cluster.Transport, n)
+				for i := range out {
+					out[i] = open(t, prefix, nil).Cluster()
+				}
+				return out
+			},
+			Publish: func(t *testing.T, tr cluster.Transport, channel string, raw []byte) {
+				if err := tr.Publish(context.Background(), channel, raw); err != nil {
+					t.Fatal(err)
+				}
+			},
+		})
+	})
+	t.Run("Chat", func(t *testing.T) {
+		backendtest.RunChat(t, backendtest.ChatBackend{NewNodes: func(t *testing.T, n int, _ *backendtest.Clock) []backendtest.ChatNode {
+			prefix := redistest.Prefix(t)
+			out := make([]backendtest.ChatNode, n)
+			for i := range out {
+				b := open(t, prefix, nil)
+				out[i] = backendtest.ChatNode{Store: b.Chat(), Transport: b.Cluster()}
+			}
+			t.Cleanup(func() {
+				ctx := context.Background()
+				rooms, _ := out[0].Store.List(ctx)
+				for _, r := range rooms {
+					_ = out[0].Store.Destroy(ctx, r)
+				}
+			})
+			return out
+		}})
+	})
 }
 
 func TestWrongPassword(t *testing.T) {

@@ -74,6 +74,7 @@ func (b *Backend) subscribe(ctx context.Context, op string, channels []string, s
 	if err == nil {
 		err = errors.New("subscription ended")
 	}
+	b.subscriptionsLost.Add(1)
 	return b.wrap(ctx, op, err)
 }
 

@@ -113,6 +113,10 @@ type Backend struct {
 
 	client atomic.Pointer[rueidis.Client] // set once connected
 
+	replyErrors       atomic.Uint64 // error replies from Redis
+	unavailable       atomic.Uint64 // calls that failed because Redis was unreachable
+	subscriptionsLost atomic.Uint64
+
 	mu      sync.Mutex
 	closed  bool      // guarded by mu
 	lastTry time.Time // guarded by mu; of the last failed connection
@@ -185,13 +189,30 @@ func clientOption(cfg Config) (rueidis.ClientOption, error) {
 	opt.ConnWriteTimeout = cfg.IOTimeout
 	// rueidis retries read-only commands on network errors; bound it, so
 	// that a call fails fast while Redis is down.
-	opt.RetryDelay = func(attempts int, _ rueidis.Completed, _ error) time.Duration {
-		if attempts >= 2 {
+	opt.RetryDelay = func(attempts int, cmd rueidis.Completed, _ error) time.Duration {
+		if attempts >= 2 || isSubscribe(cmd) {
 			return -1
 		}
 		return time.Duration(attempts+1) * 20 * time.Millisecond
 	}
 	return opt, nil
+}
+
+// isSubscribe reports whether cmd starts a subscription. The client
+// would otherwise make a broken subscription again by itself, and after a
+// Redis restart such a subscription was seen delivering nothing while it
+// looked alive; instead the subscriber gets the error at once and makes a
+// new one (see subscribe).
+func isSubscribe(cmd rueidis.Completed) bool {
+	c := cmd.Commands()
+	if len(c) == 0 {
+		return false
+	}
+	switch strings.ToUpper(c[0]) {
+	case "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE":
+		return true
+	}
+	return false
 }
 
 // checkPrefix refuses a prefix whose braces would make Redis Cluster hash
@@ -299,6 +320,9 @@ func (b *Backend) wrap(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("redis: %s: %w", op, err)
 	}
 	if rerr, ok := rueidis.IsRedisErr(err); ok {
+		if !rerr.IsNil() {
+			b.replyErrors.Add(1)
+		}
 		if strings.HasPrefix(rerr.Error(), "WRONGTYPE") {
 			return fmt.Errorf("redis: %s: %w", op, cache.ErrWrongType)
 		}
@@ -315,5 +339,27 @@ func (b *Backend) wrap(ctx context.Context, op string, err error) error {
 			return ErrClosed
 		}
 	}
+	b.unavailable.Add(1)
 	return temporaryError{fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)}
+}
+
+// Stats are the backend's counters since Open.
+type Stats struct {
+	// ReplyErrors counts the error replies from Redis.
+	ReplyErrors uint64
+	// Unavailable counts the calls that failed because Redis could not
+	// be reached (refused, timed out, failed over).
+	Unavailable uint64
+	// SubscriptionsLost counts the subscriptions that failed and were
+	// made again.
+	SubscriptionsLost uint64
+}
+
+// Stats returns the backend's counters. It takes no lock.
+func (b *Backend) Stats() Stats {
+	return Stats{
+		ReplyErrors:       b.replyErrors.Load(),
+		Unavailable:       b.unavailable.Load(),
+		SubscriptionsLost: b.subscriptionsLost.Load(),
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -250,5 +251,106 @@ func TestRedisRestartWhileFinishing(t *testing.T) {
 	})
 	if s, c := starts.Load(), completions.Load(); s != 1 || c != 1 {
 		t.Fatalf("the task started %d times and completed %d times, want once", s, c)
+	}
+}
+
+// leaseRecorder is a TaskStore that keeps, per task id, the lease deadline
+// Redis stored for its last fetch, and renews no lease.
+type leaseRecorder struct {
+	*redis.TaskStore
+	mu    sync.Mutex
+	until map[string]time.Time // guarded by mu
+}
+
+func (s *leaseRecorder) keep(d *task.Delivery) {
+	if d != nil {
+		s.mu.Lock()
+		s.until[d.ID] = d.LeaseUntil
+		s.mu.Unlock()
+	}
+}
+
+func (s *leaseRecorder) leaseUntil(id string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.until[id]
+}
+
+func (s *leaseRecorder) Fetch(ctx context.Context, queue, worker string, lease time.Duration) (*task.Delivery, error) {
+	d, err := s.TaskStore.Fetch(ctx, queue, worker, lease)
+	s.keep(d)
+	return d, err
+}
+
+func (s *leaseRecorder) AckFetch(ctx context.Context, d *task.Delivery, worker string, lease time.Duration) (*task.Delivery, bool, error) {
+	next, acked, err := s.TaskStore.AckFetch(ctx, d, worker, lease)
+	s.keep(next)
+	return next, acked, err
+}
+
+func (s *leaseRecorder) Extend(context.Context, string, []task.Lease, time.Duration) ([]bool, error) {
+	return nil, errors.New("renewal refused by the test")
+}
+
+// TestLeaseHeldEndsWithRedisLease: LeaseHeld never says true once the
+// lease Redis holds has lapsed. Redis keeps deadlines in whole
+// milliseconds, rounded down, so a node counting the lease from the time
+// it sent the call must end it a little early.
+func TestLeaseHeldEndsWithRedisLease(t *testing.T) {
+	b, err := redis.Open(redis.Config{URL: redistest.Shared(t).URL(), Prefix: redistest.Prefix(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	store := &leaseRecorder{TaskStore: b.Tasks(), until: map[string]time.Time{}}
+	const tasks = 5
+	var mu sync.Mutex
+	var late []string // guarded by mu
+	m := task.New()
+	_ = m.Register(&task.Definition{Name: "watch", Handler: task.HandlerFunc(func(ctx context.Context, tk *task.Task) error {
+		until := store.leaseUntil(tk.ID)
+		for {
+			before := time.Now()
+			if !tk.LeaseHeld() {
+				break
+			}
+			if !before.Before(until) {
+				mu.Lock()
+				late = append(late, fmt.Sprintf("task %s attempt %d: LeaseHeld true at %s, the lease Redis holds lapsed at %s",
+					tk.ID, tk.Attempt, before.Format("15:04:05.000000"), until.Format("15:04:05.000000")))
+				mu.Unlock()
+				break
+			}
+		}
+		return nil
+	})})
+	ctx := context.Background()
+	if err := m.Start(ctx, store, task.Config{Concurrency: 1, Lease: 50 * time.Millisecond, PollInterval: 10 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_ = m.Stop(sctx)
+	}()
+	for range tasks {
+		if _, err := m.Enqueue(ctx, "watch", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	poll(t, "every task run", func(ctx context.Context) error {
+		c, err := store.Counts(ctx, task.DefaultQueue)
+		if err != nil {
+			return err
+		}
+		if c.Processed != tasks {
+			return fmt.Errorf("counts %+v", c)
+		}
+		return nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for _, msg := range late {
+		t.Error(msg)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,6 +55,13 @@ func RunCluster(t *testing.T, b ClusterBackend) {
 		{"WrongToken", testWrongToken},
 		{"ReplayAfterRestart", testReplayAfterRestart},
 		{"GhostRecord", testGhostRecord},
+		{"Records", func(t *testing.T, b ClusterBackend) { RunClusterRecords(t, b.NewTransports) }},
+		{"TakeoverDeadProcess", testTakeoverDeadProcess},
+		{"TakeoverStaleRecord", testTakeoverStaleRecord},
+		{"RenewedRecordRefused", testRenewedRecordRefused},
+		{"TakeoverRace", testTakeoverRace},
+		{"TakenOverStepsDown", testTakenOverStepsDown},
+		{"EarlierRunWrittenBack", testEarlierRunWrittenBack},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,6 +108,16 @@ func startNodes(t *testing.T, trs []cluster.Transport, setup func(i int, c *clus
 		return true
 	})
 	return nodes
+}
+
+// slowConfig is a node's configuration with a long heartbeat interval:
+// a node that watched a record before taking it over would take seconds
+// to start, one that decided at once does not.
+func slowConfig(id string) cluster.Config {
+	cfg := clusterConfig(id)
+	cfg.HeartbeatInterval = 5 * time.Second
+	cfg.NodeTTL = 20 * time.Second
+	return cfg
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -153,14 +171,22 @@ func testMembership(t *testing.T, b ClusterBackend) {
 	}
 }
 
+// testDuplicateID: a second node-1 is refused while node-1 runs; on
+// Linux at once, since node-1's process runs on this machine (a watch
+// would take TakeoverHeartbeats of its long heartbeat intervals).
 func testDuplicateID(t *testing.T, b ClusterBackend) {
 	trs := b.NewTransports(t, 2)
 	startNodes(t, trs[:1], nil)
 	dup := cluster.New()
-	err := dup.Start(context.Background(), trs[1], clusterConfig("node-1"))
+	start := time.Now()
+	err := dup.Start(context.Background(), trs[1], slowConfig("node-1"))
 	if !errors.Is(err, cluster.ErrDuplicateNode) {
 		t.Fatalf("second node-1 started: %v", err)
 	}
+	if d := time.Since(start); runtime.GOOS == "linux" && d >= slowConfig("").HeartbeatInterval {
+		t.Fatalf("refused after %s: the running process should have been seen at once", d)
+	}
+	t.Logf("refused: %v", err)
 	_ = dup.Stop(context.Background())
 }
 
@@ -663,7 +689,7 @@ func testGhostRecord(t *testing.T, b ClusterBackend) {
 		t.Fatal(err)
 	}
 	// Written back for an hour: as good as no expiry for this test.
-	if err := trs[0].Heartbeat(ctx, "node-2", ghost, time.Hour); err != nil {
+	if err := trs[0].Join(ctx, "node-2", ghost, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the ghost no member", func() bool {
@@ -692,5 +718,374 @@ func testGhostRecord(t *testing.T, b ClusterBackend) {
 	waitFor(t, "node-2 a member again", func() bool { return slices.Contains(nodes[0].Members(), "node-2") })
 	if r, err := nodes[0].Do(ctx, "who", nil, cluster.ToNode("node-2")); err != nil || r.Node != "node-2" {
 		t.Fatalf("call to the restarted node-2: %+v, %v", r, err)
+	}
+}
+
+// noSuchPID is a pid no process has: Linux hands out pids below
+// PID_MAX_LIMIT, 1<<22.
+const noSuchPID = 1<<22 + 1
+
+// otherMachine is a Node.Process written on another machine: no node of
+// this test can look its pid up.
+const otherMachine = "linux/00000000-0000-0000-0000-000000000000/pid:[1]/12345"
+
+// runRecord is a signed record of a run of id that no Cluster of the
+// test runs, started at startedAt, with process and pid as its Node
+// says; written now and counting for an hour unless replaced.
+func runRecord(id, instance, process string, pid int, startedAt time.Time) []byte {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	return cluster.SignRecord(ClusterToken, cluster.Node{ID: id, Instance: instance, Host: "elsewhere", PID: pid, Process: process,
+		StartedAt: startedAt.UTC().Truncate(time.Millisecond), Version: "test", WrittenAt: now, ExpiresAt: now.Add(time.Hour)})
+}
+
+// member returns id's membership record as the cluster reads it.
+func member(t *testing.T, tr cluster.Transport, id string) (cluster.Node, bool) {
+	t.Helper()
+	nodes, err := cluster.ReadNodes(context.Background(), tr, []byte(ClusterToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		if n.ID == id {
+			return n, true
+		}
+	}
+	return cluster.Node{}, false
+}
+
+// storedRecord returns the bytes stored under id.
+func storedRecord(t *testing.T, tr cluster.Transport, id string) []byte {
+	t.Helper()
+	recs, err := tr.Nodes(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs[id]
+}
+
+// startNode starts a Cluster with cfg on tr, stopped when t ends.
+func startNode(t *testing.T, tr cluster.Transport, cfg cluster.Config) (*cluster.Cluster, error) {
+	t.Helper()
+	c := cluster.New()
+	err := c.Start(context.Background(), tr, cfg)
+	if err == nil {
+		t.Cleanup(func() { _ = c.Stop(context.Background()) })
+	}
+	return c, err
+}
+
+// RunClusterRecords runs the conformance cases of a Transport's
+// membership records: Join refuses a stored id; Replace, Heartbeat and
+// Leave write only over the record they expect, atomically, so that of
+// several nodes replacing one record exactly one wins.
+func RunClusterRecords(t *testing.T, newTransports func(t *testing.T, n int) []cluster.Transport) {
+	t.Helper()
+	trs := newTransports(t, 4)
+	ctx := context.Background()
+	tr := trs[0]
+	rec := func(s string) []byte { return []byte(`{"r":"` + s + `"}`) }
+	is := func(id string, want []byte) {
+		t.Helper()
+		if got := storedRecord(t, tr, id); !bytes.Equal(got, want) {
+			t.Fatalf("listed under %s: %q, want %q", id, got, want)
+		}
+		got, err := trs[3].Record(ctx, id)
+		if err != nil || !bytes.Equal(got, want) || (want == nil) != (got == nil) {
+			t.Fatalf("Record(%s) = %q, %v; want %q", id, got, err, want)
+		}
+	}
+	must := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	changed := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, cluster.ErrRecordChanged) {
+			t.Fatalf("%s = %v, want ErrRecordChanged", what, err)
+		}
+	}
+	must("Join", tr.Join(ctx, "n", rec("a"), time.Minute))
+	if err := trs[1].Join(ctx, "n", rec("x"), time.Minute); !errors.Is(err, cluster.ErrDuplicateNode) {
+		t.Fatalf("Join over a stored record = %v, want ErrDuplicateNode", err)
+	}
+	is("n", rec("a"))
+	changed("Replace of a record not stored", trs[1].Replace(ctx, "n", rec("x"), rec("b"), time.Minute))
+	is("n", rec("a"))
+	must("Replace", trs[1].Replace(ctx, "n", rec("a"), rec("b"), time.Minute))
+	is("n", rec("b"))
+	changed("Heartbeat over another run's record", tr.Heartbeat(ctx, "n", rec("a"), rec("c"), time.Minute))
+	is("n", rec("b"))
+	must("Heartbeat", trs[1].Heartbeat(ctx, "n", rec("b"), rec("c"), time.Minute))
+	is("n", rec("c"))
+	must("Leave of another run's record", tr.Leave(ctx, "n", rec("b")))
+	is("n", rec("c"))
+	must("Leave", trs[1].Leave(ctx, "n", rec("c")))
+	is("n", nil)
+	changed("Replace of no record", tr.Replace(ctx, "n", rec("c"), rec("d"), time.Minute))
+	is("n", nil)
+	must("Heartbeat of no record (the server restarted empty)", tr.Heartbeat(ctx, "n", rec("c"), rec("d"), time.Minute))
+	is("n", rec("d"))
+
+	// A record that expired is none.
+	must("Join", tr.Join(ctx, "brief", rec("e"), 100*time.Millisecond))
+	waitFor(t, "the record to expire", func() bool { return storedRecord(t, tr, "brief") == nil })
+	changed("Replace of an expired record", tr.Replace(ctx, "brief", rec("e"), rec("f"), time.Minute))
+	must("Join after expiry", tr.Join(ctx, "brief", rec("g"), time.Minute))
+
+	// Many replace one record at once: exactly one wins.
+	for round := range 5 {
+		id := "race-" + strconv.Itoa(round)
+		must("Join", tr.Join(ctx, id, rec("old"), time.Minute))
+		const racers = 8
+		errs := make([]error, racers)
+		var wg sync.WaitGroup
+		gate := make(chan struct{})
+		for i := range racers {
+			wg.Go(func() {
+				<-gate
+				errs[i] = trs[i%len(trs)].Replace(ctx, id, rec("old"), rec("new-"+strconv.Itoa(i)), time.Minute)
+			})
+		}
+		close(gate)
+		wg.Wait()
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && winner >= 0:
+				t.Fatalf("round %d: racers %d and %d both replaced the record", round, winner, i)
+			case err == nil:
+				winner = i
+			default:
+				changed("a racer that lost", err)
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("round %d: no racer replaced the record: %v", round, errs)
+		}
+		is(id, rec("new-"+strconv.Itoa(winner)))
+	}
+}
+
+// testTakeoverDeadProcess: a record whose process ran on this machine
+// and is gone (a node killed a moment ago) is taken over at once, long
+// before the record expires and without watching it.
+func testTakeoverDeadProcess(t *testing.T, b ClusterBackend) {
+	trs := b.NewTransports(t, 2)
+	startNodes(t, trs[:1], nil)
+	self, _ := member(t, trs[0], "node-1") // this process, as a record says it
+	if runtime.GOOS == "linux" && self.Process == "" {
+		t.Fatalf("a node on Linux records no process identity: %+v", self)
+	}
+	ctx := context.Background()
+	dead := runRecord("node-9", "killed-run", self.Process, noSuchPID, time.Now().Add(-time.Minute))
+	if err := trs[1].Join(ctx, "node-9", dead, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	cfg := slowConfig("node-9")
+	if self.Process == "" {
+		cfg = clusterConfig("node-9") // no pids to look up: it watches
+	}
+	start := time.Now()
+	again, err := startNode(t, trs[1], cfg)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("restart under the id of a dead process: %v", err)
+	}
+	if self.Process != "" && took >= cfg.HeartbeatInterval {
+		t.Fatalf("took the id over after %s: it watched the record instead of seeing its process gone", took)
+	}
+	if n, ok := member(t, trs[0], "node-9"); !ok || n.Instance != again.Instance() {
+		t.Fatalf("node-9's record is %+v (listed: %v), want the new run's (%s)", n, ok, again.Instance())
+	}
+	t.Logf("took a dead process's id over in %s", took)
+}
+
+// testTakeoverStaleRecord: a record from another machine that nobody
+// renews (its node died there) is taken over once it has not been
+// renewed for TakeoverHeartbeats intervals, not at its expiry an hour on.
+func testTakeoverStaleRecord(t *testing.T, b ClusterBackend) {
+	trs := b.NewTransports(t, 1)
+	ctx := context.Background()
+	stale := runRecord("node-9", "frozen-run", otherMachine, 4242, time.Now().Add(-time.Minute))
+	if err := trs[0].Join(ctx, "node-9", stale, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	cfg := clusterConfig("node-9")
+	start := time.Now()
+	again, err := startNode(t, trs[0], cfg)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("restart under the id of a stale record: %v", err)
+	}
+	if want := cluster.TakeoverHeartbeats * cfg.HeartbeatInterval; took < want {
+		t.Fatalf("took the id over after %s, before the record could have been renewed (%s)", took, want)
+	}
+	if took > 10*time.Second {
+		t.Fatalf("took the id over after %s", took)
+	}
+	if n, ok := member(t, trs[0], "node-9"); !ok || n.Instance != again.Instance() {
+		t.Fatalf("node-9's record is %+v (listed: %v), want the new run's", n, ok)
+	}
+	t.Logf("took a stale record over in %s", took)
+}
+
+// testRenewedRecordRefused: a record from another machine that its run
+// keeps renewing is a live node: refused, and never written over.
+func testRenewedRecordRefused(t *testing.T, b ClusterBackend) {
+	trs := b.NewTransports(t, 2)
+	ctx := context.Background()
+	started := time.Now().Add(-time.Minute)
+	prev := runRecord("node-9", "live-run", otherMachine, 4242, started)
+	if err := trs[0].Join(ctx, "node-9", prev, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	renewErr := make(chan error, 1)
+	go func() {
+		// Renewed more often than the starting node's interval.
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				renewErr <- nil
+				return
+			case <-tick.C:
+			}
+			next := runRecord("node-9", "live-run", otherMachine, 4242, started)
+			if err := trs[0].Heartbeat(ctx, "node-9", prev, next, time.Hour); err != nil {
+				renewErr <- err
+				return
+			}
+			prev = next
+		}
+	}()
+	start := time.Now()
+	_, err := startNode(t, trs[1], clusterConfig("node-9"))
+	took := time.Since(start)
+	close(stop)
+	if err := <-renewErr; err != nil {
+		t.Fatalf("the live run could not renew its record: the starting node wrote over it: %v", err)
+	}
+	if !errors.Is(err, cluster.ErrDuplicateNode) {
+		t.Fatalf("start under a renewed record = %v, want ErrDuplicateNode", err)
+	}
+	if n, ok := member(t, trs[0], "node-9"); !ok || n.Instance != "live-run" {
+		t.Fatalf("node-9's record is %+v (listed: %v), want the live run's", n, ok)
+	}
+	t.Logf("refused after %s: %v", took, err)
+}
+
+// testTakeoverRace: two nodes start at once under the id of a dead run:
+// one takes it over, the other is refused (the winner is live).
+func testTakeoverRace(t *testing.T, b ClusterBackend) {
+	trs := b.NewTransports(t, 3)
+	startNodes(t, trs[:1], nil)
+	self, _ := member(t, trs[0], "node-1")
+	ctx := context.Background()
+	for round := range 3 {
+		id := "race-" + strconv.Itoa(round)
+		dead := runRecord(id, "killed-run", self.Process, noSuchPID, time.Now().Add(-time.Minute))
+		if err := trs[0].Join(ctx, id, dead, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		var nodes [2]*cluster.Cluster
+		var errs [2]error
+		var wg sync.WaitGroup
+		gate := make(chan struct{})
+		for i := range nodes {
+			wg.Go(func() {
+				<-gate
+				nodes[i], errs[i] = startNode(t, trs[1+i], clusterConfig(id))
+			})
+		}
+		close(gate)
+		wg.Wait()
+		var winner *cluster.Cluster
+		for i, err := range errs {
+			switch {
+			case err == nil && winner != nil:
+				t.Fatalf("%s: both nodes took the id over", id)
+			case err == nil:
+				winner = nodes[i]
+			case !errors.Is(err, cluster.ErrDuplicateNode):
+				t.Fatalf("%s: the loser failed with %v, want ErrDuplicateNode", id, err)
+			}
+		}
+		if winner == nil {
+			t.Fatalf("%s: neither node took the id over: %v", id, errs)
+		}
+		if n, ok := member(t, trs[0], id); !ok || n.Instance != winner.Instance() {
+			t.Fatalf("%s: the record is %+v, want the winner's", id, n)
+		}
+	}
+}
+
+// replaceStored replaces whatever tr stores under id with rec, as
+// another run of the node taking the id over would, trying again while
+// the running node's heartbeat changes it under the compare and set.
+func replaceStored(t *testing.T, tr cluster.Transport, id string, rec []byte) {
+	t.Helper()
+	waitFor(t, "the record replaced", func() bool {
+		err := tr.Replace(context.Background(), id, storedRecord(t, tr, id), rec, time.Hour)
+		if err != nil && !errors.Is(err, cluster.ErrRecordChanged) {
+			t.Fatal(err)
+		}
+		return err == nil
+	})
+}
+
+// testTakenOverStepsDown: a node whose id a later run took over (it was
+// frozen meanwhile, say) stops claiming the id at its next heartbeat: not
+// ready, and it writes nothing over the later run's record, answers no
+// calls under the id and leaves nothing when it stops.
+func testTakenOverStepsDown(t *testing.T, b ClusterBackend) {
+	trs := b.NewTransports(t, 2)
+	nodes := startNodes(t, trs, func(i int, c *cluster.Cluster, cfg *cluster.Config) { c.Handle("who", whoAmI(c)) })
+	old := nodes[0]
+	ctx := context.Background()
+	later := runRecord("node-1", "later-run", otherMachine, 4242, time.Now().Add(time.Second))
+	replaceStored(t, trs[1], "node-1", later)
+	waitFor(t, "node-1 steps down", func() bool { return errors.Is(old.Ready(), cluster.ErrTakenOver) })
+	t.Logf("stepped down: %v", old.Ready())
+	unchanged := func(what string) {
+		t.Helper()
+		for end := time.Now().Add(10 * clusterConfig("").HeartbeatInterval); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+			if got := storedRecord(t, trs[1], "node-1"); !bytes.Equal(got, later) {
+				t.Fatalf("%s: node-1's record is %q, want the later run's", what, got)
+			}
+		}
+	}
+	unchanged("after stepping down")
+	cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if r, err := nodes[1].Do(cctx, "who", nil, cluster.ToNode("node-1")); !errors.Is(err, cluster.ErrTimeout) {
+		t.Fatalf("a call to node-1 = %+v, %v: the node that stepped down answered it", r, err)
+	}
+	if err := old.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	unchanged("after it stopped")
+	if !slices.Contains(nodes[1].Members(), "node-1") {
+		t.Fatalf("node-2 dropped node-1, the later run: %v", nodes[1].Members())
+	}
+}
+
+// testEarlierRunWrittenBack: a record of an earlier run written back
+// over a running node's (which needs no token, only the backend) does
+// not put it out: it writes its own back at its next heartbeat.
+func testEarlierRunWrittenBack(t *testing.T, b ClusterBackend) {
+	trs := b.NewTransports(t, 1)
+	n := startNodes(t, trs, nil)[0]
+	earlier := runRecord("node-1", "earlier-run", otherMachine, 4242, time.Now().Add(-time.Hour))
+	replaceStored(t, trs[0], "node-1", earlier)
+	waitFor(t, "node-1's own record back", func() bool {
+		m, ok := member(t, trs[0], "node-1")
+		return ok && m.Instance == n.Instance()
+	})
+	if err := n.Ready(); err != nil {
+		t.Fatalf("node-1 not ready after an earlier run's record was written back: %v", err)
 	}
 }

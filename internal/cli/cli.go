@@ -219,7 +219,11 @@ func (a *cmd) cmdRun(args []string, stdout, stderr io.Writer) int {
 		defer link.Close()
 	}
 	if err := a.Start(context.Background()); err != nil {
-		workerStartFailed(link, a.Logger(), err)
+		if workerStartFailed(link, a.Logger(), err) && errors.Is(err, cluster.ErrDuplicateNode) {
+			// The supervisor logs a held name once and retries with
+			// backoff: a line per attempt would flood its log.
+			return ExitUsage
+		}
 		fmt.Fprintf(stderr, "%s: %v%s\n", a.prog, oneLine(err), hint(err))
 		return ExitUsage
 	}

@@ -259,14 +259,17 @@ func (a *cmd) supervised(link *supervisor.Link) (wait func()) {
 	return wg.Wait
 }
 
-// workerStartFailed tells the supervisor why the node did not start.
-func workerStartFailed(link *supervisor.Link, logger *slog.Logger, err error) {
+// workerStartFailed tells the supervisor why the node did not start, and
+// reports whether it could.
+func workerStartFailed(link *supervisor.Link, logger *slog.Logger, err error) bool {
 	if link == nil {
-		return
+		return false
 	}
 	if ferr := link.Failed(err, errors.Is(err, cluster.ErrDuplicateNode)); ferr != nil {
 		logger.Warn("cannot tell the supervisor why the node did not start", "error", ferr.Error())
+		return false
 	}
+	return true
 }
 
 // tokenFilePath is where startCluster keeps a token it generated, beside its

@@ -1,5 +1,7 @@
 // Package logging builds the node's log/slog logger: text on a terminal,
-// JSON otherwise, every line carrying the node id.
+// JSON otherwise, every line carrying the node id, and identical lines at
+// WARN or above written at most once per DefaultRepeatInterval (see
+// NewRepeatLimiter).
 package logging
 
 import (
@@ -27,6 +29,8 @@ func ParseLevel(s string) (slog.Level, error) {
 
 // New returns a logger writing to w at level, in format text, json or auto
 // (text when w is a terminal, JSON otherwise), with node on every line.
+// An identical line at WARN or above is written at most once per
+// DefaultRepeatInterval; the next one says how many were held back.
 func New(w io.Writer, format, level, node string) (*slog.Logger, error) {
 	lvl, err := ParseLevel(level)
 	if err != nil {
@@ -48,6 +52,7 @@ func New(w io.Writer, format, level, node string) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("logging: unknown format %q (want text, json or auto)", format)
 	}
+	h = NewRepeatLimiter(h, DefaultRepeatInterval, nil)
 	return slog.New(h).With(slog.String("node", node)), nil
 }
 

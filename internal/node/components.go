@@ -33,6 +33,7 @@ func HTTPConfig(c config.Config) httpt.Config {
 		IdleTimeout:              h.IdleTimeout,
 		MaxHeaderBytes:           h.MaxHeaderBytes,
 		MaxBodyBytes:             h.MaxBodyBytes,
+		MaxBodyBytesInFlight:     h.MaxBodyBytesInFlight,
 		ActionPath:               h.ActionPath,
 		RootEndpointType:         h.RootEndpointType,
 		PublicDir:                h.PublicDir,
@@ -68,12 +69,18 @@ func OpenAPI(c config.Config, actions httpt.Actions, routes *httpt.Routes) ([]by
 func TCPConfig(c config.Config) tcp.Config {
 	t := c.TCP
 	return tcp.Config{
-		Addr:         t.Addr,
-		TLSCert:      t.TLSCert,
-		TLSKey:       t.TLSKey,
-		MaxLineBytes: t.MaxLineBytes,
-		MaxInFlight:  t.MaxInFlight,
-		IdleTimeout:  t.IdleTimeout,
+		Addr:                t.Addr,
+		TLSCert:             t.TLSCert,
+		TLSKey:              t.TLSKey,
+		MaxLineBytes:        t.MaxLineBytes,
+		MaxInFlight:         t.MaxInFlight,
+		IdleTimeout:         t.IdleTimeout,
+		MaxConnections:      t.MaxConnections,
+		MaxConnectionsPerIP: t.MaxConnectionsPerIP,
+		MaxParams:           t.MaxParams,
+		MaxParamsBytes:      t.MaxParamsBytes,
+		MaxQueuedMessages:   t.MaxQueuedMessages,
+		MaxQueuedBytes:      t.MaxQueuedBytes,
 	}
 }
 
@@ -82,11 +89,17 @@ func TCPConfig(c config.Config) tcp.Config {
 func WebSocketConfig(c config.Config) ws.Config {
 	w := c.WebSocket
 	return ws.Config{
-		Path:           w.Path,
-		AllowedOrigins: w.AllowedOrigins,
-		MaxFrameBytes:  w.MaxFrameBytes,
-		MaxInFlight:    w.MaxInFlight,
-		PingInterval:   w.PingInterval,
+		Path:                w.Path,
+		AllowedOrigins:      w.AllowedOrigins,
+		MaxFrameBytes:       w.MaxFrameBytes,
+		MaxInFlight:         w.MaxInFlight,
+		PingInterval:        w.PingInterval,
+		MaxConnections:      w.MaxConnections,
+		MaxConnectionsPerIP: w.MaxConnectionsPerIP,
+		MaxParams:           w.MaxParams,
+		MaxParamsBytes:      w.MaxParamsBytes,
+		MaxQueuedMessages:   w.MaxQueuedMessages,
+		MaxQueuedBytes:      w.MaxQueuedBytes,
 	}
 }
 

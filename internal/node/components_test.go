@@ -93,15 +93,21 @@ func TestMappedDefaults(t *testing.T) {
 
 	h := HTTPConfig(c)
 	if h.Addr != httpt.DefaultAddr || h.ReadTimeout != httpt.DefaultReadTimeout || h.MaxBodyBytes != httpt.DefaultMaxBodyBytes ||
-		h.ActionPath != httpt.DefaultActionPath || h.RootEndpointType != httpt.RootFile || h.PublicDir != httpt.DefaultPublicDir {
+		h.MaxBodyBytesInFlight != httpt.DefaultMaxBodyBytesInFlight || h.ActionPath != httpt.DefaultActionPath || h.RootEndpointType != httpt.RootFile || h.PublicDir != httpt.DefaultPublicDir {
 		t.Errorf("http = %+v", h)
 	}
 	if tc := TCPConfig(c); tc != (tcp.Config{Addr: tcp.DefaultAddr, MaxLineBytes: tcp.DefaultMaxLineBytes,
-		MaxInFlight: tcp.DefaultMaxInFlight, IdleTimeout: tcp.DefaultIdleTimeout}) {
+		MaxInFlight: tcp.DefaultMaxInFlight, IdleTimeout: tcp.DefaultIdleTimeout,
+		MaxConnections: tcp.DefaultMaxConnections, MaxConnectionsPerIP: tcp.DefaultMaxConnectionsPerIP,
+		MaxParams: tcp.DefaultMaxParams, MaxParamsBytes: tcp.DefaultMaxParamsBytes,
+		MaxQueuedMessages: tcp.DefaultMaxQueuedMessages, MaxQueuedBytes: tcp.DefaultMaxQueuedBytes}) {
 		t.Errorf("tcp = %+v", tc)
 	}
 	if w := WebSocketConfig(c); !reflect.DeepEqual(w, ws.Config{Path: ws.DefaultPath, MaxFrameBytes: ws.DefaultMaxFrameBytes,
-		MaxInFlight: ws.DefaultMaxInFlight, PingInterval: ws.DefaultPingInterval}) {
+		MaxInFlight: ws.DefaultMaxInFlight, PingInterval: ws.DefaultPingInterval,
+		MaxConnections: ws.DefaultMaxConnections, MaxConnectionsPerIP: ws.DefaultMaxConnectionsPerIP,
+		MaxParams: ws.DefaultMaxParams, MaxParamsBytes: ws.DefaultMaxParamsBytes,
+		MaxQueuedMessages: ws.DefaultMaxQueuedMessages, MaxQueuedBytes: ws.DefaultMaxQueuedBytes}) {
 		t.Errorf("websocket = %+v", w)
 	}
 	if r := RedisConfig(c); r.Prefix != redisb.DefaultPrefix {

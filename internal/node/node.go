@@ -15,10 +15,11 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stellarfw/stellar-go/action"
 	"github.com/stellarfw/stellar-go/backend"
@@ -28,6 +29,7 @@ import (
 	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/event"
+	"github.com/stellarfw/stellar-go/internal/metrics"
 	"github.com/stellarfw/stellar-go/internal/session"
 	"github.com/stellarfw/stellar-go/task"
 	httpt "github.com/stellarfw/stellar-go/transport/http"
@@ -73,6 +75,13 @@ type Parts struct {
 	Ready func(ctx context.Context) error
 	// Hooks are the user's start and stop code, in the order to run.
 	Hooks []Hook
+	// Metrics, when set, is the node's registry: the node registers its
+	// families on it and serves it at http.metrics_path.
+	Metrics *prometheus.Registry
+	// Version is the framework's version, for stellar_node_info.
+	Version string
+	// HTTP is the user's own HTTP on the node's listener.
+	HTTP HTTP
 	// Now, when set, is the clock of the memory backend's cache and task
 	// queues and of the task Manager (due times, the scheduler); the
 	// cluster keeps real time. For tests.
@@ -98,7 +107,8 @@ type Node struct {
 	backend   *backend.Backend
 	cache     *cache.Cache
 	inspector *task.Inspector
-	failed    chan error // a transport that stopped on its own
+	metrics   *metrics.Metrics // nil without Parts.Metrics
+	failed    chan error       // a transport that stopped on its own
 	wg        sync.WaitGroup
 
 	startedAt time.Time
@@ -142,7 +152,7 @@ func Open(cfg config.Config, logger *slog.Logger, parts Parts) (*Node, error) {
 		return nil, err
 	}
 	life, lifeDone := context.WithCancel(context.Background())
-	return &Node{
+	n := &Node{
 		life:      life,
 		lifeDone:  lifeDone,
 		cfg:       cfg,
@@ -153,7 +163,32 @@ func Open(cfg config.Config, logger *slog.Logger, parts Parts) (*Node, error) {
 		inspector: task.NewInspector(b.TaskAdmin()),
 		failed:    make(chan error, 1),
 		startedAt: time.Now(),
-	}, nil
+	}
+	if parts.Metrics != nil {
+		var redisStats func() backend.RedisStats
+		if _, ok := b.RedisStats(); ok {
+			redisStats = func() backend.RedisStats { s, _ := b.RedisStats(); return s }
+		}
+		n.metrics, err = metrics.New(metrics.Options{
+			Registry:    parts.Metrics,
+			Events:      parts.Events,
+			NodeID:      cfg.ID,
+			Version:     parts.Version,
+			Backend:     b.Name(),
+			Inspector:   n.inspector,
+			Tasks:       parts.Tasks,
+			Cluster:     parts.Cluster,
+			Connections: parts.Connections,
+			Chat:        parts.Chat,
+			Redis:       redisStats,
+		})
+		if err != nil {
+			lifeDone()
+			_ = b.Close()
+			return nil, err
+		}
+	}
+	return n, nil
 }
 
 // Cache is the node's cache.
@@ -458,12 +493,24 @@ func (n *Node) Ready(ctx context.Context) error {
 	return nil
 }
 
-// Status adds the node's figures to out, for the status action.
+// Status adds the node's figures to out, for the status action. Under
+// "limits" are the refusals of each transport's limits by reason (the
+// reasons of package internal/limit), counted since the node started.
 func (n *Node) Status(ctx context.Context, out map[string]any) {
 	out["backend"] = n.backend.Name()
+	limits := map[string]any{}
 	if n.http != nil {
-		out["http"] = map[string]any{"addr": n.http.Addr().String(), "inFlight": n.http.InFlight()}
+		out["http"] = map[string]any{"addr": n.http.Addr().String(), "inFlight": n.http.InFlight(),
+			"bodyBytesInFlight": n.http.BodyBytesInFlight()}
+		limits["http"] = n.http.Refused()
 	}
+	if n.tcp != nil {
+		limits["tcp"] = n.tcp.Refused()
+	}
+	if n.ws != nil {
+		limits["websocket"] = n.ws.Refused()
+	}
+	out["limits"] = limits
 	out["connections"] = map[string]any{
 		"tcp":       n.parts.Connections.Len(connection.TypeTCP),
 		"websocket": n.parts.Connections.Len(connection.TypeWebSocket),
@@ -655,11 +702,12 @@ func (n *Node) bind() error {
 	if cfg.HTTP.Addr == "off" {
 		return nil
 	}
-	var handlers map[string]http.Handler
 	if cfg.WebSocket.Path != "off" {
 		n.ws = ws.New(ws.Options{Config: WebSocketConfig(cfg), Logger: logger, Session: sessionOpts()})
-		path := n.ws.Path()
-		handlers = map[string]http.Handler{path: n.ws, ws.ClientPath: ws.ClientHandler(path)}
+	}
+	handlers, wrap, err := n.httpHandlers()
+	if err != nil {
+		return err
 	}
 	n.http = httpt.New(httpt.Options{
 		Config:     HTTPConfig(cfg),
@@ -672,6 +720,7 @@ func (n *Node) bind() error {
 		Logger:     logger,
 		Ready:      n.ready,
 		Handlers:   handlers,
+		Wrap:       wrap,
 	})
 	return n.http.Listen()
 }

@@ -4,10 +4,17 @@
 // it (SIGKILL) or shut it down (SIGTERM) and restart it on the same port
 // and directory.
 //
+// StartCluster runs a Redis Cluster of three masters and three replicas,
+// and StartSentinelSet a master with two replicas under three sentinels,
+// each server a process of its own, with short failure timers: a test can
+// kill a master and wait until a replica took over, fail over by hand,
+// and move slots between masters. SharedCluster shares one cluster among
+// a package's tests.
+//
 // Set STELLAR_TEST_REDIS_URL to run the tests against an existing server
 // instead; Start and Shared then use it (StartOwn never does, since it must
-// be able to stop its server). Tests sharing a server keep apart by key
-// prefix: use Prefix.
+// be able to stop its server, nor do the clusters and sentinel sets).
+// Tests sharing a server keep apart by key prefix: use Prefix.
 package redistest
 
 import (
@@ -57,10 +64,12 @@ type Server struct {
 	opts    options
 	tlsConf *tls.Config // trusts the server's certificate; TLS servers only
 
-	mu   sync.Mutex
-	port int
-	dir  string
-	proc *process // guarded by mu; nil while stopped
+	mu      sync.Mutex
+	port    int
+	busPort int    // a Redis Cluster member's bus port; 0 for others
+	nodeID  string // a Redis Cluster member's id, set once it started
+	dir     string
+	proc    *process // guarded by mu; nil while stopped
 }
 
 // An Option configures a server that the harness starts.
@@ -72,6 +81,13 @@ type options struct {
 	tls      bool
 	aof      bool
 	sentinel *Server // the master this sentinel monitors
+
+	// Set by StartCluster and StartSentinelSet for their servers.
+	clusterNode bool   // one member of a Redis Cluster of several servers
+	replicated  bool   // a server of a set whose servers replicate each other
+	replicaOf   string // host:port of the master to replicate from at start; guarded by Server.mu
+	quorum      int    // a sentinel's quorum; 0 means 1
+	fast        bool   // a sentinel that declares a master down after SentinelDownAfter
 }
 
 // AOF makes the server persist every write to an append-only file in its
@@ -168,6 +184,9 @@ func start(o options) (*Server, error) {
 	// a few.
 	for attempt := 0; ; attempt++ {
 		s.port, err = freePort()
+		if err == nil && o.clusterNode {
+			s.busPort, err = freePort()
+		}
 		if err == nil {
 			s.url = "redis://127.0.0.1:" + strconv.Itoa(s.port) + "/0"
 			scheme, auth := "redis://", ""
@@ -190,13 +209,30 @@ func start(o options) (*Server, error) {
 	}
 }
 
+var (
+	portsMu sync.Mutex
+	ports   = map[int]bool{} // guarded by portsMu; handed out by freePort
+)
+
+// freePort returns a loopback port that is free now and that it never
+// returned before in this process, so that servers started at once never
+// try the same one.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("redistest: find a free port: %w", err)
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("redistest: find a free port: %w", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		_ = l.Close()
+		portsMu.Lock()
+		taken := ports[port]
+		ports[port] = true
+		portsMu.Unlock()
+		if !taken {
+			return port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (s *Server) logFile() string { return filepath.Join(s.dir, "redis.log") }
@@ -226,7 +262,12 @@ func (s *Server) launch() error {
 		// A sentinel rewrites its config file: give it one of its own.
 		conf := filepath.Join(s.dir, "sentinel.conf")
 		host, port, _ := net.SplitHostPort(m.Addr())
-		body := "sentinel monitor " + SentinelName + " " + host + " " + port + " 1\n"
+		quorum := max(s.opts.quorum, 1)
+		body := "sentinel monitor " + SentinelName + " " + host + " " + port + " " + strconv.Itoa(quorum) + "\n"
+		if s.opts.fast {
+			body += "sentinel down-after-milliseconds " + SentinelName + " " + strconv.Itoa(int(SentinelDownAfter/time.Millisecond)) + "\n" +
+				"sentinel failover-timeout " + SentinelName + " " + strconv.Itoa(int(sentinelFailoverTimeout/time.Millisecond)) + "\n"
+		}
 		if m.opts.password != "" {
 			body += "sentinel auth-pass " + SentinelName + " " + m.opts.password + "\n"
 		}
@@ -240,8 +281,30 @@ func (s *Server) launch() error {
 	if s.opts.password != "" {
 		args = append(args, "--requirepass", s.opts.password)
 	}
-	if s.opts.cluster {
+	if s.opts.cluster || s.opts.clusterNode {
 		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(s.dir, "nodes.conf"))
+	}
+	if s.opts.clusterNode {
+		args = append(args,
+			"--cluster-port", strconv.Itoa(s.busPort),
+			"--cluster-node-timeout", strconv.Itoa(int(ClusterNodeTimeout/time.Millisecond)),
+			// A replica may take over however long its link was down (a
+			// test may have restarted it moments before), and no replica
+			// moves to another master behind the test's back.
+			"--cluster-replica-validity-factor", "0",
+			"--cluster-allow-replica-migration", "no",
+		)
+	}
+	if s.opts.replicated {
+		// Replicas sync at once rather than wait for others to join in.
+		args = append(args, "--repl-diskless-sync-delay", "0")
+	}
+	s.mu.Lock()
+	replicaOf := s.opts.replicaOf
+	s.mu.Unlock()
+	if replicaOf != "" {
+		host, port, _ := net.SplitHostPort(replicaOf)
+		args = append(args, "--replicaof", host, port)
 	}
 	cmd := exec.Command(Binary, args...)
 	dieWithParent(cmd)
@@ -255,7 +318,7 @@ func (s *Server) launch() error {
 	}()
 	deadline := time.Now().Add(startTimeout)
 	for {
-		err := s.ready()
+		err := s.ready(cmd.Process.Pid)
 		if err == nil {
 			break
 		}
@@ -276,19 +339,27 @@ func (s *Server) launch() error {
 	return nil
 }
 
-// ready reports whether the server answers and has loaded its data, and
-// for a cluster whether the cluster is up, assigning it every slot the
-// first time.
-func (s *Server) ready() error {
+// ready reports whether the server of process pid answers (not another
+// that took the port first) and has loaded its data, and for a one-node
+// cluster whether the cluster is up, assigning it every slot the first
+// time.
+func (s *Server) ready(pid int) error {
 	if _, err := s.command("PING"); err != nil {
 		return err
+	}
+	info, err := s.command("INFO", "server")
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(info, "process_id:"+strconv.Itoa(pid)+"\r\n") {
+		return errors.New("redistest: another process answers on the port")
 	}
 	if s.opts.sentinel != nil {
 		return nil
 	}
 	// Redis answers PING with an error while it loads its data, but say
 	// what is waited for rather than lean on that.
-	info, err := s.command("INFO", "persistence")
+	info, err = s.command("INFO", "persistence")
 	if err != nil {
 		return err
 	}
@@ -296,6 +367,7 @@ func (s *Server) ready() error {
 		return errors.New("redistest: still loading its data")
 	}
 	if !s.opts.cluster {
+		// A member of a cluster of several is waited for by its ClusterSet.
 		return nil
 	}
 	info, err = s.command("CLUSTER", "INFO")
@@ -328,6 +400,15 @@ func tail(path string) string {
 	}
 	if len(b) > 2000 {
 		b = b[len(b)-2000:]
+	}
+	return string(b)
+}
+
+// Log returns the server's log, to explain a failure.
+func (s *Server) Log() string {
+	b, err := os.ReadFile(s.logFile())
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
 	}
 	return string(b)
 }
@@ -493,12 +574,14 @@ func (s *Server) close() {
 }
 
 var (
-	sharedMu sync.Mutex
-	shared   *Server // guarded by sharedMu; set by Main
+	sharedMu    sync.Mutex
+	shared      *Server // guarded by sharedMu; set by Main
+	mainRunning bool    // guarded by sharedMu; Main runs the tests
 )
 
-// Main runs a package's tests with one server shared by them (see Shared),
-// stops it, runs each check (such as goleak.Find) if the tests passed, and
+// Main runs a package's tests with one server shared by them (see Shared)
+// and a cluster shared by those that ask for it (see SharedCluster), stops
+// them, runs each check (such as goleak.Find) if the tests passed, and
 // exits. Call it from TestMain.
 func Main(m *testing.M, checks ...func() error) {
 	os.Exit(runMain(m, checks))
@@ -516,10 +599,16 @@ func runMain(m *testing.M, checks []func() error) int {
 		shared = s
 		sharedMu.Unlock()
 	}
+	sharedMu.Lock()
+	mainRunning = true
+	sharedMu.Unlock()
 	code := m.Run()
 	sharedMu.Lock()
 	if shared != nil {
 		shared.close()
+	}
+	if sharedCluster != nil {
+		sharedCluster.Close()
 	}
 	sharedMu.Unlock()
 	if code != 0 {
@@ -562,6 +651,40 @@ func Prefix(t testing.TB) string {
 	return "test:" + name + ":" + hex.EncodeToString(b[:]) + ":"
 }
 
+// CommandCalls returns how many times the server has run each command
+// since it started, by lower-case name, from INFO commandstats: the
+// commands that scripts run count as well as the scripts' EVALSHA. A
+// server named by EnvURL has no port of ours to ask; for it the error
+// says so.
+func (s *Server) CommandCalls() (map[string]int64, error) {
+	if s.external {
+		return nil, errors.New("redistest: CommandCalls: not on a server named by " + EnvURL)
+	}
+	info, err := s.command("INFO", "commandstats")
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64)
+	for _, line := range strings.Split(info, "\n") {
+		// cmdstat_get:calls=2,usec=10,usec_per_call=5.00,...
+		name, stats, ok := strings.Cut(strings.TrimSpace(line), ":")
+		name, isCmd := strings.CutPrefix(name, "cmdstat_")
+		if !ok || !isCmd {
+			continue
+		}
+		for _, f := range strings.Split(stats, ",") {
+			if v, ok := strings.CutPrefix(f, "calls="); ok {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					return nil, fmt.Errorf("redistest: CommandCalls: %q: %w", line, err)
+				}
+				out[name] = n
+			}
+		}
+	}
+	return out, nil
+}
+
 // command sends one command to the server, with its password and TLS.
 func (s *Server) command(args ...string) (string, error) {
 	return dialCommand("127.0.0.1:"+strconv.Itoa(s.port), s.opts.password, s.tlsConf, args...)
@@ -592,7 +715,8 @@ func dialCommand(addr, password string, tlsConf *tls.Config, args ...string) (st
 		return "", err
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	// Generous: a test may run a script over many keys on a busy machine.
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	r := bufio.NewReader(c)
 	if password != "" {
 		if _, err := roundTrip(c, r, "AUTH", password); err != nil {

@@ -223,3 +223,26 @@ func TestNoPersistenceByDefault(t *testing.T) {
 		t.Fatalf("GET k after a restart = %q, %v; want nil", got, err)
 	}
 }
+
+func TestCommandCalls(t *testing.T) {
+	s := StartOwn(t, Password("pw"))
+	before, err := s.CommandCalls()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := s.command("SET", "k", "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, err := s.CommandCalls()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := after["set"] - before["set"]; got != 3 {
+		t.Fatalf("set calls went from %d to %d, want 3 more", before["set"], after["set"])
+	}
+	if after["info"] <= before["info"] {
+		t.Fatalf("info calls = %d then %d", before["info"], after["info"])
+	}
+}

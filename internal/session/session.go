@@ -27,6 +27,16 @@ import (
 	"github.com/stellarfw/stellar-go/chat"
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/event"
+	"github.com/stellarfw/stellar-go/internal/limit"
+)
+
+// Defaults of the limits in Options, which the transports' configs
+// export as their own.
+const (
+	DefaultMaxParams      = 64
+	DefaultMaxParamsBytes = 64 << 10
+	DefaultQueueSize      = 64
+	DefaultMaxQueuedBytes = 1 << 20
 )
 
 // Welcome is the text of the message a new connection gets first.
@@ -129,9 +139,30 @@ type Options struct {
 	Events *event.Bus
 	// MaxInFlight limits the actions running at once per connection.
 	MaxInFlight int
-	// QueueSize bounds the messages waiting to be written to a client;
-	// a client that lets it fill is disconnected. Default 64.
+	// QueueSize bounds the messages waiting to be written to a client.
+	// A reply waits for room (the client that sends faster than it
+	// reads is read from more slowly), up to 10 s; a push (a room
+	// message) that finds no room disconnects the client. Default 64.
 	QueueSize int
+	// MaxQueuedBytes bounds the bytes of the messages waiting to be
+	// written to a client, as QueueSize bounds their number. A message
+	// larger than it still goes out when the queue is empty. Default
+	// 1 MiB.
+	MaxQueuedBytes int
+	// MaxParams limits the sticky params of one connection; paramAdd of
+	// one more gets param_limit. Default 64.
+	MaxParams int
+	// MaxParamsBytes limits the bytes of the sticky params of one
+	// connection (each key plus its value as JSON); a paramAdd that
+	// would go over gets param_limit. Default 64 KiB.
+	MaxParamsBytes int
+	// Refusals, when set, counts what the limits refused, by reason
+	// (limit.Params, limit.ParamsBytes, limit.InFlight, limit.Queue).
+	Refusals *limit.Refusals
+	// ConfigSection names the transport's section of the configuration
+	// ("tcp", "websocket") in the messages of refusals. Default: the
+	// connection type.
+	ConfigSection string
 }
 
 // Session is the protocol state of one connection.
@@ -149,6 +180,19 @@ type Session struct {
 	draining atomic.Bool
 	pending  atomic.Int64 // actions running or whose reply is not queued yet
 
+	// The bytes in out: a message counts from before it is sent on out
+	// until the transport calls Taken. Replies that find no room wait
+	// for the next Taken, which closes room when someone waits.
+	queued  atomic.Int64
+	waiters atomic.Int32
+	roomMu  sync.Mutex
+	room    chan struct{} // guarded by roomMu
+
+	// The sticky params set through the verbs, with their sizes. Only
+	// the reading goroutine's verbs touch them.
+	paramSizes map[string]int
+	paramBytes int
+
 	mu     sync.Mutex
 	closed bool  // guarded by mu
 	reason error // guarded by mu; why the session must end
@@ -163,20 +207,31 @@ var ErrQuit = errors.New("the client quit")
 
 // New returns a session for a new connection of type typ; call Open.
 func New(opts *Options, typ, remoteAddr string) *Session {
-	q := opts.QueueSize
-	if q <= 0 {
-		q = 64
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Session{
 		opts:   opts,
 		Conn:   connection.New(typ, remoteAddr, opts.NodeID),
 		ctx:    ctx,
 		cancel: cancel,
-		out:    make(chan []byte, q),
+		out:    make(chan []byte, orDefault(opts.QueueSize, DefaultQueueSize)),
 		sem:    make(chan struct{}, max(opts.MaxInFlight, 1)),
 		done:   make(chan struct{}),
+		room:   make(chan struct{}),
 	}
+}
+
+func orDefault(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func (s *Session) section() string {
+	if s.opts.ConfigSection != "" {
+		return s.opts.ConfigSection
+	}
+	return s.Conn.Type
 }
 
 // Open registers the connection (running the connection middleware) and
@@ -211,8 +266,39 @@ func fire[T any](ctx context.Context, s *Session, ev event.Event[T], p *T) {
 }
 
 // Out is the queue of encoded messages for the transport to write, one
-// JSON document each.
+// JSON document each. The transport calls Taken with each message it
+// receives from it.
 func (s *Session) Out() <-chan []byte { return s.out }
+
+// Taken tells the session that the transport took b from Out, so that
+// its bytes no longer count against MaxQueuedBytes.
+func (s *Session) Taken(b []byte) {
+	s.queued.Add(-int64(len(b)))
+	if s.waiters.Load() > 0 {
+		s.roomMu.Lock()
+		close(s.room)
+		s.room = make(chan struct{})
+		s.roomMu.Unlock()
+	}
+}
+
+// enqueue puts b on out if the queue has room for it, in messages and in
+// bytes; a message larger than MaxQueuedBytes fits an empty queue.
+func (s *Session) enqueue(b []byte) bool {
+	n := int64(len(b))
+	q := s.queued.Add(n)
+	if q > n && q > int64(orDefault(s.opts.MaxQueuedBytes, DefaultMaxQueuedBytes)) {
+		s.queued.Add(-n)
+		return false
+	}
+	select {
+	case s.out <- b:
+		return true
+	default:
+		s.queued.Add(-n)
+		return false
+	}
+}
 
 // Done is closed when the session must end: the client quit or is too
 // slow. Err says which.
@@ -228,9 +314,16 @@ func (s *Session) Err() error {
 func (s *Session) end(reason error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.endLocked(reason)
+}
+
+func (s *Session) endLocked(reason error) {
 	if s.reason == nil {
 		s.reason = reason
 		close(s.done)
+		if errors.Is(reason, ErrSlowClient) {
+			s.opts.Refusals.Add(limit.Queue)
+		}
 	}
 }
 
@@ -246,16 +339,11 @@ func (s *Session) Push(msg any) error {
 	if s.closed {
 		return connection.ErrNoSender
 	}
-	select {
-	case s.out <- b:
+	if s.enqueue(b) {
 		return nil
-	default:
-		if s.reason == nil {
-			s.reason = ErrSlowClient
-			close(s.done)
-		}
-		return ErrSlowClient
 	}
+	s.endLocked(ErrSlowClient)
+	return ErrSlowClient
 }
 
 // replyTimeout bounds how long a reply waits for room in the queue before
@@ -266,26 +354,52 @@ const replyTimeout = 10 * time.Second
 // push it waits for room in the queue, so that a client that sends faster
 // than it reads is slowed down (the transport stops reading from it)
 // rather than cut off; only a client that reads nothing for replyTimeout
-// is.
-func (s *Session) reply(msg any) {
+// is. A reply that cannot be encoded is logged and answered with
+// internal_error.
+func (s *Session) reply(msg map[string]any) {
 	b, err := json.Marshal(msg)
 	if err != nil {
-		s.opts.Logger.Error("reply dropped: not JSON-encodable", "connection", s.Conn.ID, "error", err.Error())
+		ae := s.internal("encoding a reply", err)
+		b, _ = json.Marshal(errorReply(messageID(msg), ae))
+	}
+	if s.enqueue(b) {
 		return
 	}
-	select {
-	case s.out <- b:
-		return
-	default:
-	}
+	s.waiters.Add(1)
+	defer s.waiters.Add(-1)
 	t := time.NewTimer(replyTimeout)
 	defer t.Stop()
-	select {
-	case s.out <- b:
-	case <-s.done:
-	case <-t.C:
-		s.end(ErrSlowClient)
+	for {
+		s.roomMu.Lock()
+		room := s.room
+		s.roomMu.Unlock()
+		if s.enqueue(b) {
+			return
+		}
+		select {
+		case <-room:
+		case <-s.done:
+			return
+		case <-t.C:
+			s.end(ErrSlowClient)
+			return
+		}
 	}
+}
+
+func messageID(msg map[string]any) int64 {
+	id, _ := msg["messageId"].(int64)
+	return id
+}
+
+// internal logs an unexpected failure once, at ERROR, under a new
+// request id, and returns what the client gets of it: internal_error
+// with that id.
+func (s *Session) internal(what string, err error) *apierror.Error {
+	id := apierror.NewRequestID()
+	s.opts.Logger.Error(what+" failed", "connection", s.Conn.ID, "conn", s.Conn.Type,
+		"status", http.StatusInternalServerError, "request_id", id, "error", err.Error())
+	return apierror.Public(apierror.From(err), id)
 }
 
 func (s *Session) push(msg any) {
@@ -321,7 +435,11 @@ func (s *Session) HandleRequest(r Request) {
 	}
 	data, err := s.verb(r)
 	if err != nil {
-		s.reply(errorReply(id, apierror.From(err)))
+		ae := apierror.From(err)
+		if ae.Unexpected() {
+			ae = s.internal(r.Verb, err)
+		}
+		s.reply(errorReply(id, ae))
 		return
 	}
 	s.reply(map[string]any{"context": chat.ContextResponse, "messageId": id, "status": "OK", "data": data})
@@ -355,6 +473,7 @@ func (s *Session) runAction(id int64, r Request) {
 	select {
 	case s.sem <- struct{}{}:
 	default:
+		s.opts.Refusals.Add(limit.InFlight)
 		s.reply(errorReply(id, apierror.Newf(apierror.CodeTooManyRequests, http.StatusTooManyRequests,
 			"%d actions are running on this connection already; wait for a reply before sending more", cap(s.sem))))
 		return
@@ -421,6 +540,9 @@ func (s *Session) verb(r Request) (any, error) {
 		if r.Key == "" {
 			return nil, badArg(`paramAdd needs "key" (and "value")`)
 		}
+		if err := s.admitParam(r.Key, r.Value); err != nil {
+			return nil, err
+		}
 		c.SetParam(r.Key, r.Value)
 		return nil, nil
 	case VerbParamView:
@@ -431,11 +553,14 @@ func (s *Session) verb(r Request) (any, error) {
 		return v, nil
 	case VerbParamDelete:
 		c.DeleteParam(r.Key)
+		s.paramBytes -= s.paramSizes[r.Key]
+		delete(s.paramSizes, r.Key)
 		return nil, nil
 	case VerbParamsView:
 		return c.Params(), nil
 	case VerbParamsDelete:
 		c.ClearParams()
+		s.paramSizes, s.paramBytes = nil, 0
 		return nil, nil
 	case VerbDetailsView:
 		return s.Details(), nil
@@ -479,6 +604,36 @@ func (s *Session) verb(r Request) (any, error) {
 	return nil, apierror.Newf(apierror.CodeUnknownVerb, http.StatusBadRequest, "unknown verb %q", apierror.Clip(r.Verb))
 }
 
+// admitParam records the sticky param key set to value, or refuses it
+// with param_limit when the connection would hold more params, or more
+// bytes of them, than it may. A param's size is its key plus its value
+// as JSON.
+func (s *Session) admitParam(key string, value any) error {
+	b, err := json.Marshal(value)
+	if err != nil {
+		return badArg("paramAdd: the value is not JSON")
+	}
+	size := len(key) + len(b)
+	old, replaces := s.paramSizes[key]
+	if maxN := orDefault(s.opts.MaxParams, DefaultMaxParams); !replaces && len(s.paramSizes) >= maxN {
+		s.opts.Refusals.Add(limit.Params)
+		return apierror.Newf(apierror.CodeParamLimit, http.StatusRequestEntityTooLarge,
+			"this connection holds %d sticky params, the most it may (%s.max_params): paramDelete one first", maxN, s.section())
+	}
+	if maxB := orDefault(s.opts.MaxParamsBytes, DefaultMaxParamsBytes); s.paramBytes-old+size > maxB {
+		s.opts.Refusals.Add(limit.ParamsBytes)
+		return apierror.Newf(apierror.CodeParamLimit, http.StatusRequestEntityTooLarge,
+			"the sticky params of this connection would take %d bytes, more than %d (%s.max_params_bytes): paramDelete some first",
+			s.paramBytes-old+size, maxB, s.section())
+	}
+	if s.paramSizes == nil {
+		s.paramSizes = make(map[string]int)
+	}
+	s.paramSizes[key] = size
+	s.paramBytes += size - old
+	return nil
+}
+
 // Details describes the connection, for detailsView.
 func (s *Session) Details() map[string]any {
 	c := s.Conn
@@ -511,11 +666,16 @@ func refused(err error) *apierror.Error {
 	return &apierror.Error{Code: apierror.CodeChatRefused, Status: http.StatusForbidden, Message: err.Error(), Err: err}
 }
 
-// chatError gives a chat error its client-facing code.
+// chatError gives a chat error its client-facing code. A failure of the
+// backend (an error that says it is temporary) is unexpected: the client
+// gets internal_error, the log the details.
 func chatError(err error) error {
+	var temp interface{ Temporary() bool }
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &temp) && temp.Temporary():
+		return apierror.From(err)
 	case errors.Is(err, chat.ErrNoRoom):
 		return apierror.New(apierror.CodeRoomNotFound, http.StatusNotFound, err.Error())
 	case errors.Is(err, chat.ErrNotMember):

@@ -11,10 +11,12 @@ const (
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultMaxHeaderBytes    = 64 << 10
 	DefaultMaxBodyBytes      = 8 << 20
-	DefaultActionPath        = "/api"
-	DefaultRootEndpointType  = RootFile
-	DefaultPublicDir         = "public"
-	DefaultDirectoryFile     = "index.html"
+	// DefaultMaxBodyBytesInFlight is four bodies of DefaultMaxBodyBytes.
+	DefaultMaxBodyBytesInFlight = 4 * DefaultMaxBodyBytes
+	DefaultActionPath           = "/api"
+	DefaultRootEndpointType     = RootFile
+	DefaultPublicDir            = "public"
+	DefaultDirectoryFile        = "index.html"
 	// DefaultOpenAPIPath serves no OpenAPI document.
 	DefaultOpenAPIPath = "off"
 	// DefaultCORSMaxAge is the default CORS.MaxAge when CORS.AllowOrigins
@@ -60,6 +62,15 @@ type Config struct {
 	// MaxBodyBytes limits request bodies; larger ones get 413. Default
 	// 8 MiB.
 	MaxBodyBytes int64
+	// MaxBodyBytesInFlight limits the bytes of request bodies the node
+	// reads at once, across all requests (a JSON body also counts 32
+	// bytes for each value it holds, about what a value costs decoded):
+	// a body declared larger than what is left gets 503 server_busy with
+	// Retry-After at once, one whose reading runs past it gets the same,
+	// and one that alone would take more than all of it gets 413
+	// body_too_large. Default 32 MiB (four bodies of MaxBodyBytes); it is
+	// raised to MaxBodyBytes if set lower.
+	MaxBodyBytesInFlight int64
 	// ActionPath is where actions are served, Stellar's urlPathForActions.
 	// Default "/api". "off" serves no prefix (then RootEndpointType
 	// should be RootAPI).
@@ -127,6 +138,8 @@ func (c *Config) setDefaults() {
 	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&c.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	setDefault(&c.MaxBodyBytes, DefaultMaxBodyBytes)
+	setDefault(&c.MaxBodyBytesInFlight, DefaultMaxBodyBytesInFlight)
+	c.MaxBodyBytesInFlight = max(c.MaxBodyBytesInFlight, c.MaxBodyBytes)
 	setDefault(&c.ActionPath, DefaultActionPath)
 	setDefault(&c.RootEndpointType, DefaultRootEndpointType)
 	setDefault(&c.PublicDir, DefaultPublicDir)

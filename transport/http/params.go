@@ -1,7 +1,6 @@
 package http
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,7 +34,9 @@ type UploadedFile struct {
 // sent once is a string (or a JSON value); a key repeated in a query or
 // form gives a []any of strings.
 //
-// Errors are *apierror.Error: 400 malformed_request or 413 body_too_large.
+// Errors are *apierror.Error: 400 malformed_request, 413 body_too_large,
+// or 503 server_busy when the node's budget of body bytes in flight runs
+// out while the body is read.
 func parseParams(r *http.Request) (map[string]any, error) {
 	params := make(map[string]any)
 	for k, vs := range r.URL.Query() {
@@ -80,11 +81,7 @@ func parseParams(r *http.Request) (map[string]any, error) {
 			}
 		}
 	case mediaType == "application/json" || strings.HasSuffix(mediaType, "+json"):
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, bodyError("JSON body", err)
-		}
-		if err := mergeJSON(params, body); err != nil {
+		if err := mergeJSON(params, r.Body); err != nil {
 			return nil, err
 		}
 	default:
@@ -95,19 +92,26 @@ func parseParams(r *http.Request) (map[string]any, error) {
 }
 
 // mergeJSON decodes a JSON object into params, or an array into
-// params["payload"]. An empty body is no parameters.
-func mergeJSON(params map[string]any, body []byte) error {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
+// params["payload"]. An empty body is no parameters. The body is decoded
+// as it is read, not read whole first: a body costs its decoded value
+// and the decoder's buffer, not a copy more.
+func mergeJSON(params map[string]any, body io.Reader) error {
+	dec := json.NewDecoder(body)
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if re := readError(err); re != nil {
+			return re
+		}
 		return malformed("malformed JSON body: %v", err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if re := readError(err); re != nil {
+			return re
+		}
 		return malformed("malformed JSON body: more than one JSON value")
 	}
 	switch x := normalizeJSON(v).(type) {
@@ -119,6 +123,17 @@ func mergeJSON(params map[string]any, body []byte) error {
 		params[ParamPayload] = x
 	default:
 		return malformed("JSON body must be an object or an array, got %s", jsonKind(x))
+	}
+	return nil
+}
+
+// readError is the error of a body that could not be read to its end
+// (too large, the node busy), or nil for another error.
+func readError(err error) *apierror.Error {
+	var mbe *http.MaxBytesError
+	var ae *apierror.Error
+	if errors.As(err, &mbe) || errors.As(err, &ae) {
+		return bodyError("JSON body", err)
 	}
 	return nil
 }
@@ -182,8 +197,11 @@ func malformed(format string, args ...any) *apierror.Error {
 func bodyError(what string, err error) *apierror.Error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return apierror.Newf(apierror.CodeBodyTooLarge, http.StatusRequestEntityTooLarge,
-			"request body is larger than the limit of %d bytes", mbe.Limit)
+		return tooLarge(mbe.Limit)
+	}
+	var ae *apierror.Error
+	if errors.As(err, &ae) {
+		return ae // server_busy, from the budget of bytes in flight
 	}
 	if errors.Is(err, http.ErrNotMultipart) || errors.Is(err, http.ErrMissingBoundary) {
 		return malformed("malformed %s: %v", what, err)

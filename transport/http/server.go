@@ -25,6 +25,7 @@ import (
 	"github.com/stellarfw/stellar-go/action"
 	"github.com/stellarfw/stellar-go/apierror"
 	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/internal/limit"
 	"github.com/stellarfw/stellar-go/internal/listen"
 )
 
@@ -63,6 +64,9 @@ type Options struct {
 	// Handlers serve exact paths before actions and files: the WebSocket
 	// endpoint and the browser client.
 	Handlers map[string]http.Handler
+	// Wrap, when set, wraps the server's handler: the node mounts its
+	// user's handlers and middleware, and its metrics, around it.
+	Wrap func(http.Handler) http.Handler
 }
 
 // Server is the HTTP transport of one node.
@@ -74,6 +78,8 @@ type Server struct {
 	logger    *slog.Logger
 	static    *staticFiles
 	srv       *http.Server
+	bodies    *limit.Bytes    // request-body bytes in flight
+	refused   *limit.Refusals // requests refused by a limit
 
 	mu       sync.Mutex
 	ln       net.Listener  // guarded by mu
@@ -99,6 +105,8 @@ func New(opts Options) *Server {
 		cfgRoutes: &Routes{},
 		logger:    opts.Logger,
 		served:    make(chan struct{}),
+		bodies:    limit.NewBytes(opts.Config.MaxBodyBytesInFlight),
+		refused:   limit.NewRefusals(limit.BodySize, limit.BodiesInFlight),
 	}
 	for _, r := range s.cfg.Routes {
 		if err := s.cfgRoutes.Add(r.Method, r.Path, r.Action, r.Version); err != nil && s.routesErr == nil {
@@ -108,8 +116,12 @@ func New(opts Options) *Server {
 	if s.cfg.RootEndpointType != RootAPI {
 		s.static = &staticFiles{fsys: opts.Files, dir: s.cfg.PublicDir, index: s.cfg.DirectoryFile}
 	}
+	var h http.Handler = s
+	if opts.Wrap != nil {
+		h = opts.Wrap(s)
+	}
 	s.srv = &http.Server{
-		Handler:           s,
+		Handler:           h,
 		ReadTimeout:       s.cfg.ReadTimeout,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		WriteTimeout:      s.cfg.WriteTimeout,
@@ -267,9 +279,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
+			id := apierror.NewRequestID()
 			s.logger.Error("http handler panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()),
-				"method", r.Method, "path", r.URL.Path)
-			s.writeError(w, r, nil, time.Now(), apierror.New(apierror.CodeInternal, http.StatusInternalServerError, "internal server error"))
+				"method", r.Method, "path", r.URL.Path, "status", http.StatusInternalServerError, "request_id", id)
+			s.writeError(w, r, nil, time.Now(), apierror.Public(apierror.New(apierror.CodeInternal, http.StatusInternalServerError, "panic"), id))
 		}
 	}()
 	if s.cors(w, r) {
@@ -350,11 +363,17 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string
 	}
 	defer s.end()
 
-	if s.cfg.MaxBodyBytes > 0 && r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	release, err := s.admitBody(w, r)
+	if err != nil {
+		s.refusal(err)
+		w.Header().Set("Connection", "close") // the body is left unread
+		s.writeError(w, r, conn, start, err)
+		return
 	}
+	defer release()
 	raw, err := parseParams(r)
 	if err != nil {
+		s.refusal(err)
 		s.logger.Warn("bad request", "method", r.Method, "path", r.URL.Path, "remote", conn.RemoteAddr, "error", err.Error())
 		s.writeError(w, r, conn, start, err)
 		return
@@ -391,9 +410,10 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string
 	buf := getBuffer()
 	defer putBuffer(buf)
 	if err := json.NewEncoder(buf).Encode(body); err != nil {
-		s.logger.Error("action response is not JSON-encodable", "action", name, "error", err.Error())
-		s.writeError(w, r, conn, start, apierror.New(apierror.CodeInternal, http.StatusInternalServerError,
-			"internal server error: the response could not be encoded"))
+		id := apierror.NewRequestID()
+		s.logger.Error("action response is not JSON-encodable", "action", name, "status", http.StatusInternalServerError,
+			"request_id", id, "error", err.Error())
+		s.writeError(w, r, conn, start, apierror.Public(&apierror.Error{Code: apierror.CodeInternal, Err: err}, id))
 		return
 	}
 	writeRaw(w, status, buf.Bytes())
@@ -456,9 +476,15 @@ func (s *Server) writeErrorRaw(w http.ResponseWriter, r *http.Request, conn *con
 	if conn != nil {
 		s.addInformation(body, conn, start, raw)
 	}
-	if ae.Code == apierror.CodeDraining {
+	switch ae.Code {
+	case apierror.CodeDraining:
 		w.Header().Set("Connection", "close")
 		w.Header().Set("Retry-After", "1")
+	case apierror.CodeServerBusy:
+		w.Header().Set("Retry-After", "1")
+	}
+	if ae.RequestID != "" {
+		w.Header().Set("X-Request-Id", ae.RequestID)
 	}
 	writeJSON(w, ae.HTTPStatus(), body)
 }
@@ -477,6 +503,9 @@ type requesterInformation struct {
 	Fingerprint    string         `json:"fingerprint"`
 	RemoteIP       string         `json:"remoteIP"`
 	ReceivedParams map[string]any `json:"receivedParams"`
+	// ReceivedParamsOmitted counts the params left out of ReceivedParams
+	// past EchoTotalBytes.
+	ReceivedParamsOmitted int `json:"receivedParamsOmitted,omitempty"`
 }
 
 func (s *Server) addInformation(body map[string]any, conn *connection.Conn, start time.Time, raw map[string]any) {
@@ -490,14 +519,13 @@ func (s *Server) addInformation(body map[string]any, conn *connection.Conn, star
 		}
 	}
 	if !s.cfg.HideRequesterInformation {
-		if raw == nil {
-			raw = map[string]any{}
-		}
+		echo, omitted := echoParams(raw)
 		body["requesterInformation"] = requesterInformation{
-			ID:             conn.ID,
-			Fingerprint:    conn.Fingerprint,
-			RemoteIP:       conn.RemoteAddr,
-			ReceivedParams: raw,
+			ID:                    conn.ID,
+			Fingerprint:           conn.Fingerprint,
+			RemoteIP:              conn.RemoteAddr,
+			ReceivedParams:        echo,
+			ReceivedParamsOmitted: omitted,
 		}
 	}
 }

@@ -255,7 +255,7 @@ func TestStatusesAndCodes(t *testing.T) {
 		{"bad format", "GET", "/api/typed?n=abc", "", "", 422, apierror.CodeValidationFailed},
 		{"bad apiVersion", "GET", "/api/versioned?apiVersion=x", "", "", 422, apierror.CodeValidationFailed},
 		{"unknown version", "GET", "/api/versioned?apiVersion=7", "", "", 404, apierror.CodeActionNotFound},
-		{"action error", "GET", "/api/fail", "", "", 500, apierror.CodeActionFailed},
+		{"action error", "GET", "/api/fail", "", "", 500, apierror.CodeInternal},
 		{"action apierror", "GET", "/api/conflict", "", "", 409, "already_exists"},
 		{"panic", "GET", "/api/boom", "", "", 500, apierror.CodeInternal},
 		{"unencodable", "GET", "/api/unencodable", "", "", 500, apierror.CodeInternal},
@@ -499,7 +499,7 @@ func TestConfigDefaults(t *testing.T) {
 	want := Config{
 		Addr: DefaultAddr, ReadTimeout: DefaultReadTimeout, ReadHeaderTimeout: DefaultReadHeaderTimeout,
 		WriteTimeout: DefaultWriteTimeout, IdleTimeout: DefaultIdleTimeout, MaxHeaderBytes: DefaultMaxHeaderBytes,
-		MaxBodyBytes: DefaultMaxBodyBytes, ActionPath: DefaultActionPath, RootEndpointType: RootFile,
+		MaxBodyBytes: DefaultMaxBodyBytes, MaxBodyBytesInFlight: DefaultMaxBodyBytesInFlight, ActionPath: DefaultActionPath, RootEndpointType: RootFile,
 		PublicDir: DefaultPublicDir, DirectoryFile: DefaultDirectoryFile, OpenAPIPath: DefaultOpenAPIPath,
 	}
 	if fmt.Sprint(c) != fmt.Sprint(want) {

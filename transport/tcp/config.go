@@ -1,13 +1,23 @@
 package tcp
 
-import "time"
+import (
+	"time"
+
+	"github.com/stellarfw/stellar-go/internal/session"
+)
 
 // Defaults of Config.
 const (
-	DefaultAddr         = ":5000"
-	DefaultMaxLineBytes = 64 << 10
-	DefaultMaxInFlight  = 16
-	DefaultIdleTimeout  = 5 * time.Minute
+	DefaultAddr                = ":5000"
+	DefaultMaxLineBytes        = 64 << 10
+	DefaultMaxInFlight         = 16
+	DefaultIdleTimeout         = 5 * time.Minute
+	DefaultMaxConnections      = 10000
+	DefaultMaxConnectionsPerIP = 256
+	DefaultMaxParams           = session.DefaultMaxParams
+	DefaultMaxParamsBytes      = session.DefaultMaxParamsBytes
+	DefaultMaxQueuedMessages   = session.DefaultQueueSize
+	DefaultMaxQueuedBytes      = session.DefaultMaxQueuedBytes
 )
 
 // Config configures a Server. A zero field means its default; New fills
@@ -28,19 +38,46 @@ type Config struct {
 	// IdleTimeout closes a connection that sends nothing for this long.
 	// Default 5m.
 	IdleTimeout time.Duration
+	// MaxConnections limits the connections open at once; one more gets
+	// a connection_limit error line and is closed. Default 10,000.
+	MaxConnections int
+	// MaxConnectionsPerIP limits the connections open at once from one
+	// remote address (an IPv6 /64 counts as one); one more gets an
+	// ip_connection_limit error line and is closed. Default 256.
+	MaxConnectionsPerIP int
+	// MaxParams limits the sticky params of one connection; one more
+	// gets param_limit. Default 64.
+	MaxParams int
+	// MaxParamsBytes limits the bytes of one connection's sticky params
+	// (keys plus values as JSON); a paramAdd beyond gets param_limit.
+	// Default 64 KiB.
+	MaxParamsBytes int
+	// MaxQueuedMessages and MaxQueuedBytes bound the messages waiting to
+	// be written to one client: replies wait for room (up to 10 s, then
+	// the client is disconnected), room messages that find none
+	// disconnect it. Defaults 64 and 1 MiB.
+	MaxQueuedMessages int
+	MaxQueuedBytes    int
 }
 
 func (c *Config) setDefaults() {
 	if c.Addr == "" {
 		c.Addr = DefaultAddr
 	}
-	if c.MaxLineBytes <= 0 {
-		c.MaxLineBytes = DefaultMaxLineBytes
-	}
-	if c.MaxInFlight <= 0 {
-		c.MaxInFlight = DefaultMaxInFlight
-	}
-	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = DefaultIdleTimeout
+	setDefault(&c.MaxLineBytes, DefaultMaxLineBytes)
+	setDefault(&c.MaxInFlight, DefaultMaxInFlight)
+	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&c.MaxConnections, DefaultMaxConnections)
+	setDefault(&c.MaxConnectionsPerIP, DefaultMaxConnectionsPerIP)
+	setDefault(&c.MaxParams, DefaultMaxParams)
+	setDefault(&c.MaxParamsBytes, DefaultMaxParamsBytes)
+	setDefault(&c.MaxQueuedMessages, DefaultMaxQueuedMessages)
+	setDefault(&c.MaxQueuedBytes, DefaultMaxQueuedBytes)
+}
+
+// setDefault sets *p to def when it is zero or negative.
+func setDefault[T int | time.Duration](p *T, def T) {
+	if *p <= 0 {
+		*p = def
 	}
 }

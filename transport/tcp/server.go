@@ -12,12 +12,18 @@
 // malformed JSON and unknown verbs get an error and the connection is
 // kept. A client that sends faster than it reads its replies is read
 // from more slowly; one that reads nothing for long is disconnected.
+// Beyond MaxConnections, or MaxConnectionsPerIP from one address, a new
+// connection gets one error line (connection_limit, ip_connection_limit)
+// and is closed; a connection holds at most MaxParams sticky params of
+// MaxParamsBytes in all (param_limit). Refused reports every refusal by
+// reason.
 package tcp
 
 import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +36,7 @@ import (
 
 	"github.com/stellarfw/stellar-go/apierror"
 	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/internal/limit"
 	"github.com/stellarfw/stellar-go/internal/listen"
 	"github.com/stellarfw/stellar-go/internal/session"
 )
@@ -37,8 +44,16 @@ import (
 // writeTimeout bounds writing one message to a client.
 const writeTimeout = 10 * time.Second
 
+// Refusing a connection over the limits writes one line, bounded by
+// refuseTimeout; at most maxRefusing connections are being refused at
+// once, others beyond that are closed without a word.
+const (
+	refuseTimeout = time.Second
+	maxRefusing   = 64
+)
+
 // Options configure a Server: its Config and the sessions' shared
-// options, whose MaxInFlight Config.MaxInFlight sets.
+// options, whose limits (MaxInFlight, MaxParams, …) Config sets.
 type Options struct {
 	Config  Config
 	Session *session.Options
@@ -54,11 +69,15 @@ type Server struct {
 
 	closing chan struct{}
 	once    sync.Once
-	wg      sync.WaitGroup // Serve and one per connection
+	wg      sync.WaitGroup // Serve, one per connection and one per refusal
+	gate    *limit.Conns
+	refused *limit.Refusals
 
 	mu    sync.Mutex
 	ln    net.Listener          // guarded by mu
 	conns map[net.Conn]struct{} // guarded by mu
+	// nRefuse is the connections being refused; guarded by mu.
+	nRefuse int
 }
 
 // New returns a server; call Listen, then Serve.
@@ -67,11 +86,24 @@ func New(opts Options) *Server {
 		opts.Logger = slog.Default()
 	}
 	opts.Config.setDefaults()
+	c := opts.Config
+	refused := limit.NewRefusals(limit.Connections, limit.ConnectionsPerIP, limit.Params, limit.ParamsBytes,
+		limit.InFlight, limit.Queue, limit.MessageSize)
 	so := *opts.Session
-	so.MaxInFlight = opts.Config.MaxInFlight
-	return &Server{opts: opts, cfg: opts.Config, session: &so, logger: opts.Logger,
-		closing: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+	so.MaxInFlight = c.MaxInFlight
+	so.MaxParams, so.MaxParamsBytes = c.MaxParams, c.MaxParamsBytes
+	so.QueueSize, so.MaxQueuedBytes = c.MaxQueuedMessages, c.MaxQueuedBytes
+	so.Refusals, so.ConfigSection = refused, "tcp"
+	return &Server{opts: opts, cfg: c, session: &so, logger: opts.Logger,
+		closing: make(chan struct{}), conns: map[net.Conn]struct{}{},
+		gate: limit.NewConns(c.MaxConnections, c.MaxConnectionsPerIP), refused: refused}
 }
+
+// Refused returns the number of refusals by reason (the reasons of
+// package limit): connections over the node's or an address's limit,
+// params over a connection's, actions over max_in_flight, clients
+// disconnected for not reading, lines too long.
+func (s *Server) Refused() map[string]uint64 { return s.refused.Snapshot() }
 
 // Listen binds the configured address, with TLS when a certificate is
 // configured. It fails at once if the port is in use.
@@ -142,11 +174,49 @@ func (s *Server) Serve() error {
 			continue
 		default:
 		}
+		remote := connection.RemoteIP(nc.RemoteAddr().String())
+		if err := s.gate.Acquire(remote); err != nil {
+			s.refuse(nc, err)
+			s.mu.Unlock()
+			continue
+		}
 		s.conns[nc] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
-		go s.serveConn(nc)
+		go s.serveConn(nc, remote)
 	}
+}
+
+// refuse counts a connection over a limit of err's and, on a goroutine
+// of its own, writes it one error line and closes it. Called with s.mu
+// held.
+func (s *Server) refuse(nc net.Conn, err error) {
+	var ae *apierror.Error
+	if errors.Is(err, limit.ErrNodeFull) {
+		s.refused.Add(limit.Connections)
+		ae = apierror.Newf(apierror.CodeConnectionLimit, http.StatusServiceUnavailable,
+			"the server has %d connections, the most it takes (tcp.max_connections); retry later or on another node", s.cfg.MaxConnections)
+	} else {
+		s.refused.Add(limit.ConnectionsPerIP)
+		ae = apierror.Newf(apierror.CodeIPConnectionLimit, http.StatusTooManyRequests,
+			"your address has %d connections open, the most it may (tcp.max_connections_per_ip); close one first", s.cfg.MaxConnectionsPerIP)
+	}
+	if s.nRefuse >= maxRefusing {
+		_ = nc.Close()
+		return
+	}
+	s.nRefuse++
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		line, _ := json.Marshal(map[string]any{"context": "api", "error": ae.Body().Error})
+		_ = nc.SetWriteDeadline(time.Now().Add(refuseTimeout))
+		_, _ = nc.Write(append(line, '\n'))
+		_ = nc.Close()
+		s.mu.Lock()
+		s.nRefuse--
+		s.mu.Unlock()
+	}()
 }
 
 // Shutdown stops accepting, tells every client the server is going away,
@@ -183,18 +253,15 @@ func (s *Server) Len() int {
 	return len(s.conns)
 }
 
-func (s *Server) serveConn(nc net.Conn) {
+func (s *Server) serveConn(nc net.Conn, remote string) {
 	defer s.wg.Done()
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, nc)
 		s.mu.Unlock()
 		_ = nc.Close()
+		s.gate.Release(remote)
 	}()
-	remote := nc.RemoteAddr().String()
-	if host, _, err := net.SplitHostPort(remote); err == nil {
-		remote = host
-	}
 	sess := session.New(s.session, connection.TypeTCP, remote)
 	stopWriter, writerDone := make(chan struct{}), make(chan struct{})
 	go s.writeLoop(nc, sess, stopWriter, writerDone)
@@ -239,6 +306,7 @@ func (s *Server) readLoop(nc net.Conn, sess *session.Session) {
 		line, err := readLine(br, s.cfg.MaxLineBytes, &long)
 		switch {
 		case errors.Is(err, errLineTooLong):
+			s.refused.Add(limit.MessageSize)
 			sess.Reject(apierror.Newf(apierror.CodeMessageTooLarge, http.StatusRequestEntityTooLarge,
 				"line longer than %d bytes (tcp.max_line_bytes); closing the connection", s.cfg.MaxLineBytes))
 			return
@@ -347,11 +415,13 @@ func (s *Server) writeLoop(nc net.Conn, sess *session.Session, stop <-chan struc
 	for {
 		select {
 		case b := <-out:
+			sess.Taken(b)
 			write(b)
 			// Write what else is queued in one flush.
 			for more := true; more; {
 				select {
 				case b := <-out:
+					sess.Taken(b)
 					write(b)
 				default:
 					more = false
@@ -362,6 +432,7 @@ func (s *Server) writeLoop(nc net.Conn, sess *session.Session, stop <-chan struc
 			for {
 				select {
 				case b := <-out:
+					sess.Taken(b)
 					write(b)
 				default:
 					flush()

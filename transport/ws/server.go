@@ -19,12 +19,17 @@
 // actions at once get too_many_requests; a client that sends faster than
 // it reads its replies is read from more slowly; a client that does not
 // answer a ping within PingInterval, or reads nothing for long, is
-// disconnected.
+// disconnected. Beyond MaxConnections, or MaxConnectionsPerIP from one
+// address, the upgrade is refused (503 connection_limit, 429
+// ip_connection_limit, with a JSON error body); a connection holds at
+// most MaxParams sticky params of MaxParamsBytes in all (param_limit).
+// Refused reports every refusal by reason.
 package ws
 
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +44,7 @@ import (
 
 	"github.com/stellarfw/stellar-go/apierror"
 	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/internal/limit"
 	"github.com/stellarfw/stellar-go/internal/session"
 )
 
@@ -46,7 +52,7 @@ import (
 const writeTimeout = 10 * time.Second
 
 // Options configure a Server: its Config and the sessions' shared
-// options, whose MaxInFlight Config.MaxInFlight sets.
+// options, whose limits (MaxInFlight, MaxParams, …) Config sets.
 type Options struct {
 	Config  Config
 	Session *session.Options
@@ -60,9 +66,11 @@ type Server struct {
 	session *session.Options
 	logger  *slog.Logger
 
-	ctx    context.Context // canceled by Shutdown
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // one per connection
+	ctx     context.Context // canceled by Shutdown
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // one per connection
+	gate    *limit.Conns
+	refused *limit.Refusals
 
 	mu      sync.Mutex
 	closing bool                 // guarded by mu
@@ -82,12 +90,24 @@ func New(opts Options) *Server {
 		opts.Logger = slog.Default()
 	}
 	opts.Config.setDefaults()
+	c := opts.Config
+	refused := limit.NewRefusals(limit.Connections, limit.ConnectionsPerIP, limit.Params, limit.ParamsBytes,
+		limit.InFlight, limit.Queue, limit.MessageSize)
 	so := *opts.Session
-	so.MaxInFlight = opts.Config.MaxInFlight
+	so.MaxInFlight = c.MaxInFlight
+	so.MaxParams, so.MaxParamsBytes = c.MaxParams, c.MaxParamsBytes
+	so.QueueSize, so.MaxQueuedBytes = c.MaxQueuedMessages, c.MaxQueuedBytes
+	so.Refusals, so.ConfigSection = refused, "websocket"
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{opts: opts, cfg: opts.Config, session: &so, logger: opts.Logger, ctx: ctx, cancel: cancel,
-		conns: map[*wsConn]struct{}{}}
+	return &Server{opts: opts, cfg: c, session: &so, logger: opts.Logger, ctx: ctx, cancel: cancel,
+		conns: map[*wsConn]struct{}{}, gate: limit.NewConns(c.MaxConnections, c.MaxConnectionsPerIP), refused: refused}
 }
+
+// Refused returns the number of refusals by reason (the reasons of
+// package limit): upgrades over the node's or an address's limit,
+// params over a connection's, actions over max_in_flight, clients
+// disconnected for not reading, frames too large.
+func (s *Server) Refused() map[string]uint64 { return s.refused.Snapshot() }
 
 // Path is where the server is to be mounted: Config.Path, normalized.
 func (s *Server) Path() string { return Path(s.cfg.Path) }
@@ -118,13 +138,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.closing {
 		s.mu.Unlock()
 		w.Header().Set("Connection", "close")
-		http.Error(w, `{"error":{"code":"server_draining","message":"the server is shutting down"}}`, http.StatusServiceUnavailable)
+		writeError(w, apierror.New(apierror.CodeDraining, http.StatusServiceUnavailable, "the server is shutting down"))
+		return
+	}
+	remote := connection.RemoteIP(r.RemoteAddr)
+	if err := s.gate.Acquire(remote); err != nil {
+		s.mu.Unlock()
+		s.refuse(w, err)
 		return
 	}
 	s.wg.Add(1)
 	s.open++
 	s.mu.Unlock()
 	defer func() {
+		s.gate.Release(remote)
 		s.mu.Lock()
 		s.open--
 		s.mu.Unlock()
@@ -138,7 +165,32 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The limit is enforced below, so that the client gets an error
 	// message before the connection closes.
 	c.SetReadLimit(-1)
-	s.serve(c, connection.RemoteIP(r.RemoteAddr))
+	s.serve(c, remote)
+}
+
+// refuse counts and answers an upgrade over a limit of err's.
+func (s *Server) refuse(w http.ResponseWriter, err error) {
+	w.Header().Set("Retry-After", "1")
+	if errors.Is(err, limit.ErrNodeFull) {
+		s.refused.Add(limit.Connections)
+		writeError(w, apierror.Newf(apierror.CodeConnectionLimit, http.StatusServiceUnavailable,
+			"the server has %d WebSocket connections, the most it takes (websocket.max_connections); retry later or on another node",
+			s.cfg.MaxConnections))
+		return
+	}
+	s.refused.Add(limit.ConnectionsPerIP)
+	writeError(w, apierror.Newf(apierror.CodeIPConnectionLimit, http.StatusTooManyRequests,
+		"your address has %d WebSocket connections open, the most it may (websocket.max_connections_per_ip); close one first",
+		s.cfg.MaxConnectionsPerIP))
+}
+
+// writeError answers a request that is not upgraded with e as JSON.
+func writeError(w http.ResponseWriter, e *apierror.Error) {
+	b, _ := json.Marshal(e.Body())
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(e.HTTPStatus())
+	_, _ = w.Write(append(b, '\n'))
 }
 
 // clearDeadlines clears the HTTP server's read and write deadlines from a
@@ -215,17 +267,18 @@ func closeWithin(ctx context.Context, c *websocket.Conn, code websocket.StatusCo
 }
 
 func (s *Server) readLoop(ctx context.Context, c *websocket.Conn, sess *session.Session) (websocket.StatusCode, string) {
-	limit := int64(s.cfg.MaxFrameBytes)
+	maxFrame := int64(s.cfg.MaxFrameBytes)
 	buf := make([]byte, 0, 512)
 	for {
 		typ, r, err := c.Reader(ctx)
 		if err == nil {
 			buf = buf[:0]
 			var n int64
-			n, err = readAll(&buf, io.LimitReader(r, limit+1))
-			if err == nil && n > limit {
+			n, err = readAll(&buf, io.LimitReader(r, maxFrame+1))
+			if err == nil && n > maxFrame {
+				s.refused.Add(limit.MessageSize)
 				sess.Reject(apierror.Newf(apierror.CodeMessageTooLarge, http.StatusRequestEntityTooLarge,
-					"message larger than %d bytes (websocket.max_frame_bytes); closing the connection", limit))
+					"message larger than %d bytes (websocket.max_frame_bytes); closing the connection", maxFrame))
 				return websocket.StatusMessageTooBig, "message too large"
 			}
 		}
@@ -302,6 +355,7 @@ func (s *Server) writeLoop(c *websocket.Conn, sess *session.Session, fail contex
 	for {
 		select {
 		case b := <-out:
+			sess.Taken(b)
 			write(b)
 		case <-ping:
 			pctx, cancel := context.WithTimeout(context.Background(), s.cfg.PingInterval)
@@ -318,6 +372,7 @@ func (s *Server) writeLoop(c *websocket.Conn, sess *session.Session, fail contex
 			for {
 				select {
 				case b := <-out:
+					sess.Taken(b)
 					write(b)
 				default:
 					return

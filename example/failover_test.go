@@ -1,0 +1,270 @@
+//go:build failover
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	redisb "github.com/stellarfw/stellar-go/backend/redis"
+	"github.com/stellarfw/stellar-go/internal/redistest"
+)
+
+// Bounds of the failover tests: after a replica took over, the queue
+// resumes and every node is ready again within these.
+const (
+	// stallSlack is how much longer than the failover itself (from the
+	// fault to the new master serving) the queue may go without a
+	// completion.
+	stallSlack = 3 * time.Second
+	// readyWithin is how soon after the failover every node's /readyz
+	// answers 200 again.
+	readyWithin = 5 * time.Second
+	// readyProbes is how many more probes of each node's /readyz, once it
+	// answered 200, must all answer 200.
+	readyProbes = 20
+)
+
+// failover is what one fault of a failover test measured.
+type failover struct {
+	window     faultWindow
+	batch      map[string]bool // the tasks queued when it struck
+	readyAfter time.Duration   // from the new master serving to every node ready
+	notReady   []string        // probes after that which did not answer 200
+	stall      time.Duration   // the longest time without a completion
+}
+
+// failover injects a fault by running fail, which returns once a replica
+// serves in the master's place, then measures how soon every node is
+// ready again and whether it stays so.
+func (r *faultRig) failover(name string, batch int, fail func()) *failover {
+	r.t.Helper()
+	f := &failover{}
+	f.batch = r.strike(name, batch, 0, func() {
+		from := time.Now()
+		fail()
+		f.window = faultWindow{name, from, time.Now()}
+		r.windows = append(r.windows, f.window)
+	})
+	f.readyAfter, f.notReady = r.readyAgain()
+	return f
+}
+
+// readyAgain waits until every node's /readyz answers 200, up to
+// readyWithin and then some, and returns how long that took and the
+// probes of readyProbes more per node that did not answer 200.
+func (r *faultRig) readyAgain() (time.Duration, []string) {
+	client := &http.Client{Timeout: 2 * time.Second}
+	probe := func(n *taskNode) string {
+		res, err := client.Get("http://" + n.addr + "/readyz")
+		if err != nil {
+			return err.Error()
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			body, _ := io.ReadAll(io.LimitReader(res.Body, 300))
+			return res.Status + " " + strings.TrimSpace(string(body))
+		}
+		return ""
+	}
+	start := time.Now()
+	for _, n := range r.nodes {
+		within(2*readyWithin, 10*time.Millisecond, func() bool { return probe(n) == "" })
+	}
+	took := time.Since(start)
+	var bad []string
+	for i := range readyProbes {
+		for _, n := range r.nodes {
+			if p := probe(n); p != "" {
+				bad = append(bad, fmt.Sprintf("%s probe %d: %s", n.id, i+1, p))
+			}
+		}
+		time.Sleep(20 * time.Millisecond) // probes spread over a moment, not a wait for something
+	}
+	return took, bad
+}
+
+// stallOf returns the longest time without any completion from the last
+// one before f struck until every task of its batch had completed: while
+// the batch was queued, a gap is the queue standing still.
+func (r *faultRig) stallOf(f *failover) time.Duration {
+	var times []time.Time
+	end := time.Time{}
+	first := map[string]time.Time{}
+	for _, rec := range r.runs.records {
+		if rec.ev != evDone || rec.name != faultWorkTask {
+			continue
+		}
+		times = append(times, rec.at)
+		if f.batch[rec.id] {
+			if at, ok := first[rec.id]; !ok || rec.at.Before(at) {
+				first[rec.id] = rec.at
+			}
+		}
+	}
+	for _, at := range first {
+		if at.After(end) {
+			end = at
+		}
+	}
+	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	var longest time.Duration
+	prev := time.Time{}
+	for _, at := range times {
+		if at.After(end) {
+			break
+		}
+		if !at.Before(f.window.from) && !prev.IsZero() {
+			longest = max(longest, at.Sub(prev))
+		}
+		prev = at
+	}
+	return longest
+}
+
+// checkFailovers fails the test for a stall longer than the failover plus
+// stallSlack, or nodes not ready soon enough or not staying so, and
+// describes each failover for the summary.
+func (r *faultRig) checkFailovers(fs []*failover) string {
+	t := r.t
+	var out []string
+	for _, f := range fs {
+		took := f.window.to.Sub(f.window.from)
+		f.stall = r.stallOf(f)
+		if f.stall > took+stallSlack {
+			t.Errorf("%s: the queue stood still for %s; the failover took %s", f.window.name, f.stall.Round(time.Millisecond), took.Round(time.Millisecond))
+		}
+		if f.readyAfter > readyWithin {
+			t.Errorf("%s: the nodes were ready again only %s after the failover, want within %s", f.window.name, f.readyAfter.Round(time.Millisecond), readyWithin)
+		}
+		if len(f.notReady) > 0 {
+			t.Errorf("%s: %d of %d /readyz probes after the nodes were ready again failed: %s",
+				f.window.name, len(f.notReady), readyProbes*len(r.nodes), strings.Join(f.notReady[:min(len(f.notReady), 5)], "; "))
+		}
+		out = append(out, fmt.Sprintf("%s at %s: failover %s, longest stall %s, ready %s after, %d failed probes",
+			f.window.name, f.window.from.Format("15:04:05.000"), took.Round(time.Millisecond), f.stall.Round(time.Millisecond), f.readyAfter.Round(time.Millisecond), len(f.notReady)))
+	}
+	return strings.Join(out, "; ")
+}
+
+// failoverTally counts the completions of a failover test, where no
+// duplicate is exempt: no node is killed or frozen.
+func (r *faultRig) failoverTally(failed int) faultTally {
+	tl := r.tally(faultRules{
+		exempt: func(runRecord) bool { return false },
+		cause:  func(rs []runRecord) string { return inWindow(r.windows, rs) },
+	})
+	tl.check(r.t, failed)
+	return tl
+}
+
+// queueKey is a key in the slot of every key of the default queue (they
+// share the hash tag {q:default}).
+const queueKey = "{q:default}"
+
+// TestTasksSurviveClusterFailovers runs three nodes on a Redis Cluster of
+// three masters, each with a replica, given every server as a seed, under
+// a steady load of short tasks and a periodic task with a 1s lease, and
+// fails the master serving the queue over twice: killed with SIGKILL (its
+// replica takes over after the cluster-node-timeout, 1s), and, once it
+// came back as a replica, by hand (CLUSTER FAILOVER). Counting what the
+// handlers did, per task id: every task completes, none twice, no
+// periodic fire time twice; the queue stands still no longer than the
+// failover plus stallSlack; and every node is ready again within
+// readyWithin after it, and stays so, while the killed master is still
+// dead.
+func TestTasksSurviveClusterFailovers(t *testing.T) {
+	const (
+		lease   = time.Second
+		tick    = 100 * time.Millisecond
+		batch   = 2000 // tasks enqueued before each fault
+		delayed = 300  // tasks due at random times across the run
+	)
+	c := redistest.StartCluster(t)
+	r := startFaultRig(t, faultBackend{
+		env: []string{"STELLAR_REDIS_CLUSTER_ADDRS=" + strings.Join(c.Addrs(), ",")},
+		cfg: redisb.Config{ClusterAddrs: c.Addrs()},
+	}, 3, lease, tick)
+	r.enqueueDelayed(delayed, 10*time.Second)
+
+	m := c.MasterOf(t, queueKey)
+	killed := r.failover("master-sigkill", batch, func() {
+		c.Kill(t, m)
+		c.WaitFailover(t, m)
+	})
+	c.Restart(t, m) // back as the promoted replica's replica
+	manual := r.failover("manual-failover", batch, func() { c.Failover(t, m) })
+	if got := c.MasterOf(t, queueKey); got != m {
+		t.Fatalf("the queue's master is %s after the manual failover, want %s", got.Addr(), m.Addr())
+	}
+
+	failed := r.finish()
+	elapsed := time.Since(r.started)
+	tl := r.failoverTally(failed)
+	figures := r.checkFailovers([]*failover{killed, manual})
+	t.Logf("tasks=%d completions=%d duplicates=%d lost=%d periodic-fires=%d duplicate-fires=%d max-attempt=%d "+
+		"(duplicates and duplicate fires by fault: %s) %s elapsed=%s",
+		tl.tasks, tl.completions, tl.duplicates, tl.lost, tl.fires, tl.duplicateFires, tl.maxAttempt,
+		tl.causes(r.windows), figures, elapsed.Round(time.Millisecond))
+}
+
+// TestTasksSurviveSentinelFailovers runs three nodes on a master with two
+// replicas under three sentinels (quorum 2, down after 1s), under the
+// same load, and kills the master with SIGKILL twice: the sentinels
+// promote a replica; the killed master comes back as a replica before
+// the second kill. The same assertions as on the cluster.
+func TestTasksSurviveSentinelFailovers(t *testing.T) {
+	const (
+		lease   = time.Second
+		tick    = 100 * time.Millisecond
+		batch   = 2000
+		delayed = 300
+	)
+	s := redistest.StartSentinelSet(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			// What the sentinels did: their events ("#" lines).
+			for _, sn := range s.Sentinels() {
+				var events []string
+				for line := range strings.SplitSeq(sn.Log(), "\n") {
+					if strings.Contains(line, " # ") {
+						events = append(events, line)
+					}
+				}
+				t.Logf("sentinel %s events:\n%s", sn.Addr(), strings.Join(events, "\n"))
+			}
+		}
+	})
+	r := startFaultRig(t, faultBackend{
+		env: []string{
+			"STELLAR_REDIS_SENTINEL_MASTER=" + redistest.SentinelName,
+			"STELLAR_REDIS_SENTINEL_ADDRS=" + strings.Join(s.Addrs(), ","),
+		},
+		cfg: redisb.Config{SentinelMaster: redistest.SentinelName, SentinelAddrs: s.Addrs()},
+	}, 3, lease, tick)
+	r.enqueueDelayed(delayed, 10*time.Second)
+
+	var fs []*failover
+	for i := range 2 {
+		m := s.Master(t)
+		fs = append(fs, r.failover(fmt.Sprintf("master-sigkill-%d", i+1), batch, func() {
+			m.Kill(t)
+			s.WaitFailover(t, m)
+		}))
+		s.Restart(t, m) // back as a replica
+	}
+
+	failed := r.finish()
+	elapsed := time.Since(r.started)
+	tl := r.failoverTally(failed)
+	figures := r.checkFailovers(fs)
+	t.Logf("tasks=%d completions=%d duplicates=%d lost=%d periodic-fires=%d duplicate-fires=%d max-attempt=%d "+
+		"(duplicates and duplicate fires by fault: %s) %s elapsed=%s",
+		tl.tasks, tl.completions, tl.duplicates, tl.lost, tl.fires, tl.duplicateFires, tl.maxAttempt,
+		tl.causes(r.windows), figures, elapsed.Round(time.Millisecond))
+}

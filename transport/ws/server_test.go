@@ -1,0 +1,177 @@
+package ws
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/stellarfw/stellar-go/action"
+	"github.com/stellarfw/stellar-go/apierror"
+	"github.com/stellarfw/stellar-go/internal/limit"
+	"github.com/stellarfw/stellar-go/internal/poll"
+	"github.com/stellarfw/stellar-go/internal/session/sessiontest"
+)
+
+// startServer serves the WebSocket endpoint with cfg on a test HTTP
+// server; both are shut down when t ends.
+func startServer(t *testing.T, cfg Config) (*Server, string) {
+	t.Helper()
+	ping := &action.Action{Name: "ping", Run: func(ctx context.Context, r *action.Request) error {
+		r.Response["pong"] = true
+		return nil
+	}}
+	s := New(Options{Config: cfg, Session: sessiontest.Options(t, nil, ping)})
+	hs := httptest.NewServer(s)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		hs.Close()
+	})
+	return s, "ws" + strings.TrimPrefix(hs.URL, "http")
+}
+
+type client struct {
+	t *testing.T
+	c *websocket.Conn
+}
+
+// dial opens a WebSocket from the loopback address from; on a refused
+// upgrade it returns the response instead.
+func dial(t *testing.T, url, from string) (*client, *http.Response) {
+	t.Helper()
+	d := &net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	hc := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: hc})
+	if err != nil {
+		if resp == nil {
+			t.Fatalf("dial: %v", err)
+		}
+		return nil, resp
+	}
+	t.Cleanup(func() { _ = c.CloseNow() })
+	cl := &client{t: t, c: c}
+	if m := cl.read(); m["welcome"] == nil {
+		t.Fatalf("first message: %v", m)
+	}
+	return cl, resp
+}
+
+func (c *client) send(v string) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.c.Write(ctx, websocket.MessageText, []byte(v)); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *client) read() map[string]any {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, b, err := c.c.Read(ctx)
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		c.t.Fatalf("not JSON: %q", b)
+	}
+	return m
+}
+
+func (c *client) pings() {
+	c.t.Helper()
+	c.send(`{"action":"ping"}`)
+	if m := c.read(); m["pong"] != true {
+		c.t.Fatalf("ping: %v", m)
+	}
+}
+
+// refusal decodes the JSON error of a refused upgrade.
+func refusal(t *testing.T, resp *http.Response) (status int, code, message string) {
+	t.Helper()
+	b, _ := io.ReadAll(resp.Body)
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Fatalf("refusal is %q: %s", resp.Header.Get("Content-Type"), b)
+	}
+	var body apierror.Body
+	if err := json.Unmarshal(b, &body); err != nil {
+		t.Fatalf("refusal body %q: %v", b, err)
+	}
+	return resp.StatusCode, body.Error.Code, body.Error.Message
+}
+
+// TestConnectionLimits: past max_connections_per_ip from one address the
+// upgrade is refused with 429 ip_connection_limit, past max_connections
+// with 503 connection_limit, both with a JSON body; the open connections
+// and other addresses are served, and a closed connection frees its slot.
+func TestConnectionLimits(t *testing.T) {
+	s, url := startServer(t, Config{MaxConnections: 3, MaxConnectionsPerIP: 2})
+	a1, _ := dial(t, url, "127.0.0.1")
+	dial(t, url, "127.0.0.1")
+
+	c, resp := dial(t, url, "127.0.0.1")
+	if c != nil {
+		t.Fatal("third connection from one address accepted")
+	}
+	if st, code, msg := refusal(t, resp); st != http.StatusTooManyRequests || code != apierror.CodeIPConnectionLimit ||
+		!strings.Contains(msg, "websocket.max_connections_per_ip") {
+		t.Fatalf("per-address refusal: %d %s %s", st, code, msg)
+	}
+
+	b1, _ := dial(t, url, "127.0.0.2")
+	c, resp = dial(t, url, "127.0.0.3")
+	if c != nil {
+		t.Fatal("connection past the node's limit accepted")
+	}
+	if st, code, _ := refusal(t, resp); st != http.StatusServiceUnavailable || code != apierror.CodeConnectionLimit ||
+		resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("node refusal: %d %s, Retry-After %q", st, code, resp.Header.Get("Retry-After"))
+	}
+	a1.pings()
+	b1.pings()
+
+	_ = a1.c.Close(websocket.StatusNormalClosure, "")
+	poll.Until(t, "the closed connection's slot to be free", 0, func() bool { return s.gate.Open() == 2 })
+	if c, resp := dial(t, url, "127.0.0.1"); c == nil {
+		t.Fatalf("after a close: %d", resp.StatusCode)
+	}
+	if got := s.Refused(); got[limit.ConnectionsPerIP] != 1 || got[limit.Connections] != 1 {
+		t.Fatalf("refusals = %v", got)
+	}
+}
+
+// TestParamLimitsOverWebSocket: past max_params paramAdd gets
+// param_limit, naming the websocket key; the connection is kept.
+func TestParamLimitsOverWebSocket(t *testing.T) {
+	s, url := startServer(t, Config{MaxParams: 1})
+	c, _ := dial(t, url, "127.0.0.1")
+	c.send(`{"verb":"paramAdd","key":"a","value":1}`)
+	if m := c.read(); m["status"] != "OK" {
+		t.Fatalf("first param: %v", m)
+	}
+	c.send(`{"verb":"paramAdd","key":"b","value":1}`)
+	m := c.read()
+	e, _ := m["error"].(map[string]any)
+	if e["code"] != apierror.CodeParamLimit || !strings.Contains(e["message"].(string), "websocket.max_params") {
+		t.Fatalf("second param: %v", m)
+	}
+	c.pings()
+	if got := s.Refused()[limit.Params]; got != 1 {
+		t.Fatalf("params refusals = %d", got)
+	}
+}
