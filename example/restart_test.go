@@ -107,7 +107,7 @@ func TestCrashRestartSameID(t *testing.T) {
 			lines = append(lines, l)
 		}
 	}
-	if code != 2 || len(lines) != 1 || !strings.HasPrefix(lines[0], "stellar: ") ||
+	if code != 2 || len(lines) != 1 || !strings.HasPrefix(lines[0], "example: ") ||
 		!strings.Contains(lines[0], "pid "+strconv.Itoa(again.cmd.Process.Pid)+" runs on this machine") || !strings.Contains(lines[0], "--id") {
 		t.Fatalf("a live duplicate: exit %d, %d lines about it, want exit 2 and one line naming pid %d:\n%s",
 			code, len(lines), again.cmd.Process.Pid, stderr)
