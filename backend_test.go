@@ -2,6 +2,7 @@ package stellar_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -160,4 +161,36 @@ func TestStartWhileRedisIsDown(t *testing.T) {
 			t.Fatalf("Start with a wrong password: %v", err)
 		}
 	})
+}
+
+// TestStartHookFailingAfterRedisCameBack: when the parts come up in the
+// background (Redis was down at start), a start hook that fails cannot be
+// mended by waiting: Run returns its error and the node stops, as
+// docs/lifecycle.md says.
+func TestStartHookFailingAfterRedisCameBack(t *testing.T) {
+	srv := redistest.StartOwn(t)
+	srv.Stop(t)
+	cfg := stellar.Config{ID: "late-failure", HTTP: config.HTTP{Addr: "off"}, TCP: config.TCP{Addr: "off"},
+		Redis: config.Redis{URL: srv.URL(), Prefix: redistest.Prefix(t)}, Cluster: config.Cluster{Token: "test-token"}}
+	app := stellar.New(cfg, stellar.WithLogOutput(io.Discard))
+	_ = app.OnStart("needs seed data", 0, func(context.Context) error { return errors.New("no seed data") })
+	if err := app.Start(context.Background()); err != nil {
+		t.Fatalf("Start with Redis down: %v", err)
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- app.Run(context.Background()) }()
+	srv.Restart(t)
+	select {
+	case err := <-ran:
+		if err == nil || !strings.Contains(err.Error(), "no seed data") {
+			t.Fatalf("Run = %v, want the hook's error", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the node kept running after its start hook failed")
+	}
+	select {
+	case <-app.Done():
+	default:
+		t.Fatal("Run returned but the app did not stop")
+	}
 }
