@@ -432,7 +432,10 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	// leave at once and stop sending calls here. A run whose id another
 	// run took over leaves nothing: the id is the other run's.
 	if !c.ousted.Load() {
-		if err := c.send(ctx, chanAll, typeLeave, "", json.RawMessage("{}")); err != nil && !errors.Is(err, ErrNotRunning) {
+		c.mu.Lock()
+		leave, _ := json.Marshal(leavePayload{Instance: c.self.Instance})
+		c.mu.Unlock()
+		if err := c.send(ctx, chanAll, typeLeave, "", leave); err != nil && !errors.Is(err, ErrNotRunning) {
 			errs = append(errs, err)
 		}
 		if err := t.Leave(ctx, id, c.ownRecord(ctx, t, id)); err != nil {
@@ -751,7 +754,9 @@ func (c *Cluster) handle(ctx context.Context, e *envelope) {
 		}
 	case typeLeave:
 		if e.From != self {
-			c.memberLeft(ctx, e.From, "left the cluster")
+			var p leavePayload
+			_ = json.Unmarshal(e.Payload, &p) // signed: only an older node sends none
+			c.memberLeft(ctx, e.From, p.Instance, "left the cluster")
 		}
 	default:
 		v, ok := c.subs.Load(e.Type)
@@ -902,10 +907,23 @@ func (c *Cluster) refreshMembers(ctx context.Context) {
 	}
 }
 
-// memberLeft removes a node that announced its leave.
-func (c *Cluster) memberLeft(ctx context.Context, id, what string) {
+// leavePayload names the run that leaves. Pub/sub on Redis Cluster does
+// not keep order between publishers, so a restarted node's join can
+// arrive before its old run's leave; the instance keeps that leave from
+// removing the new run.
+type leavePayload struct {
+	Instance string `json:"instance,omitempty"`
+}
+
+// memberLeft removes a node that announced its leave, if the run that
+// left (instance, when named) is the one listed.
+func (c *Cluster) memberLeft(ctx context.Context, id, instance, what string) {
 	c.mu.Lock()
 	n, ok := c.members[id]
+	if ok && instance != "" && n.Instance != instance {
+		c.mu.Unlock()
+		return // a later run of the same id, already joined
+	}
 	if ok { // copy on write: readers take the map under mu and use it after
 		m := maps.Clone(c.members)
 		delete(m, id)
