@@ -248,6 +248,11 @@ type Cluster struct {
 	// that did, until its record is no longer read: a listing read
 	// before the record was removed must not bring the node back.
 	left      map[string]string // guarded by mu
+	// answering counts the calls this node is answering; Stop waits for
+	// it to reach zero (answered is closed then) before it announces the
+	// leave, so that a caller gets its reply before it learns of the leave.
+	answering int           // guarded by mu
+	answered  chan struct{} // guarded by mu; set by a Stop that waits
 	refreshMu sync.Mutex        // serializes refreshMembers: a stale listing must not replace a newer one
 	connected atomic.Bool       // subscribed to the transport
 	ousted    atomic.Bool       // a later run of the node took its id over
@@ -400,9 +405,11 @@ func (c *Cluster) reset() {
 	c.mu.Unlock()
 }
 
-// Stop leaves the cluster: it stops taking calls and messages, waits for
-// the handlers in flight (bounded by ctx), announces the leave and removes
-// the node's record. It is safe to call more than once.
+// Stop leaves the cluster: it waits for the calls it is answering to be
+// answered (bounded by ctx), announces the leave, removes the node's
+// record, and waits for the handlers in flight. It is safe to call more
+// than once. A handler that stops its node must call Stop from another
+// goroutine, as api.stop does: Stop waits for that handler's answer.
 //
 // The node calls Stop as it stops (App.Shutdown); a program on an App
 // never calls it.
@@ -428,6 +435,11 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	hbWait.Stop()
+	// Calls under way are answered first: a caller that learned of the
+	// leave before its reply would fail a call that succeeded.
+	if err := c.waitAnswered(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	// Announce first, while still subscribed, so that the others log the
 	// leave at once and stop sending calls here. A run whose id another
 	// run took over leaves nothing: the id is the other run's.
@@ -457,6 +469,42 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	}
 	c.mu.Unlock()
 	return errors.Join(errs...)
+}
+
+// waitAnswered waits until no call is being answered, or ctx ends.
+func (c *Cluster) waitAnswered(ctx context.Context) error {
+	c.mu.Lock()
+	if c.answering == 0 {
+		c.mu.Unlock()
+		return nil
+	}
+	ch := make(chan struct{})
+	c.answered = ch
+	n := c.answering
+	c.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("cluster: %d calls still being answered at the stop deadline: %w", n, ctx.Err())
+	}
+}
+
+// beginAnswer and endAnswer bracket the answer to one call.
+func (c *Cluster) beginAnswer() {
+	c.mu.Lock()
+	c.answering++
+	c.mu.Unlock()
+}
+
+func (c *Cluster) endAnswer() {
+	c.mu.Lock()
+	c.answering--
+	if c.answering == 0 && c.answered != nil {
+		close(c.answered)
+		c.answered = nil
+	}
+	c.mu.Unlock()
 }
 
 // Ready reports whether the node is part of the cluster now: subscribed,

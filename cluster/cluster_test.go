@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -90,6 +91,53 @@ func TestStopWaitsForHandlers(t *testing.T) {
 	if err := <-res; err != nil && !errors.Is(err, cluster.ErrNotRunning) {
 		t.Fatalf("call during stop: %v", err)
 	}
+}
+
+// TestLeaveAfterAnswers: a node that stops while answering a call sends
+// the reply before it announces its leave, so the caller gets the result
+// rather than "every node asked has left" (cluster api.stop relies on it).
+func TestLeaveAfterAnswers(t *testing.T) {
+	b := memory.New(memory.Config{})
+	defer b.Close()
+	ctx := context.Background()
+	caller, callee := cluster.New(), cluster.New()
+	started, release := make(chan struct{}), make(chan struct{})
+	callee.HandleFunc("slow", func(ctx context.Context, call *cluster.Call) (any, error) {
+		close(started)
+		<-release
+		return "done", nil
+	})
+	for _, n := range []struct {
+		c  *cluster.Cluster
+		id string
+	}{{caller, "caller"}, {callee, "callee"}} {
+		if err := n.c.Start(ctx, b.Cluster(), cluster.Config{ID: n.id, Token: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer caller.Stop(ctx)
+	poll.Until(t, "the caller to see the callee", 0, func() bool { return slices.Contains(caller.Members(), "callee") })
+	res := make(chan error, 1)
+	var got string
+	go func() {
+		r, err := caller.Do(ctx, "slow", nil, cluster.ToNode("callee"))
+		if err == nil {
+			err = r.Decode(&got)
+		}
+		res <- err
+	}()
+	<-started
+	stopped := make(chan error, 1)
+	go func() { stopped <- callee.Stop(ctx) }()
+	poll.Until(t, "the stop to wait for the answer", 0, func() bool { return cluster.StopWaiting(callee) })
+	close(release)
+	if err := <-res; err != nil || got != "done" {
+		t.Fatalf("call answered during the stop: %q, %v", got, err)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, "the caller to see the leave", 0, func() bool { return !slices.Contains(caller.Members(), "callee") })
 }
 
 func Example() {

@@ -18,3 +18,11 @@ func SignCall(token, from, to, id string, sentAt, deadline time.Time, method str
 // of one test process then look like nodes of several machines, whose
 // pids cannot be looked up.
 func SetMachine(c *Cluster, machine string) { c.machine = machine }
+
+// StopWaiting reports whether a Stop of c is waiting for calls being
+// answered.
+func StopWaiting(c *Cluster) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.answered != nil
+}

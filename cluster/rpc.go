@@ -398,8 +398,10 @@ func (c *Cluster) serveRequest(ctx context.Context, e *envelope) {
 	// the subscriber goroutine's WaitGroup, which is not zero while it
 	// delivers.
 	c.wg.Add(1)
+	c.beginAnswer()
 	go func() {
 		defer c.wg.Done()
+		defer c.endAnswer()
 		if req.Conn != "" {
 			owns := c.owns.Load()
 			if owns == nil || !(*owns)(req.Conn) {
