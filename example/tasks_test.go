@@ -274,7 +274,7 @@ func TestTasksSurviveKilledNodes(t *testing.T) {
 	}
 	lost, dup, later, killedAfterDone := 0, 0, 0, 0
 	for _, id := range ids {
-		rs := completed[id]
+		rs := completions(completed[id])
 		if slices.ContainsFunc(rs, func(r exampleRun) bool { return r.attempt > 1 }) {
 			later++
 		}
@@ -366,22 +366,48 @@ func TestTasksSurviveKilledNodes(t *testing.T) {
 type exampleRun struct {
 	attempt int
 	node    string
+	failed  bool // the run said its record may have landed but it failed
+}
+
+// completions returns the runs of rs that completed: their records, less
+// those that a "failed" record of the same run withdraws (either order).
+func completions(rs []exampleRun) []exampleRun {
+	var out []exampleRun
+	withdrawn := map[exampleRun]int{}
+	for _, r := range rs {
+		if r.failed {
+			r.failed = false
+			withdrawn[r]++
+		}
+	}
+	for _, r := range rs {
+		if r.failed {
+			continue
+		}
+		if withdrawn[r] > 0 {
+			withdrawn[r]--
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 func (r exampleRun) String() string { return fmt.Sprintf("attempt %d on %s", r.attempt, r.node) }
 
-// parseExampleRun parses a record of recordRun: "id attempt node".
+// parseExampleRun parses a record of recordRun: "id attempt node", or
+// "id attempt node failed" for a run that withdraws its record.
 func parseExampleRun(t *testing.T, line string) (string, exampleRun) {
 	t.Helper()
 	f := strings.Fields(line)
-	if len(f) != 3 {
+	if len(f) != 3 && (len(f) != 4 || f[3] != "failed") {
 		t.Fatalf("bad run record %q", line)
 	}
 	a, err := strconv.Atoi(f[1])
 	if err != nil {
 		t.Fatalf("bad run record %q: %v", line, err)
 	}
-	return f[0], exampleRun{attempt: a, node: f[2]}
+	return f[0], exampleRun{attempt: a, node: f[2], failed: len(f) == 4}
 }
 
 // extraCompletions returns how many completions of a task beyond the
@@ -476,8 +502,7 @@ func TestTasksHandedBackOnSIGTERM(t *testing.T) {
 		}
 		return got >= n
 	}, func() string { return fmt.Sprintf("%d of %d tasks ran", got, n) })
-	runs := map[string][]string{}
-	handedBack := 0
+	recorded := map[string][]exampleRun{}
 	for {
 		raw, err := c.Pop(ctx, RunsList)
 		if err != nil {
@@ -485,22 +510,45 @@ func TestTasksHandedBackOnSIGTERM(t *testing.T) {
 		}
 		var line string
 		_ = json.Unmarshal(raw, &line)
-		f := strings.Fields(line)
-		runs[f[0]] = append(runs[f[0]], f[1]+"@"+f[2])
-		if f[1] != "1" {
-			handedBack++
-			if f[2] != nodes[1].id {
-				t.Errorf("handed-back task %s ran on %s", f[0], f[2])
-			}
-		}
+		id, r := parseExampleRun(t, line)
+		recorded[id] = append(recorded[id], r)
 	}
+	handedBack := 0
 	for id := range ids {
-		if len(runs[id]) != 1 {
-			t.Errorf("task %s ran %v, want once", id, runs[id])
+		runs := completions(recorded[id])
+		if len(runs) != 1 {
+			t.Errorf("task %s completed %v, want once", id, runs)
+		}
+		for _, r := range runs {
+			if r.attempt != 1 {
+				handedBack++
+				if r.node != nodes[1].id {
+					t.Errorf("handed-back task %s ran on %s", id, r.node)
+				}
+			}
 		}
 	}
 	if handedBack == 0 {
 		t.Error("no task was handed back")
 	}
 	t.Logf("tasks=%d handed-back=%d all done %s after SIGTERM", n, handedBack, time.Since(stopped).Round(time.Millisecond))
+}
+
+// TestCompletionsWithdrawn: a "failed" record withdraws the record of the
+// same run, in either order, and nothing else.
+func TestCompletionsWithdrawn(t *testing.T) {
+	a1, a2 := exampleRun{attempt: 1, node: "n-1"}, exampleRun{attempt: 2, node: "n-2"}
+	f1 := exampleRun{attempt: 1, node: "n-1", failed: true}
+	for _, tc := range []struct {
+		in, want []exampleRun
+	}{
+		{[]exampleRun{a1, f1, a2}, []exampleRun{a2}},
+		{[]exampleRun{f1, a1, a2}, []exampleRun{a2}},
+		{[]exampleRun{a1, a2}, []exampleRun{a1, a2}},
+		{[]exampleRun{a1, a1, f1}, []exampleRun{a1}},
+	} {
+		if got := completions(tc.in); !slices.Equal(got, tc.want) {
+			t.Errorf("completions(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
 }
