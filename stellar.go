@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stellarfw/stellar-go/action"
 	"github.com/stellarfw/stellar-go/cache"
@@ -85,6 +86,8 @@ type App struct {
 	logFixed *slog.Logger
 	now      func() time.Time // nil: time.Now
 
+	tracerProvider trace.TracerProvider // nil: no spans
+
 	// mu guards the fields marked so. It is never held across a call
 	// that may block: parts start and stop without it, so that a task or
 	// an RPC handler may call the app's accessors at any time.
@@ -117,6 +120,18 @@ type Option func(*App)
 // WithLogger makes the app log through l instead of building its own
 // logger from the log configuration.
 func WithLogger(l *slog.Logger) Option { return func(a *App) { a.logFixed = l } }
+
+// WithTracerProvider makes the node start OpenTelemetry spans on tp: one
+// per HTTP request, per action of a WebSocket or TCP connection, per
+// enqueue and per task run, per cluster call made and served. Without it
+// no span is started, and the W3C trace context (traceparent) of a
+// request still reaches its action, the tasks it enqueues and the calls
+// it makes, and the node's log lines about them (trace_id). The
+// framework depends on the OpenTelemetry API only: bring the SDK and the
+// exporter of your choice. See docs/operations.md.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(a *App) { a.tracerProvider = tp }
+}
 
 // WithLogOutput makes the app's own logger write to w instead of stderr.
 func WithLogOutput(w io.Writer) Option { return func(a *App) { a.logOut = w } }
@@ -171,7 +186,7 @@ func (a *App) Configure(cfg Config) error {
 			return err
 		}
 	} else {
-		logger = logger.With(slog.String("node", cfg.ID))
+		logger = slog.New(logging.WithTrace(logger.Handler())).With(slog.String("node", cfg.ID))
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -325,6 +340,8 @@ func (a *App) start(ctx context.Context, cfg config.Config, logger *slog.Logger)
 		Version:     Version,
 		HTTP:        a.userHTTP(),
 		Now:         a.now,
+
+		TracerProvider: a.tracerProvider,
 	})
 	if err != nil {
 		return nil, err
