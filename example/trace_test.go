@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"syscall"
@@ -123,5 +126,38 @@ func TestTraceAcrossProcesses(t *testing.T) {
 				t.Errorf("a line that is not JSON: %q", l)
 			}
 		}
+	}
+}
+
+// TestCLIErrorsJSON: when the logs are JSON (log.format json, or auto on
+// a pipe), the command's own error is a JSON line too, at ERROR: every
+// line of stderr parses.
+func TestCLIErrorsJSON(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, env := range [][]string{{"STELLAR_LOG_FORMAT=json"}, {"STELLAR_LOG_FORMAT=auto"}} {
+		t.Run(env[0], func(t *testing.T) {
+			code, _, stderr := runCLI(t, "", env, "run", "--http", busy.Addr().String(), "--tcp", "off", "--id", "cli-node")
+			if code != 2 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			found := false
+			for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+				var line map[string]any
+				if err := json.Unmarshal([]byte(l), &line); err != nil {
+					t.Fatalf("a line that is not JSON: %q", l)
+				}
+				if line["level"] == "ERROR" && strings.Contains(fmt.Sprint(line["msg"]), "address already in use") &&
+					line["node"] == "cli-node" && line["program"] == "example" {
+					found = true
+				}
+			}
+			if !found {
+				t.Fatalf("no JSON error line:\n%s", stderr)
+			}
+		})
 	}
 }
