@@ -468,7 +468,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if err != nil {
 		logger.Error("node stopped with errors", "error", err.Error())
 	} else {
-		logger.Info("node stopped", "uptime", time.Since(n.StartedAt()).Round(time.Millisecond).String())
+		logger.Info("node stopped", "uptime_ms", time.Since(n.StartedAt()).Milliseconds())
 	}
 	a.mu.Lock()
 	a.state = stateStopped
