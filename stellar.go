@@ -121,18 +121,6 @@ type Option func(*App)
 // logger from the log configuration.
 func WithLogger(l *slog.Logger) Option { return func(a *App) { a.logFixed = l } }
 
-// WithTracerProvider makes the node start OpenTelemetry spans on tp: one
-// per HTTP request, per action of a WebSocket or TCP connection, per
-// enqueue and per task run, per cluster call made and served. Without it
-// no span is started, and the W3C trace context (traceparent) of a
-// request still reaches its action, the tasks it enqueues and the calls
-// it makes, and the node's log lines about them (trace_id). The
-// framework depends on the OpenTelemetry API only: bring the SDK and the
-// exporter of your choice. See docs/operations.md.
-func WithTracerProvider(tp trace.TracerProvider) Option {
-	return func(a *App) { a.tracerProvider = tp }
-}
-
 // WithLogOutput makes the app's own logger write to w instead of stderr.
 func WithLogOutput(w io.Writer) Option { return func(a *App) { a.logOut = w } }
 

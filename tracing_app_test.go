@@ -2,6 +2,7 @@ package stellar_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -81,5 +82,33 @@ func TestAppSpans(t *testing.T) {
 	if consumer.Name() != "later" || consumer.Parent().SpanID() != producer.SpanContext().SpanID() || runCtx.SpanID() != consumer.SpanContext().SpanID() {
 		t.Errorf("consumer span %s parent %v, producer %v; the run's context %v", consumer.Name(), consumer.Parent().SpanID(),
 			producer.SpanContext().SpanID(), runCtx.SpanID())
+	}
+}
+
+// TestAppRequestID: a handler mounted with App.Handle sees the request's
+// id (stellar.RequestID), and the response carries it.
+func TestAppRequestID(t *testing.T) {
+	app := newApp(t, &syncBuffer{})
+	app.Handle("GET /rid", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, stellar.RequestID(r.Context()))
+	}))
+	ctx := context.Background()
+	if err := app.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer app.Shutdown(ctx)
+	req, _ := http.NewRequest(http.MethodGet, "http://"+app.HTTPAddr().String()+"/rid", nil)
+	req.Header.Set("X-Request-Id", "mine-1")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if string(body) != "mine-1" || res.Header.Get("X-Request-Id") != "mine-1" {
+		t.Fatalf("body %q, header %q", body, res.Header.Get("X-Request-Id"))
+	}
+	if stellar.RequestID(ctx) != "" {
+		t.Fatal("a request id outside a request")
 	}
 }

@@ -788,6 +788,8 @@ func (c *Cluster) runSubscriber(ctx context.Context, fn MessageHandler, e *envel
 			log.Error("cluster message handler panicked", "type", e.Type, "from", e.From, "panic", fmt.Sprint(r))
 		}
 	}()
+	// The handler's context carries the publisher's trace.
+	ctx = tracing.Resume(ctx, e.Trace, e.TraceState)
 	fn(ctx, Message{Type: e.Type, From: e.From, ID: e.ID, SentAt: time.UnixMilli(e.SentAt), Payload: e.Payload})
 }
 

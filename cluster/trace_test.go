@@ -85,3 +85,31 @@ func TestCallCarriesTrace(t *testing.T) {
 		})
 	}
 }
+
+// TestPublishCarriesTrace: a message published with a context of a trace
+// reaches the subscribers of other nodes with a context of that trace.
+func TestPublishCarriesTrace(t *testing.T) {
+	b := memory.New(memory.Config{})
+	t.Cleanup(func() { _ = b.Close() })
+	ctx := context.Background()
+	a, bn := cluster.New(), cluster.New()
+	seen := make(chan trace.SpanContext, 1)
+	bn.Subscribe("news", func(ctx context.Context, m cluster.Message) { seen <- trace.SpanContextFromContext(ctx) })
+	for i, c := range []*cluster.Cluster{a, bn} {
+		if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: []string{"a", "b"}[i], Token: "t", HeartbeatInterval: 20 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Stop(context.Background()) })
+	}
+	if err := a.Publish(tracing.Resume(ctx, testTraceparent, ""), "news", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case sc := <-seen:
+		if sc.TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" {
+			t.Fatalf("the subscriber's trace %v", sc.TraceID())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the message did not arrive")
+	}
+}

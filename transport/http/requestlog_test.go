@@ -118,6 +118,15 @@ func TestRequestLogLine(t *testing.T) {
 		t.Errorf("a raw duration in %v", l)
 	}
 
+	// A request through a route names it.
+	if err := ts.opts.Routes.Add(http.MethodGet, "/users/:id", "traced", 0); err != nil {
+		t.Fatal(err)
+	}
+	res, _ = getH(t, ts.url+"/api/users/7", nil)
+	if l := requestLine(t, rec, res.Header.Get(RequestIDHeader)); l.Str("route") != "/users/:id" || l.Str("action") != "traced" || l.Str("path") != "/api/users/7" {
+		t.Errorf("routed line %v", l)
+	}
+
 	for _, tc := range []struct {
 		path, code, status string
 	}{
