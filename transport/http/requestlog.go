@@ -37,6 +37,20 @@ type requestInfo struct {
 
 type infoKey struct{}
 
+// infoContext is a context that carries a request's information, as
+// context.WithValue would, without an allocation of its own.
+type infoContext struct {
+	context.Context
+	info *requestInfo
+}
+
+func (c *infoContext) Value(key any) any {
+	if key == (infoKey{}) {
+		return c.info
+	}
+	return c.Context.Value(key)
+}
+
 func infoFrom(ctx context.Context) *requestInfo {
 	i, _ := ctx.Value(infoKey{}).(*requestInfo)
 	return i
@@ -88,17 +102,21 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if !ValidRequestID(id) {
 			id = apierror.NewRequestID()
 		}
-		w.Header().Set(RequestIDHeader, id)
+		// One allocation holds the writer, the request's information, the
+		// context that carries it and the header's value.
+		rec := &logRecorder{ResponseWriter: w}
+		rec.info.id = id
+		rec.info.quiet = s.quiet[r.URL.Path]
+		rec.idHeader[0] = id
+		w.Header()[RequestIDHeader] = rec.idHeader[:]
 		h := r.Header
 		ctx := s.tracer.Continue(r.Context(), h.Get("Traceparent"), h.Get("Tracestate"))
 		var span trace.Span
 		if s.tracer != nil {
 			ctx, span = s.tracer.Start(ctx, r.Method, trace.SpanKindServer)
 		}
-		rec := &logRecorder{ResponseWriter: w}
-		rec.info.id = id
-		rec.info.quiet = s.quiet[r.URL.Path]
-		ctx = context.WithValue(ctx, infoKey{}, &rec.info)
+		rec.ctx = infoContext{Context: ctx, info: &rec.info}
+		ctx = &rec.ctx
 		defer func() {
 			if v := recover(); v != nil {
 				if rec.status == 0 {
@@ -201,6 +219,8 @@ type logRecorder struct {
 	bytes    int64
 	hijacked bool
 	info     requestInfo // of the request, in its context
+	ctx      infoContext // the request's context
+	idHeader [1]string   // the X-Request-Id header's value
 }
 
 func (w *logRecorder) WriteHeader(code int) {
