@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -320,4 +321,19 @@ func BenchmarkRequestLogOff(b *testing.B) {
 
 func BenchmarkRequestLogOn(b *testing.B) {
 	benchHandler(b, slog.New(logging.WithTrace(slog.NewJSONHandler(io.Discard, nil))))
+}
+
+// TestRequestLineOffCostsNothing: with the request line's level off,
+// writing it allocates nothing.
+func TestRequestLineOffCostsNothing(t *testing.T) {
+	s := New(Options{Config: testConfig(), Actions: action.NewRegistry(logging.Discard(), "n"),
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	r := httptest.NewRequest(http.MethodGet, "/api/x", nil)
+	rec := &logRecorder{ResponseWriter: httptest.NewRecorder(), status: 200}
+	rec.info.id = "id"
+	ctx := context.Background()
+	start := time.Now()
+	if n := testing.AllocsPerRun(100, func() { s.logRequest(ctx, r, rec, start, nil) }); n != 0 {
+		t.Fatalf("the request line allocates %v times with its level off", n)
+	}
 }
