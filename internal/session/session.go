@@ -448,19 +448,47 @@ func (s *Session) HandleRequest(r Request) {
 		s.runAction(id, r)
 		return
 	}
+	start := time.Now()
 	data, err := s.verb(r)
 	if err != nil {
 		ae := apierror.From(err)
 		if ae.Unexpected() {
 			ae = s.internal(r.Verb, err)
 		}
-		s.reply(errorReply(id, ae))
+		s.logVerb(r.Verb, ae, s.reply(errorReply(id, ae)), start)
 		return
 	}
-	s.reply(map[string]any{"context": chat.ContextResponse, "messageId": id, "status": "OK", "data": data})
+	s.logVerb(r.Verb, nil, s.reply(map[string]any{"context": chat.ContextResponse, "messageId": id, "status": "OK", "data": data}), start)
 	if r.Verb == VerbQuit {
 		s.end(ErrQuit)
 	}
+}
+
+// logVerb writes the line of one verb, at debug: verbs are the chatty
+// part of a connection (say, roomAdd…), actions get the info lines.
+func (s *Session) logVerb(verb string, ae *apierror.Error, bytes int, start time.Time) {
+	log := s.opts.Logger
+	if !log.Enabled(s.ctx, slog.LevelDebug) {
+		return
+	}
+	status, code := http.StatusOK, ""
+	if ae != nil {
+		status, code = ae.HTTPStatus(), ae.Code
+	}
+	attrs := make([]slog.Attr, 0, 9)
+	attrs = append(attrs,
+		slog.String("conn", s.Conn.Type),
+		slog.String("verb", verb),
+		slog.Int("status", status),
+		logging.Ms("duration_ms", time.Since(start)),
+		slog.Int("bytes", bytes),
+		slog.String("remote", s.Conn.RemoteAddr),
+		slog.String("connection", s.Conn.ID),
+	)
+	if code != "" {
+		attrs = append(attrs, slog.String("code", code))
+	}
+	log.LogAttrs(s.ctx, slog.LevelDebug, "request", attrs...)
 }
 
 func errorReply(id int64, e *apierror.Error) map[string]any {

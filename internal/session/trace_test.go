@@ -90,3 +90,27 @@ func TestMessageTrace(t *testing.T) {
 		t.Fatalf("error reply %v", m)
 	}
 }
+
+// TestVerbLine: a verb is a request line too, at debug, with its status
+// and code.
+func TestVerbLine(t *testing.T) {
+	rec := &logtest.Recorder{}
+	opts := sessiontest.Options(t, rec.Logger())
+	s := session.New(opts, connection.TypeTCP, "10.0.0.8")
+	if err := s.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	next(t, s)
+	s.HandleRequest(session.Request{Verb: session.VerbParamView, Key: "nope"})
+	next(t, s)
+	for _, l := range rec.Lines() {
+		if l.Str("msg") == "request" && l.Str("verb") == session.VerbParamView {
+			if l.Str("level") != "DEBUG" || l.Str("conn") != "tcp" || l.Str("code") != "param_not_found" || l.Str("status") != "404" ||
+				l.Str("remote") != "10.0.0.8" {
+				t.Fatalf("verb line %v", l)
+			}
+			return
+		}
+	}
+	t.Fatalf("no verb line in %v", rec.Lines())
+}

@@ -118,6 +118,16 @@ func TestRequestLogLine(t *testing.T) {
 	if _, ok := l["duration"]; ok {
 		t.Errorf("a raw duration in %v", l)
 	}
+	// The action's own line carries the trace and the request id too.
+	found := false
+	for _, l := range rec.Lines() {
+		if l.Str("msg") == "action" && l.Str("action") == "traced" && l.Str("request_id") == id {
+			found = l.Str("trace_id") == testTraceID
+		}
+	}
+	if !found {
+		t.Errorf("no action line with the trace id in %v", rec.Lines())
+	}
 
 	// A request through a route names it.
 	if err := ts.opts.Routes.Add(http.MethodGet, "/users/:id", "traced", 0); err != nil {
@@ -247,7 +257,7 @@ func TestRequestSpans(t *testing.T) {
 	}
 	attrs := map[string]string{}
 	for _, a := range s.Attributes() {
-		attrs[string(a.Key)] = a.Value.Emit()
+		attrs[string(a.Key)] = a.Value.String()
 	}
 	if attrs["http.response.status_code"] != "200" || attrs["stellar.action"] != "traced" || attrs["stellar.request_id"] != res.Header.Get(RequestIDHeader) {
 		t.Errorf("attributes %v", attrs)
