@@ -36,3 +36,28 @@ func TestEnvelopeTraceSigned(t *testing.T) {
 		}
 	}
 }
+
+// TestOlderVersionsRefused: the messages and membership records of a node
+// of version 2 (before the trace context) are malformed here, so that the
+// two neither hear nor list each other.
+func TestOlderVersionsRefused(t *testing.T) {
+	s := newSigner([]byte("t"))
+	e := envelope{Type: "x", From: "a", SentAt: time.Now().UnixMilli(), ID: "i1", Payload: []byte(`{}`)}
+	raw := s.encode(&e)
+	old := bytes.Replace(raw, []byte(`{"v":3,`), []byte(`{"v":2,`), 1)
+	if bytes.Equal(old, raw) {
+		t.Fatal("no version to change")
+	}
+	if _, err := s.decode(old, 0); err != (errDrop{DropMalformed}) {
+		t.Fatalf("a version 2 envelope: %v", err)
+	}
+	now := time.Now()
+	rec := s.signRecord(Node{ID: "a", Instance: "i", WrittenAt: now, ExpiresAt: now.Add(time.Minute)})
+	if _, err := s.parseRecord("a", rec, now); err != nil {
+		t.Fatalf("a record of this version: %v", err)
+	}
+	oldRec := bytes.Replace(rec, []byte(`{"v":3,`), []byte(`{"v":2,`), 1)
+	if _, err := s.parseRecord("a", oldRec, now); err != errRecordMalformed {
+		t.Fatalf("a version 2 record: %v", err)
+	}
+}
