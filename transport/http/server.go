@@ -297,7 +297,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(p)
 			}
 			id := requestID(r.Context())
-			s.logger.Error("http handler panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()),
+			s.logger.ErrorContext(r.Context(), "http handler panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()),
 				"method", r.Method, "path", r.URL.Path, "status", http.StatusInternalServerError, "request_id", id)
 			s.writeError(w, r, nil, time.Now(), apierror.Public(apierror.New(apierror.CodeInternal, http.StatusInternalServerError, "panic"), id))
 		}
