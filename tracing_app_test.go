@@ -2,8 +2,10 @@ package stellar_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,7 +90,8 @@ func TestAppSpans(t *testing.T) {
 // TestAppRequestID: a handler mounted with App.Handle sees the request's
 // id (stellar.RequestID), and the response carries it.
 func TestAppRequestID(t *testing.T) {
-	app := newApp(t, &syncBuffer{})
+	logs := &syncBuffer{}
+	app := newApp(t, logs)
 	app.Handle("GET /rid", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, stellar.RequestID(r.Context()))
 	}))
@@ -110,5 +113,16 @@ func TestAppRequestID(t *testing.T) {
 	}
 	if stellar.RequestID(ctx) != "" {
 		t.Fatal("a request id outside a request")
+	}
+	// The mounted handler's request has its line, like the node's own.
+	found := false
+	for _, l := range strings.Split(logs.String(), "\n") {
+		var line map[string]any
+		if json.Unmarshal([]byte(l), &line) == nil && line["msg"] == "request" && line["request_id"] == "mine-1" {
+			found = line["path"] == "/rid" && line["status"] == float64(200) && line["bytes"] == float64(6) && line["node"] == "test-node"
+		}
+	}
+	if !found {
+		t.Fatalf("no request line for /rid in:\n%s", logs.String())
 	}
 }
