@@ -73,6 +73,7 @@ func TestTasksCLI(t *testing.T) {
 // (of the config file or of the program) whose action is not registered,
 // before anything starts.
 func TestRouteToUnknownActionRefused(t *testing.T) {
+	t.Setenv("STELLAR_LOG_FORMAT", "text") // the error as text, to read it whole
 	dir := t.TempDir()
 	file := filepath.Join(dir, "stellar.toml")
 	if err := os.WriteFile(file, []byte("[[http.routes]]\nmethod = \"get\"\npath = \"/r\"\naction = \"statsu\"\n"), 0o600); err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stellarfw/stellar-go/action"
 	"github.com/stellarfw/stellar-go/cache"
@@ -84,6 +85,8 @@ type App struct {
 	logOut   io.Writer
 	logFixed *slog.Logger
 	now      func() time.Time // nil: time.Now
+
+	tracerProvider trace.TracerProvider // nil: no spans
 
 	// mu guards the fields marked so. It is never held across a call
 	// that may block: parts start and stop without it, so that a task or
@@ -171,7 +174,7 @@ func (a *App) Configure(cfg Config) error {
 			return err
 		}
 	} else {
-		logger = logger.With(slog.String("node", cfg.ID))
+		logger = slog.New(logging.WithTrace(logger.Handler())).With(slog.String("node", cfg.ID))
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -325,6 +328,8 @@ func (a *App) start(ctx context.Context, cfg config.Config, logger *slog.Logger)
 		Version:     Version,
 		HTTP:        a.userHTTP(),
 		Now:         a.now,
+
+		TracerProvider: a.tracerProvider,
 	})
 	if err != nil {
 		return nil, err
@@ -451,7 +456,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if err != nil {
 		logger.Error("node stopped with errors", "error", err.Error())
 	} else {
-		logger.Info("node stopped", "uptime", time.Since(n.StartedAt()).Round(time.Millisecond).String())
+		logger.Info("node stopped", "uptime_ms", time.Since(n.StartedAt()).Milliseconds())
 	}
 	a.mu.Lock()
 	a.state = stateStopped

@@ -94,6 +94,11 @@ type Request struct {
 	// Route is the route pattern that matched, for HTTP requests that came
 	// through the route table.
 	Route string
+	// RequestID names the call in the node's log and in the error a
+	// client gets: an HTTP request's X-Request-Id (or the id the node gave
+	// it), the id of a WebSocket or TCP message. Empty for internal calls,
+	// which get one only when they fail with a 5xx.
+	RequestID string
 	// Version, when not zero, is the version of the action to run, as a
 	// route pinned to an apiVersion sets it; it overrides the apiVersion
 	// parameter. Zero runs the version the apiVersion parameter names, or

@@ -17,6 +17,7 @@ import (
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/event"
 	"github.com/stellarfw/stellar-go/input"
+	"github.com/stellarfw/stellar-go/internal/logging"
 )
 
 // Reserved parameter names, read by the framework and never passed to an
@@ -321,6 +322,9 @@ func (g *Registry) Run(ctx context.Context, name string, raw map[string]any, r *
 		case ae.HTTPStatus() >= 500:
 			id := ae.RequestID
 			if id == "" {
+				id = r.RequestID
+			}
+			if id == "" {
 				id = apierror.NewRequestID()
 			}
 			if r.Internal() {
@@ -350,7 +354,10 @@ func (g *Registry) Run(ctx context.Context, name string, raw map[string]any, r *
 	attrs := []slog.Attr{
 		slog.String("action", name),
 		slog.String("conn", connType(r)),
-		slog.Duration("duration", time.Since(start)),
+		logging.Ms("duration_ms", time.Since(start)),
+	}
+	if r.RequestID != "" {
+		attrs = append(attrs, slog.String("request_id", r.RequestID))
 	}
 	switch {
 	case err == nil:
@@ -364,12 +371,18 @@ func (g *Registry) Run(ctx context.Context, name string, raw map[string]any, r *
 	attrs = append(attrs, slog.String("code", ae.Code), slog.String("error", ae.Message))
 	if ae.HTTPStatus() >= 500 {
 		level = slog.LevelError
-		attrs = append(attrs, slog.Int("status", ae.HTTPStatus()), slog.String("request_id", pub.RequestID))
+		attrs = append(attrs, slog.Int("status", ae.HTTPStatus()))
+		if r.RequestID == "" {
+			attrs = append(attrs, slog.String("request_id", pub.RequestID))
+		}
 		if ae.Err != nil {
 			attrs = append(attrs, slog.String("cause", ae.Err.Error()))
 		}
-	} else if level < slog.LevelWarn {
-		level = slog.LevelWarn
+	} else {
+		// The caller's mistake (a 4xx): worth a line with its code, not
+		// an operator's attention.
+		attrs = append(attrs, slog.Int("status", ae.HTTPStatus()))
+		level = max(level, slog.LevelInfo)
 	}
 	logger.LogAttrs(ctx, level, "action failed", attrs...)
 	return pub

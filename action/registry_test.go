@@ -546,7 +546,7 @@ func TestRunLogs(t *testing.T) {
 	}{
 		{"quiet", slog.LevelDebug, ""},
 		{"fails", slog.LevelError, apierror.CodeActionFailed},
-		{"checks", slog.LevelWarn, apierror.CodeValidationFailed},
+		{"checks", slog.LevelInfo, apierror.CodeValidationFailed}, // a client error: info, with its code
 	}
 	for _, tc := range cases {
 		t.Run(tc.action, func(t *testing.T) {
@@ -653,5 +653,40 @@ func TestRunWithoutRequest(t *testing.T) {
 	g := newTestRegistry(t, reply("a", 0, "a"))
 	if err := g.Run(context.Background(), "a", nil, nil); err != nil {
 		t.Fatalf("Run with a nil Request: %v", err)
+	}
+}
+
+// TestRunRequestID: a call that carries a request id (an HTTP request's
+// X-Request-Id) is logged under it, and a 5xx answers with it rather than
+// a new one.
+func TestRunRequestID(t *testing.T) {
+	h := &recordHandler{}
+	g := NewRegistry(slog.New(h), "n1")
+	if err := g.Register(&Action{Name: "fails", Run: func(context.Context, *Request) error { return errors.New("broken") }}); err != nil {
+		t.Fatal(err)
+	}
+	r := &Request{Conn: newConn(connection.TypeWeb), RequestID: "req-42"}
+	err := g.Run(context.Background(), "fails", nil, r)
+	ae := wantAPIError(t, err, apierror.CodeInternal, http.StatusInternalServerError)
+	if ae.RequestID != "req-42" {
+		t.Errorf("client's request id %q, want req-42", ae.RequestID)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.records) != 1 {
+		t.Fatalf("%d records, want 1", len(h.records))
+	}
+	ids := 0
+	h.records[0].Attrs(func(a slog.Attr) bool {
+		if a.Key == "request_id" {
+			ids++
+			if a.Value.String() != "req-42" {
+				t.Errorf("logged request_id %q", a.Value.String())
+			}
+		}
+		return true
+	})
+	if ids != 1 {
+		t.Errorf("%d request_id attributes, want 1", ids)
 	}
 }

@@ -142,6 +142,30 @@ func Public(e *Error, requestID string) *Error {
 	return e
 }
 
+// MaxRequestIDLen bounds a request id taken from a client.
+const MaxRequestIDLen = 128
+
+// ValidRequestID reports whether id, a request id from a client (an
+// X-Request-Id header, the requestId of a WebSocket or TCP message), is
+// kept: 1 to MaxRequestIDLen characters among letters, digits and
+// - _ . : + / = @. Anything else is replaced by a new id, so that a log
+// line never carries a client's control characters, quotes or spaces.
+func ValidRequestID(id string) bool {
+	if len(id) == 0 || len(id) > MaxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '-', c == '_', c == '.', c == ':', c == '+', c == '/', c == '=', c == '@':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // NewRequestID returns a random id for a request's log lines.
 func NewRequestID() string {
 	var b [8]byte

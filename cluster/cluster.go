@@ -58,7 +58,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/stellarfw/stellar-go/event"
+	"github.com/stellarfw/stellar-go/internal/tracing"
 )
 
 // Defaults of Config.
@@ -147,6 +150,11 @@ type Config struct {
 	Stats func() map[string]int64
 	// Now is the clock for message times. Default time.Now.
 	Now func() time.Time
+	// TracerProvider, when set, gets a client span for each call and a
+	// server span for each call this node serves. Without it no span is
+	// started; the trace context of a call's ctx travels in its signed
+	// envelope and its handler's context carries it all the same.
+	TracerProvider trace.TracerProvider
 }
 
 func (c *Config) setDefaults() {
@@ -235,6 +243,7 @@ type Cluster struct {
 	mu      sync.Mutex
 	cfg     Config             // guarded by mu; set by Start
 	sign    signer             // guarded by mu; fixed once started
+	tracer  *tracing.Tracer    // guarded by mu; fixed once started, nil for no spans
 	t       Transport          // guarded by mu
 	running bool               // guarded by mu
 	cancel  context.CancelFunc // guarded by mu
@@ -324,6 +333,7 @@ func (c *Cluster) Start(ctx context.Context, t Transport, cfg Config) error {
 	c.cfg = cfg
 	c.owns.Store(&cfg.OwnsConnection)
 	c.sign = newSigner([]byte(cfg.Token))
+	c.tracer = tracing.New(cfg.TracerProvider)
 	c.t = t
 	c.self = Node{ID: cfg.ID, Instance: newID(), Host: host, PID: os.Getpid(), Process: c.processLocked(),
 		StartedAt: cfg.Now().UTC().Truncate(time.Millisecond), Version: cfg.Version, Transports: cfg.Transports}
@@ -637,6 +647,7 @@ func (c *Cluster) sendID(ctx context.Context, channel, typ, to, id string, deadl
 		id = newID()
 	}
 	e := envelope{Type: typ, From: from, To: to, SentAt: now().UnixMilli(), Deadline: deadline, ID: id, Payload: payload}
+	e.Trace, e.TraceState = tracing.Inject(ctx)
 	raw := s.encode(&e)
 	if len(raw) > maxBytes {
 		return "", fmt.Errorf("%w: %d bytes, more than %d", ErrTooLarge, len(raw), maxBytes)
@@ -825,6 +836,8 @@ func (c *Cluster) runSubscriber(ctx context.Context, fn MessageHandler, e *envel
 			log.Error("cluster message handler panicked", "type", e.Type, "from", e.From, "panic", fmt.Sprint(r))
 		}
 	}()
+	// The handler's context carries the publisher's trace.
+	ctx = tracing.Resume(ctx, e.Trace, e.TraceState)
 	fn(ctx, Message{Type: e.Type, From: e.From, ID: e.ID, SentAt: time.UnixMilli(e.SentAt), Payload: e.Payload})
 }
 

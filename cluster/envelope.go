@@ -48,8 +48,9 @@ var dropReasons = []string{DropBadSignature, DropStale, DropReplayed, DropMalfor
 
 // envelopeVersion is the version of the wire format and of the signed
 // encoding; a node drops as malformed what it does not know. Version 2
-// added the deadline; nodes of version 1 and 2 do not hear each other.
-const envelopeVersion = 2
+// added the deadline, version 3 the trace context; nodes of different
+// versions do not hear each other.
+const envelopeVersion = 3
 
 // envelope is one message between nodes. On the wire it is a JSON object;
 // the signature is an HMAC-SHA256, keyed by the server token, over
@@ -63,23 +64,33 @@ type envelope struct {
 	SentAt int64  `json:"at"` // Unix milliseconds
 	// Deadline, Unix milliseconds, is when the message stops being worth
 	// handling: a call's deadline. Zero means none; calls always have one.
-	Deadline int64           `json:"dl,omitempty"`
-	ID       string          `json:"id"`
-	Payload  json.RawMessage `json:"payload"`
-	Sig      string          `json:"sig"`
+	Deadline int64 `json:"dl,omitempty"`
+	// Trace and TraceState are the W3C traceparent and tracestate of the
+	// sender's context (a call made by an action carries the action's
+	// trace), signed with the rest.
+	Trace      string          `json:"tp,omitempty"`
+	TraceState string          `json:"ts,omitempty"`
+	ID         string          `json:"id"`
+	Payload    json.RawMessage `json:"payload"`
+	Sig        string          `json:"sig"`
 
 	mac [sha256.Size]byte // Sig decoded, once checked
 }
 
-// maxIDLen bounds the id and node names inside an envelope.
+// maxIDLen bounds the id and node names inside an envelope, and its
+// traceparent.
 const maxIDLen = 256
+
+// maxTraceStateLen bounds the tracestate of an envelope.
+const maxTraceStateLen = 1024
 
 func (e *envelope) canonical() []byte {
 	var b []byte
 	b = append(b, "stellar-cluster/"...)
 	b = strconv.AppendInt(b, int64(e.V), 10)
 	b = append(b, '\n')
-	for _, s := range []string{e.Type, e.From, e.To, strconv.FormatInt(e.SentAt, 10), strconv.FormatInt(e.Deadline, 10), e.ID} {
+	for _, s := range []string{e.Type, e.From, e.To, strconv.FormatInt(e.SentAt, 10), strconv.FormatInt(e.Deadline, 10),
+		e.Trace, e.TraceState, e.ID} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
@@ -140,6 +151,12 @@ func (s signer) encode(e *envelope) []byte {
 		b.WriteString(`,"dl":`)
 		b.WriteString(strconv.FormatInt(e.Deadline, 10))
 	}
+	if e.Trace != "" {
+		writeField(&b, "tp", e.Trace)
+	}
+	if e.TraceState != "" {
+		writeField(&b, "ts", e.TraceState)
+	}
 	writeField(&b, "id", e.ID)
 	b.WriteString(`,"payload":`)
 	b.Write(e.Payload)
@@ -175,6 +192,7 @@ func (s signer) decode(raw []byte, maxBytes int) (*envelope, error) {
 	}
 	if e.V != envelopeVersion || e.Type == "" || e.From == "" || e.ID == "" || e.SentAt <= 0 || e.Deadline < 0 ||
 		len(e.Type) > maxIDLen || len(e.From) > maxIDLen || len(e.To) > maxIDLen || len(e.ID) > maxIDLen ||
+		len(e.Trace) > maxIDLen || len(e.TraceState) > maxTraceStateLen ||
 		len(e.Payload) == 0 || e.Sig == "" {
 		return nil, errDrop{DropMalformed}
 	}

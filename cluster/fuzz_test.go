@@ -18,6 +18,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add(good)
 	f.Add(SignMessage("other", "chat", "node-1", "id-1", time.UnixMilli(1), json.RawMessage(`null`)))
 	f.Add([]byte(`{"v":2,"type":"t","from":"f","at":1,"id":"i","payload":{},"sig":"AAAA"}`))
+	traced := envelope{Type: "t", From: "f", SentAt: 1700000000000, ID: "i", Payload: json.RawMessage(`{}`),
+		Trace: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", TraceState: "k=v"}
+	f.Add(s.encode(&traced))
 	f.Add([]byte(`{`))
 	f.Add([]byte(``))
 	f.Add(bytes.Repeat([]byte("x"), 300))

@@ -46,7 +46,9 @@ type Node struct {
 func (n Node) Uptime(now time.Time) time.Duration { return now.Sub(n.StartedAt) }
 
 // recordVersion is the version of the membership record's wire format.
-const recordVersion = 2
+// It moves with envelopeVersion, so that nodes that cannot hear each
+// other's messages do not list each other either.
+const recordVersion = 3
 
 // record is a membership record as the transport stores it: the node's
 // JSON, and an HMAC-SHA256 keyed by the token over exactly those bytes

@@ -10,7 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/stellarfw/stellar-go/event"
+	"github.com/stellarfw/stellar-go/internal/tracing"
 )
 
 // Handler serves a method called through Do or DoAll. Its result is
@@ -226,7 +230,7 @@ func sortReplies(r []Reply) {
 // call runs one call. onReply gets each reply (remote is its error, nil on
 // success) and returns true to end the call. With all, every reply is
 // passed on and the call ends when every expected node answered.
-func (c *Cluster) call(ctx context.Context, method string, args any, o callOptions, all bool, onReply func(reply, error) bool) error {
+func (c *Cluster) call(ctx context.Context, method string, args any, o callOptions, all bool, onReply func(reply, error) bool) (err error) {
 	if method == "" {
 		return errors.New("cluster: call needs a method name")
 	}
@@ -235,10 +239,20 @@ func (c *Cluster) call(ctx context.Context, method string, args any, o callOptio
 		return fmt.Errorf("cluster: %s: arguments: %w", method, err)
 	}
 	c.mu.Lock()
-	running, timeout := c.running, c.cfg.RPCTimeout
+	running, timeout, tracer := c.running, c.cfg.RPCTimeout, c.tracer
 	c.mu.Unlock()
 	if !running {
 		return ErrNotRunning
+	}
+	if tracer != nil {
+		var span trace.Span
+		ctx, span = tracer.Start(ctx, method, trace.SpanKindClient)
+		span.SetAttributes(attribute.String("rpc.system", "stellar"), attribute.String("rpc.method", method),
+			attribute.Bool("stellar.all", all))
+		if o.node != "" {
+			span.SetAttributes(attribute.String("stellar.node", o.node))
+		}
+		defer func() { tracing.End(span, err) }()
 	}
 	if !c.connected.Load() {
 		return fmt.Errorf("cluster: call to %s: %w (is the backend reachable?)", method, ErrNotConnected)
@@ -422,10 +436,22 @@ func (c *Cluster) serveRequest(ctx context.Context, e *envelope) {
 			c.drop(DropExpired, e)
 			return
 		}
-		hctx, cancel := context.WithDeadline(ctx, deadline)
+		// The handler joins the caller's trace.
+		hctx := tracing.Resume(ctx, e.Trace, e.TraceState)
+		c.mu.Lock()
+		tracer := c.tracer
+		c.mu.Unlock()
+		var span trace.Span
+		if tracer != nil {
+			hctx, span = tracer.Start(hctx, req.Method, trace.SpanKindServer)
+			span.SetAttributes(attribute.String("rpc.system", "stellar"), attribute.String("rpc.method", req.Method),
+				attribute.String("stellar.from", e.From))
+		}
+		hctx, cancel := context.WithDeadline(hctx, deadline)
 		defer cancel()
 		call := &Call{Method: req.Method, From: e.From, ConnectionID: req.Conn, Args: req.Args}
 		res, err := c.runHandler(hctx, v.(Handler), call)
+		tracing.End(span, err)
 		if !now().Before(deadline) {
 			return // the caller gave up: a reply now would only be late
 		}
@@ -465,7 +491,7 @@ func (c *Cluster) runHandler(ctx context.Context, h Handler, call *Call) (res an
 			c.mu.Lock()
 			log := c.cfg.Logger
 			c.mu.Unlock()
-			log.Error("cluster method panicked", "method", call.Method, "from", call.From, "panic", fmt.Sprint(r))
+			log.ErrorContext(ctx, "cluster method panicked", "method", call.Method, "from", call.From, "panic", fmt.Sprint(r))
 			res, err = nil, fmt.Errorf("panic: %v", r)
 		}
 	}()

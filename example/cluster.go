@@ -40,6 +40,9 @@ func (a *announcements) all() []map[string]any {
 //	curl localhost:8080/api/clusterWho
 func setupCluster(app *stellar.App) error {
 	app.Cluster.HandleFunc("example.whoami", func(ctx context.Context, call *stellar.ClusterCall) (any, error) {
+		// The call's context carries the caller's trace: this line has
+		// its trace_id.
+		app.Logger().DebugContext(ctx, "whoami asked", "by", call.From)
 		return map[string]any{"id": app.ID(), "pid": os.Getpid(), "askedBy": call.From}, nil
 	})
 	heard := &announcements{}

@@ -353,7 +353,7 @@ func TestCLIRedisNeedsToken(t *testing.T) {
 		{"run", "--redis", srv.URL(), "--http", "127.0.0.1:0", "--tcp", "off"},
 		{"cluster", "status", "--redis", srv.URL()},
 	} {
-		code, _, stderr := runCLI(t, "", []string{"STELLAR_SERVER_TOKEN="}, args...)
+		code, _, stderr := runCLI(t, "", []string{"STELLAR_SERVER_TOKEN=", "STELLAR_LOG_FORMAT=text"}, args...)
 		lines := strings.Split(strings.TrimSpace(stderr), "\n")
 		if last := lines[len(lines)-1]; code != 2 || !strings.HasPrefix(last, "example: ") || !strings.Contains(last, "cluster.token is empty") {
 			t.Fatalf("%v: exit %d, stderr:\n%s", args, code, stderr)

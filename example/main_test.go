@@ -357,7 +357,7 @@ func TestCLIErrors(t *testing.T) {
 		})
 	}
 	t.Run("port in use is one line", func(t *testing.T) {
-		_, _, stderr := runCLI(t, "", nil, "run", "--http", busy.Addr().String(), "--tcp", "off")
+		_, _, stderr := runCLI(t, "", []string{"STELLAR_LOG_FORMAT=text"}, "run", "--http", busy.Addr().String(), "--tcp", "off")
 		lines := 0
 		sc := bufio.NewScanner(strings.NewReader(stderr))
 		for sc.Scan() {

@@ -89,7 +89,9 @@ func welcome(app *stellar.App) *stellar.TaskDefinition {
 		Queue:       "mail",
 		Inputs:      map[string]stellar.Input{"name": {Required: true, Validator: "alpha_dash|max:40"}},
 		Handler: stellar.TaskHandlerFunc(func(ctx context.Context, t *stellar.Task) error {
-			app.Logger().Info("welcome sent", "name", t.Params.String("name"), "task", t.ID, "attempt", t.Attempt)
+			// Logged with the task's context, the line carries the
+			// trace_id of the request that enqueued it.
+			app.Logger().InfoContext(ctx, "welcome sent", "name", t.Params.String("name"), "task", t.ID, "attempt", t.Attempt)
 			return nil
 		}),
 	}

@@ -541,7 +541,7 @@ func (s *Supervisor) stopAll() {
 		}
 		s.terminate(w)
 	}
-	s.cfg.Logger.Info("stopping the workers", "running", s.running(), "deadline", s.cfg.StopTimeout.String())
+	s.cfg.Logger.Info("stopping the workers", "running", s.running(), "deadline_ms", s.cfg.StopTimeout.Milliseconds())
 	s.killTimer = time.AfterFunc(s.cfg.StopTimeout, func() {
 		s.do(func() {
 			if s.running() > 0 {
@@ -576,7 +576,7 @@ func (s *Supervisor) terminate(w *worker) {
 	time.AfterFunc(s.cfg.StopTimeout, func() {
 		s.do(func() {
 			if w.proc != nil && w.gen == gen && !s.stopping {
-				s.cfg.Logger.Error("worker did not stop in time: killing it", "worker", w.name, "timeout", s.cfg.StopTimeout.String())
+				s.cfg.Logger.Error("worker did not stop in time: killing it", "worker", w.name, "timeout_ms", s.cfg.StopTimeout.Milliseconds())
 				_ = w.proc.cmd.Process.Kill()
 			}
 		})
@@ -708,7 +708,7 @@ func (s *Supervisor) onEvent(ev event) {
 		}
 	case evReadyTimeout:
 		if w.proc != nil && w.state == StateStarting {
-			log.Warn("worker not ready yet", "worker", w.name, "after", s.cfg.ReadyTimeout.String())
+			log.Warn("worker not ready yet", "worker", w.name, "after_ms", s.cfg.ReadyTimeout.Milliseconds())
 			if s.rolling == w.n {
 				log.Error("rolling restart stopped: the replacement is not ready", "worker", w.name, "left", len(s.rollQueue))
 				s.rolling, s.rollQueue = 0, nil
@@ -756,10 +756,10 @@ func (s *Supervisor) exited(w *worker, err error) {
 				wait := min(nameHeldRetry<<min(w.heldFor-1, 16), nameHeldMaxRetry)
 				if w.heldFor == 1 {
 					log.Warn("worker name held by another live node; retrying with backoff until it is free", "worker", w.name,
-						"error", w.nameHeld.Error(), "for", s.cfg.ReadyTimeout.String(),
+						"error", w.nameHeld.Error(), "for_ms", s.cfg.ReadyTimeout.Milliseconds(),
 						"hint", "another supervisor may run workers with the same names on this Redis: set supervisor.name_prefix")
 				} else {
-					log.Debug("worker name still held; retrying", "worker", w.name, "in", wait.String())
+					log.Debug("worker name still held; retrying", "worker", w.name, "in_ms", wait.Milliseconds())
 				}
 				w.state = StateRestarting
 				s.restartIn(w, wait)
@@ -795,7 +795,7 @@ func (s *Supervisor) crashed(w *worker) {
 	}
 	w.state = StateRestarting
 	w.restarts++
-	s.cfg.Logger.Info("restarting worker", "worker", w.name, "in", backoff.String(), "crashes", len(w.crashes))
+	s.cfg.Logger.Info("restarting worker", "worker", w.name, "in_ms", backoff.Milliseconds(), "crashes", len(w.crashes))
 	s.restartIn(w, backoff)
 }
 

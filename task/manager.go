@@ -17,7 +17,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/stellarfw/stellar-go/event"
+	"github.com/stellarfw/stellar-go/internal/tracing"
 )
 
 // The defaults of Config, and its bounds.
@@ -75,6 +79,11 @@ type Config struct {
 	Events *event.Bus
 	// Now is the clock for due times and backoff. Default time.Now.
 	Now func() time.Time
+	// TracerProvider, when set, gets a producer span for each enqueue
+	// and a consumer span for each run. Without it no span is started;
+	// the trace context of Enqueue's ctx is stored with the task and its
+	// runs' contexts carry it all the same.
+	TracerProvider trace.TracerProvider
 }
 
 func (c *Config) setDefaults() {
@@ -129,6 +138,7 @@ type Manager struct {
 	store     Store
 	cfg       Config
 	log       *slog.Logger
+	tracer    *tracing.Tracer // nil: no spans
 	workerID  string
 	startedAt time.Time
 	epoch     time.Time // Start's monotonic time
@@ -199,6 +209,7 @@ func (m *Manager) Start(ctx context.Context, store Store, cfg Config) error {
 		}
 	}
 	m.store, m.cfg, m.log = store, cfg, cfg.Logger
+	m.tracer = tracing.New(cfg.TracerProvider)
 	m.startedAt = cfg.Now()
 	m.epoch = time.Now()
 	m.lastFail.Store(-int64(cfg.Lease))
@@ -519,7 +530,7 @@ func (m *Manager) def(name string) (*Definition, bool) {
 // no deadline, and then returns the store's last error. A retry stores
 // one task whatever the earlier tries did: the task's id is fixed first,
 // and the store does nothing for an id it holds.
-func (m *Manager) Enqueue(ctx context.Context, name string, args any, opts ...Option) (string, error) {
+func (m *Manager) Enqueue(ctx context.Context, name string, args any, opts ...Option) (_ string, err error) {
 	store, err := m.ready()
 	if err != nil {
 		return "", err
@@ -568,6 +579,14 @@ func (m *Manager) Enqueue(ctx context.Context, name string, args any, opts ...Op
 		ID: newID(), Name: name, Queue: queue, Args: raw,
 		MaxAttempts: d.MaxAttempts, EnqueuedAt: now.UnixMilli(),
 	}
+	var span trace.Span
+	if m.tracer != nil {
+		ctx, span = m.tracer.Start(ctx, name, trace.SpanKindProducer)
+		span.SetAttributes(attribute.String("stellar.task", name), attribute.String("stellar.queue", queue),
+			attribute.String("stellar.task_id", msg.ID))
+		defer func() { tracing.End(span, err) }()
+	}
+	msg.Traceparent, msg.Tracestate = tracing.Inject(ctx)
 	if o.maxAttempts > 0 {
 		msg.MaxAttempts = o.maxAttempts
 	}

@@ -143,6 +143,11 @@ type Message struct {
 	Unique      string          `json:"unique,omitempty"`
 	EnqueuedAt  int64           `json:"at"`             // Unix ms
 	FireAt      int64           `json:"fire,omitempty"` // Unix ms, periodic runs
+	// Traceparent and Tracestate are the W3C trace context of the code
+	// that enqueued the task, so that its runs join that trace. A task
+	// stored without them (or by an older version) has none.
+	Traceparent string `json:"tp,omitempty"`
+	Tracestate  string `json:"ts,omitempty"`
 }
 
 // Lease names one attempt of a running task, for Extend.

@@ -4,13 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"slices"
 	"sort"
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/stellarfw/stellar-go/event"
+	"github.com/stellarfw/stellar-go/internal/logging"
+	"github.com/stellarfw/stellar-go/internal/tracing"
 )
 
 // idleCheck bounds how long an idle worker waits for a wake-up before it
@@ -186,6 +192,9 @@ func (m *Manager) fetch(ctx context.Context, queues []string) (*Delivery, error)
 type run struct {
 	d      *Delivery
 	cancel context.CancelCauseFunc
+	// logCtx carries the task's trace, for the lines logged about the
+	// run; it is never cancelled.
+	logCtx context.Context
 	// gone is closed once the lease is known to be gone from this node:
 	// the store refused to renew it, or Stop handed the task back.
 	gone chan struct{}
@@ -232,8 +241,8 @@ func (m *Manager) leaseEnd(sent time.Time) time.Time {
 
 // track adds a run of d, leased by a call sent at leased, to the renewal
 // set, and arms its deadline.
-func (m *Manager) track(d *Delivery, leased time.Time, cancel context.CancelCauseFunc) *run {
-	r := &run{d: d, cancel: cancel, gone: make(chan struct{}), deadline: m.leaseEnd(leased)}
+func (m *Manager) track(logCtx context.Context, d *Delivery, leased time.Time, cancel context.CancelCauseFunc) *run {
+	r := &run{d: d, cancel: cancel, logCtx: logCtx, gone: make(chan struct{}), deadline: m.leaseEnd(leased)}
 	r.mu.Lock()
 	r.timer = time.AfterFunc(time.Until(r.deadline), func() { m.expire(r) })
 	r.mu.Unlock()
@@ -272,10 +281,10 @@ func (m *Manager) expire(r *run) {
 	r.cancel(ErrLeaseLost)
 	d := r.d
 	if settling {
-		m.log.Warn("task lease lapsed on this node while its outcome was being recorded; still trying", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
+		m.log.WarnContext(r.logCtx, "task lease lapsed on this node while its outcome was being recorded; still trying", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
 		return
 	}
-	m.log.Warn("task lease lapsed before it could be renewed; cutting the run off", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
+	m.log.WarnContext(r.logCtx, "task lease lapsed before it could be renewed; cutting the run off", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
 }
 
 // extended records that r's lease was renewed until deadline.
@@ -303,10 +312,10 @@ func (m *Manager) refuse(r *run) {
 	r.cancel(ErrLeaseLost)
 	d := r.d
 	if settling {
-		m.log.Debug("task lease no longer held while its outcome was being recorded: an earlier try whose reply was lost recorded it, or the task was recovered", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
+		m.log.DebugContext(r.logCtx, "task lease no longer held while its outcome was being recorded: an earlier try whose reply was lost recorded it, or the task was recovered", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
 		return
 	}
-	m.log.Warn("task lease was taken over (the task was recovered); cutting the run off", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
+	m.log.WarnContext(r.logCtx, "task lease was taken over (the task was recovered); cutting the run off", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
 }
 
 // handBack marks r handed back by Stop, unless its handler returned (its
@@ -327,16 +336,25 @@ func (r *run) handBack() bool {
 // acknowledgement also takes the next task of that queue, which process
 // returns with the time that call was sent.
 func (m *Manager) process(d *Delivery, leased time.Time, first string) (next *Delivery, nextAt time.Time) {
-	ctx, cancel := context.WithCancelCause(context.Background())
+	// The run joins the trace of the code that enqueued the task.
+	base := tracing.Resume(context.Background(), d.Traceparent, d.Tracestate)
+	var span trace.Span
+	if m.tracer != nil {
+		base, span = m.tracer.Start(base, d.Name, trace.SpanKindConsumer)
+		span.SetAttributes(attribute.String("stellar.task", d.Name), attribute.String("stellar.queue", d.Queue),
+			attribute.String("stellar.task_id", d.ID), attribute.Int("stellar.attempt", d.Attempt))
+	}
+	var err error
+	defer func() { tracing.End(span, err) }()
+	ctx, cancel := context.WithCancelCause(base)
 	defer cancel(nil)
-	r := m.track(d, leased, cancel)
+	r := m.track(base, d, leased, cancel)
 	defer m.untrack(r)
 
 	if m.listened(event.TaskStarted) {
 		m.fire(ctx, event.TaskStarted, m.runEvent(d))
 	}
 	began := time.Now()
-	var err error
 	if lost := d.Attempt - max(d.MaxAttempts, 1); lost > maxLostRuns {
 		// Its workers keep dying while running it (each recovery counts an
 		// attempt): do not let it take the cluster down with it.
@@ -355,7 +373,7 @@ func (m *Manager) process(d *Delivery, leased time.Time, first string) (next *De
 		m.finished(d, took, ErrHandedBack, false)
 		return nil, time.Time{}
 	case refused:
-		m.log.Warn("task lease was lost while it ran; it may run again", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
+		m.log.WarnContext(base, "task lease was lost while it ran; it may run again", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
 		m.finished(d, took, fmt.Errorf("%w: the task was recovered while it ran", ErrLeaseLost), false)
 		return nil, time.Time{}
 	}
@@ -366,7 +384,7 @@ func (m *Manager) process(d *Delivery, leased time.Time, first string) (next *De
 	case lost && err != nil:
 		// Cut off because its lease lapsed here: hand it back, so that it
 		// runs again at once (refused if another node recovered it).
-		m.log.Warn("task cut off by its lease; handing it back", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "error", err.Error())
+		m.log.WarnContext(base, "task cut off by its lease; handing it back", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "error", err.Error())
 		op = func(ctx context.Context, _ bool) error { return m.store.Requeue(ctx, d) }
 		if !errors.Is(err, ErrLeaseLost) {
 			err = fmt.Errorf("%w: the run was cut off: %w", ErrLeaseLost, err)
@@ -397,7 +415,7 @@ func (m *Manager) process(d *Delivery, leased time.Time, first string) (next *De
 		if errors.As(err, &pe) {
 			f.Stack = pe.stack
 		}
-		m.log.Error("task failed", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "error", err.Error())
+		m.log.ErrorContext(base, "task failed", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "error", err.Error())
 		op = func(ctx context.Context, _ bool) error { return m.store.Fail(ctx, d, f) }
 		final = true
 	default:
@@ -406,11 +424,15 @@ func (m *Manager) process(d *Delivery, leased time.Time, first string) (next *De
 			backoff = def.Backoff
 		}
 		due := m.cfg.Now().Add(backoff(d.Attempt))
-		m.log.Warn("task attempt failed; will retry", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "retryAt", due, "error", err.Error())
+		m.log.WarnContext(base, "task attempt failed; will retry", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "retryAt", due, "error", err.Error())
 		msg := err.Error()
 		op = func(ctx context.Context, _ bool) error { return m.store.Retry(ctx, d, due, msg) }
 	}
 	m.settle(r, op)
+	if err == nil && m.log.Enabled(base, slog.LevelDebug) {
+		m.log.LogAttrs(base, slog.LevelDebug, "task completed", slog.String("task", d.Name), slog.String("id", d.ID),
+			slog.String("queue", d.Queue), slog.Int("attempt", d.Attempt), logging.Ms("duration_ms", took))
+	}
 	m.finished(d, took, err, final)
 	return next, nextAt
 }
@@ -477,26 +499,26 @@ func (m *Manager) settle(r *run, op func(ctx context.Context, firstTry bool) err
 		switch {
 		case err == nil:
 			if try > 0 {
-				m.log.Info("task outcome recorded after a retry", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "tries", try+1)
+				m.log.InfoContext(r.logCtx, "task outcome recorded after a retry", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "tries", try+1)
 			}
 			return
 		case errors.Is(err, ErrLeaseLost) && try == 0:
-			m.log.Warn("task lease was lost while it ran; it may run again", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
+			m.log.WarnContext(r.logCtx, "task lease was lost while it ran; it may run again", "task", d.Name, "id", d.ID, "attempt", d.Attempt)
 			return
 		case errors.Is(err, ErrLeaseLost):
-			m.log.Debug("task outcome recorded by an earlier try whose reply was lost, or its lease lost meanwhile", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "tries", try+1)
+			m.log.DebugContext(r.logCtx, "task outcome recorded by an earlier try whose reply was lost, or its lease lost meanwhile", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "tries", try+1)
 			return
 		case !temporary(err) && !timedOut:
-			m.log.Error("recording a task's outcome", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "error", err.Error())
+			m.log.ErrorContext(r.logCtx, "recording a task's outcome", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "error", err.Error())
 			return
 		}
 		m.noteFailure()
 		if time.Now().After(giveUp) {
-			m.log.Error("gave up recording a task's outcome; it will run again once its lease lapses", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "tries", try+1, "error", err.Error())
+			m.log.ErrorContext(r.logCtx, "gave up recording a task's outcome; it will run again once its lease lapses", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "tries", try+1, "error", err.Error())
 			return
 		}
 		if try == 0 {
-			m.log.Warn("recording a task's outcome failed; retrying while its lease is renewed", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "error", err.Error())
+			m.log.WarnContext(r.logCtx, "recording a task's outcome failed; retrying while its lease is renewed", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "error", err.Error())
 		}
 		t := time.NewTimer(retryWait(try))
 		select {
@@ -506,7 +528,7 @@ func (m *Manager) settle(r *run, op func(ctx context.Context, firstTry bool) err
 			return // refuse logged it
 		case <-m.stopAll:
 			t.Stop()
-			m.log.Error("task outcome not recorded at shutdown; it will run again once its lease lapses", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "error", err.Error())
+			m.log.ErrorContext(r.logCtx, "task outcome not recorded at shutdown; it will run again once its lease lapses", "task", d.Name, "id", d.ID, "attempt", d.Attempt, "error", err.Error())
 			return
 		}
 	}

@@ -59,6 +59,7 @@ func RunTasks(t *testing.T, b TaskBackend) {
 		{"Watch", testTaskWatch},
 		{"ConcurrentFetch", testTaskConcurrentFetch},
 		{"QueuePause", testTaskQueuePause},
+		{"TraceStored", testTaskTraceStored},
 		{"ManagerRuns", testManagerRuns},
 		{"ManagerRetriesAndFails", testManagerFailures},
 		{"ManagerAPI", testManagerAPI},
@@ -66,6 +67,7 @@ func RunTasks(t *testing.T, b TaskBackend) {
 		{"ManagerRecoversLease", testManagerRecovers},
 		{"ManagerHandsBack", testManagerHandsBack},
 		{"ManagerQueuePause", testManagerQueuePause},
+		{"ManagerTrace", testManagerTrace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/config"
+	"github.com/stellarfw/stellar-go/internal/logging"
 	"github.com/stellarfw/stellar-go/supervisor"
 	"github.com/stellarfw/stellar-go/task"
 )
@@ -73,6 +74,19 @@ type cmd struct {
 	base    config.Config
 	version string
 	prog    string // the program's name, as it was run
+	// errLog, once the configuration selects JSON logs (log.format json,
+	// or auto on a pipe), writes the command's own errors as JSON lines
+	// like the node's, so that stderr stays one JSON stream. Nil: text.
+	errLog *slog.Logger
+}
+
+// jsonErrors makes the command's errors JSON lines when cfg's logs are
+// JSON on stderr; node names the process in them.
+func (a *cmd) jsonErrors(cfg config.Config, stderr io.Writer, node string) {
+	format := strings.ToLower(cfg.Log.Format)
+	if format == "json" || ((format == "" || format == "auto") && !logging.IsTerminal(stderr)) {
+		a.errLog = slog.New(slog.NewJSONHandler(stderr, nil)).With(slog.String("node", node))
+	}
 }
 
 // Main runs the stellar command line with args (os.Args) and returns the
@@ -195,6 +209,7 @@ func (a *cmd) cmdRun(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
+	a.jsonErrors(loaded.Config, stderr, loaded.Config.ID)
 	if err := a.CheckRoutes(loaded.Config); err != nil {
 		a.failAll(stderr, err)
 		return ExitUsage
@@ -224,7 +239,7 @@ func (a *cmd) cmdRun(args []string, stdout, stderr io.Writer) int {
 			// backoff: a line per attempt would flood its log.
 			return ExitUsage
 		}
-		fmt.Fprintf(stderr, "%s: %v%s\n", a.prog, oneLine(err), hint(err))
+		a.failf(stderr, "%v%s", oneLine(err), hint(err))
 		return ExitUsage
 	}
 	if link != nil {

@@ -162,12 +162,23 @@ func (a *cmd) parseOnly(nf *nodeFlags, args []string, stdout, stderr io.Writer) 
 
 // fail prints err as the program's one-line error.
 func (a *cmd) fail(stderr io.Writer, err error) {
-	fmt.Fprintf(stderr, "%s: %v\n", a.prog, oneLine(err))
+	a.failf(stderr, "%v", oneLine(err))
+}
+
+// failf prints the program's error: "prog: message", or a JSON line at
+// ERROR when the logs are JSON (errLog).
+func (a *cmd) failf(stderr io.Writer, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if a.errLog != nil {
+		a.errLog.Error(msg, "program", a.prog)
+		return
+	}
+	fmt.Fprintf(stderr, "%s: %s\n", a.prog, msg)
 }
 
 // failAll prints every line of err, each as one of the program's errors.
 func (a *cmd) failAll(stderr io.Writer, err error) {
 	for _, line := range strings.Split(err.Error(), "\n") {
-		fmt.Fprintf(stderr, "%s: %s\n", a.prog, strings.TrimPrefix(line, "stellar: "))
+		a.failf(stderr, "%s", strings.TrimPrefix(line, "stellar: "))
 	}
 }

@@ -45,8 +45,9 @@ func (a *cmd) cmdStartCluster(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
+	a.jsonErrors(loaded.Config, stderr, "supervisor")
 	if f := nf.fs.Lookup("id"); f != nil && f.Value.String() != "" {
-		fmt.Fprintf(stderr, "%s: startCluster names its workers itself (--name-prefix); --id applies to run\n", a.prog)
+		a.failf(stderr, "startCluster names its workers itself (--name-prefix); --id applies to run")
 		return ExitUsage
 	}
 	if err := a.CheckRoutes(loaded.Config); err != nil {
@@ -67,9 +68,9 @@ func (a *cmd) cmdStartCluster(args []string, stdout, stderr io.Writer) int {
 		cfg.Redis.URL = DefaultClusterRedisURL
 	}
 	if err := checkRedis(cfg); err != nil {
-		fmt.Fprintf(stderr, "%s: startCluster needs Redis, and none answers at %s: %v\n"+
-			"Start one (redis-server, or: docker run -d -p 6379:6379 redis), or point to yours with --redis URL or STELLAR_REDIS_URL.\n",
-			a.prog, redisWhere(cfg.Redis), oneLine(err))
+		a.failf(stderr, "startCluster needs Redis, and none answers at %s: %v. "+
+			"Start one (redis-server, or: docker run -d -p 6379:6379 redis), or point to yours with --redis URL or STELLAR_REDIS_URL.",
+			redisWhere(cfg.Redis), oneLine(err))
 		return ExitUsage
 	}
 	token := cfg.Cluster.Token

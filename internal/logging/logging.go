@@ -29,8 +29,9 @@ func ParseLevel(s string) (slog.Level, error) {
 
 // New returns a logger writing to w at level, in format text, json or auto
 // (text when w is a terminal, JSON otherwise), with node on every line.
-// An identical line at WARN or above is written at most once per
-// DefaultRepeatInterval; the next one says how many were held back.
+// A line logged with a context that carries a trace has its trace_id
+// (WithTrace). An identical line at WARN or above is written at most once
+// per DefaultRepeatInterval; the next one says how many were held back.
 func New(w io.Writer, format, level, node string) (*slog.Logger, error) {
 	lvl, err := ParseLevel(level)
 	if err != nil {
@@ -52,7 +53,7 @@ func New(w io.Writer, format, level, node string) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("logging: unknown format %q (want text, json or auto)", format)
 	}
-	h = NewRepeatLimiter(h, DefaultRepeatInterval, nil)
+	h = NewRepeatLimiter(WithTrace(h), DefaultRepeatInterval, nil)
 	return slog.New(h).With(slog.String("node", node)), nil
 }
 

@@ -75,7 +75,7 @@ func TestEveryFieldMapped(t *testing.T) {
 		{"tcp", TCPConfig(c), nil},
 		{"websocket", WebSocketConfig(c), nil},
 		{"redis", RedisConfig(c), []string{"TLSConfig", "DialTimeout", "IOTimeout", "ReconnectBackoff", "Now"}},
-		{"cluster", ClusterConfig(c, "token", logging.Discard()), []string{"OwnsConnection", "Stats", "Events", "Now", "ReplayMemory"}},
+		{"cluster", ClusterConfig(c, "token", logging.Discard()), []string{"OwnsConnection", "Stats", "Events", "Now", "ReplayMemory", "TracerProvider"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if zero := zeroFields(reflect.ValueOf(tc.got), "", tc.skip); len(zero) > 0 {

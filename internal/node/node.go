@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stellarfw/stellar-go/action"
 	"github.com/stellarfw/stellar-go/backend"
@@ -31,6 +32,7 @@ import (
 	"github.com/stellarfw/stellar-go/event"
 	"github.com/stellarfw/stellar-go/internal/metrics"
 	"github.com/stellarfw/stellar-go/internal/session"
+	"github.com/stellarfw/stellar-go/internal/tracing"
 	"github.com/stellarfw/stellar-go/task"
 	httpt "github.com/stellarfw/stellar-go/transport/http"
 	"github.com/stellarfw/stellar-go/transport/tcp"
@@ -86,6 +88,9 @@ type Parts struct {
 	// queues and of the task Manager (due times, the scheduler); the
 	// cluster keeps real time. For tests.
 	Now func() time.Time
+	// TracerProvider, when set, gets the node's spans (requests, actions
+	// of persistent connections, enqueues, task runs, cluster calls).
+	TracerProvider trace.TracerProvider
 }
 
 // Hook is the user's code run when the node starts and when it stops
@@ -575,6 +580,7 @@ func (n *Node) startCluster(ctx context.Context) (step, error) {
 	cc.Stats = n.parts.Stats
 	cc.OwnsConnection = n.parts.Connections.Owns
 	cc.Events = n.parts.Events
+	cc.TracerProvider = n.parts.TracerProvider
 	if err := c.Start(ctx, n.backend.Cluster(), cc); err != nil {
 		return step{}, err
 	}
@@ -602,6 +608,7 @@ func (n *Node) startTasks(ctx context.Context) (step, error) {
 	tc := TaskConfig(n.cfg, n.log)
 	tc.Events = n.parts.Events
 	tc.Now = n.parts.Now
+	tc.TracerProvider = n.parts.TracerProvider
 	if err := m.Start(ctx, n.backend.Tasks(), tc); err != nil {
 		return step{}, err
 	}
@@ -690,8 +697,10 @@ func runHook(ctx context.Context, name string, fn func(context.Context) error) (
 // in use fails the start before anything runs. Nothing is served yet.
 func (n *Node) bind() error {
 	cfg, logger, p := n.cfg, n.log, n.parts
+	tracer := tracing.New(p.TracerProvider)
 	sessionOpts := func() *session.Options {
-		return &session.Options{NodeID: cfg.ID, Actions: p.Actions, Chat: p.Chat, Conns: p.Connections, Logger: logger, Events: p.Events}
+		return &session.Options{NodeID: cfg.ID, Actions: p.Actions, Chat: p.Chat, Conns: p.Connections, Logger: logger, Events: p.Events,
+			Tracer: tracer}
 	}
 	if cfg.TCP.Addr != "off" {
 		n.tcp = tcp.New(tcp.Options{Config: TCPConfig(cfg), Logger: logger, Session: sessionOpts()})
@@ -721,8 +730,20 @@ func (n *Node) bind() error {
 		Ready:      n.ready,
 		Handlers:   handlers,
 		Wrap:       wrap,
+
+		TracerProvider: p.TracerProvider,
+		QuietPaths:     quietPaths(cfg),
 	})
 	return n.http.Listen()
+}
+
+// quietPaths are the paths whose request lines are logged at debug: the
+// scrapes of the metrics, besides the probes.
+func quietPaths(cfg config.Config) []string {
+	if mp := cfg.HTTP.MetricsPath; mp != "" && mp != "off" {
+		return []string{mp}
+	}
+	return nil
 }
 
 // unbind closes the listeners that bind opened, when the start fails.

@@ -22,12 +22,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/stellarfw/stellar-go/action"
 	"github.com/stellarfw/stellar-go/apierror"
 	"github.com/stellarfw/stellar-go/chat"
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/event"
 	"github.com/stellarfw/stellar-go/internal/limit"
+	"github.com/stellarfw/stellar-go/internal/logging"
+	"github.com/stellarfw/stellar-go/internal/tracing"
 )
 
 // Defaults of the limits in Options, which the transports' configs
@@ -84,6 +89,14 @@ type Request struct {
 	Data    any            `json:"data,omitempty"`
 	Key     string         `json:"key,omitempty"`
 	Value   any            `json:"value,omitempty"`
+	// Traceparent and Tracestate carry the W3C trace context of an
+	// action's call, as the HTTP headers of those names do.
+	Traceparent string `json:"traceparent,omitempty"`
+	Tracestate  string `json:"tracestate,omitempty"`
+	// RequestID names the call in the node's log and its error reply, as
+	// an HTTP request's X-Request-Id; one is made when it is absent or
+	// not a valid id (apierror.ValidRequestID).
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // Parse decodes a JSON message. It fails with a malformed_request error
@@ -163,6 +176,8 @@ type Options struct {
 	// ("tcp", "websocket") in the messages of refusals. Default: the
 	// connection type.
 	ConfigSection string
+	// Tracer starts a server span for each action; nil starts none.
+	Tracer *tracing.Tracer
 }
 
 // Session is the protocol state of one connection.
@@ -356,14 +371,14 @@ const replyTimeout = 10 * time.Second
 // rather than cut off; only a client that reads nothing for replyTimeout
 // is. A reply that cannot be encoded is logged and answered with
 // internal_error.
-func (s *Session) reply(msg map[string]any) {
+func (s *Session) reply(msg map[string]any) int {
 	b, err := json.Marshal(msg)
 	if err != nil {
 		ae := s.internal("encoding a reply", err)
 		b, _ = json.Marshal(errorReply(messageID(msg), ae))
 	}
 	if s.enqueue(b) {
-		return
+		return len(b)
 	}
 	s.waiters.Add(1)
 	defer s.waiters.Add(-1)
@@ -374,15 +389,15 @@ func (s *Session) reply(msg map[string]any) {
 		room := s.room
 		s.roomMu.Unlock()
 		if s.enqueue(b) {
-			return
+			return len(b)
 		}
 		select {
 		case <-room:
 		case <-s.done:
-			return
+			return 0
 		case <-t.C:
 			s.end(ErrSlowClient)
-			return
+			return 0
 		}
 	}
 }
@@ -433,19 +448,47 @@ func (s *Session) HandleRequest(r Request) {
 		s.runAction(id, r)
 		return
 	}
+	start := time.Now()
 	data, err := s.verb(r)
 	if err != nil {
 		ae := apierror.From(err)
 		if ae.Unexpected() {
 			ae = s.internal(r.Verb, err)
 		}
-		s.reply(errorReply(id, ae))
+		s.logVerb(r.Verb, ae, s.reply(errorReply(id, ae)), start)
 		return
 	}
-	s.reply(map[string]any{"context": chat.ContextResponse, "messageId": id, "status": "OK", "data": data})
+	s.logVerb(r.Verb, nil, s.reply(map[string]any{"context": chat.ContextResponse, "messageId": id, "status": "OK", "data": data}), start)
 	if r.Verb == VerbQuit {
 		s.end(ErrQuit)
 	}
+}
+
+// logVerb writes the line of one verb, at debug: verbs are the chatty
+// part of a connection (say, roomAdd…), actions get the info lines.
+func (s *Session) logVerb(verb string, ae *apierror.Error, bytes int, start time.Time) {
+	log := s.opts.Logger
+	if !log.Enabled(s.ctx, slog.LevelDebug) {
+		return
+	}
+	status, code := http.StatusOK, ""
+	if ae != nil {
+		status, code = ae.HTTPStatus(), ae.Code
+	}
+	attrs := make([]slog.Attr, 0, 9)
+	attrs = append(attrs,
+		slog.String("conn", s.Conn.Type),
+		slog.String("verb", verb),
+		slog.Int("status", status),
+		logging.Ms("duration_ms", time.Since(start)),
+		slog.Int("bytes", bytes),
+		slog.String("remote", s.Conn.RemoteAddr),
+		slog.String("connection", s.Conn.ID),
+	)
+	if code != "" {
+		attrs = append(attrs, slog.String("code", code))
+	}
+	log.LogAttrs(s.ctx, slog.LevelDebug, "request", attrs...)
 }
 
 func errorReply(id int64, e *apierror.Error) map[string]any {
@@ -490,30 +533,87 @@ func (s *Session) runAction(id int64, r Request) {
 	go func() {
 		defer s.wg.Done()
 		defer s.pending.Add(-1) // after the reply is queued
+		start := time.Now()
+		rid := r.RequestID
+		if !apierror.ValidRequestID(rid) {
+			rid = apierror.NewRequestID()
+		}
+		tr := s.opts.Tracer
+		ctx := tr.Continue(s.ctx, r.Traceparent, r.Tracestate)
+		ctx, span := tr.Start(ctx, r.Action, trace.SpanKindServer)
+		body, err := s.run(ctx, id, rid, r)
 		// The slot is free before the reply is queued: a client that got
 		// its reply may send the next action at once.
-		if body := s.run(id, r); body != nil {
-			<-s.sem
-			s.reply(body)
-			return
-		}
 		<-s.sem
+		n := 0
+		if body != nil {
+			n = s.reply(body)
+		}
+		s.logAction(ctx, r.Action, rid, err, n, start, span)
 	}()
 }
 
+// logAction writes the request line of one action of the connection,
+// and ends its span.
+func (s *Session) logAction(ctx context.Context, name, rid string, err error, bytes int, start time.Time, span trace.Span) {
+	status, code := http.StatusOK, ""
+	if err != nil {
+		ae := apierror.From(err)
+		status, code = ae.HTTPStatus(), ae.Code
+	}
+	if span != nil {
+		span.SetAttributes(
+			attribute.String("stellar.action", name),
+			attribute.String("stellar.transport", s.Conn.Type),
+			attribute.String("stellar.request_id", rid),
+			attribute.Int("stellar.status", status),
+		)
+		var serr error
+		if status >= 500 {
+			serr = err
+		}
+		tracing.End(span, serr)
+	}
+	log := s.opts.Logger
+	if !log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 10)
+	attrs = append(attrs,
+		slog.String("conn", s.Conn.Type),
+		slog.String("action", name),
+		slog.Int("status", status),
+		logging.Ms("duration_ms", time.Since(start)),
+		slog.Int("bytes", bytes),
+		slog.String("request_id", rid),
+		slog.String("remote", s.Conn.RemoteAddr),
+		slog.String("connection", s.Conn.ID),
+	)
+	if code != "" {
+		attrs = append(attrs, slog.String("code", code))
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+}
+
 // run runs an action and returns its reply, nil when the action sent its
-// own (NoRender).
-func (s *Session) run(id int64, r Request) map[string]any {
+// own (NoRender), and its error.
+func (s *Session) run(ctx context.Context, id int64, rid string, r Request) (map[string]any, error) {
 	raw := s.Conn.Params()
 	for k, v := range r.Params {
 		raw[k] = v
 	}
-	req := &action.Request{Conn: s.Conn}
-	if err := s.opts.Actions.Run(s.ctx, r.Action, raw, req); err != nil {
-		return errorReply(id, apierror.From(err))
+	req := &action.Request{Conn: s.Conn, RequestID: rid}
+	if err := s.opts.Actions.Run(ctx, r.Action, raw, req); err != nil {
+		ae := apierror.From(err)
+		if ae.RequestID == "" {
+			c := *ae
+			c.RequestID = rid
+			ae = &c
+		}
+		return errorReply(id, ae), ae
 	}
 	if req.NoRender {
-		return nil
+		return nil, nil
 	}
 	body := req.Response
 	if body == nil {
@@ -521,7 +621,7 @@ func (s *Session) run(id int64, r Request) map[string]any {
 	}
 	body["context"] = chat.ContextResponse
 	body["messageId"] = id
-	return body
+	return body, nil
 }
 
 // InFlight is the number of actions running.

@@ -22,11 +22,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/stellarfw/stellar-go/action"
 	"github.com/stellarfw/stellar-go/apierror"
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/internal/limit"
 	"github.com/stellarfw/stellar-go/internal/listen"
+	"github.com/stellarfw/stellar-go/internal/tracing"
 )
 
 // Actions is what a Server needs from the node's actions:
@@ -67,6 +70,12 @@ type Options struct {
 	// Wrap, when set, wraps the server's handler: the node mounts its
 	// user's handlers and middleware, and its metrics, around it.
 	Wrap func(http.Handler) http.Handler
+	// TracerProvider, when set, gets a server span for every request;
+	// nil starts none (the trace context is carried all the same).
+	TracerProvider trace.TracerProvider
+	// QuietPaths are exact paths whose request lines are logged at debug
+	// rather than info: /healthz and /readyz always, the metrics path.
+	QuietPaths []string
 }
 
 // Server is the HTTP transport of one node.
@@ -76,6 +85,8 @@ type Server struct {
 	cfgRoutes *Routes // Config.Routes
 	routesErr error   // of a malformed Config.Routes entry, returned by Listen
 	logger    *slog.Logger
+	tracer    *tracing.Tracer // nil: no spans
+	quiet     map[string]bool // paths logged at debug
 	static    *staticFiles
 	srv       *http.Server
 	bodies    *limit.Bytes    // request-body bytes in flight
@@ -104,6 +115,8 @@ func New(opts Options) *Server {
 		cfg:       opts.Config,
 		cfgRoutes: &Routes{},
 		logger:    opts.Logger,
+		tracer:    tracing.New(opts.TracerProvider),
+		quiet:     map[string]bool{"/healthz": true, "/readyz": true},
 		served:    make(chan struct{}),
 		bodies:    limit.NewBytes(opts.Config.MaxBodyBytesInFlight),
 		refused:   limit.NewRefusals(limit.BodySize, limit.BodiesInFlight),
@@ -116,10 +129,14 @@ func New(opts Options) *Server {
 	if s.cfg.RootEndpointType != RootAPI {
 		s.static = &staticFiles{fsys: opts.Files, dir: s.cfg.PublicDir, index: s.cfg.DirectoryFile}
 	}
+	for _, p := range opts.QuietPaths {
+		s.quiet[p] = true
+	}
 	var h http.Handler = s
 	if opts.Wrap != nil {
 		h = opts.Wrap(s)
 	}
+	h = s.observe(h)
 	s.srv = &http.Server{
 		Handler:           h,
 		ReadTimeout:       s.cfg.ReadTimeout,
@@ -279,8 +296,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			id := apierror.NewRequestID()
-			s.logger.Error("http handler panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()),
+			id := requestID(r.Context())
+			s.logger.ErrorContext(r.Context(), "http handler panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()),
 				"method", r.Method, "path", r.URL.Path, "status", http.StatusInternalServerError, "request_id", id)
 			s.writeError(w, r, nil, time.Now(), apierror.Public(apierror.New(apierror.CodeInternal, http.StatusInternalServerError, "panic"), id))
 		}
@@ -374,19 +391,21 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string
 	raw, err := parseParams(r)
 	if err != nil {
 		s.refusal(err)
-		s.logger.Warn("bad request", "method", r.Method, "path", r.URL.Path, "remote", conn.RemoteAddr, "error", err.Error())
+		s.logger.DebugContext(r.Context(), "bad request", "method", r.Method, "path", r.URL.Path, "remote", conn.RemoteAddr, "error", err.Error())
 		s.writeError(w, r, conn, start, err)
 		return
 	}
 	name, routePattern, version, err := s.resolve(r, rest, raw)
 	if err != nil {
-		s.logger.Warn("no action", "method", r.Method, "path", r.URL.Path, "remote", conn.RemoteAddr, "error", err.Error())
+		s.logger.DebugContext(r.Context(), "no action", "method", r.Method, "path", r.URL.Path, "remote", conn.RemoteAddr, "error", err.Error())
 		s.writeError(w, r, conn, start, err)
 		return
 	}
+	noteAction(r.Context(), name, routePattern)
 	req := &action.Request{
 		Conn:        conn,
 		Route:       routePattern,
+		RequestID:   RequestID(r.Context()),
 		Version:     version,
 		Header:      w.Header(),
 		HTTPRequest: r,
@@ -410,8 +429,8 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string
 	buf := getBuffer()
 	defer putBuffer(buf)
 	if err := json.NewEncoder(buf).Encode(body); err != nil {
-		id := apierror.NewRequestID()
-		s.logger.Error("action response is not JSON-encodable", "action", name, "status", http.StatusInternalServerError,
+		id := requestID(r.Context())
+		s.logger.ErrorContext(r.Context(), "action response is not JSON-encodable", "action", name, "status", http.StatusInternalServerError,
 			"request_id", id, "error", err.Error())
 		s.writeError(w, r, conn, start, apierror.Public(&apierror.Error{Code: apierror.CodeInternal, Err: err}, id))
 		return
@@ -472,6 +491,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, conn *connec
 
 func (s *Server) writeErrorRaw(w http.ResponseWriter, r *http.Request, conn *connection.Conn, start time.Time, err error, raw map[string]any) {
 	ae := apierror.From(err)
+	noteError(r.Context(), ae.Code)
+	if id := RequestID(r.Context()); id != "" && ae.RequestID == "" {
+		c := *ae
+		c.RequestID = id
+		ae = &c
+	}
 	body := map[string]any{"error": ae.Body().Error}
 	if conn != nil {
 		s.addInformation(body, conn, start, raw)

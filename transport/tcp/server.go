@@ -155,7 +155,7 @@ func (s *Server) Serve() error {
 			}
 			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.logger.Warn("tcp accept failed; retrying", "error", err.Error(), "in", backoff.String())
+				s.logger.Warn("tcp accept failed; retrying", "error", err.Error(), "in_ms", backoff.Milliseconds())
 				select {
 				case <-time.After(backoff):
 				case <-s.closing:

@@ -159,7 +159,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	c, err := websocket.Accept(clearDeadlines{w}, r, s.acceptOptions())
 	if err != nil {
-		s.logger.Warn("websocket handshake refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "error", err.Error())
+		// The client's mistake (a bad origin, a plain GET): the request
+		// line has its status; this says why, at info.
+		s.logger.InfoContext(r.Context(), "websocket handshake refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"),
+			"code", "handshake_refused", "error", err.Error())
 		return
 	}
 	// The limit is enforced below, so that the client gets an error
