@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -108,9 +109,10 @@ func New(opts Options) *Server {
 		bodies:    limit.NewBytes(opts.Config.MaxBodyBytesInFlight),
 		refused:   limit.NewRefusals(limit.BodySize, limit.BodiesInFlight),
 	}
-	for _, r := range s.cfg.Routes {
-		if err := s.cfgRoutes.Add(r.Method, r.Path, r.Action, r.Version); err != nil && s.routesErr == nil {
-			s.routesErr = err
+	// Collisions are left to Listen, which names both routes' keys.
+	for i, r := range s.cfg.Routes {
+		if err := s.cfgRoutes.add(r.Method, r.Path, r.Action, r.Version, nil, false); err != nil && s.routesErr == nil {
+			s.routesErr = fmt.Errorf("http.routes[%d]: %w", i, err)
 		}
 	}
 	if s.cfg.RootEndpointType != RootAPI {
@@ -138,6 +140,9 @@ func New(opts Options) *Server {
 func (s *Server) Listen() error {
 	if s.routesErr != nil {
 		return s.routesErr
+	}
+	if err := CheckRoutes(s.opts.Routes, s.cfg.Routes); err != nil {
+		return err
 	}
 	if p := s.cfg.OpenAPIPath; p != "off" && !strings.HasPrefix(p, "/") {
 		return fmt.Errorf("http: the OpenAPI path must start with / or be off, got %q", p)
@@ -351,7 +356,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveAction resolves and runs the action for rest, the path below the
-// action prefix (or the root, for rootEndpointType api).
+// action prefix (or the root, for rootEndpointType api). A route's group
+// middleware runs before the body is read.
 func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string) {
 	start := time.Now()
 	conn := connection.New(connection.TypeWeb, connection.RemoteIP(r.RemoteAddr), s.opts.NodeID)
@@ -363,6 +369,29 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string
 	}
 	defer s.end()
 
+	var buf [8]param
+	m := s.matchRoute(r.Method, rest, buf[:0])
+	if m.route != nil && len(m.route.mw) > 0 {
+		s.serveGroup(w, r, conn, start, rest, m)
+		return
+	}
+	s.runAction(w, r, conn, start, rest, m)
+}
+
+// serveGroup runs the action of a route through its group's middleware.
+func (s *Server) serveGroup(w http.ResponseWriter, r *http.Request, conn *connection.Conn, start time.Time, rest string, m routeMatch) {
+	m.params = slices.Clone(m.params) // out of the caller's stack buffer
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.runAction(w, r, conn, start, rest, m)
+	})
+	for i := len(m.route.mw) - 1; i >= 0; i-- {
+		h = m.route.mw[i](h)
+	}
+	h.ServeHTTP(w, r)
+}
+
+// runAction reads the parameters and runs the action for rest.
+func (s *Server) runAction(w http.ResponseWriter, r *http.Request, conn *connection.Conn, start time.Time, rest string, m routeMatch) {
 	release, err := s.admitBody(w, r)
 	if err != nil {
 		s.refusal(err)
@@ -378,7 +407,7 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string
 		s.writeError(w, r, conn, start, err)
 		return
 	}
-	name, routePattern, version, err := s.resolve(r, rest, raw)
+	name, routePattern, version, err := s.resolve(r, rest, raw, m)
 	if err != nil {
 		s.logger.Warn("no action", "method", r.Method, "path", r.URL.Path, "remote", conn.RemoteAddr, "error", err.Error())
 		s.writeError(w, r, conn, start, err)
@@ -419,12 +448,41 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string
 	writeRaw(w, status, buf.Bytes())
 }
 
+// routeMatch is the route a request path matched, if any.
+type routeMatch struct {
+	route       *route  // nil for none
+	params      []param // its path parameters
+	otherMethod bool    // no route matched, but one would for another method
+}
+
+// matchRoute finds the route of the table (code routes, then
+// Config.Routes) for rest, unless rest names no path (the action
+// parameter decides) or names an action, which wins over routes.
+func (s *Server) matchRoute(method, rest string, params []param) routeMatch {
+	if rest == "" {
+		return routeMatch{}
+	}
+	if !strings.Contains(rest, "/") {
+		if _, ok := s.opts.Actions.Lookup(rest, 0); ok {
+			return routeMatch{}
+		}
+	}
+	path := rest // the tables trim slashes; no "/" needs to be prepended
+	rt, params, otherMethod := s.opts.Routes.match(method, path, params)
+	if rt == nil {
+		var other bool
+		rt, params, other = s.cfgRoutes.match(method, path, params)
+		otherMethod = otherMethod || other
+	}
+	return routeMatch{route: rt, params: params, otherMethod: otherMethod}
+}
+
 // resolve finds the action for a request: the path segment under the
 // action prefix when it names an action, else the action parameter when no
-// path is given, else the route table (code routes, then Config.Routes).
-// Route path parameters are merged into raw, overriding every other
-// source; version is the route's pinned version, 0 for none.
-func (s *Server) resolve(r *http.Request, rest string, raw map[string]any) (name, pattern string, version int, err error) {
+// path is given, else the route m matched. Route path parameters are
+// merged into raw, overriding every other source; version is the route's
+// pinned version, 0 for none.
+func (s *Server) resolve(r *http.Request, rest string, raw map[string]any, m routeMatch) (name, pattern string, version int, err error) {
 	if rest == "" {
 		if a, ok := raw[action.ParamAction].(string); ok && a != "" {
 			return a, "", 0, nil
@@ -432,24 +490,18 @@ func (s *Server) resolve(r *http.Request, rest string, raw map[string]any) (name
 		return "", "", 0, apierror.New(apierror.CodeActionNotFound, http.StatusNotFound,
 			"no action given: call "+s.actionHint()+"{action}, or pass the action parameter")
 	}
+	if m.route != nil {
+		for _, p := range m.params {
+			raw[p.name] = p.value
+		}
+		return m.route.action, m.route.pattern, m.route.version, nil
+	}
 	if !strings.Contains(rest, "/") {
 		if _, ok := s.opts.Actions.Lookup(rest, 0); ok {
 			return rest, "", 0, nil
 		}
 	}
-	rt, params, found, otherMethod := s.opts.Routes.match(r.Method, "/"+rest)
-	if !found {
-		var other bool
-		rt, params, found, other = s.cfgRoutes.match(r.Method, "/"+rest)
-		otherMethod = otherMethod || other
-	}
-	if found {
-		for k, v := range params {
-			raw[k] = v
-		}
-		return rt.action, rt.pattern, rt.version, nil
-	}
-	if otherMethod {
+	if m.otherMethod {
 		return "", "", 0, apierror.Newf(apierror.CodeMethodNotAllowed, http.StatusMethodNotAllowed,
 			"%s is not allowed on /%s", r.Method, rest)
 	}

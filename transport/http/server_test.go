@@ -759,9 +759,15 @@ func TestListenErrors(t *testing.T) {
 
 func ExampleRoutes() {
 	rt := &Routes{}
-	_ = rt.Get("/users/:id", "getUser")
-	_ = rt.Add("all", "/users/:id/old", "getUser", 1)
-	r, params, found, _ := rt.match("GET", "/users/42")
-	fmt.Println(found, r.action, params["id"])
-	// Output: true getUser 42
+	_ = rt.Get("/users/:id([0-9]+)", "getUser")
+	_ = rt.Get("/users/:name", "getUserByName")
+	_ = rt.Get("/files/*path", "getFile")
+	for _, p := range []string{"/users/42", "/users/ada", "/files/docs/a.txt"} {
+		r, params, _ := rt.match("GET", p, nil)
+		fmt.Println(r.action, params)
+	}
+	// Output:
+	// getUser [{id 42}]
+	// getUserByName [{name ada}]
+	// getFile [{path docs/a.txt}]
 }
