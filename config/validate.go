@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	httpt "github.com/stellarfw/stellar-go/transport/http"
 )
 
 // Validate reports the first problem in c as an *Error naming its key, or
@@ -87,6 +89,8 @@ func (h HTTP) validate() error {
 			return invalid(key+".method", "expected one of %s, got %q", strings.Join(routeMethods, ", "), r.Method)
 		case !strings.HasPrefix(r.Path, "/"):
 			return invalid(key+".path", `expected a path starting with "/", got %q`, r.Path)
+		case httpt.CheckPattern(r.Path) != nil:
+			return invalid(key+".path", "%q: %v", r.Path, httpt.CheckPattern(r.Path))
 		case strings.TrimSpace(r.Action) == "":
 			return invalid(key+".action", "must name an action")
 		case r.APIVersion < 0:

@@ -98,7 +98,7 @@ func TestValidate(t *testing.T) {
 		{name: "metrics path relative", change: func(c *Config) { c.HTTP.MetricsPath = "metrics" },
 			key: "http.metrics_path", want: `expected a path starting with "/" or "off", got "metrics"`},
 		{name: "routes", change: func(c *Config) {
-			c.HTTP.Routes = []Route{{"get", "/a", "a", 0}, {"ALL", "/b/:id", "b", 2}}
+			c.HTTP.Routes = []Route{{"get", "/a", "a", 0}, {"ALL", "/b/:id", "b", 2}, {"get", "/c/:n([0-9]+)/*rest", "c", 0}}
 		}},
 		{name: "route method", change: func(c *Config) {
 			c.HTTP.Routes = []Route{{"get", "/a", "a", 0}, {"head", "/b", "b", 0}}
@@ -107,6 +107,10 @@ func TestValidate(t *testing.T) {
 			key: "http.routes[0].method", want: `got ""`},
 		{name: "route path", change: func(c *Config) { c.HTTP.Routes = []Route{{"get", "users", "a", 0}} },
 			key: "http.routes[0].path", want: `expected a path starting with "/", got "users"`},
+		{name: "route pattern", change: func(c *Config) { c.HTTP.Routes = []Route{{"get", "/u/:id([0-9)", "a", 0}} },
+			key: "http.routes[0].path", want: `"/u/:id([0-9)": segment ":id([0-9)": bad constraint`},
+		{name: "route wildcard", change: func(c *Config) { c.HTTP.Routes = []Route{{"get", "/f/*p/x", "a", 0}} },
+			key: "http.routes[0].path", want: "a wildcard *name must be the last segment"},
 		{name: "route action", change: func(c *Config) { c.HTTP.Routes = []Route{{"get", "/a", " ", 0}} },
 			key: "http.routes[0].action", want: "must name an action"},
 		{name: "route version", change: func(c *Config) { c.HTTP.Routes = []Route{{"get", "/a", "a", -1}} },
