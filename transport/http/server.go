@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -76,6 +77,10 @@ type Server struct {
 	cfg       Config
 	cfgRoutes *Routes // Config.Routes
 	routesErr error   // of a malformed Config.Routes entry, returned by Listen
+	cfgErr    error   // of a malformed proxy, fingerprint or header setting, returned by Listen
+	proxies   []netip.Prefix
+	headers   []header
+	sameSite  http.SameSite
 	logger    *slog.Logger
 	static    *staticFiles
 	srv       *http.Server
@@ -118,9 +123,17 @@ func New(opts Options) *Server {
 	if s.cfg.RootEndpointType != RootAPI {
 		s.static = &staticFiles{fsys: opts.Files, dir: s.cfg.PublicDir, index: s.cfg.DirectoryFile}
 	}
+	var err1, err2, err3 error
+	s.proxies, err1 = parseProxies(s.cfg.TrustedProxies)
+	s.sameSite, err2 = checkFingerprint(s.cfg.Fingerprint)
+	s.headers, err3 = parseHeaders(s.cfg.Headers)
+	s.cfgErr = errors.Join(err1, err2, err3)
 	var h http.Handler = s
 	if opts.Wrap != nil {
 		h = opts.Wrap(s)
+	}
+	if len(s.proxies) > 0 || len(s.headers) > 0 {
+		h = front{s: s, next: h}
 	}
 	s.srv = &http.Server{
 		Handler:           h,
@@ -140,6 +153,9 @@ func New(opts Options) *Server {
 func (s *Server) Listen() error {
 	if s.routesErr != nil {
 		return s.routesErr
+	}
+	if s.cfgErr != nil {
+		return s.cfgErr
 	}
 	if err := CheckRoutes(s.opts.Routes, s.cfg.Routes); err != nil {
 		return err
@@ -361,6 +377,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string) {
 	start := time.Now()
 	conn := connection.New(connection.TypeWeb, connection.RemoteIP(r.RemoteAddr), s.opts.NodeID)
+	conn.Fingerprint = s.fingerprint(w, r, conn)
 	conn.CountMessage()
 	if !s.begin() {
 		s.writeError(w, r, conn, start, apierror.New(apierror.CodeDraining, http.StatusServiceUnavailable,
