@@ -2,9 +2,11 @@ package stellar_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"strings"
 	"testing"
 
@@ -102,4 +104,70 @@ func TestRouteCollisionRefused(t *testing.T) {
 		t.Fatalf("Start = %v, want ErrRouteCollides", err)
 	}
 
+}
+
+// TestRequesterIdentityOnNode: through a whole node configured by its
+// config keys, a cookie jar keeps one fingerprint, a trusted proxy's
+// X-Forwarded-For is the remoteIP, and the configured headers are on
+// every response of the listener, the user's own handlers included.
+func TestRequesterIdentityOnNode(t *testing.T) {
+	cfg := stellar.Config{}
+	cfg.HTTP.TrustedProxies = []string{"127.0.0.1"}
+	cfg.HTTP.Headers = map[string]string{"X-Frame-Options": "DENY"}
+	cfg.HTTP.Fingerprint.Cookie = "fp"
+	app := routesApp(t, cfg)
+	app.Mount("/mine", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.RemoteAddr)
+	}))
+	startApp(t, app)
+	base := "http://" + app.HTTPAddr().String()
+
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Jar: jar}
+	var fingerprints []string
+	for range 3 {
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/echo", nil)
+		req.Header.Set("X-Forwarded-For", "198.51.100.4")
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			RI struct {
+				Fingerprint string `json:"fingerprint"`
+				RemoteIP    string `json:"remoteIP"`
+			} `json:"requesterInformation"`
+		}
+		err = json.NewDecoder(res.Body).Decode(&body)
+		res.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body.RI.RemoteIP != "198.51.100.4" {
+			t.Errorf("remoteIP = %q", body.RI.RemoteIP)
+		}
+		fingerprints = append(fingerprints, body.RI.Fingerprint)
+	}
+	if fingerprints[0] == "" || fingerprints[0] != fingerprints[1] || fingerprints[1] != fingerprints[2] {
+		t.Errorf("fingerprints across one cookie jar: %q", fingerprints)
+	}
+	for _, path := range []string{"/healthz", "/mine/x", "/metrics"} {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		req.Header.Set("X-Forwarded-For", "198.51.100.4")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s: no configured header: %v", path, res.Header)
+		}
+		if path == "/mine/x" && string(b) != "198.51.100.4" {
+			t.Errorf("the mounted handler sees RemoteAddr %q, want the client's", b)
+		}
+	}
 }

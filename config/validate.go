@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"slices"
@@ -95,6 +96,19 @@ func (h HTTP) validate() error {
 			return invalid(key+".action", "must name an action")
 		case r.APIVersion < 0:
 			return invalid(key+".api_version", "must not be negative, got %d", r.APIVersion)
+		}
+	}
+	if err := httpt.CheckTrustedProxies(h.TrustedProxies); err != nil {
+		return &Error{Key: "http.trusted_proxies", Err: err}
+	}
+	f := h.Fingerprint
+	if err := httpt.CheckFingerprint(httpt.Fingerprint{Cookie: f.Cookie, MaxAge: f.MaxAge, Secure: f.Secure,
+		SameSite: f.SameSite, ScriptReadable: f.ScriptReadable}); err != nil {
+		return &Error{Key: "http.fingerprint", Err: err}
+	}
+	for _, name := range slices.Sorted(maps.Keys(h.Headers)) {
+		if err := httpt.CheckHeader(name, h.Headers[name]); err != nil {
+			return &Error{Key: "http.headers." + name, Err: err}
 		}
 	}
 	return nil

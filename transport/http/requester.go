@@ -39,6 +39,22 @@ func parseProxies(list []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// CheckTrustedProxies reports whether every entry of list is an IP
+// address or a CIDR prefix, as Config.TrustedProxies takes them.
+func CheckTrustedProxies(list []string) error {
+	_, err := parseProxies(list)
+	return err
+}
+
+// CheckFingerprint reports whether f is a valid Config.Fingerprint once
+// its defaults are filled in (zero fields are taken as their defaults).
+func CheckFingerprint(f Fingerprint) error {
+	c := Config{Fingerprint: f}
+	c.setDefaults()
+	_, err := checkFingerprint(c.Fingerprint)
+	return err
+}
+
 // trusted reports whether a is one of the trusted proxies.
 func (s *Server) trusted(a netip.Addr) bool {
 	for _, p := range s.proxies {
