@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,9 +26,11 @@ func requester(t *testing.T, r response) map[string]any {
 // jar keeps one fingerprint across requests, set once by a Set-Cookie
 // with the documented defaults, while each request has its own id;
 // another jar gets another fingerprint, and a malformed cookie is
-// replaced.
+// replaced; static files set no cookie.
 func TestFingerprintCookie(t *testing.T) {
-	s := startServer(t, testConfig())
+	cfg := testConfig()
+	cfg.PublicDir = t.TempDir()
+	s := startServer(t, cfg)
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +56,12 @@ func TestFingerprintCookie(t *testing.T) {
 		if v := r.header.Values("Set-Cookie"); len(v) != 0 {
 			t.Fatalf("the cookie is set again: %q", v)
 		}
+	}
+	if err := os.WriteFile(filepath.Join(s.cfg.PublicDir, "f.txt"), []byte("f"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := sendWith(t, http.DefaultClient, s.url+"/f.txt", nil); r.status != 200 || len(r.header.Values("Set-Cookie")) != 0 {
+		t.Errorf("a static file: %d, Set-Cookie %q", r.status, r.header.Values("Set-Cookie"))
 	}
 	other, _ := cookiejar.New(nil)
 	if ri := requester(t, sendWith(t, &http.Client{Jar: other}, s.url+"/api/echo", nil)); ri["fingerprint"] == fp {
@@ -260,4 +270,16 @@ func sendWith(t *testing.T, c *http.Client, url string, hdr map[string]string) r
 	defer func() { http.DefaultClient = old }()
 	http.DefaultClient = c
 	return send(t, req)
+}
+
+// TestCORSAnyOrigin: allow_origins ["*"] answers any origin with *, as
+// Stellar does by default.
+func TestCORSAnyOrigin(t *testing.T) {
+	cfg := testConfig()
+	cfg.CORS.AllowOrigins = []string{"*"}
+	s := startServer(t, cfg)
+	r := sendWith(t, http.DefaultClient, s.url+"/api/echo", map[string]string{"Origin": "https://anywhere.example"})
+	if r.header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("Access-Control-Allow-Origin = %q", r.header.Get("Access-Control-Allow-Origin"))
+	}
 }

@@ -2,6 +2,7 @@ package http
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -219,6 +220,46 @@ func TestRoutePatternErrors(t *testing.T) {
 	for _, p := range []string{"/", "/x", "/x/:id", "/x/:id([0-9]+)", "/x/:id((a|b))", "/x/*rest", "/*all", "/a:b"} {
 		if err := CheckPattern(p); err != nil {
 			t.Errorf("CheckPattern(%q): %v", p, err)
+		}
+	}
+}
+
+func ExampleRoutes_Group() {
+	rt := &Routes{}
+	admin := rt.Group("/admin", func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") == "" {
+				http.Error(w, "who are you?", http.StatusUnauthorized)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	_ = admin.Get("/users/:id([0-9]+)", "getUser")
+	_ = admin.Delete("/users/:id([0-9]+)", "removeUser")
+	for _, r := range rt.List() {
+		fmt.Println(r.Method, r.Path, r.Action)
+	}
+	// Output:
+	// get /admin/users/:id([0-9]+) getUser
+	// delete /admin/users/:id([0-9]+) removeUser
+}
+
+// TestRouteMatchAllocatesNothing: matching a route with parameters, and
+// missing, allocate nothing (the parameters go to the caller's buffer).
+func TestRouteMatchAllocatesNothing(t *testing.T) {
+	rt := &Routes{}
+	for _, p := range []string{"/users/:id([0-9]+)", "/users/:id/posts/:post", "/files/*path"} {
+		if err := rt.Get(p, "a"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, path := range []string{"/users/42", "/users/a/posts/b", "/files/x/y", "/nothing"} {
+		if n := testing.AllocsPerRun(100, func() {
+			var buf [8]param
+			_, _, _ = rt.match("GET", path, buf[:0])
+		}); n != 0 {
+			t.Errorf("%s: %v allocations", path, n)
 		}
 	}
 }
