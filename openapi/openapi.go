@@ -213,13 +213,12 @@ func (b *builder) route(r Route) error {
 			if constrained {
 				re = strings.TrimSuffix(re, ")")
 				notes[name] = "route parameter, matching the regular expression " + re + " whole"
-				shape[i] = "{" + re + "}"
 			}
 		case strings.HasPrefix(s, "*"):
 			name := s[1:]
 			params = append(params, name)
 			segs[i] = "{" + name + "}"
-			shape[i] = "{*}"
+			shape[i] = "{}"
 			notes[name] = "route parameter: the rest of the path, slashes included"
 		}
 	}

@@ -93,6 +93,8 @@ func spec() openapi.Spec {
 			{Method: "post", Path: "/giveAge", Action: "sum"}, // the action of that name wins
 			{Method: "get", Path: "/files/*path", Action: "sum"},
 			{Method: "get", Path: "/items/:n([0-9]+)", Action: "sum"},
+			{Method: "get", Path: "/items/:name", Action: "sum"}, // same shape for OpenAPI: left out
+			{Method: "get", Path: "/files/:one", Action: "sum"},  // likewise
 		},
 	}
 }
