@@ -54,6 +54,8 @@ func FuzzForwarded(f *testing.F) {
 	f.Add("[2001:db8::1]:443,::ffff:1.2.3.4", "", "HTTP, https", "<script>")
 	f.Add(",,, ,", "unknown", "", "")
 	f.Add("fe80::1%eth0", "1.1.1.1:80", "ftp", "a-b_c")
+	f.Add("", "", "https", `a=1; sessionID="0123456789abcdef0123"; sessionID=x`)
+	f.Add("", "", "", " sessionID=0123456789abcdefXYZ_-09 ;b=2")
 	f.Fuzz(func(t *testing.T, xff, xff2, proto, cookie string) {
 		proxies, err := parseProxies([]string{"10.0.0.0/8", "::ffff:0:0/96"})
 		if err != nil {
@@ -77,6 +79,16 @@ func FuzzForwarded(f *testing.F) {
 		}
 		if validFingerprint(cookie) && strings.Trim(cookie, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != "" {
 			t.Fatalf("fingerprint %q accepted", cookie)
+		}
+		// The cookie reader agrees with net/http on any fingerprint it
+		// would accept.
+		jar := httptest.NewRequest(http.MethodGet, "/api/x", nil)
+		jar.Header.Set("Cookie", cookie)
+		if v, ok := cookieValue(jar.Header, "sessionID"); ok && validFingerprint(v) {
+			c, err := jar.Cookie("sessionID")
+			if err != nil || c.Value != v {
+				t.Fatalf("cookie %q: read %q, net/http reads %v %v", cookie, v, c, err)
+			}
 		}
 		req := httptest.NewRequest(http.MethodGet, "/api/x", nil)
 		req.RemoteAddr = "10.0.0.1:1234"

@@ -168,9 +168,9 @@ func (s *Server) fingerprint(w http.ResponseWriter, r *http.Request, conn *conne
 	if f.Cookie == "off" {
 		return conn.ID
 	}
-	if c, err := r.Cookie(f.Cookie); err == nil {
-		if validFingerprint(c.Value) {
-			return c.Value
+	if v, ok := cookieValue(r.Header, f.Cookie); ok {
+		if validFingerprint(v) {
+			return v
 		}
 		s.logger.Debug("malformed fingerprint cookie replaced", "cookie", f.Cookie, "remote", conn.RemoteAddr)
 	}
@@ -184,6 +184,28 @@ func (s *Server) fingerprint(w http.ResponseWriter, r *http.Request, conn *conne
 		SameSite: s.sameSite,
 	})
 	return conn.ID
+}
+
+// cookieValue returns the value of the first cookie named name in the
+// Cookie headers of h, unquoted. It reads the headers in place rather
+// than parsing every cookie, as http.Request.Cookie does, so that the
+// fingerprint of each request costs no allocation.
+func cookieValue(h http.Header, name string) (string, bool) {
+	for _, line := range h["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			if len(part) > len(name) && part[len(name)] == '=' && part[:len(name)] == name {
+				v := part[len(name)+1:]
+				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+					v = v[1 : len(v)-1]
+				}
+				return v, true
+			}
+		}
+	}
+	return "", false
 }
 
 // validFingerprint reports whether a fingerprint from a client is one

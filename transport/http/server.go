@@ -387,28 +387,34 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string
 	defer s.end()
 
 	var buf [8]param
-	m := s.matchRoute(r.Method, rest, buf[:0])
-	if m.route != nil && len(m.route.mw) > 0 {
-		s.serveGroup(w, r, conn, start, rest, m)
+	rt, params, otherMethod := s.matchRoute(r.Method, rest, buf[:0])
+	if rt != nil && len(rt.mw) > 0 {
+		s.serveGroup(w, r, conn, start, rest, rt, params)
 		return
 	}
-	s.runAction(w, r, conn, start, rest, m)
+	s.runAction(w, r, conn, start, rest, rt, params, otherMethod)
 }
 
 // serveGroup runs the action of a route through its group's middleware.
-func (s *Server) serveGroup(w http.ResponseWriter, r *http.Request, conn *connection.Conn, start time.Time, rest string, m routeMatch) {
-	m.params = slices.Clone(m.params) // out of the caller's stack buffer
+// The closure takes a copy of params, so that the caller's buffer stays
+// on its stack.
+func (s *Server) serveGroup(w http.ResponseWriter, r *http.Request, conn *connection.Conn, start time.Time, rest string, rt *route, params []param) {
+	own := slices.Clone(params)
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.runAction(w, r, conn, start, rest, m)
+		s.runAction(w, r, conn, start, rest, rt, own, false)
 	})
-	for i := len(m.route.mw) - 1; i >= 0; i-- {
-		h = m.route.mw[i](h)
+	for i := len(rt.mw) - 1; i >= 0; i-- {
+		h = rt.mw[i](h)
 	}
 	h.ServeHTTP(w, r)
 }
 
 // runAction reads the parameters and runs the action for rest.
-func (s *Server) runAction(w http.ResponseWriter, r *http.Request, conn *connection.Conn, start time.Time, rest string, m routeMatch) {
+// rt is the route that matched, nil for none, with its params;
+// otherMethod says that none did but one would for another method. They
+// are apart, not in a struct, so that params stays on the caller's stack.
+func (s *Server) runAction(w http.ResponseWriter, r *http.Request, conn *connection.Conn, start time.Time, rest string,
+	rt *route, params []param, otherMethod bool) {
 	release, err := s.admitBody(w, r)
 	if err != nil {
 		s.refusal(err)
@@ -424,7 +430,7 @@ func (s *Server) runAction(w http.ResponseWriter, r *http.Request, conn *connect
 		s.writeError(w, r, conn, start, err)
 		return
 	}
-	name, routePattern, version, err := s.resolve(r, rest, raw, m)
+	name, routePattern, version, err := s.resolve(r, rest, raw, rt, params, otherMethod)
 	if err != nil {
 		s.logger.Warn("no action", "method", r.Method, "path", r.URL.Path, "remote", conn.RemoteAddr, "error", err.Error())
 		s.writeError(w, r, conn, start, err)
@@ -465,23 +471,16 @@ func (s *Server) runAction(w http.ResponseWriter, r *http.Request, conn *connect
 	writeRaw(w, status, buf.Bytes())
 }
 
-// routeMatch is the route a request path matched, if any.
-type routeMatch struct {
-	route       *route  // nil for none
-	params      []param // its path parameters
-	otherMethod bool    // no route matched, but one would for another method
-}
-
 // matchRoute finds the route of the table (code routes, then
 // Config.Routes) for rest, unless rest names no path (the action
 // parameter decides) or names an action, which wins over routes.
-func (s *Server) matchRoute(method, rest string, params []param) routeMatch {
+func (s *Server) matchRoute(method, rest string, params []param) (*route, []param, bool) {
 	if rest == "" {
-		return routeMatch{}
+		return nil, params, false
 	}
 	if !strings.Contains(rest, "/") {
 		if _, ok := s.opts.Actions.Lookup(rest, 0); ok {
-			return routeMatch{}
+			return nil, params, false
 		}
 	}
 	path := rest // the tables trim slashes; no "/" needs to be prepended
@@ -491,15 +490,15 @@ func (s *Server) matchRoute(method, rest string, params []param) routeMatch {
 		rt, params, other = s.cfgRoutes.match(method, path, params)
 		otherMethod = otherMethod || other
 	}
-	return routeMatch{route: rt, params: params, otherMethod: otherMethod}
+	return rt, params, otherMethod
 }
 
 // resolve finds the action for a request: the path segment under the
 // action prefix when it names an action, else the action parameter when no
-// path is given, else the route m matched. Route path parameters are
+// path is given, else the route rt that matched. Route path parameters are
 // merged into raw, overriding every other source; version is the route's
 // pinned version, 0 for none.
-func (s *Server) resolve(r *http.Request, rest string, raw map[string]any, m routeMatch) (name, pattern string, version int, err error) {
+func (s *Server) resolve(r *http.Request, rest string, raw map[string]any, rt *route, params []param, otherMethod bool) (name, pattern string, version int, err error) {
 	if rest == "" {
 		if a, ok := raw[action.ParamAction].(string); ok && a != "" {
 			return a, "", 0, nil
@@ -507,18 +506,18 @@ func (s *Server) resolve(r *http.Request, rest string, raw map[string]any, m rou
 		return "", "", 0, apierror.New(apierror.CodeActionNotFound, http.StatusNotFound,
 			"no action given: call "+s.actionHint()+"{action}, or pass the action parameter")
 	}
-	if m.route != nil {
-		for _, p := range m.params {
+	if rt != nil {
+		for _, p := range params {
 			raw[p.name] = p.value
 		}
-		return m.route.action, m.route.pattern, m.route.version, nil
+		return rt.action, rt.pattern, rt.version, nil
 	}
 	if !strings.Contains(rest, "/") {
 		if _, ok := s.opts.Actions.Lookup(rest, 0); ok {
 			return rest, "", 0, nil
 		}
 	}
-	if m.otherMethod {
+	if otherMethod {
 		return "", "", 0, apierror.Newf(apierror.CodeMethodNotAllowed, http.StatusMethodNotAllowed,
 			"%s is not allowed on /%s", r.Method, rest)
 	}
