@@ -191,8 +191,8 @@ type CORS struct {
 type Route struct {
 	// Method is get, post, put, patch, delete or all, in any case.
 	Method string `key:"method"`
-	// Path is a pattern such as "/users/:id"; ":name" segments become
-	// params.
+	// Path is a pattern such as "/users/:id": ":name", ":name(regexp)"
+	// and a last "*name" segment become params (see Routes).
 	Path string `key:"path"`
 	// Action is the action name to run.
 	Action string `key:"action"`

@@ -178,8 +178,8 @@ type CORS struct {
 type Route struct {
 	// Method is get, post, put, patch, delete or all, in any case.
 	Method string
-	// Path is a pattern such as "/users/:id"; ":name" segments become
-	// params.
+	// Path is a pattern such as "/users/:id": ":name", ":name(regexp)"
+	// and a last "*name" segment become params (see Routes).
 	Path string
 	// Action is the action name to run.
 	Action string
