@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,11 +15,19 @@ import (
 // listener spoke TLS or a trusted proxy said so in X-Forwarded-Proto
 // (see Config.TrustedProxies), else "http".
 func Scheme(r *http.Request) string {
-	if r.URL != nil && r.URL.Scheme == "https" || r.TLS != nil {
+	if scheme, ok := r.Context().Value(schemeKey{}).(string); ok {
+		return scheme
+	}
+	if r.TLS != nil {
 		return "https"
 	}
 	return "http"
 }
+
+// schemeKey keys the scheme a trusted proxy stated in a request's
+// context. It is not r.URL.Scheme, which a client sets by writing an
+// absolute URL in its request line.
+type schemeKey struct{}
 
 // parseProxies parses Config.TrustedProxies.
 func parseProxies(list []string) ([]netip.Prefix, error) {
@@ -67,9 +76,9 @@ func (s *Server) trusted(a netip.Addr) bool {
 
 // forwarded returns r as its client sent it when its peer is a trusted
 // proxy that forwarded it: RemoteAddr becomes the client's address from
-// X-Forwarded-For (without a port) and URL.Scheme the scheme from
-// X-Forwarded-Proto. Otherwise, or when the headers say nothing usable,
-// it returns r itself.
+// X-Forwarded-For (without a port), and the scheme from
+// X-Forwarded-Proto is what Scheme reports. Otherwise, or when the
+// headers say nothing usable, it returns r itself.
 func (s *Server) forwarded(r *http.Request) *http.Request {
 	if len(s.proxies) == 0 {
 		return r
@@ -87,16 +96,17 @@ func (s *Server) forwarded(r *http.Request) *http.Request {
 	if !ok && scheme == "" {
 		return r
 	}
-	r2 := *r
+	var r2 *http.Request
+	if scheme != "" {
+		r2 = r.WithContext(context.WithValue(r.Context(), schemeKey{}, scheme))
+	} else {
+		c := *r
+		r2 = &c
+	}
 	if ok {
 		r2.RemoteAddr = client.String()
 	}
-	if scheme != "" {
-		u := *r.URL
-		u.Scheme = scheme
-		r2.URL = &u
-	}
-	return &r2
+	return r2
 }
 
 // clientAddr walks the X-Forwarded-For entries (the header's lines,

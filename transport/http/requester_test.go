@@ -1,10 +1,14 @@
 package http
 
 import (
+	"bufio"
 	"bytes"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -281,5 +285,30 @@ func TestCORSAnyOrigin(t *testing.T) {
 	r := sendWith(t, http.DefaultClient, s.url+"/api/echo", map[string]string{"Origin": "https://anywhere.example"})
 	if r.header.Get("Access-Control-Allow-Origin") != "*" {
 		t.Errorf("Access-Control-Allow-Origin = %q", r.header.Get("Access-Control-Allow-Origin"))
+	}
+}
+
+// TestSchemeNotFromTheRequestLine: a client writing an https URL in its
+// request line over plain HTTP is not taken for HTTPS.
+func TestSchemeNotFromTheRequestLine(t *testing.T) {
+	s := startServer(t, testConfig())
+	conn, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET https://%s/api/echo HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", s.Addr(), s.Addr())
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if sc := res.Header.Get("Set-Cookie"); res.StatusCode != 200 || sc == "" || strings.Contains(sc, "Secure") {
+		t.Errorf("absolute https URL over http: %d, Set-Cookie %q", res.StatusCode, sc)
+	}
+	req := httptest.NewRequest(http.MethodGet, "https://example.com/x", nil)
+	req.TLS = nil
+	if Scheme(req) != "http" {
+		t.Errorf("Scheme of a request with an https URL and no TLS = %s", Scheme(req))
 	}
 }
