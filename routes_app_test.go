@@ -9,6 +9,9 @@ import (
 	"net/http/cookiejar"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/stellarfw/stellar-go"
 	"github.com/stellarfw/stellar-go/action"
@@ -169,5 +172,37 @@ func TestRequesterIdentityOnNode(t *testing.T) {
 		if path == "/mine/x" && string(b) != "198.51.100.4" {
 			t.Errorf("the mounted handler sees RemoteAddr %q, want the client's", b)
 		}
+	}
+}
+
+// TestWebSocketPerIPBehindTrustedProxy: behind a trusted proxy, the
+// WebSocket per-address limit counts the clients' addresses from
+// X-Forwarded-For, not the proxy's.
+func TestWebSocketPerIPBehindTrustedProxy(t *testing.T) {
+	cfg := stellar.Config{}
+	cfg.WebSocket.MaxConnectionsPerIP = 1
+	cfg.HTTP.TrustedProxies = []string{"127.0.0.1", "::1"}
+	app := connApp(t, cfg)
+	dial := func(client string) (*websocket.Conn, *http.Response, error) {
+		h := http.Header{}
+		h.Set("X-Forwarded-For", client)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return websocket.Dial(ctx, "ws://"+app.HTTPAddr().String()+"/ws", &websocket.DialOptions{HTTPHeader: h})
+	}
+	for _, client := range []string{"198.51.100.1", "198.51.100.2"} {
+		c, _, err := dial(client)
+		if err != nil {
+			t.Fatalf("client %s: %v", client, err)
+		}
+		t.Cleanup(func() { _ = c.CloseNow() })
+	}
+	c, res, err := dial("198.51.100.1")
+	if err == nil {
+		_ = c.CloseNow()
+		t.Fatal("a second connection from 198.51.100.1 was accepted")
+	}
+	if res == nil || res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("refusal: %v %v", res, err)
 	}
 }
