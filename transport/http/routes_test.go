@@ -1,8 +1,10 @@
 package http
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -125,6 +127,24 @@ func TestRouteGroups(t *testing.T) {
 	req.Header.Set("X-Deny", "team")
 	if r := send(t, req); r.status != 403 || !strings.Contains(r.raw, "denied by team") {
 		t.Errorf("middleware answering: %d %s", r.status, r.raw)
+	}
+	// The middleware runs before the body is admitted: a body declared
+	// over http.max_body_bytes is the middleware's to refuse first.
+	for deny, want := range map[string]int{"team": 403, "": 413} {
+		raw, err := net.Dial("tcp", s.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(raw, "GET /api/admin/teams/red/members/ann HTTP/1.1\r\nHost: x\r\nX-Deny: %s\r\nContent-Length: %d\r\n\r\n", deny, 2<<20)
+		res, err := http.ReadResponse(bufio.NewReader(raw), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		raw.Close()
+		if res.StatusCode != want {
+			t.Errorf("X-Deny %q with a body over the limit: %d, want %d", deny, res.StatusCode, want)
+		}
 	}
 	r = get(t, s.url+"/api/public/1")
 	if r.status != 200 || len(r.header.Values("X-Group")) != 0 {
