@@ -103,3 +103,25 @@ func TestRouteToUnknownActionRefused(t *testing.T) {
 		t.Errorf("config with a program route to nosuch: exit %d, stderr %q", code, errOut.String())
 	}
 }
+
+// TestRouteCollisionExits: run and config exit 2, before anything
+// starts, for a config route that a program route makes unreachable,
+// naming both.
+func TestRouteCollisionExits(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "stellar.toml")
+	if err := os.WriteFile(file, []byte("[[http.routes]]\nmethod = \"get\"\npath = \"/users/me\"\naction = \"status\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := `http.routes[0]: http: route collides with an earlier one: GET /users/me to "status" can never match: GET /users/:id to "status", added by the program`
+	for _, cmd := range []string{"run", "config"} {
+		app := New(Config{})
+		if err := app.Routes.Get("/users/:id", "status"); err != nil {
+			t.Fatal(err)
+		}
+		var out, errOut bytes.Buffer
+		code := app.main([]string{"stellar", cmd, "--config", file, "--http", "127.0.0.1:0", "--tcp", "off"}, &out, &errOut)
+		if code != ExitUsage || !strings.Contains(errOut.String(), want) {
+			t.Errorf("%s: exit %d, stderr %q", cmd, code, errOut.String())
+		}
+	}
+}

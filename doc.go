@@ -30,13 +30,16 @@
 // # HTTP
 //
 // Actions are served at /api/{action} and /api?action=, and through a route
-// table (App.Routes, or http.routes in the config file). Responses are the
+// table (App.Routes, or http.routes in the config file) whose patterns take
+// parameters, constraints (/users/:id([0-9]+)) and wildcard tails
+// (/files/*path), and whose groups share a prefix and middleware
+// (App.Routes.Group). Responses are the
 // action's response plus serverInformation and requesterInformation; errors
 // are {"error":{"code","message","fields"}} with a status that says what
 // went wrong. /healthz and /readyz report liveness and readiness, and
 // /metrics the node's Prometheus metrics (App.Metrics, where you register
-// your own collectors). App.Handle and App.Use mount your own handlers and
-// net/http middleware on the same listener. See package transport/http and
+// your own collectors). App.Handle, App.Mount and App.Use mount your own
+// handlers and net/http middleware on the same listener. See package transport/http and
 // docs/operations.md.
 //
 // # Tasks

@@ -1,8 +1,10 @@
 package stellar
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/stellarfw/stellar-go/internal/node"
 )
@@ -26,6 +28,33 @@ func (a *App) Handle(pattern string, h http.Handler) {
 	}
 	a.http.Mux.Handle(pattern, h)
 	a.http.Patterns = append(a.http.Patterns, pattern)
+}
+
+// Mount serves h for every request, by any method, to prefix or below
+// it ("/legacy" takes /legacy, /legacy/ and /legacy/x/y), with prefix
+// taken off the path that h sees: "/" for the prefix itself, "/x/y"
+// below it. It registers through Handle, so the same rules hold: before
+// the actions and the files, the same collision checks at Start, a
+// panic after Start or on a prefix mounted already. The prefix is a
+// literal path: it must start with "/", not be "/" alone, and hold no
+// ServeMux wildcard ({…}) or space.
+func (a *App) Mount(prefix string, h http.Handler) {
+	prefix = strings.TrimSuffix(prefix, "/")
+	if prefix == "" || !strings.HasPrefix(prefix, "/") || strings.ContainsAny(prefix, "{} \t") {
+		panic(fmt.Sprintf("stellar: Mount(%q): the prefix must be a literal path below /", prefix))
+	}
+	if h == nil {
+		panic("stellar: Mount(" + prefix + ") with a nil handler")
+	}
+	stripped := http.StripPrefix(prefix, h)
+	a.Handle(prefix+"/", stripped)
+	a.Handle(prefix, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r2 := *r
+		u := *r.URL
+		u.Path, u.RawPath = prefix+"/", ""
+		r2.URL = &u
+		stripped.ServeHTTP(w, &r2)
+	}))
 }
 
 // Use wraps the node's whole HTTP handler in mw (net/http middleware:

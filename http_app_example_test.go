@@ -64,3 +64,30 @@ func ExampleApp_Handle() {
 	// myapp_signups_total 1
 	// stellar_http_requests_total{action="",route="GET /version",status="200"} 1
 }
+
+// A handler of your own under a prefix: it sees the path below it.
+func ExampleApp_Mount() {
+	cfg := stellar.Config{}
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.TCP.Addr = "off"
+	app := stellar.New(cfg, stellar.WithLogOutput(io.Discard))
+	legacy := http.NewServeMux()
+	legacy.HandleFunc("GET /orders/{id}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "order %s at %s", r.PathValue("id"), r.URL.Path)
+	})
+	app.Mount("/v1", legacy)
+
+	ctx := context.Background()
+	if err := app.Start(ctx); err != nil {
+		panic(err)
+	}
+	defer app.Shutdown(ctx)
+	res, err := http.Get("http://" + app.HTTPAddr().String() + "/v1/orders/7")
+	if err != nil {
+		panic(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	fmt.Println(string(body))
+	// Output: order 7 at /orders/7
+}

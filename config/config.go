@@ -142,6 +142,32 @@ type HTTP struct {
 	// code. In a file it is an array of tables ([[http.routes]] in TOML); in
 	// the environment and in flags, a JSON list of objects.
 	Routes []Route `key:"routes"`
+	// TrustedProxies lists the proxies (IP addresses or CIDR prefixes
+	// such as "10.0.0.0/8") whose X-Forwarded-For and X-Forwarded-Proto
+	// are believed, for remoteIP, the scheme and the logs. Default none.
+	TrustedProxies []string `key:"trusted_proxies"`
+	// Fingerprint configures the fingerprint cookie (Stellar's
+	// fingerprintOptions).
+	Fingerprint Fingerprint `key:"fingerprint"`
+	// Headers are set on every response of the HTTP listener (Stellar's
+	// httpHeaders): a table of name = value in a file, a JSON object in
+	// the environment and in flags. Default none.
+	Headers map[string]string `key:"headers"`
+}
+
+// Fingerprint configures the cookie that keeps a browser's
+// requesterInformation.fingerprint stable across requests.
+type Fingerprint struct {
+	// Cookie is the cookie's name. Default "sessionID". "off" sets none.
+	Cookie string `key:"cookie"`
+	// MaxAge is the cookie's lifetime. Default 1h.
+	MaxAge time.Duration `key:"max_age"`
+	// Secure is auto (Secure over HTTPS), always or never. Default auto.
+	Secure string `key:"secure"`
+	// SameSite is lax, strict or none. Default lax.
+	SameSite string `key:"same_site"`
+	// ScriptReadable leaves HttpOnly off. Default false.
+	ScriptReadable bool `key:"script_readable"`
 }
 
 // CORS configures cross-origin resource sharing headers.
@@ -165,8 +191,8 @@ type CORS struct {
 type Route struct {
 	// Method is get, post, put, patch, delete or all, in any case.
 	Method string `key:"method"`
-	// Path is a pattern such as "/users/:id"; ":name" segments become
-	// params.
+	// Path is a pattern such as "/users/:id": ":name", ":name(regexp)"
+	// and a last "*name" segment become params (see Routes).
 	Path string `key:"path"`
 	// Action is the action name to run.
 	Action string `key:"action"`

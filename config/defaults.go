@@ -53,6 +53,10 @@ func Defaults(c *Config) {
 		h.CORS.AllowHeaders = httpt.DefaultCORSAllowHeaders()
 	}
 	setDefault(&h.CORS.MaxAge, httpt.DefaultCORSMaxAge)
+	setDefault(&h.Fingerprint.Cookie, httpt.DefaultFingerprintCookie)
+	setDefault(&h.Fingerprint.MaxAge, httpt.DefaultFingerprintMaxAge)
+	setDefault(&h.Fingerprint.Secure, httpt.DefaultFingerprintSecure)
+	setDefault(&h.Fingerprint.SameSite, httpt.DefaultFingerprintSameSite)
 
 	c.connectionDefaults()
 	setDefault(&c.Redis.Prefix, backend.DefaultRedisPrefix)

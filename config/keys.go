@@ -1,7 +1,9 @@
 package config
 
 import (
+	"maps"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -65,6 +67,13 @@ func formatDefault(v reflect.Value) string {
 		return strconv.FormatInt(v.Int(), 10)
 	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
 		return strings.Join(v.Interface().([]string), ",")
+	case v.Kind() == reflect.Map:
+		m := v.Interface().(map[string]string)
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			parts = append(parts, k+"="+m[k])
+		}
+		return strings.Join(parts, ",")
 	}
 	return ""
 }
@@ -82,29 +91,36 @@ var keyDocs = map[string]string{
 	"log.level":  "log level: debug, info, warn or error",
 	"log.format": "log format: text, json or auto (text on a terminal, JSON otherwise)",
 
-	"http.addr":                       `HTTP listen address, or "off"`,
-	"http.read_timeout":               "bound on reading a whole request",
-	"http.read_header_timeout":        "bound on reading request headers",
-	"http.write_timeout":              "bound on writing a response",
-	"http.idle_timeout":               "idle keep-alive connections are closed after this",
-	"http.max_header_bytes":           "limit on request headers, in bytes",
-	"http.max_body_bytes":             "limit on request bodies, in bytes; larger ones get 413",
-	"http.max_body_bytes_in_flight":   "limit on the bytes of request bodies the node reads at once (JSON: +32 a value); beyond it 503 server_busy (at least http.max_body_bytes)",
-	"http.action_path":                `path where actions are served (urlPathForActions), or "off"`,
-	"http.root_endpoint_type":         `what "/" serves: file (static files) or api (actions)`,
-	"http.public_dir":                 "folder of static files",
-	"http.directory_file":             "file served for a folder",
-	"http.openapi_path":               `path of the OpenAPI 3.1 document of the actions, such as /openapi.json, or "off"`,
-	"http.metrics_path":               `path of the Prometheus metrics, or "off"`,
-	"http.pprof":                      "serve the Go profiler at /debug/pprof/ (never open it to the world)",
-	"http.hide_server_information":    "leave serverInformation out of responses",
-	"http.hide_requester_information": "leave requesterInformation out of responses",
-	"http.cors.allow_origins":         `allowed CORS origins, "*" for any; empty sends no CORS headers`,
-	"http.cors.allow_methods":         "methods allowed by CORS",
-	"http.cors.allow_headers":         "request headers allowed by CORS",
-	"http.cors.allow_credentials":     "send Access-Control-Allow-Credentials: true",
-	"http.cors.max_age":               "how long a browser may cache a preflight answer",
-	"http.routes":                     "REST routes to actions: list of {method, path, action, api_version} (JSON in env and flags)",
+	"http.addr":                        `HTTP listen address, or "off"`,
+	"http.read_timeout":                "bound on reading a whole request",
+	"http.read_header_timeout":         "bound on reading request headers",
+	"http.write_timeout":               "bound on writing a response",
+	"http.idle_timeout":                "idle keep-alive connections are closed after this",
+	"http.max_header_bytes":            "limit on request headers, in bytes",
+	"http.max_body_bytes":              "limit on request bodies, in bytes; larger ones get 413",
+	"http.max_body_bytes_in_flight":    "limit on the bytes of request bodies the node reads at once (JSON: +32 a value); beyond it 503 server_busy (at least http.max_body_bytes)",
+	"http.action_path":                 `path where actions are served (urlPathForActions), or "off"`,
+	"http.root_endpoint_type":          `what "/" serves: file (static files) or api (actions)`,
+	"http.public_dir":                  "folder of static files",
+	"http.directory_file":              "file served for a folder",
+	"http.openapi_path":                `path of the OpenAPI 3.1 document of the actions, such as /openapi.json, or "off"`,
+	"http.metrics_path":                `path of the Prometheus metrics, or "off"`,
+	"http.pprof":                       "serve the Go profiler at /debug/pprof/ (never open it to the world)",
+	"http.hide_server_information":     "leave serverInformation out of responses",
+	"http.hide_requester_information":  "leave requesterInformation out of responses",
+	"http.cors.allow_origins":          `allowed CORS origins, "*" for any; empty sends no CORS headers`,
+	"http.cors.allow_methods":          "methods allowed by CORS",
+	"http.cors.allow_headers":          "request headers allowed by CORS",
+	"http.cors.allow_credentials":      "send Access-Control-Allow-Credentials: true",
+	"http.cors.max_age":                "how long a browser may cache a preflight answer",
+	"http.routes":                      "REST routes to actions: list of {method, path, action, api_version} (JSON in env and flags); paths take :name, :name(regexp) and a last *name",
+	"http.trusted_proxies":             "proxies (IPs or CIDRs) whose X-Forwarded-For and X-Forwarded-Proto are believed; none by default",
+	"http.fingerprint.cookie":          `name of the fingerprint cookie (fingerprintOptions.cookieKey), or "off"`,
+	"http.fingerprint.max_age":         "lifetime of the fingerprint cookie",
+	"http.fingerprint.secure":          "mark the fingerprint cookie Secure: auto (over HTTPS), always or never",
+	"http.fingerprint.same_site":       "SameSite of the fingerprint cookie: lax, strict or none (none forces Secure)",
+	"http.fingerprint.script_readable": "leave HttpOnly off the fingerprint cookie, so that page scripts can read it",
+	"http.headers":                     "headers set on every HTTP response (httpHeaders): a table of name = value (a JSON object in env and flags)",
 
 	"tcp.addr": `TCP listen address, or "off"`,
 

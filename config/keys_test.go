@@ -43,6 +43,7 @@ func TestDefaults(t *testing.T) {
 				AllowHeaders: []string{"Content-Type", "Authorization"},
 				MaxAge:       10 * time.Minute,
 			},
+			Fingerprint: Fingerprint{Cookie: "sessionID", MaxAge: time.Hour, Secure: "auto", SameSite: "lax"},
 		},
 		TCP: TCP{Addr: ":5000", MaxLineBytes: 64 << 10, MaxInFlight: 16, IdleTimeout: 5 * time.Minute,
 			MaxConnections: 10000, MaxConnectionsPerIP: 256, MaxParams: 64, MaxParamsBytes: 64 << 10,

@@ -293,6 +293,20 @@ var fileErrorCases = []fileCase{
 		want: `key "http.cors.allow_origins": expected a list of strings, got string "*"`,
 	},
 	{
+		name: "headers as a list",
+		toml: "[http]\nheaders = [\"X-A: 1\"]\n",
+		yaml: "http:\n  headers: [\"X-A: 1\"]\n",
+		json: `{"http": {"headers": ["X-A: 1"]}}`,
+		want: `key "http.headers": expected a table, got a list`,
+	},
+	{
+		name: "header value a number",
+		toml: "[http.headers]\nX-A = 1\n",
+		yaml: "http:\n  headers:\n    X-A: 1\n",
+		json: `{"http": {"headers": {"X-A": 1}}}`,
+		want: `key "http.headers.X-A": expected a string, got integer 1`,
+	},
+	{
 		name: "list of strings with a number",
 		toml: "[redis]\ncluster_addrs = [\"a:1\", 2]\n",
 		yaml: "redis:\n  cluster_addrs: [\"a:1\", 2]\n",
@@ -476,6 +490,33 @@ func TestLoadYAMLOffIsAString(t *testing.T) {
 	l := load(t, Source{Dir: dir})
 	if l.Config.HTTP.Addr != "off" || l.Config.TCP.Addr != "off" {
 		t.Errorf("addr = %q, %q; want off", l.Config.HTTP.Addr, l.Config.TCP.Addr)
+	}
+}
+
+// TestLoadHeaders: http.headers is a table of names and values in the
+// three formats, a JSON object in the environment, replaced whole.
+func TestLoadHeaders(t *testing.T) {
+	want := map[string]string{"X-Frame-Options": "DENY", "Cache-Control": "no-store, no-cache"}
+	for name, text := range map[string]string{
+		"stellar.toml": "[http.headers]\nX-Frame-Options = \"DENY\"\nCache-Control = \"no-store, no-cache\"\n",
+		"stellar.yaml": "http:\n  headers:\n    X-Frame-Options: DENY\n    Cache-Control: no-store, no-cache\n",
+		"stellar.json": `{"http": {"headers": {"X-Frame-Options": "DENY", "Cache-Control": "no-store, no-cache"}}}`,
+	} {
+		dir := t.TempDir()
+		writeFile(t, dir, name, text)
+		if got := load(t, Source{Dir: dir}).Config.HTTP.Headers; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: headers = %v, want %v", name, got, want)
+		}
+	}
+	dir := t.TempDir()
+	writeFile(t, dir, "stellar.toml", "[http.headers]\nX-Frame-Options = \"DENY\"\n")
+	l := load(t, Source{Dir: dir, Env: []string{`STELLAR_HTTP_HEADERS={"X-Other": "1"}`}})
+	if got := l.Config.HTTP.Headers; !reflect.DeepEqual(got, map[string]string{"X-Other": "1"}) {
+		t.Errorf("from the environment: headers = %v", got)
+	}
+	err := loadErr(t, Source{Dir: t.TempDir(), Env: []string{`STELLAR_HTTP_HEADERS=X-A: 1`}})
+	if !strings.Contains(err.Error(), `key "http.headers": expected a JSON object of strings`) {
+		t.Errorf("a header in the environment not as JSON: %v", err)
 	}
 }
 
@@ -752,6 +793,8 @@ func TestLoadEveryKey(t *testing.T) {
 			return "7", "7"
 		case f.typ == reflect.TypeFor[[]string]():
 			return `["a:1"]`, "a:1"
+		case f.typ == reflect.TypeFor[map[string]string]():
+			return `{"X-A": "1, 2"}`, `{"X-A": "1, 2"}`
 		case f.typ == reflect.TypeFor[[]Route]():
 			return `[{"method": "get", "path": "/x", "action": "x"}]`, `[{"method": "get", "path": "/x", "action": "x"}]`
 		}

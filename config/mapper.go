@@ -267,6 +267,24 @@ func (m *mapper) value(v reflect.Value, raw any, key string) error {
 			}
 		}
 		v.Set(out)
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String && t.Elem().Kind() == reflect.String:
+		tbl, ok := asTable(raw)
+		if !ok {
+			return m.typeError(key, wantTable, raw)
+		}
+		if len(tbl) == 0 {
+			v.SetZero()
+			break
+		}
+		out := reflect.MakeMapWithSize(t, len(tbl))
+		for _, name := range slices.Sorted(maps.Keys(tbl)) {
+			s, ok := tbl[name].(string)
+			if !ok {
+				return m.typeError(key+"."+name, wantString, tbl[name])
+			}
+			out.SetMapIndex(reflect.ValueOf(name), reflect.ValueOf(s))
+		}
+		v.Set(out)
 	case t.Kind() == reflect.Struct:
 		tbl, ok := raw.(map[string]any)
 		if !ok {
@@ -318,6 +336,15 @@ func (m *mapper) text(v reflect.Value, s, key string) error {
 		v.SetFloat(f)
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
 		v.Set(reflect.ValueOf(splitList(s)).Convert(t))
+	case t.Kind() == reflect.Map:
+		raw, err := decodeJSON([]byte(s))
+		if err != nil {
+			return m.errorf(key, `expected a JSON object of strings such as {"X-Frame-Options": "DENY"}: %v`, err)
+		}
+		if raw == nil {
+			return m.errorf(key, "expected a JSON object, got an empty value")
+		}
+		return m.value(v, raw, key)
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
 		raw, err := decodeJSON([]byte(s))
 		if err != nil {
@@ -385,6 +412,22 @@ func asFloat(raw any) (float64, bool) {
 		return float64(n), true
 	}
 	return 0, false
+}
+
+// asTable returns raw as a table: decoders return map[string]any.
+func asTable(raw any) (map[string]any, bool) {
+	if t, ok := raw.(map[string]any); ok {
+		return t, true
+	}
+	rv := reflect.ValueOf(raw)
+	if rv.Kind() != reflect.Map || rv.Type().Key().Kind() != reflect.String {
+		return nil, false
+	}
+	out := make(map[string]any, rv.Len())
+	for it := rv.MapRange(); it.Next(); {
+		out[it.Key().String()] = it.Value().Interface()
+	}
+	return out, true
 }
 
 // asList returns the elements of raw when it is a list; decoders return

@@ -72,6 +72,12 @@ func maskedValue(v reflect.Value, secret string) any {
 			list[i] = maskedTable(v.Index(i))
 		}
 		return list
+	case t.Kind() == reflect.Map:
+		out := map[string]string{} // never nil: prints {} rather than null
+		for it := v.MapRange(); it.Next(); {
+			out[it.Key().String()] = it.Value().String()
+		}
+		return out
 	case t.Kind() == reflect.Slice:
 		list := make([]string, v.Len()) // never nil: prints [] rather than null
 		for i := range list {

@@ -3,12 +3,15 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	httpt "github.com/stellarfw/stellar-go/transport/http"
 )
 
 // Validate reports the first problem in c as an *Error naming its key, or
@@ -87,10 +90,25 @@ func (h HTTP) validate() error {
 			return invalid(key+".method", "expected one of %s, got %q", strings.Join(routeMethods, ", "), r.Method)
 		case !strings.HasPrefix(r.Path, "/"):
 			return invalid(key+".path", `expected a path starting with "/", got %q`, r.Path)
+		case httpt.CheckPattern(r.Path) != nil:
+			return invalid(key+".path", "%q: %v", r.Path, httpt.CheckPattern(r.Path))
 		case strings.TrimSpace(r.Action) == "":
 			return invalid(key+".action", "must name an action")
 		case r.APIVersion < 0:
 			return invalid(key+".api_version", "must not be negative, got %d", r.APIVersion)
+		}
+	}
+	if err := httpt.CheckTrustedProxies(h.TrustedProxies); err != nil {
+		return &Error{Key: "http.trusted_proxies", Err: err}
+	}
+	f := h.Fingerprint
+	if err := httpt.CheckFingerprint(httpt.Fingerprint{Cookie: f.Cookie, MaxAge: f.MaxAge, Secure: f.Secure,
+		SameSite: f.SameSite, ScriptReadable: f.ScriptReadable}); err != nil {
+		return &Error{Key: "http.fingerprint", Err: err}
+	}
+	for _, name := range slices.Sorted(maps.Keys(h.Headers)) {
+		if err := httpt.CheckHeader(name, h.Headers[name]); err != nil {
+			return &Error{Key: "http.headers." + name, Err: err}
 		}
 	}
 	return nil

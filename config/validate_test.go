@@ -98,7 +98,7 @@ func TestValidate(t *testing.T) {
 		{name: "metrics path relative", change: func(c *Config) { c.HTTP.MetricsPath = "metrics" },
 			key: "http.metrics_path", want: `expected a path starting with "/" or "off", got "metrics"`},
 		{name: "routes", change: func(c *Config) {
-			c.HTTP.Routes = []Route{{"get", "/a", "a", 0}, {"ALL", "/b/:id", "b", 2}}
+			c.HTTP.Routes = []Route{{"get", "/a", "a", 0}, {"ALL", "/b/:id", "b", 2}, {"get", "/c/:n([0-9]+)/*rest", "c", 0}}
 		}},
 		{name: "route method", change: func(c *Config) {
 			c.HTTP.Routes = []Route{{"get", "/a", "a", 0}, {"head", "/b", "b", 0}}
@@ -107,6 +107,24 @@ func TestValidate(t *testing.T) {
 			key: "http.routes[0].method", want: `got ""`},
 		{name: "route path", change: func(c *Config) { c.HTTP.Routes = []Route{{"get", "users", "a", 0}} },
 			key: "http.routes[0].path", want: `expected a path starting with "/", got "users"`},
+		{name: "route pattern", change: func(c *Config) { c.HTTP.Routes = []Route{{"get", "/u/:id([0-9)", "a", 0}} },
+			key: "http.routes[0].path", want: `"/u/:id([0-9)": segment ":id([0-9)": bad constraint`},
+		{name: "route wildcard", change: func(c *Config) { c.HTTP.Routes = []Route{{"get", "/f/*p/x", "a", 0}} },
+			key: "http.routes[0].path", want: "a wildcard *name must be the last segment"},
+		{name: "trusted proxies", change: func(c *Config) { c.HTTP.TrustedProxies = []string{"10.0.0.0/8", "::1"} }},
+		{name: "bad trusted proxy", change: func(c *Config) { c.HTTP.TrustedProxies = []string{"10.0.0.0/8", "proxy.local"} },
+			key: "http.trusted_proxies", want: `"proxy.local" is neither an IP address nor a CIDR prefix`},
+		{name: "fingerprint same site", change: func(c *Config) { c.HTTP.Fingerprint.SameSite = "loose" },
+			key: "http.fingerprint", want: `same_site must be lax, strict or none, got "loose"`},
+		{name: "fingerprint secure", change: func(c *Config) { c.HTTP.Fingerprint.Secure = "yes" },
+			key: "http.fingerprint", want: `secure must be auto, always or never, got "yes"`},
+		{name: "fingerprint cookie", change: func(c *Config) { c.HTTP.Fingerprint.Cookie = "a b" },
+			key: "http.fingerprint", want: `fingerprint cookie name "a b"`},
+		{name: "headers", change: func(c *Config) { c.HTTP.Headers = map[string]string{"X-Frame-Options": "DENY"} }},
+		{name: "header name", change: func(c *Config) { c.HTTP.Headers = map[string]string{"X Frame": "DENY"} },
+			key: "http.headers.X Frame", want: `holds ' '`},
+		{name: "header value", change: func(c *Config) { c.HTTP.Headers = map[string]string{"X-A": "a\nb"} },
+			key: "http.headers.X-A", want: "line break"},
 		{name: "route action", change: func(c *Config) { c.HTTP.Routes = []Route{{"get", "/a", " ", 0}} },
 			key: "http.routes[0].action", want: "must name an action"},
 		{name: "route version", change: func(c *Config) { c.HTTP.Routes = []Route{{"get", "/a", "a", -1}} },

@@ -200,13 +200,26 @@ func (b *builder) route(r Route) error {
 		return nil // the action of that name answers the path first
 	}
 	var params []string
+	notes := map[string]string{} // what a constraint or a wildcard adds to a parameter
 	shape := make([]string, len(segs))
 	for i, s := range segs {
 		shape[i] = s
-		if strings.HasPrefix(s, ":") {
-			params = append(params, s[1:])
-			segs[i] = "{" + s[1:] + "}"
+		switch {
+		case strings.HasPrefix(s, ":"):
+			name, re, constrained := strings.Cut(s[1:], "(")
+			params = append(params, name)
+			segs[i] = "{" + name + "}"
 			shape[i] = "{}"
+			if constrained {
+				re = strings.TrimSuffix(re, ")")
+				notes[name] = "route parameter, matching the regular expression " + re + " whole"
+			}
+		case strings.HasPrefix(s, "*"):
+			name := s[1:]
+			params = append(params, name)
+			segs[i] = "{" + name + "}"
+			shape[i] = "{}"
+			notes[name] = "route parameter: the rest of the path, slashes included"
 		}
 	}
 	path := b.base + "/" + strings.Join(segs, "/")
@@ -225,7 +238,13 @@ func (b *builder) route(r Route) error {
 		return nil
 	}
 	for _, m := range methods {
-		b.add(path, m, b.operation(m, docs, params))
+		op := b.operation(m, docs, params)
+		for _, p := range op.Parameters {
+			if note, ok := notes[p.Name]; ok && p.In == "path" {
+				p.Description = note
+			}
+		}
+		b.add(path, m, op)
 	}
 	if m != "all" {
 		for _, m := range methods {

@@ -91,6 +91,10 @@ func spec() openapi.Spec {
 			{Method: "get", Path: "/users/:name", Action: "getUser"}, // same shape: left out
 			{Method: "get", Path: "/secret", Action: "secret"},
 			{Method: "post", Path: "/giveAge", Action: "sum"}, // the action of that name wins
+			{Method: "get", Path: "/files/*path", Action: "sum"},
+			{Method: "get", Path: "/items/:n([0-9]+)", Action: "sum"},
+			{Method: "get", Path: "/items/:name", Action: "sum"}, // same shape for OpenAPI: left out
+			{Method: "get", Path: "/files/:one", Action: "sum"},  // likewise
 		},
 	}
 }
@@ -209,7 +213,7 @@ func TestDocumentContent(t *testing.T) {
 
 	// Which actions are documented.
 	paths := at(t, m, "paths").(map[string]any)
-	want := []string{"/api/anything", "/api/auth.signup", "/api/getUser", "/api/giveAge", "/api/sum", "/api/users/{id}", "/api/v1/sum"}
+	want := []string{"/api/anything", "/api/auth.signup", "/api/files/{path}", "/api/getUser", "/api/giveAge", "/api/items/{n}", "/api/sum", "/api/users/{id}", "/api/v1/sum"}
 	got := keys(paths)
 	if !sameSet(got, want) {
 		t.Errorf("paths = %v, want %v", got, want)
@@ -363,6 +367,14 @@ func TestDocumentContent(t *testing.T) {
 		item := at(t, m, "paths", "/api/users/{id}").(map[string]any)
 		if len(item) != 1 {
 			t.Errorf("GET route has methods %v", keys(item))
+		}
+		// A wildcard tail and a constrained parameter are path parameters
+		// saying what they match.
+		if d := param(t, at(t, m, "paths", "/api/files/{path}", "get"), "path")["description"]; d != "route parameter: the rest of the path, slashes included" {
+			t.Errorf("wildcard parameter: %v", d)
+		}
+		if d := param(t, at(t, m, "paths", "/api/items/{n}", "get"), "n")["description"]; d != "route parameter, matching the regular expression [0-9]+ whole" {
+			t.Errorf("constrained parameter: %v", d)
 		}
 		// A route pinned to version 1 documents version 1, for every method.
 		pinned := at(t, m, "paths", "/api/v1/sum").(map[string]any)

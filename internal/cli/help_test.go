@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,5 +168,16 @@ func TestCheckRoutes(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "routes[0]") {
 		t.Errorf("the good route is reported:\n%v", err)
+	}
+
+	shadowed := config.Config{HTTP: config.HTTP{Routes: []config.Route{{Method: "get", Path: "/:what", Action: "sum"}}}}
+	code = &httpt.Routes{}
+	if err := code.Get("/:name", "giveAge"); err != nil {
+		t.Fatal(err)
+	}
+	err = CheckRoutes(shadowed, code, actions)
+	if !errors.Is(err, httpt.ErrRouteCollides) || !strings.Contains(err.Error(), `http.routes[0]: `) ||
+		!strings.Contains(err.Error(), `GET /:name to "giveAge", added by the program`) {
+		t.Errorf("a config route the code route shadows: %v", err)
 	}
 }

@@ -22,7 +22,9 @@ var _ Actions = (*action.Registry)(nil)
 // CheckRoutes fails when a route of the configuration (http.routes) or
 // one the program added (code) names no registered action, or a version
 // the action does not have: such a route would answer every request
-// with action_not_found. The error names each bad route.
+// with action_not_found. It also fails for a route that can never match
+// because one tried before it takes all its requests
+// (httpt.ErrRouteCollides). The error names each bad route.
 func CheckRoutes(cfg config.Config, code *httpt.Routes, actions Actions) error {
 	var errs []error
 	check := func(where, method, path, name string, version int) {
@@ -45,6 +47,13 @@ func CheckRoutes(cfg config.Config, code *httpt.Routes, actions Actions) error {
 		for _, r := range code.List() {
 			check("route added by the program", r.Method, r.Path, r.Action, r.Version)
 		}
+	}
+	var cfgRoutes []httpt.Route
+	for _, r := range cfg.HTTP.Routes {
+		cfgRoutes = append(cfgRoutes, httpt.Route{Method: r.Method, Path: r.Path, Action: r.Action, Version: r.APIVersion})
+	}
+	if err := httpt.CheckRoutes(code, cfgRoutes); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

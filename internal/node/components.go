@@ -48,7 +48,16 @@ func HTTPConfig(c config.Config) httpt.Config {
 			AllowCredentials: h.CORS.AllowCredentials,
 			MaxAge:           h.CORS.MaxAge,
 		},
-		Routes: routes,
+		Routes:         routes,
+		TrustedProxies: h.TrustedProxies,
+		Fingerprint: httpt.Fingerprint{
+			Cookie:         h.Fingerprint.Cookie,
+			MaxAge:         h.Fingerprint.MaxAge,
+			Secure:         h.Fingerprint.Secure,
+			SameSite:       h.Fingerprint.SameSite,
+			ScriptReadable: h.Fingerprint.ScriptReadable,
+		},
+		Headers: h.Headers,
 	}
 }
 

@@ -194,11 +194,12 @@ func underPath(path, prefix string) bool {
 	return path == prefix || strings.HasPrefix(path, prefix+"/")
 }
 
-// routeProbe is a path a route pattern matches: each :param becomes x.
+// routeProbe is a path a route pattern matches: each :param, :param(re)
+// and *tail becomes x.
 func routeProbe(pattern string) string {
 	segs := strings.Split(pattern, "/")
 	for i, s := range segs {
-		if strings.HasPrefix(s, ":") {
+		if strings.HasPrefix(s, ":") || strings.HasPrefix(s, "*") {
 			segs[i] = "x"
 		}
 	}

@@ -17,7 +17,16 @@ import (
 // the network: BenchmarkServeAction against BenchmarkBareHandler, which does
 // the same JSON work by hand. bench/httpbench measures both over loopback.
 
-func BenchmarkServeAction(b *testing.B) {
+// BenchmarkServeAction is a request without the fingerprint cookie (the
+// response sets it); BenchmarkServeActionWithCookie a browser's later
+// requests, which carry it.
+func BenchmarkServeAction(b *testing.B) { benchServeAction(b, "") }
+
+func BenchmarkServeActionWithCookie(b *testing.B) {
+	benchServeAction(b, "sessionID=0123456789abcdef0123456789abcdef")
+}
+
+func benchServeAction(b *testing.B, cookie string) {
 	reg := action.NewRegistry(logging.Discard(), "bench")
 	if err := reg.Register(&action.Action{Name: "randomNumber", Run: func(ctx context.Context, r *action.Request) error {
 		r.Response["number"] = 0.5
@@ -29,6 +38,9 @@ func BenchmarkServeAction(b *testing.B) {
 	s := New(Options{Config: cfg, ServerName: "Stellar API", APIVersion: "0.0.1", NodeID: "bench",
 		Actions: reg, Logger: logging.Discard()})
 	req := httptest.NewRequest(http.MethodGet, "/api/randomNumber?a=1", nil)
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {

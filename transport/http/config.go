@@ -22,6 +22,28 @@ const (
 	// DefaultCORSMaxAge is the default CORS.MaxAge when CORS.AllowOrigins
 	// is set.
 	DefaultCORSMaxAge = 10 * time.Minute
+	// DefaultFingerprintCookie is the default Fingerprint.Cookie,
+	// Stellar's fingerprintOptions.cookieKey.
+	DefaultFingerprintCookie = "sessionID"
+	// DefaultFingerprintMaxAge is the default Fingerprint.MaxAge, as
+	// Stellar's fingerprintOptions.settings.expires.
+	DefaultFingerprintMaxAge = time.Hour
+	// DefaultFingerprintSecure is the default Fingerprint.Secure.
+	DefaultFingerprintSecure = SecureAuto
+	// DefaultFingerprintSameSite is the default Fingerprint.SameSite.
+	DefaultFingerprintSameSite = "lax"
+)
+
+// Values of Fingerprint.Secure.
+const (
+	// SecureAuto marks the cookie Secure when the request came over
+	// HTTPS: TLS on the node's listener, or X-Forwarded-Proto: https from
+	// a trusted proxy.
+	SecureAuto = "auto"
+	// SecureAlways always marks the cookie Secure.
+	SecureAlways = "always"
+	// SecureNever never marks it Secure.
+	SecureNever = "never"
 )
 
 // Values of Config.RootEndpointType.
@@ -95,8 +117,43 @@ type Config struct {
 	// CORS sets cross-origin headers; empty AllowOrigins sends none.
 	CORS CORS
 	// Routes are tried after those of Options.Routes, in order. Listen
-	// fails if one is malformed.
+	// fails if one is malformed or can never match.
 	Routes []Route
+	// TrustedProxies lists the proxies (IP addresses or CIDR prefixes
+	// such as "10.0.0.0/8") whose X-Forwarded-For and X-Forwarded-Proto
+	// headers are believed: the client's address (remoteIP, logs) and
+	// scheme are read from them only for a request whose peer is one.
+	// Default none: the headers are ignored. Listen fails on a malformed
+	// entry.
+	TrustedProxies []string
+	// Fingerprint configures the cookie that keeps a browser's
+	// requesterInformation.fingerprint stable across requests.
+	Fingerprint Fingerprint
+	// Headers are set on every response of the listener (Stellar's
+	// httpHeaders), before the handler runs, so that an action can
+	// override them. Default none. Listen fails on a malformed name or
+	// value.
+	Headers map[string]string
+}
+
+// Fingerprint configures the fingerprint cookie, Stellar's
+// fingerprintOptions. A request that carries the cookie has its value
+// as requesterInformation.fingerprint; one that does not (or carries a
+// malformed one) gets a new fingerprint and a Set-Cookie with it.
+type Fingerprint struct {
+	// Cookie is the cookie's name. Default "sessionID". "off" sets and
+	// reads no cookie: the fingerprint is the request's id.
+	Cookie string
+	// MaxAge is the cookie's lifetime. Default 1h.
+	MaxAge time.Duration
+	// Secure is SecureAuto, SecureAlways or SecureNever. Default auto.
+	// SameSite none forces Secure, as browsers require.
+	Secure string
+	// SameSite is lax, strict or none. Default lax.
+	SameSite string
+	// ScriptReadable leaves HttpOnly off, so that page scripts can read
+	// the cookie. Default false: HttpOnly.
+	ScriptReadable bool
 }
 
 // CORS configures cross-origin resource sharing headers.
@@ -121,8 +178,8 @@ type CORS struct {
 type Route struct {
 	// Method is get, post, put, patch, delete or all, in any case.
 	Method string
-	// Path is a pattern such as "/users/:id"; ":name" segments become
-	// params.
+	// Path is a pattern such as "/users/:id": ":name", ":name(regexp)"
+	// and a last "*name" segment become params (see Routes).
 	Path string
 	// Action is the action name to run.
 	Action string
@@ -145,6 +202,10 @@ func (c *Config) setDefaults() {
 	setDefault(&c.PublicDir, DefaultPublicDir)
 	setDefault(&c.DirectoryFile, DefaultDirectoryFile)
 	setDefault(&c.OpenAPIPath, DefaultOpenAPIPath)
+	setDefault(&c.Fingerprint.Cookie, DefaultFingerprintCookie)
+	setDefault(&c.Fingerprint.MaxAge, DefaultFingerprintMaxAge)
+	setDefault(&c.Fingerprint.Secure, DefaultFingerprintSecure)
+	setDefault(&c.Fingerprint.SameSite, DefaultFingerprintSameSite)
 	if len(c.CORS.AllowOrigins) > 0 {
 		if len(c.CORS.AllowMethods) == 0 {
 			c.CORS.AllowMethods = DefaultCORSAllowMethods()

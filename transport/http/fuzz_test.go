@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -39,6 +40,63 @@ func FuzzParseParams(f *testing.F) {
 		}
 		if params == nil {
 			t.Fatal("nil params without error")
+		}
+	})
+}
+
+// FuzzForwarded feeds arbitrary X-Forwarded-For and X-Forwarded-Proto
+// values and fingerprint cookies to their parsers: nothing panics, the
+// client's address is the peer or a valid address without a zone, the
+// scheme is http, https or nothing, and an accepted fingerprint holds
+// only letters, digits, - and _.
+func FuzzForwarded(f *testing.F) {
+	f.Add("203.0.113.9, 10.0.0.2", "10.0.0.7", "https", "0123456789abcdef0123456789abcdef")
+	f.Add("[2001:db8::1]:443,::ffff:1.2.3.4", "", "HTTP, https", "<script>")
+	f.Add(",,, ,", "unknown", "", "")
+	f.Add("fe80::1%eth0", "1.1.1.1:80", "ftp", "a-b_c")
+	f.Add("", "", "https", `a=1; sessionID="0123456789abcdef0123"; sessionID=x`)
+	f.Add("", "", "", " sessionID=0123456789abcdefXYZ_-09 ;b=2")
+	f.Fuzz(func(t *testing.T, xff, xff2, proto, cookie string) {
+		proxies, err := parseProxies([]string{"10.0.0.0/8", "::ffff:0:0/96"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &Server{proxies: proxies}
+		peer := netip.MustParseAddr("10.0.0.1")
+		lines := []string{xff}
+		if xff2 != "" {
+			lines = append(lines, xff2)
+		}
+		a, ok := clientAddr(lines, peer, s.trusted)
+		if !ok && a != peer {
+			t.Fatalf("not ok but %s instead of the peer", a)
+		}
+		if ok && (!a.IsValid() || a.Zone() != "" || a.Is4In6()) {
+			t.Fatalf("client address %s", a)
+		}
+		if p := forwardedProto([]string{proto}); p != "" && p != "http" && p != "https" {
+			t.Fatalf("scheme %q", p)
+		}
+		if validFingerprint(cookie) && strings.Trim(cookie, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != "" {
+			t.Fatalf("fingerprint %q accepted", cookie)
+		}
+		// The cookie reader agrees with net/http on any fingerprint it
+		// would accept.
+		jar := httptest.NewRequest(http.MethodGet, "/api/x", nil)
+		jar.Header.Set("Cookie", cookie)
+		if v, ok := cookieValue(jar.Header, "sessionID"); ok && validFingerprint(v) {
+			c, err := jar.Cookie("sessionID")
+			if err != nil || c.Value != v {
+				t.Fatalf("cookie %q: read %q, net/http reads %v %v", cookie, v, c, err)
+			}
+		}
+		req := httptest.NewRequest(http.MethodGet, "/api/x", nil)
+		req.RemoteAddr = "10.0.0.1:1234"
+		req.Header.Set("X-Forwarded-For", xff)
+		req.Header.Set("X-Forwarded-Proto", proto)
+		r2 := s.forwarded(req)
+		if r2 != req && r2.RemoteAddr == "" {
+			t.Fatal("an empty client address")
 		}
 	})
 }

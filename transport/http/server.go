@@ -16,7 +16,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,6 +86,10 @@ type Server struct {
 	cfg       Config
 	cfgRoutes *Routes // Config.Routes
 	routesErr error   // of a malformed Config.Routes entry, returned by Listen
+	cfgErr    error   // of a malformed proxy, fingerprint or header setting, returned by Listen
+	proxies   []netip.Prefix
+	headers   []header
+	sameSite  http.SameSite
 	logger    *slog.Logger
 	tracer    *tracing.Tracer // nil: no spans
 	quiet     map[string]bool // paths logged at debug
@@ -121,9 +127,10 @@ func New(opts Options) *Server {
 		bodies:    limit.NewBytes(opts.Config.MaxBodyBytesInFlight),
 		refused:   limit.NewRefusals(limit.BodySize, limit.BodiesInFlight),
 	}
-	for _, r := range s.cfg.Routes {
-		if err := s.cfgRoutes.Add(r.Method, r.Path, r.Action, r.Version); err != nil && s.routesErr == nil {
-			s.routesErr = err
+	// Collisions are left to Listen, which names both routes' keys.
+	for i, r := range s.cfg.Routes {
+		if err := s.cfgRoutes.add(r.Method, r.Path, r.Action, r.Version, nil, false); err != nil && s.routesErr == nil {
+			s.routesErr = fmt.Errorf("http.routes[%d]: %w", i, err)
 		}
 	}
 	if s.cfg.RootEndpointType != RootAPI {
@@ -132,11 +139,21 @@ func New(opts Options) *Server {
 	for _, p := range opts.QuietPaths {
 		s.quiet[p] = true
 	}
+	var err1, err2, err3 error
+	s.proxies, err1 = parseProxies(s.cfg.TrustedProxies)
+	s.sameSite, err2 = checkFingerprint(s.cfg.Fingerprint)
+	s.headers, err3 = parseHeaders(s.cfg.Headers)
+	s.cfgErr = errors.Join(err1, err2, err3)
 	var h http.Handler = s
 	if opts.Wrap != nil {
 		h = opts.Wrap(s)
 	}
 	h = s.observe(h)
+	// Outermost: behind a trusted proxy, everything inside (the request
+	// line included) sees the client's address.
+	if len(s.proxies) > 0 || len(s.headers) > 0 {
+		h = front{s: s, next: h}
+	}
 	s.srv = &http.Server{
 		Handler:           h,
 		ReadTimeout:       s.cfg.ReadTimeout,
@@ -155,6 +172,12 @@ func New(opts Options) *Server {
 func (s *Server) Listen() error {
 	if s.routesErr != nil {
 		return s.routesErr
+	}
+	if s.cfgErr != nil {
+		return s.cfgErr
+	}
+	if err := CheckRoutes(s.opts.Routes, s.cfg.Routes); err != nil {
+		return err
 	}
 	if p := s.cfg.OpenAPIPath; p != "off" && !strings.HasPrefix(p, "/") {
 		return fmt.Errorf("http: the OpenAPI path must start with / or be off, got %q", p)
@@ -368,10 +391,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveAction resolves and runs the action for rest, the path below the
-// action prefix (or the root, for rootEndpointType api).
+// action prefix (or the root, for rootEndpointType api). A route's group
+// middleware runs before the body is read.
 func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string) {
 	start := time.Now()
 	conn := connection.New(connection.TypeWeb, connection.RemoteIP(r.RemoteAddr), s.opts.NodeID)
+	conn.Fingerprint = s.fingerprint(w, r, conn)
 	conn.CountMessage()
 	if !s.begin() {
 		s.writeError(w, r, conn, start, apierror.New(apierror.CodeDraining, http.StatusServiceUnavailable,
@@ -380,6 +405,35 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string
 	}
 	defer s.end()
 
+	var buf [8]param
+	rt, params, otherMethod := s.matchRoute(r.Method, rest, buf[:0])
+	if rt != nil && len(rt.mw) > 0 {
+		s.serveGroup(w, r, conn, start, rest, rt, params)
+		return
+	}
+	s.runAction(w, r, conn, start, rest, rt, params, otherMethod)
+}
+
+// serveGroup runs the action of a route through its group's middleware.
+// The closure takes a copy of params, so that the caller's buffer stays
+// on its stack.
+func (s *Server) serveGroup(w http.ResponseWriter, r *http.Request, conn *connection.Conn, start time.Time, rest string, rt *route, params []param) {
+	own := slices.Clone(params)
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.runAction(w, r, conn, start, rest, rt, own, false)
+	})
+	for i := len(rt.mw) - 1; i >= 0; i-- {
+		h = rt.mw[i](h)
+	}
+	h.ServeHTTP(w, r)
+}
+
+// runAction reads the parameters and runs the action for rest.
+// rt is the route that matched, nil for none, with its params;
+// otherMethod says that none did but one would for another method. They
+// are apart, not in a struct, so that params stays on the caller's stack.
+func (s *Server) runAction(w http.ResponseWriter, r *http.Request, conn *connection.Conn, start time.Time, rest string,
+	rt *route, params []param, otherMethod bool) {
 	release, err := s.admitBody(w, r)
 	if err != nil {
 		s.refusal(err)
@@ -395,7 +449,7 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string
 		s.writeError(w, r, conn, start, err)
 		return
 	}
-	name, routePattern, version, err := s.resolve(r, rest, raw)
+	name, routePattern, version, err := s.resolve(r, rest, raw, rt, params, otherMethod)
 	if err != nil {
 		s.logger.DebugContext(r.Context(), "no action", "method", r.Method, "path", r.URL.Path, "remote", conn.RemoteAddr, "error", err.Error())
 		s.writeError(w, r, conn, start, err)
@@ -438,12 +492,34 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string
 	writeRaw(w, status, buf.Bytes())
 }
 
+// matchRoute finds the route of the table (code routes, then
+// Config.Routes) for rest, unless rest names no path (the action
+// parameter decides) or names an action, which wins over routes.
+func (s *Server) matchRoute(method, rest string, params []param) (*route, []param, bool) {
+	if rest == "" {
+		return nil, params, false
+	}
+	if !strings.Contains(rest, "/") {
+		if _, ok := s.opts.Actions.Lookup(rest, 0); ok {
+			return nil, params, false
+		}
+	}
+	path := rest // the tables trim slashes; no "/" needs to be prepended
+	rt, params, otherMethod := s.opts.Routes.match(method, path, params)
+	if rt == nil {
+		var other bool
+		rt, params, other = s.cfgRoutes.match(method, path, params)
+		otherMethod = otherMethod || other
+	}
+	return rt, params, otherMethod
+}
+
 // resolve finds the action for a request: the path segment under the
 // action prefix when it names an action, else the action parameter when no
-// path is given, else the route table (code routes, then Config.Routes).
-// Route path parameters are merged into raw, overriding every other
-// source; version is the route's pinned version, 0 for none.
-func (s *Server) resolve(r *http.Request, rest string, raw map[string]any) (name, pattern string, version int, err error) {
+// path is given, else the route rt that matched. Route path parameters are
+// merged into raw, overriding every other source; version is the route's
+// pinned version, 0 for none.
+func (s *Server) resolve(r *http.Request, rest string, raw map[string]any, rt *route, params []param, otherMethod bool) (name, pattern string, version int, err error) {
 	if rest == "" {
 		if a, ok := raw[action.ParamAction].(string); ok && a != "" {
 			return a, "", 0, nil
@@ -451,22 +527,16 @@ func (s *Server) resolve(r *http.Request, rest string, raw map[string]any) (name
 		return "", "", 0, apierror.New(apierror.CodeActionNotFound, http.StatusNotFound,
 			"no action given: call "+s.actionHint()+"{action}, or pass the action parameter")
 	}
+	if rt != nil {
+		for _, p := range params {
+			raw[p.name] = p.value
+		}
+		return rt.action, rt.pattern, rt.version, nil
+	}
 	if !strings.Contains(rest, "/") {
 		if _, ok := s.opts.Actions.Lookup(rest, 0); ok {
 			return rest, "", 0, nil
 		}
-	}
-	rt, params, found, otherMethod := s.opts.Routes.match(r.Method, "/"+rest)
-	if !found {
-		var other bool
-		rt, params, found, other = s.cfgRoutes.match(r.Method, "/"+rest)
-		otherMethod = otherMethod || other
-	}
-	if found {
-		for k, v := range params {
-			raw[k] = v
-		}
-		return rt.action, rt.pattern, rt.version, nil
 	}
 	if otherMethod {
 		return "", "", 0, apierror.Newf(apierror.CodeMethodNotAllowed, http.StatusMethodNotAllowed,

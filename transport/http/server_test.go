@@ -501,6 +501,7 @@ func TestConfigDefaults(t *testing.T) {
 		WriteTimeout: DefaultWriteTimeout, IdleTimeout: DefaultIdleTimeout, MaxHeaderBytes: DefaultMaxHeaderBytes,
 		MaxBodyBytes: DefaultMaxBodyBytes, MaxBodyBytesInFlight: DefaultMaxBodyBytesInFlight, ActionPath: DefaultActionPath, RootEndpointType: RootFile,
 		PublicDir: DefaultPublicDir, DirectoryFile: DefaultDirectoryFile, OpenAPIPath: DefaultOpenAPIPath,
+		Fingerprint: Fingerprint{Cookie: "sessionID", MaxAge: time.Hour, Secure: "auto", SameSite: "lax"},
 	}
 	if fmt.Sprint(c) != fmt.Sprint(want) {
 		t.Errorf("defaults = %+v\nwant       %+v", c, want)
@@ -759,9 +760,15 @@ func TestListenErrors(t *testing.T) {
 
 func ExampleRoutes() {
 	rt := &Routes{}
-	_ = rt.Get("/users/:id", "getUser")
-	_ = rt.Add("all", "/users/:id/old", "getUser", 1)
-	r, params, found, _ := rt.match("GET", "/users/42")
-	fmt.Println(found, r.action, params["id"])
-	// Output: true getUser 42
+	_ = rt.Get("/users/:id([0-9]+)", "getUser")
+	_ = rt.Get("/users/:name", "getUserByName")
+	_ = rt.Get("/files/*path", "getFile")
+	for _, p := range []string{"/users/42", "/users/ada", "/files/docs/a.txt"} {
+		r, params, _ := rt.match("GET", p, nil)
+		fmt.Println(r.action, params)
+	}
+	// Output:
+	// getUser [{id 42}]
+	// getUserByName [{name ada}]
+	// getFile [{path docs/a.txt}]
 }
