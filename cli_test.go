@@ -108,6 +108,7 @@ func TestRouteToUnknownActionRefused(t *testing.T) {
 // starts, for a config route that a program route makes unreachable,
 // naming both.
 func TestRouteCollisionExits(t *testing.T) {
+	t.Setenv("STELLAR_LOG_FORMAT", "text") // the error as text, to read it whole
 	file := filepath.Join(t.TempDir(), "stellar.toml")
 	if err := os.WriteFile(file, []byte("[[http.routes]]\nmethod = \"get\"\npath = \"/users/me\"\naction = \"status\"\n"), 0o600); err != nil {
 		t.Fatal(err)
