@@ -170,6 +170,20 @@ func TestTrustedProxies(t *testing.T) {
 			if !strings.Contains(logs.String(), "remote="+tc.wantIP+" ") {
 				t.Errorf("the log does not name %s:\n%s", tc.wantIP, logs.String())
 			}
+			// The request line sits inside the proxy handler: it names the
+			// client too.
+			lines := 0
+			for _, line := range strings.Split(logs.String(), "\n") {
+				if strings.Contains(line, "msg=request ") {
+					lines++
+					if !strings.Contains(line, "remote="+tc.wantIP+" ") {
+						t.Errorf("request line does not name %s: %s", tc.wantIP, line)
+					}
+				}
+			}
+			if lines == 0 {
+				t.Errorf("no request line:\n%s", logs.String())
+			}
 		})
 	}
 	cfg := testConfig()
