@@ -124,11 +124,12 @@ func (a auth) sessionValid(v string) bool {
 }
 
 // sameOrigin reports whether a browser sent r from a page of the
-// dashboard's own origin: its Origin header names r's host, or, without
-// one, Sec-Fetch-Site says same-origin. A request with neither is not
-// taken for same-origin.
+// dashboard's own origin: its Origin header names r's host, or, when it
+// has none or an opaque one ("null", as a no-referrer policy makes it),
+// Sec-Fetch-Site says same-origin. A request with neither is not taken
+// for same-origin.
 func sameOrigin(r *http.Request) bool {
-	if o := r.Header.Get("Origin"); o != "" {
+	if o := r.Header.Get("Origin"); o != "" && o != "null" {
 		u, err := url.Parse(o)
 		return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && strings.EqualFold(u.Host, r.Host)
 	}

@@ -360,8 +360,8 @@ type rateSample struct {
 	processed, failed int64
 }
 
-// observe adds a reading of queue's counters and returns its rates since
-// the oldest reading kept.
+// observe adds a reading of queue's counters and returns its rates per
+// second over the last rateWindow.
 func (r rates) observe(queue string, now time.Time, processed, failed int64) (float64, float64) {
 	ss := append(r[queue], rateSample{now, processed, failed})
 	i := 0
@@ -370,11 +370,10 @@ func (r rates) observe(queue string, now time.Time, processed, failed int64) (fl
 	}
 	ss = ss[i:]
 	r[queue] = ss
+	// Over the whole window even while the readings cover less of it
+	// (the first seconds of a page), so that one task is not a burst.
 	first := ss[0]
-	dt := now.Sub(first.at).Seconds()
-	if dt <= 0 {
-		return 0, 0
-	}
+	dt := max(now.Sub(first.at), rateWindow).Seconds()
 	// A counter that went down was reset (a flushed store): no rate.
 	return max(float64(processed-first.processed), 0) / dt, max(float64(failed-first.failed), 0) / dt
 }
