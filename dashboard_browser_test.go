@@ -135,9 +135,12 @@ func TestBrowserDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	page.click(ctx, t, "form button[type=submit]")
+	page.poll(ctx, t, "the dashboard after the login", `document.getElementById('nodes') ? 'ok' :
+		location.href + ': ' + document.body.innerText.slice(0, 300)`, func(v string) bool { return v == "ok" })
 
 	page.poll(ctx, t, "both live nodes, with their addresses", `[...document.querySelectorAll('#nodes tbody tr[data-node]')]
-		.filter(r => r.textContent.includes('http 127.0.0.1:')).map(r => r.dataset.node).sort().join(',')`,
+		.filter(r => r.textContent.includes('http 127.0.0.1:')).map(r => r.dataset.node).sort().join(',') ||
+		('no node: ' + document.getElementById('live').textContent + ' ' + document.body.innerText.slice(0, 600))`,
 		func(v string) bool { return v == "api-1,api-2" })
 	t.Logf("both nodes shown after %s", time.Since(start))
 
@@ -247,10 +250,12 @@ func (p *cdpPage) eval(ctx context.Context, expr string) (string, error) {
 }
 
 // click presses and releases the mouse on the middle of the element
-// selector finds, as a person would, once it is on the page.
+// selector finds, as a person would, once it is on the loaded page.
 func (p *cdpPage) click(ctx context.Context, t *testing.T, selector string) {
 	t.Helper()
-	expr := fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e) return '';
+	// Only once the page is laid out with its style sheet, or the
+	// element may move between the reading and the click.
+	expr := fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e || document.readyState !== 'complete') return '';
 		e.scrollIntoView({block: 'center'}); const b = e.getBoundingClientRect();
 		return JSON.stringify({x: b.x + b.width / 2, y: b.y + b.height / 2}) })()`, selector)
 	var at struct{ X, Y float64 }

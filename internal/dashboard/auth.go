@@ -209,10 +209,18 @@ func (d *Dashboard) serveLogin(w http.ResponseWriter, r *http.Request) {
 	exp := d.auth.now().Add(SessionTTL)
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieName, Value: d.auth.session(exp), Path: Path, Expires: exp, MaxAge: int(SessionTTL / time.Second),
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: overTLS(r),
 	})
 	d.log.Info("dashboard: logged in", "remote", r.RemoteAddr)
 	http.Redirect(w, r, Path, http.StatusSeeOther)
+}
+
+// overTLS reports whether the browser reached the node over HTTPS: the
+// node's listener is plain HTTP, so through a proxy that says so. A
+// client lying about it only gets a cookie its browser will not send
+// back over plain HTTP.
+func overTLS(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 // serveLogout clears the session cookie.
@@ -222,6 +230,6 @@ func (d *Dashboard) serveLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: Path, MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: overTLS(r)})
 	http.Redirect(w, r, Path, http.StatusSeeOther)
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stellarfw/stellar-go"
+	"github.com/stellarfw/stellar-go/action"
 	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/internal/dashboard"
 	"github.com/stellarfw/stellar-go/internal/node"
@@ -49,6 +50,9 @@ func startApp(t *testing.T, cfg stellar.Config) *testApp {
 				return errors.New("the mail server said no")
 			}
 			return nil
+		})},
+		{Name: "boom", Queue: "bulk", MaxAttempts: 1, Handler: stellar.TaskHandlerFunc(func(context.Context, *stellar.Task) error {
+			return errors.New("boom")
 		})},
 		{Name: "tick", Frequency: time.Hour, Handler: stellar.TaskHandlerFunc(func(context.Context, *stellar.Task) error { return nil })},
 	} {
@@ -289,8 +293,24 @@ func TestLoginCookie(t *testing.T) {
 	if ck == nil {
 		t.Fatal("no session cookie")
 	}
-	if !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/dashboard" || strings.Contains(ck.Value, token) {
-		t.Errorf("cookie %+v: want HttpOnly, SameSite=Strict, Path /dashboard, not the token", ck)
+	if !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/dashboard" || strings.Contains(ck.Value, token) ||
+		ck.MaxAge != 12*3600 || ck.Secure {
+		t.Errorf("cookie %+v: want HttpOnly, SameSite=Strict, Path /dashboard, 12 h, not Secure over plain HTTP, not the token", ck)
+	}
+	// Behind a proxy that terminates TLS the cookie is Secure.
+	{
+		req, _ := http.NewRequest("POST", ta.base+"/dashboard/login", strings.NewReader(url.Values{"token": {token}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", "https://"+strings.TrimPrefix(ta.base, "http://"))
+		req.Header.Set("X-Forwarded-Proto", "https")
+		res, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusSeeOther || len(res.Cookies()) != 1 || !res.Cookies()[0].Secure {
+			t.Errorf("login through a TLS proxy: %d, cookies %+v", res.StatusCode, res.Cookies())
+		}
 	}
 
 	jar, _ := cookiejar.New(nil)
@@ -560,8 +580,9 @@ func TestEvents(t *testing.T) {
 	<-ended
 }
 
-// TestCollisions: with the dashboard on, a handler, or an action served
-// at the root, under /dashboard fails the start.
+// TestCollisions: with the dashboard on, a handler, an action served at
+// the root or one of the node's own endpoints under /dashboard fails the
+// start.
 func TestCollisions(t *testing.T) {
 	cfg := stellar.Config{ID: "dash-collide", Dashboard: config.Dashboard{Token: token}}
 	cfg.HTTP.Addr, cfg.TCP.Addr = "127.0.0.1:0", "off"
@@ -575,6 +596,20 @@ func TestCollisions(t *testing.T) {
 		t.Errorf("Start = %v, want ErrHandlerCollides naming the dashboard", err)
 	}
 
+	cfg.HTTP.ActionPath, cfg.HTTP.RootEndpointType = "off", "api"
+	app = stellar.New(cfg, stellar.WithLogOutput(io.Discard))
+	if err := app.Actions.Register(&action.Action{Name: "dashboard", Run: func(context.Context, *action.Request) error { return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	err = app.Start(context.Background())
+	if err == nil {
+		_ = app.Shutdown(context.Background())
+	}
+	if !errors.Is(err, node.ErrHandlerCollides) || !strings.Contains(err.Error(), `the action "dashboard"`) {
+		t.Errorf("Start = %v, want ErrHandlerCollides naming the action", err)
+	}
+
+	cfg.HTTP.ActionPath, cfg.HTTP.RootEndpointType = "", ""
 	cfg.WebSocket.Path = "/dashboard/ws"
 	app = stellar.New(cfg, stellar.WithLogOutput(io.Discard))
 	err = app.Start(context.Background())
@@ -583,5 +618,52 @@ func TestCollisions(t *testing.T) {
 	}
 	if !errors.Is(err, node.ErrHandlerCollides) || !strings.Contains(err.Error(), "WebSocket") {
 		t.Errorf("Start = %v, want ErrHandlerCollides naming the WebSocket endpoint", err)
+	}
+}
+
+// TestLongLists: the picture holds the newest 100 failed tasks and the
+// 100 delayed tasks due soonest, with how many there are in all.
+func TestLongLists(t *testing.T) {
+	ta := startApp(t, stellar.Config{Dashboard: config.Dashboard{Token: token}})
+	ctx := context.Background()
+	const n = 105
+	for i := range n {
+		if _, err := ta.app.Tasks.EnqueueIn(ctx, time.Duration(i+1)*time.Hour, "flaky", map[string]int{"i": i}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ta.app.Tasks.Enqueue(ctx, "boom", map[string]int{"i": i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	poll.Until(t, "every boom to fail", 0, func() bool {
+		c, _ := ta.app.Inspector.FailedCount(ctx)
+		return c == n
+	})
+	all, err := ta.app.Inspector.Failed(ctx, 0, 0)
+	if err != nil || len(all) != n {
+		t.Fatal(len(all), err)
+	}
+	var s dashboard.Snapshot
+	status, body, _ := do(t, nil, "GET", ta.base+"/dashboard/api/snapshot", "Authorization", "Bearer "+token)
+	if status != 200 || json.Unmarshal([]byte(body), &s) != nil {
+		t.Fatalf("%d %s", status, body)
+	}
+	if s.Delayed.Total != n || len(s.Delayed.Tasks) != 100 {
+		t.Fatalf("delayed: total %d, listed %d", s.Delayed.Total, len(s.Delayed.Tasks))
+	}
+	for i, in := range s.Delayed.Tasks {
+		var args map[string]int
+		if err := json.Unmarshal(in.Args, &args); err != nil || args["i"] != i {
+			t.Fatalf("delayed task %d has args %s: not the soonest first", i, in.Args)
+		}
+	}
+	if s.Failed.Total != n || len(s.Failed.Tasks) != 100 {
+		t.Fatalf("failed: total %d, listed %d", s.Failed.Total, len(s.Failed.Tasks))
+	}
+	// all is oldest failure first: the picture holds its last 100, newest first.
+	for i, in := range s.Failed.Tasks {
+		if want := all[n-1-i]; !in.Failure.FailedAt.Equal(want.Failure.FailedAt) {
+			t.Fatalf("failed task %d failed at %s, want %s (newest first)", i, in.Failure.FailedAt, want.Failure.FailedAt)
+		}
 	}
 }

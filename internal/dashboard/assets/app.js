@@ -81,8 +81,32 @@
     }
   }
 
-  function fill(tableId, rows, empty, cols) {
+  // fill sets a table's rows: row(item) makes the row (or rows) of an
+  // item. The rows of an item that did not change are kept as they are,
+  // so that a button does not go away under the pointer and an unfolded
+  // stack stays open.
+  function fill(tableId, items, row, empty, cols) {
     const tbody = $('#' + tableId + ' tbody');
+    const old = new Map();
+    for (const tr of tbody.children) {
+      if (!tr.dataset.sig) continue;
+      if (!old.has(tr.dataset.sig)) old.set(tr.dataset.sig, []);
+      old.get(tr.dataset.sig).push(tr);
+    }
+    const rows = [];
+    for (const it of items) {
+      const sig = JSON.stringify(it);
+      const kept = old.get(sig);
+      if (kept) {
+        old.delete(sig);
+        rows.push(...kept);
+        continue;
+      }
+      for (const tr of [row(it)].flat()) {
+        tr.dataset.sig = sig;
+        rows.push(tr);
+      }
+    }
     tbody.replaceChildren(...(rows.length ? rows : [el('tr', { class: 'empty' }, el('td', { colspan: cols }, empty))]));
   }
 
@@ -120,7 +144,7 @@
 
     const nodes = s.nodes || [];
     count('nodes', nodes.length);
-    fill('nodes', nodes.map(n => {
+    fill('nodes', nodes, n => {
       const i = n.info || {};
       const conns = i.connections ? Object.entries(i.connections).map(([k, v]) => k + ' ' + v).join(', ') : (n.stats && n.stats.connections !== undefined ? String(n.stats.connections) : '—');
       const tasks = n.info ? i.tasksRunning + ' / ' + i.concurrency : (n.stats && n.stats.tasksRunning !== undefined ? String(n.stats.tasksRunning) : '—');
@@ -135,10 +159,10 @@
         el('td', { class: 'n' }, n.info ? i.goroutines : '—'),
         el('td', { class: 'n' }, n.info ? bytes(i.heapBytes) : '—'),
       );
-    }), 'No live node answers.', 9);
+    }, 'No live node answers.', 9);
 
     count('queues', queues.length);
-    fill('queues', queues.map(q => el('tr', { dataset: { queue: q.queue }, class: q.paused ? 'paused' : '' },
+    fill('queues', queues, q => el('tr', { dataset: { queue: q.queue }, class: q.paused ? 'paused' : '' },
       el('td', {}, el('strong', {}, q.queue)),
       el('td', { class: 'n' }, q.pending),
       el('td', { class: 'n' }, q.delayed),
@@ -151,11 +175,11 @@
       el('td', { class: 'buttons' }, q.paused
         ? el('button', { type: 'button', dataset: { action: 'resume' }, onclick: () => act('queues/' + encodeURIComponent(q.queue) + '/resume') }, 'Resume')
         : el('button', { type: 'button', dataset: { action: 'pause' }, onclick: () => act('queues/' + encodeURIComponent(q.queue) + '/pause') }, 'Pause')),
-    )), 'No queue holds tasks yet.', 10);
+    ), 'No queue holds tasks yet.', 10);
 
     const running = s.running || [];
     count('running', running.length);
-    fill('running', running.map(t => el('tr', { dataset: { task: t.id } },
+    fill('running', running, t => el('tr', { dataset: { task: t.id } },
       el('td', {}, el('strong', {}, t.name)),
       el('td', {}, t.queue),
       el('td', { class: 'id' }, t.id),
@@ -163,15 +187,19 @@
       timed('since', t.startedAt),
       el('td', { class: 'n' }, t.attempt),
       el('td', { class: 'args' }, args(t.args)),
-    )), 'Nothing runs.', 7);
+    ), 'Nothing runs.', 7);
 
     const failed = (s.failed && s.failed.tasks) || [];
     count('failed', failed.length, s.failed && s.failed.total);
     $('#retry-all').disabled = $('#remove-all').disabled = failed.length === 0;
-    const frows = [];
-    for (const t of failed) {
+    fill('failed', failed, t => {
       const f = t.failure || {};
-      frows.push(el('tr', { class: 'failed', dataset: { task: t.id } },
+      const det = el('details', { open: openStacks.has(t.id) },
+        el('summary', {}, 'stack and arguments'),
+        el('div', { class: 'dim' }, 'arguments: ' + args(t.args)),
+        el('pre', { class: 'stack' }, f.stack || '(no stack)'));
+      det.addEventListener('toggle', () => { det.open ? openStacks.add(t.id) : openStacks.delete(t.id); });
+      return [el('tr', { class: 'failed', dataset: { task: t.id } },
         el('td', {}, el('strong', {}, t.name), el('div', { class: 'id' }, t.id)),
         el('td', {}, t.queue),
         el('td', { class: 'error' }, f.error || t.lastError || ''),
@@ -181,61 +209,55 @@
         el('td', { class: 'buttons' },
           el('button', { type: 'button', dataset: { action: 'retry' }, onclick: () => act('failed/' + encodeURIComponent(t.id) + '/retry') }, 'Retry'),
           el('button', { type: 'button', class: 'danger', dataset: { action: 'remove' }, onclick: () => act('failed/' + encodeURIComponent(t.id) + '/remove') }, 'Remove')),
-      ));
-      const det = el('details', { open: openStacks.has(t.id) },
-        el('summary', {}, 'stack and arguments'),
-        el('div', { class: 'dim' }, 'arguments: ' + args(t.args)),
-        el('pre', { class: 'stack' }, f.stack || '(no stack)'));
-      det.addEventListener('toggle', () => { det.open ? openStacks.add(t.id) : openStacks.delete(t.id); });
-      frows.push(el('tr', { class: 'stack-row', dataset: { stackOf: t.id } }, el('td', { colspan: 7 }, det)));
-    }
-    fill('failed', frows, 'No failed task.', 7);
+      ), el('tr', { class: 'stack-row', dataset: { stackOf: t.id } }, el('td', { colspan: 7 }, det))];
+    }, 'No failed task.', 7);
 
     const delayed = (s.delayed && s.delayed.tasks) || [];
     count('delayed', delayed.length, s.delayed && s.delayed.total);
-    fill('delayed', delayed.map(t => el('tr', { dataset: { task: t.id } },
+    fill('delayed', delayed, t => el('tr', { dataset: { task: t.id } },
       el('td', {}, el('strong', {}, t.name)),
       el('td', {}, t.queue),
       el('td', { class: 'id' }, t.id),
       timed('inFuture', t.runAt),
       el('td', { class: 'args' }, args(t.args)),
-    )), 'No delayed task.', 5);
+    ), 'No delayed task.', 5);
 
     const periodic = s.periodic || [];
     count('periodic', periodic.length);
-    fill('periodic', periodic.map(p => el('tr', { dataset: { task: p.name } },
+    fill('periodic', periodic, p => el('tr', { dataset: { task: p.name } },
       el('td', {}, el('strong', {}, p.name)),
       el('td', {}, p.queue),
       el('td', {}, duration(p.frequencyMs)),
       p.stopped ? el('td', {}, '—') : timed('inFuture', p.next),
       el('td', {}, p.stopped ? el('span', { class: 'tag warn' }, 'stopped') : 'scheduled'),
-    )), 'No periodic task is registered on this node.', 5);
+    ), 'No periodic task is registered on this node.', 5);
 
     const rooms = (s.rooms && s.rooms.rooms) || [];
     count('rooms', rooms.length, s.rooms && s.rooms.total);
-    fill('rooms', rooms.map(r => el('tr', { dataset: { room: r.name } },
+    fill('rooms', rooms, r => el('tr', { dataset: { room: r.name } },
       el('td', {}, el('strong', {}, r.name)),
       el('td', { class: 'n' }, r.members),
       el('td', {}, Object.entries(r.byNode || {}).sort().map(([n, c]) => el('span', { class: 'tag' }, n + ': ' + c))),
-    )), 'No chat room.', 3);
+    ), 'No chat room.', 3);
 
     const infos = Object.fromEntries(nodes.filter(n => n.info).map(n => [n.id, n.info]));
-    fill('dropped', (s.dropped || []).map(d => el('tr', { dataset: { node: d.node } },
+    const droppedRows = (s.dropped || []).map(d => Object.assign({ late: infos[d.node] ? infos[d.node].lateReplies : '—' }, d));
+    fill('dropped', droppedRows, d => el('tr', { dataset: { node: d.node } },
       el('td', {}, el('strong', {}, d.node)),
       el('td', { class: 'n' + (d.total ? ' warn' : '') }, d.total),
       el('td', {}, Object.entries(d.reasons).filter(([, c]) => c > 0).sort().map(([r, c]) => el('span', { class: 'tag warn' }, r + ': ' + c))),
-      el('td', { class: 'n' }, infos[d.node] ? infos[d.node].lateReplies : '—'),
-    )), 'No node answered.', 4);
+      el('td', { class: 'n' }, d.late),
+    ), 'No node answered.', 4);
 
     const cl = s.cacheLocks || [];
     count('cache-locks', cl.length);
-    fill('cache-locks', cl.map(l => el('tr', {},
-      el('td', {}, el('strong', {}, l.key)), el('td', {}, l.owner), timed('inFuture', l.expireAt))), 'No cache lock is held.', 3);
+    fill('cache-locks', cl, l => el('tr', {},
+      el('td', {}, el('strong', {}, l.key)), el('td', {}, l.owner), timed('inFuture', l.expireAt)), 'No cache lock is held.', 3);
 
     const tl = s.taskLocks || [];
     count('task-locks', tl.length);
-    fill('task-locks', tl.map(l => el('tr', {},
-      el('td', {}, el('strong', {}, l.key)), el('td', {}, l.queue), el('td', { class: 'id' }, l.taskId))), 'No unique lock is held.', 3);
+    fill('task-locks', tl, l => el('tr', {},
+      el('td', {}, el('strong', {}, l.key)), el('td', {}, l.queue), el('td', { class: 'id' }, l.taskId)), 'No unique lock is held.', 3);
 
     document.body.dataset.updated = s.now;
   }
@@ -269,10 +291,37 @@
     l.textContent = text;
   }
 
+  // While a mouse button or finger is down the page does not change, so
+  // that the press and the release land on the same button; the newest
+  // picture is drawn as soon as it is up.
+  let holding = false;
+  let pending = null;
+  let holdTimer = 0;
+  function show(s) {
+    if (holding) { pending = s; return; }
+    render(s);
+  }
+  function hold() {
+    holding = true;
+    clearTimeout(holdTimer);
+    holdTimer = setTimeout(letGo, 3000); // a release that never came
+  }
+  function letGo() {
+    clearTimeout(holdTimer);
+    // After the click that follows the release.
+    setTimeout(() => {
+      holding = false;
+      if (pending) { const p = pending; pending = null; render(p); }
+    }, 0);
+  }
+  document.addEventListener('pointerdown', hold, true);
+  document.addEventListener('pointerup', letGo, true);
+  document.addEventListener('pointercancel', letGo, true);
+
   function connect() {
     const es = new EventSource(base + '/api/events');
     es.addEventListener('open', () => live('on', 'live'));
-    es.addEventListener('snapshot', (e) => { live('on', 'live'); render(JSON.parse(e.data)); });
+    es.addEventListener('snapshot', (e) => { live('on', 'live'); show(JSON.parse(e.data)); });
     es.addEventListener('tick', (e) => { offset = Date.parse(JSON.parse(e.data).now) - Date.now(); });
     es.addEventListener('failure', (e) => {
       const b = $('#banner');
