@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -204,6 +205,11 @@ func TestAuthorized(t *testing.T) {
 		if status, _, _ := do(t, nil, "GET", ta.base+"/dashboard/assets/"+asset); status != http.StatusOK {
 			t.Errorf("asset %s: %d", asset, status)
 		}
+	}
+	// The metrics count the dashboard's requests under its path.
+	_, metrics, _ := do(t, nil, "GET", ta.base+"/metrics")
+	if !strings.Contains(metrics, `stellar_http_requests_total{action="",route="/dashboard",status="200"}`) {
+		t.Errorf("no dashboard requests in the metrics:\n%s", grepLines(metrics, "stellar_http_requests_total"))
 	}
 	// The embedded templates are not served as files.
 	if status, _, _ := do(t, nil, "GET", ta.base+"/dashboard/assets/login.html", auth...); status != http.StatusNotFound {
@@ -497,6 +503,14 @@ func TestSnapshot(t *testing.T) {
 		!s.Periodic[0].Next.After(s.Now) || s.Periodic[0].Next.Sub(s.Now) > time.Hour || s.Periodic[0].Next.UnixMilli()%3600000 != 0 {
 		t.Errorf("periodic %+v (now %s)", s.Periodic, s.Now)
 	}
+	if _, err := ta.app.Tasks.StopRecurrent(ctx, "tick"); err != nil {
+		t.Fatal(err)
+	}
+	_, body, _ := do(t, nil, "GET", ta.base+"/dashboard/api/periodic", "Authorization", "Bearer "+token)
+	var p struct{ Periodic []dashboard.Periodic }
+	if err := json.Unmarshal([]byte(body), &p); err != nil || len(p.Periodic) != 1 || !p.Periodic[0].Stopped {
+		t.Errorf("periodic after StopRecurrent: %s", body)
+	}
 	if s.Rooms == nil || !hasRoom(s.Rooms.Rooms, "lobby") {
 		t.Errorf("rooms %+v", s.Rooms)
 	}
@@ -621,8 +635,9 @@ func TestCollisions(t *testing.T) {
 	}
 }
 
-// TestLongLists: the picture holds the newest 100 failed tasks and the
-// 100 delayed tasks due soonest, with how many there are in all.
+// TestLongLists: the picture holds the newest 100 failed tasks, the 100
+// delayed tasks due soonest and the first 100 rooms by name, with how
+// many there are in all.
 func TestLongLists(t *testing.T) {
 	ta := startApp(t, stellar.Config{Dashboard: config.Dashboard{Token: token}})
 	ctx := context.Background()
@@ -632,6 +647,11 @@ func TestLongLists(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := ta.app.Tasks.Enqueue(ctx, "boom", map[string]int{"i": i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		if err := ta.app.Chat.Create(ctx, fmt.Sprintf("room-%03d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -657,6 +677,9 @@ func TestLongLists(t *testing.T) {
 			t.Fatalf("delayed task %d has args %s: not the soonest first", i, in.Args)
 		}
 	}
+	if s.Rooms.Total != n+1 || len(s.Rooms.Rooms) != 100 || s.Rooms.Rooms[0].Name != "defaultRoom" || s.Rooms.Rooms[1].Name != "room-000" {
+		t.Errorf("rooms: total %d, listed %d, first %+v", s.Rooms.Total, len(s.Rooms.Rooms), s.Rooms.Rooms[:2])
+	}
 	if s.Failed.Total != n || len(s.Failed.Tasks) != 100 {
 		t.Fatalf("failed: total %d, listed %d", s.Failed.Total, len(s.Failed.Tasks))
 	}
@@ -666,4 +689,14 @@ func TestLongLists(t *testing.T) {
 			t.Fatalf("failed task %d failed at %s, want %s (newest first)", i, in.Failure.FailedAt, want.Failure.FailedAt)
 		}
 	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
