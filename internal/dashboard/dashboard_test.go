@@ -532,10 +532,14 @@ func hasRoom(rs []dashboard.Room, name string) bool {
 }
 
 // TestEvents: the event stream sends the picture at once and again when
-// it changes, and ends when the node shuts down, so that the shutdown
-// does not wait for it.
+// it changes, past the HTTP server's write timeout, and ends when the
+// node shuts down, so that the shutdown does not wait for it.
 func TestEvents(t *testing.T) {
-	ta := startApp(t, stellar.Config{Dashboard: config.Dashboard{Token: token}})
+	// The stream outlives the HTTP server's write timeout.
+	const writeTimeout = 200 * time.Millisecond
+	cfg := stellar.Config{Dashboard: config.Dashboard{Token: token}}
+	cfg.HTTP.WriteTimeout = writeTimeout
+	ta := startApp(t, cfg)
 	req, _ := http.NewRequest("GET", ta.base+"/dashboard/api/events", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	res, err := http.DefaultClient.Do(req)
@@ -581,6 +585,7 @@ func TestEvents(t *testing.T) {
 		}
 	}
 	next("the node", func(s dashboard.Snapshot) bool { return len(s.Nodes) == 1 })
+	<-time.After(3 * writeTimeout) // not a wait for something to happen: the time the stream must outlive
 	if err := ta.app.Inspector.PauseQueue(context.Background(), "reports"); err != nil {
 		t.Fatal(err)
 	}
