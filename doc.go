@@ -38,9 +38,10 @@
 // are {"error":{"code","message","fields"}} with a status that says what
 // went wrong. /healthz and /readyz report liveness and readiness, and
 // /metrics the node's Prometheus metrics (App.Metrics, where you register
-// your own collectors). App.Handle, App.Mount and App.Use mount your own
-// handlers and net/http middleware on the same listener. See package transport/http and
-// docs/operations.md.
+// your own collectors). With dashboard.token set, /dashboard is a live
+// dashboard of the whole cluster behind that token. App.Handle, App.Mount
+// and App.Use mount your own handlers and net/http middleware on the same
+// listener. See package transport/http and docs/operations.md.
 //
 // # Tasks
 //

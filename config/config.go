@@ -67,6 +67,8 @@ type Config struct {
 	Redis   Redis   `key:"redis"`
 	Cluster Cluster `key:"cluster"`
 	Tasks   Tasks   `key:"tasks"`
+	// Dashboard configures the operator's web dashboard at /dashboard.
+	Dashboard Dashboard `key:"dashboard"`
 	// Supervisor configures stellar startCluster.
 	Supervisor Supervisor `key:"supervisor"`
 }
@@ -288,6 +290,19 @@ type Cluster struct {
 	// refused when sent and dropped when received. Default 1 MiB.
 	MaxMessageBytes int `key:"max_message_bytes"`
 }
+
+// Dashboard configures the web dashboard every node serves at /dashboard:
+// the cluster's nodes, queues, tasks, rooms and locks, with retry, remove,
+// pause and resume.
+type Dashboard struct {
+	// Token turns the dashboard on and is the credential it asks for
+	// (Authorization: Bearer TOKEN, or its login form). Empty, the
+	// default, serves no dashboard. At least 16 characters.
+	Token string `key:"token" secret:"true"`
+}
+
+// DashboardMinToken is the shortest dashboard.token accepted.
+const DashboardMinToken = 16
 
 // Enabled reports whether a Redis backend is configured.
 func (r Redis) Enabled() bool {

@@ -131,6 +131,7 @@ var keyDocs = map[string]string{
 	"redis.password":        "password for Sentinel or Cluster (a URL carries its own)",
 	"redis.prefix":          "prefix of every Redis key, so apps can share one Redis",
 
+	"dashboard.token":            "turns on /dashboard and is its credential (Authorization: Bearer, or the login form); empty is off",
 	"cluster.token":              "token that signs messages between nodes (HMAC-SHA256); never sent",
 	"cluster.insecure":           "allow an empty token on Redis, for local development only (logged loudly)",
 	"cluster.heartbeat_interval": "how often a node renews its membership and refreshes its view of the cluster",

@@ -12,17 +12,18 @@ import (
 
 func TestMasked(t *testing.T) {
 	c := Config{
-		ID:      "n1",
-		HTTP:    HTTP{Addr: ":80", IdleTimeout: 2 * time.Minute, Routes: []Route{{"get", "/a", "a", 1}}},
-		Redis:   Redis{URL: "redis://alice:hunter2@10.0.0.1:6379/0", Password: "sentinel-pw", Prefix: "p:"},
-		Cluster: Cluster{Token: "cluster-token"},
+		ID:        "n1",
+		HTTP:      HTTP{Addr: ":80", IdleTimeout: 2 * time.Minute, Routes: []Route{{"get", "/a", "a", 1}}},
+		Redis:     Redis{URL: "redis://alice:hunter2@10.0.0.1:6379/0", Password: "sentinel-pw", Prefix: "p:"},
+		Cluster:   Cluster{Token: "cluster-token"},
+		Dashboard: Dashboard{Token: "dashboard-token-0123"},
 	}
 	m := c.Masked()
 	out, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{"hunter2", "sentinel-pw", "cluster-token"} {
+	for _, secret := range []string{"hunter2", "sentinel-pw", "cluster-token", "dashboard-token-0123"} {
 		if strings.Contains(string(out), secret) {
 			t.Errorf("masked output shows %q: %s", secret, out)
 		}
@@ -34,6 +35,7 @@ func TestMasked(t *testing.T) {
 		want any
 	}{
 		{"token", m["cluster"].(map[string]any)["token"], Mask},
+		{"dashboard token", m["dashboard"].(map[string]any)["token"], Mask},
 		{"password", redis["password"], Mask},
 		{"url password", redis["url"], "redis://alice:" + Mask + "@10.0.0.1:6379/0"},
 		{"prefix kept", redis["prefix"], "p:"},

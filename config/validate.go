@@ -29,6 +29,7 @@ func (c Config) Validate() error {
 		c.Tasks.validate,
 		c.Supervisor.validate,
 		c.Cluster.validate,
+		c.Dashboard.validate,
 	} {
 		if err := check(); err != nil {
 			return err
@@ -256,6 +257,13 @@ func (c Cluster) validate() error {
 	}
 	if c.NodeTTL > 0 && c.HeartbeatInterval > 0 && c.NodeTTL <= c.HeartbeatInterval {
 		return invalid("cluster.node_ttl", "must be longer than cluster.heartbeat_interval (%s), or nodes drop out between heartbeats", c.HeartbeatInterval)
+	}
+	return nil
+}
+
+func (d Dashboard) validate() error {
+	if d.Token != "" && len(d.Token) < DashboardMinToken {
+		return invalid("dashboard.token", "must be at least %d characters: it is the only thing between the dashboard and anyone who reaches the port", DashboardMinToken)
 	}
 	return nil
 }

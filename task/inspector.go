@@ -215,6 +215,15 @@ func (i *Inspector) Queued(ctx context.Context, queue string, offset, limit int)
 	return i.store.List(ctx, queue, StatePending, offset, limit)
 }
 
+// List lists the tasks of queue in state st, in the store's order
+// (pending: next to run first; delayed: soonest first; running: by lease;
+// failed: oldest failure first), skipping offset and returning at most limit, all when
+// limit <= 0: a page of a queue for a dashboard, without reading all of
+// it.
+func (i *Inspector) List(ctx context.Context, queue string, st State, offset, limit int) ([]Info, error) {
+	return i.store.List(ctx, queue, st, offset, limit)
+}
+
 // Stats are the figures of the whole task system.
 type Stats struct {
 	Queues  []QueueStats `json:"queues"`

@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/internal/dashboard"
 	"github.com/stellarfw/stellar-go/internal/metrics"
 	"github.com/stellarfw/stellar-go/internal/profiler"
 	httpt "github.com/stellarfw/stellar-go/transport/http"
@@ -90,12 +92,27 @@ func (n *Node) httpHandlers() (map[string]http.Handler, func(http.Handler) http.
 		prof = profiler.Handler(cfg.HTTP.WriteTimeout)
 		probes = append(probes, endpoint{profiler.Prefix, "the profiler (http.pprof)"}, endpoint{profiler.Prefix + "profile", "the profiler (http.pprof)"})
 	}
+	dash, err := n.dashboard(own)
+	if err != nil {
+		return nil, nil, err
+	}
+	if dash != nil {
+		what := "the dashboard (dashboard.token)"
+		probes = append(probes, endpoint{dashboard.Path, what}, endpoint{dashboard.Path + "/", what}, endpoint{dashboard.Path + "/api/snapshot", what})
+	}
 
 	if u := p.HTTP.Mux; u != nil {
 		probes = append(probes, n.actionProbes()...)
 		for _, e := range probes {
 			if pattern, ok := takes(u, e.path); ok {
 				return nil, nil, fmt.Errorf("%w: pattern %q takes %s, %s", ErrHandlerCollides, pattern, e.path, e.what)
+			}
+		}
+		if dash != nil {
+			for _, pattern := range p.HTTP.Patterns {
+				if path := patternPath(pattern); dashboard.Serves(path) {
+					return nil, nil, fmt.Errorf("%w: pattern %q is under the dashboard's path %s (dashboard.token)", ErrHandlerCollides, pattern, dashboard.Path)
+				}
 			}
 		}
 		if ap := cfg.HTTP.ActionPath; ap != "" && ap != "off" {
@@ -110,8 +127,8 @@ func (n *Node) httpHandlers() (map[string]http.Handler, func(http.Handler) http.
 	mw, m := p.HTTP.Middleware, n.metrics
 	wrap := func(next http.Handler) http.Handler {
 		h := next
-		if p.HTTP.Mux != nil || prof != nil {
-			h = &mount{user: p.HTTP.Mux, pprof: prof, next: next}
+		if p.HTTP.Mux != nil || prof != nil || dash != nil {
+			h = &mount{user: p.HTTP.Mux, pprof: prof, dash: dash, next: next}
 		}
 		for i := len(mw) - 1; i >= 0; i-- {
 			h = mw[i](h)
@@ -206,11 +223,12 @@ func routeProbe(pattern string) string {
 	return strings.Join(segs, "/")
 }
 
-// mount serves the profiler and the user's handlers before the node's
-// HTTP server.
+// mount serves the profiler, the dashboard and the user's handlers
+// before the node's HTTP server.
 type mount struct {
 	user  *http.ServeMux // nil for none
 	pprof http.Handler   // nil unless http.pprof
+	dash  http.Handler   // nil unless dashboard.token
 	next  http.Handler
 }
 
@@ -218,6 +236,11 @@ func (m *mount) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if m.pprof != nil && strings.HasPrefix(r.URL.Path, profiler.Prefix) {
 		metrics.SetRoute(r.Context(), profiler.Prefix)
 		m.pprof.ServeHTTP(w, r)
+		return
+	}
+	if m.dash != nil && dashboard.Serves(r.URL.Path) {
+		metrics.SetRoute(r.Context(), dashboard.Path)
+		m.dash.ServeHTTP(w, r)
 		return
 	}
 	if m.user != nil {
@@ -234,3 +257,58 @@ func (m *mount) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type promLogger struct{ log *slog.Logger }
 
 func (l promLogger) Println(v ...any) { l.log.Warn("serving metrics", "error", fmt.Sprint(v...)) }
+
+// dashboard is the dashboard when dashboard.token is set, else nil. It
+// fails when one of the node's own paths (own) or of its actions lies
+// below the dashboard's path, which it would hide.
+func (n *Node) dashboard(own []endpoint) (http.Handler, error) {
+	cfg, p := n.cfg, n.parts
+	if cfg.Dashboard.Token == "" {
+		return nil, nil
+	}
+	for _, e := range append(slices.Clone(own), n.actionProbes()...) {
+		if dashboard.Serves(e.path) {
+			return nil, fmt.Errorf("%w: the dashboard (dashboard.token) is at %s, and so is %s", ErrHandlerCollides, dashboard.Path, e.what)
+		}
+	}
+	return dashboard.New(dashboard.Options{
+		Token:     cfg.Dashboard.Token,
+		NodeID:    cfg.ID,
+		Inspector: n.inspector,
+		Tasks:     p.Tasks,
+		Cluster:   p.Cluster,
+		Chat:      p.Chat,
+		Cache:     n.cache,
+		Logger:    n.log,
+		Done:      n.life.Done(),
+		Now:       p.Now,
+	}), nil
+}
+
+// nodeInfo is what this node tells the dashboards of the cluster about
+// itself.
+func (n *Node) nodeInfo() dashboard.NodeInfo {
+	p := n.parts
+	in := dashboard.NodeInfo{
+		ID:          n.cfg.ID,
+		Framework:   p.Version,
+		Concurrency: max(n.cfg.Tasks.Workers, 0),
+		Connections: map[string]int{
+			"tcp":       p.Connections.Len(connection.TypeTCP),
+			"websocket": p.Connections.Len(connection.TypeWebSocket),
+		},
+	}
+	if p.Tasks != nil {
+		in.TasksRunning = p.Tasks.Running()
+	}
+	if p.Cluster != nil {
+		in.Dropped, in.LateReplies = p.Cluster.Dropped(), p.Cluster.LateReplies()
+	}
+	if n.http != nil {
+		in.HTTPAddr, in.HTTPInFlight = n.http.Addr().String(), n.http.InFlight()
+	}
+	if n.tcp != nil {
+		in.TCPAddr = n.tcp.Addr().String()
+	}
+	return in
+}

@@ -30,6 +30,7 @@ import (
 	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/event"
+	"github.com/stellarfw/stellar-go/internal/dashboard"
 	"github.com/stellarfw/stellar-go/internal/metrics"
 	"github.com/stellarfw/stellar-go/internal/session"
 	"github.com/stellarfw/stellar-go/internal/tracing"
@@ -168,6 +169,9 @@ func Open(cfg config.Config, logger *slog.Logger, parts Parts) (*Node, error) {
 		inspector: task.NewInspector(b.TaskAdmin()),
 		failed:    make(chan error, 1),
 		startedAt: time.Now(),
+	}
+	if parts.Cluster != nil {
+		dashboard.HandleNodeInfo(parts.Cluster, n.nodeInfo)
 	}
 	if parts.Metrics != nil {
 		var redisStats func() backend.RedisStats
