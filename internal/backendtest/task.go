@@ -66,6 +66,11 @@ func RunTasks(t *testing.T, b TaskBackend) {
 		{"ManagerRecoversLease", testManagerRecovers},
 		{"ManagerHandsBack", testManagerHandsBack},
 		{"ManagerQueuePause", testManagerQueuePause},
+		{"PartitionSpread", testPartitionSpread},
+		{"PartitionKeyOrder", testPartitionKeyOrder},
+		{"PartitionUnique", testPartitionUnique},
+		{"PartitionUpgrade", testPartitionUpgrade},
+		{"PartitionPause", testPartitionPause},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -900,7 +905,7 @@ func testTaskQueuePause(t *testing.T, e *taskEnv) {
 		for {
 			select {
 			case q := <-woke:
-				if q == "pq" {
+				if q == task.AllPartitions("pq") {
 					named = true
 					break drain
 				}

@@ -1,0 +1,58 @@
+package redis
+
+import (
+	"testing"
+
+	"github.com/stellarfw/stellar-go/task"
+)
+
+// TestPartitionTagsSpread checks where the partitions of a queue land:
+// partition 0 keeps the tag of an unpartitioned queue (its data from
+// before partitions is its partition 0), and with the default number of
+// partitions every third of the slots, as a 3-master cluster splits
+// them, holds 5 or 6 of the 16.
+func TestPartitionTagsSpread(t *testing.T) {
+	s := &TaskStore{prefix: "stellar:"}
+	for _, queue := range []string{"default", "emails", "a", "q:1", "очередь", "x y z"} {
+		if got, want := s.keys(queue)[kPending], "stellar:{q:"+queue+"}:pending"; got != want {
+			t.Errorf("partition 0 of %q: key %q, want %q", queue, got, want)
+		}
+		thirds := make([]int, 3)
+		seen := map[uint16]bool{}
+		for p := range task.DefaultClusterPartitions {
+			k := s.keys(task.PartitionName(queue, p))
+			sl := slot(k[kPending])
+			for _, key := range k {
+				if slot(key) != sl {
+					t.Fatalf("queue %q partition %d: key %q in slot %d, pending in %d", queue, p, key, slot(key), sl)
+				}
+			}
+			if seen[sl] {
+				t.Errorf("queue %q: two partitions in slot %d", queue, sl)
+			}
+			seen[sl] = true
+			thirds[min(int(sl)/(clusterSlots/3), 2)]++
+		}
+		for i, n := range thirds {
+			if n < 5 || n > 6 {
+				t.Errorf("queue %q: %d of %d partitions in third %d of the slots, want 5 or 6 (%v)", queue, n, task.DefaultClusterPartitions, i, thirds)
+			}
+		}
+		// Every partition up to the bound gets a tag of its own.
+		tags := map[string]bool{}
+		for p := range task.MaxPartitions {
+			tags[partitionTag(queue, p)] = true
+		}
+		if len(tags) != task.MaxPartitions {
+			t.Errorf("queue %q: %d distinct tags for %d partitions", queue, len(tags), task.MaxPartitions)
+		}
+	}
+}
+
+func TestCRC16(t *testing.T) {
+	for _, k := range []string{"123456789", "foo", "", "q:default", "ключ"} {
+		if got, want := crc16(k)%clusterSlots, slot(k); got != want {
+			t.Errorf("crc16(%q) %% slots = %d, want %d", k, got, want)
+		}
+	}
+}
