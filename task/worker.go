@@ -71,9 +71,9 @@ func (m *Manager) loop(fn func(ctx context.Context)) {
 // wake-up that ends it, which names the store queue it is for (""
 // for every queue) and links the next generation.
 type wakeGen struct {
-	ch    chan struct{}
-	name  string   // guarded by Manager.mu; set when ch closes
-	next  *wakeGen // guarded by Manager.mu; set when ch closes
+	ch   chan struct{}
+	name string   // guarded by Manager.mu; set when ch closes
+	next *wakeGen // guarded by Manager.mu; set when ch closes
 }
 
 // wakeCh returns the generation the next wake-up closes.
