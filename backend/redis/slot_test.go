@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/stellarfw/stellar-go/task"
@@ -54,5 +55,34 @@ func TestCRC16(t *testing.T) {
 		if got, want := crc16(k)%clusterSlots, slot(k); got != want {
 			t.Errorf("crc16(%q) %% slots = %d, want %d", k, got, want)
 		}
+	}
+}
+
+// TestChatRoomsSpread checks the chat layout: a room's keys share a slot,
+// whatever its name, and rooms (and nodes' indexes) spread over the
+// slots instead of sharing one.
+func TestChatRoomsSpread(t *testing.T) {
+	s := &ChatStore{prefix: "stellar:"}
+	thirds := make([]int, 3)
+	for i := range 300 {
+		room := "room-" + strconv.Itoa(i)
+		k := s.roomKeys(room)
+		if slot(k[0]) != slot(k[1]) {
+			t.Fatalf("room %q: meta in slot %d, members in %d", room, slot(k[0]), slot(k[1]))
+		}
+		thirds[int(slot(k[0]))/(clusterSlots/3+1)]++
+	}
+	for i, n := range thirds {
+		if n < 60 {
+			t.Errorf("%d of 300 rooms in third %d of the slots: %v", n, i, thirds)
+		}
+	}
+	for _, room := range []string{"{tag}", "}{", "a}b{c", "", "nul\x00in", "{}"} {
+		if k := s.roomKeys(room); slot(k[0]) != slot(k[1]) {
+			t.Errorf("room %q: keys %q in different slots", room, k)
+		}
+	}
+	if slot(s.nodeKey("n1")) == slot(s.nodeKey("n2")) && slot(s.nodeKey("n2")) == slot(s.nodeKey("n3")) {
+		t.Error("three nodes' indexes in one slot")
 	}
 }
