@@ -71,6 +71,7 @@ func RunTasks(t *testing.T, b TaskBackend) {
 		{"PartitionUnique", testPartitionUnique},
 		{"PartitionUpgrade", testPartitionUpgrade},
 		{"PartitionPause", testPartitionPause},
+		{"PartitionPeriodic", testPartitionPeriodic},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -280,3 +280,28 @@ func testPartitionPause(t *testing.T, e *taskEnv) {
 		rec.next(t)
 	}
 }
+
+// testPartitionPeriodic: a periodic task's runs go to partition 0 however
+// many partitions its queue has, so that its fire times are recorded in
+// one place (and where they were before partitions).
+func testPartitionPeriodic(t *testing.T, e *taskEnv) {
+	noop := task.HandlerFunc(func(context.Context, *task.Task) error { return nil })
+	def := &task.Definition{Name: "tick", Queue: "tq", Frequency: time.Minute, Handler: noop}
+	e.managerWith(t, e.a(), task.Config{NodeID: "n1", Partitions: 8, Queues: []string{"other"}}, def)
+	e.managerWith(t, e.b(), task.Config{NodeID: "n2", Partitions: 8, Queues: []string{"other"}}, def)
+	in := task.NewInspector(e.b())
+	eventually(t, "the periodic run enqueued", func() bool {
+		q, err := in.Queued(bg, "tq", 0, 0)
+		return err == nil && len(q) == 1
+	})
+	q, _ := in.Queued(bg, "tq", 0, 0)
+	if q[0].Partition != 0 {
+		t.Fatalf("a periodic run went to partition %d", q[0].Partition)
+	}
+	if last, err := e.a().LastFire(bg, "tq", "tick"); err != nil || !last.Equal(e.clock.Now().Truncate(time.Minute)) {
+		t.Fatalf("LastFire = %v, %v", last, err)
+	}
+	if parts, _ := in.Partitions(bg, "tq"); !slices.Equal(parts, []string{"tq"}) {
+		t.Fatalf("Partitions = %v, want only partition 0", parts)
+	}
+}
