@@ -86,3 +86,24 @@ func TestChatRoomsSpread(t *testing.T) {
 		t.Error("three nodes' indexes in one slot")
 	}
 }
+
+// TestPartitionSharesPerMasters: for 2 to 8 masters holding equal ranges
+// of slots, each master holds its equal share of a queue's default
+// partitions give or take one, for every one of 200 queue names.
+func TestPartitionSharesPerMasters(t *testing.T) {
+	const n = task.DefaultClusterPartitions
+	for m := 2; m <= 8; m++ {
+		for i := range 200 {
+			q := "queue-" + strconv.Itoa(i)
+			count := make([]int, m)
+			for p := range n {
+				count[int(crc16(partitionTag(q, p))%clusterSlots)*m/clusterSlots]++
+			}
+			for k, c := range count {
+				if c < n/m-1 || c > (n+m-1)/m+1 {
+					t.Fatalf("%d masters, queue %q: master %d holds %d of %d partitions (%v)", m, q, k, c, n, count)
+				}
+			}
+		}
+	}
+}

@@ -34,12 +34,16 @@ func main() {
 	nodes := flag.Int("nodes", 3, "worker nodes")
 	conc := flag.Int("conc", 10, "worker concurrency of each node")
 	runs := flag.Int("runs", 3, "rounds; each measures one server and the cluster once")
+	flag.IntVar(&partitions, "partitions", 0, "partitions of the queue (0: the default, 1 on one server and 16 on the cluster)")
 	flag.Parse()
 	if err := run(*n, *nodes, *conc, *runs); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
+
+// partitions is task.Config.Partitions for every node.
+var partitions int
 
 func run(n, nodes, conc, runs int) error {
 	single, err := redistest.Launch()
@@ -54,7 +58,7 @@ func run(n, nodes, conc, runs int) error {
 	defer cl.Close()
 	masters := cl.Servers()[:redistest.ClusterMasters]
 	seeds := cl.Addrs()
-	fmt.Printf("%d no-op tasks per measurement, %d worker nodes x concurrency %d, %d round(s)\n\n", n, nodes, conc, runs)
+	fmt.Printf("%d no-op tasks per measurement, %d worker nodes x concurrency %d, partitions %d (0: default), %d round(s)\n\n", n, nodes, conc, partitions, runs)
 	for r := range runs {
 		prefix := fmt.Sprintf("bench%d:", r)
 		rate, _, err := measure(redisb.Config{URL: single.URL(), Prefix: prefix}, []*redistest.Server{single}, n, nodes, conc)
@@ -121,7 +125,7 @@ func measure(cfg redisb.Config, servers []*redistest.Server, n, nodes, conc int)
 		if err := m.Register(def); err != nil {
 			return nil, nil, err
 		}
-		tc.NodeID, tc.Logger = id, quiet
+		tc.NodeID, tc.Logger, tc.Partitions = id, quiet, partitions
 		if err := m.Start(ctx, b.Tasks(), tc); err != nil {
 			_ = b.Close()
 			return nil, nil, err
