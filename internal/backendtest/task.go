@@ -72,6 +72,7 @@ func RunTasks(t *testing.T, b TaskBackend) {
 		{"PartitionUpgrade", testPartitionUpgrade},
 		{"PartitionPause", testPartitionPause},
 		{"PartitionPeriodic", testPartitionPeriodic},
+		{"PartitionDelayedAndRecovered", testPartitionDelayedAndRecovered},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

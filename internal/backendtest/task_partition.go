@@ -305,3 +305,62 @@ func testPartitionPeriodic(t *testing.T, e *taskEnv) {
 		t.Fatalf("Partitions = %v, want only partition 0", parts)
 	}
 }
+
+// testPartitionDelayedAndRecovered: delayed tasks move to pending in
+// their own partitions, and a lapsed lease in any partition is recovered
+// there: every task runs, those of the dead worker once more.
+func testPartitionDelayedAndRecovered(t *testing.T, e *taskEnv) {
+	rec := newRecorder()
+	def := &task.Definition{Name: "later", Queue: "dq", Handler: rec.handler(nil)}
+	producer := e.managerWith(t, e.a(), task.Config{NodeID: "producer", Partitions: 4}, def)
+	const n = 40
+	for i := range n {
+		if _, err := producer.Enqueue(bg, "later", map[string]any{"i": i}, task.In(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := task.NewInspector(e.b())
+	if qs, err := in.QueueStats(bg, "dq"); err != nil || qs.Delayed != n {
+		t.Fatalf("stats = %+v, %v; want %d delayed", qs, err, n)
+	}
+	e.clock.Advance(time.Second)
+	eventually(t, "the delayed tasks moved", func() bool {
+		qs, err := in.QueueStats(bg, "dq")
+		return err == nil && qs.Pending == n
+	})
+	// A worker takes one task of each partition and dies.
+	dead := map[string]bool{}
+	for p := range 4 {
+		d, err := e.b().Fetch(bg, task.PartitionName("dq", p), "dead", 3*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d != nil {
+			if d.Partition != p || d.Queue != "dq" {
+				t.Fatalf("fetched from partition %d: queue %q partition %d", p, d.Queue, d.Partition)
+			}
+			dead[d.ID] = true
+		}
+	}
+	if len(dead) < 2 {
+		t.Fatalf("tasks in %d partitions", len(dead))
+	}
+	e.managerWith(t, e.b(), task.Config{NodeID: "alive", Concurrency: 2, Partitions: 4}, def)
+	for range n - len(dead) {
+		if tk := rec.next(t); dead[tk.ID] || tk.Attempt != 1 {
+			t.Fatalf("ran %s attempt %d before the leases lapsed", tk.ID, tk.Attempt)
+		}
+	}
+	// Their outcomes recorded before the clock jumps, or their own leases
+	// would lapse too.
+	eventually(t, "the runs acknowledged", func() bool {
+		qs, err := in.QueueStats(bg, "dq")
+		return err == nil && qs.Processed == int64(n-len(dead))
+	})
+	e.clock.Advance(3 * time.Second)
+	for range dead {
+		if tk := rec.next(t); !dead[tk.ID] || tk.Attempt != 2 {
+			t.Fatalf("recovered run %s attempt %d", tk.ID, tk.Attempt)
+		}
+	}
+}
