@@ -30,7 +30,8 @@ type Tasks struct {
 	DrainTimeout time.Duration `key:"drain_timeout"`
 	// Partitions is the number of partitions of each queue, which spread
 	// it over the shards of a Redis Cluster. 0 (the default) means 16
-	// (task.DefaultClusterPartitions) on Redis Cluster and 1 otherwise.
+	// (task.DefaultClusterPartitions) with Redis.ClusterAddrs and 1
+	// otherwise.
 	// At most 64. Every node must use the same number.
 	Partitions int `key:"partitions"`
 }
@@ -76,7 +77,7 @@ func init() {
 		"tasks.lease":         "how long a worker holds a running task between renewals; a dead node's tasks run again within two",
 		"tasks.poll_interval": "how often each node moves due delayed tasks and recovers lapsed leases",
 		"tasks.drain_timeout": "how long a stopping node waits for running tasks before handing them back",
-		"tasks.partitions":    "partitions of each queue, spread over the shards; 0: 16 on Redis Cluster, 1 otherwise; the same on every node",
+		"tasks.partitions":    "partitions of each queue, spread over the shards; 0: 16 with redis.cluster_addrs, 1 otherwise; the same on every node",
 	} {
 		keyDocs[k] = v
 	}

@@ -76,8 +76,9 @@ type Config struct {
 	// Partitions is the number of partitions of each queue (see
 	// PartitionName): enqueues spread a queue's tasks over them, and the
 	// workers take tasks from all of them. Default: what the store
-	// suggests (PartitionHinter; DefaultClusterPartitions on Redis
-	// Cluster), 1 otherwise. At most MaxPartitions. Every node must use
+	// suggests (PartitionHinter; the Redis backend says
+	// DefaultClusterPartitions when configured for a Redis Cluster), 1
+	// otherwise. At most MaxPartitions. Every node must use
 	// the same number, or a unique key may be held in two partitions at
 	// once (tasks are never stranded: workers also drain the partitions
 	// the store lists).

@@ -98,15 +98,15 @@ func (s *TaskStore) keys(name string) []string {
 	return k
 }
 
-// DefaultPartitions implements task.PartitionHinter: on Redis Cluster a
-// queue is split into task.DefaultClusterPartitions partitions, which
-// spread it over the masters; on one server (or a Sentinel set) it is one
-// partition, as partitions there would only cost round trips.
+// DefaultPartitions implements task.PartitionHinter: on a Redis Cluster
+// (Config.ClusterAddrs) a queue is split into
+// task.DefaultClusterPartitions partitions, which spread it over the
+// masters; on one server (or a Sentinel set) it is one partition, as
+// partitions there would only cost round trips. It goes by the
+// configuration alone, never by what the connection found, so that every
+// node configured alike gets the same number, connected yet or not.
 func (s *TaskStore) DefaultPartitions() int {
 	if len(s.b.cfg.ClusterAddrs) > 0 {
-		return task.DefaultClusterPartitions
-	}
-	if c := s.b.client.Load(); c != nil && (*c).Mode() == rueidis.ClientModeCluster {
 		return task.DefaultClusterPartitions
 	}
 	return 1
