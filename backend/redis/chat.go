@@ -35,17 +35,20 @@ var _ chat.Store = (*ChatStore)(nil)
 //	                            check each room)
 //	chat:{chat}:expiring        sorted set of the empty temporary rooms →
 //	                            when they go
-//	chat:{chat}:nodes           hash of the nodes that recorded members
+//	chat:{chat}:nodes           hash of the nodes whose index is not empty
 //
 // all under PREFIX. A room's state (whether it exists, its TTL, its
 // members) changes in one script on the room's slot, so it is always
 // consistent. The indexes on other slots (the list of rooms, the
 // expiring rooms, a node's memberships) are updated in the steps around
 // it, in an order that leaves them a superset of the truth if a step is
-// lost: a membership is indexed before the join and unindexed after the
-// leave, a room listed before it is created. A lost step leaves an entry
-// that names something gone, which the readers skip (RemoveNode checks
-// each member's node, List each room) and the next change cleans up.
+// lost: a membership is indexed before the join (and again after it, for
+// a RemoveNode that ran in between), unindexed after the leave; a room is
+// listed before it is created; a node is listed before its first
+// membership is indexed and unlisted once its index is empty. A lost step
+// leaves an entry that names something gone, which the readers skip
+// (RemoveNode checks each member's node, List each room) and the next
+// change cleans up.
 type ChatStore struct {
 	b      *Backend
 	prefix string
@@ -294,14 +297,18 @@ func (s *ChatStore) Destroy(ctx context.Context, room string) error {
 	if err != nil {
 		return s.b.wrap(ctx, "chat destroy", err)
 	}
-	var cmds rueidis.Commands
+	byNode := map[string][]string{}
 	for i := 0; i+1 < len(flat); i += 2 {
 		if node := flat[i+1]; node != "" {
-			cmds = append(cmds, c.B().Srem().Key(s.nodeKey(node)).Member(membership(room, flat[i])).Build())
+			byNode[node] = append(byNode[node], membership(room, flat[i]))
 		}
 	}
-	cmds = append(cmds, c.B().Zrem().Key(s.expiringKey()).Member(room).Build())
-	if err := s.do(ctx, c, "chat destroy", cmds...); err != nil {
+	for node, entries := range byNode {
+		if err := s.unindex(ctx, c, "chat destroy", node, entries...); err != nil {
+			return err
+		}
+	}
+	if err := s.do(ctx, c, "chat destroy", c.B().Zrem().Key(s.expiringKey()).Member(room).Build()); err != nil {
 		return err
 	}
 	return s.unlist(ctx, c, "chat destroy", room)
@@ -365,22 +372,21 @@ func (s *ChatStore) Join(ctx context.Context, room string, m chat.Member) (bool,
 		return false, err
 	}
 	entry := membership(room, m.ID)
-	res := c.DoMulti(ctx,
-		c.B().Sadd().Key(s.nodeKey(m.Node)).Member(entry).Build(),
-		c.B().Hset().Key(s.nodesKey()).FieldValue().FieldValue(m.Node, "1").Build())
-	added, err := res[0].AsInt64()
-	if err == nil {
-		err = res[1].Error()
-	}
+	// The index entry lands before the node is listed (forgetNode relies
+	// on it).
+	added, err := c.Do(ctx, c.B().Sadd().Key(s.nodeKey(m.Node)).Member(entry).Build()).AsInt64()
 	if err != nil {
 		return false, s.b.wrap(ctx, "chat join", err)
+	}
+	if err := s.do(ctx, c, "chat join", c.B().Hset().Key(s.nodesKey()).FieldValue().FieldValue(m.Node, "1").Build()); err != nil {
+		return false, err
 	}
 	n, err := chatJoinScript.Exec(ctx, c, s.roomKeys(room), []string{m.ID, string(js)}).AsInt64()
 	if err != nil {
 		return false, s.b.wrap(ctx, "chat join", err)
 	}
 	if n != 1 && added == 1 {
-		if err := s.do(ctx, c, "chat join", c.B().Srem().Key(s.nodeKey(m.Node)).Member(entry).Build()); err != nil {
+		if err := s.unindex(ctx, c, "chat join", m.Node, entry); err != nil {
 			return false, err
 		}
 	}
@@ -388,9 +394,13 @@ func (s *ChatStore) Join(ctx context.Context, room string, m chat.Member) (bool,
 		return false, fmt.Errorf("%w: %q", chat.ErrNoRoom, room)
 	}
 	if n == 1 {
-		// No longer empty: not expiring. A lost step leaves an entry that
-		// Expire finds alive.
-		if err := s.do(ctx, c, "chat join", c.B().Zrem().Key(s.expiringKey()).Member(room).Build()); err != nil {
+		// Indexed again: a RemoveNode that looked at the room between the
+		// first index write and the join took the entry out (see
+		// RemoveNode). And no longer empty: not expiring (a lost step
+		// leaves an entry that Expire finds alive).
+		if err := s.do(ctx, c, "chat join",
+			c.B().Sadd().Key(s.nodeKey(m.Node)).Member(entry).Build(),
+			c.B().Zrem().Key(s.expiringKey()).Member(room).Build()); err != nil {
 			return true, err
 		}
 	}
@@ -415,7 +425,7 @@ func (s *ChatStore) leave(ctx context.Context, c rueidis.Client, room, id, node 
 	of, _ := res[1].ToString()
 	at, _ := res[2].AsInt64()
 	if of != "" {
-		if err := s.do(ctx, c, "chat leave", c.B().Srem().Key(s.nodeKey(of)).Member(membership(room, id)).Build()); err != nil {
+		if err := s.unindex(ctx, c, "chat leave", of, membership(room, id)); err != nil {
 			return 1, err
 		}
 	}
@@ -547,35 +557,82 @@ func (s *ChatStore) RemoveNode(ctx context.Context, node string) (int, error) {
 			}
 		}
 		var cmds rueidis.Commands
-		for i, r := range chatLeaveScript.ExecMulti(ctx, c, execs...) {
-			res, err := r.ToArray()
-			if err != nil {
-				return removed, s.b.wrap(ctx, "chat remove node", err)
-			}
-			if n, _ := res[0].AsInt64(); n == 1 && len(res) == 3 {
-				removed++
-				if at, _ := res[2].AsInt64(); at > 0 {
-					cmds = append(cmds, c.B().Zadd().Key(s.expiringKey()).ScoreMember().ScoreMember(float64(at), parts[i].room).Build())
+		var again []rueidis.LuaExec
+		var againRooms []string
+		leave := func(execs []rueidis.LuaExec, rooms []string, retry bool) error {
+			for i, r := range chatLeaveScript.ExecMulti(ctx, c, execs...) {
+				res, err := r.ToArray()
+				if err != nil {
+					return s.b.wrap(ctx, "chat remove node", err)
+				}
+				n, _ := res[0].AsInt64()
+				switch {
+				case n == 1 && len(res) == 3:
+					removed++
+					if at, _ := res[2].AsInt64(); at > 0 {
+						cmds = append(cmds, c.B().Zadd().Key(s.expiringKey()).ScoreMember().ScoreMember(float64(at), rooms[i]).Build())
+					}
+				case n == 0 && retry:
+					again, againRooms = append(again, execs[i]), append(againRooms, rooms[i])
 				}
 			}
+			return nil
 		}
-		// Then the batch leaves the index: whatever a lost step left there
-		// is gone from its room, and is removed again harmlessly.
+		rooms := make([]string, len(parts))
+		for i, p := range parts {
+			rooms[i] = p.room
+		}
+		if err := leave(execs, rooms, true); err != nil {
+			return removed, err
+		}
+		// Then the batch leaves the index. An entry whose member was not in
+		// its room is stale (a lost step) or a join under way, which wrote
+		// the entry first and writes it again after the join: such rooms
+		// are looked at once more after the entry is gone, so that the
+		// member goes now or is indexed again by its join.
 		cmds = append(cmds, c.B().Srem().Key(s.nodeKey(node)).Member(entries...).Build())
 		if err := s.do(ctx, c, "chat remove node", cmds...); err != nil {
 			return removed, err
 		}
-	}
-	left, err := c.Do(ctx, c.B().Scard().Key(s.nodeKey(node)).Build()).AsInt64()
-	if err != nil {
-		return removed, s.b.wrap(ctx, "chat remove node", err)
-	}
-	if left == 0 {
-		if err := s.do(ctx, c, "chat remove node", c.B().Hdel().Key(s.nodesKey()).Field(node).Build()); err != nil {
-			return removed, err
+		cmds = nil
+		if len(again) > 0 {
+			if err := leave(again, againRooms, false); err != nil {
+				return removed, err
+			}
+			if err := s.do(ctx, c, "chat remove node", cmds...); err != nil {
+				return removed, err
+			}
 		}
 	}
-	return removed, nil
+	return removed, s.unindex(ctx, c, "chat remove node", node)
+}
+
+// unindex removes entries from node's index, and the node from the list
+// of nodes once its index is empty. A join of the node meanwhile indexes
+// its membership before it lists the node: if the index is no longer
+// empty once the node is unlisted, it is listed again.
+func (s *ChatStore) unindex(ctx context.Context, c rueidis.Client, op, node string, entries ...string) error {
+	key := s.nodeKey(node)
+	var cmds rueidis.Commands
+	if len(entries) > 0 {
+		cmds = append(cmds, c.B().Srem().Key(key).Member(entries...).Build())
+	}
+	cmds = append(cmds, c.B().Scard().Key(key).Build())
+	res := c.DoMulti(ctx, cmds...)
+	left, err := res[len(res)-1].AsInt64()
+	if err == nil && len(res) > 1 {
+		err = res[0].Error()
+	}
+	if err != nil || left > 0 {
+		return s.b.wrap(ctx, op, err)
+	}
+	if err := s.do(ctx, c, op, c.B().Hdel().Key(s.nodesKey()).Field(node).Build()); err != nil {
+		return err
+	}
+	if left, err = c.Do(ctx, c.B().Scard().Key(key).Build()).AsInt64(); err != nil || left == 0 {
+		return s.b.wrap(ctx, op, err)
+	}
+	return s.do(ctx, c, op, c.B().Hset().Key(s.nodesKey()).FieldValue().FieldValue(node, "1").Build())
 }
 
 // Expire implements chat.Store: one script on the list of expiring rooms
