@@ -31,7 +31,7 @@ type (
 	// App.Tasks.UseEnqueue.
 	TaskEnqueueMiddleware = task.EnqueueMiddleware
 	// TaskOption changes one Enqueue: TaskIn, TaskAt, TaskQueue,
-	// TaskUnique, TaskMaxAttempts.
+	// TaskUnique, TaskKey, TaskMaxAttempts.
 	TaskOption = task.Option
 	// CatchUp is a periodic task's policy for missed fire times.
 	CatchUp = task.CatchUp
@@ -57,6 +57,10 @@ func TaskQueue(q string) TaskOption { return task.Queue(q) }
 // TaskUnique refuses the task while one with the same key is pending or
 // running; see task.Unique.
 func TaskUnique(key string) TaskOption { return task.Unique(key) }
+
+// TaskKey is the task's ordering key: tasks with the same key go to the
+// same partition of their queue and are taken in order; see task.Key.
+func TaskKey(k string) TaskOption { return task.Key(k) }
 
 // TaskMaxAttempts overrides the definition's MaxAttempts; see
 // task.MaxAttempts.

@@ -28,6 +28,12 @@ type Tasks struct {
 	// DrainTimeout bounds how long a stopping node waits for its running
 	// tasks before handing them back. Default 10s.
 	DrainTimeout time.Duration `key:"drain_timeout"`
+	// Partitions is the number of partitions of each queue, which spread
+	// it over the shards of a Redis Cluster. 0 (the default) means 16
+	// (task.DefaultClusterPartitions) with Redis.ClusterAddrs and 1
+	// otherwise.
+	// At most 64. Every node must use the same number.
+	Partitions int `key:"partitions"`
 }
 
 func (t *Tasks) defaults() {
@@ -53,6 +59,9 @@ func (t Tasks) validate() error {
 	if t.Lease > 0 && t.Lease < task.MinLease {
 		return invalid("tasks.lease", "must be at least %s, got %s", task.MinLease, t.Lease)
 	}
+	if t.Partitions < 0 || t.Partitions > task.MaxPartitions {
+		return invalid("tasks.partitions", "must be between 0 (automatic) and %d, got %d", task.MaxPartitions, t.Partitions)
+	}
 	for i, q := range t.Queues {
 		if err := task.CheckQueueName(q); err != nil {
 			return invalid("tasks.queues", "entry %d: %w", i, err)
@@ -68,6 +77,7 @@ func init() {
 		"tasks.lease":         "how long a worker holds a running task between renewals; a dead node's tasks run again within two",
 		"tasks.poll_interval": "how often each node moves due delayed tasks and recovers lapsed leases",
 		"tasks.drain_timeout": "how long a stopping node waits for running tasks before handing them back",
+		"tasks.partitions":    "partitions of each queue, spread over the shards; 0: 16 with redis.cluster_addrs, 1 otherwise; the same on every node",
 	} {
 		keyDocs[k] = v
 	}

@@ -23,6 +23,8 @@ func TestTasksConfig(t *testing.T) {
 		{"tiny lease", func(t *Tasks) { t.Lease = time.Millisecond }, "tasks.lease"},
 		{"brace in queue", func(t *Tasks) { t.Queues = []string{"a{b"} }, "tasks.queues"},
 		{"empty queue", func(t *Tasks) { t.Queues = []string{""} }, "tasks.queues"},
+		{"too many partitions", func(t *Tasks) { t.Partitions = 65 }, "tasks.partitions"},
+		{"negative partitions", func(t *Tasks) { t.Partitions = -1 }, "tasks.partitions"},
 		{"queue too long for the task store", func(t *Tasks) { t.Queues = []string{strings.Repeat("q", 201)} }, "tasks.queues"},
 	}
 	for _, tc := range tests {
@@ -35,11 +37,11 @@ func TestTasksConfig(t *testing.T) {
 			}
 		})
 	}
-	loaded, err := Load(Source{Env: []string{"STELLAR_TASKS_WORKERS=-1", "STELLAR_TASKS_QUEUES=mail, default", "STELLAR_TASKS_LEASE=2s"}})
+	loaded, err := Load(Source{Env: []string{"STELLAR_TASKS_WORKERS=-1", "STELLAR_TASKS_QUEUES=mail, default", "STELLAR_TASKS_LEASE=2s", "STELLAR_TASKS_PARTITIONS=8"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tk := loaded.Config.Tasks; tk.Workers != -1 || len(tk.Queues) != 2 || tk.Queues[0] != "mail" || tk.Lease != 2*time.Second {
+	if tk := loaded.Config.Tasks; tk.Workers != -1 || len(tk.Queues) != 2 || tk.Queues[0] != "mail" || tk.Lease != 2*time.Second || tk.Partitions != 8 {
 		t.Fatalf("loaded %+v", tk)
 	}
 }

@@ -25,7 +25,8 @@ func NewInspector(store AdminStore) *Inspector {
 	return &Inspector{store: store}
 }
 
-// queues lists every queue of the store, in name order.
+// queues lists every store queue (each partition of each queue), in
+// name order.
 func (i *Inspector) queues(ctx context.Context) ([]string, error) {
 	names, err := i.store.Queues(ctx)
 	if err != nil {
@@ -33,6 +34,62 @@ func (i *Inspector) queues(ctx context.Context) ([]string, error) {
 	}
 	sort.Strings(names)
 	return names, nil
+}
+
+// grouped lists the queues of the store, in name order, with the store
+// queues (partitions) of each, partition 0 first.
+func (i *Inspector) grouped(ctx context.Context) ([]string, map[string][]string, error) {
+	names, err := i.queues(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	parts := map[string][]string{}
+	var out []string
+	for _, n := range names {
+		q, _ := SplitPartition(n)
+		if _, ok := parts[q]; !ok {
+			out = append(out, q)
+		}
+		parts[q] = append(parts[q], n)
+	}
+	sort.Strings(out)
+	for q, ps := range parts {
+		sort.Slice(ps, func(a, b int) bool {
+			_, pa := SplitPartition(ps[a])
+			_, pb := SplitPartition(ps[b])
+			return pa < pb
+		})
+		if _, p := SplitPartition(ps[0]); p != 0 {
+			parts[q] = append([]string{q}, ps...)
+		}
+	}
+	return out, parts, nil
+}
+
+// partitions lists the store queues of queue: partition 0, then those
+// of its other partitions that the store lists.
+func (i *Inspector) partitions(ctx context.Context, queue string) ([]string, error) {
+	_, parts, err := i.grouped(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ps, ok := parts[queue]; ok {
+		return ps, nil
+	}
+	return []string{queue}, nil
+}
+
+// Queues lists the queues that hold or held tasks, in name order: each
+// queue once, whatever its partitions.
+func (i *Inspector) Queues(ctx context.Context) ([]string, error) {
+	names, _, err := i.grouped(ctx)
+	return names, err
+}
+
+// Partitions lists the store queues (PartitionName) that hold or held
+// tasks of queue, partition 0 first.
+func (i *Inspector) Partitions(ctx context.Context, queue string) ([]string, error) {
+	return i.partitions(ctx, queue)
 }
 
 // lister finds and removes tasks: the part of Store and AdminStore that
@@ -62,7 +119,23 @@ func matches(m *Message, name string, args any) (bool, error) {
 // arguments equal args (any arguments when args is nil; every match when
 // count <= 0), and returns how many it removed (Stellar's api.tasks.del).
 func (i *Inspector) Del(ctx context.Context, queue, name string, args any, count int) (int, error) {
-	return delMatching(ctx, i.store, queue, name, args, count, StatePending)
+	parts, err := i.partitions(ctx, queue)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p := range parts {
+		left := 0
+		if count > 0 {
+			left = count - n
+		}
+		k, err := delMatching(ctx, i.store, p, name, args, left, StatePending)
+		n += k
+		if err != nil || (count > 0 && n >= count) {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // delMatching removes up to count tasks of queue in state st named name
@@ -99,7 +172,19 @@ func delMatching(ctx context.Context, s lister, queue, name string, args any, co
 // when nil) and returns the times they were due (Stellar's
 // api.tasks.delDelayed).
 func (i *Inspector) DelDelayed(ctx context.Context, queue, name string, args any) ([]time.Time, error) {
-	return delDelayed(ctx, i.store, queue, name, args)
+	parts, err := i.partitions(ctx, queue)
+	if err != nil {
+		return nil, err
+	}
+	var out []time.Time
+	for _, p := range parts {
+		ts, err := delDelayed(ctx, i.store, p, name, args)
+		out = append(out, ts...)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
 }
 
 func delDelayed(ctx context.Context, s lister, queue, name string, args any) ([]time.Time, error) {
@@ -130,7 +215,19 @@ func delDelayed(ctx context.Context, s lister, queue, name string, args any) ([]
 // DelQueue removes every pending task of queue and returns how many
 // (Stellar's api.tasks.delQueue).
 func (i *Inspector) DelQueue(ctx context.Context, queue string) (int, error) {
-	return i.store.RemoveQueue(ctx, queue)
+	parts, err := i.partitions(ctx, queue)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p := range parts {
+		k, err := i.store.RemoveQueue(ctx, p)
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // DelDelayedAt removes every delayed task due at t (to the millisecond),
@@ -145,7 +242,7 @@ func (i *Inspector) DelDelayedAt(ctx context.Context, t time.Time) (int, error) 
 		if in.RunAt.UnixMilli() != t.UnixMilli() {
 			continue
 		}
-		removed, err := i.store.Remove(ctx, in.Queue, in.ID, StateDelayed)
+		removed, err := i.store.Remove(ctx, in.PartitionName(), in.ID, StateDelayed)
 		if err != nil {
 			return n, err
 		}
@@ -194,7 +291,7 @@ func (i *Inspector) Timestamps(ctx context.Context) ([]time.Time, error) {
 // ScheduledAt lists the times at which delayed tasks of queue named name
 // with args (any when nil) are due (node-resque's scheduledAt).
 func (i *Inspector) ScheduledAt(ctx context.Context, queue, name string, args any) ([]time.Time, error) {
-	infos, err := i.store.List(ctx, queue, StateDelayed, 0, 0)
+	infos, err := i.list(ctx, queue, StateDelayed, 0, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -210,9 +307,86 @@ func (i *Inspector) ScheduledAt(ctx context.Context, queue, name string, args an
 }
 
 // Queued lists the pending tasks of queue, next to run first, skipping
-// offset and returning at most limit (node-resque's queued).
+// offset and returning at most limit (node-resque's queued). Across the
+// partitions of a queue, "next" is by enqueue time: each partition is
+// taken in its own order.
 func (i *Inspector) Queued(ctx context.Context, queue string, offset, limit int) ([]Info, error) {
-	return i.store.List(ctx, queue, StatePending, offset, limit)
+	return i.list(ctx, queue, StatePending, offset, limit)
+}
+
+// list lists the tasks of queue in state across its partitions, merged
+// in the order of the state (pending by enqueue time), skipping offset
+// and returning at most limit (all when limit <= 0).
+func (i *Inspector) list(ctx context.Context, queue string, st State, offset, limit int) ([]Info, error) {
+	parts, err := i.partitions(ctx, queue)
+	if err != nil {
+		return nil, err
+	}
+	if len(parts) == 1 {
+		return i.store.List(ctx, parts[0], st, offset, limit)
+	}
+	offset = max(offset, 0)
+	each := 0
+	if limit > 0 {
+		each = offset + limit
+	}
+	var out []Info
+	for _, p := range parts {
+		infos, err := i.store.List(ctx, p, st, 0, each)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, infos...)
+	}
+	sort.SliceStable(out, func(a, b int) bool { return infoBefore(st, &out[a], &out[b]) })
+	out = out[min(offset, len(out)):]
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// infoBefore orders the tasks of one state as List does.
+func infoBefore(st State, a, b *Info) bool {
+	switch st {
+	case StateDelayed:
+		return a.RunAt.Before(b.RunAt)
+	case StateRunning:
+		return a.LeaseUntil.Before(b.LeaseUntil)
+	case StateFailed:
+		if a.Failure != nil && b.Failure != nil {
+			return a.Failure.FailedAt.Before(b.Failure.FailedAt)
+		}
+	}
+	return a.EnqueuedAt < b.EnqueuedAt
+}
+
+// counts sums the figures of the partitions of queue.
+func (i *Inspector) counts(ctx context.Context, queue string, parts []string) (QueueStats, error) {
+	sum := QueueStats{Queue: queue}
+	for _, p := range parts {
+		c, err := i.store.Counts(ctx, p)
+		if err != nil {
+			return QueueStats{}, err
+		}
+		sum.Pending += c.Pending
+		sum.Delayed += c.Delayed
+		sum.Running += c.Running
+		sum.Failed += c.Failed
+		sum.Processed += c.Processed
+		sum.FailedTotal += c.FailedTotal
+		sum.Paused = sum.Paused || c.Paused
+	}
+	return sum, nil
+}
+
+// QueueStats returns the figures of queue, summed over its partitions.
+func (i *Inspector) QueueStats(ctx context.Context, queue string) (QueueStats, error) {
+	parts, err := i.partitions(ctx, queue)
+	if err != nil {
+		return QueueStats{}, err
+	}
+	return i.counts(ctx, queue, parts)
 }
 
 // List lists the tasks of queue in state st, in the store's order
@@ -232,16 +406,17 @@ type Stats struct {
 	Concurrency int `json:"concurrency"`
 }
 
-// Stats returns per-queue figures (QueueStats.Paused among them) and the
-// number of live workers (Stellar's api.tasks.stats).
+// Stats returns per-queue figures (QueueStats.Paused among them), each
+// queue's summed over its partitions, and the number of live workers
+// (Stellar's api.tasks.stats).
 func (i *Inspector) Stats(ctx context.Context) (Stats, error) {
-	names, err := i.queues(ctx)
+	names, parts, err := i.grouped(ctx)
 	if err != nil {
 		return Stats{}, err
 	}
 	var s Stats
 	for _, name := range names {
-		c, err := i.store.Counts(ctx, name)
+		c, err := i.counts(ctx, name, parts[name])
 		if err != nil {
 			return Stats{}, err
 		}
@@ -362,7 +537,10 @@ func (i *Inspector) Locks(ctx context.Context) ([]Lock, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, ls...)
+		for _, l := range ls {
+			l.Queue, _ = SplitPartition(l.Queue)
+			out = append(out, l)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out, nil
@@ -444,7 +622,7 @@ func (i *Inspector) findFailed(ctx context.Context, id string) (string, error) {
 	if k < 0 {
 		return "", fmt.Errorf("%w: no failed task %q", ErrNotFound, id)
 	}
-	return all[k].Queue, nil
+	return all[k].PartitionName(), nil
 }
 
 // RemoveFailed deletes failed task id (Stellar's api.tasks.removeFailed).

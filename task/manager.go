@@ -77,6 +77,18 @@ type Config struct {
 	// event.TaskEnqueued, TaskStarted, TaskCompleted and TaskFailed. A
 	// listener's error is logged and changes nothing. Default: none.
 	Events *event.Bus
+	// Partitions is the number of partitions of each queue (see
+	// PartitionName): enqueues spread a queue's tasks over them, and the
+	// workers take tasks from all of them. Default: what the store
+	// suggests (PartitionHinter; the Redis backend says
+	// DefaultClusterPartitions when configured for a Redis Cluster), 1
+	// otherwise. At most MaxPartitions. Every node must use
+	// the same number, or a unique key may be held in two partitions at
+	// once (tasks are never stranded: workers also drain the partitions
+	// the store lists).
+	Partitions int
+	// QueuePartitions overrides Partitions for the queues it names.
+	QueuePartitions map[string]int
 	// Now is the clock for due times and backoff. Default time.Now.
 	Now func() time.Time
 	// TracerProvider, when set, gets a producer span for each enqueue
@@ -121,8 +133,9 @@ type Manager struct {
 	emw          []EnqueueMiddleware    // guarded by mu
 	phase        phase                  // guarded by mu
 	queues       []string               // guarded by mu; fetched, in priority order
+	known        []string               // guarded by mu; the store's queues (partitions), as last listed
 	running      map[*run]struct{}      // guarded by mu; runs and outcomes being recorded
-	wake         chan struct{}          // guarded by mu; closed on a wake-up
+	wake         *wakeGen               // guarded by mu; closed on a wake-up
 	paused       bool                   // guarded by mu; Pause called, Resume not since
 	resumed      chan struct{}          // guarded by mu; closed by Resume
 	heartbeatDue chan struct{}          // a heartbeat is due at once (Pause, Resume)
@@ -164,7 +177,7 @@ func New() *Manager {
 	return &Manager{
 		defs:         map[string]*Definition{},
 		running:      map[*run]struct{}{},
-		wake:         make(chan struct{}),
+		wake:         &wakeGen{ch: make(chan struct{})},
 		heartbeatDue: make(chan struct{}, 1),
 		stopFetch:    make(chan struct{}),
 		beat:         make(chan struct{}),
@@ -206,6 +219,20 @@ func (m *Manager) Start(ctx context.Context, store Store, cfg Config) error {
 	for _, name := range queues {
 		if err := CheckQueueName(name); err != nil {
 			return err
+		}
+	}
+	if err := checkPartitions("Partitions", cfg.Partitions); err != nil {
+		return err
+	}
+	for q, n := range cfg.QueuePartitions {
+		if err := checkPartitions("QueuePartitions["+q+"]", n); err != nil {
+			return err
+		}
+	}
+	if cfg.Partitions == 0 {
+		cfg.Partitions = 1
+		if h, ok := store.(PartitionHinter); ok {
+			cfg.Partitions = min(max(h.DefaultPartitions(), 1), MaxPartitions)
 		}
 	}
 	m.store, m.cfg, m.log = store, cfg, cfg.Logger
@@ -543,6 +570,9 @@ func (m *Manager) Enqueue(ctx context.Context, name string, args any, opts ...Op
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if o.key != "" && (o.unique != nil || d.Unique) {
+		return "", errKeyAndUnique
+	}
 	args, err = d.args(args)
 	if err != nil {
 		return "", fmt.Errorf("task: %s: arguments: %w", name, err)
@@ -604,6 +634,7 @@ func (m *Manager) Enqueue(ctx context.Context, name string, args any, opts ...Op
 	stored := false
 	final := func(ctx context.Context, t *Task) error {
 		msg.Queue, msg.Args = t.Queue, t.Args
+		m.choosePartition(msg, o.key)
 		err := m.retry(ctx, func(ctx context.Context, try int) error {
 			ok, err := store.Enqueue(ctx, msg, due)
 			switch {
@@ -788,6 +819,7 @@ type enqueueOpts struct {
 	in          time.Duration
 	unique      *string
 	maxAttempts int
+	key         string
 }
 
 // Queue sends the task to queue q instead of its definition's queue.
@@ -804,12 +836,20 @@ func At(t time.Time) Option { return func(o *enqueueOpts) { o.at = t } }
 // task name and arguments.
 func Unique(key string) Option { return func(o *enqueueOpts) { o.unique = &key } }
 
+// Key is the task's ordering key: tasks enqueued with the same key go to
+// the same partition of their queue, and are taken from it in the order
+// they were enqueued (as every task of a queue with one partition is).
+// Without it a task's partition is picked by its unique key, if it has
+// one, or else by its id. A task with a unique key takes no Key: the
+// unique key picks its partition (Enqueue fails).
+func Key(k string) Option { return func(o *enqueueOpts) { o.key = k } }
+
 // MaxAttempts overrides the definition's number of runs for this task.
 func MaxAttempts(n int) Option { return func(o *enqueueOpts) { o.maxAttempts = n } }
 
 // CheckQueueName reports whether q may name a queue: not empty, at most
-// 200 bytes, without braces (they would break the Redis hash tags) or
-// control characters.
+// 200 bytes, without braces (they would break the Redis hash tags, and
+// name a queue's partitions: PartitionName) or control characters.
 func CheckQueueName(q string) error {
 	if q == "" {
 		return errors.New("task: empty queue name")

@@ -16,11 +16,17 @@ import (
 // Each method is atomic. Times are the store's clock (injected in tests);
 // leases and due times are absolute instants on it.
 //
+// A queue named by a method is a store queue: one partition of a queue
+// (PartitionName), a whole queue when it has one partition; Queues lists
+// store queues. A message's store queue is m.PartitionName(). Only
+// SetQueuePaused and PausedQueues name whole queues: a pause holds for
+// every partition of the queue, present or future (up to MaxPartitions).
+//
 // An error that a retry may not meet (the store unreachable, restarting
 // or failing over) has a method Temporary() bool that returns true: the
 // Manager retries such errors, and only those.
 type Store interface {
-	// Enqueue stores m in queue m.Queue, pending at once when due is not
+	// Enqueue stores m in store queue m.PartitionName(), pending at once when due is not
 	// after now, delayed until due otherwise. It returns false, and no
 	// error, when a task with id m.ID is already stored. With m.Unique
 	// set, it fails with ErrDuplicateTask while a task with that key is
@@ -76,9 +82,10 @@ type Store interface {
 	// queue or not. Any node may call it at any time; each task moves
 	// once.
 	Forward(ctx context.Context, queue string, recoverLapsed bool) (moved, recovered int, err error)
-	// Watch calls wake when a task may have become ready (a queue went
-	// from empty to not empty, or a paused queue was resumed) and after
-	// (re)connecting, until ctx ends. It returns ctx's error.
+	// Watch calls wake when a task may have become ready: with the store
+	// queue's name when it went from empty to not empty, with
+	// AllPartitions(queue) when a paused queue was resumed, and with ""
+	// after (re)connecting, until ctx ends. It returns ctx's error.
 	Watch(ctx context.Context, wake func(queue string)) error
 
 	// Heartbeat records w as alive until now+ttl.
@@ -148,6 +155,9 @@ type Message struct {
 	// stored without them (or by an older version) has none.
 	Traceparent string `json:"tp,omitempty"`
 	Tracestate  string `json:"ts,omitempty"`
+	// Partition is the partition of Queue the task is in: the store keeps
+	// it in the queue named PartitionName(Queue, Partition).
+	Partition int `json:"part,omitempty"`
 }
 
 // Lease names one attempt of a running task, for Extend.

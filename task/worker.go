@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -72,19 +73,51 @@ func (m *Manager) loop(fn func(ctx context.Context)) {
 	}()
 }
 
-// wakeCh returns the channel the next wake-up closes.
-func (m *Manager) wakeCh() <-chan struct{} {
+// wakeGen is one generation of wake-ups: its channel is closed by the
+// wake-up that ends it, which names the store queue it is for (""
+// for every queue) and links the next generation.
+type wakeGen struct {
+	ch   chan struct{}
+	name string   // guarded by Manager.mu; set when ch closes
+	next *wakeGen // guarded by Manager.mu; set when ch closes
+}
+
+// wakeCh returns the generation the next wake-up closes.
+func (m *Manager) wakeCh() *wakeGen {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.wake
 }
 
-// wakeUp wakes every idle worker.
-func (m *Manager) wakeUp(string) {
+// wakeUp wakes every idle worker, for store queue name ("" for all).
+func (m *Manager) wakeUp(name string) {
 	m.mu.Lock()
-	close(m.wake)
-	m.wake = make(chan struct{})
+	g := m.wake
+	g.name = name
+	g.next = &wakeGen{ch: make(chan struct{})}
+	m.wake = g.next
+	close(g.ch)
 	m.mu.Unlock()
+}
+
+// maxWoken bounds the store queues a woken worker looks at one by one;
+// past it, it looks at all of its queues.
+const maxWoken = 8
+
+// woken returns the store queues named by the wake-ups from g (closed) to
+// the current generation, which it also returns; all is set when one of
+// them was for every queue, or there were too many to look at one by one.
+func (m *Manager) woken(g *wakeGen) (names []string, all bool, cur *wakeGen) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for ; g.next != nil; g = g.next {
+		if g.name == "" || len(names) >= maxWoken {
+			all = true
+		} else if !slices.Contains(names, g.name) {
+			names = append(names, g.name)
+		}
+	}
+	return names, all, g
 }
 
 func (m *Manager) watch(ctx context.Context) {
@@ -130,6 +163,9 @@ func (m *Manager) worker() {
 	errWait := 50 * time.Millisecond
 	var next *Delivery   // taken by the last acknowledgement
 	var nextAt time.Time // when that acknowledgement was sent
+	var wake *wakeGen    // the wake-ups not yet looked at, when known
+	var targeted []string
+	turn := int(workerSeq.Add(1))
 	for {
 		if next != nil {
 			next, nextAt = m.process(next, nextAt, queues[0])
@@ -148,9 +184,22 @@ func (m *Manager) worker() {
 			}
 			continue
 		}
-		wake := m.wakeCh()
+		// Take the generation before looking: a wake-up sent while looking
+		// is not missed.
+		g := wake
+		if g == nil {
+			g = m.wakeCh()
+		}
 		at := time.Now()
-		d, err := m.fetch(ctx, queues)
+		var d *Delivery
+		var err error
+		if targeted != nil {
+			d, err = m.fetchFrom(ctx, queues, targeted)
+		} else {
+			d, err = m.fetch(ctx, queues, &turn)
+		}
+		targeted = nil
+		wake = nil
 		if err != nil {
 			m.noteErr(err)
 			m.log.Warn("fetching a task", "error", err.Error())
@@ -171,17 +220,74 @@ func (m *Manager) worker() {
 		select {
 		case <-m.stopFetch:
 			return
-		case <-wake:
+		case <-g.ch:
+			// Woken for some partitions: look at those only (each partition
+			// that fills up wakes the workers itself).
+			names, all, cur := m.woken(g)
+			if !all {
+				targeted = names
+			}
+			wake = cur
 		case <-idle.C:
+			wake = nil
 		}
 	}
 }
 
-func (m *Manager) fetch(ctx context.Context, queues []string) (*Delivery, error) {
-	for _, name := range queues {
+// workerSeq spreads the workers' first looks over the partitions.
+var workerSeq atomic.Int64
+
+// fetchOrder returns the store queues of the logical queues, in their
+// priority order, each queue's partitions starting at the one turn
+// points at: the workers of a node spread their looks, and their load,
+// over the partitions.
+func (m *Manager) fetchOrder(queues []string, turn int) []string {
+	m.mu.Lock()
+	known := m.known
+	m.mu.Unlock()
+	var out []string
+	for _, q := range queues {
+		parts := storeQueues([]string{q}, m.partitions, known)
+		k := turn % len(parts)
+		out = append(out, parts[k:]...)
+		out = append(out, parts[:k]...)
+	}
+	return out
+}
+
+// fetch takes the next task of queues, looking at every partition, and
+// moves turn on.
+func (m *Manager) fetch(ctx context.Context, queues []string, turn *int) (*Delivery, error) {
+	*turn++
+	for _, name := range m.fetchOrder(queues, *turn) {
 		d, err := m.store.Fetch(ctx, name, m.workerID, m.cfg.Lease)
 		if err != nil || d != nil {
 			return d, err
+		}
+	}
+	return nil, nil
+}
+
+// fetchFrom takes the next task of the store queues names that belong to
+// queues, in the priority order of queues.
+func (m *Manager) fetchFrom(ctx context.Context, queues, names []string) (*Delivery, error) {
+	m.mu.Lock()
+	known := m.known
+	m.mu.Unlock()
+	for _, q := range queues {
+		for _, name := range names {
+			look := []string{name}
+			if name == AllPartitions(q) {
+				look = storeQueues([]string{q}, m.partitions, known)
+			} else if lq, _ := SplitPartition(name); lq != q {
+				continue
+			}
+			for _, name := range look {
+				d, err := m.store.Fetch(ctx, name, m.workerID, m.cfg.Lease)
+				if err != nil || d != nil {
+					return d, err
+				}
+			}
 		}
 	}
 	return nil, nil
@@ -664,7 +770,7 @@ func (m *Manager) renew(ctx context.Context, timeout time.Duration) {
 		renewable := !r.handedBack && !r.refused
 		r.mu.Unlock()
 		if renewable {
-			byQueue[r.d.Queue] = append(byQueue[r.d.Queue], r)
+			byQueue[r.d.PartitionName()] = append(byQueue[r.d.PartitionName()], r)
 		}
 	}
 	m.mu.Unlock()
@@ -736,6 +842,9 @@ func (m *Manager) forwardLoop(ctx context.Context) {
 			if names, err := m.store.Queues(ctx); err == nil {
 				known = names
 				listed = time.Now()
+				m.mu.Lock()
+				m.known = names
+				m.mu.Unlock()
 			} else {
 				m.noteErr(err)
 			}
@@ -745,7 +854,7 @@ func (m *Manager) forwardLoop(ctx context.Context) {
 			m.log.Info("a store call failed: holding back the recovery of lapsed leases for a lease, so that their holders can renew them")
 		}
 		holding = !recoverLapsed
-		for _, name := range union(m.WorkerQueues(), known) {
+		for _, name := range union(storeQueues(m.WorkerQueues(), m.partitions, known), known) {
 			_, recovered, err := m.store.Forward(ctx, name, recoverLapsed)
 			if err != nil {
 				if ctx.Err() == nil {

@@ -23,7 +23,8 @@ type TaskStore struct {
 	now func() time.Time
 
 	mu      sync.Mutex
-	queues  map[string]*memQueue       // guarded by mu
+	queues  map[string]*memQueue       // guarded by mu; by store queue (partition)
+	paused  map[string]bool            // guarded by mu; by queue: SetQueuePaused
 	workers map[string]memWorker       // guarded by mu
 	watches map[int]func(queue string) // guarded by mu
 	nextW   int                        // guarded by mu
@@ -54,13 +55,12 @@ type memQueue struct {
 	unique    map[string]string
 	recurrent map[string]int64 // name → last fire (ms)
 	stopped   map[string]bool
-	paused    bool // SetQueuePaused: Fetch takes nothing
 	processed int64
 	failed    int64
 }
 
 func newTaskStore(now func() time.Time) *TaskStore {
-	return &TaskStore{now: now, queues: map[string]*memQueue{}, workers: map[string]memWorker{}, watches: map[int]func(string){}}
+	return &TaskStore{now: now, queues: map[string]*memQueue{}, paused: map[string]bool{}, workers: map[string]memWorker{}, watches: map[int]func(string){}}
 }
 
 // queue returns queue name, creating it. Called with s.mu held.
@@ -71,6 +71,13 @@ func (s *TaskStore) queue(name string) *memQueue {
 		s.queues[name] = q
 	}
 	return q
+}
+
+// pausedLocked reports whether store queue name belongs to a paused
+// queue: a pause holds for every partition. Called with s.mu held.
+func (s *TaskStore) pausedLocked(name string) bool {
+	q, _ := task.SplitPartition(name)
+	return s.paused[q]
 }
 
 // notify calls the watchers. Called without s.mu held.
@@ -156,13 +163,13 @@ func (s *TaskStore) Enqueue(ctx context.Context, m *task.Message, due time.Time)
 	ok, wake, err := s.enqueueLocked(m, due)
 	s.mu.Unlock()
 	if wake {
-		s.notify(m.Queue)
+		s.notify(m.PartitionName())
 	}
 	return ok, err
 }
 
 func (s *TaskStore) enqueueLocked(m *task.Message, due time.Time) (ok, wake bool, err error) {
-	q := s.queue(m.Queue)
+	q := s.queue(m.PartitionName())
 	if _, exists := q.tasks[m.ID]; exists {
 		return false, false, nil
 	}
@@ -189,7 +196,7 @@ func (s *TaskStore) EnqueuePeriodic(ctx context.Context, m *task.Message) (bool,
 		return false, err
 	}
 	s.mu.Lock()
-	q := s.queue(m.Queue)
+	q := s.queue(m.PartitionName())
 	if q.stopped[m.Name] {
 		s.mu.Unlock()
 		return false, task.ErrRecurrentStopped
@@ -202,7 +209,7 @@ func (s *TaskStore) EnqueuePeriodic(ctx context.Context, m *task.Message) (bool,
 	ok, wake, err := s.enqueueLocked(m, time.Time{})
 	s.mu.Unlock()
 	if wake {
-		s.notify(m.Queue)
+		s.notify(m.PartitionName())
 	}
 	return ok, err
 }
@@ -254,7 +261,7 @@ func (s *TaskStore) Fetch(ctx context.Context, queue, worker string, lease time.
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q := s.queues[queue]
-	if q == nil || q.paused {
+	if q == nil || s.pausedLocked(queue) {
 		return nil, nil
 	}
 	id := q.firstPending()
@@ -298,7 +305,7 @@ func (s *TaskStore) Extend(ctx context.Context, queue string, leases []task.Leas
 // running returns the running task m, or ErrLeaseLost. Called with s.mu
 // held.
 func (s *TaskStore) running(d *task.Delivery) (*memQueue, *memTask, error) {
-	q := s.queues[d.Queue]
+	q := s.queues[d.PartitionName()]
 	if q == nil {
 		return nil, nil, task.ErrLeaseLost
 	}
@@ -329,7 +336,7 @@ func (s *TaskStore) AckFetch(ctx context.Context, d *task.Delivery, worker strin
 	if ackErr != nil && !errors.Is(ackErr, task.ErrLeaseLost) {
 		return nil, false, ackErr
 	}
-	next, err := s.Fetch(ctx, d.Queue, worker, lease)
+	next, err := s.Fetch(ctx, d.PartitionName(), worker, lease)
 	return next, ackErr == nil, err
 }
 
@@ -374,7 +381,7 @@ func (s *TaskStore) Requeue(ctx context.Context, d *task.Delivery) error {
 	wake := q.push(t, true)
 	s.mu.Unlock()
 	if wake {
-		s.notify(d.Queue)
+		s.notify(d.PartitionName())
 	}
 	return nil
 }
@@ -441,10 +448,15 @@ func (s *TaskStore) SetQueuePaused(ctx context.Context, queue string, paused boo
 		return err
 	}
 	s.mu.Lock()
-	s.queue(queue).paused = paused
+	s.queue(queue)
+	if paused {
+		s.paused[queue] = true
+	} else {
+		delete(s.paused, queue)
+	}
 	s.mu.Unlock()
 	if !paused {
-		s.notify(queue)
+		s.notify(task.AllPartitions(queue))
 	}
 	return nil
 }
@@ -457,10 +469,8 @@ func (s *TaskStore) PausedQueues(ctx context.Context) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string
-	for name, q := range s.queues {
-		if q.paused {
-			out = append(out, name)
-		}
+	for name := range s.paused {
+		out = append(out, name)
 	}
 	sort.Strings(out)
 	return out, nil
@@ -592,7 +602,7 @@ func (s *TaskStore) Counts(ctx context.Context, queue string) (task.QueueStats, 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := task.QueueStats{Queue: queue}
+	c := task.QueueStats{Queue: queue, Paused: s.pausedLocked(queue)}
 	q := s.queues[queue]
 	if q == nil {
 		return c, nil
@@ -609,7 +619,8 @@ func (s *TaskStore) Counts(ctx context.Context, queue string) (task.QueueStats, 
 			c.Failed++
 		}
 	}
-	c.Processed, c.FailedTotal, c.Paused = q.processed, q.failed, q.paused
+	c.Processed, c.FailedTotal = q.processed, q.failed
+	c.Paused = s.pausedLocked(queue)
 	return c, nil
 }
 

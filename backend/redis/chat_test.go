@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
+
 	"github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/chat"
 	"github.com/stellarfw/stellar-go/cluster"
@@ -158,4 +160,64 @@ func startIdleChat(t *testing.T, b *redis.Backend) (*chat.Chat, *connection.Regi
 	}
 	t.Cleanup(func() { _ = ch.Stop(ctx) })
 	return ch, conns
+}
+
+// TestChatNodesListForgetsEmptyNodes: a node leaves the list of nodes
+// with its last membership, whether its members left, their room was
+// destroyed or RemoveNode removed them, so that the list does not grow
+// with every node id ever seen; and a node that joins again is listed.
+func TestChatNodesListForgetsEmptyNodes(t *testing.T) {
+	srv := redistest.Shared(t)
+	prefix := redistest.Prefix(t)
+	b := open(t, redis.Config{URL: srv.URL(), Prefix: prefix})
+	st := b.Chat()
+	ctx := context.Background()
+	raw, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	listed := func() int64 {
+		t.Helper()
+		n, err := raw.Do(ctx, raw.B().Hlen().Key(prefix+"chat:{chat}:nodes").Build()).AsInt64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, r := range []string{"r1", "r2"} {
+		if _, err := st.Create(ctx, r, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range []struct{ room, id, node string }{
+		{"r1", "a", "leaves"}, {"r2", "b", "leaves"}, {"r1", "c", "destroyed"}, {"r2", "d", "dead"},
+	} {
+		if _, err := st.Join(ctx, m.room, chat.Member{ID: m.id, Node: m.node}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := listed(); n != 3 {
+		t.Fatalf("%d nodes listed, want 3", n)
+	}
+	for _, m := range []struct{ room, id string }{{"r1", "a"}, {"r2", "b"}} {
+		if _, err := st.Leave(ctx, m.room, m.id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Destroy(ctx, "r1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.RemoveNode(ctx, "dead"); err != nil {
+		t.Fatal(err)
+	}
+	if n := listed(); n != 0 {
+		t.Fatalf("%d nodes listed after every membership went, want 0", n)
+	}
+	if _, err := st.Join(ctx, "r2", chat.Member{ID: "e", Node: "leaves"}); err != nil {
+		t.Fatal(err)
+	}
+	if nodes, err := st.Nodes(ctx); err != nil || !maps.Equal(nodes, map[string]int{"leaves": 1}) {
+		t.Fatalf("Nodes = %v, %v", nodes, err)
+	}
 }

@@ -24,9 +24,14 @@ var (
 
 // TaskStore keeps the task queues in Redis. Obtain it from Backend.Tasks.
 //
-// Each queue NAME has its keys under one hash tag, PREFIX{q:NAME}:…, so
-// that every script touches a single Redis Cluster slot and gets every
-// key it touches in KEYS:
+// A queue is split into partitions (task.PartitionName); each partition
+// is a store queue with its keys under one hash tag, so that every script
+// touches a single Redis Cluster slot and gets every key it touches in
+// KEYS, and the partitions of a queue land on different slots (and so
+// shards). Partition 0 of queue NAME has the tag a queue had before
+// partitions, PREFIX{q:NAME}:…; partition p > 0 has PREFIX{qp:P:S:NAME}:…,
+// with S chosen so that the partitions of a queue sit at evenly spaced
+// slots (partitionTag). The keys of a partition:
 //
 //	pending    list of ids, pushed left, popped right
 //	delayed    zset id → due time (ms)
@@ -39,16 +44,19 @@ var (
 //	unique     hash unique key → id
 //	recurrent  hash name → last fire time (ms); "stop:"+name → 1
 //	stats      hash processed, failed
-//	paused     "1" while the queue is paused: Fetch takes nothing from it
+//	paused     "1" while the queue is paused: Fetch takes nothing from it;
+//	           set in every partition, up to task.MaxPartitions
 //
-// PREFIX tasks:queues is the set of queue names, PREFIX tasks:workers a
-// hash of worker heartbeats. An enqueue into an empty queue publishes the
-// queue's name on PREFIX tasks:wake, which idle workers subscribe to.
+// PREFIX tasks:queues is the set of store queue names (partitions), PREFIX tasks:workers a
+// hash of worker heartbeats. An enqueue into an empty partition publishes
+// the partition's name on PREFIX tasks:wake, which idle workers subscribe
+// to.
 type TaskStore struct {
 	b      *Backend
 	now    func() time.Time
 	prefix string
 	known  sync.Map // queue names added to tasks:queues
+	tags   sync.Map // store queue name → []string, its keys
 }
 
 // Tasks returns the store of the task queues: the task.Store a
@@ -75,13 +83,33 @@ const (
 
 var keyNames = [nKeys]string{"pending", "delayed", "active", "tasks", "attempts", "owner", "failed", "errors", "unique", "recurrent", "stats", "paused"}
 
-func (s *TaskStore) keys(queue string) []string {
-	base := s.prefix + "{q:" + queue + "}:"
+// keys returns the keys of store queue name, a partition of a queue.
+func (s *TaskStore) keys(name string) []string {
+	if k, ok := s.tags.Load(name); ok {
+		return k.([]string)
+	}
+	queue, p := task.SplitPartition(name)
+	base := s.prefix + "{" + partitionTag(queue, p) + "}:"
 	k := make([]string, nKeys)
 	for i, n := range keyNames {
 		k[i] = base + n
 	}
+	s.tags.Store(name, k)
 	return k
+}
+
+// DefaultPartitions implements task.PartitionHinter: on a Redis Cluster
+// (Config.ClusterAddrs) a queue is split into
+// task.DefaultClusterPartitions partitions, which spread it over the
+// masters; on one server (or a Sentinel set) it is one partition, as
+// partitions there would only cost round trips. It goes by the
+// configuration alone, never by what the connection found, so that every
+// node configured alike gets the same number, connected yet or not.
+func (s *TaskStore) DefaultPartitions() int {
+	if len(s.b.cfg.ClusterAddrs) > 0 {
+		return task.DefaultClusterPartitions
+	}
+	return 1
 }
 
 func (s *TaskStore) channel() string    { return s.prefix + "tasks:wake" }
@@ -324,7 +352,8 @@ func (s *TaskStore) enqueue(ctx context.Context, m *task.Message, due time.Time,
 	if err != nil {
 		return false, err
 	}
-	if err := s.addQueue(ctx, c, m.Queue); err != nil {
+	queue := m.PartitionName()
+	if err := s.addQueue(ctx, c, queue); err != nil {
 		return false, err
 	}
 	body, err := json.Marshal(m)
@@ -339,8 +368,8 @@ func (s *TaskStore) enqueue(ctx context.Context, m *task.Message, due time.Time,
 	if !due.IsZero() {
 		dueMS = msStr(due)
 	}
-	n, err := enqueueScript.Exec(ctx, c, s.keys(m.Queue), []string{
-		m.ID, string(body), dueMS, msStr(s.now()), m.Unique, s.channel(), m.Queue, name, fire,
+	n, err := enqueueScript.Exec(ctx, c, s.keys(queue), []string{
+		m.ID, string(body), dueMS, msStr(s.now()), m.Unique, s.channel(), queue, name, fire,
 	}).AsInt64()
 	if err != nil {
 		return false, s.b.wrap(ctx, "enqueue", err)
@@ -463,7 +492,7 @@ func (s *TaskStore) settle(ctx context.Context, op string, script *rueidis.Lua, 
 		return err
 	}
 	argv := append([]string{d.ID, strconv.Itoa(d.Attempt)}, args...)
-	n, err := script.Exec(ctx, c, s.keys(d.Queue), argv).AsInt64()
+	n, err := script.Exec(ctx, c, s.keys(d.PartitionName()), argv).AsInt64()
 	if err != nil {
 		return s.b.wrap(ctx, op, err)
 	}
@@ -486,7 +515,7 @@ func (s *TaskStore) AckFetch(ctx context.Context, d *task.Delivery, worker strin
 	}
 	now := s.now()
 	until := now.Add(lease)
-	res, err := ackFetchScript.Exec(ctx, c, s.keys(d.Queue), []string{
+	res, err := ackFetchScript.Exec(ctx, c, s.keys(d.PartitionName()), []string{
 		d.ID, strconv.Itoa(d.Attempt), d.Unique, msStr(until), worker, msStr(now),
 	}).ToArray()
 	if err != nil {
@@ -541,7 +570,7 @@ func (s *TaskStore) Fail(ctx context.Context, d *task.Delivery, f task.Failure) 
 
 // Requeue implements task.Store.
 func (s *TaskStore) Requeue(ctx context.Context, d *task.Delivery) error {
-	return s.settle(ctx, "requeue", requeueScript, d, s.channel(), d.Queue)
+	return s.settle(ctx, "requeue", requeueScript, d, s.channel(), d.PartitionName())
 }
 
 // forwardBatch bounds the tasks one Forward moves of each kind.
@@ -590,9 +619,11 @@ func (s *TaskStore) Watch(ctx context.Context, wake func(queue string)) error {
 	return s.b.wrap(ctx, "watch", err)
 }
 
-// SetQueuePaused implements task.AdminStore. Resuming publishes the
-// queue's name on the wake-up channel, so that idle workers look at it
-// at once.
+// SetQueuePaused implements task.AdminStore: it sets (or deletes) the
+// pause key of every partition the queue may have, up to
+// task.MaxPartitions, so that the pause holds for partitions not used
+// yet. Resuming publishes task.AllPartitions(queue) on the wake-up
+// channel, so that idle workers look at the queue at once.
 func (s *TaskStore) SetQueuePaused(ctx context.Context, queue string, paused bool) error {
 	c, err := s.b.conn(ctx)
 	if err != nil {
@@ -601,26 +632,46 @@ func (s *TaskStore) SetQueuePaused(ctx context.Context, queue string, paused boo
 	if err := s.addQueue(ctx, c, queue); err != nil {
 		return err
 	}
-	key := s.keys(queue)[kPaused]
-	if paused {
-		return s.b.wrap(ctx, "pause queue", c.Do(ctx, c.B().Set().Key(key).Value("1").Build()).Error())
-	}
-	for _, r := range c.DoMulti(ctx,
-		c.B().Del().Key(key).Build(),
-		c.B().Publish().Channel(s.channel()).Message(queue).Build()) {
-		if err := r.Error(); err != nil {
-			return s.b.wrap(ctx, "resume queue", err)
+	cmds := make(rueidis.Commands, 0, task.MaxPartitions+1)
+	for p := range task.MaxPartitions {
+		key := s.keys(task.PartitionName(queue, p))[kPaused]
+		if paused {
+			cmds = append(cmds, c.B().Set().Key(key).Value("1").Build())
+		} else {
+			cmds = append(cmds, c.B().Del().Key(key).Build())
 		}
 	}
-	return nil
+	op := "pause queue"
+	if !paused {
+		op = "resume queue"
+	}
+	for _, r := range c.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			return s.b.wrap(ctx, op, err)
+		}
+	}
+	if paused {
+		return nil
+	}
+	// A keyless command: not in the DoMulti of keyed ones on a cluster.
+	return s.b.wrap(ctx, op, c.Do(ctx, c.B().Publish().Channel(s.channel()).Message(task.AllPartitions(queue)).Build()).Error())
 }
 
 // PausedQueues implements task.AdminStore: it looks at the pause key of
-// each queue of tasks:queues.
+// partition 0 of each queue of tasks:queues.
 func (s *TaskStore) PausedQueues(ctx context.Context) ([]string, error) {
-	names, err := s.Queues(ctx)
-	if err != nil || len(names) == 0 {
+	all, err := s.Queues(ctx)
+	if err != nil || len(all) == 0 {
 		return nil, err
+	}
+	var names []string
+	for _, n := range all {
+		if _, p := task.SplitPartition(n); p == 0 {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
 	}
 	c, err := s.b.conn(ctx)
 	if err != nil {

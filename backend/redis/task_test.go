@@ -354,3 +354,84 @@ func TestLeaseHeldEndsWithRedisLease(t *testing.T) {
 		t.Error(msg)
 	}
 }
+
+// TestQueueSpreadsOverMasters: with the default settings a queue on the
+// 3-master cluster has task.DefaultClusterPartitions partitions, which
+// land 5 or 6 on each master (on one server it has one), and tasks
+// enqueued on one node and run on three all complete once.
+func TestQueueSpreadsOverMasters(t *testing.T) {
+	single := open(t, redis.Config{URL: redistest.Shared(t).URL(), Prefix: redistest.Prefix(t)})
+	if n := single.Tasks().DefaultPartitions(); n != 1 {
+		t.Errorf("one server: DefaultPartitions = %d, want 1", n)
+	}
+	srv := redistest.SharedCluster(t)
+	prefix := redistest.Prefix(t)
+	store := open(t, redis.Config{ClusterAddrs: srv.Addrs(), Prefix: prefix}).Tasks()
+	if n := store.DefaultPartitions(); n != task.DefaultClusterPartitions {
+		t.Fatalf("cluster: DefaultPartitions = %d, want %d", n, task.DefaultClusterPartitions)
+	}
+	ctx := context.Background()
+	const n = 2000
+	var mu sync.Mutex
+	runs := map[string]int{}
+	def := &task.Definition{Name: "spread", Handler: task.HandlerFunc(func(_ context.Context, tk *task.Task) error {
+		mu.Lock()
+		runs[tk.ID]++
+		mu.Unlock()
+		return nil
+	})}
+	startManager := func(s task.Store, cfg task.Config) *task.Manager {
+		m := task.New()
+		if err := m.Register(def); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Start(ctx, s, cfg); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			_ = m.Stop(sctx)
+		})
+		return m
+	}
+	producer := startManager(store, task.Config{NodeID: "producer", EnqueueOnly: true})
+	for range n {
+		if _, err := producer.Enqueue(ctx, "spread", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := task.NewInspector(store)
+	parts, err := in.Partitions(ctx, task.DefaultQueue)
+	if err != nil || len(parts) != task.DefaultClusterPartitions {
+		t.Fatalf("Partitions = %v, %v; want %d", parts, err, task.DefaultClusterPartitions)
+	}
+	per := map[string]int{}
+	for _, p := range parts {
+		per[srv.MasterOf(t, store.PendingKey(p)).Addr()]++
+	}
+	masters := srv.Masters(t)
+	for _, m := range masters {
+		if k := per[m.Addr()]; k < 5 || k > 6 {
+			t.Errorf("master %s holds %d of %d partitions, want 5 or 6: %v", m.Addr(), k, len(parts), per)
+		}
+	}
+	for i := range 3 {
+		b := open(t, redis.Config{ClusterAddrs: srv.Addrs(), Prefix: prefix})
+		startManager(b.Tasks(), task.Config{NodeID: fmt.Sprintf("w%d", i), Concurrency: 4})
+	}
+	backendtest.Eventually(t, "every task processed", func() bool {
+		qs, err := in.QueueStats(ctx, task.DefaultQueue)
+		return err == nil && qs.Processed == n
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(runs) != n {
+		t.Fatalf("%d tasks ran, want %d", len(runs), n)
+	}
+	for id, k := range runs {
+		if k != 1 {
+			t.Fatalf("task %s ran %d times", id, k)
+		}
+	}
+}

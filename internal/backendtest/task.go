@@ -68,6 +68,13 @@ func RunTasks(t *testing.T, b TaskBackend) {
 		{"ManagerHandsBack", testManagerHandsBack},
 		{"ManagerQueuePause", testManagerQueuePause},
 		{"ManagerTrace", testManagerTrace},
+		{"PartitionSpread", testPartitionSpread},
+		{"PartitionKeyOrder", testPartitionKeyOrder},
+		{"PartitionUnique", testPartitionUnique},
+		{"PartitionUpgrade", testPartitionUpgrade},
+		{"PartitionPause", testPartitionPause},
+		{"PartitionPeriodic", testPartitionPeriodic},
+		{"PartitionDelayedAndRecovered", testPartitionDelayedAndRecovered},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -902,7 +909,7 @@ func testTaskQueuePause(t *testing.T, e *taskEnv) {
 		for {
 			select {
 			case q := <-woke:
-				if q == "pq" {
+				if q == task.AllPartitions("pq") {
 					named = true
 					break drain
 				}

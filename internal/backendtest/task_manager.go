@@ -14,17 +14,23 @@ import (
 	"github.com/stellarfw/stellar-go/task"
 )
 
-// manager returns a Manager started on s, stopped when t ends.
+// manager returns a Manager started on s, stopped when t ends, with one
+// partition per queue (the partition cases set their own).
 func (e *taskEnv) manager(t *testing.T, s task.Store, node string, concurrency int, defs ...*task.Definition) *task.Manager {
+	t.Helper()
+	return e.managerWith(t, s, task.Config{NodeID: node, Concurrency: concurrency, Partitions: 1}, defs...)
+}
+
+// managerWith returns a Manager started on s with cfg, the test's clock
+// and short intervals, stopped when t ends.
+func (e *taskEnv) managerWith(t *testing.T, s task.Store, cfg task.Config, defs ...*task.Definition) *task.Manager {
 	t.Helper()
 	m := task.New()
 	if err := m.Register(defs...); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Start(bg, s, task.Config{
-		NodeID: node, Concurrency: concurrency, Lease: 3 * time.Second,
-		PollInterval: 10 * time.Millisecond, DrainTimeout: 200 * time.Millisecond, Now: e.clock.Now,
-	}); err != nil {
+	cfg.Lease, cfg.PollInterval, cfg.DrainTimeout, cfg.Now = 3*time.Second, 10*time.Millisecond, 200*time.Millisecond, e.clock.Now
+	if err := m.Start(bg, s, cfg); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

@@ -340,7 +340,9 @@ func oneLineStr(s string) string {
 // spent here.
 func (a *cmd) enqueue(ctx context.Context, b *backend.Backend, cfg config.Config, name string, args any, opts []task.Option) (string, error) {
 	m := a.TaskManager()
-	if err := m.Start(ctx, b.Tasks(), task.Config{NodeID: cfg.ID, Logger: a.Logger(), EnqueueOnly: true}); err != nil {
+	// The nodes' partitions, so that a task goes where theirs would.
+	tc := task.Config{NodeID: cfg.ID, Logger: a.Logger(), EnqueueOnly: true, Partitions: cfg.Tasks.Partitions}
+	if err := m.Start(ctx, b.Tasks(), tc); err != nil {
 		return "", err
 	}
 	defer m.Stop(context.WithoutCancel(ctx))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -112,5 +113,56 @@ func TestTasksPauseResume(t *testing.T) {
 	base = config.Config{} // the memory backend
 	if code, _, errOut := run("pause", "mail"); code != ExitUsage || !strings.Contains(errOut, errNoRedis) {
 		t.Errorf("pause on the memory backend: %d %q", code, errOut)
+	}
+}
+
+// TestTasksStatsOnePartitionedQueue: with tasks.partitions set, `tasks
+// enqueue` spreads the tasks over the queue's partitions as the nodes
+// would, and `tasks stats` shows the queue as one row.
+func TestTasksStatsOnePartitionedQueue(t *testing.T) {
+	srv := redistest.Shared(t)
+	base := config.Config{Redis: config.Redis{URL: srv.URL(), Prefix: redistest.Prefix(t)}, Tasks: config.Tasks{Partitions: 4}}
+	noop := task.HandlerFunc(func(context.Context, *task.Task) error { return nil })
+	run := func(args ...string) (int, string, string) {
+		t.Helper()
+		m := task.New()
+		if err := m.Register(&task.Definition{Name: "job", Queue: "work", Handler: noop}); err != nil {
+			t.Fatal(err)
+		}
+		var out, errOut bytes.Buffer
+		code := Main(&tasksApp{m: m}, Info{Base: base}, append([]string{"stellar", "tasks"}, args...), &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	const n = 40
+	for i := range n {
+		if code, out, errOut := run("enqueue", "job", `{"i":`+strconv.Itoa(i)+`}`); code != ExitOK {
+			t.Fatalf("enqueue: %d %q %q", code, out, errOut)
+		}
+	}
+	cfg := base
+	config.Defaults(&cfg)
+	b, err := backend.Open(node.BackendConfig(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	parts, err := task.NewInspector(b.TaskAdmin()).Partitions(context.Background(), "work")
+	if err != nil || len(parts) < 2 {
+		t.Fatalf("the enqueued tasks are in partitions %v, %v", parts, err)
+	}
+	code, out, _ := run("stats", "--json")
+	var s task.Stats
+	if code != ExitOK || json.Unmarshal([]byte(out), &s) != nil || len(s.Queues) != 1 || s.Queues[0].Queue != "work" || s.Queues[0].Pending != n {
+		t.Fatalf("stats --json: %d %s", code, out)
+	}
+	code, out, _ = run("stats")
+	rows := 0
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[0], "work") && f[0] != "workers:" {
+			rows++
+		}
+	}
+	if code != ExitOK || rows != 1 {
+		t.Fatalf("stats: %d rows of the queue in\n%s", rows, out)
 	}
 }

@@ -147,6 +147,7 @@ func TaskConfig(c config.Config, logger *slog.Logger) task.Config {
 		Lease:        t.Lease,
 		PollInterval: t.PollInterval,
 		DrainTimeout: t.DrainTimeout,
+		Partitions:   t.Partitions,
 		Logger:       logger,
 	}
 }
