@@ -1,6 +1,10 @@
 package http
 
-import "time"
+import (
+	"time"
+
+	"github.com/stellarfw/stellar-go/internal/tlsconf"
+)
 
 // Defaults of Config.
 const (
@@ -22,6 +26,10 @@ const (
 	// DefaultCORSMaxAge is the default CORS.MaxAge when CORS.AllowOrigins
 	// is set.
 	DefaultCORSMaxAge = 10 * time.Minute
+	// DefaultCompressMinBytes is the default Config.CompressMinBytes.
+	DefaultCompressMinBytes = 1024
+	// DefaultFilesPath is the default Config.FilesPath.
+	DefaultFilesPath = "/public"
 )
 
 // Values of Config.RootEndpointType.
@@ -97,6 +105,37 @@ type Config struct {
 	// Routes are tried after those of Options.Routes, in order. Listen
 	// fails if one is malformed.
 	Routes []Route
+
+	// TLS, when TLS.CertFile is set, serves HTTPS only, HTTP/2 offered
+	// by ALPN; ReloadCertificate reads the files again. The WebSocket
+	// endpoint on this listener is then wss.
+	TLS tlsconf.Settings
+	// H2C serves HTTP/2 without TLS (prior knowledge), for a proxy in
+	// front that speaks it. Not with TLS.
+	H2C bool
+	// RedirectAddr, when set, is a second listener that answers every
+	// request with 308 to the same URL over https on Addr's port. Needs
+	// TLS.
+	RedirectAddr string
+	// CompressMinBytes is the smallest response that is gzipped, for a
+	// client that accepts it. Default 1024 (DefaultCompressMinBytes); -1
+	// compresses nothing.
+	CompressMinBytes int
+	// FilesPath is where the public files are served besides "/" (when
+	// RootEndpointType is RootFile), Stellar's urlPathForFiles. Default
+	// "/public" (DefaultFilesPath); "off" for none.
+	FilesPath string
+	// CacheControl sets the Cache-Control of static files by URL path
+	// prefix; the longest matching prefix wins. None: no header.
+	CacheControl []CacheRule
+}
+
+// CacheRule is the Cache-Control of the static files under a prefix.
+type CacheRule struct {
+	// Prefix is a URL path prefix such as "/assets/"; "/" matches all.
+	Prefix string
+	// Value is the header, such as "public, max-age=31536000, immutable".
+	Value string
 }
 
 // CORS configures cross-origin resource sharing headers.
@@ -145,6 +184,8 @@ func (c *Config) setDefaults() {
 	setDefault(&c.PublicDir, DefaultPublicDir)
 	setDefault(&c.DirectoryFile, DefaultDirectoryFile)
 	setDefault(&c.OpenAPIPath, DefaultOpenAPIPath)
+	setDefault(&c.CompressMinBytes, DefaultCompressMinBytes)
+	setDefault(&c.FilesPath, DefaultFilesPath)
 	if len(c.CORS.AllowOrigins) > 0 {
 		if len(c.CORS.AllowMethods) == 0 {
 			c.CORS.AllowMethods = DefaultCORSAllowMethods()

@@ -501,6 +501,7 @@ func TestConfigDefaults(t *testing.T) {
 		WriteTimeout: DefaultWriteTimeout, IdleTimeout: DefaultIdleTimeout, MaxHeaderBytes: DefaultMaxHeaderBytes,
 		MaxBodyBytes: DefaultMaxBodyBytes, MaxBodyBytesInFlight: DefaultMaxBodyBytesInFlight, ActionPath: DefaultActionPath, RootEndpointType: RootFile,
 		PublicDir: DefaultPublicDir, DirectoryFile: DefaultDirectoryFile, OpenAPIPath: DefaultOpenAPIPath,
+		CompressMinBytes: DefaultCompressMinBytes, FilesPath: DefaultFilesPath,
 	}
 	if fmt.Sprint(c) != fmt.Sprint(want) {
 		t.Errorf("defaults = %+v\nwant       %+v", c, want)

@@ -1,0 +1,262 @@
+package http
+
+import (
+	"bufio"
+	"compress/gzip"
+	"errors"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Compression: a response of a compressible type reaching minBytes is
+// gzipped for a client whose Accept-Encoding takes gzip. Responses that
+// are already encoded (a precompressed file, a handler's own encoding),
+// of types that are compressed already (images, archives, fonts…), to
+// HEAD, Range and upgrade requests, and 204, 206 and 304 answers are sent
+// as they are. Compressible responses carry Vary: Accept-Encoding
+// whether or not they were compressed.
+
+// gzipLevel is the compression level: the standard library's default.
+const gzipLevel = gzip.DefaultCompression
+
+var gzipPool = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(io.Discard, gzipLevel)
+	return zw
+}}
+
+// compressor wraps next with gzip compression.
+type compressor struct {
+	next     http.Handler
+	minBytes int
+}
+
+func (c compressor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodHead || r.Header.Get("Range") != "" || r.Header.Get("Upgrade") != "" {
+		c.next.ServeHTTP(w, r)
+		return
+	}
+	gw := &gzipWriter{ResponseWriter: w, minBytes: c.minBytes, accept: AcceptsGzip(r.Header.Values("Accept-Encoding"))}
+	defer gw.finish()
+	c.next.ServeHTTP(gw, r)
+}
+
+// AcceptsGzip reports whether an Accept-Encoding (its header values)
+// takes gzip: gzip (or x-gzip) with a q-value above 0, or else "*" with
+// one. A malformed q-value counts as 0.
+func AcceptsGzip(values []string) bool {
+	gz, star := -1.0, -1.0
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			coding, params, _ := strings.Cut(part, ";")
+			coding = strings.ToLower(strings.TrimSpace(coding))
+			if coding != "gzip" && coding != "x-gzip" && coding != "*" {
+				continue
+			}
+			q := 1.0
+			for _, p := range strings.Split(params, ";") {
+				k, val, ok := strings.Cut(strings.TrimSpace(p), "=")
+				if !ok || !strings.EqualFold(strings.TrimSpace(k), "q") {
+					continue
+				}
+				f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+				if err != nil || f < 0 || f > 1 {
+					f = 0
+				}
+				q = f
+			}
+			if coding == "*" {
+				star = max(star, q)
+			} else {
+				gz = max(gz, q)
+			}
+		}
+	}
+	if gz >= 0 {
+		return gz > 0
+	}
+	return star > 0
+}
+
+// compressible reports whether a Content-Type is worth gzipping: text,
+// JSON, XML, JavaScript, SVG, WebAssembly and the like, not images,
+// audio, video, archives or fonts that are compressed already.
+func compressible(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	switch {
+	case strings.HasPrefix(mt, "text/"):
+		return true
+	case strings.HasSuffix(mt, "+json"), strings.HasSuffix(mt, "+xml"):
+		return true
+	}
+	switch mt {
+	case "application/json", "application/javascript", "application/xml", "application/wasm",
+		"application/x-javascript", "application/ld+json", "application/manifest+json",
+		"image/svg+xml", "image/x-icon", "image/bmp", "font/ttf", "font/otf",
+		"application/x-font-ttf", "application/vnd.ms-fontobject":
+		return true
+	}
+	return false
+}
+
+// gzipWriter holds back the first minBytes of a response to decide
+// whether to compress it.
+type gzipWriter struct {
+	http.ResponseWriter
+	minBytes int
+	accept   bool
+
+	status  int    // 0 until WriteHeader
+	buf     []byte // held back until decided
+	decided bool
+	zw      *gzip.Writer // set when compressing
+}
+
+func (g *gzipWriter) WriteHeader(code int) {
+	if g.status != 0 || g.decided {
+		return
+	}
+	if code < 200 { // informational: passes through
+		g.ResponseWriter.WriteHeader(code)
+		return
+	}
+	g.status = code
+	if code == http.StatusNoContent || code == http.StatusNotModified || code == http.StatusPartialContent {
+		g.decide(false)
+	}
+}
+
+func (g *gzipWriter) Write(p []byte) (int, error) {
+	if g.status == 0 {
+		g.WriteHeader(http.StatusOK)
+	}
+	if !g.decided {
+		if len(g.buf)+len(p) < g.minBytes {
+			g.buf = append(g.buf, p...)
+			return len(p), nil
+		}
+		g.buf = append(g.buf, p...)
+		if err := g.decideAndFlush(true); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	if g.zw != nil {
+		return g.zw.Write(p)
+	}
+	return g.ResponseWriter.Write(p)
+}
+
+// decideAndFlush decides and writes what was held back.
+func (g *gzipWriter) decideAndFlush(bigEnough bool) error {
+	g.decide(bigEnough)
+	buf := g.buf
+	g.buf = nil
+	if len(buf) == 0 {
+		return nil
+	}
+	var err error
+	if g.zw != nil {
+		_, err = g.zw.Write(buf)
+	} else {
+		_, err = g.ResponseWriter.Write(buf)
+	}
+	return err
+}
+
+// decide sends the header, compressing when bigEnough and everything
+// else allows it.
+func (g *gzipWriter) decide(bigEnough bool) {
+	g.decided = true
+	if g.status == 0 {
+		g.status = http.StatusOK
+	}
+	h := g.Header()
+	ok := g.status != http.StatusNoContent && g.status != http.StatusNotModified && g.status != http.StatusPartialContent &&
+		h.Get("Content-Encoding") == ""
+	if ok {
+		if _, set := h["Content-Type"]; !set && len(g.buf) > 0 {
+			h.Set("Content-Type", http.DetectContentType(g.buf))
+		}
+		ok = compressible(h.Get("Content-Type"))
+	}
+	if ok {
+		addVary(h, "Accept-Encoding")
+	}
+	if ok && bigEnough && g.accept {
+		h.Set("Content-Encoding", "gzip")
+		h.Del("Content-Length")
+		h.Del("Accept-Ranges")
+		if et := h.Get("ETag"); strings.HasPrefix(et, `"`) {
+			h.Set("ETag", "W/"+et) // the bytes differ; weakly the same
+		}
+		zw := gzipPool.Get().(*gzip.Writer)
+		zw.Reset(g.ResponseWriter)
+		g.zw = zw
+	}
+	g.ResponseWriter.WriteHeader(g.status)
+}
+
+// addVary adds v to the Vary header unless it is there.
+func addVary(h http.Header, v string) {
+	for _, have := range h.Values("Vary") {
+		for _, f := range strings.Split(have, ",") {
+			if t := strings.TrimSpace(f); strings.EqualFold(t, v) || t == "*" {
+				return
+			}
+		}
+	}
+	h.Add("Vary", v)
+}
+
+// Flush sends what is held back, compressed when it may be (a response
+// that flushes is a stream: its size so far says little), then flushes.
+func (g *gzipWriter) Flush() {
+	if !g.decided {
+		if g.status == 0 {
+			g.status = http.StatusOK
+		}
+		_ = g.decideAndFlush(true)
+	}
+	if g.zw != nil {
+		_ = g.zw.Flush()
+	}
+	_ = http.NewResponseController(g.ResponseWriter).Flush()
+}
+
+// finish ends the response once the handler returned.
+func (g *gzipWriter) finish() {
+	if !g.decided {
+		if g.status == 0 && len(g.buf) == 0 {
+			return // the handler wrote nothing: net/http answers 200 itself
+		}
+		_ = g.decideAndFlush(false)
+	}
+	if g.zw != nil {
+		_ = g.zw.Close()
+		g.zw.Reset(io.Discard)
+		gzipPool.Put(g.zw)
+		g.zw = nil
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (g *gzipWriter) Unwrap() http.ResponseWriter { return g.ResponseWriter }
+
+// Hijack hands over the connection, for a handler that takes it; what
+// was held back is dropped.
+func (g *gzipWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := g.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("http: the response writer cannot be hijacked")
+	}
+	g.decided = true
+	return hj.Hijack()
+}
