@@ -42,3 +42,18 @@ func FuzzParseParams(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAcceptsGzip: any Accept-Encoding is read without panicking, and
+// one that names neither gzip nor * never takes gzip.
+func FuzzAcceptsGzip(f *testing.F) {
+	for _, s := range []string{"gzip", "gzip;q=0", "*;q=0.5", "br, gzip;q=0.8", "identity", "gzip;q=", ";;,,", "GZIP ; Q = 1", "x-gzip;q=1.5", "gzip;q=NaN"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		got := AcceptsGzip([]string{v})
+		l := strings.ToLower(v)
+		if got && !strings.Contains(l, "gzip") && !strings.Contains(l, "*") {
+			t.Fatalf("%q takes gzip", v)
+		}
+	})
+}
