@@ -461,6 +461,18 @@ func (a *App) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// ReloadCertificates reads the TLS certificate and key files of the HTTP
+// and TCP listeners again, as SIGHUP does under Run: new connections get
+// the new certificates; a listener whose files fail to load keeps its
+// previous one, and the error says which. Nothing when not running.
+func (a *App) ReloadCertificates() error {
+	n := a.running()
+	if n == nil {
+		return nil
+	}
+	return n.ReloadCertificates()
+}
+
 // Done is closed once Shutdown has finished.
 func (a *App) Done() <-chan struct{} { return a.shutdown }
 
@@ -478,13 +490,25 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	var runErr error
-	select {
-	case <-sigCtx.Done():
-		a.Logger().Info("shutdown requested")
-	case runErr = <-n.Failed():
-	case <-a.shutdown:
-		return a.shutdownErr
+wait:
+	for {
+		select {
+		case <-sigCtx.Done():
+			a.Logger().Info("shutdown requested")
+		case runErr = <-n.Failed():
+		case <-a.shutdown:
+			return a.shutdownErr
+		case <-hup:
+			if err := n.ReloadCertificates(); err != nil {
+				a.Logger().Error("certificate reload failed: the previous certificates stay in use", "error", err.Error())
+			}
+			continue
+		}
+		break wait
 	}
 	stop() // a second signal now kills the process at once
 	err := a.Shutdown(context.WithoutCancel(ctx))

@@ -55,6 +55,7 @@ func Defaults(c *Config) {
 	setDefault(&h.CORS.MaxAge, httpt.DefaultCORSMaxAge)
 
 	c.connectionDefaults()
+	c.httpTLSDefaults()
 	setDefault(&c.Redis.Prefix, backend.DefaultRedisPrefix)
 	c.Tasks.defaults()
 	c.Supervisor.defaults(c.ShutdownTimeout)
