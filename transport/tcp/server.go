@@ -38,8 +38,8 @@ import (
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/internal/limit"
 	"github.com/stellarfw/stellar-go/internal/listen"
-	"github.com/stellarfw/stellar-go/internal/tlsconf"
 	"github.com/stellarfw/stellar-go/internal/session"
+	"github.com/stellarfw/stellar-go/internal/tlsconf"
 )
 
 // writeTimeout bounds writing one message to a client.
