@@ -477,9 +477,15 @@ func (a *App) ReloadCertificates() error {
 func (a *App) Done() <-chan struct{} { return a.shutdown }
 
 // Run starts the node and serves until ctx ends, SIGINT or SIGTERM arrives,
-// or a transport fails; then it shuts down gracefully. It may be called on
+// or a transport fails; then it shuts down gracefully. SIGHUP meanwhile
+// rereads the TLS certificates (ReloadCertificates). It may be called on
 // an app that Start already started.
 func (a *App) Run(ctx context.Context) error {
+	// SIGHUP rereads the certificates; caught from before the start, so
+	// that one arriving as the node comes up does not end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if err := a.Start(ctx); err != nil && !errors.Is(err, ErrAlreadyStarted) {
 		return err
 	}
@@ -490,9 +496,6 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	var runErr error
 wait:
 	for {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/stellarfw/stellar-go/internal/tlsconf"
@@ -26,6 +27,12 @@ func (c Config) validateHTTPTLS() error {
 	}
 	if err := tlsSettings("tcp", c.TCP.TLSCert, c.TCP.TLSKey, c.TCP.TLSMinVersion, c.TCP.TLSCipherSuites); err != nil {
 		return err
+	}
+	if cs := h.TLSCipherSuites; len(cs) > 0 && !slices.ContainsFunc(cs, func(n string) bool {
+		n = strings.TrimSpace(n)
+		return n == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" || n == "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+	}) {
+		return invalid("http.tls_cipher_suites", "HTTP/2 needs TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 or TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 among them")
 	}
 	if h.H2C && h.TLSCert != "" {
 		return invalid("http.h2c", "h2c is HTTP/2 without TLS, for behind a proxy: with http.tls_cert the listener negotiates HTTP/2 over TLS already")

@@ -42,6 +42,12 @@ func TestValidate(t *testing.T) {
 			key: "tcp.tls_cipher_suites", want: "insecure"},
 		{name: "http unknown suite", change: func(c *Config) { c.HTTP.TLSCipherSuites = []string{"AES"} },
 			key: "http.tls_cipher_suites", want: "unknown cipher suite"},
+		{name: "http suites without one HTTP/2 needs", change: func(c *Config) {
+			c.HTTP.TLSCipherSuites = []string{"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"}
+		}, key: "http.tls_cipher_suites", want: "HTTP/2 needs"},
+		{name: "http suites with one HTTP/2 needs", change: func(c *Config) {
+			c.HTTP.TLSCipherSuites = []string{"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"}
+		}},
 		{name: "h2c with tls", change: func(c *Config) { c.HTTP.H2C, c.HTTP.TLSCert, c.HTTP.TLSKey = true, "c", "k" },
 			key: "http.h2c", want: "without TLS"},
 		{name: "redirect without tls", change: func(c *Config) { c.HTTP.RedirectAddr = ":8081" },

@@ -51,14 +51,15 @@ func getH2(t *testing.T, c *http.Client, url string) http.Header {
 
 // TestTLSNodeProcess: `stellar run` with STELLAR_HTTP_TLS_CERT and
 // STELLAR_HTTP_TLS_KEY serves HTTPS with HTTP/2 and the WebSocket endpoint
-// as wss; SIGHUP rereads the certificate, which a new connection sees,
-// and the node keeps running.
+// as wss, TCP speaks TLS with its own keys; SIGHUP rereads both
+// certificates, which new connections see, and the node keeps running.
 func TestTLSNodeProcess(t *testing.T) {
 	dir := t.TempDir()
 	first := tlstest.Write(t, dir, "server", "first")
-	addr := freePort(t)
-	env := []string{"STELLAR_HTTP_TLS_CERT=" + first.CertFile, "STELLAR_HTTP_TLS_KEY=" + first.KeyFile, "STELLAR_LOG_FORMAT=text"}
-	cmd := command(t, t.TempDir(), env, "run", "--http", addr, "--tcp", "off")
+	addr, tcpAddr := freePort(t), freePort(t)
+	env := []string{"STELLAR_HTTP_TLS_CERT=" + first.CertFile, "STELLAR_HTTP_TLS_KEY=" + first.KeyFile, "STELLAR_LOG_FORMAT=text",
+		"STELLAR_TCP_TLS_CERT=" + first.CertFile, "STELLAR_TCP_TLS_KEY=" + first.KeyFile}
+	cmd := command(t, t.TempDir(), env, "run", "--http", addr, "--tcp", tcpAddr)
 	stderr := &lockedBuffer{}
 	cmd.Stderr, cmd.Stdout = stderr, io.Discard
 	if err := cmd.Start(); err != nil {
@@ -102,12 +103,16 @@ func TestTLSNodeProcess(t *testing.T) {
 		t.Fatalf("wss welcome: %s %v", welcome, err)
 	}
 
+	if cn := servedCN(tcpAddr, first); cn != "first" {
+		t.Fatalf("TCP over TLS: %q", cn)
+	}
 	second := tlstest.Write(t, dir, "server", "second")
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, 20*time.Millisecond, func() bool { return servedCN(addr, second) == "second" },
-		func() string { return "the new certificate is not served after SIGHUP:\n" + stderr.String() })
+	eventually(t, 10*time.Second, 20*time.Millisecond, func() bool {
+		return servedCN(addr, second) == "second" && servedCN(tcpAddr, second) == "second"
+	}, func() string { return "the new certificate is not served on HTTPS and TCP after SIGHUP:\n" + stderr.String() })
 	getH2(t, httpsClient(second), "https://"+addr+"/api/randomNumber")
 	select {
 	case <-done:

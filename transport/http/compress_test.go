@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,6 +68,7 @@ func TestGzipNegotiated(t *testing.T) {
 	}{
 		{"gzip", true},
 		{"br, gzip;q=0.5", true},
+		{"x-gzip", true},
 		{"*", true},
 		{"*;q=0.1, identity", true},
 		{"", false},
@@ -351,5 +353,32 @@ func TestStaticPrecompressed(t *testing.T) {
 	resp, b = rawGet(t, "GET", s.url+"/app.js", "Accept-Encoding", "identity")
 	if resp.Header.Get("Content-Encoding") != "" || string(b) != js || !hasVary(resp) || resp.Header.Get("ETag") == etag {
 		t.Fatalf("without gzip: encoding %q, plain %v, Vary %q", resp.Header.Get("Content-Encoding"), string(b) == js, resp.Header.Values("Vary"))
+	}
+}
+
+// TestRedirectTarget: the redirect keeps host, path and query, puts the
+// HTTPS port in the URL unless it is 443, and refuses a Host that could
+// point elsewhere.
+func TestRedirectTarget(t *testing.T) {
+	for _, tc := range []struct{ port, host, uri, want string }{
+		{"8443", "example.com:8080", "/a/b?c=d", "https://example.com:8443/a/b?c=d"},
+		{"443", "example.com", "/", "https://example.com/"},
+		{"443", "[::1]:80", "/x", "https://[::1]/x"},
+		{"8443", "[::1]", "/x", "https://[::1]:8443/x"},
+	} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", tc.uri, nil)
+		r.Host = tc.host
+		redirectHandler{port: tc.port}.ServeHTTP(w, r)
+		if w.Code != http.StatusPermanentRedirect || w.Header().Get("Location") != tc.want {
+			t.Errorf("%s%s: %d %q, want %q", tc.host, tc.uri, w.Code, w.Header().Get("Location"), tc.want)
+		}
+	}
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Host = "evil.example/@x"
+	redirectHandler{port: "443"}.ServeHTTP(w, r)
+	if w.Code != http.StatusBadRequest {
+		t.Errorf("bad Host: %d", w.Code)
 	}
 }
