@@ -112,7 +112,9 @@ func TestTLSNodeProcess(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		return servedCN(addr, second) == "second" && servedCN(tcpAddr, second) == "second"
-	}, func() string { return "the new certificate is not served on HTTPS and TCP after SIGHUP:\n" + stderr.String() })
+	}, func() string {
+		return "the new certificate is not served on HTTPS and TCP after SIGHUP:\n" + stderr.String()
+	})
 	getH2(t, httpsClient(second), "https://"+addr+"/api/randomNumber")
 	select {
 	case <-done:
@@ -146,7 +148,9 @@ func TestTLSStartCluster(t *testing.T) {
 
 	second := tlstest.Write(t, dir, "server", "second")
 	sup.signal(t, syscall.SIGHUP)
-	rolled := func() bool { return sup.count("worker stopped for the rolling restart") >= 2 && len(sup.workers()) == 2 }
+	rolled := func() bool {
+		return sup.count("worker stopped for the rolling restart") >= 2 && len(sup.workers()) == 2
+	}
 	sup.waitFor(t, "the roll after SIGHUP", 60*time.Second, rolled)
 	sup.waitFor(t, "the new certificate", 10*time.Second, func() bool { return servedCN(addr, second) == "second" })
 	getH2(t, httpsClient(second), "https://"+addr+"/api/randomNumber")
