@@ -241,7 +241,6 @@ func (g *gzipWriter) finish() {
 	}
 	if g.zw != nil {
 		_ = g.zw.Close()
-		g.zw.Reset(io.Discard)
 		gzipPool.Put(g.zw)
 		g.zw = nil
 	}

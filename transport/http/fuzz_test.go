@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -54,6 +55,32 @@ func FuzzAcceptsGzip(f *testing.F) {
 		l := strings.ToLower(v)
 		if got && !strings.Contains(l, "gzip") && !strings.Contains(l, "*") {
 			t.Fatalf("%q takes gzip", v)
+		}
+	})
+}
+
+// FuzzRedirectHost: whatever Host a client sends, the HTTPS redirect is
+// 400 or a URL to https on that host, never with user information or a
+// path smuggled into the host.
+func FuzzRedirectHost(f *testing.F) {
+	for _, s := range []string{"example.com", "example.com:80", "[::1]:8080", "a@b", "a/b", "", "[::1", "x:y:z", "evil.com\\@good"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", "/p?q=1", nil)
+		r.Host = host
+		redirectHandler{port: "8443"}.ServeHTTP(w, r)
+		if w.Code == http.StatusBadRequest {
+			return
+		}
+		loc := w.Header().Get("Location")
+		u, err := url.Parse(loc)
+		if err != nil {
+			return // not a URL a client could follow elsewhere
+		}
+		if w.Code != http.StatusPermanentRedirect || u.Scheme != "https" || u.User != nil || u.Path != "/p" || u.RawQuery != "q=1" {
+			t.Fatalf("Host %q: %d %q", host, w.Code, loc)
 		}
 	})
 }
