@@ -138,12 +138,14 @@ func (h redirectHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if hh, _, err := net.SplitHostPort(host); err == nil {
 		host = hh
 	}
-	if host == "" || strings.ContainsAny(host, "/\\@ ") {
+	switch {
+	case strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") && net.ParseIP(host[1:len(host)-1]) != nil:
+	case strings.Contains(host, ":") && net.ParseIP(host) != nil:
+		host = "[" + host + "]" // IPv6
+	case validHostName(host):
+	default:
 		http.Error(w, "bad Host header", http.StatusBadRequest)
 		return
-	}
-	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
-		host = "[" + host + "]" // IPv6
 	}
 	if h.port != "" && h.port != "443" {
 		host += ":" + h.port
@@ -152,4 +154,18 @@ func (h redirectHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Location", target)
 	w.Header().Set("Connection", "close")
 	w.WriteHeader(http.StatusPermanentRedirect)
+}
+
+// validHostName reports whether h is a DNS name or an IPv4 address: only
+// letters, digits, '-', '_' and '.'.
+func validHostName(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, c := range h {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
