@@ -63,7 +63,7 @@ func FuzzAcceptsGzip(f *testing.F) {
 // 400 or a URL to https on that host, never with user information or a
 // path smuggled into the host.
 func FuzzRedirectHost(f *testing.F) {
-	for _, s := range []string{"example.com", "example.com:80", "[::1]:8080", "a@b", "a/b", "", "[::1", "x:y:z", "evil.com\\@good"} {
+	for _, s := range []string{"example.com", "example.com:80", "[::1]:8080", "a@b", "a/b", "", "[::1", "x:y:z", "evil.com\\@good", "0#", "a?b"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, host string) {
