@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -124,6 +125,22 @@ func TestTLSNodeProcess(t *testing.T) {
 	if !strings.Contains(stderr.String(), `msg="certificate reloaded"`) {
 		t.Errorf("no reload logged:\n%s", stderr)
 	}
+
+	// A key that does not load: the error is logged, the certificate
+	// read last stays, the node serves on.
+	if err := os.WriteFile(second.KeyFile, []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, 20*time.Millisecond, func() bool {
+		return strings.Contains(stderr.String(), `msg="certificate reload failed: the previous certificates stay in use"`)
+	}, func() string { return "no failed reload logged:\n" + stderr.String() })
+	if cn := servedCN(addr, second); cn != "second" {
+		t.Fatalf("after a failed reload: %q", cn)
+	}
+	getH2(t, httpsClient(second), "https://"+addr+"/api/randomNumber")
 }
 
 // TestTLSStartCluster: under startCluster the workers serve HTTPS with
