@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -42,6 +43,7 @@ func (s *Server) setupTLS() error {
 		}
 		s.cert = cert
 		s.srv.TLSConfig = cert.Config("h2", "http/1.1")
+		s.srv.ErrorLog = log.New(serverLog{s.logger}, "", 0)
 		p.SetHTTP2(true)
 	} else if s.cfg.H2C {
 		p.SetUnencryptedHTTP2(true)
@@ -168,4 +170,19 @@ func validHostName(h string) bool {
 		}
 	}
 	return true
+}
+
+// serverLog writes net/http's own messages: a failed TLS handshake is the
+// client's doing (a scanner, plain HTTP on the HTTPS port, an old TLS
+// version) and goes to DEBUG; the rest to WARN, as without TLS.
+type serverLog struct{ logger *slog.Logger }
+
+func (l serverLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	if strings.Contains(msg, "TLS handshake error") {
+		l.logger.Debug("tls handshake failed", "error", strings.TrimPrefix(msg, "http: "))
+	} else {
+		l.logger.Warn(msg)
+	}
+	return len(p), nil
 }

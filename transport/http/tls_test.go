@@ -6,14 +6,18 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stellarfw/stellar-go/action"
 	"github.com/stellarfw/stellar-go/internal/logging"
+	"github.com/stellarfw/stellar-go/internal/logging/logtest"
+	"github.com/stellarfw/stellar-go/internal/poll"
 	"github.com/stellarfw/stellar-go/internal/tlsconf"
 	"github.com/stellarfw/stellar-go/internal/tlsconf/tlstest"
 )
@@ -292,4 +296,30 @@ func testRegistry(t *testing.T) *action.Registry {
 		t.Fatal(err)
 	}
 	return reg
+}
+
+// TestHTTPSHandshakeErrorsAtDebug: a client that fails the handshake
+// (plain HTTP on the HTTPS port, TLS 1.1) is logged at DEBUG, not above.
+func TestHTTPSHandshakeErrorsAtDebug(t *testing.T) {
+	cert := tlstest.Write(t, t.TempDir(), "server", "stellar-test")
+	rec := &logtest.Recorder{}
+	s := startServer(t, tlsConfigFor(cert), func(o *Options) { o.Logger = rec.Logger() })
+	if resp, err := http.Get("http://" + s.Addr().String() + "/"); err == nil {
+		resp.Body.Close()
+	}
+	old := cert.ClientConfig()
+	old.MinVersion, old.MaxVersion = tls.VersionTLS10, tls.VersionTLS11
+	if c, err := tls.Dial("tcp", s.Addr().String(), old); err == nil {
+		c.Close()
+		t.Fatal("TLS 1.1 accepted")
+	}
+	poll.Until(t, "two handshake failures logged", 5*time.Second, func() bool { return len(rec.Find("tls handshake failed")) >= 2 })
+	for _, l := range rec.Find("tls handshake failed") {
+		if l["level"] != "DEBUG" {
+			t.Errorf("logged at %v: %v", l["level"], l)
+		}
+	}
+	if above := rec.AtLeast(slog.LevelInfo); len(above) > 0 {
+		t.Errorf("logged above DEBUG: %v", above)
+	}
 }
