@@ -246,6 +246,28 @@ func (g *gzipWriter) finish() {
 	}
 }
 
+// ReadFrom copies from r (http.ServeContent does, for files): when the
+// response will not be compressed, straight to the connection, so that
+// net/http can use sendfile.
+func (g *gzipWriter) ReadFrom(r io.Reader) (int64, error) {
+	if g.status == 0 {
+		g.WriteHeader(http.StatusOK)
+	}
+	if !g.decided && len(g.buf) == 0 {
+		h := g.Header()
+		if !g.accept || h.Get("Content-Encoding") != "" || (h.Get("Content-Type") != "" && !compressible(h.Get("Content-Type"))) {
+			g.decide(false)
+		}
+	}
+	if g.decided && g.zw == nil {
+		return io.Copy(g.ResponseWriter, r)
+	}
+	return io.Copy(writerOnly{g}, r)
+}
+
+// writerOnly hides ReadFrom, so that io.Copy writes.
+type writerOnly struct{ io.Writer }
+
 // Unwrap lets http.ResponseController reach the connection.
 func (g *gzipWriter) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 
