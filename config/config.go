@@ -158,8 +158,9 @@ type HTTP struct {
 	// RedirectAddr, when set, listens there and redirects every request
 	// to https on http.addr's port (308). Needs TLS. Default "off".
 	RedirectAddr string `key:"redirect_addr"`
-	// CompressMinBytes is the smallest response gzipped for a client
-	// that takes gzip. Default 1024; -1 compresses nothing.
+	// CompressMinBytes is the smallest response compressed (zstd or gzip,
+	// as the client's Accept-Encoding ranks them). Default 1024; -1
+	// compresses nothing.
 	CompressMinBytes int `key:"compress_min_bytes"`
 	// FilesPath is where static files are served besides "/" (with
 	// RootEndpointType file), Stellar's urlPathForFiles. Default

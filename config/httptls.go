@@ -86,7 +86,7 @@ func init() {
 		"http.tls_cipher_suites":  "TLS 1.2 cipher suites allowed on HTTPS, by Go's names; empty keeps Go's secure defaults",
 		"http.h2c":                "serve HTTP/2 without TLS (prior knowledge), for behind a proxy; not with http.tls_cert",
 		"http.redirect_addr":      `address of a listener that redirects every request to HTTPS (308), or "off"`,
-		"http.compress_min_bytes": "smallest response gzipped for a client that accepts gzip; -1 compresses nothing",
+		"http.compress_min_bytes": "smallest response compressed (zstd or gzip, as Accept-Encoding ranks them); -1 compresses nothing",
 		"http.files_path":         `path where static files are served (urlPathForFiles), besides "/" when the root serves files, or "off"`,
 		"http.cache_control":      "Cache-Control of static files by URL prefix, the longest winning: list of {prefix, value} (JSON in env and flags)",
 		"tcp.tls_min_version":     "oldest TLS version accepted on TCP: 1.2 or 1.3",

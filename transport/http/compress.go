@@ -11,10 +11,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // Compression: a response of a compressible type reaching minBytes is
-// gzipped for a client whose Accept-Encoding takes gzip. Responses that
+// compressed with zstd or gzip, whichever the client's Accept-Encoding
+// ranks higher (zstd on a tie). Responses that
 // are already encoded (a precompressed file, a handler's own encoding),
 // of types that are compressed already (images, archives, fonts…), to
 // HEAD, Range and upgrade requests, and 204, 206 and 304 answers are sent
@@ -24,10 +27,29 @@ import (
 // gzipLevel is the compression level: the standard library's default.
 const gzipLevel = gzip.DefaultCompression
 
-var gzipPool = sync.Pool{New: func() any {
-	zw, _ := gzip.NewWriterLevel(io.Discard, gzipLevel)
-	return zw
-}}
+// zstdWindow is the zstd window: well under the 8 MiB that RFC 8878 asks
+// HTTP decoders to handle.
+const zstdWindow = 1 << 20
+
+// encoder is a pooled compressor: *gzip.Writer or *zstd.Encoder.
+type encoder interface {
+	io.Writer
+	Flush() error
+	Close() error
+	Reset(io.Writer)
+}
+
+var encoderPools = map[string]*sync.Pool{
+	"gzip": {New: func() any {
+		zw, _ := gzip.NewWriterLevel(io.Discard, gzipLevel)
+		return zw
+	}},
+	"zstd": {New: func() any {
+		zw, _ := zstd.NewWriter(io.Discard, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(zstdWindow),
+			zstd.WithEncoderLevel(zstd.SpeedDefault))
+		return zw
+	}},
+}
 
 // compressor wraps next with gzip compression.
 type compressor struct {
@@ -40,7 +62,7 @@ func (c compressor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.next.ServeHTTP(w, r)
 		return
 	}
-	gw := &gzipWriter{ResponseWriter: w, minBytes: c.minBytes, accept: AcceptsGzip(r.Header.Values("Accept-Encoding"))}
+	gw := &gzipWriter{ResponseWriter: w, minBytes: c.minBytes, coding: ChooseEncoding(r.Header.Values("Accept-Encoding"))}
 	defer gw.finish()
 	c.next.ServeHTTP(gw, r)
 }
@@ -48,13 +70,32 @@ func (c compressor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // AcceptsGzip reports whether an Accept-Encoding (its header values)
 // takes gzip: gzip (or x-gzip) with a q-value above 0, or else "*" with
 // one. A malformed q-value counts as 0.
-func AcceptsGzip(values []string) bool {
-	gz, star := -1.0, -1.0
+func AcceptsGzip(values []string) bool { return acceptQ(values, "gzip") > 0 }
+
+// ChooseEncoding returns the encoding to compress with for an
+// Accept-Encoding: "zstd" or "gzip", whichever has the higher q-value
+// (zstd on a tie), or "" for neither.
+func ChooseEncoding(values []string) string {
+	z, g := acceptQ(values, "zstd"), acceptQ(values, "gzip")
+	switch {
+	case z > 0 && z >= g:
+		return "zstd"
+	case g > 0:
+		return "gzip"
+	}
+	return ""
+}
+
+// acceptQ is the q-value an Accept-Encoding gives coding (gzip counts
+// x-gzip too): its own, else that of "*", else 0.
+func acceptQ(values []string, coding string) float64 {
+	own, star := -1.0, -1.0
 	for _, v := range values {
 		for _, part := range strings.Split(v, ",") {
-			coding, params, _ := strings.Cut(part, ";")
-			coding = strings.ToLower(strings.TrimSpace(coding))
-			if coding != "gzip" && coding != "x-gzip" && coding != "*" {
+			name, params, _ := strings.Cut(part, ";")
+			name = strings.ToLower(strings.TrimSpace(name))
+			isOwn := name == coding || (coding == "gzip" && name == "x-gzip")
+			if !isOwn && name != "*" {
 				continue
 			}
 			q := 1.0
@@ -69,17 +110,17 @@ func AcceptsGzip(values []string) bool {
 				}
 				q = f
 			}
-			if coding == "*" {
-				star = max(star, q)
+			if isOwn {
+				own = max(own, q)
 			} else {
-				gz = max(gz, q)
+				star = max(star, q)
 			}
 		}
 	}
-	if gz >= 0 {
-		return gz > 0
+	if own >= 0 {
+		return own
 	}
-	return star > 0
+	return max(star, 0)
 }
 
 // compressible reports whether a Content-Type is worth gzipping: text,
@@ -111,12 +152,12 @@ func compressible(contentType string) bool {
 type gzipWriter struct {
 	http.ResponseWriter
 	minBytes int
-	accept   bool
+	coding   string // "zstd", "gzip" or "" for none
 
 	status  int    // 0 until WriteHeader
 	buf     []byte // held back until decided
 	decided bool
-	zw      *gzip.Writer // set when compressing
+	zw      encoder // set when compressing
 }
 
 func (g *gzipWriter) WriteHeader(code int) {
@@ -190,14 +231,14 @@ func (g *gzipWriter) decide(bigEnough bool) {
 	if ok {
 		addVary(h, "Accept-Encoding")
 	}
-	if ok && bigEnough && g.accept {
-		h.Set("Content-Encoding", "gzip")
+	if ok && bigEnough && g.coding != "" {
+		h.Set("Content-Encoding", g.coding)
 		h.Del("Content-Length")
 		h.Del("Accept-Ranges")
 		if et := h.Get("ETag"); strings.HasPrefix(et, `"`) {
 			h.Set("ETag", "W/"+et) // the bytes differ; weakly the same
 		}
-		zw := gzipPool.Get().(*gzip.Writer)
+		zw := encoderPools[g.coding].Get().(encoder)
 		zw.Reset(g.ResponseWriter)
 		g.zw = zw
 	}
@@ -241,7 +282,7 @@ func (g *gzipWriter) finish() {
 	}
 	if g.zw != nil {
 		_ = g.zw.Close()
-		gzipPool.Put(g.zw)
+		encoderPools[g.coding].Put(g.zw)
 		g.zw = nil
 	}
 }
@@ -255,7 +296,7 @@ func (g *gzipWriter) ReadFrom(r io.Reader) (int64, error) {
 	}
 	if !g.decided && len(g.buf) == 0 {
 		h := g.Header()
-		if !g.accept || h.Get("Content-Encoding") != "" || (h.Get("Content-Type") != "" && !compressible(h.Get("Content-Type"))) {
+		if g.coding == "" || h.Get("Content-Encoding") != "" || (h.Get("Content-Type") != "" && !compressible(h.Get("Content-Type"))) {
 			g.decide(false)
 		}
 	}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // rawClient sends Accept-Encoding as given and does not decompress.
@@ -52,47 +54,70 @@ func gunzip(t *testing.T, b []byte) string {
 	return string(out)
 }
 
+func unzstd(t *testing.T, b []byte) string {
+	t.Helper()
+	zr, err := zstd.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("not zstd: %v", err)
+	}
+	return string(out)
+}
+
 func hasVary(resp *http.Response) bool {
 	return strings.Contains(strings.Join(resp.Header.Values("Vary"), ","), "Accept-Encoding")
 }
 
 // TestGzipNegotiated: an action's JSON above http.compress_min_bytes is
-// gzipped for a client that takes gzip, by its q-values, and sent as is
-// otherwise; Vary: Accept-Encoding either way.
+// compressed with zstd or gzip, whichever the client's q-values rank
+// higher (zstd on a tie), and sent as is to a client that takes neither;
+// Vary: Accept-Encoding either way.
 func TestGzipNegotiated(t *testing.T) {
 	s := startServer(t, testConfig())
 	big := s.url + "/api/echo?big=" + strings.Repeat("stellar", 300)
 	for _, tc := range []struct {
 		accept string
-		gzip   bool
+		coding string // "" for none
 	}{
-		{"gzip", true},
-		{"br, gzip;q=0.5", true},
-		{"x-gzip", true},
-		{"*", true},
-		{"*;q=0.1, identity", true},
-		{"", false},
-		{"identity", false},
-		{"gzip;q=0", false},
-		{"gzip;q=0, *;q=1", false},
-		{"deflate, br", false},
-		{"gzip;q=bad", false},
+		{"gzip", "gzip"},
+		{"br, gzip;q=0.5", "gzip"},
+		{"x-gzip", "gzip"},
+		{"*", "zstd"},
+		{"*;q=0.1, identity", "zstd"},
+		{"zstd", "zstd"},
+		{"gzip, deflate, br, zstd", "zstd"},
+		{"zstd;q=0.5, gzip", "gzip"},
+		{"zstd;q=0, *", "gzip"},
+		{"gzip;q=0, *;q=1", "zstd"},
+		{"", ""},
+		{"identity", ""},
+		{"gzip;q=0", ""},
+		{"gzip;q=0, zstd;q=0, *;q=1", ""},
+		{"deflate, br", ""},
+		{"gzip;q=bad", ""},
 	} {
 		resp, b := rawGet(t, "GET", big, "Accept-Encoding", tc.accept)
 		if resp.StatusCode != 200 || !hasVary(resp) {
 			t.Fatalf("%q: status %d, Vary %q", tc.accept, resp.StatusCode, resp.Header.Values("Vary"))
 		}
-		got := resp.Header.Get("Content-Encoding") == "gzip"
-		if got != tc.gzip {
-			t.Errorf("Accept-Encoding %q: gzipped %v, want %v", tc.accept, got, tc.gzip)
+		got := resp.Header.Get("Content-Encoding")
+		if got != tc.coding {
+			t.Errorf("Accept-Encoding %q: Content-Encoding %q, want %q", tc.accept, got, tc.coding)
 			continue
 		}
 		body := string(b)
-		if got {
+		switch got {
+		case "gzip":
 			body = gunzip(t, b)
-			if resp.Header.Get("Content-Length") != "" && resp.ContentLength != int64(len(b)) {
-				t.Errorf("Content-Length %d of %d gzipped bytes", resp.ContentLength, len(b))
-			}
+		case "zstd":
+			body = unzstd(t, b)
+		}
+		if got != "" && resp.Header.Get("Content-Length") != "" && resp.ContentLength != int64(len(b)) {
+			t.Errorf("Content-Length %d of %d compressed bytes", resp.ContentLength, len(b))
 		}
 		if !strings.Contains(body, strings.Repeat("stellar", 300)) || resp.Header.Get("Content-Type") != "application/json; charset=utf-8" {
 			t.Errorf("%q: body %.80s…, type %q", tc.accept, body, resp.Header.Get("Content-Type"))
@@ -380,5 +405,43 @@ func TestRedirectTarget(t *testing.T) {
 	redirectHandler{port: "443"}.ServeHTTP(w, r)
 	if w.Code != http.StatusBadRequest {
 		t.Errorf("bad Host: %d", w.Code)
+	}
+}
+
+// TestZstdStreams: a flushed zstd stream reaches the client at once.
+func TestZstdStreams(t *testing.T) {
+	release := make(chan struct{})
+	stream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "data: first\n\n")
+		_ = http.NewResponseController(w).Flush()
+		<-release
+		_, _ = io.WriteString(w, "data: second\n\n")
+	})
+	s := startServer(t, testConfig(), func(o *Options) { o.Handlers = map[string]http.Handler{"/stream": stream} })
+	req, _ := http.NewRequest("GET", s.url+"/stream", nil)
+	req.Header.Set("Accept-Encoding", "zstd")
+	resp, err := rawClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.Header.Get("Content-Encoding") != "zstd" {
+		t.Fatalf("stream encoding %q", resp.Header.Get("Content-Encoding"))
+	}
+	zr, err := zstd.NewReader(resp.Body, zstd.WithDecoderConcurrency(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	br := bufio.NewReader(zr)
+	line, err := br.ReadString('\n')
+	if err != nil || line != "data: first\n" {
+		t.Fatalf("first event before the handler ends: %q, %v", line, err)
+	}
+	close(release)
+	rest, _ := io.ReadAll(br)
+	if !strings.Contains(string(rest), "data: second") {
+		t.Fatalf("rest %q", rest)
 	}
 }

@@ -117,8 +117,8 @@ type Config struct {
 	// request with 308 to the same URL over https on Addr's port. Needs
 	// TLS.
 	RedirectAddr string
-	// CompressMinBytes is the smallest response that is gzipped, for a
-	// client that accepts it. Default 1024 (DefaultCompressMinBytes); -1
+	// CompressMinBytes is the smallest response that is compressed, with
+	// zstd or gzip as the client's Accept-Encoding ranks them. Default 1024 (DefaultCompressMinBytes); -1
 	// compresses nothing.
 	CompressMinBytes int
 	// FilesPath is where the public files are served besides "/" (when

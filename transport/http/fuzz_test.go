@@ -47,7 +47,7 @@ func FuzzParseParams(f *testing.F) {
 // FuzzAcceptsGzip: any Accept-Encoding is read without panicking, and
 // one that names neither gzip nor * never takes gzip.
 func FuzzAcceptsGzip(f *testing.F) {
-	for _, s := range []string{"gzip", "gzip;q=0", "*;q=0.5", "br, gzip;q=0.8", "identity", "gzip;q=", ";;,,", "GZIP ; Q = 1", "x-gzip;q=1.5", "gzip;q=NaN"} {
+	for _, s := range []string{"gzip", "gzip;q=0", "*;q=0.5", "br, gzip;q=0.8", "identity", "gzip;q=", ";;,,", "GZIP ; Q = 1", "x-gzip;q=1.5", "gzip;q=NaN", "zstd;q=0.9, gzip", "zstd;q=0, *"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
@@ -55,6 +55,19 @@ func FuzzAcceptsGzip(f *testing.F) {
 		l := strings.ToLower(v)
 		if got && !strings.Contains(l, "gzip") && !strings.Contains(l, "*") {
 			t.Fatalf("%q takes gzip", v)
+		}
+		switch c := ChooseEncoding([]string{v}); c {
+		case "":
+		case "gzip":
+			if !got {
+				t.Fatalf("%q: gzip chosen, not accepted", v)
+			}
+		case "zstd":
+			if !strings.Contains(l, "zstd") && !strings.Contains(l, "*") {
+				t.Fatalf("%q: zstd chosen, not named", v)
+			}
+		default:
+			t.Fatalf("%q: chose %q", v, c)
 		}
 	})
 }
