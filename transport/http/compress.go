@@ -62,7 +62,7 @@ func (c compressor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.next.ServeHTTP(w, r)
 		return
 	}
-	gw := &gzipWriter{ResponseWriter: w, minBytes: c.minBytes, coding: ChooseEncoding(r.Header.Values("Accept-Encoding"))}
+	gw := &compressWriter{ResponseWriter: w, minBytes: c.minBytes, coding: ChooseEncoding(r.Header.Values("Accept-Encoding"))}
 	defer gw.finish()
 	c.next.ServeHTTP(gw, r)
 }
@@ -147,9 +147,9 @@ func compressible(contentType string) bool {
 	return false
 }
 
-// gzipWriter holds back the first minBytes of a response to decide
+// compressWriter holds back the first minBytes of a response to decide
 // whether to compress it.
-type gzipWriter struct {
+type compressWriter struct {
 	http.ResponseWriter
 	minBytes int
 	coding   string // "zstd", "gzip" or "" for none
@@ -160,7 +160,7 @@ type gzipWriter struct {
 	zw      encoder // set when compressing
 }
 
-func (g *gzipWriter) WriteHeader(code int) {
+func (g *compressWriter) WriteHeader(code int) {
 	if g.status != 0 || g.decided {
 		return
 	}
@@ -174,7 +174,7 @@ func (g *gzipWriter) WriteHeader(code int) {
 	}
 }
 
-func (g *gzipWriter) Write(p []byte) (int, error) {
+func (g *compressWriter) Write(p []byte) (int, error) {
 	if g.status == 0 {
 		g.WriteHeader(http.StatusOK)
 	}
@@ -196,7 +196,7 @@ func (g *gzipWriter) Write(p []byte) (int, error) {
 }
 
 // decideAndFlush decides and writes what was held back.
-func (g *gzipWriter) decideAndFlush(bigEnough bool) error {
+func (g *compressWriter) decideAndFlush(bigEnough bool) error {
 	g.decide(bigEnough)
 	buf := g.buf
 	g.buf = nil
@@ -214,7 +214,7 @@ func (g *gzipWriter) decideAndFlush(bigEnough bool) error {
 
 // decide sends the header, compressing when bigEnough and everything
 // else allows it.
-func (g *gzipWriter) decide(bigEnough bool) {
+func (g *compressWriter) decide(bigEnough bool) {
 	g.decided = true
 	if g.status == 0 {
 		g.status = http.StatusOK
@@ -259,7 +259,7 @@ func addVary(h http.Header, v string) {
 
 // Flush sends what is held back, compressed when it may be (a response
 // that flushes is a stream: its size so far says little), then flushes.
-func (g *gzipWriter) Flush() {
+func (g *compressWriter) Flush() {
 	if !g.decided {
 		if g.status == 0 {
 			g.status = http.StatusOK
@@ -273,7 +273,7 @@ func (g *gzipWriter) Flush() {
 }
 
 // finish ends the response once the handler returned.
-func (g *gzipWriter) finish() {
+func (g *compressWriter) finish() {
 	if !g.decided {
 		if g.status == 0 && len(g.buf) == 0 {
 			return // the handler wrote nothing: net/http answers 200 itself
@@ -290,7 +290,7 @@ func (g *gzipWriter) finish() {
 // ReadFrom copies from r (http.ServeContent does, for files): when the
 // response will not be compressed, straight to the connection, so that
 // net/http can use sendfile.
-func (g *gzipWriter) ReadFrom(r io.Reader) (int64, error) {
+func (g *compressWriter) ReadFrom(r io.Reader) (int64, error) {
 	if g.status == 0 {
 		g.WriteHeader(http.StatusOK)
 	}
@@ -310,11 +310,11 @@ func (g *gzipWriter) ReadFrom(r io.Reader) (int64, error) {
 type writerOnly struct{ io.Writer }
 
 // Unwrap lets http.ResponseController reach the connection.
-func (g *gzipWriter) Unwrap() http.ResponseWriter { return g.ResponseWriter }
+func (g *compressWriter) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 
 // Hijack hands over the connection, for a handler that takes it; what
 // was held back is dropped.
-func (g *gzipWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (g *compressWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	hj, ok := g.ResponseWriter.(http.Hijacker)
 	if !ok {
 		return nil, nil, errors.New("http: the response writer cannot be hijacked")
