@@ -445,3 +445,16 @@ func TestZstdStreams(t *testing.T) {
 		t.Fatalf("rest %q", rest)
 	}
 }
+
+// TestCompressNoBody: a 204 is sent as it is, without Content-Encoding.
+func TestCompressNoBody(t *testing.T) {
+	noContent := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNoContent)
+	})
+	s := startServer(t, testConfig(), func(o *Options) { o.Handlers = map[string]http.Handler{"/none": noContent} })
+	resp, b := rawGet(t, "GET", s.url+"/none", "Accept-Encoding", "gzip, zstd")
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Content-Encoding") != "" || len(b) != 0 {
+		t.Fatalf("204: %d, encoding %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Encoding"), len(b))
+	}
+}
