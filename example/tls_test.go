@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -87,6 +88,15 @@ func TestTLSNodeProcess(t *testing.T) {
 		return res.StatusCode == 200
 	}, func() string { return "node not ready over https:\n" + stderr.String() })
 	getH2(t, client, "https://"+addr+"/api/randomNumber")
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Fatal("curl is not installed: this test drives curl --http2; install curl (./test.sh does)")
+	}
+	out, err := exec.Command(curl, "--http2", "-sS", "--cacert", first.CertFile, "-o", "/dev/null",
+		"-w", "%{http_version} %{http_code}", "https://"+addr+"/api/randomNumber").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "2 200" {
+		t.Fatalf("curl --http2: %q %v", out, err)
+	}
 
 	// The WebSocket endpoint on the listener is wss (over HTTP/1.1).
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
