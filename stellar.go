@@ -466,13 +466,31 @@ func (a *App) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// ReloadCertificates reads the TLS certificate and key files of the HTTP
+// and TCP listeners again, as SIGHUP does under Run: new connections get
+// the new certificates; a listener whose files fail to load keeps its
+// previous one, and the error says which. Nothing when not running.
+func (a *App) ReloadCertificates() error {
+	n := a.running()
+	if n == nil {
+		return nil
+	}
+	return n.ReloadCertificates()
+}
+
 // Done is closed once Shutdown has finished.
 func (a *App) Done() <-chan struct{} { return a.shutdown }
 
 // Run starts the node and serves until ctx ends, SIGINT or SIGTERM arrives,
-// or a transport fails; then it shuts down gracefully. It may be called on
+// or a transport fails; then it shuts down gracefully. SIGHUP meanwhile
+// rereads the TLS certificates (ReloadCertificates). It may be called on
 // an app that Start already started.
 func (a *App) Run(ctx context.Context) error {
+	// SIGHUP rereads the certificates; caught from before the start, so
+	// that one arriving as the node comes up does not end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if err := a.Start(ctx); err != nil && !errors.Is(err, ErrAlreadyStarted) {
 		return err
 	}
@@ -484,12 +502,21 @@ func (a *App) Run(ctx context.Context) error {
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var runErr error
-	select {
-	case <-sigCtx.Done():
-		a.Logger().Info("shutdown requested")
-	case runErr = <-n.Failed():
-	case <-a.shutdown:
-		return a.shutdownErr
+wait:
+	for {
+		select {
+		case <-sigCtx.Done():
+			a.Logger().Info("shutdown requested")
+		case runErr = <-n.Failed():
+		case <-a.shutdown:
+			return a.shutdownErr
+		case <-hup:
+			if err := n.ReloadCertificates(); err != nil {
+				a.Logger().Error("certificate reload failed: the previous certificates stay in use", "error", err.Error())
+			}
+			continue
+		}
+		break wait
 	}
 	stop() // a second signal now kills the process at once
 	err := a.Shutdown(context.WithoutCancel(ctx))

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command: on a machine with only Go installed, it
-# installs the two programs the tests drive (redis-server, and Chromium
-# for the browser client test) from the distribution's packages when they
-# are missing, then runs every test with the race detector.
+# installs the programs the tests drive (redis-server, Chromium for the
+# browser client test, curl for the HTTP/2 check) from the
+# distribution's packages when they are missing, then runs every test
+# with the race detector.
 #
 #   ./test.sh                  go test -race ./...
 #   ./test.sh ./task/... -v    go test -race ./task/... -v
@@ -83,6 +84,10 @@ if ! have_chromium; then
   fi
 fi
 have_chromium || { echo "test.sh: chromium is still not on PATH" >&2; exit 2; }
+
+# curl: the HTTPS test checks that curl --http2 negotiates HTTP/2.
+command -v curl >/dev/null 2>&1 || install curl || true
+command -v curl >/dev/null 2>&1 || { echo "test.sh: curl is still not on PATH" >&2; exit 2; }
 
 if [ "$#" -eq 0 ]; then
   set -- ./...

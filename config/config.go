@@ -155,6 +155,33 @@ type HTTP struct {
 	// httpHeaders): a table of name = value in a file, a JSON object in
 	// the environment and in flags. Default none.
 	Headers map[string]string `key:"headers"`
+	// TLSCert and TLSKey are PEM files; with both set the HTTP listener
+	// speaks HTTPS only (HTTP/2 negotiated), and SIGHUP reads them again.
+	TLSCert string `key:"tls_cert" env:"STELLAR_HTTP_TLS_CERT"`
+	TLSKey  string `key:"tls_key" env:"STELLAR_HTTP_TLS_KEY"`
+	// TLSMinVersion is the oldest TLS version accepted: "1.2" or "1.3".
+	// Default "1.2".
+	TLSMinVersion string `key:"tls_min_version"`
+	// TLSCipherSuites limits the TLS 1.2 suites, by Go's names; empty
+	// keeps Go's defaults.
+	TLSCipherSuites []string `key:"tls_cipher_suites"`
+	// H2C serves HTTP/2 without TLS (prior knowledge), for behind a proxy.
+	H2C bool `key:"h2c"`
+	// RedirectAddr, when set, listens there and redirects every request
+	// to https on http.addr's port (308). Needs TLS. Default "off".
+	RedirectAddr string `key:"redirect_addr"`
+	// CompressMinBytes is the smallest response compressed (zstd or gzip,
+	// as the client's Accept-Encoding ranks them). Default 1024; -1
+	// compresses nothing.
+	CompressMinBytes int `key:"compress_min_bytes"`
+	// FilesPath is where static files are served besides "/" (with
+	// RootEndpointType file), Stellar's urlPathForFiles. Default
+	// "/public"; "off" for none.
+	FilesPath string `key:"files_path"`
+	// CacheControl sets Cache-Control on static files by URL prefix, the
+	// longest prefix winning. In a file an array of tables
+	// ([[http.cache_control]]); in the environment and flags a JSON list.
+	CacheControl []CacheRule `key:"cache_control"`
 }
 
 // Fingerprint configures the cookie that keeps a browser's
@@ -170,6 +197,14 @@ type Fingerprint struct {
 	SameSite string `key:"same_site"`
 	// ScriptReadable leaves HttpOnly off. Default false.
 	ScriptReadable bool `key:"script_readable"`
+}
+
+// CacheRule is the Cache-Control of the static files under a prefix.
+type CacheRule struct {
+	// Prefix is a URL path prefix such as "/assets/".
+	Prefix string `key:"prefix"`
+	// Value is the header, such as "public, max-age=31536000, immutable".
+	Value string `key:"value"`
 }
 
 // CORS configures cross-origin resource sharing headers.
@@ -210,6 +245,10 @@ type TCP struct {
 	// speaks TLS only.
 	TLSCert string `key:"tls_cert"`
 	TLSKey  string `key:"tls_key"`
+	// TLSMinVersion and TLSCipherSuites are as http.tls_min_version and
+	// http.tls_cipher_suites.
+	TLSMinVersion   string   `key:"tls_min_version"`
+	TLSCipherSuites []string `key:"tls_cipher_suites"`
 	// MaxLineBytes limits one line from a client; a longer one gets an
 	// error and the connection is closed. Default 64 KiB.
 	MaxLineBytes int `key:"max_line_bytes"`

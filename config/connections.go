@@ -124,9 +124,6 @@ func (c Config) validateConnections() error {
 	if err := nonNegative("websocket.ping_interval", c.WebSocket.PingInterval); err != nil {
 		return err
 	}
-	if (c.TCP.TLSCert == "") != (c.TCP.TLSKey == "") {
-		return invalid("tcp.tls_cert", "tcp.tls_cert and tcp.tls_key must be set together")
-	}
 	if p := c.WebSocket.Path; p != "" && p != "off" && !strings.HasPrefix(p, "/") {
 		return invalid("websocket.path", `expected a path starting with "/" or "off", got %q`, p)
 	}

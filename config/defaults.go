@@ -59,6 +59,7 @@ func Defaults(c *Config) {
 	setDefault(&h.Fingerprint.SameSite, httpt.DefaultFingerprintSameSite)
 
 	c.connectionDefaults()
+	c.httpTLSDefaults()
 	setDefault(&c.Redis.Prefix, backend.DefaultRedisPrefix)
 	c.Tasks.defaults()
 	c.Supervisor.defaults(c.ShutdownTimeout)

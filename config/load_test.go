@@ -797,6 +797,8 @@ func TestLoadEveryKey(t *testing.T) {
 			return `{"X-A": "1, 2"}`, `{"X-A": "1, 2"}`
 		case f.typ == reflect.TypeFor[[]Route]():
 			return `[{"method": "get", "path": "/x", "action": "x"}]`, `[{"method": "get", "path": "/x", "action": "x"}]`
+		case f.typ == reflect.TypeFor[[]CacheRule]():
+			return `[{"prefix": "/a/", "value": "no-cache"}]`, `[{"prefix": "/a/", "value": "no-cache"}]`
 		}
 		t.Fatalf("key %s: no sample for type %s", f.key, f.typ)
 		return "", ""

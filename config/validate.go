@@ -25,6 +25,7 @@ func (c Config) Validate() error {
 		c.HTTP.validate,
 		func() error { return listenAddr("tcp.addr", c.TCP.Addr) },
 		c.validateConnections,
+		c.validateHTTPTLS,
 		c.Redis.validate,
 		c.Tasks.validate,
 		c.Supervisor.validate,

@@ -32,6 +32,34 @@ func TestValidate(t *testing.T) {
 		{name: "tcp tls pair", change: func(c *Config) { c.TCP.TLSCert, c.TCP.TLSKey = "cert.pem", "key.pem" }},
 		{name: "tcp tls cert alone", change: func(c *Config) { c.TCP.TLSCert = "cert.pem" },
 			key: "tcp.tls_cert", want: "must be set together"},
+		{name: "http tls pair", change: func(c *Config) { c.HTTP.TLSCert, c.HTTP.TLSKey = "cert.pem", "key.pem" }},
+		{name: "http tls key alone", change: func(c *Config) { c.HTTP.TLSKey = "key.pem" },
+			key: "http.tls_cert", want: "http.tls_cert and http.tls_key must be set together"},
+		{name: "http tls 1.0", change: func(c *Config) { c.HTTP.TLSMinVersion = "1.0" },
+			key: "http.tls_min_version", want: "expected 1.2 or 1.3"},
+		{name: "tcp tls 1.3", change: func(c *Config) { c.TCP.TLSMinVersion = "1.3" }},
+		{name: "tcp insecure suite", change: func(c *Config) { c.TCP.TLSCipherSuites = []string{"TLS_RSA_WITH_RC4_128_SHA"} },
+			key: "tcp.tls_cipher_suites", want: "insecure"},
+		{name: "http unknown suite", change: func(c *Config) { c.HTTP.TLSCipherSuites = []string{"AES"} },
+			key: "http.tls_cipher_suites", want: "unknown cipher suite"},
+		{name: "http suites without one HTTP/2 needs", change: func(c *Config) {
+			c.HTTP.TLSCipherSuites = []string{"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"}
+		}, key: "http.tls_cipher_suites", want: "HTTP/2 needs"},
+		{name: "http suites with one HTTP/2 needs", change: func(c *Config) {
+			c.HTTP.TLSCipherSuites = []string{"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"}
+		}},
+		{name: "h2c with tls", change: func(c *Config) { c.HTTP.H2C, c.HTTP.TLSCert, c.HTTP.TLSKey = true, "c", "k" },
+			key: "http.h2c", want: "without TLS"},
+		{name: "redirect without tls", change: func(c *Config) { c.HTTP.RedirectAddr = ":8081" },
+			key: "http.redirect_addr", want: "needs http.tls_cert"},
+		{name: "redirect on the https address", change: func(c *Config) {
+			c.HTTP.TLSCert, c.HTTP.TLSKey, c.HTTP.RedirectAddr = "c", "k", c.HTTP.Addr
+		}, key: "http.redirect_addr", want: "is http.addr too"},
+		{name: "compression off", change: func(c *Config) { c.HTTP.CompressMinBytes = -1 }},
+		{name: "compression below -1", change: func(c *Config) { c.HTTP.CompressMinBytes = -2 }, key: "http.compress_min_bytes"},
+		{name: "files path relative", change: func(c *Config) { c.HTTP.FilesPath = "public" }, key: "http.files_path"},
+		{name: "cache rule relative", change: func(c *Config) { c.HTTP.CacheControl = []CacheRule{{Prefix: "a", Value: "x"}} },
+			key: "http.cache_control", want: "entry 0"},
 		{name: "tcp negative line limit", change: func(c *Config) { c.TCP.MaxLineBytes = -1 }, key: "tcp.max_line_bytes"},
 		{name: "tcp negative idle", change: func(c *Config) { c.TCP.IdleTimeout = -time.Second }, key: "tcp.idle_timeout"},
 		{name: "dashboard token", change: func(c *Config) { c.Dashboard.Token = "0123456789abcdef" }},

@@ -175,8 +175,8 @@ func workerConfig(nf *nodeFlags, cfg config.Config, token string) supervisor.Con
 		}
 	})
 	var listen []string
-	for _, addr := range []string{cfg.HTTP.Addr, cfg.TCP.Addr} {
-		if addr != "off" {
+	for _, addr := range []string{cfg.HTTP.Addr, cfg.HTTP.RedirectAddr, cfg.TCP.Addr} {
+		if addr != "off" && addr != "" {
 			listen = append(listen, addr)
 		}
 	}

@@ -133,3 +133,22 @@ func TestClusterToken(t *testing.T) {
 		t.Errorf("tokenFilePath(off) = %q", got)
 	}
 }
+
+// TestWorkerConfigListensForTheRedirect: under startCluster the
+// supervisor opens the HTTPS redirect listener too, for its workers to
+// share.
+func TestWorkerConfigListensForTheRedirect(t *testing.T) {
+	nf := newStartClusterFlags("stellar")
+	loaded, err := nf.load(config.Config{}, []string{"--http", "127.0.0.1:8443", "--tcp", "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := loaded.Config
+	if sc := workerConfig(nf, c, "t"); !slices.Equal(sc.Listen, []string{"127.0.0.1:8443"}) {
+		t.Errorf("listen without a redirect: %q", sc.Listen)
+	}
+	c.HTTP.RedirectAddr = "127.0.0.1:8080"
+	if sc := workerConfig(nf, c, "t"); !slices.Equal(sc.Listen, []string{"127.0.0.1:8443", "127.0.0.1:8080"}) {
+		t.Errorf("listen with a redirect: %q", sc.Listen)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/stellarfw/stellar-go/backend"
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/config"
+	"github.com/stellarfw/stellar-go/internal/tlsconf"
 	"github.com/stellarfw/stellar-go/task"
 	httpt "github.com/stellarfw/stellar-go/transport/http"
 	"github.com/stellarfw/stellar-go/transport/tcp"
@@ -24,6 +25,14 @@ func HTTPConfig(c config.Config) httpt.Config {
 	var routes []httpt.Route
 	for _, r := range h.Routes {
 		routes = append(routes, httpt.Route{Method: r.Method, Path: r.Path, Action: r.Action, Version: r.APIVersion})
+	}
+	var cache []httpt.CacheRule
+	for _, r := range h.CacheControl {
+		cache = append(cache, httpt.CacheRule{Prefix: r.Prefix, Value: r.Value})
+	}
+	redirect := h.RedirectAddr
+	if redirect == "off" {
+		redirect = ""
 	}
 	return httpt.Config{
 		Addr:                     h.Addr,
@@ -58,6 +67,13 @@ func HTTPConfig(c config.Config) httpt.Config {
 			ScriptReadable: h.Fingerprint.ScriptReadable,
 		},
 		Headers: h.Headers,
+		TLS: tlsconf.Settings{CertFile: h.TLSCert, KeyFile: h.TLSKey, MinVersion: h.TLSMinVersion,
+			CipherSuites: h.TLSCipherSuites},
+		H2C:              h.H2C,
+		RedirectAddr:     redirect,
+		CompressMinBytes: h.CompressMinBytes,
+		FilesPath:        h.FilesPath,
+		CacheControl:     cache,
 	}
 }
 
@@ -81,6 +97,8 @@ func TCPConfig(c config.Config) tcp.Config {
 		Addr:                t.Addr,
 		TLSCert:             t.TLSCert,
 		TLSKey:              t.TLSKey,
+		TLSMinVersion:       t.TLSMinVersion,
+		TLSCipherSuites:     t.TLSCipherSuites,
 		MaxLineBytes:        t.MaxLineBytes,
 		MaxInFlight:         t.MaxInFlight,
 		IdleTimeout:         t.IdleTimeout,

@@ -10,6 +10,7 @@ import (
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/config"
 	"github.com/stellarfw/stellar-go/internal/logging"
+	"github.com/stellarfw/stellar-go/internal/tlsconf"
 	httpt "github.com/stellarfw/stellar-go/transport/http"
 	"github.com/stellarfw/stellar-go/transport/tcp"
 	"github.com/stellarfw/stellar-go/transport/ws"
@@ -103,7 +104,7 @@ func TestMappedDefaults(t *testing.T) {
 		h.MaxBodyBytesInFlight != httpt.DefaultMaxBodyBytesInFlight || h.ActionPath != httpt.DefaultActionPath || h.RootEndpointType != httpt.RootFile || h.PublicDir != httpt.DefaultPublicDir {
 		t.Errorf("http = %+v", h)
 	}
-	if tc := TCPConfig(c); tc != (tcp.Config{Addr: tcp.DefaultAddr, MaxLineBytes: tcp.DefaultMaxLineBytes,
+	if tc := TCPConfig(c); !reflect.DeepEqual(tc, tcp.Config{Addr: tcp.DefaultAddr, TLSMinVersion: tlsconf.DefaultMinVersion, MaxLineBytes: tcp.DefaultMaxLineBytes,
 		MaxInFlight: tcp.DefaultMaxInFlight, IdleTimeout: tcp.DefaultIdleTimeout,
 		MaxConnections: tcp.DefaultMaxConnections, MaxConnectionsPerIP: tcp.DefaultMaxConnectionsPerIP,
 		MaxParams: tcp.DefaultMaxParams, MaxParamsBytes: tcp.DefaultMaxParamsBytes,

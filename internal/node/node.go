@@ -534,6 +534,29 @@ func (n *Node) Status(ctx context.Context, out map[string]any) {
 // StartedAt is when the node was opened.
 func (n *Node) StartedAt() time.Time { return n.startedAt }
 
+// ReloadCertificates reads the TLS certificate and key files of the HTTP
+// listener (the WebSocket endpoint on it included) and of TCP again: new
+// connections get the new certificates, open ones keep theirs. A
+// listener whose files fail to load keeps its previous certificate.
+func (n *Node) ReloadCertificates() error {
+	var errs []error
+	if n.http != nil {
+		if err := n.http.ReloadCertificate(); err != nil {
+			errs = append(errs, err)
+		} else if n.http.TLS() {
+			n.log.Info("certificate reloaded", "listener", "http", "cert", n.cfg.HTTP.TLSCert)
+		}
+	}
+	if n.tcp != nil {
+		if err := n.tcp.ReloadCertificate(); err != nil {
+			errs = append(errs, err)
+		} else if n.cfg.TCP.TLSCert != "" {
+			n.log.Info("certificate reloaded", "listener", "tcp", "cert", n.cfg.TCP.TLSCert)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // HTTPAddr is the HTTP listener's address; nil when HTTP is off.
 func (n *Node) HTTPAddr() net.Addr {
 	if n.http == nil {
@@ -771,6 +794,12 @@ func (n *Node) serveAll() {
 	}
 	if n.http != nil {
 		n.serve("http", n.http.Serve)
+		if n.http.TLS() {
+			n.log.Info("https listening", "addr", n.http.Addr().String(), "cert", n.cfg.HTTP.TLSCert)
+		}
+		if ra := n.http.RedirectAddr(); ra != nil {
+			n.log.Info("https redirect listening", "addr", ra.String())
+		}
 	}
 }
 

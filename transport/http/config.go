@@ -1,6 +1,10 @@
 package http
 
-import "time"
+import (
+	"time"
+
+	"github.com/stellarfw/stellar-go/internal/tlsconf"
+)
 
 // Defaults of Config.
 const (
@@ -44,6 +48,10 @@ const (
 	SecureAlways = "always"
 	// SecureNever never marks it Secure.
 	SecureNever = "never"
+	// DefaultCompressMinBytes is the default Config.CompressMinBytes.
+	DefaultCompressMinBytes = 1024
+	// DefaultFilesPath is the default Config.FilesPath.
+	DefaultFilesPath = "/public"
 )
 
 // Values of Config.RootEndpointType.
@@ -134,6 +142,28 @@ type Config struct {
 	// override them. Default none. Listen fails on a malformed name or
 	// value.
 	Headers map[string]string
+	// TLS, when TLS.CertFile is set, serves HTTPS only, HTTP/2 offered
+	// by ALPN; ReloadCertificate reads the files again. The WebSocket
+	// endpoint on this listener is then wss.
+	TLS tlsconf.Settings
+	// H2C serves HTTP/2 without TLS (prior knowledge), for a proxy in
+	// front that speaks it. Not with TLS.
+	H2C bool
+	// RedirectAddr, when set, is a second listener that answers every
+	// request with 308 to the same URL over https on Addr's port. Needs
+	// TLS.
+	RedirectAddr string
+	// CompressMinBytes is the smallest response that is compressed, with
+	// zstd or gzip as the client's Accept-Encoding ranks them. Default 1024 (DefaultCompressMinBytes); -1
+	// compresses nothing.
+	CompressMinBytes int
+	// FilesPath is where the public files are served besides "/" (when
+	// RootEndpointType is RootFile), Stellar's urlPathForFiles. Default
+	// "/public" (DefaultFilesPath); "off" for none.
+	FilesPath string
+	// CacheControl sets the Cache-Control of static files by URL path
+	// prefix; the longest matching prefix wins. None: no header.
+	CacheControl []CacheRule
 }
 
 // Fingerprint configures the fingerprint cookie, Stellar's
@@ -154,6 +184,14 @@ type Fingerprint struct {
 	// ScriptReadable leaves HttpOnly off, so that page scripts can read
 	// the cookie. Default false: HttpOnly.
 	ScriptReadable bool
+}
+
+// CacheRule is the Cache-Control of the static files under a prefix.
+type CacheRule struct {
+	// Prefix is a URL path prefix such as "/assets/"; "/" matches all.
+	Prefix string
+	// Value is the header, such as "public, max-age=31536000, immutable".
+	Value string
 }
 
 // CORS configures cross-origin resource sharing headers.
@@ -206,6 +244,8 @@ func (c *Config) setDefaults() {
 	setDefault(&c.Fingerprint.MaxAge, DefaultFingerprintMaxAge)
 	setDefault(&c.Fingerprint.Secure, DefaultFingerprintSecure)
 	setDefault(&c.Fingerprint.SameSite, DefaultFingerprintSameSite)
+	setDefault(&c.CompressMinBytes, DefaultCompressMinBytes)
+	setDefault(&c.FilesPath, DefaultFilesPath)
 	if len(c.CORS.AllowOrigins) > 0 {
 		if len(c.CORS.AllowMethods) == 0 {
 			c.CORS.AllowMethods = DefaultCORSAllowMethods()

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -97,6 +98,60 @@ func FuzzForwarded(f *testing.F) {
 		r2 := s.forwarded(req)
 		if r2 != req && r2.RemoteAddr == "" {
 			t.Fatal("an empty client address")
+		}
+	})
+}
+
+// FuzzAcceptsGzip: any Accept-Encoding is read without panicking, and
+// one that names neither gzip nor * never takes gzip.
+func FuzzAcceptsGzip(f *testing.F) {
+	for _, s := range []string{"gzip", "gzip;q=0", "*;q=0.5", "br, gzip;q=0.8", "identity", "gzip;q=", ";;,,", "GZIP ; Q = 1", "x-gzip;q=1.5", "gzip;q=NaN", "zstd;q=0.9, gzip", "zstd;q=0, *"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		got := AcceptsGzip([]string{v})
+		l := strings.ToLower(v)
+		if got && !strings.Contains(l, "gzip") && !strings.Contains(l, "*") {
+			t.Fatalf("%q takes gzip", v)
+		}
+		switch c := ChooseEncoding([]string{v}); c {
+		case "":
+		case "gzip":
+			if !got {
+				t.Fatalf("%q: gzip chosen, not accepted", v)
+			}
+		case "zstd":
+			if !strings.Contains(l, "zstd") && !strings.Contains(l, "*") {
+				t.Fatalf("%q: zstd chosen, not named", v)
+			}
+		default:
+			t.Fatalf("%q: chose %q", v, c)
+		}
+	})
+}
+
+// FuzzRedirectHost: whatever Host a client sends, the HTTPS redirect is
+// 400 or a URL to https on that host, never with user information or a
+// path smuggled into the host.
+func FuzzRedirectHost(f *testing.F) {
+	for _, s := range []string{"example.com", "example.com:80", "[::1]:8080", "a@b", "a/b", "", "[::1", "x:y:z", "evil.com\\@good", "0#", "a?b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", "/p?q=1", nil)
+		r.Host = host
+		redirectHandler{port: "8443"}.ServeHTTP(w, r)
+		if w.Code == http.StatusBadRequest {
+			return
+		}
+		loc := w.Header().Get("Location")
+		u, err := url.Parse(loc)
+		if err != nil {
+			return // not a URL a client could follow elsewhere
+		}
+		if w.Code != http.StatusPermanentRedirect || u.Scheme != "https" || u.User != nil || u.Path != "/p" || u.RawQuery != "q=1" {
+			t.Fatalf("Host %q: %d %q", host, w.Code, loc)
 		}
 	})
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/internal/limit"
 	"github.com/stellarfw/stellar-go/internal/listen"
+	"github.com/stellarfw/stellar-go/internal/tlsconf"
 	"github.com/stellarfw/stellar-go/internal/tracing"
 )
 
@@ -105,6 +106,10 @@ type Server struct {
 	served   chan struct{} // closed when Serve returns
 	draining atomic.Bool
 	tracker  *connTracker // set by Listen on a listener shared with sibling workers
+
+	cert       *tlsconf.Certificate // set by Listen with TLS
+	redirect   *http.Server         // the HTTP→HTTPS redirect, when configured
+	redirectLn net.Listener
 }
 
 // New returns a server; call Listen, then Serve.
@@ -133,8 +138,8 @@ func New(opts Options) *Server {
 			s.routesErr = fmt.Errorf("http.routes[%d]: %w", i, err)
 		}
 	}
-	if s.cfg.RootEndpointType != RootAPI {
-		s.static = &staticFiles{fsys: opts.Files, dir: s.cfg.PublicDir, index: s.cfg.DirectoryFile}
+	if s.cfg.RootEndpointType != RootAPI || s.cfg.FilesPath != "off" {
+		s.static = &staticFiles{fsys: opts.Files, dir: s.cfg.PublicDir, index: s.cfg.DirectoryFile, cache: s.cfg.CacheControl}
 	}
 	for _, p := range opts.QuietPaths {
 		s.quiet[p] = true
@@ -145,8 +150,11 @@ func New(opts Options) *Server {
 	s.headers, err3 = parseHeaders(s.cfg.Headers)
 	s.cfgErr = errors.Join(err1, err2, err3)
 	var h http.Handler = s
+	if s.cfg.CompressMinBytes >= 0 {
+		h = compressor{next: s, minBytes: s.cfg.CompressMinBytes}
+	}
 	if opts.Wrap != nil {
-		h = opts.Wrap(s)
+		h = opts.Wrap(h)
 	}
 	h = s.observe(h)
 	// Outermost: behind a trusted proxy, everything inside (the request
@@ -182,9 +190,16 @@ func (s *Server) Listen() error {
 	if p := s.cfg.OpenAPIPath; p != "off" && !strings.HasPrefix(p, "/") {
 		return fmt.Errorf("http: the OpenAPI path must start with / or be off, got %q", p)
 	}
+	if err := s.setupTLS(); err != nil {
+		return err
+	}
 	ln, err := listen.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("http: cannot listen on %s: %w", s.cfg.Addr, err)
+	}
+	if err := s.listenRedirect(ln.Addr()); err != nil {
+		_ = ln.Close()
+		return err
 	}
 	if listen.Shared(ln) {
 		ln = s.shared(ln)
@@ -204,6 +219,9 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	if ln == nil {
 		return nil
+	}
+	if s.redirectLn != nil {
+		_ = s.redirectLn.Close()
 	}
 	return ln.Close()
 }
@@ -228,7 +246,13 @@ func (s *Server) Serve() error {
 	if ln == nil {
 		return errors.New("http: Serve called before Listen")
 	}
-	err := s.srv.Serve(ln)
+	s.serveRedirect()
+	var err error
+	if s.cert != nil {
+		err = s.srv.ServeTLS(ln, "", "") // the certificate is in srv.TLSConfig
+	} else {
+		err = s.srv.Serve(ln)
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
@@ -268,8 +292,9 @@ func (s *Server) InFlight() int {
 // for active ones until ctx ends. Safe to call more than once. A server on
 // a listener shared with sibling workers hands off instead (see handOff).
 func (s *Server) Shutdown(ctx context.Context) error {
+	redirectErr := s.shutdownRedirect(ctx)
 	if s.sharedLn() != nil {
-		return s.handOff(ctx)
+		return errors.Join(s.handOff(ctx), redirectErr)
 	}
 	drainErr := s.Drain(ctx)
 	err := s.srv.Shutdown(ctx)
@@ -285,7 +310,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}
-	return errors.Join(drainErr, err)
+	return errors.Join(drainErr, err, redirectErr)
 }
 
 // begin counts an action request in, or reports that the server drains.
@@ -351,12 +376,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if fp := s.cfg.FilesPath; fp != "off" && s.static != nil {
+		if rest, ok := underPrefix(r.URL.Path, fp); ok {
+			if (r.Method == http.MethodGet || r.Method == http.MethodHead) && s.static.serve(w, r, rest) {
+				return
+			}
+			s.writeError(w, r, nil, time.Now(), apierror.Newf(apierror.CodeNotFound, http.StatusNotFound, "nothing at %s", r.URL.Path))
+			return
+		}
+	}
 	if s.cfg.RootEndpointType == RootAPI {
 		s.serveAction(w, r, strings.TrimPrefix(r.URL.Path, "/"))
 		return
 	}
 	if s.static != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		if s.static.serve(w, r) {
+		if s.static.serve(w, r, r.URL.Path) {
 			return
 		}
 	}

@@ -501,7 +501,8 @@ func TestConfigDefaults(t *testing.T) {
 		WriteTimeout: DefaultWriteTimeout, IdleTimeout: DefaultIdleTimeout, MaxHeaderBytes: DefaultMaxHeaderBytes,
 		MaxBodyBytes: DefaultMaxBodyBytes, MaxBodyBytesInFlight: DefaultMaxBodyBytesInFlight, ActionPath: DefaultActionPath, RootEndpointType: RootFile,
 		PublicDir: DefaultPublicDir, DirectoryFile: DefaultDirectoryFile, OpenAPIPath: DefaultOpenAPIPath,
-		Fingerprint: Fingerprint{Cookie: "sessionID", MaxAge: time.Hour, Secure: "auto", SameSite: "lax"},
+		Fingerprint:      Fingerprint{Cookie: "sessionID", MaxAge: time.Hour, Secure: "auto", SameSite: "lax"},
+		CompressMinBytes: DefaultCompressMinBytes, FilesPath: DefaultFilesPath,
 	}
 	if fmt.Sprint(c) != fmt.Sprint(want) {
 		t.Errorf("defaults = %+v\nwant       %+v", c, want)

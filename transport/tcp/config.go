@@ -29,6 +29,11 @@ type Config struct {
 	// TLS only. Default: plain TCP.
 	TLSCert string
 	TLSKey  string
+	// TLSMinVersion ("1.2", the default, or "1.3") and TLSCipherSuites
+	// (TLS 1.2 suites by Go's names; empty for Go's defaults) are as for
+	// the HTTP listener (package internal/tlsconf).
+	TLSMinVersion   string
+	TLSCipherSuites []string
 	// MaxLineBytes limits one line from a client; a longer one gets an
 	// error and the connection is closed. Default 64 KiB.
 	MaxLineBytes int

@@ -39,6 +39,7 @@ import (
 	"github.com/stellarfw/stellar-go/internal/limit"
 	"github.com/stellarfw/stellar-go/internal/listen"
 	"github.com/stellarfw/stellar-go/internal/session"
+	"github.com/stellarfw/stellar-go/internal/tlsconf"
 )
 
 // writeTimeout bounds writing one message to a client.
@@ -63,6 +64,7 @@ type Options struct {
 // Server is the TCP transport of one node.
 type Server struct {
 	opts    Options
+	cert    *tlsconf.Certificate // set by Listen with TLS
 	cfg     Config
 	session *session.Options
 	logger  *slog.Logger
@@ -112,17 +114,32 @@ func (s *Server) Listen() error {
 	if err != nil {
 		return fmt.Errorf("tcp: cannot listen on %s: %w", s.cfg.Addr, err)
 	}
-	if s.cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+	if s.cfg.TLSCert != "" || s.cfg.TLSKey != "" {
+		cert, err := tlsconf.Load(tlsconf.Settings{CertFile: s.cfg.TLSCert, KeyFile: s.cfg.TLSKey,
+			MinVersion: s.cfg.TLSMinVersion, CipherSuites: s.cfg.TLSCipherSuites})
 		if err != nil {
 			_ = ln.Close()
-			return fmt.Errorf("tcp: loading tcp.tls_cert and tcp.tls_key: %w", err)
+			return fmt.Errorf("tcp: TLS (tcp.tls_cert, tcp.tls_key): %w", err)
 		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		s.cert = cert
+		ln = tls.NewListener(ln, cert.Config())
 	}
 	s.mu.Lock()
 	s.ln = ln
 	s.mu.Unlock()
+	return nil
+}
+
+// ReloadCertificate reads tcp.tls_cert and tcp.tls_key again: new
+// connections get the new certificate. On error the previous one stays.
+// Without TLS it does nothing.
+func (s *Server) ReloadCertificate() error {
+	if s.cert == nil {
+		return nil
+	}
+	if err := s.cert.Reload(); err != nil {
+		return fmt.Errorf("tcp: %w", err)
+	}
 	return nil
 }
 
