@@ -352,6 +352,7 @@ type faultRig struct {
 	inspector *task.Inspector
 	runs      *runLog
 	windows   []faultWindow
+	backend   redisb.Config // the test's own, with the nodes' prefix
 
 	mu  sync.Mutex
 	ids map[string]bool // guarded by mu; every task the test enqueued
@@ -397,6 +398,7 @@ func startFaultRig(t *testing.T, be faultBackend, n int, lease, tick time.Durati
 	// The test enqueues and inspects through a manager of its own.
 	cfg := be.cfg
 	cfg.Prefix, cfg.ReconnectBackoff = prefix, 20*time.Millisecond
+	r.backend = cfg
 	b, err := redisb.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
