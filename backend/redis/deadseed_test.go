@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -10,10 +11,12 @@ import (
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
 
-// TestDeadSeed: once a Redis Cluster has promoted the replica of a master
-// that was one of the configured seeds, the commands without a key go to
-// live masters only, while the dead seed stays dead: every readiness
-// check passes, and messages published reach a subscription.
+// TestDeadSeed: a subscription made on a Redis Cluster master that dies
+// breaks, and is made again on a live master; once the cluster promoted
+// the dead master's replica, the commands without a key go to live
+// masters only, though the dead master was a configured seed and stays
+// dead: every readiness check passes, every publish lands and reaches
+// the subscription.
 func TestDeadSeed(t *testing.T) {
 	c := redistest.StartCluster(t)
 	b := open(t, redis.Config{ClusterAddrs: c.Addrs(), Prefix: redistest.Prefix(t)})
@@ -23,9 +26,42 @@ func TestDeadSeed(t *testing.T) {
 		t.Fatalf("Ping: %v", err)
 	}
 	dead := c.Masters(t)[0]
+	// A channel whose subscription goes to the master about to die.
+	channel := ""
+	for i := 0; channel == ""; i++ {
+		if name := "ch" + strconv.Itoa(i); c.MasterOf(t, tr.Channel(name)) == dead {
+			channel = name
+		}
+	}
+
+	sctx, cancel := context.WithCancel(ctx)
+	var (
+		mu         sync.Mutex
+		got        = map[string]bool{}
+		subscribed = make(chan struct{}, 100)
+		wg         sync.WaitGroup
+	)
+	// Made again whenever it breaks, as the cluster does.
+	wg.Go(func() {
+		for sctx.Err() == nil {
+			_ = tr.Subscribe(sctx, []string{channel}, func() { subscribed <- struct{}{} }, func(_ string, m []byte) {
+				mu.Lock()
+				got[string(m)] = true
+				mu.Unlock()
+			})
+			time.Sleep(20 * time.Millisecond) // backoff between attempts, not a wait for something
+		}
+	})
+	defer wg.Wait()
+	defer cancel()
+	select {
+	case <-subscribed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the subscription did not start")
+	}
+
 	c.Kill(t, dead)
 	c.WaitFailover(t, dead)
-
 	// The client learns the new master from its first failed call.
 	poll(t, "Ping after the failover", b.Ping)
 	var failed []error
@@ -38,32 +74,24 @@ func TestDeadSeed(t *testing.T) {
 		t.Errorf("%d of 200 readiness checks failed after the failover, first: %v", len(failed), failed[0])
 	}
 
-	// A subscription made now, and messages to it.
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		mu  sync.Mutex
-		got int
-		wg  sync.WaitGroup
-	)
-	subscribed := make(chan struct{})
-	wg.Go(func() {
-		_ = tr.Subscribe(sctx, []string{"all"}, func() { close(subscribed) }, func(string, []byte) {
-			mu.Lock()
-			got++
-			mu.Unlock()
-		})
+	// The subscription was made again: a message reaches it.
+	poll(t, "a message delivered after the failover", func(ctx context.Context) error {
+		if err := tr.Publish(ctx, channel, []byte("first")); err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !got["first"] {
+			return context.DeadlineExceeded
+		}
+		return nil
 	})
-	defer wg.Wait()
-	defer cancel()
-	select {
-	case <-subscribed:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the subscription did not start")
+	if b.Stats().SubscriptionsLost == 0 {
+		t.Error("the subscription on the dead master was not counted lost")
 	}
 	var pubFailed []error
-	for range 200 {
-		if err := tr.Publish(ctx, "all", []byte("m")); err != nil {
+	for i := range 200 {
+		if err := tr.Publish(ctx, channel, []byte(strconv.Itoa(i))); err != nil {
 			pubFailed = append(pubFailed, err)
 		}
 	}
@@ -73,7 +101,7 @@ func TestDeadSeed(t *testing.T) {
 	poll(t, "every message delivered", func(context.Context) error {
 		mu.Lock()
 		defer mu.Unlock()
-		if got < 200-len(pubFailed) {
+		if len(got) < 1+200-len(pubFailed) {
 			return context.DeadlineExceeded
 		}
 		return nil
