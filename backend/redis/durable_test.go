@@ -83,40 +83,86 @@ func TestStalledReplica(t *testing.T) {
 
 // TestUnconfirmedWrite: a write whose master fails while it waits for a
 // replica returns ErrUnconfirmed, a temporary error: the caller makes it
-// again.
+// again (an enqueue, an outcome) or, for a fetch, gets no task to run.
 func TestUnconfirmedWrite(t *testing.T) {
-	s := redistest.StartSentinelSet(t)
-	prefix := redistest.Prefix(t)
-	cfg := redis.Config{SentinelMaster: redistest.SentinelName, SentinelAddrs: s.Addrs(), Prefix: prefix, ReplicaWait: time.Minute}
-	b := open(t, cfg)
-	addTakeAck(t, b.Tasks()) // knows the master has replicas
-	master := s.Master(t)
-	for _, r := range s.Replicas(t) {
-		r.Freeze(t)
+	tests := []struct {
+		name string
+		// prepare runs while the replicas still confirm; write then
+		// waits for them, frozen; landed says its script ran.
+		prepare func(t *testing.T, s *redis.TaskStore) *task.Delivery
+		write   func(ctx context.Context, s *redis.TaskStore, d *task.Delivery) error
+		landed  func(st task.QueueStats) bool
+	}{
+		{"enqueue",
+			func(*testing.T, *redis.TaskStore) *task.Delivery { return nil },
+			func(ctx context.Context, s *redis.TaskStore, _ *task.Delivery) error {
+				_, err := s.Enqueue(ctx, testMessage(), time.Time{})
+				return err
+			},
+			func(st task.QueueStats) bool { return st.Pending == 1 }},
+		{"fetch",
+			func(t *testing.T, s *redis.TaskStore) *task.Delivery {
+				if _, err := s.Enqueue(t.Context(), testMessage(), time.Time{}); err != nil {
+					t.Fatal(err)
+				}
+				return nil
+			},
+			func(ctx context.Context, s *redis.TaskStore, _ *task.Delivery) error {
+				d, err := s.Fetch(ctx, "default", "w1", time.Minute)
+				if d != nil {
+					return errors.New("a delivery came with the error")
+				}
+				return err
+			},
+			func(st task.QueueStats) bool { return st.Running == 1 }},
+		{"ack",
+			func(t *testing.T, s *redis.TaskStore) *task.Delivery {
+				if _, err := s.Enqueue(t.Context(), testMessage(), time.Time{}); err != nil {
+					t.Fatal(err)
+				}
+				d, err := s.Fetch(t.Context(), "default", "w1", time.Minute)
+				if err != nil || d == nil {
+					t.Fatal(d, err)
+				}
+				return d
+			},
+			func(ctx context.Context, s *redis.TaskStore, d *task.Delivery) error { return s.Ack(ctx, d) },
+			func(st task.QueueStats) bool { return st.Running == 0 && st.Processed == 2 }},
 	}
-	watch := open(t, redis.Config{URL: master.URL(), Prefix: prefix, ReplicaWait: -1})
-	done := make(chan error, 1)
-	go func() {
-		_, err := b.Tasks().Enqueue(context.Background(), testMessage(), time.Time{})
-		done <- err
-	}()
-	// Once the task is there, the write waits for a replica.
-	ipoll.Until(t, "the task enqueued", 10*time.Second, func() bool {
-		st, err := watch.Tasks().Counts(t.Context(), "default")
-		return err == nil && st.Pending == 1
-	})
-	master.Kill(t)
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("Enqueue did not return after its master was killed")
-	}
-	var tmp interface{ Temporary() bool }
-	if !errors.Is(err, redis.ErrUnconfirmed) || !errors.As(err, &tmp) || !tmp.Temporary() {
-		t.Errorf("Enqueue: %v, want a temporary ErrUnconfirmed", err)
-	}
-	if st := b.Stats(); st.Unconfirmed != 1 {
-		t.Errorf("stats %+v, want 1 unconfirmed write", st)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := redistest.StartSentinelSet(t)
+			prefix := redistest.Prefix(t)
+			cfg := redis.Config{SentinelMaster: redistest.SentinelName, SentinelAddrs: s.Addrs(), Prefix: prefix, ReplicaWait: time.Minute}
+			b := open(t, cfg)
+			addTakeAck(t, b.Tasks()) // knows the master has replicas
+			d := tc.prepare(t, b.Tasks())
+			master := s.Master(t)
+			for _, r := range s.Replicas(t) {
+				r.Freeze(t)
+			}
+			watch := open(t, redis.Config{URL: master.URL(), Prefix: prefix, ReplicaWait: -1})
+			done := make(chan error, 1)
+			go func() { done <- tc.write(context.Background(), b.Tasks(), d) }()
+			// Once the script ran, the write waits for a replica.
+			ipoll.Until(t, "the write made", 10*time.Second, func() bool {
+				st, err := watch.Tasks().Counts(t.Context(), "default")
+				return err == nil && tc.landed(st)
+			})
+			master.Kill(t)
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the write did not return after its master was killed")
+			}
+			var tmp interface{ Temporary() bool }
+			if !errors.Is(err, redis.ErrUnconfirmed) || !errors.As(err, &tmp) || !tmp.Temporary() {
+				t.Errorf("%v, want a temporary ErrUnconfirmed", err)
+			}
+			if st := b.Stats(); st.Unconfirmed != 1 {
+				t.Errorf("stats %+v, want 1 unconfirmed write", st)
+			}
+		})
 	}
 }
