@@ -390,7 +390,7 @@ func startFaultRig(t *testing.T, be faultBackend, n int, lease, tick time.Durati
 		if t.Failed() {
 			for _, n := range r.nodes {
 				out := n.stderr.String()
-				t.Logf("%s stderr (last 3000 bytes):\n%s", n.id, out[max(0, len(out)-3000):])
+				t.Logf("%s stderr (last 20000 bytes):\n%s", n.id, out[max(0, len(out)-20000):])
 			}
 		}
 	})

@@ -166,3 +166,46 @@ func TestUnconfirmedWrite(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkReplicaWait measures a task's round (enqueue, fetch, ack) on
+// the 3-master cluster with replicas, waiting for a replica's
+// confirmation of each write and not:
+//
+//	go test -run '^$' -bench ReplicaWait -cpu 16 ./backend/redis/
+func BenchmarkReplicaWait(b *testing.B) {
+	c := redistest.SharedCluster(b)
+	for _, bc := range []struct {
+		name string
+		wait time.Duration
+	}{{"wait", 0}, {"no-wait", -1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			be, err := redis.Open(redis.Config{ClusterAddrs: c.Addrs(), Prefix: redistest.Prefix(b), ReplicaWait: bc.wait})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer be.Close()
+			s := be.Tasks()
+			ctx := context.Background()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := s.Enqueue(ctx, testMessage(), time.Time{}); err != nil {
+						b.Error(err)
+						return
+					}
+					d, err := s.Fetch(ctx, "default", "w1", time.Minute)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if d != nil {
+						if err := s.Ack(ctx, d); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}
+			})
+			b.ReportMetric(float64(be.Stats().ReplicaConfirmed)/float64(b.N), "waits/op")
+		})
+	}
+}
