@@ -301,6 +301,29 @@ func (r *faultRig) failoverTally(failed int) faultTally {
 		cause:  func(rs []runRecord) string { return inWindow(r.windows, rs) },
 	})
 	tl.check(r.t, failed)
+	if tl.duplicates > 0 {
+		// Every record of the first tasks completed twice, starts too.
+		dones := map[string]int{}
+		for _, rec := range r.runs.records {
+			if rec.ev == evDone && rec.name == faultWorkTask {
+				dones[rec.id]++
+			}
+		}
+		shown := 0
+		for id, n := range dones {
+			if n < 2 || shown == 3 {
+				continue
+			}
+			shown++
+			var all []string
+			for _, rec := range r.runs.records {
+				if rec.id == id {
+					all = append(all, rec.String())
+				}
+			}
+			r.t.Logf("task %s, every record: %s", id, strings.Join(all, "; "))
+		}
+	}
 	return tl
 }
 
