@@ -5,7 +5,7 @@ PKGS      ?= ./...
 FUZZTIME  ?= 20s
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test race lint bench fuzz tidy run
+.PHONY: test race lint bench fuzz tidy run failover
 
 # The README's test command: installs redis-server and chromium when they
 # are missing, then runs every test with the race detector.
@@ -34,3 +34,9 @@ fuzz:
 
 run:
 	$(GO) run ./example run
+
+# The Redis Cluster and Sentinel failover tests, five times each. They are
+# built only with the failover tag, so `make test` leaves them out; why, and
+# their figures, in docs/scaling.md.
+failover:
+	$(GO) test -race -tags failover -count=5 -v -run 'TestTasksSurviveClusterFailovers|TestTasksSurviveSentinelFailovers' ./example/

@@ -3,15 +3,20 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/stellarfw/stellar-go"
 	redisb "github.com/stellarfw/stellar-go/backend/redis"
+	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
 
@@ -26,9 +31,38 @@ const (
 	// answers 200 again.
 	readyWithin = 5 * time.Second
 	// readyProbes is how many more probes of each node's /readyz, once it
-	// answered 200, must all answer 200.
+	// answered 200, must all answer 200; and how many more RPC calls to
+	// each node, once one was answered, must all be answered.
 	readyProbes = 20
 )
+
+// failoverRig is a faultRig whose test is also a member of the nodes'
+// cluster, to call them by RPC.
+type failoverRig struct {
+	*faultRig
+	me *cluster.Cluster
+}
+
+// startFailoverRig starts a faultRig of n nodes and joins their cluster
+// as a member with no methods of its own.
+func startFailoverRig(t *testing.T, be faultBackend, n int, lease, tick time.Duration) *failoverRig {
+	t.Helper()
+	r := &failoverRig{faultRig: startFaultRig(t, be, n, lease, tick)}
+	b, err := redisb.Open(r.backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	r.me = cluster.New()
+	cfg := cluster.Config{ID: "tester", Token: "test-token", Version: "test", HeartbeatInterval: 200 * time.Millisecond, NodeTTL: time.Second}
+	if err := r.me.Start(context.Background(), b.Cluster(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.me.Stop(context.Background()) })
+	eventually(t, 10*time.Second, 10*time.Millisecond, func() bool { return len(r.me.Members()) == n+1 },
+		func() string { return fmt.Sprintf("the test sees %d members, want %d", len(r.me.Members()), n+1) })
+	return r
+}
 
 // failover is what one fault of a failover test measured.
 type failover struct {
@@ -36,13 +70,15 @@ type failover struct {
 	batch      map[string]bool // the tasks queued when it struck
 	readyAfter time.Duration   // from the new master serving to every node ready
 	notReady   []string        // probes after that which did not answer 200
+	rpcAfter   time.Duration   // from the new master serving to every node answering RPC
+	rpcFailed  []string        // calls after that which failed
 	stall      time.Duration   // the longest time without a completion
 }
 
 // failover injects a fault by running fail, which returns once a replica
 // serves in the master's place, then measures how soon every node is
 // ready again and whether it stays so.
-func (r *faultRig) failover(name string, batch int, fail func()) *failover {
+func (r *failoverRig) failover(name string, batch int, fail func()) *failover {
 	r.t.Helper()
 	f := &failover{}
 	f.batch = r.strike(name, batch, 0, func() {
@@ -51,8 +87,58 @@ func (r *faultRig) failover(name string, batch int, fail func()) *failover {
 		f.window = faultWindow{name, from, time.Now()}
 		r.windows = append(r.windows, f.window)
 	})
-	f.readyAfter, f.notReady = r.readyAgain()
+	var wg sync.WaitGroup
+	wg.Go(func() { f.readyAfter, f.notReady = r.readyAgain() })
+	wg.Go(func() { f.rpcAfter, f.rpcFailed = r.rpcAgain(f.window.to) })
+	wg.Wait()
 	return f
+}
+
+// rpcAgain waits until every node answers an RPC call (api.status) from
+// the test's member and then keeps answering: readyProbes more calls per
+// node, 20ms apart, all answered; a failed one starts the wait again. It
+// returns how long after since the run of answered calls began, and the
+// failed calls of the last run if none was clean within 3*readyWithin.
+// (Right after a failover the nodes' records have expired on the new
+// master until each heartbeats again, so a first answer is not yet
+// health.)
+func (r *failoverRig) rpcAgain(since time.Time) (time.Duration, []string) {
+	call := func(n *taskNode) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if _, err := r.me.Do(ctx, stellar.MethodStatus, nil, cluster.ToNode(n.id)); err != nil {
+			return err.Error()
+		}
+		return ""
+	}
+	giveUp := time.Now().Add(3 * readyWithin)
+	for {
+		for _, n := range r.nodes {
+			within(time.Until(giveUp), 10*time.Millisecond, func() bool { return call(n) == "" })
+		}
+		took := time.Since(since)
+		var (
+			mu  sync.Mutex
+			bad []string
+			wg  sync.WaitGroup
+		)
+		for _, n := range r.nodes {
+			wg.Go(func() {
+				for i := range readyProbes {
+					if e := call(n); e != "" {
+						mu.Lock()
+						bad = append(bad, fmt.Sprintf("%s call %d: %s", n.id, i+1, e))
+						mu.Unlock()
+					}
+					time.Sleep(20 * time.Millisecond) // calls spread over a moment, not a wait for something
+				}
+			})
+		}
+		wg.Wait()
+		if len(bad) == 0 || time.Now().After(giveUp) {
+			return took, bad
+		}
+	}
 }
 
 // readyAgain waits until every node's /readyz answers 200, up to
@@ -87,6 +173,53 @@ func (r *faultRig) readyAgain() (time.Duration, []string) {
 		time.Sleep(20 * time.Millisecond) // probes spread over a moment, not a wait for something
 	}
 	return took, bad
+}
+
+// enqueueWhile enqueues faultWork tasks from 8 goroutines from before
+// move starts, once some went in, until a moment after it returned, and
+// returns how many went in and the errors of those that did not.
+func (r *faultRig) enqueueWhile(move func()) (int, []string) {
+	var (
+		mu   sync.Mutex
+		n    int
+		errs []string
+		wg   sync.WaitGroup
+	)
+	stop := make(chan struct{})
+	for range 8 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id, err := r.mgr.Enqueue(context.Background(), faultWorkTask, map[string]any{"sleep_ms": 1 + rand.IntN(20)})
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err.Error())
+				} else {
+					n++
+				}
+				mu.Unlock()
+				if err == nil {
+					r.mu.Lock()
+					r.ids[id] = true
+					r.mu.Unlock()
+				}
+			}
+		})
+	}
+	within(5*time.Second, time.Millisecond, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return n+len(errs) >= 50
+	})
+	move()
+	time.Sleep(200 * time.Millisecond) // enqueues on the new owner too, not a wait for something
+	close(stop)
+	wg.Wait()
+	return n, errs
 }
 
 // stallOf returns the longest time without any completion from the last
@@ -130,7 +263,7 @@ func (r *faultRig) stallOf(f *failover) time.Duration {
 // checkFailovers fails the test for a stall longer than the failover plus
 // stallSlack, or nodes not ready soon enough or not staying so, and
 // describes each failover for the summary.
-func (r *faultRig) checkFailovers(fs []*failover) string {
+func (r *failoverRig) checkFailovers(fs []*failover) string {
 	t := r.t
 	var out []string
 	for _, f := range fs {
@@ -142,12 +275,20 @@ func (r *faultRig) checkFailovers(fs []*failover) string {
 		if f.readyAfter > readyWithin {
 			t.Errorf("%s: the nodes were ready again only %s after the failover, want within %s", f.window.name, f.readyAfter.Round(time.Millisecond), readyWithin)
 		}
+		if f.rpcAfter > readyWithin {
+			t.Errorf("%s: the nodes answered RPC again only %s after the failover, want within %s", f.window.name, f.rpcAfter.Round(time.Millisecond), readyWithin)
+		}
+		if len(f.rpcFailed) > 0 {
+			t.Errorf("%s: RPC never stayed healthy: %d of %d calls after the nodes answered again failed: %s",
+				f.window.name, len(f.rpcFailed), readyProbes*len(r.nodes), strings.Join(f.rpcFailed[:min(len(f.rpcFailed), 5)], "; "))
+		}
 		if len(f.notReady) > 0 {
 			t.Errorf("%s: %d of %d /readyz probes after the nodes were ready again failed: %s",
 				f.window.name, len(f.notReady), readyProbes*len(r.nodes), strings.Join(f.notReady[:min(len(f.notReady), 5)], "; "))
 		}
-		out = append(out, fmt.Sprintf("%s at %s: failover %s, longest stall %s, ready %s after, %d failed probes",
-			f.window.name, f.window.from.Format("15:04:05.000"), took.Round(time.Millisecond), f.stall.Round(time.Millisecond), f.readyAfter.Round(time.Millisecond), len(f.notReady)))
+		out = append(out, fmt.Sprintf("%s at %s: failover %s, longest stall %s, ready %s after, %d failed probes, RPC %s after, %d failed calls",
+			f.window.name, f.window.from.Format("15:04:05.000"), took.Round(time.Millisecond), f.stall.Round(time.Millisecond),
+			f.readyAfter.Round(time.Millisecond), len(f.notReady), f.rpcAfter.Round(time.Millisecond), len(f.rpcFailed)))
 	}
 	return strings.Join(out, "; ")
 }
@@ -160,6 +301,29 @@ func (r *faultRig) failoverTally(failed int) faultTally {
 		cause:  func(rs []runRecord) string { return inWindow(r.windows, rs) },
 	})
 	tl.check(r.t, failed)
+	if tl.duplicates > 0 {
+		// Every record of the first tasks completed twice, starts too.
+		dones := map[string]int{}
+		for _, rec := range r.runs.records {
+			if rec.ev == evDone && rec.name == faultWorkTask {
+				dones[rec.id]++
+			}
+		}
+		shown := 0
+		for id, n := range dones {
+			if n < 2 || shown == 3 {
+				continue
+			}
+			shown++
+			var all []string
+			for _, rec := range r.runs.records {
+				if rec.id == id {
+					all = append(all, rec.String())
+				}
+			}
+			r.t.Logf("task %s, every record: %s", id, strings.Join(all, "; "))
+		}
+	}
 	return tl
 }
 
@@ -175,9 +339,11 @@ const queueKey = "{q:default}"
 // came back as a replica, by hand (CLUSTER FAILOVER). Counting what the
 // handlers did, per task id: every task completes, none twice, no
 // periodic fire time twice; the queue stands still no longer than the
-// failover plus stallSlack; and every node is ready again within
-// readyWithin after it, and stays so, while the killed master is still
-// dead.
+// failover plus stallSlack; and every node is ready again, and answers
+// RPC, within readyWithin after it, and stays so, while the killed master
+// is still dead. Then the queue's slot moves to another master while its
+// tasks run and more are enqueued: the same assertions, and no enqueue
+// fails.
 func TestTasksSurviveClusterFailovers(t *testing.T) {
 	const (
 		lease   = time.Second
@@ -186,7 +352,7 @@ func TestTasksSurviveClusterFailovers(t *testing.T) {
 		delayed = 300  // tasks due at random times across the run
 	)
 	c := redistest.StartCluster(t)
-	r := startFaultRig(t, faultBackend{
+	r := startFailoverRig(t, faultBackend{
 		env: []string{"STELLAR_REDIS_CLUSTER_ADDRS=" + strings.Join(c.Addrs(), ",")},
 		cfg: redisb.Config{ClusterAddrs: c.Addrs()},
 	}, 3, lease, tick)
@@ -202,11 +368,34 @@ func TestTasksSurviveClusterFailovers(t *testing.T) {
 	if got := c.MasterOf(t, queueKey); got != m {
 		t.Fatalf("the queue's master is %s after the manual failover, want %s", got.Addr(), m.Addr())
 	}
+	// Resharding under load: the queue's slot moves to another master
+	// while its tasks run and more are enqueued, none of which may fail.
+	var to *redistest.Server
+	for _, o := range c.Masters(t) {
+		if o != m {
+			to = o
+			break
+		}
+	}
+	slot := c.Slot(t, queueKey)
+	var keysMoved, enqueuedDuring int
+	var enqueueErrs []string
+	reshard := r.failover("reshard", batch, func() {
+		enqueuedDuring, enqueueErrs = r.enqueueWhile(func() { keysMoved = c.MigrateSlots(t, m, to, slot, slot) })
+	})
+	if got := c.MasterOf(t, queueKey); got != to {
+		t.Fatalf("the queue's master is %s after the slot moved, want %s", got.Addr(), to.Addr())
+	}
+	if len(enqueueErrs) > 0 {
+		t.Errorf("%d of %d enqueues during the slot move failed: %s", len(enqueueErrs), enqueuedDuring+len(enqueueErrs),
+			strings.Join(enqueueErrs[:min(len(enqueueErrs), 5)], "; "))
+	}
 
 	failed := r.finish()
 	elapsed := time.Since(r.started)
 	tl := r.failoverTally(failed)
-	figures := r.checkFailovers([]*failover{killed, manual})
+	figures := r.checkFailovers([]*failover{killed, manual, reshard})
+	t.Logf("reshard: slot %d moved with %d keys while %d tasks were enqueued", slot, keysMoved, enqueuedDuring)
 	t.Logf("tasks=%d completions=%d duplicates=%d lost=%d periodic-fires=%d duplicate-fires=%d max-attempt=%d "+
 		"(duplicates and duplicate fires by fault: %s) %s elapsed=%s",
 		tl.tasks, tl.completions, tl.duplicates, tl.lost, tl.fires, tl.duplicateFires, tl.maxAttempt,
@@ -240,7 +429,7 @@ func TestTasksSurviveSentinelFailovers(t *testing.T) {
 			}
 		}
 	})
-	r := startFaultRig(t, faultBackend{
+	r := startFailoverRig(t, faultBackend{
 		env: []string{
 			"STELLAR_REDIS_SENTINEL_MASTER=" + redistest.SentinelName,
 			"STELLAR_REDIS_SENTINEL_ADDRS=" + strings.Join(s.Addrs(), ","),
@@ -256,7 +445,9 @@ func TestTasksSurviveSentinelFailovers(t *testing.T) {
 			m.Kill(t)
 			s.WaitFailover(t, m)
 		}))
-		s.Restart(t, m) // back as a replica
+		if i == 0 {
+			s.Restart(t, m) // back as a replica, before the second kill
+		}
 	}
 
 	failed := r.finish()

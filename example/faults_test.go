@@ -352,6 +352,7 @@ type faultRig struct {
 	inspector *task.Inspector
 	runs      *runLog
 	windows   []faultWindow
+	backend   redisb.Config // the test's own, with the nodes' prefix
 
 	mu  sync.Mutex
 	ids map[string]bool // guarded by mu; every task the test enqueued
@@ -389,7 +390,7 @@ func startFaultRig(t *testing.T, be faultBackend, n int, lease, tick time.Durati
 		if t.Failed() {
 			for _, n := range r.nodes {
 				out := n.stderr.String()
-				t.Logf("%s stderr (last 3000 bytes):\n%s", n.id, out[max(0, len(out)-3000):])
+				t.Logf("%s stderr (last 20000 bytes):\n%s", n.id, out[max(0, len(out)-20000):])
 			}
 		}
 	})
@@ -397,6 +398,7 @@ func startFaultRig(t *testing.T, be faultBackend, n int, lease, tick time.Durati
 	// The test enqueues and inspects through a manager of its own.
 	cfg := be.cfg
 	cfg.Prefix, cfg.ReconnectBackoff = prefix, 20*time.Millisecond
+	r.backend = cfg
 	b, err := redisb.Open(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -260,8 +260,8 @@ func TestOutcomeSettles(t *testing.T) {
 }
 
 // TestRecoveryWaitsAfterOutage: after its store calls failed, a node
-// recovers no lapsed lease until they have succeeded for a lease (every
-// holder could renew by then), and moves due delayed tasks meanwhile.
+// recovers no lapsed lease until they have succeeded for a lease, and
+// MinRecoveryGrace (every holder could renew by then), and moves due delayed tasks meanwhile.
 func TestRecoveryWaitsAfterOutage(t *testing.T) {
 	clock := backendtest.NewClock()
 	b := memory.New(memory.Config{Now: clock.Now})
@@ -306,10 +306,11 @@ func TestRecoveryWaitsAfterOutage(t *testing.T) {
 		return recovered != 0
 	})
 	// The last failed call was at most a poll before healed.
-	if recovered < lease-100*time.Millisecond {
-		t.Errorf("recovered %s after the outage, within the %s grace", recovered, lease)
+	grace := max(lease, task.MinRecoveryGrace)
+	if recovered < grace-100*time.Millisecond {
+		t.Errorf("recovered %s after the outage, within the %s grace", recovered, grace)
 	}
-	if recovered > lease+3*time.Second {
+	if recovered > grace+3*time.Second {
 		t.Errorf("recovered only %s after the outage", recovered)
 	}
 	if moved == 0 || moved >= recovered {

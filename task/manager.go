@@ -39,6 +39,12 @@ const (
 	DefaultPollInterval = 100 * time.Millisecond
 	// DefaultDrainTimeout bounds how long Stop waits for running tasks.
 	DefaultDrainTimeout = 10 * time.Second
+	// MinRecoveryGrace is the shortest time a node's store calls must have
+	// succeeded, after one failed, before it recovers lapsed leases: the
+	// grace is the longer of this and a lease. After a Redis Cluster
+	// failover a client can take a second or two to learn the new master,
+	// and with a short lease the holders would not get to renew in time.
+	MinRecoveryGrace = 3 * time.Second
 )
 
 // Config configures a started Manager. A zero field means its default.
@@ -239,7 +245,7 @@ func (m *Manager) Start(ctx context.Context, store Store, cfg Config) error {
 	m.tracer = tracing.New(cfg.TracerProvider)
 	m.startedAt = cfg.Now()
 	m.epoch = time.Now()
-	m.lastFail.Store(-int64(cfg.Lease))
+	m.lastFail.Store(-int64(max(cfg.Lease, MinRecoveryGrace)))
 	m.workerID = cfg.NodeID + ":" + newID()[:8]
 	m.queues = slices.Clone(queues)
 	m.phase = phaseStarted

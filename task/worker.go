@@ -733,9 +733,9 @@ func (m *Manager) noteErr(err error) {
 }
 
 // healthy reports whether this node's store calls have succeeded for at
-// least a lease since the last one that failed.
+// least a lease, and MinRecoveryGrace, since the last one that failed.
 func (m *Manager) healthy() bool {
-	return time.Since(m.epoch)-time.Duration(m.lastFail.Load()) >= m.cfg.Lease
+	return time.Since(m.epoch)-time.Duration(m.lastFail.Load()) >= max(m.cfg.Lease, MinRecoveryGrace)
 }
 
 // renewLoop renews the leases of running tasks and the workers' heartbeat
@@ -851,7 +851,7 @@ func (m *Manager) forwardLoop(ctx context.Context) {
 		}
 		recoverLapsed := m.healthy()
 		if !recoverLapsed && !holding {
-			m.log.Info("a store call failed: holding back the recovery of lapsed leases for a lease, so that their holders can renew them")
+			m.log.Info("a store call failed: holding back the recovery of lapsed leases for a lease (at least task.MinRecoveryGrace), so that their holders can renew them")
 		}
 		holding = !recoverLapsed
 		for _, name := range union(storeQueues(m.WorkerQueues(), m.partitions, known), known) {

@@ -46,7 +46,8 @@ func (t *ClusterTransport) Publish(ctx context.Context, channel string, msg []by
 	if err != nil {
 		return err
 	}
-	cmd := c.B().Publish().Channel(t.Channel(channel)).Message(rueidis.BinaryString(msg)).Build()
+	full := t.Channel(channel)
+	cmd := routed(c, c.B().Publish().Channel(full).Message(rueidis.BinaryString(msg)).Build(), full)
 	return t.b.wrap(ctx, "publish", c.Do(ctx, cmd).Error())
 }
 

@@ -117,28 +117,6 @@ func TestOpenRefusesBadConfig(t *testing.T) {
 	_ = b.Close()
 }
 
-// slot computes a key's Redis Cluster hash slot, as the cluster
-// specification defines it.
-func slot(key string) uint16 {
-	if open := strings.IndexByte(key, '{'); open >= 0 {
-		if end := strings.IndexByte(key[open+1:], '}'); end > 0 {
-			key = key[open+1 : open+1+end]
-		}
-	}
-	var crc uint16
-	for i := range len(key) {
-		crc ^= uint16(key[i]) << 8
-		for range 8 {
-			if crc&0x8000 != 0 {
-				crc = crc<<1 ^ 0x1021
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return crc % 16384
-}
-
 func TestSlot(t *testing.T) {
 	// Reference values from the cluster specification and redis-cli.
 	for key, want := range map[string]uint16{"123456789": 12739, "foo": 12182, "{user1000}.following": 3443, "{user1000}.followers": 3443} {
@@ -168,6 +146,20 @@ func TestKeysShareASlot(t *testing.T) {
 		// Without a tag in the prefix, keys spread over the cluster.
 		if prefix != "{app}:" && len(slots) < len(keys)/2 {
 			t.Errorf("prefix %q: %d keys in only %d slots", prefix, len(keys), len(slots))
+		}
+	}
+}
+
+// TestSlotKeys: the readiness check's keys hash to evenly spaced slots,
+// one each.
+func TestSlotKeys(t *testing.T) {
+	keys := slotKeys()
+	if len(keys) != pingSlots {
+		t.Fatalf("%d keys, want %d", len(keys), pingSlots)
+	}
+	for i, k := range keys {
+		if got, want := int(slot(k)), i*clusterSlots/pingSlots; got != want {
+			t.Errorf("key %d %q is in slot %d, want %d", i, k, got, want)
 		}
 	}
 }

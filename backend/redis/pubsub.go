@@ -53,7 +53,11 @@ func (b *Backend) subscribe(ctx context.Context, op string, channels []string, s
 		b.probeLoop(rctx, c, probe, &echoed, cancel)
 	}()
 	all := append([]string{probe}, channels...)
-	err = c.Receive(rctx, c.B().Subscribe().Channel(all...).Build(), func(m rueidis.PubSubMessage) {
+	// On a Redis Cluster a message published on any master reaches the
+	// subscribers of every node; the subscription goes to the master of
+	// the slot of its last channel, and when that master fails it breaks and
+	// is made again on the one that took over.
+	err = c.Receive(rctx, routed(c, c.B().Subscribe().Channel(all...).Build(), all[len(all)-1]), func(m rueidis.PubSubMessage) {
 		if m.Channel == probe {
 			if n, err := strconv.ParseInt(m.Message, 10, 64); err == nil && n > echoed.Load() {
 				echoed.Store(n)
@@ -90,7 +94,7 @@ func (b *Backend) probeLoop(ctx context.Context, c rueidis.Client, probe string,
 		sent++
 		sentAt[sent] = time.Now()
 		pctx, pcancel := context.WithTimeout(ctx, probeTimeout)
-		err := c.Do(pctx, c.B().Publish().Channel(probe).Message(strconv.FormatInt(sent, 10)).Build()).Error()
+		err := c.Do(pctx, routed(c, c.B().Publish().Channel(probe).Message(strconv.FormatInt(sent, 10)).Build(), probe)).Error()
 		pcancel()
 		if err != nil {
 			if ctx.Err() == nil {

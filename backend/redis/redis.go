@@ -77,6 +77,12 @@ type Config struct {
 	// ReconnectBackoff is how long after a failed first connection the
 	// next call tries again; calls in between fail at once. Default 250ms.
 	ReconnectBackoff time.Duration
+	// ReplicaWait bounds how long the scripts that add a task, take one
+	// or record an outcome wait for a replica of their master to confirm
+	// the write (WAIT 1), when that master has a replica online; see
+	// docs/tasks.md for what it does and does not guarantee. Default 1s
+	// (DefaultReplicaWait); negative: never wait.
+	ReplicaWait time.Duration
 	// Now stamps CreatedAt, ReadAt and lock times. Expiry itself is
 	// counted by the Redis server. Default time.Now.
 	Now func() time.Time
@@ -94,6 +100,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ReconnectBackoff <= 0 {
 		c.ReconnectBackoff = DefaultReconnectBackoff
+	}
+	if c.ReplicaWait == 0 {
+		c.ReplicaWait = DefaultReplicaWait
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -116,6 +125,11 @@ type Backend struct {
 	replyErrors       atomic.Uint64 // error replies from Redis
 	unavailable       atomic.Uint64 // calls that failed because Redis was unreachable
 	subscriptionsLost atomic.Uint64
+	replicaConfirmed  atomic.Uint64 // writes a replica confirmed
+	replicaLagged     atomic.Uint64 // writes no replica confirmed in time
+	unconfirmed       atomic.Uint64 // writes whose confirmation failed
+
+	replicas replicas // of the masters the durable scripts ran on
 
 	mu      sync.Mutex
 	closed  bool      // guarded by mu
@@ -284,13 +298,43 @@ func authError(err error) bool {
 		strings.HasPrefix(msg, "NOPERM") || strings.Contains(msg, "invalid password")
 }
 
-// Ping checks that Redis answers, for readiness.
+// Ping checks that Redis answers, for readiness. On a Redis Cluster it
+// checks that every master this node would send a key to answers: a PING
+// for each of pingSlots slots spread over the whole range, each sent to
+// the master the client holds for that slot, so that neither a dead seed
+// nor a dead master whose slots moved counts.
 func (b *Backend) Ping(ctx context.Context) error {
 	c, err := b.conn(ctx)
 	if err != nil {
 		return err
 	}
-	return b.wrap(ctx, "ping", c.Do(ctx, c.B().Ping().Build()).Error())
+	if c.Mode() != rueidis.ClientModeCluster {
+		return b.wrap(ctx, "ping", c.Do(ctx, c.B().Ping().Build()).Error())
+	}
+	keys := slotKeys()
+	cmds := make(rueidis.Commands, len(keys))
+	for i, k := range keys {
+		cmds[i] = c.B().Ping().Build().SetSlot(k)
+	}
+	for _, r := range c.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			return b.wrap(ctx, "ping", err)
+		}
+	}
+	return nil
+}
+
+// routed returns cmd, a command without a key (PUBLISH, SUBSCRIBE), sent
+// on a Redis Cluster to the master that serves key's slot rather than to
+// any connection the client holds: those include the configured seeds,
+// which the client keeps even when they are dead or no longer in the
+// cluster. A master that fails is replaced in the client's slot map once
+// the cluster promoted its replica.
+func routed(c rueidis.Client, cmd rueidis.Completed, key string) rueidis.Completed {
+	if c.Mode() != rueidis.ClientModeCluster {
+		return cmd
+	}
+	return cmd.SetSlot(key)
 }
 
 // Close closes the connections. Calls after it fail with ErrClosed. It is
@@ -353,6 +397,12 @@ type Stats struct {
 	// SubscriptionsLost counts the subscriptions that failed and were
 	// made again.
 	SubscriptionsLost uint64
+	// ReplicaConfirmed counts the writes (task added, taken or settled)
+	// that a replica confirmed; ReplicaLagged those that no replica
+	// confirmed within ReplicaWait, though one was online; Unconfirmed
+	// those whose connection failed before the confirmation came (they
+	// are made again).
+	ReplicaConfirmed, ReplicaLagged, Unconfirmed uint64
 }
 
 // Stats returns the backend's counters. It takes no lock.
@@ -361,5 +411,8 @@ func (b *Backend) Stats() Stats {
 		ReplyErrors:       b.replyErrors.Load(),
 		Unavailable:       b.unavailable.Load(),
 		SubscriptionsLost: b.subscriptionsLost.Load(),
+		ReplicaConfirmed:  b.replicaConfirmed.Load(),
+		ReplicaLagged:     b.replicaLagged.Load(),
+		Unconfirmed:       b.unconfirmed.Load(),
 	}
 }

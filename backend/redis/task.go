@@ -368,9 +368,13 @@ func (s *TaskStore) enqueue(ctx context.Context, m *task.Message, due time.Time,
 	if !due.IsZero() {
 		dueMS = msStr(due)
 	}
-	n, err := enqueueScript.Exec(ctx, c, s.keys(queue), []string{
+	res, err := s.b.execDurable(ctx, c, "enqueue", enqueueScript, s.keys(queue), []string{
 		m.ID, string(body), dueMS, msStr(s.now()), m.Unique, s.channel(), queue, name, fire,
-	}).AsInt64()
+	})
+	if err != nil {
+		return false, err
+	}
+	n, err := res.AsInt64()
 	if err != nil {
 		return false, s.b.wrap(ctx, "enqueue", err)
 	}
@@ -444,7 +448,11 @@ func (s *TaskStore) Fetch(ctx context.Context, queue, worker string, lease time.
 	}
 	now := s.now()
 	until := now.Add(lease)
-	res, err := fetchScript.Exec(ctx, c, s.keys(queue), []string{msStr(until), worker, msStr(now)}).ToArray()
+	r, err := s.b.execDurable(ctx, c, "fetch", fetchScript, s.keys(queue), []string{msStr(until), worker, msStr(now)})
+	if err != nil {
+		return nil, err // taken, maybe: its lease lapses and it runs again
+	}
+	res, err := r.ToArray()
 	if rueidis.IsRedisNil(err) {
 		return nil, nil
 	}
@@ -492,7 +500,11 @@ func (s *TaskStore) settle(ctx context.Context, op string, script *rueidis.Lua, 
 		return err
 	}
 	argv := append([]string{d.ID, strconv.Itoa(d.Attempt)}, args...)
-	n, err := script.Exec(ctx, c, s.keys(d.PartitionName()), argv).AsInt64()
+	res, err := s.b.execDurable(ctx, c, op, script, s.keys(d.PartitionName()), argv)
+	if err != nil {
+		return err
+	}
+	n, err := res.AsInt64()
 	if err != nil {
 		return s.b.wrap(ctx, op, err)
 	}
@@ -515,9 +527,13 @@ func (s *TaskStore) AckFetch(ctx context.Context, d *task.Delivery, worker strin
 	}
 	now := s.now()
 	until := now.Add(lease)
-	res, err := ackFetchScript.Exec(ctx, c, s.keys(d.PartitionName()), []string{
+	r, err := s.b.execDurable(ctx, c, "ack and fetch", ackFetchScript, s.keys(d.PartitionName()), []string{
 		d.ID, strconv.Itoa(d.Attempt), d.Unique, msStr(until), worker, msStr(now),
-	}).ToArray()
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	res, err := r.ToArray()
 	if err != nil {
 		return nil, false, s.b.wrap(ctx, "ack and fetch", err)
 	}
@@ -607,7 +623,7 @@ func (s *TaskStore) Watch(ctx context.Context, wake func(queue string)) error {
 	// A wake-up sent while no one listened is not replayed: look at the
 	// queues once now.
 	wake("")
-	err = c.Receive(ctx, c.B().Subscribe().Channel(s.channel()).Build(), func(m rueidis.PubSubMessage) {
+	err = c.Receive(ctx, routed(c, c.B().Subscribe().Channel(s.channel()).Build(), s.channel()), func(m rueidis.PubSubMessage) {
 		wake(m.Message)
 	})
 	if ctx.Err() != nil {

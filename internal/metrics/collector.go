@@ -33,6 +33,7 @@ type nodeCollector struct {
 	members     *prometheus.Desc
 	redisErrors *prometheus.Desc
 	redisLost   *prometheus.Desc
+	redisWaits  *prometheus.Desc
 
 	queues cache[task.Stats]
 	chat   cache[int]
@@ -58,6 +59,7 @@ func newNodeCollector(o Options) *nodeCollector {
 		members:     d("stellar_chat_members", "Room memberships of this node's connections.", nil, nil),
 		redisErrors: d("stellar_redis_errors_total", "Redis calls of this node that failed, by kind: reply (an error reply from Redis) or unavailable (Redis not reached in time).", []string{"kind"}, nil),
 		redisLost:   d("stellar_redis_subscriptions_lost_total", "Redis subscriptions of this node that failed and were made again.", nil, nil),
+		redisWaits:  d("stellar_redis_replica_waits_total", "Task writes of this node that waited for a replica, by result: confirmed, lagged (no replica confirmed within the wait) or unconfirmed (the connection failed first; the write is made again).", []string{"result"}, nil),
 	}
 	c.queues = cache[task.Stats]{every: o.CacheFor, now: o.Now}
 	c.chat = cache[int]{every: o.CacheFor, now: o.Now}
@@ -66,7 +68,7 @@ func newNodeCollector(o Options) *nodeCollector {
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.info, c.depth, c.paused, c.workerNodes, c.concurrency, c.readErrors,
-		c.running, c.nodes, c.published, c.dropped, c.lateReplies, c.conns, c.rooms, c.members, c.redisErrors, c.redisLost} {
+		c.running, c.nodes, c.published, c.dropped, c.lateReplies, c.conns, c.rooms, c.members, c.redisErrors, c.redisLost, c.redisWaits} {
 		ch <- d
 	}
 }
@@ -129,6 +131,9 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.redisErrors, float64(s.ReplyErrors), "reply")
 		counter(c.redisErrors, float64(s.Unavailable), "unavailable")
 		counter(c.redisLost, float64(s.SubscriptionsLost))
+		counter(c.redisWaits, float64(s.ReplicaConfirmed), "confirmed")
+		counter(c.redisWaits, float64(s.ReplicaLagged), "lagged")
+		counter(c.redisWaits, float64(s.Unconfirmed), "unconfirmed")
 	}
 	if o.Chat != nil {
 		n, _, err := c.chat.get(func() (int, error) {

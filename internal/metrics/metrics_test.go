@@ -101,7 +101,7 @@ func TestNewTwice(t *testing.T) {
 // TestRedisStats: the Redis backend's counters are served on Redis only.
 func TestRedisStats(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	stats := backend.RedisStats{ReplyErrors: 2, Unavailable: 5, SubscriptionsLost: 1}
+	stats := backend.RedisStats{ReplyErrors: 2, Unavailable: 5, SubscriptionsLost: 1, ReplicaConfirmed: 7, ReplicaLagged: 3, Unconfirmed: 4}
 	if _, err := New(Options{Registry: reg, Events: event.NewBus(), Redis: func() backend.RedisStats { return stats }}); err != nil {
 		t.Fatal(err)
 	}
@@ -113,6 +113,9 @@ func TestRedisStats(t *testing.T) {
 		{"stellar_redis_errors_total", []string{"kind=reply"}, 2},
 		{"stellar_redis_errors_total", []string{"kind=unavailable"}, 5},
 		{"stellar_redis_subscriptions_lost_total", nil, 1},
+		{"stellar_redis_replica_waits_total", []string{"result=confirmed"}, 7},
+		{"stellar_redis_replica_waits_total", []string{"result=lagged"}, 3},
+		{"stellar_redis_replica_waits_total", []string{"result=unconfirmed"}, 4},
 	} {
 		if v, ok := sample(t, reg, tc.name, tc.labels...); !ok || v != tc.want {
 			t.Errorf("%s%v = %v, %v; want %v", tc.name, tc.labels, v, ok, tc.want)
