@@ -134,6 +134,11 @@ func (c *ClusterSet) form() error {
 		m := masters[i%ClusterMasters]
 		err := waitFor(settleTimeout, func() error {
 			_, err := r.command("CLUSTER", "REPLICATE", m.nodeID)
+			if err != nil && strings.Contains(err.Error(), "Unknown node") {
+				// A handshake that timed out on a busy machine is not
+				// tried again by gossip: meet the master directly.
+				_, _ = r.command("CLUSTER", "MEET", "127.0.0.1", strconv.Itoa(m.port), strconv.Itoa(m.busPort))
+			}
 			return err
 		})
 		if err != nil {
