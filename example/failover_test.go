@@ -327,8 +327,11 @@ func (r *faultRig) failoverTally(failed int) faultTally {
 	return tl
 }
 
-// queueKey is a key in the slot of every key of the default queue (they
-// share the hash tag {q:default}).
+// queueKey is a key in the slot of partition 0 of the default queue (its
+// hash tag, {q:default}). The queue's other partitions spread over every
+// master (docs/scaling.md), so failing this master over fails over about
+// a third of them, partition 0, which holds the periodic task, among
+// them; the slot move moves partition 0 only.
 const queueKey = "{q:default}"
 
 // TestTasksSurviveClusterFailovers runs three nodes on a Redis Cluster of
