@@ -130,4 +130,3 @@ func rewriteDoc(path string, tables map[string]string) error {
 	}
 	return os.WriteFile(path, []byte(s), 0o644)
 }
-
