@@ -1,0 +1,105 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/stellarfw/stellar-go/backend/redis"
+	"github.com/stellarfw/stellar-go/cache"
+	ipoll "github.com/stellarfw/stellar-go/internal/poll"
+	"github.com/stellarfw/stellar-go/internal/redistest"
+)
+
+// getCalls returns how many GETs the server at addr has run, from INFO
+// commandstats.
+func getCalls(t *testing.T, addr string) int {
+	t.Helper()
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, ForceSingleClient: true, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	info, err := c.Do(context.Background(), c.B().Info().Section("commandstats").Build()).ToString()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_get:calls="); ok {
+			n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	return 0
+}
+
+// checkClientCache: node A, with client-side caching, reads a key; its
+// repeated reads do not reach Redis when gets (the server's GET count) is
+// given; node B saves the key, and A's next reads see the new value once
+// Redis's invalidation arrives; B destroys it and A sees it gone.
+func checkClientCache(t *testing.T, a, b *redis.Backend, gets func() int) {
+	ctx := t.Context()
+	ca := cache.New(a.Cache(), cache.Config{NodeID: "node-a"})
+	cb := cache.New(b.Cache(), cache.Config{NodeID: "node-b"})
+	load := func() (string, error) { return cache.Load[string](ctx, ca, "hot") }
+	must(t, cb.Save(ctx, "hot", "v1"))
+	if v, err := load(); err != nil || v != "v1" {
+		t.Fatalf("A's first Load = %q, %v; want v1", v, err)
+	}
+	if gets != nil {
+		before := gets()
+		for range 50 {
+			if v, err := load(); err != nil || v != "v1" {
+				t.Fatalf("A's Load = %q, %v; want v1", v, err)
+			}
+		}
+		if after := gets(); after != before {
+			t.Errorf("50 hot Loads ran %d GETs on the server, want 0", after-before)
+		}
+	}
+	must(t, cb.Save(ctx, "hot", "v2"))
+	ipoll.Until(t, "A's Load to see B's new value", 10*time.Second, func() bool {
+		v, err := load()
+		return err == nil && v == "v2"
+	})
+	must(t, cb.Destroy(ctx, "hot"))
+	ipoll.Until(t, "A's Load to see B's Destroy", 10*time.Second, func() bool {
+		_, err := load()
+		return errors.Is(err, cache.ErrNotFound)
+	})
+	must(t, cb.Save(ctx, "hot", "v3", cache.TTL(time.Hour)))
+	ipoll.Until(t, "A's Load to see the key again", 10*time.Second, func() bool {
+		v, err := load()
+		return err == nil && v == "v3"
+	})
+	// A Load that refreshes the TTL goes to Redis and records the read.
+	e, err := ca.Load(ctx, "hot", cache.RefreshTTL(2*time.Hour))
+	must(t, err)
+	if time.Until(e.ExpireAt) < 90*time.Minute {
+		t.Errorf("ExpireAt after RefreshTTL(2h) = %v, want about 2h from now", e.ExpireAt)
+	}
+}
+
+func TestClientCacheAcrossNodes(t *testing.T) {
+	srv := redistest.StartOwn(t)
+	prefix := redistest.Prefix(t)
+	a := open(t, redis.Config{URL: srv.URL(), Prefix: prefix, ClientCache: time.Minute})
+	b := open(t, redis.Config{URL: srv.URL(), Prefix: prefix})
+	checkClientCache(t, a, b, func() int { return getCalls(t, srv.Addr()) })
+}
+
+func TestClientCacheAcrossNodesOnMultiShardCluster(t *testing.T) {
+	srv := redistest.SharedCluster(t)
+	prefix := redistest.Prefix(t)
+	a := open(t, redis.Config{ClusterAddrs: srv.Addrs(), Prefix: prefix, ClientCache: time.Minute})
+	b := open(t, redis.Config{ClusterAddrs: srv.Addrs(), Prefix: prefix})
+	checkClientCache(t, a, b, nil)
+}
