@@ -26,6 +26,13 @@ func cacheTables(url string, stamp string) string {
 	}
 	defer be.Close()
 	c := cache.New(be.Cache(), cache.Config{NodeID: "bench"})
+	// The same cache with client-side caching on (redis.Config.ClientCache).
+	beLocal, err := redisb.Open(redisb.Config{URL: url, Prefix: prefix, ClientCache: time.Minute})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer beLocal.Close()
+	cl := cache.New(beLocal.Cache(), cache.Config{NodeID: "bench"})
 	opt, err := rueidis.ParseURL(url)
 	if err != nil {
 		log.Fatal(err)
@@ -68,6 +75,10 @@ func cacheTables(url string, stamp string) string {
 		}},
 		{"cache Load of one key", func(ctx context.Context, _ int) error {
 			_, err := c.Load(ctx, "hot")
+			return err
+		}},
+		{"cache Load of one key, ClientCache on", func(ctx context.Context, _ int) error {
+			_, err := cl.Load(ctx, "hot")
 			return err
 		}},
 	}

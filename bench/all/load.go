@@ -273,8 +273,10 @@ func lat(d time.Duration) string {
 	switch {
 	case d >= time.Millisecond:
 		return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
-	default:
+	case d >= 10*time.Microsecond:
 		return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
+	default:
+		return fmt.Sprintf("%.2f µs", float64(d)/float64(time.Microsecond))
 	}
 }
 
