@@ -31,6 +31,7 @@ import (
 	"log"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -44,6 +45,7 @@ var (
 	idleN    = flag.Int("idle", 10000, "idle WebSocket connections for the memory figure")
 	docs     = flag.String("docs", "docs/benchmarks.md", "file whose marked tables are rewritten (empty: none)")
 	profile  = flag.String("cpuprofile", "", "node role: write a CPU profile of the node to this file")
+	selfProf = flag.String("selfprofile", "", "write a CPU profile of this process (rpc and cache run in it) to this file")
 	redisURL = flag.String("redis", "", "rpc and cache: Redis URL (default: start a redis-server)")
 )
 
@@ -66,12 +68,20 @@ func main() {
 	default:
 		log.Fatalf("unknown role %q", *role)
 	}
+	if *selfProf != "" {
+		f, err := os.Create(*selfProf)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	want := map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
 		want[strings.TrimSpace(s)] = true
 	}
-	host, _ := os.Hostname()
-	_ = host
 	stamp := fmt.Sprintf("%s, %d cores (GOMAXPROCS %d), %s/%s", time.Now().UTC().Format("2006-01-02 15:04 UTC"),
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
 	tables := map[string]string{}
