@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,6 +21,13 @@ import (
 // commandstats.
 func getCalls(t *testing.T, addr string) int {
 	t.Helper()
+	return commandStats(t, addr)["get"]
+}
+
+// commandStats returns how many times the server at addr has run each
+// command (lower case), from INFO commandstats; a script's calls count.
+func commandStats(t *testing.T, addr string) map[string]int {
+	t.Helper()
 	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, ForceSingleClient: true, DisableCache: true})
 	if err != nil {
 		t.Fatal(err)
@@ -29,16 +37,57 @@ func getCalls(t *testing.T, addr string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
+	out := map[string]int{}
 	for _, line := range strings.Split(info, "\n") {
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_get:calls="); ok {
-			n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
-			if err != nil {
-				t.Fatal(err)
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
+		if !ok || !strings.HasPrefix(name, "cmdstat_") {
+			continue
+		}
+		n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[strings.TrimPrefix(name, "cmdstat_")] = n
+	}
+	return out
+}
+
+// TestCacheCommands: with no lock held, a Save is one script that runs a
+// GET (of the lock) and a SET, and a Load one that runs a GET and a
+// SETRANGE (of the read time), as docs/benchmarks.md says.
+func TestCacheCommands(t *testing.T) {
+	srv := redistest.StartOwn(t)
+	c := cache.New(open(t, redis.Config{URL: srv.URL(), Prefix: redistest.Prefix(t)}).Cache(), cache.Config{NodeID: "n"})
+	ctx := t.Context()
+	must(t, c.Save(ctx, "warm", 1)) // loads the scripts
+	_, err := c.Load(ctx, "warm")
+	must(t, err)
+	diff := func(before, after map[string]int) map[string]int {
+		d := map[string]int{}
+		for k, v := range after {
+			switch k {
+			case "info", "hello", "ping", "client": // commandStats's own connection
+				continue
 			}
-			return n
+			if v != before[k] {
+				d[k] = v - before[k]
+			}
+		}
+		return d
+	}
+	check := func(what string, op func(), want map[string]int) {
+		t.Helper()
+		before := commandStats(t, srv.Addr())
+		op()
+		if got := diff(before, commandStats(t, srv.Addr())); !maps.Equal(got, want) {
+			t.Errorf("%s ran %v, want %v", what, got, want)
 		}
 	}
-	return 0
+	check("Save", func() { must(t, c.Save(ctx, "k", "v", cache.TTL(time.Hour))) }, map[string]int{"evalsha": 1, "get": 1, "set": 1})
+	check("Load", func() {
+		_, err := c.Load(ctx, "k")
+		must(t, err)
+	}, map[string]int{"evalsha": 1, "get": 1, "setrange": 1})
 }
 
 // checkClientCache: node A, with client-side caching, reads a key; its
