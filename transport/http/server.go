@@ -409,7 +409,7 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string
 	}
 	buf := getBuffer()
 	defer putBuffer(buf)
-	if err := json.NewEncoder(buf).Encode(body); err != nil {
+	if err := encodeBody(buf, body); err != nil {
 		id := apierror.NewRequestID()
 		s.logger.Error("action response is not JSON-encodable", "action", name, "status", http.StatusInternalServerError,
 			"request_id", id, "error", err.Error())
