@@ -45,6 +45,7 @@ var (
 	idleN    = flag.Int("idle", 10000, "idle WebSocket connections for the memory figure")
 	docs     = flag.String("docs", "docs/benchmarks.md", "file whose marked tables are rewritten (empty: none)")
 	profile  = flag.String("cpuprofile", "", "node role: write a CPU profile of the node to this file")
+	heapProf = flag.String("heapprofile", "", "node role: write a heap profile to this file each time the memory is read (the last one is with the idle connections open)")
 	selfProf = flag.String("selfprofile", "", "write a CPU profile of this process (rpc and cache run in it) to this file")
 	redisURL = flag.String("redis", "", "rpc and cache: Redis URL (default: start a redis-server)")
 )

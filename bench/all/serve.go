@@ -43,6 +43,9 @@ func startChild(role string) child {
 	if *profile != "" && role == "node" {
 		args = append(args, "-cpuprofile", *profile)
 	}
+	if *heapProf != "" && role == "node" {
+		args = append(args, "-heapprofile", *heapProf)
+	}
 	cmd := exec.Command(exe, args...)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
@@ -107,6 +110,12 @@ func runNode() {
 			r.Response["goroutines"] = runtime.NumGoroutine()
 			r.Response["rss"] = rss()
 			r.Response["websockets"] = app.Connections.Len("websocket")
+			if *heapProf != "" {
+				if f, err := os.Create(*heapProf); err == nil {
+					_ = pprof.WriteHeapProfile(f)
+					_ = f.Close()
+				}
+			}
 			return nil
 		}},
 	); err != nil {
