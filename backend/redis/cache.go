@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
@@ -101,9 +100,21 @@ func hexTime(t time.Time) string { return string(appendHex(make([]byte, 0, 16), 
 
 // parseHex reads 16 hex digits written by appendHex.
 func parseHex(s string) (time.Time, error) {
-	n, err := strconv.ParseUint(s, 16, 64)
-	if err != nil || len(s) != 16 {
+	if len(s) != 16 {
 		return time.Time{}, fmt.Errorf("bad time %q", s)
+	}
+	var n uint64
+	for i := range 16 {
+		c := s[i]
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		default:
+			return time.Time{}, fmt.Errorf("bad time %q", s)
+		}
+		n = n<<4 | uint64(c)
 	}
 	if n == 0 {
 		return time.Time{}, nil
@@ -131,13 +142,16 @@ func parseEntry(s string) (cache.Record, error) {
 	return r, nil
 }
 
-// tag returns the hash tag of a user key: 8 hex digits, never empty and
-// never holding a brace.
+// tag returns the hash tag of a user key: 8 hex digits of its 32-bit
+// FNV-1a hash, never empty and never holding a brace.
 func tag(key string) string {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(key))
+	const offset, prime = 2166136261, 16777619
+	v := uint32(offset)
+	for i := range len(key) {
+		v ^= uint32(key[i])
+		v *= prime
+	}
 	const digits = "0123456789abcdef"
-	v := h.Sum32()
 	var b [8]byte
 	for i := 7; i >= 0; i-- {
 		b[i] = digits[v&0xf]
