@@ -170,7 +170,7 @@ func (s signer) decode(raw []byte, maxBytes int) (*envelope, error) {
 		return nil, errDrop{DropOversize}
 	}
 	var e envelope
-	if err := json.Unmarshal(raw, &e); err != nil {
+	if !parseEnvelope(raw, &e) {
 		return nil, errDrop{DropMalformed}
 	}
 	if e.V != envelopeVersion || e.Type == "" || e.From == "" || e.ID == "" || e.SentAt <= 0 || e.Deadline < 0 ||
