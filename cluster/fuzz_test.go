@@ -215,3 +215,19 @@ func TestFastEnvelopeTakesEncoderOutput(t *testing.T) {
 		}
 	}
 }
+
+// FuzzWriteField: an envelope's string field is written as json.Marshal
+// writes it, whatever the string.
+func FuzzWriteField(f *testing.F) {
+	for _, s := range []string{"", "node-1", `q"uote`, `back\slash`, "<&>", "é", "\x00", "\xff", "\u2028"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var b bytes.Buffer
+		writeField(&b, "n", s)
+		want, _ := json.Marshal(s)
+		if b.String() != `,"n":`+string(want) {
+			t.Fatalf("writeField(%q) = %s, json.Marshal writes %s", s, b.String(), want)
+		}
+	})
+}
