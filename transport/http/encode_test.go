@@ -61,7 +61,7 @@ func TestEncodeBodyAsEncodingJSON(t *testing.T) {
 // writes.
 func FuzzEncodeBody(f *testing.F) {
 	f.Add(`{"a":1,"b":[true,null,"x"],"c":{"d":0.5}}`, "key", 1.5)
-	f.Add(`{"<>":"&\u2028","e":1e-7,"f":1e21}`, "\xff", -0.0)
+	f.Add(`{"<>":"&\u2028","e":1e-7,"f":1e21}`, "\xff", math.Copysign(0, -1))
 	f.Add(`[]`, "", 1e300)
 	f.Fuzz(func(t *testing.T, doc, s string, n float64) {
 		var v any
