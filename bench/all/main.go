@@ -22,7 +22,9 @@
 //   - cache: a cache Save+Load pair against a raw SET+GET pair of the same
 //     client, with 1 and 64 callers, and a repeated Load of a hot key
 //     against a raw GET;
-//   - idle: the memory a node spends per idle WebSocket connection.
+//   - idle: the memory a node spends per idle WebSocket connection;
+//   - tasks: bench/taskbench, Stellar's task workers against asynq on the
+//     same redis-server (its own module, run with go run).
 package main
 
 import (
@@ -38,7 +40,8 @@ import (
 
 var (
 	role     = flag.String("role", "", "internal: node, bare or load (the children this program starts)")
-	only     = flag.String("only", "http,ws,tcp,rpc,cache,idle", "sections to run")
+	only     = flag.String("only", "http,ws,tcp,rpc,cache,idle,tasks", "sections to run")
+	taskDir  = flag.String("taskbench", "bench/taskbench", "tasks: the directory of the taskbench module")
 	dur      = flag.Duration("d", 2*time.Second, "length of each measured run")
 	rounds   = flag.Int("rounds", 5, "rounds; each measures the framework and its baseline")
 	clients  = flag.Int("clients", 32, "concurrent clients for http, ws and tcp")
@@ -108,7 +111,10 @@ func main() {
 		}
 		stop()
 	}
-	for _, name := range []string{"transports", "idle", "rpc", "cache"} {
+	if want["tasks"] {
+		tables["tasks"] = taskTables(*taskDir, stamp)
+	}
+	for _, name := range []string{"transports", "idle", "rpc", "cache", "tasks"} {
 		if t, ok := tables[name]; ok {
 			fmt.Printf("\n%s\n", t)
 		}
