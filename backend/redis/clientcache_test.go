@@ -13,6 +13,8 @@ import (
 
 	"github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cache"
+	"github.com/stellarfw/stellar-go/cluster"
+	"github.com/stellarfw/stellar-go/internal/backendtest"
 	ipoll "github.com/stellarfw/stellar-go/internal/poll"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
@@ -151,4 +153,26 @@ func TestClientCacheAcrossNodesOnMultiShardCluster(t *testing.T) {
 	a := open(t, redis.Config{ClusterAddrs: srv.Addrs(), Prefix: prefix, ClientCache: time.Minute})
 	b := open(t, redis.Config{ClusterAddrs: srv.Addrs(), Prefix: prefix})
 	checkClientCache(t, a, b, nil)
+}
+
+// TestClusterTransportWithClientCache: a backend with client-side caching
+// on (RESP3 tracking on its connections) still carries the cluster: the
+// transport conformance suite passes on it.
+func TestClusterTransportWithClientCache(t *testing.T) {
+	backendtest.RunCluster(t, backendtest.ClusterBackend{
+		NewTransports: func(t *testing.T, n int) []cluster.Transport {
+			srv := redistest.Shared(t)
+			prefix := redistest.Prefix(t)
+			out := make([]cluster.Transport, n)
+			for i := range out {
+				out[i] = open(t, redis.Config{URL: srv.URL(), Prefix: prefix, ClientCache: time.Minute}).Cluster()
+			}
+			return out
+		},
+		Publish: func(t *testing.T, tr cluster.Transport, channel string, raw []byte) {
+			if err := tr.Publish(context.Background(), channel, raw); err != nil {
+				t.Fatal(err)
+			}
+		},
+	})
 }
