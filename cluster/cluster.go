@@ -234,6 +234,7 @@ type Cluster struct {
 	handlers sync.Map                          // method name → Handler
 	subs     sync.Map                          // message type → MessageHandler
 	owns     atomic.Pointer[func(string) bool] // Config.OwnsConnection, set by Start
+	owners   ownerHints                        // the node that answered the last call to a connection
 
 	dropped     map[string]*atomic.Uint64 // fixed keys: dropReasons
 	lateReplies atomic.Uint64

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"bytes"
-	"container/heap"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -169,8 +168,25 @@ func writeField(b *bytes.Buffer, name, value string) {
 	b.WriteString(`,"`)
 	b.WriteString(name)
 	b.WriteString(`":`)
+	if plainString(value) { // as json.Marshal writes it, without its cost
+		b.WriteByte('"')
+		b.WriteString(value)
+		b.WriteByte('"')
+		return
+	}
 	v, _ := json.Marshal(value) // a string always marshals
 	b.Write(v)
+}
+
+// plainString reports whether json.Marshal writes s as it is, between
+// quotes: printable ASCII, nothing it escapes.
+func plainString(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // errDrop is a decoding failure with the reason to count it under.
@@ -187,7 +203,7 @@ func (s signer) decode(raw []byte, maxBytes int) (*envelope, error) {
 		return nil, errDrop{DropOversize}
 	}
 	var e envelope
-	if err := json.Unmarshal(raw, &e); err != nil {
+	if !parseEnvelope(raw, &e) {
 		return nil, errDrop{DropMalformed}
 	}
 	if e.V != envelopeVersion || e.Type == "" || e.From == "" || e.ID == "" || e.SentAt <= 0 || e.Deadline < 0 ||
@@ -238,18 +254,45 @@ type replayEntry struct {
 	at  int64
 }
 
-// replayHeap is a min-heap of entries by signed time.
+// replayHeap is a min-heap of entries by signed time, without
+// container/heap's boxing of every entry.
 type replayHeap []replayEntry
 
-func (h replayHeap) Len() int           { return len(h) }
-func (h replayHeap) Less(i, j int) bool { return h[i].at < h[j].at }
-func (h replayHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *replayHeap) Push(x any)        { *h = append(*h, x.(replayEntry)) }
-func (h *replayHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
+func (h *replayHeap) push(e replayEntry) {
+	*h = append(*h, e)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if a[parent].at <= a[i].at {
+			break
+		}
+		a[parent], a[i] = a[i], a[parent]
+		i = parent
+	}
+}
+
+func (h *replayHeap) pop() replayEntry {
+	a := *h
+	top := a[0]
+	last := len(a) - 1
+	a[0] = a[last]
+	a = a[:last]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(a) && a[l].at < a[m].at {
+			m = l
+		}
+		if r < len(a) && a[r].at < a[m].at {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		a[i], a[m] = a[m], a[i]
+		i = m
+	}
+	*h = a
+	return top
 }
 
 func newReplayMemory(start int64, limit int) *replayMemory {
@@ -267,7 +310,7 @@ func (m *replayMemory) check(sig [sha256.Size]byte, at, forgetBefore int64) stri
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for len(m.order) > 0 && m.order[0].at < forgetBefore {
-		delete(m.seen, heap.Pop(&m.order).(replayEntry).sig)
+		delete(m.seen, m.order.pop().sig)
 	}
 	if at < m.floor {
 		return DropReplayFull
@@ -276,12 +319,12 @@ func (m *replayMemory) check(sig [sha256.Size]byte, at, forgetBefore int64) stri
 		return DropReplayed
 	}
 	for len(m.order) >= m.limit {
-		old := heap.Pop(&m.order).(replayEntry)
+		old := m.order.pop()
 		delete(m.seen, old.sig)
 		m.floor = max(m.floor, old.at+1)
 	}
 	m.seen[sig] = struct{}{}
-	heap.Push(&m.order, replayEntry{sig: sig, at: at})
+	m.order.push(replayEntry{sig: sig, at: at})
 	return ""
 }
 

@@ -172,3 +172,65 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFastEnvelope: whatever the envelope's fast path accepts,
+// json.Unmarshal accepts too and reads the same fields from.
+func FuzzFastEnvelope(f *testing.F) {
+	s := signer{key: []byte("fuzz-token")}
+	for _, e := range []envelope{
+		{Type: "request", From: "node-1", To: "node-2", SentAt: 1700000000000, Deadline: 1700000005000, ID: "abc", Payload: json.RawMessage(`{"method":"echo","args":{"n":42}}`)},
+		{Type: "chat", From: "n", SentAt: 1, ID: "i", Payload: json.RawMessage(`"x,\"sig\":\"y"`)},
+		{Type: "t é", From: "f\"", SentAt: -5, ID: "i", Payload: json.RawMessage(`[1, 2]`)},
+	} {
+		f.Add(s.encode(&e))
+	}
+	f.Add([]byte(`{"v":2,"type":"t","from":"f","at":01,"id":"i","payload":{} ,"sig":"AAAA"}`))
+	f.Add([]byte(`{"v":2,"type":"t","from":"f","at":1,"id":"i","payload":{},"sig":"A"},"sig":"B"}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var fast envelope
+		if !fastEnvelope(raw, &fast) {
+			return
+		}
+		var slow envelope
+		if err := json.Unmarshal(raw, &slow); err != nil {
+			t.Fatalf("fast path accepted %q, json.Unmarshal refuses it: %v", raw, err)
+		}
+		if fast.V != slow.V || fast.Type != slow.Type || fast.From != slow.From || fast.To != slow.To || fast.SentAt != slow.SentAt ||
+			fast.Deadline != slow.Deadline || fast.ID != slow.ID || !bytes.Equal(fast.Payload, slow.Payload) || fast.Sig != slow.Sig {
+			t.Fatalf("fast path read %q as %+v, json.Unmarshal as %+v", raw, fast, slow)
+		}
+	})
+}
+
+// TestFastEnvelopeTakesEncoderOutput: what a node sends is read by the
+// fast path, not left to encoding/json.
+func TestFastEnvelopeTakesEncoderOutput(t *testing.T) {
+	s := signer{key: []byte("token")}
+	for _, e := range []envelope{
+		{Type: "request", From: "node-1", To: "node-2", SentAt: 1700000000000, Deadline: 1700000005000, ID: newID(), Payload: json.RawMessage(`{"method":"echo","args":{"n":42}}`)},
+		{Type: "reply", From: "node-2", To: "node-1", SentAt: 1700000000001, ID: newID(), Payload: json.RawMessage(`{"ok":true,"result":{"n":42}}`)},
+		{Type: "chat", From: "stellar-worker-1", SentAt: 1700000000002, ID: newID(), Payload: json.RawMessage(`null`)},
+	} {
+		raw := s.encode(&e)
+		var got envelope
+		if !fastEnvelope(raw, &got) {
+			t.Errorf("fast path refused %s", raw)
+		}
+	}
+}
+
+// FuzzWriteField: an envelope's string field is written as json.Marshal
+// writes it, whatever the string.
+func FuzzWriteField(f *testing.F) {
+	for _, s := range []string{"", "node-1", `q"uote`, `back\slash`, "<&>", "é", "\x00", "\xff", "\u2028"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var b bytes.Buffer
+		writeField(&b, "n", s)
+		want, _ := json.Marshal(s)
+		if b.String() != `,"n":`+string(want) {
+			t.Fatalf("writeField(%q) = %s, json.Marshal writes %s", s, b.String(), want)
+		}
+	})
+}

@@ -3,6 +3,7 @@ package cluster
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"slices"
 	"testing"
 )
 
@@ -61,5 +62,24 @@ func TestReplayMemoryBounded(t *testing.T) {
 	}
 	if got := f.check(sigOf(5), 5, 0); got != DropReplayFull {
 		t.Fatalf("an early message of the flood, replayed: %q, want %q", got, DropReplayFull)
+	}
+}
+
+// TestReplayHeapOrder: the replay memory's heap pops entries oldest
+// first, whatever order they came in.
+func TestReplayHeapOrder(t *testing.T) {
+	var h replayHeap
+	ats := []int64{5, 3, 9, 1, 1, 7, 2, 8, 6, 4, 0, 10, 3}
+	for _, at := range ats {
+		h.push(replayEntry{at: at})
+	}
+	want := slices.Sorted(slices.Values(ats))
+	for i, w := range want {
+		if got := h.pop().at; got != w {
+			t.Fatalf("pop %d = %d, want %d", i, got, w)
+		}
+	}
+	if len(h) != 0 {
+		t.Fatalf("%d left", len(h))
 	}
 }

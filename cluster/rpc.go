@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -169,7 +170,27 @@ func (c *Cluster) Do(ctx context.Context, method string, args any, opts ...CallO
 	var out Reply
 	onReply := func(r reply, remote error) bool {
 		out = Reply{Node: r.node, Result: r.res.Result}
+		if o.conn != "" {
+			c.owners.put(o.conn, r.node)
+		}
 		return true
+	}
+	if o.conn != "" && o.node == "" {
+		// The node that answered the last call to this connection owns
+		// it still, most likely: ask it alone, and every node only if it
+		// says it does not (or has left).
+		if node, ok := c.owners.get(o.conn); ok {
+			hinted := o
+			hinted.node = node
+			err = c.call(ctx, method, args, hinted, false, onReply)
+			if err == nil {
+				return out, nil
+			}
+			if ctx.Err() != nil || !(errors.Is(err, ErrNoOwner) || errors.Is(err, ErrUnknownNode)) {
+				return Reply{}, err
+			}
+			c.owners.forget(o.conn, node)
+		}
 	}
 	err = c.call(ctx, method, args, o, false, onReply)
 	if errors.Is(err, ErrNoOwner) && ctx.Err() == nil {
@@ -532,5 +553,39 @@ func (c *Cluster) takeReply(e *envelope) {
 	c.mu.Unlock()
 	if !delivered {
 		c.lateReplies.Add(1)
+	}
+}
+
+// maxOwnerHints bounds the connections whose owner a node remembers.
+const maxOwnerHints = 4096
+
+// ownerHints remembers which node answered a call to a connection, so
+// that the next call to it asks that node alone instead of every node.
+type ownerHints struct {
+	mu sync.Mutex
+	m  map[string]string // connection id → node id; guarded by mu
+}
+
+func (h *ownerHints) get(conn string) (string, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	node, ok := h.m[conn]
+	return node, ok
+}
+
+func (h *ownerHints) put(conn, node string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil || len(h.m) >= maxOwnerHints {
+		h.m = make(map[string]string) // start over rather than track ages
+	}
+	h.m[conn] = node
+}
+
+func (h *ownerHints) forget(conn, node string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m[conn] == node {
+		delete(h.m, conn)
 	}
 }

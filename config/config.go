@@ -300,6 +300,11 @@ type Redis struct {
 	// Prefix starts every key, so several apps can share one Redis.
 	// Default "stellar:".
 	Prefix string `key:"prefix"`
+	// ClientCache, if positive, lets cache Loads be served from the
+	// node's memory for up to this long, invalidated by Redis as soon as
+	// any node changes the key; such Loads record no read time. Default
+	// 0: off. See docs/cache.md.
+	ClientCache time.Duration `key:"client_cache"`
 }
 
 // Cluster configures how nodes talk to each other.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
@@ -18,48 +17,57 @@ var _ cache.Store = (*CacheStore)(nil)
 
 // CacheStore is the cache's store in Redis. Obtain it from Backend.Cache.
 //
-// An entry is a hash (v: value, c: created, r: last read, e: expiry, in
-// Unix milliseconds) with the same expiry as a Redis TTL; a list is a
-// Redis list; both live at PREFIX cache:{TAG}KEY. The lock on KEY is a
-// string holding the owner's node id at PREFIX lock:{TAG}KEY, with a TTL.
-// TAG is a hash of KEY: the entry and its lock share a Cluster slot
-// whatever characters KEY holds.
+// An entry is a string: a header of three times in Unix milliseconds, each
+// 16 hexadecimal digits (last read, created, expiry; all zeros for none),
+// then the value; it has the same expiry as a Redis TTL. A list is a Redis
+// list. Both live at PREFIX cache:{TAG}KEY. The lock on KEY is a string
+// holding the owner's node id at PREFIX lock:{TAG}KEY, with a TTL. TAG is
+// a hash of KEY: the entry and its lock share a Cluster slot whatever
+// characters KEY holds.
+//
+// With Config.ClientCache, Load reads the entry with a GET that the
+// client keeps in its memory, invalidated by the server when the key
+// changes (RESP3 client-side caching), and records no read.
 type CacheStore struct {
 	b      *Backend
 	now    func() time.Time
 	prefix string
+	local  time.Duration // Config.ClientCache
 }
 
+// headerLen is the length of an entry's header: three times of 16 hex
+// digits.
+const headerLen = 48
+
 // The scripts make each write atomic: the lock check and the write, or the
-// read and the read-time update, happen as one.
+// read and the read-time update, happen as one. Each makes as few calls as
+// it can: Redis spends more on a script's calls than on running it.
 var (
-	// KEYS: entry, lock. ARGV: owner, value, now, ttl, expireAt (ms).
+	// KEYS: entry, lock. ARGV: owner, entry (header and value), ttl (ms).
 	// Returns 1, or 0 if another node holds the lock.
 	saveScript = rueidis.NewLuaScript(`
 local o = redis.call('GET', KEYS[2])
 if o and o ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-if ARGV[4] ~= '0' then
-  redis.call('HSET', KEYS[1], 'v', ARGV[2], 'c', ARGV[3], 'e', ARGV[5])
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if ARGV[3] ~= '0' then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 else
-  redis.call('HSET', KEYS[1], 'v', ARGV[2], 'c', ARGV[3])
+  redis.call('SET', KEYS[1], ARGV[2])
 end
 return 1`)
 
-	// KEYS: entry. ARGV: now, refresh ttl, new expireAt (ms).
-	// Returns {value, created, previous read, expireAt} or nil.
+	// KEYS: entry. ARGV: now (16 hex), refresh ttl (ms), new expireAt (16
+	// hex). Records the read in the header in place; returns the entry as
+	// it was before, or nil.
 	loadScript = rueidis.NewLuaScript(`
-local r = redis.call('HMGET', KEYS[1], 'v', 'c', 'r', 'e')
-if not r[1] then return false end
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
 if ARGV[2] ~= '0' then
-  redis.call('HSET', KEYS[1], 'r', ARGV[1], 'e', ARGV[3])
+  redis.call('SETRANGE', KEYS[1], 0, ARGV[1] .. string.sub(v, 17, 32) .. ARGV[3])
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  r[4] = ARGV[3]
 else
-  redis.call('HSET', KEYS[1], 'r', ARGV[1])
+  redis.call('SETRANGE', KEYS[1], 0, ARGV[1])
 end
-return r`)
+return v`)
 
 	// KEYS: entry, lock. ARGV: owner.
 	// Returns the number of keys deleted, or -1 if another node holds the
@@ -75,13 +83,75 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0`)
 )
 
-// tag returns the hash tag of a user key: 8 hex digits, never empty and
-// never holding a brace.
-func tag(key string) string {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(key))
+// appendHex appends t (Unix ms; the zero time as 0) as 16 hex digits.
+func appendHex(b []byte, t time.Time) []byte {
+	var n uint64
+	if !t.IsZero() {
+		n = uint64(t.UnixMilli())
+	}
 	const digits = "0123456789abcdef"
-	v := h.Sum32()
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, digits[(n>>uint(shift))&0xf])
+	}
+	return b
+}
+
+func hexTime(t time.Time) string { return string(appendHex(make([]byte, 0, 16), t)) }
+
+// parseHex reads 16 hex digits written by appendHex.
+func parseHex(s string) (time.Time, error) {
+	if len(s) != 16 {
+		return time.Time{}, fmt.Errorf("bad time %q", s)
+	}
+	var n uint64
+	for i := range 16 {
+		c := s[i]
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		default:
+			return time.Time{}, fmt.Errorf("bad time %q", s)
+		}
+		n = n<<4 | uint64(c)
+	}
+	if n == 0 {
+		return time.Time{}, nil
+	}
+	return time.UnixMilli(int64(n)), nil
+}
+
+// parseEntry splits an entry into its record.
+func parseEntry(s string) (cache.Record, error) {
+	if len(s) < headerLen {
+		return cache.Record{}, fmt.Errorf("entry of %d bytes, shorter than its header", len(s))
+	}
+	var r cache.Record
+	var err error
+	if r.ReadAt, err = parseHex(s[0:16]); err != nil {
+		return r, err
+	}
+	if r.CreatedAt, err = parseHex(s[16:32]); err != nil {
+		return r, err
+	}
+	if r.ExpireAt, err = parseHex(s[32:48]); err != nil {
+		return r, err
+	}
+	r.Value = []byte(s[headerLen:])
+	return r, nil
+}
+
+// tag returns the hash tag of a user key: 8 hex digits of its 32-bit
+// FNV-1a hash, never empty and never holding a brace.
+func tag(key string) string {
+	const offset, prime = 2166136261, 16777619
+	v := uint32(offset)
+	for i := range len(key) {
+		v ^= uint32(key[i])
+		v *= prime
+	}
+	const digits = "0123456789abcdef"
 	var b [8]byte
 	for i := 7; i >= 0; i-- {
 		b[i] = digits[v&0xf]
@@ -111,42 +181,31 @@ func (s *CacheStore) userKey(kind, redisKey string) (string, bool) {
 	return redisKey[len(head)+tagLen:], true
 }
 
-func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
-
 func durMS(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
 
-// parseMS reads a time stored in ms; "" or absent is the zero time.
-func parseMS(m rueidis.RedisMessage) (time.Time, error) {
-	if m.IsNil() {
-		return time.Time{}, nil
-	}
-	s, err := m.ToString()
-	if err != nil {
-		return time.Time{}, err
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return time.Time{}, err
-	}
-	return time.UnixMilli(n), nil
-}
-
-// Save implements cache.Store.
+// Save implements cache.Store: one script, whose only calls are the check
+// of the lock and the SET of the entry.
 func (s *CacheStore) Save(ctx context.Context, owner, key string, value []byte, ttl time.Duration) error {
 	c, err := s.b.conn(ctx)
 	if err != nil {
 		return err
 	}
 	now := s.now()
-	ttlMS, expireAt := "0", "0"
+	ttlMS := "0"
+	var expireAt time.Time
 	if ttl > 0 {
 		// Redis counts in milliseconds; never round a TTL down to none.
 		ttl = max(ttl.Truncate(time.Millisecond), time.Millisecond)
-		ttlMS, expireAt = durMS(ttl), strconv.FormatInt(now.UnixMilli()+ttl.Milliseconds(), 10)
+		ttlMS, expireAt = durMS(ttl), time.UnixMilli(now.UnixMilli()+ttl.Milliseconds())
 	}
+	entry := make([]byte, 0, headerLen+len(value))
+	entry = appendHex(entry, time.Time{})
+	entry = appendHex(entry, now)
+	entry = appendHex(entry, expireAt)
+	entry = append(entry, value...)
 	n, err := saveScript.Exec(ctx, c,
 		[]string{s.entryKey(key), s.lockKey(key)},
-		[]string{owner, string(value), ms(now), ttlMS, expireAt}).AsInt64()
+		[]string{owner, string(entry), ttlMS}).AsInt64()
 	if err != nil {
 		return s.b.wrap(ctx, "save", err)
 	}
@@ -156,40 +215,37 @@ func (s *CacheStore) Save(ctx context.Context, owner, key string, value []byte, 
 	return nil
 }
 
-// Load implements cache.Store.
+// Load implements cache.Store: one script that reads the entry and records
+// the read in its header in place; or, with Config.ClientCache and no
+// refresh, a GET served from this client's memory while the key has not
+// changed, which records no read.
 func (s *CacheStore) Load(ctx context.Context, key string, refresh time.Duration) (cache.Record, error) {
 	c, err := s.b.conn(ctx)
 	if err != nil {
 		return cache.Record{}, err
 	}
-	now := s.now()
-	refreshMS, expireAt := "0", "0"
-	if refresh > 0 {
-		refresh = max(refresh.Truncate(time.Millisecond), time.Millisecond)
-		refreshMS, expireAt = durMS(refresh), strconv.FormatInt(now.UnixMilli()+refresh.Milliseconds(), 10)
+	var v string
+	if s.local > 0 && refresh <= 0 {
+		v, err = c.DoCache(ctx, c.B().Get().Key(s.entryKey(key)).Cache(), s.local).ToString()
+	} else {
+		now := s.now()
+		refreshMS, expireAt := "0", ""
+		if refresh > 0 {
+			refresh = max(refresh.Truncate(time.Millisecond), time.Millisecond)
+			refreshMS, expireAt = durMS(refresh), hexTime(time.UnixMilli(now.UnixMilli()+refresh.Milliseconds()))
+		}
+		v, err = loadScript.Exec(ctx, c, []string{s.entryKey(key)}, []string{hexTime(now), refreshMS, expireAt}).ToString()
+		if err == nil && refresh > 0 && len(v) >= headerLen {
+			v = v[:32] + expireAt + v[headerLen:]
+		}
 	}
-	fields, err := loadScript.Exec(ctx, c, []string{s.entryKey(key)}, []string{ms(now), refreshMS, expireAt}).ToArray()
 	if rueidis.IsRedisNil(err) {
 		return cache.Record{}, cache.ErrNotFound
 	}
 	if err != nil {
 		return cache.Record{}, s.b.wrap(ctx, "load", err)
 	}
-	if len(fields) != 4 {
-		return cache.Record{}, fmt.Errorf("redis: load: reply of %d fields, want 4", len(fields))
-	}
-	var r cache.Record
-	v, err := fields[0].ToString()
-	if err == nil {
-		r.Value = []byte(v)
-		r.CreatedAt, err = parseMS(fields[1])
-	}
-	if err == nil {
-		r.ReadAt, err = parseMS(fields[2])
-	}
-	if err == nil {
-		r.ExpireAt, err = parseMS(fields[3])
-	}
+	r, err := parseEntry(v)
 	if err != nil {
 		return cache.Record{}, fmt.Errorf("redis: load %q: malformed entry: %w", key, err)
 	}

@@ -83,6 +83,16 @@ type Config struct {
 	// docs/tasks.md for what it does and does not guarantee. Default 1s
 	// (DefaultReplicaWait); negative: never wait.
 	ReplicaWait time.Duration
+	// ClientCache, if positive, turns on client-side caching for the
+	// cache's Load: an entry read once is kept in this node's memory for
+	// up to ClientCache (never past its expiry), and Redis tells the
+	// client (RESP3 CLIENT TRACKING) to drop it as soon as any node
+	// changes or deletes the key, so that repeated Loads of a hot key do
+	// not reach Redis. Such a Load records no read: Entry.ReadAt is the
+	// read recorded by a Load made without it (a Load with RefreshTTL
+	// still goes to Redis and records one). Needs Redis 6 or later.
+	// Default 0: off, every Load is one script on the server.
+	ClientCache time.Duration
 	// Now stamps CreatedAt, ReadAt and lock times. Expiry itself is
 	// counted by the Redis server. Default time.Now.
 	Now func() time.Time
@@ -150,7 +160,7 @@ func Open(cfg Config) (*Backend, error) {
 		return nil, err
 	}
 	b := &Backend{cfg: cfg, opt: opt}
-	b.cache = &CacheStore{b: b, now: cfg.Now, prefix: cfg.Prefix}
+	b.cache = &CacheStore{b: b, now: cfg.Now, prefix: cfg.Prefix, local: cfg.ClientCache}
 	return b, nil
 }
 
@@ -196,7 +206,7 @@ func clientOption(cfg Config) (rueidis.ClientOption, error) {
 		opt.Sentinel.TLSConfig = tc
 	}
 	opt.ClientName = "stellar"
-	opt.DisableCache = true
+	opt.DisableCache = cfg.ClientCache <= 0
 	opt.MaxFlushDelay = maxFlushDelay
 	opt.Dialer.Timeout = cfg.DialTimeout
 	opt.Sentinel.Dialer.Timeout = cfg.DialTimeout

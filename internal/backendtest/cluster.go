@@ -47,6 +47,7 @@ func RunCluster(t *testing.T, b ClusterBackend) {
 		{"DoToNode", testDoToNode},
 		{"DoToConnection", testDoToConnection},
 		{"DoToConnectionOfNewcomer", testDoToConnectionOfNewcomer},
+		{"DoToConnectionRemembersOwner", testDoToConnectionRemembersOwner},
 		{"RemoteErrors", testRemoteErrors},
 		{"UnknownMethodIsFast", testUnknownMethodIsFast},
 		{"Timeout", testTimeout},
@@ -315,6 +316,55 @@ func testDoToConnectionOfNewcomer(t *testing.T, b ClusterBackend) {
 	r, err := first.Do(context.Background(), "who", nil, cluster.ToConnection("conn-2"))
 	if err != nil || r.Node != "node-2" {
 		t.Fatalf("ToConnection(conn-2) from a stale view = %+v, %v; want node-2's answer", r, err)
+	}
+}
+
+// testDoToConnectionRemembersOwner: once a node answered a call to a
+// connection, the next calls to it ask that node alone (the other nodes
+// do not even see them); when the connection's owner changes, the call
+// still reaches the new owner.
+func testDoToConnectionRemembersOwner(t *testing.T, b ClusterBackend) {
+	var owner atomic.Int32 // index of the node that owns "conn"
+	owner.Store(1)
+	asked := make([]atomic.Int32, 3) // ToConnection requests seen per node
+	nodes := startNodes(t, b.NewTransports(t, 3), func(i int, c *cluster.Cluster, cfg *cluster.Config) {
+		c.Handle("who", whoAmI(c))
+		cfg.OwnsConnection = func(conn string) bool {
+			asked[i].Add(1)
+			return conn == "conn" && owner.Load() == int32(i)
+		}
+	})
+	ctx := context.Background()
+	call := func(want string) {
+		t.Helper()
+		r, err := nodes[0].Do(ctx, "who", nil, cluster.ToConnection("conn"))
+		if err != nil || r.Node != want {
+			t.Fatalf("ToConnection(conn) = %+v, %v; want %s's answer", r, err, want)
+		}
+	}
+	call("node-2") // asks every node
+	waitFor(t, "node-3 to have seen the first call", func() bool { return asked[2].Load() == 1 })
+	for range 20 {
+		call("node-2")
+	}
+	// A call node-3 sees after any call made before it: had one of the
+	// 20 gone to every node, node-3 would have seen it by now.
+	if _, err := nodes[0].Do(ctx, "who", nil, cluster.ToNode("node-3")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "node-1 to have seen the first call", func() bool { return asked[0].Load() == 1 })
+	if n := asked[2].Load(); n != 1 {
+		t.Errorf("node-3 saw %d ToConnection requests, want 1: the calls after the first went to every node", n)
+	}
+	if n := asked[1].Load(); n != 21 {
+		t.Errorf("node-2 (the owner) saw %d requests, want 21", n)
+	}
+	owner.Store(2)
+	call("node-3")
+	call("node-3")
+	owner.Store(-1)
+	if _, err := nodes[0].Do(ctx, "who", nil, cluster.ToConnection("conn")); !errors.Is(err, cluster.ErrNoOwner) {
+		t.Fatalf("ToConnection after the connection left: %v, want ErrNoOwner", err)
 	}
 }
 

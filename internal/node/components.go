@@ -150,6 +150,7 @@ func RedisConfig(c config.Config) backend.RedisConfig {
 		ClusterAddrs:   r.ClusterAddrs,
 		Password:       r.Password,
 		Prefix:         r.Prefix,
+		ClientCache:    r.ClientCache,
 	}
 }
 

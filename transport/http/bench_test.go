@@ -19,7 +19,7 @@ import (
 
 // The handler benchmarks measure the framework's work per request without
 // the network: BenchmarkServeAction against BenchmarkBareHandler, which does
-// the same JSON work by hand. bench/httpbench measures both over loopback.
+// the same JSON work by hand. bench/all measures an action over loopback from a load generator in another process.
 
 // BenchmarkServeAction is a request without the fingerprint cookie (the
 // response sets it); BenchmarkServeActionWithCookie a browser's later

@@ -516,7 +516,7 @@ func (s *Server) runAction(w http.ResponseWriter, r *http.Request, conn *connect
 	}
 	buf := getBuffer()
 	defer putBuffer(buf)
-	if err := json.NewEncoder(buf).Encode(body); err != nil {
+	if err := encodeBody(buf, body); err != nil {
 		id := requestID(r.Context())
 		s.logger.ErrorContext(r.Context(), "action response is not JSON-encodable", "action", name, "status", http.StatusInternalServerError,
 			"request_id", id, "error", err.Error())

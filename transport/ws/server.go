@@ -150,15 +150,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1)
 	s.open++
 	s.mu.Unlock()
-	defer func() {
+	done := func() {
 		s.gate.Release(remote)
 		s.mu.Lock()
 		s.open--
 		s.mu.Unlock()
 		s.wg.Done()
-	}()
+	}
 	c, err := websocket.Accept(clearDeadlines{w}, r, s.acceptOptions())
 	if err != nil {
+		done()
 		// The client's mistake (a bad origin, a plain GET): the request
 		// line has its status; this says why, at info.
 		s.logger.InfoContext(r.Context(), "websocket handshake refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"),
@@ -168,7 +169,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The limit is enforced below, so that the client gets an error
 	// message before the connection closes.
 	c.SetReadLimit(-1)
-	s.serve(c, remote)
+	// The connection is served from a goroutine of its own, and this
+	// handler returns: net/http then lets go of the request, its
+	// headers and contexts, and of the handler's deep stack, which would
+	// otherwise stay with every connection for its life.
+	go func() {
+		defer done()
+		s.serve(c, remote)
+	}()
 }
 
 // refuse counts and answers an upgrade over a limit of err's.
@@ -207,11 +215,24 @@ func (w clearDeadlines) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, errors.New("ws: the response writer cannot be hijacked")
 	}
 	c, rw, err := hj.Hijack()
-	if err == nil {
-		_ = c.SetDeadline(time.Time{})
+	if err != nil {
+		return c, rw, err
 	}
-	return c, rw, err
+	_ = c.SetDeadline(time.Time{})
+	// net/http's buffers (4 KiB each way) would stay with the connection
+	// for its life, most of an idle connection's memory. Smaller ones
+	// cost small messages nothing, and a large one is read and written
+	// past them. Unless the client has already sent bytes that the
+	// server's reader holds.
+	if rw.Reader.Buffered() == 0 {
+		rw = bufio.NewReadWriter(bufio.NewReaderSize(c, connBufferSize), bufio.NewWriterSize(c, connBufferSize))
+	}
+	return c, rw, nil
 }
+
+// connBufferSize is the size of a WebSocket connection's read and write
+// buffers.
+const connBufferSize = 1 << 10
 
 func (s *Server) serve(c *websocket.Conn, remote string) {
 	sess := session.New(s.session, connection.TypeWebSocket, remote)

@@ -175,3 +175,25 @@ func TestParamLimitsOverWebSocket(t *testing.T) {
 		t.Fatalf("params refusals = %d", got)
 	}
 }
+
+// TestMessagesLargerThanBuffers: messages far larger than a connection's
+// read and write buffers (connBufferSize) go both ways whole, several in
+// a row.
+func TestMessagesLargerThanBuffers(t *testing.T) {
+	_, url := startServer(t, Config{})
+	c, _ := dial(t, url, "127.0.0.1")
+	for _, n := range []int{connBufferSize - 40, connBufferSize, 3 * connBufferSize, 20 * connBufferSize} {
+		big := strings.Repeat("x", n)
+		c.send(`{"verb":"paramAdd","key":"big","value":"` + big + `"}`)
+		if m := c.read(); m["status"] != "OK" {
+			t.Fatalf("paramAdd of %d bytes: %v", n, m)
+		}
+		c.send(`{"verb":"paramView","key":"big"}`)
+		m := c.read()
+		b, _ := json.Marshal(m)
+		if !strings.Contains(string(b), `"`+big+`"`) {
+			t.Fatalf("paramView of %d bytes: %.200s", n, b)
+		}
+		c.pings()
+	}
+}
