@@ -157,6 +157,35 @@ func TestRequesterIdentityOnNode(t *testing.T) {
 	if fingerprints[0] == "" || fingerprints[0] != fingerprints[1] || fingerprints[1] != fingerprints[2] {
 		t.Errorf("fingerprints across one cookie jar: %q", fingerprints)
 	}
+	// A WebSocket opened by the same browser (the same cookie jar) has the
+	// same fingerprint, as Stellar's do.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws://"+app.HTTPAddr().String()+"/ws", &websocket.DialOptions{HTTPClient: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if err := ws.Write(ctx, websocket.MessageText, []byte(`{"verb":"detailsView"}`)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("no detailsView reply: %v", err)
+		}
+		var m struct {
+			Data struct {
+				Fingerprint string `json:"fingerprint"`
+			} `json:"data"`
+		}
+		if json.Unmarshal(b, &m) == nil && m.Data.Fingerprint != "" {
+			if m.Data.Fingerprint != fingerprints[0] {
+				t.Errorf("the WebSocket's fingerprint is %q, the HTTP requests' %q", m.Data.Fingerprint, fingerprints[0])
+			}
+			break
+		}
+	}
 	for _, path := range []string{"/healthz", "/mine/x", "/metrics"} {
 		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
 		req.Header.Set("X-Forwarded-For", "198.51.100.4")

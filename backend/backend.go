@@ -36,6 +36,10 @@ type RedisStats = redisb.Stats
 // redis.prefix says otherwise.
 const DefaultRedisPrefix = redisb.DefaultPrefix
 
+// DefaultRedisReplicaWait bounds how long a task write waits for a
+// replica to confirm it, unless RedisConfig.ReplicaWait says otherwise.
+const DefaultRedisReplicaWait = redisb.DefaultReplicaWait
+
 // Errors of Open and of the stores' calls, whichever backend.
 var (
 	// ErrUnavailable means the backend could not be reached: a call may

@@ -305,6 +305,11 @@ type Redis struct {
 	// any node changes the key; such Loads record no read time. Default
 	// 0: off. See docs/cache.md.
 	ClientCache time.Duration `key:"client_cache"`
+	// ReplicaWait bounds how long a task write (enqueue, fetch, outcome)
+	// waits for a replica of its master to confirm it (WAIT 1), when the
+	// master has one online. Default 1s; negative never waits. See
+	// docs/tasks.md for what it does and does not guarantee.
+	ReplicaWait time.Duration `key:"replica_wait"`
 }
 
 // Cluster configures how nodes talk to each other.

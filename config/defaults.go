@@ -61,6 +61,7 @@ func Defaults(c *Config) {
 	c.connectionDefaults()
 	c.httpTLSDefaults()
 	setDefault(&c.Redis.Prefix, backend.DefaultRedisPrefix)
+	setDefault(&c.Redis.ReplicaWait, backend.DefaultRedisReplicaWait)
 	c.Tasks.defaults()
 	c.Supervisor.defaults(c.ShutdownTimeout)
 

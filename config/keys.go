@@ -130,6 +130,7 @@ var keyDocs = map[string]string{
 	"redis.cluster_addrs":   "Redis Cluster seed host:port addresses",
 	"redis.password":        "password for Sentinel or Cluster (a URL carries its own)",
 	"redis.prefix":          "prefix of every Redis key, so apps can share one Redis",
+	"redis.replica_wait":    "how long a task write waits for a replica to confirm it (WAIT 1) when its master has one; negative never waits",
 	"redis.client_cache":    "keep cache entries read by Load in the node's memory this long, invalidated by Redis when any node changes them (RESP3 client-side caching); 0 is off",
 
 	"dashboard.token":            "turns on /dashboard and is its credential (Authorization: Bearer, or the login form); empty is off",

@@ -56,7 +56,7 @@ func TestDefaults(t *testing.T) {
 			MaxConnections: 10000, MaxConnectionsPerIP: 256, MaxParams: 64, MaxParamsBytes: 64 << 10,
 			MaxQueuedMessages: 64, MaxQueuedBytes: 1 << 20},
 		Chat:  Chat{DefaultRoom: "defaultRoom", StartingRooms: []string{"defaultRoom"}},
-		Redis: Redis{Prefix: "stellar:"},
+		Redis: Redis{Prefix: "stellar:", ReplicaWait: time.Second},
 	}
 	want.Tasks = Tasks{Workers: 10, Lease: 30 * time.Second, PollInterval: 100 * time.Millisecond, DrainTimeout: 10 * time.Second}
 	want.Cluster = Cluster{HeartbeatInterval: time.Second, NodeTTL: 5 * time.Second, RPCTimeout: 5 * time.Second,

@@ -139,3 +139,20 @@ func RemoteIP(addr string) string {
 	}
 	return host
 }
+
+// ValidFingerprint reports whether a fingerprint a client sent (in a
+// cookie) is one a node would have made, or close: 16 to 64 letters,
+// digits, - or _. Anything else is replaced, so that a forged cookie
+// cannot put markup or huge values into responses and logs.
+func ValidFingerprint(v string) bool {
+	if len(v) < 16 || len(v) > 64 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

@@ -127,7 +127,17 @@ func WebSocketConfig(c config.Config) ws.Config {
 		MaxParamsBytes:      w.MaxParamsBytes,
 		MaxQueuedMessages:   w.MaxQueuedMessages,
 		MaxQueuedBytes:      w.MaxQueuedBytes,
+		FingerprintCookie:   fingerprintCookie(c.HTTP.Fingerprint.Cookie),
 	}
+}
+
+// fingerprintCookie is the cookie the WebSocket endpoint reads the
+// fingerprint from: the HTTP one, unless that is off.
+func fingerprintCookie(name string) string {
+	if name == "off" {
+		return ""
+	}
+	return name
 }
 
 // BackendConfig chooses the backend: Redis when the redis section names
@@ -151,6 +161,7 @@ func RedisConfig(c config.Config) backend.RedisConfig {
 		Password:       r.Password,
 		Prefix:         r.Prefix,
 		ClientCache:    r.ClientCache,
+		ReplicaWait:    r.ReplicaWait,
 	}
 }
 

@@ -115,7 +115,8 @@ func TestMappedDefaults(t *testing.T) {
 		MaxInFlight: ws.DefaultMaxInFlight, PingInterval: ws.DefaultPingInterval,
 		MaxConnections: ws.DefaultMaxConnections, MaxConnectionsPerIP: ws.DefaultMaxConnectionsPerIP,
 		MaxParams: ws.DefaultMaxParams, MaxParamsBytes: ws.DefaultMaxParamsBytes,
-		MaxQueuedMessages: ws.DefaultMaxQueuedMessages, MaxQueuedBytes: ws.DefaultMaxQueuedBytes}) {
+		MaxQueuedMessages: ws.DefaultMaxQueuedMessages, MaxQueuedBytes: ws.DefaultMaxQueuedBytes,
+		FingerprintCookie: httpt.DefaultFingerprintCookie}) {
 		t.Errorf("websocket = %+v", w)
 	}
 	if r := RedisConfig(c); r.Prefix != redisb.DefaultPrefix {

@@ -739,6 +739,7 @@ func (s *Session) Details() map[string]any {
 	c := s.Conn
 	return map[string]any{
 		"id":           c.ID,
+		"fingerprint":  c.Fingerprint,
 		"type":         c.Type,
 		"remoteIP":     c.RemoteAddr,
 		"node":         c.NodeID,

@@ -218,22 +218,8 @@ func cookieValue(h http.Header, name string) (string, bool) {
 	return "", false
 }
 
-// validFingerprint reports whether a fingerprint from a client is one
-// the node would have made, or close: 16 to 64 letters, digits, - or _.
-// Anything else is replaced, so that a forged cookie cannot put markup
-// or huge values into responses and logs.
-func validFingerprint(v string) bool {
-	if len(v) < 16 || len(v) > 64 {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+// validFingerprint is connection.ValidFingerprint.
+func validFingerprint(v string) bool { return connection.ValidFingerprint(v) }
 
 // checkFingerprint checks Config.Fingerprint and returns its SameSite.
 func checkFingerprint(f Fingerprint) (http.SameSite, error) {

@@ -59,6 +59,12 @@ type Config struct {
 	// disconnect it. Defaults 64 and 1 MiB.
 	MaxQueuedMessages int
 	MaxQueuedBytes    int
+	// FingerprintCookie names the HTTP fingerprint cookie (the HTTP
+	// transport's Fingerprint.Cookie): a connection whose upgrade request
+	// carries a well-formed one has its value as its fingerprint, as the
+	// browser's HTTP requests do. Empty: the fingerprint is the
+	// connection's id.
+	FingerprintCookie string
 }
 
 func (c *Config) setDefaults() {

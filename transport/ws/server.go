@@ -173,9 +173,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// handler returns: net/http then lets go of the request, its
 	// headers and contexts, and of the handler's deep stack, which would
 	// otherwise stay with every connection for its life.
+	fingerprint := ""
+	if name := s.cfg.FingerprintCookie; name != "" {
+		if ck, err := r.Cookie(name); err == nil && connection.ValidFingerprint(ck.Value) {
+			fingerprint = ck.Value
+		}
+	}
 	go func() {
 		defer done()
-		s.serve(c, remote)
+		s.serve(c, remote, fingerprint)
 	}()
 }
 
@@ -234,8 +240,11 @@ func (w clearDeadlines) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // buffers.
 const connBufferSize = 1 << 10
 
-func (s *Server) serve(c *websocket.Conn, remote string) {
+func (s *Server) serve(c *websocket.Conn, remote, fingerprint string) {
 	sess := session.New(s.session, connection.TypeWebSocket, remote)
+	if fingerprint != "" {
+		sess.Conn.Fingerprint = fingerprint
+	}
 	e := &wsConn{c: c, sess: sess}
 	s.mu.Lock()
 	s.conns[e] = struct{}{}
