@@ -257,16 +257,16 @@ type Cluster struct {
 	// left holds, for each node that announced its leave, the instance
 	// that did, until its record is no longer read: a listing read
 	// before the record was removed must not bring the node back.
-	left      map[string]string // guarded by mu
+	left map[string]string // guarded by mu
 	// answering counts the calls this node is answering; Stop waits for
 	// it to reach zero (answered is closed then) before it announces the
 	// leave, so that a caller gets its reply before it learns of the leave.
 	answering int           // guarded by mu
 	answered  chan struct{} // guarded by mu; set by a Stop that waits
-	refreshMu sync.Mutex        // serializes refreshMembers: a stale listing must not replace a newer one
-	connected atomic.Bool       // subscribed to the transport
-	ousted    atomic.Bool       // a later run of the node took its id over
-	machine   string            // this process's machine and pid namespace; see thisMachine
+	refreshMu sync.Mutex    // serializes refreshMembers: a stale listing must not replace a newer one
+	connected atomic.Bool   // subscribed to the transport
+	ousted    atomic.Bool   // a later run of the node took its id over
+	machine   string        // this process's machine and pid namespace; see thisMachine
 
 	replay *replayMemory // set by Start before the loops that read it
 	inbox  chan *envelope
