@@ -158,6 +158,19 @@ func TestCLIErrorsJSON(t *testing.T) {
 			if !found {
 				t.Fatalf("no JSON error line:\n%s", stderr)
 			}
+			// The operator commands' own errors too (here: no Redis to
+			// inspect).
+			for _, cmd := range [][]string{{"tasks", "stats"}, {"cluster", "status"}} {
+				code, _, stderr := runCLI(t, "", append(env, "STELLAR_ID=cli-node"), cmd...)
+				if code != 2 {
+					t.Fatalf("%v: exit %d: %s", cmd, code, stderr)
+				}
+				var line map[string]any
+				if err := json.Unmarshal([]byte(strings.TrimSpace(stderr)), &line); err != nil || line["level"] != "ERROR" ||
+					!strings.Contains(fmt.Sprint(line["msg"]), "Redis") || line["node"] != "cli-node" {
+					t.Fatalf("%v: stderr is not one JSON error line: %q", cmd, stderr)
+				}
+			}
 		})
 	}
 }

@@ -62,8 +62,9 @@ func (a *cmd) cmdCluster(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	cfg := loaded.Config
+	a.jsonErrors(cfg, stderr, cfg.ID)
 	if !cfg.Redis.Enabled() {
-		fmt.Fprintf(stderr, "%s: %s\n", a.prog, errNoRedis)
+		a.failf(stderr, "%s", errNoRedis)
 		return ExitUsage
 	}
 	token, from, err := clusterToken(loaded, *tokenFile)
@@ -72,8 +73,8 @@ func (a *cmd) cmdCluster(args []string, stdout, stderr io.Writer) int {
 		return ExitUsage
 	}
 	if token == "" && !cfg.Cluster.Insecure {
-		fmt.Fprintf(stderr, "%s: cluster.token is empty: the nodes sign their messages with it, and their membership too; "+
-			"set --token or STELLAR_SERVER_TOKEN to the cluster's shared secret (no token file %s here either)\n", a.prog, tokenFilePath(cfg.Supervisor.PIDFile))
+		a.failf(stderr, "cluster.token is empty: the nodes sign their messages with it, and their membership too; "+
+			"set --token or STELLAR_SERVER_TOKEN to the cluster's shared secret (no token file %s here either)", tokenFilePath(cfg.Supervisor.PIDFile))
 		return ExitUsage
 	}
 	b, err := backend.Open(node.BackendConfig(cfg))
@@ -86,8 +87,8 @@ func (a *cmd) cmdCluster(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	nodes, err := cluster.ReadNodes(ctx, b.Cluster(), []byte(token))
 	if errors.Is(err, cluster.ErrTokenMismatch) {
-		fmt.Fprintf(stderr, "%s: %s (token from %s); use the token its nodes were started with\n",
-			a.prog, strings.TrimPrefix(oneLine(err), "cluster: "), from)
+		a.failf(stderr, "%s (token from %s); use the token its nodes were started with",
+			strings.TrimPrefix(oneLine(err), "cluster: "), from)
 		return ExitUsage
 	}
 	if err != nil {

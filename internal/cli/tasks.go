@@ -130,6 +130,7 @@ func (a *cmd) cmdTasks(args []string, stdout, stderr io.Writer) int {
 		return ExitUsage
 	}
 	cfg := loaded.Config
+	a.jsonErrors(cfg, stderr, cfg.ID)
 	if err := a.Configure(cfg); err != nil {
 		a.fail(stderr, err)
 		return ExitUsage
@@ -142,7 +143,7 @@ func (a *cmd) cmdTasks(args []string, stdout, stderr io.Writer) int {
 	if !cfg.Redis.Enabled() {
 		// The embedded memory backend is this process's own, empty: its
 		// figures would look like the cluster's.
-		fmt.Fprintf(stderr, "%s: %s\n", a.prog, errNoRedis)
+		a.failf(stderr, "%s", errNoRedis)
 		return ExitUsage
 	}
 	b, err := backend.Open(node.BackendConfig(cfg))
@@ -155,7 +156,7 @@ func (a *cmd) cmdTasks(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	out, table, err := a.runTasksCommand(ctx, b, cfg, sub, pos, *tf.queue, *tf.in, *tf.offset, *tf.limit)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: tasks %s: %v\n", a.prog, sub, oneLine(err))
+		a.failf(stderr, "tasks %s: %v", sub, oneLine(err))
 		return ExitFailure
 	}
 	return a.printTasks(stdout, stderr, *tf.asJSON, out, table)
