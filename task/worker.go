@@ -442,8 +442,10 @@ func (r *run) handBack() bool {
 // acknowledgement also takes the next task of that queue, which process
 // returns with the time that call was sent.
 func (m *Manager) process(d *Delivery, leased time.Time, first string) (next *Delivery, nextAt time.Time) {
-	// The run joins the trace of the code that enqueued the task.
-	base := tracing.Resume(context.Background(), d.Traceparent, d.Tracestate)
+	// The run joins the trace of the code that enqueued the task; one
+	// enqueued outside any trace (a periodic fire, the command line)
+	// starts a trace of its own, so that its logs still share a trace id.
+	base := m.tracer.Continue(context.Background(), d.Traceparent, d.Tracestate)
 	var span trace.Span
 	if m.tracer != nil {
 		base, span = m.tracer.Start(base, d.Name, trace.SpanKindConsumer)

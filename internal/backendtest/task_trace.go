@@ -82,8 +82,10 @@ func testManagerTrace(t *testing.T, e *taskEnv) {
 	}
 	select {
 	case sc := <-got:
-		if sc.IsValid() {
-			t.Fatalf("a task enqueued without a trace ran with %v", sc)
+		// A trace of its own, so that its logs carry a trace id: not the
+		// earlier task's, and not sampled (nothing records its spans).
+		if !sc.IsValid() || sc.TraceID().String() == testTraceID || sc.IsSampled() {
+			t.Fatalf("a task enqueued without a trace ran with %v, want a new unsampled trace", sc)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the task did not run")
