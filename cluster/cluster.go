@@ -816,6 +816,10 @@ func (c *Cluster) handle(ctx context.Context, e *envelope) {
 		if e.From != self {
 			var p leavePayload
 			_ = json.Unmarshal(e.Payload, &p) // signed: only an older node sends none
+			// Read the members first: when the node restarted already, the
+			// new run is listed, and the old run's leave must not fail the
+			// calls the new run will answer.
+			c.refreshMembers(ctx)
 			c.memberLeft(ctx, e.From, p.Instance, "left the cluster")
 		}
 	default:
@@ -922,6 +926,9 @@ func (c *Cluster) refreshMembers(ctx context.Context) {
 	c.mu.Lock()
 	t, s, ttl, self, log, clock, bus := c.t, c.sign, c.cfg.NodeTTL, c.cfg.ID, c.cfg.Logger, c.cfg.Now, c.cfg.Events
 	c.mu.Unlock()
+	if t == nil {
+		return // stopped
+	}
 	rctx, cancel := context.WithTimeout(ctx, ttl)
 	nodes, err := readNodes(rctx, t, s, clock())
 	cancel()
