@@ -400,7 +400,8 @@ func TestCLIExitCodes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			code, stdout, stderr := runCLI(t, "", append([]string{"STELLAR_SERVER_TOKEN="}, tc.env...), tc.args...)
+			// Text errors, to read them whole (on a pipe they are JSON lines).
+			code, stdout, stderr := runCLI(t, "", append([]string{"STELLAR_SERVER_TOKEN=", "STELLAR_LOG_FORMAT=text"}, tc.env...), tc.args...)
 			if code != tc.code || !strings.Contains(stderr, tc.stderr) {
 				t.Fatalf("exit %d (want %d), stderr:\n%s", code, tc.code, stderr)
 			}

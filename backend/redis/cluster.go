@@ -184,7 +184,19 @@ func (t *ClusterTransport) Nodes(ctx context.Context) (map[string][]byte, error)
 	}
 	if len(gone) > 0 {
 		// A record that expired stays expired: its node would Join again.
+		// One that was written again in the meantime (its node joined
+		// between the read and the removal; the index and the records are
+		// on different slots, so no script can do both) goes back in the
+		// index at once rather than at its node's next heartbeat.
 		_ = c.Do(ctx, c.B().Srem().Key(t.nodesKey()).Member(gone...).Build()).Error()
+		for i, id := range gone {
+			cmds[i] = c.B().Exists().Key(t.nodeKey(id)).Build()
+		}
+		for i, r := range c.DoMulti(ctx, cmds[:len(gone)]...) {
+			if n, err := r.AsInt64(); err == nil && n == 1 {
+				_ = c.Do(ctx, c.B().Sadd().Key(t.nodesKey()).Member(gone[i]).Build()).Error()
+			}
+		}
 	}
 	return out, nil
 }
