@@ -16,6 +16,8 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -56,10 +58,12 @@ func main() {
 
 	fmt.Printf("redis-server at %s; %d no-op tasks per measurement, concurrency %d, %d round(s)\n\n", *addr, *n, *conc, *runs)
 	results := map[string][]float64{}
+	work := map[string][]redisWork{}
 	order := []string{"stellar-redis", "asynq", "stellar-memory"}
 	for r := range *runs {
 		for _, sys := range order {
 			flush()
+			before := readWork(ctx, raw)
 			var rate float64
 			var err error
 			switch sys {
@@ -75,6 +79,9 @@ func main() {
 				os.Exit(1)
 			}
 			results[sys] = append(results[sys], rate)
+			if sys != "stellar-memory" {
+				work[sys] = append(work[sys], readWork(ctx, raw).since(before, *n))
+			}
 			fmt.Printf("round %d  %-15s %9.0f tasks/s\n", r+1, sys, rate)
 		}
 	}
@@ -87,6 +94,17 @@ func main() {
 		ratios[i] = results["stellar-redis"][i] / results["asynq"][i]
 	}
 	fmt.Printf("stellar-redis / asynq, per round: %s\n\n", listf(ratios, "%.2f"))
+	// What each task cost Redis: commands it ran (scripts count as one)
+	// and bytes it received and sent, from INFO stats around each run
+	// (enqueue, work, acknowledgement; the periodic housekeeping of the
+	// run included).
+	for _, sys := range []string{"stellar-redis", "asynq"} {
+		for i, w := range work[sys] {
+			fmt.Printf("redis work per task, round %d  %-13s %5.1f commands  %6.0f bytes in  %6.0f bytes out\n",
+				i+1, sys, w.commands, w.in, w.out)
+		}
+	}
+	fmt.Println()
 
 	flush()
 	for _, sys := range []string{"stellar-redis", "stellar-memory", "asynq"} {
@@ -112,6 +130,42 @@ func main() {
 }
 
 func list(v []float64) string { return listf(v, "%.0f") }
+
+// redisWork is what Redis did: commands processed and network bytes in
+// and out, totals or (from since) per task.
+type redisWork struct{ commands, in, out float64 }
+
+// readWork reads the server's totals from INFO stats.
+func readWork(ctx context.Context, c rueidis.Client) redisWork {
+	info, err := c.Do(ctx, c.B().Info().Section("stats").Build()).ToString()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "INFO stats:", err)
+		os.Exit(1)
+	}
+	var w redisWork
+	for _, line := range strings.Split(info, "\r\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		x, _ := strconv.ParseFloat(v, 64)
+		switch k {
+		case "total_commands_processed":
+			w.commands = x
+		case "total_net_input_bytes":
+			w.in = x
+		case "total_net_output_bytes":
+			w.out = x
+		}
+	}
+	return w
+}
+
+// since is the work done since before, per task of n.
+func (w redisWork) since(before redisWork, n int) redisWork {
+	f := float64(n)
+	return redisWork{(w.commands - before.commands) / f, (w.in - before.in) / f, (w.out - before.out) / f}
+}
 
 func listf(v []float64, f string) string {
 	s := ""
