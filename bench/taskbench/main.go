@@ -94,13 +94,14 @@ func main() {
 		ratios[i] = results["stellar-redis"][i] / results["asynq"][i]
 	}
 	fmt.Printf("stellar-redis / asynq, per round: %s\n\n", listf(ratios, "%.2f"))
-	// What each task cost Redis: commands it ran (scripts count as one)
+	// What each task cost Redis: commands it ran (INFO counts each call a
+	// script makes, and the script itself)
 	// and bytes it received and sent, from INFO stats around each run
 	// (enqueue, work, acknowledgement; the periodic housekeeping of the
 	// run included).
 	for _, sys := range []string{"stellar-redis", "asynq"} {
 		for i, w := range work[sys] {
-			fmt.Printf("redis work per task, round %d  %-13s %5.1f commands  %6.0f bytes in  %6.0f bytes out\n",
+			fmt.Printf("redis work per task, round %d  %-13s %5.1f commands (those scripts run included)  %6.0f bytes in  %6.0f bytes out\n",
 				i+1, sys, w.commands, w.in, w.out)
 		}
 	}
