@@ -27,6 +27,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
+
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/connection"
 )
@@ -167,9 +169,9 @@ func New(conns *connection.Registry, cl *cluster.Cluster) *Chat {
 // starting rooms, removes the members this node left behind in an earlier
 // life, and starts sweeping the members of dead nodes.
 //
-// The node calls Start as it starts (App.Start); a program on an App
-// never calls it.
-func (c *Chat) Start(ctx context.Context, store Store, cfg Config) error {
+// The node calls Start as it starts (App.Start): the lifecycle key,
+// which only this module can name, keeps a program from calling it.
+func (c *Chat) Start(ctx context.Context, store Store, cfg Config, _ lifecycle.Key) error {
 	cfg.setDefaults()
 	if cfg.NodeID == "" {
 		return errors.New("chat: Config.NodeID is required")
@@ -211,9 +213,9 @@ func (c *Chat) Start(ctx context.Context, store Store, cfg Config) error {
 // Stop stops the sweeper. Connections leave their rooms as their
 // transports close them.
 //
-// The node calls Stop as it stops (App.Shutdown); a program on an App
-// never calls it.
-func (c *Chat) Stop(ctx context.Context) error {
+// The node calls Stop as it stops (App.Shutdown): the lifecycle key,
+// which only this module can name, keeps a program from calling it.
+func (c *Chat) Stop(ctx context.Context, _ lifecycle.Key) error {
 	c.mu.Lock()
 	cancel := c.cancel
 	c.running, c.cancel = false, nil

@@ -18,6 +18,7 @@ import (
 	"github.com/stellarfw/stellar-go/chat"
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/logging"
 	"github.com/stellarfw/stellar-go/internal/poll"
 )
@@ -54,14 +55,14 @@ func startNode(t *testing.T, b *memory.Backend, cfg chat.Config) *node {
 	conns := connection.NewRegistry()
 	ch := chat.New(conns, cl)
 	if err := cl.Start(ctx, b.Cluster(), cluster.Config{ID: cfg.NodeID, Token: "t", Logger: logging.Discard(),
-		HeartbeatInterval: 20 * time.Millisecond, OwnsConnection: conns.Owns}); err != nil {
+		HeartbeatInterval: 20 * time.Millisecond, OwnsConnection: conns.Owns}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cl.Stop(ctx) })
-	if err := ch.Start(ctx, b.Chat(), cfg); err != nil {
+	t.Cleanup(func() { _ = cl.Stop(ctx, lifecycle.Key{}) })
+	if err := ch.Start(ctx, b.Chat(), cfg, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = ch.Stop(ctx) })
+	t.Cleanup(func() { _ = ch.Stop(ctx, lifecycle.Key{}) })
 	return &node{id: cfg.NodeID, chat: ch, conns: conns, cl: cl}
 }
 
@@ -304,7 +305,7 @@ func TestStartingRooms(t *testing.T) {
 	}
 
 	bad := chat.New(connection.NewRegistry(), cluster.New())
-	if err := bad.Start(ctx, st, chat.Config{NodeID: "n0", StartingRooms: []string{"lobby", ""}}); !errors.Is(err, chat.ErrRoomName) {
+	if err := bad.Start(ctx, st, chat.Config{NodeID: "n0", StartingRooms: []string{"lobby", ""}}, lifecycle.Key{}); !errors.Is(err, chat.ErrRoomName) {
 		t.Fatalf("Start with an empty starting room = %v", err)
 	}
 
@@ -622,13 +623,13 @@ func startCountedNode(t *testing.T, b *memory.Backend, st chat.Store) *node {
 	conns := connection.NewRegistry()
 	ch := chat.New(conns, cl)
 	if err := cl.Start(ctx, b.Cluster(), cluster.Config{ID: "n1", Token: "t", Logger: logging.Discard(),
-		HeartbeatInterval: 20 * time.Millisecond, OwnsConnection: conns.Owns}); err != nil {
+		HeartbeatInterval: 20 * time.Millisecond, OwnsConnection: conns.Owns}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cl.Stop(ctx) })
-	if err := ch.Start(ctx, st, chat.Config{NodeID: "n1", Logger: logging.Discard(), SweepInterval: time.Hour}); err != nil {
+	t.Cleanup(func() { _ = cl.Stop(ctx, lifecycle.Key{}) })
+	if err := ch.Start(ctx, st, chat.Config{NodeID: "n1", Logger: logging.Discard(), SweepInterval: time.Hour}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = ch.Stop(ctx) })
+	t.Cleanup(func() { _ = ch.Stop(ctx, lifecycle.Key{}) })
 	return &node{id: "n1", chat: ch, conns: conns, cl: cl}
 }

@@ -58,6 +58,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
+
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stellarfw/stellar-go/event"
@@ -310,9 +312,9 @@ func (c *Cluster) Instance() string {
 // empty and Config.Insecure is not set. A Cluster starts once; Stop ends
 // it.
 //
-// The node calls Start as it starts (App.Start); a program on an App
-// never calls it.
-func (c *Cluster) Start(ctx context.Context, t Transport, cfg Config) error {
+// The node calls Start as it starts (App.Start): the lifecycle key,
+// which only this module can name, keeps a program from calling it.
+func (c *Cluster) Start(ctx context.Context, t Transport, cfg Config, _ lifecycle.Key) error {
 	c.mu.Lock()
 	if c.t != nil {
 		c.mu.Unlock()
@@ -422,9 +424,9 @@ func (c *Cluster) reset() {
 // than once. A handler that stops its node must call Stop from another
 // goroutine, as api.stop does: Stop waits for that handler's answer.
 //
-// The node calls Stop as it stops (App.Shutdown); a program on an App
-// never calls it.
-func (c *Cluster) Stop(ctx context.Context) error {
+// The node calls Stop as it stops (App.Shutdown): the lifecycle key,
+// which only this module can name, keeps a program from calling it.
+func (c *Cluster) Stop(ctx context.Context, _ lifecycle.Key) error {
 	c.mu.Lock()
 	if !c.running {
 		c.mu.Unlock()

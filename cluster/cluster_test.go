@@ -4,15 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stellarfw/stellar-go"
+
 	"go.uber.org/goleak"
 
 	"github.com/stellarfw/stellar-go/backend/memory"
 	"github.com/stellarfw/stellar-go/cluster"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/poll"
 )
 
@@ -25,14 +29,14 @@ func TestStartStop(t *testing.T) {
 	defer b.Close()
 	ctx := context.Background()
 
-	if err := cluster.New().Start(ctx, b.Cluster(), cluster.Config{ID: "n"}); !errors.Is(err, cluster.ErrNoToken) {
+	if err := cluster.New().Start(ctx, b.Cluster(), cluster.Config{ID: "n"}, lifecycle.Key{}); !errors.Is(err, cluster.ErrNoToken) {
 		t.Fatalf("no token: %v", err)
 	}
 	insecure := cluster.New()
-	if err := insecure.Start(ctx, b.Cluster(), cluster.Config{ID: "dev", Insecure: true}); err != nil {
+	if err := insecure.Start(ctx, b.Cluster(), cluster.Config{ID: "dev", Insecure: true}, lifecycle.Key{}); err != nil {
 		t.Fatalf("insecure: %v", err)
 	}
-	if err := insecure.Stop(ctx); err != nil {
+	if err := insecure.Stop(ctx, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -45,7 +49,7 @@ func TestStartStop(t *testing.T) {
 	if _, err := c.Do(ctx, "echo", "x"); !errors.Is(err, cluster.ErrNotRunning) {
 		t.Fatalf("Do before Start: %v", err)
 	}
-	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "solo", Token: cluster.RandomToken()}); err != nil {
+	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "solo", Token: cluster.RandomToken()}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Ready(); err != nil {
@@ -57,7 +61,7 @@ func TestStartStop(t *testing.T) {
 		t.Fatalf("Do = %+v, %v", r, err)
 	}
 	for range 2 { // Stop is safe to call twice
-		if err := c.Stop(ctx); err != nil {
+		if err := c.Stop(ctx, lifecycle.Key{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -79,13 +83,13 @@ func TestStopWaitsForHandlers(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // the work being waited for
 		return "done", nil
 	})
-	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "n", Token: "t"}); err != nil {
+	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "n", Token: "t"}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
 	res := make(chan error, 1)
 	go func() { _, err := c.Do(ctx, "slow", nil); res <- err }()
 	<-started
-	if err := c.Stop(ctx); err != nil {
+	if err := c.Stop(ctx, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-res; err != nil && !errors.Is(err, cluster.ErrNotRunning) {
@@ -111,11 +115,11 @@ func TestLeaveAfterAnswers(t *testing.T) {
 		c  *cluster.Cluster
 		id string
 	}{{caller, "caller"}, {callee, "callee"}} {
-		if err := n.c.Start(ctx, b.Cluster(), cluster.Config{ID: n.id, Token: "t"}); err != nil {
+		if err := n.c.Start(ctx, b.Cluster(), cluster.Config{ID: n.id, Token: "t"}, lifecycle.Key{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	defer caller.Stop(ctx)
+	defer caller.Stop(ctx, lifecycle.Key{})
 	poll.Until(t, "the caller to see the callee", 0, func() bool { return slices.Contains(caller.Members(), "callee") })
 	res := make(chan error, 1)
 	var got string
@@ -128,7 +132,7 @@ func TestLeaveAfterAnswers(t *testing.T) {
 	}()
 	<-started
 	stopped := make(chan error, 1)
-	go func() { stopped <- callee.Stop(ctx) }()
+	go func() { stopped <- callee.Stop(ctx, lifecycle.Key{}) }()
 	poll.Until(t, "the stop to wait for the answer", 0, func() bool { return cluster.StopWaiting(callee) })
 	close(release)
 	if err := <-res; err != nil || got != "done" {
@@ -141,24 +145,24 @@ func TestLeaveAfterAnswers(t *testing.T) {
 }
 
 func Example() {
-	b := memory.New(memory.Config{})
-	defer b.Close()
-	ctx := context.Background()
-
-	c := cluster.New()
-	c.HandleFunc("greet", func(ctx context.Context, call *cluster.Call) (any, error) {
+	cfg := stellar.Config{}
+	cfg.HTTP.Addr, cfg.TCP.Addr = "off", "off"
+	cfg.ID, cfg.Cluster.Token = "stellar-worker-1", "s3cret"
+	app := stellar.New(cfg, stellar.WithLogger(slog.New(slog.DiscardHandler)))
+	app.Cluster.HandleFunc("greet", func(ctx context.Context, call *cluster.Call) (any, error) {
 		var name string
 		if err := call.Decode(&name); err != nil {
 			return nil, err
 		}
 		return "hello, " + name + ", from " + call.From, nil
 	})
-	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "stellar-worker-1", Token: "s3cret"}); err != nil {
+	ctx := context.Background()
+	if err := app.Start(ctx); err != nil { // the node joins the cluster
 		panic(err)
 	}
-	defer c.Stop(ctx)
+	defer app.Shutdown(ctx)
 
-	r, err := c.Do(ctx, "greet", "world")
+	r, err := app.Cluster.Do(ctx, "greet", "world")
 	if err != nil {
 		panic(err)
 	}
@@ -166,7 +170,7 @@ func Example() {
 	_ = r.Decode(&s)
 	fmt.Println(r.Node+":", s)
 
-	_, err = c.Do(ctx, "missing", nil)
+	_, err = app.Cluster.Do(ctx, "missing", nil)
 	fmt.Println(errors.Is(err, cluster.ErrUnknownMethod))
 	// Output:
 	// stellar-worker-1: hello, world, from stellar-worker-1
@@ -183,10 +187,10 @@ func TestStatsInMembership(t *testing.T) {
 	var running atomic.Int64
 	c := cluster.New()
 	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "busy", Token: token, HeartbeatInterval: 10 * time.Millisecond,
-		Stats: func() map[string]int64 { return map[string]int64{"tasksRunning": running.Load()} }}); err != nil {
+		Stats: func() map[string]int64 { return map[string]int64{"tasksRunning": running.Load()} }}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	defer c.Stop(ctx)
+	defer c.Stop(ctx, lifecycle.Key{})
 	running.Store(7)
 	var nodes []cluster.Node
 	if !poll.Wait(0, func() bool {
@@ -229,10 +233,10 @@ func TestNodeTTLDefault(t *testing.T) {
 			ctx := context.Background()
 			rec := &ttlRecorder{Transport: b.Cluster()}
 			c := cluster.New()
-			if err := c.Start(ctx, rec, cluster.Config{ID: "n", Token: "t", HeartbeatInterval: tc.heartbeat, NodeTTL: tc.ttl}); err != nil {
+			if err := c.Start(ctx, rec, cluster.Config{ID: "n", Token: "t", HeartbeatInterval: tc.heartbeat, NodeTTL: tc.ttl}, lifecycle.Key{}); err != nil {
 				t.Fatal(err)
 			}
-			defer c.Stop(ctx)
+			defer c.Stop(ctx, lifecycle.Key{})
 			if got := time.Duration(rec.ttl.Load()); got != tc.want {
 				t.Errorf("record ttl = %s, want %s", got, tc.want)
 			}
@@ -250,17 +254,17 @@ func TestStartOnce(t *testing.T) {
 	defer b.Close()
 	ctx := context.Background()
 	c := cluster.New()
-	if err := c.Start(ctx, b.Cluster(), cluster.Config{Token: "t"}); err == nil {
+	if err := c.Start(ctx, b.Cluster(), cluster.Config{Token: "t"}, lifecycle.Key{}); err == nil {
 		t.Fatal("Start without an ID succeeded")
 	}
-	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "n", Token: "t"}); err != nil {
+	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "n", Token: "t"}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	defer c.Stop(ctx)
+	defer c.Stop(ctx, lifecycle.Key{})
 	if c.ID() != "n" {
 		t.Errorf("ID = %q", c.ID())
 	}
-	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "other", Token: "t"}); err == nil {
+	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "other", Token: "t"}, lifecycle.Key{}); err == nil {
 		t.Error("second Start succeeded")
 	}
 	if c.ID() != "n" {

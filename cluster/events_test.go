@@ -13,6 +13,7 @@ import (
 	"github.com/stellarfw/stellar-go/backend/memory"
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/event"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/poll"
 )
 
@@ -65,10 +66,10 @@ func TestNodeEvents(t *testing.T) {
 		bus := event.NewBus()
 		rec := newNodeEvents(bus)
 		c := cluster.New()
-		if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: id, Token: token, HeartbeatInterval: every, Events: bus}); err != nil {
+		if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: id, Token: token, HeartbeatInterval: every, Events: bus}, lifecycle.Key{}); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = c.Stop(ctx) })
+		t.Cleanup(func() { _ = c.Stop(ctx, lifecycle.Key{}) })
 		return c, rec
 	}
 	waitFor := func(rec *nodeEvents, want ...string) {
@@ -85,7 +86,7 @@ func TestNodeEvents(t *testing.T) {
 		t.Errorf("node.joined payload = %+v", p)
 	}
 
-	if err := b2.Stop(ctx); err != nil {
+	if err := b2.Stop(ctx, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(recA, "joined b", "left b")
@@ -131,10 +132,10 @@ func TestCallEvents(t *testing.T) {
 	c := cluster.New()
 	c.HandleFunc("ping", func(context.Context, *cluster.Call) (any, error) { return "pong", nil })
 	c.HandleFunc("slow", func(ctx context.Context, _ *cluster.Call) (any, error) { <-ctx.Done(); return nil, ctx.Err() })
-	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "a", Token: cluster.RandomToken(), Events: bus}); err != nil {
+	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "a", Token: cluster.RandomToken(), Events: bus}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = c.Stop(ctx) })
+	t.Cleanup(func() { _ = c.Stop(ctx, lifecycle.Key{}) })
 	published := c.Published()
 	if _, err := c.Do(ctx, "ping", nil); err != nil {
 		t.Fatal(err)
@@ -181,10 +182,10 @@ func TestMessagePublished(t *testing.T) {
 		return nil
 	})
 	c := cluster.New()
-	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "a", Token: cluster.RandomToken(), Events: bus}); err != nil {
+	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "a", Token: cluster.RandomToken(), Events: bus}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = c.Stop(ctx) }()
+	defer func() { _ = c.Stop(ctx, lifecycle.Key{}) }()
 	if err := c.Publish(ctx, "greeting", map[string]string{"text": "hi"}); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stellarfw/stellar-go/backend/memory"
 	"github.com/stellarfw/stellar-go/cluster"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/poll"
 )
 
@@ -59,10 +60,10 @@ func startNode(t *testing.T, c *cluster.Cluster, cfg cluster.Config) *memory.Bac
 	if cfg.Token == "" {
 		cfg.Token = "t"
 	}
-	if err := c.Start(context.Background(), b.Cluster(), cfg); err != nil {
+	if err := c.Start(context.Background(), b.Cluster(), cfg, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = c.Stop(context.Background()) })
+	t.Cleanup(func() { _ = c.Stop(context.Background(), lifecycle.Key{}) })
 	return b
 }
 
@@ -225,7 +226,7 @@ func TestRestartGetsNewInstance(t *testing.T) {
 	var seen []string
 	for range 2 {
 		c := cluster.New()
-		if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "n", Token: "t"}); err != nil {
+		if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "n", Token: "t"}, lifecycle.Key{}); err != nil {
 			t.Fatal(err)
 		}
 		nodes, err := c.Nodes(ctx)
@@ -236,7 +237,7 @@ func TestRestartGetsNewInstance(t *testing.T) {
 			t.Fatalf("record written %s, expires %s: want the node TTL apart", nodes[0].WrittenAt, nodes[0].ExpiresAt)
 		}
 		seen = append(seen, c.Instance())
-		if err := c.Stop(ctx); err != nil {
+		if err := c.Stop(ctx, lifecycle.Key{}); err != nil {
 			t.Fatal(err)
 		}
 	}

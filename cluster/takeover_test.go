@@ -12,6 +12,7 @@ import (
 
 	"github.com/stellarfw/stellar-go/backend/memory"
 	"github.com/stellarfw/stellar-go/cluster"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/poll"
 )
 
@@ -102,10 +103,10 @@ func TestFrozenRunTakenOver(t *testing.T) {
 	old := cluster.New()
 	cluster.SetMachine(old, "machine-a")
 	old.Handle("whoami", whoami(old))
-	if err := old.Start(ctx, ft, cfg(slog.New(oldLog))); err != nil {
+	if err := old.Start(ctx, ft, cfg(slog.New(oldLog)), lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	defer old.Stop(ctx)
+	defer old.Stop(ctx, lifecycle.Key{})
 	ft.freeze()
 	<-ft.held
 
@@ -113,10 +114,10 @@ func TestFrozenRunTakenOver(t *testing.T) {
 	cluster.SetMachine(fresh, "machine-b")
 	fresh.Handle("whoami", whoami(fresh))
 	start := time.Now()
-	if err := fresh.Start(ctx, b.Cluster(), cfg(nil)); err != nil {
+	if err := fresh.Start(ctx, b.Cluster(), cfg(nil), lifecycle.Key{}); err != nil {
 		t.Fatalf("the new run was refused: %v", err)
 	}
-	defer fresh.Stop(ctx)
+	defer fresh.Stop(ctx, lifecycle.Key{})
 	if took := time.Since(start); took < cluster.TakeoverHeartbeats*every || took > 30*time.Second {
 		t.Fatalf("the new run took the id over after %s, want after %s of watching", took, cluster.TakeoverHeartbeats*every)
 	}
@@ -152,7 +153,7 @@ func TestFrozenRunTakenOver(t *testing.T) {
 			t.Fatalf("call to phoenix: %q, %v; want the new run (%s)", who, err, fresh.Instance())
 		}
 	}
-	if err := old.Stop(ctx); err != nil {
+	if err := old.Stop(ctx, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
 	if !ownedByFresh() || fresh.Ready() != nil {
@@ -185,10 +186,10 @@ func TestOwnRecordAfterLostReply(t *testing.T) {
 	ctx := context.Background()
 	tr := &lostReply{Transport: b.Cluster()}
 	c := cluster.New()
-	if err := c.Start(ctx, tr, cluster.Config{ID: "n", Token: "t", HeartbeatInterval: 20 * time.Millisecond, NodeTTL: time.Minute}); err != nil {
+	if err := c.Start(ctx, tr, cluster.Config{ID: "n", Token: "t", HeartbeatInterval: 20 * time.Millisecond, NodeTTL: time.Minute}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	defer c.Stop(ctx)
+	defer c.Stop(ctx, lifecycle.Key{})
 	if !tr.lost.Load() {
 		t.Fatal("the join's reply was not lost: the test proves nothing")
 	}

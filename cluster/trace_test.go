@@ -11,6 +11,7 @@ import (
 
 	"github.com/stellarfw/stellar-go/backend/memory"
 	"github.com/stellarfw/stellar-go/cluster"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/poll"
 	"github.com/stellarfw/stellar-go/internal/tracing"
 )
@@ -48,10 +49,10 @@ func TestCallCarriesTrace(t *testing.T) {
 				c   *cluster.Cluster
 				cfg cluster.Config
 			}{{a, cfgA}, {bn, cfgB}} {
-				if err := n.c.Start(ctx, b.Cluster(), n.cfg); err != nil {
+				if err := n.c.Start(ctx, b.Cluster(), n.cfg, lifecycle.Key{}); err != nil {
 					t.Fatal(err)
 				}
-				t.Cleanup(func() { _ = n.c.Stop(context.Background()) })
+				t.Cleanup(func() { _ = n.c.Stop(context.Background(), lifecycle.Key{}) })
 			}
 			poll.Until(t, "b is a member", 10*time.Second, func() bool { return len(a.Members()) == 2 })
 
@@ -96,10 +97,10 @@ func TestPublishCarriesTrace(t *testing.T) {
 	seen := make(chan trace.SpanContext, 1)
 	bn.Subscribe("news", func(ctx context.Context, m cluster.Message) { seen <- trace.SpanContextFromContext(ctx) })
 	for i, c := range []*cluster.Cluster{a, bn} {
-		if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: []string{"a", "b"}[i], Token: "t", HeartbeatInterval: 20 * time.Millisecond}); err != nil {
+		if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: []string{"a", "b"}[i], Token: "t", HeartbeatInterval: 20 * time.Millisecond}, lifecycle.Key{}); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = c.Stop(context.Background()) })
+		t.Cleanup(func() { _ = c.Stop(context.Background(), lifecycle.Key{}) })
 	}
 	if err := a.Publish(tracing.Resume(ctx, testTraceparent, ""), "news", "hi"); err != nil {
 		t.Fatal(err)

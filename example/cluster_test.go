@@ -19,6 +19,7 @@ import (
 
 	redisb "github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cluster"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/poll"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
@@ -111,10 +112,10 @@ func TestClusterProcesses(t *testing.T) {
 	t.Cleanup(func() { _ = b.Close() })
 	me := cluster.New()
 	cfg := cluster.Config{ID: "tester", Token: token, Version: "test", HeartbeatInterval: 100 * time.Millisecond, NodeTTL: time.Second}
-	if err := me.Start(context.Background(), b.Cluster(), cfg); err != nil {
+	if err := me.Start(context.Background(), b.Cluster(), cfg, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = me.Stop(context.Background()) })
+	t.Cleanup(func() { _ = me.Stop(context.Background(), lifecycle.Key{}) })
 	waitUntil(t, func() bool { return len(me.Members()) == 4 })
 	ctx := context.Background()
 

@@ -17,6 +17,7 @@ import (
 	"github.com/stellarfw/stellar-go"
 	redisb "github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cluster"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
 
@@ -55,10 +56,10 @@ func startFailoverRig(t *testing.T, be faultBackend, n int, lease, tick time.Dur
 	t.Cleanup(func() { _ = b.Close() })
 	r.me = cluster.New()
 	cfg := cluster.Config{ID: "tester", Token: "test-token", Version: "test", HeartbeatInterval: 200 * time.Millisecond, NodeTTL: time.Second}
-	if err := r.me.Start(context.Background(), b.Cluster(), cfg); err != nil {
+	if err := r.me.Start(context.Background(), b.Cluster(), cfg, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = r.me.Stop(context.Background()) })
+	t.Cleanup(func() { _ = r.me.Stop(context.Background(), lifecycle.Key{}) })
 	eventually(t, 10*time.Second, 10*time.Millisecond, func() bool { return len(r.me.Members()) == n+1 },
 		func() string { return fmt.Sprintf("the test sees %d members, want %d", len(r.me.Members()), n+1) })
 	return r

@@ -22,6 +22,7 @@ import (
 
 	"github.com/stellarfw/stellar-go"
 	redisb "github.com/stellarfw/stellar-go/backend/redis"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 	"github.com/stellarfw/stellar-go/task"
 )
@@ -410,10 +411,10 @@ func startFaultRig(t *testing.T, be faultBackend, n int, lease, tick time.Durati
 	}
 	// Enqueue only: the nodes under test run the workers, the mover and
 	// the scheduler.
-	if err := r.mgr.Start(context.Background(), b.Tasks(), task.Config{NodeID: "test", EnqueueOnly: true}); err != nil {
+	if err := r.mgr.Start(context.Background(), b.Tasks(), task.Config{NodeID: "test", EnqueueOnly: true}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = r.mgr.Stop(context.Background()) })
+	t.Cleanup(func() { _ = r.mgr.Stop(context.Background(), lifecycle.Key{}) })
 	r.inspector = task.NewInspector(b.Tasks())
 	r.runs = newRunLog(t, dir)
 	return r

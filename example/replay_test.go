@@ -9,6 +9,7 @@ import (
 
 	redisb "github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cluster"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/poll"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
@@ -54,10 +55,10 @@ func TestReplayAfterRestart(t *testing.T) {
 
 	// A legitimate member stops the victim through the cluster.
 	me := cluster.New()
-	if err := me.Start(ctx, b.Cluster(), cluster.Config{ID: "operator", Token: token, HeartbeatInterval: 100 * time.Millisecond, NodeTTL: time.Second}); err != nil {
+	if err := me.Start(ctx, b.Cluster(), cluster.Config{ID: "operator", Token: token, HeartbeatInterval: 100 * time.Millisecond, NodeTTL: time.Second}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = me.Stop(context.Background()) })
+	t.Cleanup(func() { _ = me.Stop(context.Background(), lifecycle.Key{}) })
 	poll.Until(t, "the operator to see the victim", 0, func() bool {
 		for _, n := range me.Members() {
 			if n == "victim" {

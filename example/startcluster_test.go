@@ -24,6 +24,7 @@ import (
 
 	redisb "github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cache"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 	"github.com/stellarfw/stellar-go/task"
 )
@@ -291,10 +292,10 @@ func TestStartCluster(t *testing.T) {
 	}
 	// Enqueue only: the nodes under test run the workers, the mover and
 	// the scheduler.
-	if err := mgr.Start(ctx, b.Tasks(), task.Config{NodeID: "test", EnqueueOnly: true}); err != nil {
+	if err := mgr.Start(ctx, b.Tasks(), task.Config{NodeID: "test", EnqueueOnly: true}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = mgr.Stop(context.Background()) })
+	t.Cleanup(func() { _ = mgr.Stop(context.Background(), lifecycle.Key{}) })
 	inspector := task.NewInspector(b.Tasks())
 	runs := &taskRuns{t: t, c: cache.New(b.Cache(), cache.Config{NodeID: "test"}), done: map[string][]exampleRun{}}
 	enqueue := func(sleepMs int) string {

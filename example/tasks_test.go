@@ -19,6 +19,7 @@ import (
 
 	redisb "github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cache"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 	"github.com/stellarfw/stellar-go/task"
 )
@@ -139,10 +140,10 @@ func TestTasksSurviveKilledNodes(t *testing.T) {
 	}
 	// Enqueue only: the nodes under test run the workers, the mover and
 	// the scheduler.
-	if err := mgr.Start(ctx, b.Tasks(), task.Config{NodeID: "test", EnqueueOnly: true}); err != nil {
+	if err := mgr.Start(ctx, b.Tasks(), task.Config{NodeID: "test", EnqueueOnly: true}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = mgr.Stop(context.Background()) })
+	t.Cleanup(func() { _ = mgr.Stop(context.Background(), lifecycle.Key{}) })
 	inspector := task.NewInspector(b.Tasks())
 	c := cache.New(b.Cache(), cache.Config{NodeID: "test"})
 	runs := func() int {
@@ -463,10 +464,10 @@ func TestTasksHandedBackOnSIGTERM(t *testing.T) {
 		Handler: task.HandlerFunc(func(context.Context, *task.Task) error { return nil })})
 	// Enqueue only: the nodes under test run the workers, the mover and
 	// the scheduler.
-	if err := mgr.Start(ctx, b.Tasks(), task.Config{NodeID: "test", EnqueueOnly: true}); err != nil {
+	if err := mgr.Start(ctx, b.Tasks(), task.Config{NodeID: "test", EnqueueOnly: true}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = mgr.Stop(context.Background()) })
+	t.Cleanup(func() { _ = mgr.Stop(context.Background(), lifecycle.Key{}) })
 	inspector := task.NewInspector(b.Tasks())
 	const n = 10 // as many as both nodes' workers
 	ids := map[string]bool{}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stellarfw/stellar-go/backend/memory"
 	"github.com/stellarfw/stellar-go/internal/backendtest"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/task"
 )
 
@@ -20,13 +21,13 @@ func start(t *testing.T, store task.Store, cfg task.Config, defs ...*task.Defini
 	if err := m.Register(defs...); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Start(context.Background(), store, cfg); err != nil {
+	if err := m.Start(context.Background(), store, cfg, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := m.Stop(ctx); err != nil {
+		if err := m.Stop(ctx, lifecycle.Key{}); err != nil {
 			t.Errorf("Stop: %v", err)
 		}
 	})

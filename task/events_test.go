@@ -13,6 +13,7 @@ import (
 	"github.com/stellarfw/stellar-go/backend/memory"
 	"github.com/stellarfw/stellar-go/event"
 	"github.com/stellarfw/stellar-go/internal/backendtest"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/task"
 )
 
@@ -123,10 +124,10 @@ func TestTaskEvents(t *testing.T) {
 	enqRec := &taskEvents{}
 	enqRec.listen(enqBus, event.TaskEnqueued, nil)
 	_ = m2.Register(&task.Definition{Name: "ok", Queue: "mail", Handler: noop})
-	if err := m2.Start(ctx, store, task.Config{NodeID: "n2", EnqueueOnly: true, Now: clock.Now, Events: enqBus}); err != nil {
+	if err := m2.Start(ctx, store, task.Config{NodeID: "n2", EnqueueOnly: true, Now: clock.Now, Events: enqBus}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	defer m2.Stop(ctx)
+	defer m2.Stop(ctx, lifecycle.Key{})
 
 	okID, err := m2.Enqueue(ctx, "ok", map[string]int{"n": 1})
 	if err != nil {
@@ -230,7 +231,7 @@ func TestTaskFailedCutOff(t *testing.T) {
 			}
 			cfg := task.Config{Concurrency: 1, Lease: 300 * time.Millisecond, PollInterval: 10 * time.Millisecond,
 				DrainTimeout: 50 * time.Millisecond, Events: bus}
-			if err := m.Start(context.Background(), store, cfg); err != nil {
+			if err := m.Start(context.Background(), store, cfg, lifecycle.Key{}); err != nil {
 				t.Fatal(err)
 			}
 			stopped := false
@@ -241,7 +242,7 @@ func TestTaskFailedCutOff(t *testing.T) {
 				stopped = true
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
-				_ = m.Stop(ctx)
+				_ = m.Stop(ctx, lifecycle.Key{})
 			}
 			defer stop()
 			if _, err := m.Enqueue(context.Background(), "long", nil); err != nil {

@@ -3,30 +3,38 @@ package task_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
+
+	"github.com/stellarfw/stellar-go"
 
 	"github.com/stellarfw/stellar-go/backend/memory"
 	"github.com/stellarfw/stellar-go/task"
 )
 
 func ExampleInspector_Stats() {
-	b := memory.New(memory.Config{})
-	defer b.Close()
+	cfg := stellar.Config{}
+	cfg.HTTP.Addr, cfg.TCP.Addr = "off", "off"
+	cfg.Tasks.Workers = -1 // this node only enqueues
+	app := stellar.New(cfg, stellar.WithLogger(slog.New(slog.DiscardHandler)))
+	_ = app.Tasks.Register(&task.Definition{Name: "report", Queue: "reports", Handler: noop})
 	ctx := context.Background()
-	producer := task.New()
-	_ = producer.Register(&task.Definition{Name: "report", Queue: "reports", Handler: noop})
-	_ = producer.Start(ctx, b.Tasks(), task.Config{EnqueueOnly: true})
-	defer producer.Stop(ctx)
-	_, _ = producer.Enqueue(ctx, "report", nil)
-	_, _ = producer.EnqueueIn(ctx, time.Hour, "report", nil)
+	if err := app.Start(ctx); err != nil {
+		panic(err)
+	}
+	defer app.Shutdown(ctx)
+	_, _ = app.Tasks.Enqueue(ctx, "report", nil)
+	_, _ = app.Tasks.EnqueueIn(ctx, time.Hour, "report", nil)
 
-	// The operator's view needs no Manager and no registered task.
-	s, err := task.NewInspector(b.Tasks()).Stats(ctx)
+	// The operator's view of the whole cluster (stellar tasks stats).
+	s, err := app.Inspector.Stats(ctx)
 	if err != nil {
 		panic(err)
 	}
 	for _, q := range s.Queues {
-		fmt.Println(q.Queue, "pending", q.Pending, "delayed", q.Delayed)
+		if q.Queue == "reports" {
+			fmt.Println(q.Queue, "pending", q.Pending, "delayed", q.Delayed)
+		}
 	}
 	// Output: reports pending 1 delayed 1
 }

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
+
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
@@ -197,9 +199,10 @@ func New() *Manager {
 // EnqueueOnly). Each node runs all of them; none is special. A Manager
 // starts once.
 //
-// The node calls Start as it starts (App.Start); a program on an App
-// never calls it, and App.Tasks needs no Start before RunNow.
-func (m *Manager) Start(ctx context.Context, store Store, cfg Config) error {
+// The node calls Start as it starts (App.Start): the lifecycle key,
+// which only this module can name, keeps a program from calling it.
+// App.Tasks needs no Start before RunNow.
+func (m *Manager) Start(ctx context.Context, store Store, cfg Config, _ lifecycle.Key) error {
 	if store == nil {
 		return errors.New("task: Start with a nil store")
 	}
@@ -277,9 +280,9 @@ const handBackGrace = 2 * time.Second
 // ErrStopped after. Stop is safe to call more than once, and does
 // nothing on a Manager that did not start.
 //
-// The node calls Stop as it stops (App.Shutdown); a program on an App
-// never calls it.
-func (m *Manager) Stop(ctx context.Context) error {
+// The node calls Stop as it stops (App.Shutdown): the lifecycle key,
+// which only this module can name, keeps a program from calling it.
+func (m *Manager) Stop(ctx context.Context, _ lifecycle.Key) error {
 	m.mu.Lock()
 	if m.phase != phaseStarted {
 		m.mu.Unlock()

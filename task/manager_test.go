@@ -12,6 +12,7 @@ import (
 
 	"github.com/stellarfw/stellar-go/backend/memory"
 	"github.com/stellarfw/stellar-go/internal/backendtest"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/task"
 )
 
@@ -30,7 +31,7 @@ func TestEnqueueOnly(t *testing.T) {
 	)
 	ctx := context.Background()
 	before := goleak.IgnoreCurrent()
-	if err := m.Start(ctx, store, task.Config{EnqueueOnly: true, Concurrency: 4, PollInterval: time.Millisecond, Now: clock.Now}); err != nil {
+	if err := m.Start(ctx, store, task.Config{EnqueueOnly: true, Concurrency: 4, PollInterval: time.Millisecond, Now: clock.Now}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := goleak.Find(before); err != nil {
@@ -51,7 +52,7 @@ func TestEnqueueOnly(t *testing.T) {
 	if moved, _, err := store.Forward(ctx, task.DefaultQueue, true); moved != 1 || err != nil {
 		t.Fatalf("Forward = %d, %v", moved, err)
 	}
-	if err := m.Stop(ctx); err != nil {
+	if err := m.Stop(ctx, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.Enqueue(ctx, "job", nil); !errors.Is(err, task.ErrStopped) {
@@ -85,10 +86,10 @@ func TestEnqueueWhileStarting(t *testing.T) {
 			}
 		})
 	}
-	if err := m.Start(ctx, b.Tasks(), task.Config{EnqueueOnly: true}); err != nil {
+	if err := m.Start(ctx, b.Tasks(), task.Config{EnqueueOnly: true}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	defer m.Stop(ctx)
+	defer m.Stop(ctx, lifecycle.Key{})
 	wg.Wait()
 	if c, err := b.Tasks().Counts(ctx, task.DefaultQueue); err != nil || c.Pending != n {
 		t.Fatalf("counts = %+v, %v; want %d pending", c, err, n)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stellarfw/stellar-go/backend/memory"
 	"github.com/stellarfw/stellar-go/internal/backendtest"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/poll"
 	"github.com/stellarfw/stellar-go/task"
 )
@@ -113,10 +114,10 @@ func TestPausedBeforeStart(t *testing.T) {
 		return nil
 	})})
 	m.Pause()
-	if err := m.Start(ctx, b.Tasks(), task.Config{Concurrency: 2, PollInterval: 10 * time.Millisecond}); err != nil {
+	if err := m.Start(ctx, b.Tasks(), task.Config{Concurrency: 2, PollInterval: 10 * time.Millisecond}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	defer m.Stop(ctx)
+	defer m.Stop(ctx, lifecycle.Key{})
 	if _, err := m.Enqueue(ctx, "job", nil); err != nil {
 		t.Fatal(err)
 	}

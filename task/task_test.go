@@ -4,15 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stellarfw/stellar-go"
 
 	"go.uber.org/goleak"
 
 	"github.com/stellarfw/stellar-go/backend/memory"
 	"github.com/stellarfw/stellar-go/input"
 	"github.com/stellarfw/stellar-go/internal/backendtest"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/task"
 )
 
@@ -78,19 +82,19 @@ func TestStartStop(t *testing.T) {
 		&task.Definition{Name: "tick", Frequency: time.Hour, Handler: noop},
 	)
 	ctx := context.Background()
-	if err := m.Stop(ctx); err != nil {
+	if err := m.Stop(ctx, lifecycle.Key{}); err != nil {
 		t.Fatalf("Stop before Start = %v", err)
 	}
-	if err := m.Start(ctx, nil, cfg); err == nil {
+	if err := m.Start(ctx, nil, cfg, lifecycle.Key{}); err == nil {
 		t.Error("started without a store")
 	}
-	if err := m.Start(ctx, b.Tasks(), task.Config{Lease: time.Millisecond}); err == nil || !strings.Contains(err.Error(), "Lease") {
+	if err := m.Start(ctx, b.Tasks(), task.Config{Lease: time.Millisecond}, lifecycle.Key{}); err == nil || !strings.Contains(err.Error(), "Lease") {
 		t.Errorf("Start with a lease under MinLease = %v", err)
 	}
-	if err := m.Start(ctx, b.Tasks(), cfg); err != nil {
+	if err := m.Start(ctx, b.Tasks(), cfg, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Start(ctx, b.Tasks(), cfg); err == nil {
+	if err := m.Start(ctx, b.Tasks(), cfg, lifecycle.Key{}); err == nil {
 		t.Error("started twice")
 	}
 	if _, err := m.Enqueue(ctx, "job", nil); err != nil {
@@ -102,14 +106,14 @@ func TestStartStop(t *testing.T) {
 		t.Fatal("task did not run")
 	}
 	for range 2 {
-		if err := m.Stop(ctx); err != nil {
+		if err := m.Stop(ctx, lifecycle.Key{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if _, err := m.Enqueue(ctx, "job", nil); !errors.Is(err, task.ErrStopped) {
 		t.Errorf("Enqueue after Stop = %v", err)
 	}
-	if err := m.Start(ctx, b.Tasks(), cfg); !errors.Is(err, task.ErrStopped) {
+	if err := m.Start(ctx, b.Tasks(), cfg, lifecycle.Key{}); !errors.Is(err, task.ErrStopped) {
 		t.Errorf("Start after Stop = %v", err)
 	}
 }
@@ -125,10 +129,10 @@ func TestPickupIsImmediate(t *testing.T) {
 	})})
 	ctx := context.Background()
 	// A long poll interval: only the wake-up can start the task quickly.
-	if err := m.Start(ctx, b.Tasks(), task.Config{Concurrency: 2, PollInterval: time.Hour}); err != nil {
+	if err := m.Start(ctx, b.Tasks(), task.Config{Concurrency: 2, PollInterval: time.Hour}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	defer m.Stop(ctx)
+	defer m.Stop(ctx, lifecycle.Key{})
 	time.Sleep(20 * time.Millisecond) // workers idle
 	t0 := time.Now()
 	if _, err := m.Enqueue(ctx, "job", nil); err != nil {
@@ -145,11 +149,11 @@ func TestPickupIsImmediate(t *testing.T) {
 }
 
 func ExampleManager_Enqueue() {
-	b := memory.New(memory.Config{})
-	defer b.Close()
-	tasks := task.New()
+	cfg := stellar.Config{}
+	cfg.HTTP.Addr, cfg.TCP.Addr = "off", "off"
+	app := stellar.New(cfg, stellar.WithLogger(slog.New(slog.DiscardHandler)))
 	done := make(chan struct{})
-	_ = tasks.Register(&task.Definition{
+	_ = app.Tasks.Register(&task.Definition{
 		Name:   "sendWelcome",
 		Queue:  "mail",
 		Inputs: map[string]input.Input{"to": {Required: true, Validator: "email"}},
@@ -161,10 +165,12 @@ func ExampleManager_Enqueue() {
 		}),
 	})
 	ctx := context.Background()
-	_ = tasks.Start(ctx, b.Tasks(), task.Config{Concurrency: 2})
-	defer tasks.Stop(ctx)
+	if err := app.Start(ctx); err != nil { // the node starts the Manager
+		panic(err)
+	}
+	defer app.Shutdown(ctx)
 
-	_, err := tasks.Enqueue(ctx, "sendWelcome", map[string]any{"to": "ada@example.com"},
+	_, err := app.Tasks.Enqueue(ctx, "sendWelcome", map[string]any{"to": "ada@example.com"},
 		task.Unique("welcome:ada"))
 	if err != nil {
 		panic(err)
@@ -188,10 +194,10 @@ func TestPoisonTaskFails(t *testing.T) {
 	})}
 	producer := task.New()
 	_ = producer.Register(def)
-	if err := producer.Start(ctx, store, task.Config{EnqueueOnly: true, Now: clock.Now}); err != nil {
+	if err := producer.Start(ctx, store, task.Config{EnqueueOnly: true, Now: clock.Now}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	defer producer.Stop(ctx)
+	defer producer.Stop(ctx, lifecycle.Key{})
 	id, err := producer.Enqueue(ctx, "poison", nil, task.MaxAttempts(1))
 	if err != nil {
 		t.Fatal(err)
@@ -207,10 +213,10 @@ func TestPoisonTaskFails(t *testing.T) {
 	}
 	m := task.New()
 	_ = m.Register(def)
-	if err := m.Start(ctx, store, task.Config{Concurrency: 1, Now: clock.Now}); err != nil {
+	if err := m.Start(ctx, store, task.Config{Concurrency: 1, Now: clock.Now}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	defer m.Stop(ctx)
+	defer m.Stop(ctx, lifecycle.Key{})
 	inspector := task.NewInspector(store)
 	deadline := time.Now().Add(5 * time.Second)
 	for {

@@ -14,6 +14,7 @@ import (
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/internal/backendtest"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/logging"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
@@ -151,14 +152,14 @@ func startIdleChat(t *testing.T, b *redis.Backend) (*chat.Chat, *connection.Regi
 	conns := connection.NewRegistry()
 	ch := chat.New(conns, cl)
 	if err := cl.Start(ctx, b.Cluster(), cluster.Config{ID: "n1", Token: "t", Logger: logging.Discard(),
-		HeartbeatInterval: time.Hour, OwnsConnection: conns.Owns}); err != nil {
+		HeartbeatInterval: time.Hour, OwnsConnection: conns.Owns}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cl.Stop(ctx) })
-	if err := ch.Start(ctx, b.Chat(), chat.Config{NodeID: "n1", Logger: logging.Discard(), SweepInterval: time.Hour}); err != nil {
+	t.Cleanup(func() { _ = cl.Stop(ctx, lifecycle.Key{}) })
+	if err := ch.Start(ctx, b.Chat(), chat.Config{NodeID: "n1", Logger: logging.Discard(), SweepInterval: time.Hour}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = ch.Stop(ctx) })
+	t.Cleanup(func() { _ = ch.Stop(ctx, lifecycle.Key{}) })
 	return ch, conns
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/internal/backendtest"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 
 	// Named so: fault_test.go declares a func poll in this package.
 	ipoll "github.com/stellarfw/stellar-go/internal/poll"
@@ -49,10 +50,10 @@ func TestClusterTransportRedisRestart(t *testing.T) {
 		c := cluster.New()
 		c.HandleFunc("who", func(ctx context.Context, call *cluster.Call) (any, error) { return id, nil })
 		cfg := cluster.Config{ID: id, Token: "t", HeartbeatInterval: 50 * time.Millisecond, NodeTTL: time.Second}
-		if err := c.Start(context.Background(), b.Cluster(), cfg); err != nil {
+		if err := c.Start(context.Background(), b.Cluster(), cfg, lifecycle.Key{}); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = c.Stop(context.Background()) })
+		t.Cleanup(func() { _ = c.Stop(context.Background(), lifecycle.Key{}) })
 		nodes = append(nodes, c)
 	}
 	ctx := context.Background()
@@ -111,10 +112,10 @@ func TestClusterTransportTwoDatabases(t *testing.T) {
 		s.c.Subscribe("chat", func(ctx context.Context, m cluster.Message) { s.heard <- m.From })
 		s.c.HandleFunc("api.log", func(ctx context.Context, call *cluster.Call) (any, error) { return id, nil })
 		cfg := cluster.Config{ID: id, Token: "same-token", HeartbeatInterval: 50 * time.Millisecond, NodeTTL: time.Second}
-		if err := s.c.Start(ctx, tr, cfg); err != nil {
+		if err := s.c.Start(ctx, tr, cfg, lifecycle.Key{}); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = s.c.Stop(context.Background()) })
+		t.Cleanup(func() { _ = s.c.Stop(context.Background(), lifecycle.Key{}) })
 		sides = append(sides, s)
 	}
 	// db0 publishes first; when db1 then hears its own message, a crossing

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/internal/backendtest"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 	"github.com/stellarfw/stellar-go/task"
 )
@@ -74,13 +75,13 @@ func TestTasksSurviveRedisRestart(t *testing.T) {
 		return nil
 	})})
 	ctx := context.Background()
-	if err := m.Start(ctx, b.Tasks(), task.Config{Concurrency: 2, Lease: time.Second, PollInterval: 20 * time.Millisecond}); err != nil {
+	if err := m.Start(ctx, b.Tasks(), task.Config{Concurrency: 2, Lease: time.Second, PollInterval: 20 * time.Millisecond}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		_ = m.Stop(sctx)
+		_ = m.Stop(sctx, lifecycle.Key{})
 	}()
 	wait := func(id string) {
 		t.Helper()
@@ -157,13 +158,13 @@ func TestUnrenewableLeaseCutsRun(t *testing.T) {
 		return ctx.Err()
 	})})
 	ctx := context.Background()
-	if err := m.Start(ctx, b.Tasks(), task.Config{Concurrency: 1, Lease: 300 * time.Millisecond, DrainTimeout: time.Second}); err != nil {
+	if err := m.Start(ctx, b.Tasks(), task.Config{Concurrency: 1, Lease: 300 * time.Millisecond, DrainTimeout: time.Second}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		_ = m.Stop(sctx)
+		_ = m.Stop(sctx, lifecycle.Key{})
 	}()
 	if _, err := m.Enqueue(ctx, "long", nil); err != nil {
 		t.Fatal(err)
@@ -207,13 +208,13 @@ func TestRedisRestartWhileFinishing(t *testing.T) {
 		t.Cleanup(func() { _ = b.Close() })
 		m := task.New()
 		_ = m.Register(def)
-		if err := m.Start(ctx, b.Tasks(), task.Config{NodeID: name, Concurrency: 1, Lease: lease, PollInterval: 20 * time.Millisecond}); err != nil {
+		if err := m.Start(ctx, b.Tasks(), task.Config{NodeID: name, Concurrency: 1, Lease: lease, PollInterval: 20 * time.Millisecond}, lifecycle.Key{}); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() {
 			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			_ = m.Stop(sctx)
+			_ = m.Stop(sctx, lifecycle.Key{})
 		})
 		return m, b.Tasks()
 	}
@@ -325,13 +326,13 @@ func TestLeaseHeldEndsWithRedisLease(t *testing.T) {
 		return nil
 	})})
 	ctx := context.Background()
-	if err := m.Start(ctx, store, task.Config{Concurrency: 1, Lease: 50 * time.Millisecond, PollInterval: 10 * time.Millisecond}); err != nil {
+	if err := m.Start(ctx, store, task.Config{Concurrency: 1, Lease: 50 * time.Millisecond, PollInterval: 10 * time.Millisecond}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		_ = m.Stop(sctx)
+		_ = m.Stop(sctx, lifecycle.Key{})
 	}()
 	for range tasks {
 		if _, err := m.Enqueue(ctx, "watch", nil); err != nil {
@@ -385,13 +386,13 @@ func TestQueueSpreadsOverMasters(t *testing.T) {
 		if err := m.Register(def); err != nil {
 			t.Fatal(err)
 		}
-		if err := m.Start(ctx, s, cfg); err != nil {
+		if err := m.Start(ctx, s, cfg, lifecycle.Key{}); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() {
 			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			_ = m.Stop(sctx)
+			_ = m.Stop(sctx, lifecycle.Key{})
 		})
 		return m
 	}

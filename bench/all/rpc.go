@@ -16,6 +16,7 @@ import (
 
 	redisb "github.com/stellarfw/stellar-go/backend/redis"
 	"github.com/stellarfw/stellar-go/cluster"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 )
 
@@ -213,10 +214,10 @@ func clusterNodes(url string) (*cluster.Cluster, func()) {
 		if id == "node-2" {
 			owns = func(conn string) bool { return conn == "conn-on-2" }
 		}
-		if err := c.Start(context.Background(), b.Cluster(), cluster.Config{ID: id, Token: "bench-token", OwnsConnection: owns}); err != nil {
+		if err := c.Start(context.Background(), b.Cluster(), cluster.Config{ID: id, Token: "bench-token", OwnsConnection: owns}, lifecycle.Key{}); err != nil {
 			log.Fatal(err)
 		}
-		stops = append(stops, func() { _ = c.Stop(context.Background()) })
+		stops = append(stops, func() { _ = c.Stop(context.Background(), lifecycle.Key{}) })
 		nodes = append(nodes, c)
 	}
 	deadline := time.Now().Add(10 * time.Second)

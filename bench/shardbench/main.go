@@ -25,6 +25,7 @@ import (
 	"time"
 
 	redisb "github.com/stellarfw/stellar-go/backend/redis"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 	"github.com/stellarfw/stellar-go/task"
 )
@@ -126,14 +127,14 @@ func measure(cfg redisb.Config, servers []*redistest.Server, n, nodes, conc int)
 			return nil, nil, err
 		}
 		tc.NodeID, tc.Logger, tc.Partitions = id, quiet, partitions
-		if err := m.Start(ctx, b.Tasks(), tc); err != nil {
+		if err := m.Start(ctx, b.Tasks(), tc, lifecycle.Key{}); err != nil {
 			_ = b.Close()
 			return nil, nil, err
 		}
 		return m, func() {
 			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			_ = m.Stop(sctx)
+			_ = m.Stop(sctx, lifecycle.Key{})
 			_ = b.Close()
 		}, nil
 	}

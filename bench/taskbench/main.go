@@ -26,6 +26,7 @@ import (
 
 	"github.com/stellarfw/stellar-go/backend/memory"
 	redisb "github.com/stellarfw/stellar-go/backend/redis"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/redistest"
 	"github.com/stellarfw/stellar-go/task"
 )
@@ -213,10 +214,10 @@ func stellarThroughput(ctx context.Context, open func() (task.Store, func()), n,
 	if err := producer.Register(def); err != nil {
 		return 0, err
 	}
-	if err := producer.Start(ctx, store, task.Config{NodeID: "producer", EnqueueOnly: true}); err != nil {
+	if err := producer.Start(ctx, store, task.Config{NodeID: "producer", EnqueueOnly: true}, lifecycle.Key{}); err != nil {
 		return 0, err
 	}
-	defer producer.Stop(ctx)
+	defer producer.Stop(ctx, lifecycle.Key{})
 	if err := fill(n, func() error { _, err := producer.Enqueue(ctx, "noop", nil); return err }); err != nil {
 		return 0, err
 	}
@@ -225,7 +226,7 @@ func stellarThroughput(ctx context.Context, open func() (task.Store, func()), n,
 		return 0, err
 	}
 	start := time.Now()
-	if err := m.Start(ctx, store, task.Config{NodeID: "bench", Concurrency: conc}); err != nil {
+	if err := m.Start(ctx, store, task.Config{NodeID: "bench", Concurrency: conc}, lifecycle.Key{}); err != nil {
 		return 0, err
 	}
 	select {
@@ -236,7 +237,7 @@ func stellarThroughput(ctx context.Context, open func() (task.Store, func()), n,
 	elapsed := time.Since(start)
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := m.Stop(sctx); err != nil {
+	if err := m.Stop(sctx, lifecycle.Key{}); err != nil {
 		return 0, err
 	}
 	return float64(n) / elapsed.Seconds(), nil
@@ -309,13 +310,13 @@ func stellarLatency(ctx context.Context, open func() (task.Store, func()), conc,
 	if err := m.Register(def); err != nil {
 		return nil, err
 	}
-	if err := m.Start(ctx, store, task.Config{NodeID: "bench", Concurrency: conc, Logger: slog.New(slog.DiscardHandler)}); err != nil {
+	if err := m.Start(ctx, store, task.Config{NodeID: "bench", Concurrency: conc, Logger: slog.New(slog.DiscardHandler)}, lifecycle.Key{}); err != nil {
 		return nil, err
 	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		_ = m.Stop(sctx)
+		_ = m.Stop(sctx, lifecycle.Key{})
 	}()
 	time.Sleep(200 * time.Millisecond) // let the workers go idle and subscribe
 	var out []time.Duration

@@ -14,6 +14,7 @@ import (
 	"github.com/stellarfw/stellar-go/chat"
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/logging"
 	"github.com/stellarfw/stellar-go/internal/poll"
 )
@@ -531,10 +532,10 @@ func startChatsWith(t *testing.T, nodes []ChatNode, setup func(i int, cfg *chat.
 	for i, n := range nodes {
 		cfg := chat.Config{NodeID: "node-" + strconv.Itoa(i+1), Logger: logging.Discard(), SweepInterval: 50 * time.Millisecond}
 		setup(i, &cfg)
-		if err := chats[i].Start(ctx, n.Store, cfg); err != nil {
+		if err := chats[i].Start(ctx, n.Store, cfg, lifecycle.Key{}); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = chats[i].Stop(ctx) })
+		t.Cleanup(func() { _ = chats[i].Stop(ctx, lifecycle.Key{}) })
 		out[i] = &chatNode{id: cfg.NodeID, chat: chats[i], conns: regs[i], cl: cls[i]}
 	}
 	return out

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stellarfw/stellar-go/cluster"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 )
 
 // ClusterBackend is what RunCluster needs from a backend under test.
@@ -94,10 +95,10 @@ func startNodes(t *testing.T, trs []cluster.Transport, setup func(i int, c *clus
 		if setup != nil {
 			setup(i, c, &cfg)
 		}
-		if err := c.Start(context.Background(), tr, cfg); err != nil {
+		if err := c.Start(context.Background(), tr, cfg, lifecycle.Key{}); err != nil {
 			t.Fatalf("start node-%d: %v", i+1, err)
 		}
-		t.Cleanup(func() { _ = c.Stop(context.Background()) })
+		t.Cleanup(func() { _ = c.Stop(context.Background(), lifecycle.Key{}) })
 		nodes[i] = c
 	}
 	waitFor(t, "every node sees every node", func() bool {
@@ -157,7 +158,7 @@ func testMembership(t *testing.T, b ClusterBackend) {
 	}
 	// A graceful stop announces the leave: the others drop it at once,
 	// well before its record would expire.
-	if err := nodes[2].Stop(ctx); err != nil {
+	if err := nodes[2].Stop(ctx, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "node-3 leaves the others' view", func() bool {
@@ -180,7 +181,7 @@ func testDuplicateID(t *testing.T, b ClusterBackend) {
 	startNodes(t, trs[:1], nil)
 	dup := cluster.New()
 	start := time.Now()
-	err := dup.Start(context.Background(), trs[1], slowConfig("node-1"))
+	err := dup.Start(context.Background(), trs[1], slowConfig("node-1"), lifecycle.Key{})
 	if !errors.Is(err, cluster.ErrDuplicateNode) {
 		t.Fatalf("second node-1 started: %v", err)
 	}
@@ -188,7 +189,7 @@ func testDuplicateID(t *testing.T, b ClusterBackend) {
 		t.Fatalf("refused after %s: the running process should have been seen at once", d)
 	}
 	t.Logf("refused: %v", err)
-	_ = dup.Stop(context.Background())
+	_ = dup.Stop(context.Background(), lifecycle.Key{})
 }
 
 func testPublishSubscribe(t *testing.T, b ClusterBackend) {
@@ -299,18 +300,18 @@ func testDoToConnectionOfNewcomer(t *testing.T, b ClusterBackend) {
 	cfg.HeartbeatInterval = time.Hour // node-1 never refreshes on its own
 	cfg.NodeTTL = time.Hour
 	first := cluster.New()
-	if err := first.Start(context.Background(), trs[0], cfg); err != nil {
+	if err := first.Start(context.Background(), trs[0], cfg, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = first.Stop(context.Background()) })
+	t.Cleanup(func() { _ = first.Stop(context.Background(), lifecycle.Key{}) })
 	second := cluster.New()
 	second.Handle("who", whoAmI(second))
 	secondCfg := clusterConfig("node-2")
 	secondCfg.OwnsConnection = func(conn string) bool { return conn == "conn-2" }
-	if err := second.Start(context.Background(), trs[1], secondCfg); err != nil {
+	if err := second.Start(context.Background(), trs[1], secondCfg, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = second.Stop(context.Background()) })
+	t.Cleanup(func() { _ = second.Stop(context.Background(), lifecycle.Key{}) })
 	// No waiting for node-1 to list node-2: the call races node-2's join
 	// announcement, as a client's request does right after a node starts.
 	r, err := first.Do(context.Background(), "who", nil, cluster.ToConnection("conn-2"))
@@ -589,10 +590,10 @@ func testWrongToken(t *testing.T, b ClusterBackend) {
 			rogueHeard.Add(1)
 		}
 	})
-	if err := rogue.Start(context.Background(), trs[1], cfg); err != nil {
+	if err := rogue.Start(context.Background(), trs[1], cfg, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = rogue.Stop(context.Background()) })
+	t.Cleanup(func() { _ = rogue.Stop(context.Background(), lifecycle.Key{}) })
 	ctx := context.Background()
 	waitFor(t, "the rogue sees itself only", func() bool { return slices.Equal(rogue.Members(), []string{"rogue"}) })
 
@@ -696,16 +697,16 @@ func testReplayAfterRestart(t *testing.T, b ClusterBackend) {
 
 	// The node restarts, in a later millisecond than the capture (a new
 	// process takes far longer), and well within the message window.
-	if err := nodes[1].Stop(context.Background()); err != nil {
+	if err := nodes[1].Stop(context.Background(), lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the clock passes the capture", func() bool { return time.Now().UnixMilli() > sentAt })
 	again := cluster.New()
 	stop(again)
-	if err := again.Start(context.Background(), trs[1], clusterConfig("node-2")); err != nil {
+	if err := again.Start(context.Background(), trs[1], clusterConfig("node-2"), lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = again.Stop(context.Background()) })
+	t.Cleanup(func() { _ = again.Stop(context.Background(), lifecycle.Key{}) })
 	waitFor(t, "the restarted node is ready", func() bool { return again.Ready() == nil })
 
 	// Messages sent before the restart and delivered late (pub/sub on Redis
@@ -746,7 +747,7 @@ func testGhostRecord(t *testing.T, b ClusterBackend) {
 		t.Fatal(err)
 	}
 	ghost := recs["node-2"]
-	if err := nodes[1].Stop(ctx); err != nil {
+	if err := nodes[1].Stop(ctx, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
 	// Written back for an hour: as good as no expiry for this test.
@@ -772,10 +773,10 @@ func testGhostRecord(t *testing.T, b ClusterBackend) {
 	// The id is free: the ghost does not keep its node out.
 	again := cluster.New()
 	again.Handle("who", whoAmI(again))
-	if err := again.Start(ctx, trs[1], clusterConfig("node-2")); err != nil {
+	if err := again.Start(ctx, trs[1], clusterConfig("node-2"), lifecycle.Key{}); err != nil {
 		t.Fatalf("restart under the ghost's id: %v", err)
 	}
-	t.Cleanup(func() { _ = again.Stop(ctx) })
+	t.Cleanup(func() { _ = again.Stop(ctx, lifecycle.Key{}) })
 	waitFor(t, "node-2 a member again", func() bool { return slices.Contains(nodes[0].Members(), "node-2") })
 	if r, err := nodes[0].Do(ctx, "who", nil, cluster.ToNode("node-2")); err != nil || r.Node != "node-2" {
 		t.Fatalf("call to the restarted node-2: %+v, %v", r, err)
@@ -828,9 +829,9 @@ func storedRecord(t *testing.T, tr cluster.Transport, id string) []byte {
 func startNode(t *testing.T, tr cluster.Transport, cfg cluster.Config) (*cluster.Cluster, error) {
 	t.Helper()
 	c := cluster.New()
-	err := c.Start(context.Background(), tr, cfg)
+	err := c.Start(context.Background(), tr, cfg, lifecycle.Key{})
 	if err == nil {
-		t.Cleanup(func() { _ = c.Stop(context.Background()) })
+		t.Cleanup(func() { _ = c.Stop(context.Background(), lifecycle.Key{}) })
 	}
 	return c, err
 }
@@ -1125,7 +1126,7 @@ func testTakenOverStepsDown(t *testing.T, b ClusterBackend) {
 	if r, err := nodes[1].Do(cctx, "who", nil, cluster.ToNode("node-1")); !errors.Is(err, cluster.ErrTimeout) {
 		t.Fatalf("a call to node-1 = %+v, %v: the node that stepped down answered it", r, err)
 	}
-	if err := old.Stop(ctx); err != nil {
+	if err := old.Stop(ctx, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
 	unchanged("after it stopped")

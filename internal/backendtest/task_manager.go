@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stellarfw/stellar-go/action"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/task"
 )
 
@@ -30,13 +31,13 @@ func (e *taskEnv) managerWith(t *testing.T, s task.Store, cfg task.Config, defs 
 		t.Fatal(err)
 	}
 	cfg.Lease, cfg.PollInterval, cfg.DrainTimeout, cfg.Now = 3*time.Second, 10*time.Millisecond, 200*time.Millisecond, e.clock.Now
-	if err := m.Start(bg, s, cfg); err != nil {
+	if err := m.Start(bg, s, cfg, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(bg, 10*time.Second)
 		defer cancel()
-		if err := m.Stop(ctx); err != nil {
+		if err := m.Stop(ctx, lifecycle.Key{}); err != nil {
 			t.Errorf("Stop: %v", err)
 		}
 	})
@@ -349,14 +350,14 @@ func testManagerHandsBack(t *testing.T, e *taskEnv) {
 	})}
 	m := task.New()
 	_ = m.Register(def)
-	if err := m.Start(bg, e.a(), task.Config{NodeID: "leaving", Concurrency: 1, Lease: 3 * time.Second, PollInterval: 10 * time.Millisecond, DrainTimeout: 50 * time.Millisecond, Now: e.clock.Now}); err != nil {
+	if err := m.Start(bg, e.a(), task.Config{NodeID: "leaving", Concurrency: 1, Lease: 3 * time.Second, PollInterval: 10 * time.Millisecond, DrainTimeout: 50 * time.Millisecond, Now: e.clock.Now}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
 	id, _ := m.Enqueue(bg, "slow", nil)
 	<-started
 	ctx, cancel := context.WithTimeout(bg, 5*time.Second)
 	defer cancel()
-	if err := m.Stop(ctx); err != nil {
+	if err := m.Stop(ctx, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
 	q, _ := task.NewInspector(e.a()).Queued(bg, "default", 0, 0)
@@ -395,13 +396,13 @@ func testManagerQueuePause(t *testing.T, e *taskEnv) {
 	if err := m.Start(bg, e.b(), task.Config{
 		NodeID: "w", Concurrency: 1, Queues: []string{"high", "low"}, Lease: 3 * time.Second,
 		PollInterval: 10 * time.Millisecond, DrainTimeout: 200 * time.Millisecond, Now: e.clock.Now,
-	}); err != nil {
+	}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(bg, 10*time.Second)
 		defer cancel()
-		_ = m.Stop(ctx)
+		_ = m.Stop(ctx, lifecycle.Key{})
 	})
 	held, err := m.Enqueue(bg, "first", nil)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stellarfw/stellar-go/backend"
 	"github.com/stellarfw/stellar-go/config"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/node"
 	"github.com/stellarfw/stellar-go/task"
 )
@@ -343,9 +344,9 @@ func (a *cmd) enqueue(ctx context.Context, b *backend.Backend, cfg config.Config
 	m := a.TaskManager()
 	// The nodes' partitions, so that a task goes where theirs would.
 	tc := task.Config{NodeID: cfg.ID, Logger: a.Logger(), EnqueueOnly: true, Partitions: cfg.Tasks.Partitions}
-	if err := m.Start(ctx, b.Tasks(), tc); err != nil {
+	if err := m.Start(ctx, b.Tasks(), tc, lifecycle.Key{}); err != nil {
 		return "", err
 	}
-	defer m.Stop(context.WithoutCancel(ctx))
+	defer m.Stop(context.WithoutCancel(ctx), lifecycle.Key{})
 	return m.Enqueue(ctx, name, args, opts...)
 }

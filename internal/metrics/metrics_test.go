@@ -18,6 +18,7 @@ import (
 	"github.com/stellarfw/stellar-go/backend/memory"
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/event"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/poll"
 	"github.com/stellarfw/stellar-go/task"
 )
@@ -136,10 +137,10 @@ func TestDropped(t *testing.T) {
 	defer b.Close()
 	ctx := context.Background()
 	c := cluster.New()
-	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "a", Token: cluster.RandomToken()}); err != nil {
+	if err := c.Start(ctx, b.Cluster(), cluster.Config{ID: "a", Token: cluster.RandomToken()}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	defer c.Stop(ctx)
+	defer c.Stop(ctx, lifecycle.Key{})
 	reg := prometheus.NewRegistry()
 	if _, err := New(Options{Registry: reg, Events: event.NewBus(), Cluster: c}); err != nil {
 		t.Fatal(err)

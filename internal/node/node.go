@@ -31,6 +31,7 @@ import (
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/event"
 	"github.com/stellarfw/stellar-go/internal/dashboard"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/metrics"
 	"github.com/stellarfw/stellar-go/internal/session"
 	"github.com/stellarfw/stellar-go/internal/tracing"
@@ -608,14 +609,14 @@ func (n *Node) startCluster(ctx context.Context) (step, error) {
 	cc.OwnsConnection = n.parts.Connections.Owns
 	cc.Events = n.parts.Events
 	cc.TracerProvider = n.parts.TracerProvider
-	if err := c.Start(ctx, n.backend.Cluster(), cc); err != nil {
+	if err := c.Start(ctx, n.backend.Cluster(), cc, lifecycle.Key{}); err != nil {
 		return step{}, err
 	}
 	return step{
 		stop: func(ctx context.Context, _ bool) error {
 			ctx, cancel := context.WithTimeout(ctx, clusterStopTimeout)
 			defer cancel()
-			return c.Stop(ctx)
+			return c.Stop(ctx, lifecycle.Key{})
 		},
 		ready: func(context.Context) error { return c.Ready() },
 		status: func(ctx context.Context, out map[string]any) {
@@ -636,7 +637,7 @@ func (n *Node) startTasks(ctx context.Context) (step, error) {
 	tc.Events = n.parts.Events
 	tc.Now = n.parts.Now
 	tc.TracerProvider = n.parts.TracerProvider
-	if err := m.Start(ctx, n.backend.Tasks(), tc); err != nil {
+	if err := m.Start(ctx, n.backend.Tasks(), tc, lifecycle.Key{}); err != nil {
 		return step{}, err
 	}
 	return step{
@@ -646,7 +647,7 @@ func (n *Node) startTasks(ctx context.Context) (step, error) {
 				ctx, cancel = context.WithTimeout(ctx, rollbackTaskTimeout)
 				defer cancel()
 			}
-			return m.Stop(ctx)
+			return m.Stop(ctx, lifecycle.Key{})
 		},
 		status: func(ctx context.Context, out map[string]any) {
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -671,10 +672,10 @@ func (n *Node) startChat(ctx context.Context) (step, error) {
 		StartingRooms: cfg.Chat.StartingRooms,
 		SweepInterval: cfg.Cluster.HeartbeatInterval,
 		Logger:        n.log,
-	}); err != nil {
+	}, lifecycle.Key{}); err != nil {
 		return step{}, err
 	}
-	return step{stop: func(ctx context.Context, _ bool) error { return c.Stop(ctx) }}, nil
+	return step{stop: func(ctx context.Context, _ bool) error { return c.Stop(ctx, lifecycle.Key{}) }}, nil
 }
 
 // startHooks runs the user's start hooks in order. A hook that fails

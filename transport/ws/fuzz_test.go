@@ -11,6 +11,7 @@ import (
 	"github.com/stellarfw/stellar-go/chat"
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/logging"
 	"github.com/stellarfw/stellar-go/internal/session"
 )
@@ -24,10 +25,10 @@ func harness(tb testing.TB) *session.Options {
 	cl := cluster.New()
 	conns := connection.NewRegistry()
 	ch := chat.New(conns, cl)
-	if err := cl.Start(ctx, b.Cluster(), cluster.Config{ID: "fuzz", Token: "t", Logger: logging.Discard(), OwnsConnection: conns.Owns}); err != nil {
+	if err := cl.Start(ctx, b.Cluster(), cluster.Config{ID: "fuzz", Token: "t", Logger: logging.Discard(), OwnsConnection: conns.Owns}, lifecycle.Key{}); err != nil {
 		tb.Fatal(err)
 	}
-	if err := ch.Start(ctx, b.Chat(), chat.Config{NodeID: "fuzz", Logger: logging.Discard()}); err != nil {
+	if err := ch.Start(ctx, b.Chat(), chat.Config{NodeID: "fuzz", Logger: logging.Discard()}, lifecycle.Key{}); err != nil {
 		tb.Fatal(err)
 	}
 	actions := action.NewRegistry(logging.Discard(), "fuzz")
@@ -38,8 +39,8 @@ func harness(tb testing.TB) *session.Options {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
-		_ = ch.Stop(ctx)
-		_ = cl.Stop(ctx)
+		_ = ch.Stop(ctx, lifecycle.Key{})
+		_ = cl.Stop(ctx, lifecycle.Key{})
 		_ = b.Close()
 	})
 	return &session.Options{NodeID: "fuzz", Actions: actions, Chat: ch, Conns: conns, Logger: logging.Discard(), MaxInFlight: 4, QueueSize: 1024}

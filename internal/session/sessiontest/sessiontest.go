@@ -14,6 +14,7 @@ import (
 	"github.com/stellarfw/stellar-go/chat"
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/connection"
+	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/logging"
 	"github.com/stellarfw/stellar-go/internal/session"
 )
@@ -47,17 +48,17 @@ func OptionsOnStore(t testing.TB, logger *slog.Logger, wrap func(chat.Store) cha
 	conns := connection.NewRegistry()
 	ch := chat.New(conns, cl)
 	if err := cl.Start(ctx, b.Cluster(), cluster.Config{ID: NodeID, Token: "t", Logger: logging.Discard(),
-		HeartbeatInterval: 50 * time.Millisecond, OwnsConnection: conns.Owns}); err != nil {
+		HeartbeatInterval: 50 * time.Millisecond, OwnsConnection: conns.Owns}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cl.Stop(ctx) })
+	t.Cleanup(func() { _ = cl.Stop(ctx, lifecycle.Key{}) })
 	var store chat.Store = b.Chat()
 	if wrap != nil {
 		store = wrap(store)
 	}
-	if err := ch.Start(ctx, store, chat.Config{NodeID: NodeID, Logger: logging.Discard()}); err != nil {
+	if err := ch.Start(ctx, store, chat.Config{NodeID: NodeID, Logger: logging.Discard()}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = ch.Stop(ctx) })
+	t.Cleanup(func() { _ = ch.Stop(ctx, lifecycle.Key{}) })
 	return &session.Options{NodeID: NodeID, Actions: reg, Chat: ch, Conns: conns, Logger: logger}
 }
