@@ -433,15 +433,16 @@ func (c *Cluster) Stop(ctx context.Context, _ lifecycle.Key) error {
 		return nil
 	}
 	c.running = false
-	t, id, cancel, every := c.t, c.cfg.ID, c.cancel, c.cfg.HeartbeatInterval
+	t, id, cancel, ttl := c.t, c.cfg.ID, c.cancel, c.cfg.NodeTTL
 	c.mu.Unlock()
 
 	// Let a heartbeat under way finish, so that none writes the record
-	// once it is removed; one stuck on a backend that does not answer is
-	// cut short with the rest below.
+	// once it is removed (the node would look live after it stopped). A
+	// heartbeat gives up after the node TTL, so that is the longest wait;
+	// ctx may cut it shorter.
 	var errs []error
 	close(c.hbStop)
-	hbWait := time.NewTimer(every)
+	hbWait := time.NewTimer(ttl)
 	select {
 	case <-c.hbDone:
 	case <-hbWait.C:

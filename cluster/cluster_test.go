@@ -317,3 +317,66 @@ func TestReadNodesTokenMismatch(t *testing.T) {
 		})
 	}
 }
+
+// slowHeartbeat is a transport whose heartbeats, once held, wait for
+// release (whatever their context says) before they write, and which
+// notes whether the node left while one was waiting.
+type slowHeartbeat struct {
+	cluster.Transport
+	hold          atomic.Bool
+	held          chan struct{} // a heartbeat is waiting
+	release       chan struct{}
+	leftWhileHeld atomic.Bool
+	waiting       atomic.Bool
+}
+
+func (s *slowHeartbeat) Heartbeat(ctx context.Context, id string, prev, record []byte, ttl time.Duration) error {
+	if s.hold.CompareAndSwap(true, false) {
+		s.waiting.Store(true)
+		close(s.held)
+		<-s.release
+		s.waiting.Store(false)
+	}
+	return s.Transport.Heartbeat(context.WithoutCancel(ctx), id, prev, record, ttl)
+}
+
+func (s *slowHeartbeat) Leave(ctx context.Context, id string, record []byte) error {
+	if s.waiting.Load() {
+		s.leftWhileHeld.Store(true)
+	}
+	return s.Transport.Leave(ctx, id, record)
+}
+
+// TestStopWaitsForHeartbeat: a node that stops while a heartbeat is slow
+// removes its record only once that heartbeat has written, so that the
+// record is gone after Stop, not written back by the late heartbeat (the
+// node would look live after it stopped).
+func TestStopWaitsForHeartbeat(t *testing.T) {
+	b := memory.New(memory.Config{})
+	defer b.Close()
+	ctx := context.Background()
+	tr := &slowHeartbeat{Transport: b.Cluster(), held: make(chan struct{}), release: make(chan struct{})}
+	c := cluster.New()
+	every := 10 * time.Millisecond
+	if err := c.Start(ctx, tr, cluster.Config{ID: "n", Token: "t", HeartbeatInterval: every, NodeTTL: 5 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	tr.hold.Store(true)
+	<-tr.held
+	stopped := make(chan error, 1)
+	go func() { stopped <- c.Stop(ctx) }()
+	poll.Until(t, "the stop to begin", 0, func() bool { return c.Ready() != nil })
+	// Longer than a heartbeat interval: a Stop that waited one interval
+	// only would leave now, under the heartbeat.
+	time.Sleep(5 * every)
+	close(tr.release)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if tr.leftWhileHeld.Load() {
+		t.Fatal("the node removed its record while a heartbeat was still to write it")
+	}
+	if rec, err := b.Cluster().Record(ctx, "n"); err != nil || rec != nil {
+		t.Fatalf("after Stop the backend holds a record of the node: %q, %v", rec, err)
+	}
+}
