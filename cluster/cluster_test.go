@@ -358,13 +358,13 @@ func TestStopWaitsForHeartbeat(t *testing.T) {
 	tr := &slowHeartbeat{Transport: b.Cluster(), held: make(chan struct{}), release: make(chan struct{})}
 	c := cluster.New()
 	every := 10 * time.Millisecond
-	if err := c.Start(ctx, tr, cluster.Config{ID: "n", Token: "t", HeartbeatInterval: every, NodeTTL: 5 * time.Second}); err != nil {
+	if err := c.Start(ctx, tr, cluster.Config{ID: "n", Token: "t", HeartbeatInterval: every, NodeTTL: 5 * time.Second}, lifecycle.Key{}); err != nil {
 		t.Fatal(err)
 	}
 	tr.hold.Store(true)
 	<-tr.held
 	stopped := make(chan error, 1)
-	go func() { stopped <- c.Stop(ctx) }()
+	go func() { stopped <- c.Stop(ctx, lifecycle.Key{}) }()
 	poll.Until(t, "the stop to begin", 0, func() bool { return c.Ready() != nil })
 	// Longer than a heartbeat interval: a Stop that waited one interval
 	// only would leave now, under the heartbeat.
