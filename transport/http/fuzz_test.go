@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/stellarfw/stellar-go/apierror"
+	"github.com/stellarfw/stellar-go/connection"
 )
 
 // FuzzParseParams feeds arbitrary query strings, content types and bodies
@@ -78,14 +79,14 @@ func FuzzForwarded(f *testing.F) {
 		if p := forwardedProto([]string{proto}); p != "" && p != "http" && p != "https" {
 			t.Fatalf("scheme %q", p)
 		}
-		if validFingerprint(cookie) && strings.Trim(cookie, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != "" {
+		if connection.ValidFingerprint(cookie) && strings.Trim(cookie, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != "" {
 			t.Fatalf("fingerprint %q accepted", cookie)
 		}
 		// The cookie reader agrees with net/http on any fingerprint it
 		// would accept.
 		jar := httptest.NewRequest(http.MethodGet, "/api/x", nil)
 		jar.Header.Set("Cookie", cookie)
-		if v, ok := cookieValue(jar.Header, "sessionID"); ok && validFingerprint(v) {
+		if v, ok := cookieValue(jar.Header, "sessionID"); ok && connection.ValidFingerprint(v) {
 			c, err := jar.Cookie("sessionID")
 			if err != nil || c.Value != v {
 				t.Fatalf("cookie %q: read %q, net/http reads %v %v", cookie, v, c, err)

@@ -179,7 +179,7 @@ func (s *Server) fingerprint(w http.ResponseWriter, r *http.Request, conn *conne
 		return conn.ID
 	}
 	if v, ok := cookieValue(r.Header, f.Cookie); ok {
-		if validFingerprint(v) {
+		if connection.ValidFingerprint(v) {
 			return v
 		}
 		s.logger.Debug("malformed fingerprint cookie replaced", "cookie", f.Cookie, "remote", conn.RemoteAddr)
@@ -217,9 +217,6 @@ func cookieValue(h http.Header, name string) (string, bool) {
 	}
 	return "", false
 }
-
-// validFingerprint is connection.ValidFingerprint.
-func validFingerprint(v string) bool { return connection.ValidFingerprint(v) }
 
 // checkFingerprint checks Config.Fingerprint and returns its SameSite.
 func checkFingerprint(f Fingerprint) (http.SameSite, error) {
