@@ -171,6 +171,12 @@ func TestCLIErrorsJSON(t *testing.T) {
 					t.Fatalf("%v: stderr is not one JSON error line: %q", cmd, stderr)
 				}
 			}
+			// A usage error found before the configuration is read is
+			// text: the log format is not known yet.
+			code, _, stderr = runCLI(t, "", env, "tasks", "stats", "--no-such-flag")
+			if code != 2 || !strings.HasPrefix(stderr, "example tasks stats: flag provided but not defined") {
+				t.Fatalf("unknown flag: exit %d, stderr %q", code, stderr)
+			}
 		})
 	}
 }

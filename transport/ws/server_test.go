@@ -197,3 +197,41 @@ func TestMessagesLargerThanBuffers(t *testing.T) {
 		c.pings()
 	}
 }
+
+// TestFingerprintCookie: a connection whose upgrade carries a well-formed
+// fingerprint cookie has its value as fingerprint; without the cookie,
+// or with a malformed one, its fingerprint is its id (detailsView).
+func TestFingerprintCookie(t *testing.T) {
+	_, url := startServer(t, Config{FingerprintCookie: "sessionID"})
+	const fp = "0123456789abcdef0123456789abcdef"
+	for _, tc := range []struct {
+		name, cookie string
+		want         func(id string) string
+	}{
+		{"cookie", "sessionID=" + fp, func(string) string { return fp }},
+		{"none", "", func(id string) string { return id }},
+		{"malformed", "sessionID=<script>", func(id string) string { return id }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			if tc.cookie != "" {
+				h.Set("Cookie", tc.cookie)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: h})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			cl := &client{t: t, c: c}
+			welcome := cl.read()
+			id, _ := welcome["id"].(string)
+			cl.send(`{"verb":"detailsView"}`)
+			d, _ := cl.read()["data"].(map[string]any)
+			if id == "" || d["id"] != id || d["fingerprint"] != tc.want(id) {
+				t.Fatalf("welcome %v, detailsView %v: want fingerprint %q", welcome, d, tc.want(id))
+			}
+		})
+	}
+}
