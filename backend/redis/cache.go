@@ -203,9 +203,13 @@ func (s *CacheStore) Save(ctx context.Context, owner, key string, value []byte, 
 	entry = appendHex(entry, now)
 	entry = appendHex(entry, expireAt)
 	entry = append(entry, value...)
-	n, err := saveScript.Exec(ctx, c,
-		[]string{s.entryKey(key), s.lockKey(key)},
-		[]string{owner, string(entry), ttlMS}).AsInt64()
+	var n int64
+	err = again(ctx, func() error {
+		n, err = saveScript.Exec(ctx, c,
+			[]string{s.entryKey(key), s.lockKey(key)},
+			[]string{owner, string(entry), ttlMS}).AsInt64()
+		return err
+	})
 	if err != nil {
 		return s.b.wrap(ctx, "save", err)
 	}
@@ -234,7 +238,10 @@ func (s *CacheStore) Load(ctx context.Context, key string, refresh time.Duration
 			refresh = max(refresh.Truncate(time.Millisecond), time.Millisecond)
 			refreshMS, expireAt = durMS(refresh), hexTime(time.UnixMilli(now.UnixMilli()+refresh.Milliseconds()))
 		}
-		v, err = loadScript.Exec(ctx, c, []string{s.entryKey(key)}, []string{hexTime(now), refreshMS, expireAt}).ToString()
+		err = again(ctx, func() error {
+			v, err = loadScript.Exec(ctx, c, []string{s.entryKey(key)}, []string{hexTime(now), refreshMS, expireAt}).ToString()
+			return err
+		})
 		if err == nil && refresh > 0 && len(v) >= headerLen {
 			v = v[:32] + expireAt + v[headerLen:]
 		}
@@ -529,4 +536,20 @@ func (s *CacheStore) Locks(ctx context.Context) ([]cache.Lock, error) {
 func isUnknownCommand(err error) bool {
 	var re *rueidis.RedisError
 	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "ERR unknown command")
+}
+
+// again runs an idempotent call, and once more when it failed on the
+// connection rather than with a reply of Redis: after Redis restarts,
+// each of the client's pipelined connections learns it only when a
+// write fails on it, and the client retries only read-only commands by
+// itself. A Save or a Load made again does what it would have done.
+func again(ctx context.Context, call func() error) error {
+	err := call()
+	if err == nil || rueidis.IsRedisNil(err) || ctx.Err() != nil {
+		return err
+	}
+	if _, reply := rueidis.IsRedisErr(err); reply {
+		return err
+	}
+	return call()
 }
