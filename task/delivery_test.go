@@ -3,6 +3,7 @@ package task_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -317,4 +318,127 @@ func TestRecoveryWaitsAfterOutage(t *testing.T) {
 	if moved == 0 || moved >= recovered {
 		t.Errorf("the due delayed task moved %s after the outage, the lapsed lease recovered %s after: delayed tasks must not wait", moved, recovered)
 	}
+}
+
+// TestRecoveryWaitsAfterSlowCall: a store call that hung, then
+// succeeded (as one sent to a Redis Cluster master that failed over
+// meanwhile does, once the replica took over), holds recovery back as a
+// failed one does: a holder of a lease on that master could not renew it
+// while the call hung, and must get the time to renew it now.
+func TestRecoveryWaitsAfterSlowCall(t *testing.T) {
+	clock := backendtest.NewClock()
+	b := memory.New(memory.Config{Now: clock.Now})
+	defer b.Close()
+	store := b.Tasks()
+	flaky := newFlaky(store)
+	ctx := context.Background()
+	const lease = 300 * time.Millisecond // renewals every 100ms: a call of 100ms is slow
+	msg := &task.Message{ID: "held", Name: "job", Queue: task.DefaultQueue, MaxAttempts: 3}
+	if ok, err := store.Enqueue(ctx, msg, time.Time{}); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if d, err := store.Fetch(ctx, task.DefaultQueue, "elsewhere", lease); d == nil || err != nil {
+		t.Fatal(d, err)
+	}
+	// The next Forward hangs; once it has reached the store (the lease
+	// not lapsed yet), the holder's lease lapses.
+	started, release := flaky.holdNext("Forward", func() { clock.Advance(time.Minute) })
+	start(t, flaky, task.Config{Lease: lease, PollInterval: 10 * time.Millisecond, Now: clock.Now},
+		&task.Definition{Name: "job", Handler: noop})
+	<-started
+	time.Sleep(2 * lease) // the call hangs for longer than a renewal period
+	release()
+	released := time.Now()
+	var recovered time.Duration
+	backendtest.Eventually(t, "the lapsed lease recovered", func() bool {
+		pending, err := store.List(ctx, task.DefaultQueue, task.StatePending, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pending) == 1 && pending[0].ID == "held" {
+			recovered = time.Since(released)
+			return true
+		}
+		return false
+	})
+	if grace := max(lease, task.MinRecoveryGrace); recovered < grace-100*time.Millisecond {
+		t.Errorf("recovered %s after a call that hung for %s, within the %s grace", recovered, 2*lease, grace)
+	}
+}
+
+// overlapStore makes each lease renewal of one partition and of the
+// others wait for one of the other kind to be in flight at the same time
+// (or for the call's context to end), and records whether two ever were.
+type overlapStore struct {
+	task.Store
+	slow string // the partition set apart
+
+	mu      sync.Mutex
+	waiting map[bool]chan struct{} // guarded by mu; kind (slow or not) → closed when the other kind comes
+	overlap bool                   // guarded by mu; two kinds were in flight at once
+}
+
+func (s *overlapStore) Extend(ctx context.Context, queue string, leases []task.Lease, lease time.Duration) ([]bool, error) {
+	kind := queue == s.slow
+	s.mu.Lock()
+	if ch, ok := s.waiting[!kind]; ok {
+		delete(s.waiting, !kind)
+		close(ch)
+		s.overlap = true
+		s.mu.Unlock()
+		return s.Store.Extend(ctx, queue, leases, lease)
+	}
+	ch := make(chan struct{})
+	s.waiting[kind] = ch
+	s.mu.Unlock()
+	select {
+	case <-ch:
+		return s.Store.Extend(ctx, queue, leases, lease)
+	case <-ctx.Done():
+		s.mu.Lock()
+		if s.waiting[kind] == ch {
+			delete(s.waiting, kind)
+		}
+		s.mu.Unlock()
+		return nil, ctx.Err()
+	}
+}
+
+func (s *overlapStore) overlapped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.overlap
+}
+
+// TestPartitionsRenewedApart: the leases of each partition are renewed
+// by a call of their own, made at once: a renewal that hangs (its
+// partition's master failing over) does not hold up the renewals of the
+// other partitions, whose masters answer. Made one after the other, two
+// renewals are never in flight together.
+func TestPartitionsRenewedApart(t *testing.T) {
+	b := memory.New(memory.Config{})
+	defer b.Close()
+	store := &overlapStore{Store: b.Tasks(), slow: task.PartitionName(task.DefaultQueue, 0), waiting: map[bool]chan struct{}{}}
+	ctx := context.Background()
+	release := make(chan struct{})
+	defer close(release)
+	var running sync.WaitGroup
+	running.Add(2)
+	start(t, store, task.Config{Lease: 300 * time.Millisecond, Concurrency: 2, Partitions: 2},
+		&task.Definition{Name: "job", Handler: task.HandlerFunc(func(ctx context.Context, _ *task.Task) error {
+			running.Done()
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return nil
+		})})
+	for p := range 2 {
+		m := &task.Message{ID: fmt.Sprint("p", p), Name: "job", Queue: task.DefaultQueue, Partition: p, MaxAttempts: 1}
+		if ok, err := store.Enqueue(ctx, m, time.Time{}); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+	}
+	running.Wait()
+	backendtest.Eventually(t, "a renewal of partition 1 while one of partition 0 hung", store.overlapped)
 }

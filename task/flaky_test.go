@@ -23,15 +23,24 @@ type flakyStore struct {
 	task.Store
 
 	mu     sync.Mutex
-	down   bool            // guarded by mu; every call fails
-	fail   map[string]int  // guarded by mu; method → calls left to fail
-	land   map[string]bool // guarded by mu; method → a failing call still runs
-	calls  map[string]int  // guarded by mu; method → calls
-	failed map[string]int  // guarded by mu; method → calls failed
+	down   bool             // guarded by mu; every call fails
+	fail   map[string]int   // guarded by mu; method → calls left to fail
+	land   map[string]bool  // guarded by mu; method → a failing call still runs
+	calls  map[string]int   // guarded by mu; method → calls
+	failed map[string]int   // guarded by mu; method → calls failed
+	held   map[string]*hold // guarded by mu; method → its next call is held
+}
+
+// hold holds one call of a method until released: a call that hangs
+// while a master fails over, then succeeds.
+type hold struct {
+	started chan struct{} // closed when the call is held
+	release chan struct{} // closed to let it go on
+	after   func()        // run once the call reached the store, before it returns
 }
 
 func newFlaky(s task.Store) *flakyStore {
-	return &flakyStore{Store: s, fail: map[string]int{}, land: map[string]bool{}, calls: map[string]int{}, failed: map[string]int{}}
+	return &flakyStore{Store: s, fail: map[string]int{}, land: map[string]bool{}, calls: map[string]int{}, failed: map[string]int{}, held: map[string]*hold{}}
 }
 
 // failNext makes the next n calls of method fail, reaching the store
@@ -40,6 +49,26 @@ func (f *flakyStore) failNext(method string, n int, land bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.fail[method], f.land[method] = n, land
+}
+
+// holdNext holds the next call of method until release is called; the
+// call then reaches the store, runs after, and returns what the store
+// said. started is closed once the call is held.
+func (f *flakyStore) holdNext(method string, after func()) (started <-chan struct{}, release func()) {
+	h := &hold{started: make(chan struct{}), release: make(chan struct{}), after: after}
+	f.mu.Lock()
+	f.held[method] = h
+	f.mu.Unlock()
+	return h.started, func() { close(h.release) }
+}
+
+// takeHold returns the hold of method's next call, if any, once.
+func (f *flakyStore) takeHold(method string) *hold {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h := f.held[method]
+	delete(f.held, method)
+	return h
 }
 
 func (f *flakyStore) setDown(down bool) {
@@ -166,6 +195,13 @@ func (f *flakyStore) Requeue(ctx context.Context, d *task.Delivery) error {
 func (f *flakyStore) Forward(ctx context.Context, queue string, recoverLapsed bool) (int, int, error) {
 	if err, _ := f.fault("Forward"); err != nil {
 		return 0, 0, err
+	}
+	if h := f.takeHold("Forward"); h != nil {
+		close(h.started)
+		<-h.release
+		moved, recovered, err := f.Store.Forward(ctx, queue, recoverLapsed)
+		h.after()
+		return moved, recovered, err
 	}
 	return f.Store.Forward(ctx, queue, recoverLapsed)
 }

@@ -600,7 +600,7 @@ func (m *Manager) settle(r *run, op func(ctx context.Context, firstTry bool) err
 	d := r.d
 	giveUp := time.Now().Add(settleLeases * m.cfg.Lease)
 	for try := 0; ; try++ {
-		tctx, cancel := context.WithTimeout(context.Background(), min(max(m.cfg.Lease, time.Second), 10*time.Second))
+		tctx, cancel := context.WithTimeout(context.Background(), m.settleTimeout())
 		err := op(tctx, try == 0)
 		timedOut := tctx.Err() != nil
 		cancel()
@@ -640,6 +640,12 @@ func (m *Manager) settle(r *run, op func(ctx context.Context, firstTry bool) err
 			return
 		}
 	}
+}
+
+// settleTimeout bounds one try of a store call made in the background:
+// a lease, at least a second and at most ten.
+func (m *Manager) settleTimeout() time.Duration {
+	return min(max(m.cfg.Lease, time.Second), 10*time.Second)
 }
 
 // stopping reports whether workers stopped fetching.
@@ -734,6 +740,26 @@ func (m *Manager) noteErr(err error) {
 	}
 }
 
+// slowCall is how long a store call may take before this node counts it
+// as a failure: a third of a lease, the time between two renewals, so
+// at most a second. A call that hung while a master failed over and then
+// succeeded on the promoted one says as much about the store as a call
+// that failed: holders may not have been able to renew meanwhile.
+func (m *Manager) slowCall() time.Duration {
+	return min(m.cfg.Lease/3, time.Second)
+}
+
+// noteCall records the outcome of a store call sent at sent, whose
+// context (bounded by this node) ended if timedOut: a temporary error, a
+// timeout or a slow reply counts as a failure (see healthy).
+func (m *Manager) noteCall(sent time.Time, err error, timedOut bool) {
+	if timedOut || time.Since(sent) >= m.slowCall() {
+		m.noteFailure()
+		return
+	}
+	m.noteErr(err)
+}
+
 // healthy reports whether this node's store calls have succeeded for at
 // least a lease, and MinRecoveryGrace, since the last one that failed.
 func (m *Manager) healthy() bool {
@@ -763,7 +789,10 @@ func (m *Manager) renewLoop(ctx context.Context) {
 }
 
 // renew renews the leases this node holds, each call bounded by timeout.
-// A run whose renewal the store refuses is cut off at once.
+// A run whose renewal the store refuses is cut off at once. The
+// partitions are renewed at once, each by a call of its own: on a Redis
+// Cluster a master that fails over holds up the renewals of its own
+// partitions only, not those of the partitions of the other masters.
 func (m *Manager) renew(ctx context.Context, timeout time.Duration) {
 	m.mu.Lock()
 	byQueue := map[string][]*run{}
@@ -776,36 +805,44 @@ func (m *Manager) renew(ctx context.Context, timeout time.Duration) {
 		}
 	}
 	m.mu.Unlock()
+	var wg sync.WaitGroup
 	for name, runs := range byQueue {
-		leases := make([]Lease, len(runs))
-		for i, r := range runs {
-			leases[i] = Lease{ID: r.d.ID, Attempt: r.d.Attempt}
-		}
-		sent := time.Now()
-		rctx, cancel := context.WithTimeout(ctx, timeout)
-		held, err := m.store.Extend(rctx, name, leases, m.cfg.Lease)
-		timedOut := rctx.Err() != nil
-		cancel()
-		if err == nil && len(held) != len(runs) {
-			err = fmt.Errorf("task: the store answered %d of %d lease renewals", len(held), len(runs))
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			if timedOut {
-				m.noteFailure()
-			}
-			m.noteErr(err)
-			m.log.Warn("renewing task leases", "queue", name, "tasks", len(runs), "error", err.Error())
-			continue
-		}
-		for i, r := range runs {
-			if held[i] {
-				r.extended(m.leaseEnd(sent))
-			} else {
-				m.refuse(r)
-			}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.renewPartition(ctx, timeout, name, runs)
+		}()
+	}
+	wg.Wait()
+}
+
+// renewPartition renews the leases of runs, all of store queue name.
+func (m *Manager) renewPartition(ctx context.Context, timeout time.Duration, name string, runs []*run) {
+	leases := make([]Lease, len(runs))
+	for i, r := range runs {
+		leases[i] = Lease{ID: r.d.ID, Attempt: r.d.Attempt}
+	}
+	sent := time.Now()
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	held, err := m.store.Extend(rctx, name, leases, m.cfg.Lease)
+	timedOut := rctx.Err() != nil && ctx.Err() == nil
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	m.noteCall(sent, err, timedOut)
+	if err == nil && len(held) != len(runs) {
+		err = fmt.Errorf("task: the store answered %d of %d lease renewals", len(held), len(runs))
+	}
+	if err != nil {
+		m.log.Warn("renewing task leases", "queue", name, "tasks", len(runs), "error", err.Error())
+		return
+	}
+	for i, r := range runs {
+		if held[i] {
+			r.extended(m.leaseEnd(sent))
+		} else {
+			m.refuse(r)
 		}
 	}
 }
@@ -820,8 +857,13 @@ func (m *Manager) heartbeat(ctx context.Context) {
 	m.mu.Unlock()
 	hctx, cancel := context.WithTimeout(ctx, m.cfg.Lease/3)
 	defer cancel()
-	if err := m.store.Heartbeat(hctx, w, m.cfg.Lease); err != nil && ctx.Err() == nil {
-		m.noteErr(err)
+	sent := time.Now()
+	err := m.store.Heartbeat(hctx, w, m.cfg.Lease)
+	if ctx.Err() != nil {
+		return
+	}
+	m.noteCall(sent, err, hctx.Err() != nil)
+	if err != nil {
 		m.log.Warn("worker heartbeat", "error", err.Error())
 	}
 }
@@ -851,19 +893,33 @@ func (m *Manager) forwardLoop(ctx context.Context) {
 				m.noteErr(err)
 			}
 		}
-		recoverLapsed := m.healthy()
-		if !recoverLapsed && !holding {
-			m.log.Info("a store call failed: holding back the recovery of lapsed leases for a lease (at least task.MinRecoveryGrace), so that their holders can renew them")
-		}
-		holding = !recoverLapsed
+		failed := false
 		for _, name := range union(storeQueues(m.WorkerQueues(), m.partitions, known), known) {
-			_, recovered, err := m.store.Forward(ctx, name, recoverLapsed)
+			// Whether to recover is decided again for each call, just
+			// before it: the call before may have failed, or hung while a
+			// master failed over and then succeeded on the promoted one.
+			recoverLapsed := m.healthy()
+			if !recoverLapsed && !holding {
+				m.log.Info("a store call failed or was slow: holding back the recovery of lapsed leases for a lease (at least task.MinRecoveryGrace), so that their holders can renew them")
+			}
+			holding = !recoverLapsed
+			sent := time.Now()
+			fctx, cancel := context.WithTimeout(ctx, m.settleTimeout())
+			_, recovered, err := m.store.Forward(fctx, name, recoverLapsed)
+			timedOut := fctx.Err() != nil && ctx.Err() == nil
+			cancel()
+			if ctx.Err() != nil {
+				return
+			}
+			m.noteCall(sent, err, timedOut)
 			if err != nil {
-				if ctx.Err() == nil {
-					m.noteErr(err)
+				// The other partitions may live on other masters: they
+				// are still moved (recovery is held back now).
+				if !failed {
 					m.log.Warn("moving delayed tasks", "queue", name, "error", err.Error())
 				}
-				break
+				failed = true
+				continue
 			}
 			if recovered > 0 {
 				m.log.Warn("recovered tasks whose worker stopped renewing their lease", "queue", name, "tasks", recovered)
