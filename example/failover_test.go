@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -179,11 +180,12 @@ func (r *faultRig) readyAgain() (time.Duration, []string) {
 
 // enqueueWhile enqueues faultWork tasks from 8 goroutines from before
 // move starts, once some went in, until a moment after it returned, and
-// returns how many went in and the errors of those that did not.
-func (r *faultRig) enqueueWhile(move func()) (int, []string) {
+// returns the ids of those that went in and the errors of those that did
+// not.
+func (r *faultRig) enqueueWhile(move func()) (map[string]bool, []string) {
 	var (
 		mu   sync.Mutex
-		n    int
+		ids  = map[string]bool{}
 		errs []string
 		wg   sync.WaitGroup
 	)
@@ -201,7 +203,7 @@ func (r *faultRig) enqueueWhile(move func()) (int, []string) {
 				if err != nil {
 					errs = append(errs, err.Error())
 				} else {
-					n++
+					ids[id] = true
 				}
 				mu.Unlock()
 				if err == nil {
@@ -215,13 +217,13 @@ func (r *faultRig) enqueueWhile(move func()) (int, []string) {
 	within(5*time.Second, time.Millisecond, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return n+len(errs) >= 50
+		return len(ids)+len(errs) >= 50
 	})
 	move()
 	time.Sleep(200 * time.Millisecond) // enqueues on the new owner too, not a wait for something
 	close(stop)
 	wg.Wait()
-	return n, errs
+	return ids, errs
 }
 
 // stallOf returns the longest time without any completion from the last
@@ -396,15 +398,25 @@ func TestTasksSurviveClusterFailovers(t *testing.T) {
 	if len(parts) < 2 {
 		t.Fatalf("master %s serves partitions %v of the queue, want several", m.Addr(), parts)
 	}
-	var keysMoved, enqueuedDuring int
-	var enqueueErrs []string
+	var (
+		keysMoved   int
+		moveTook    time.Duration
+		during      map[string]bool
+		enqueueErrs []string
+	)
 	reshard := r.failover("reshard", batch, func() {
-		enqueuedDuring, enqueueErrs = r.enqueueWhile(func() {
+		during, enqueueErrs = r.enqueueWhile(func() {
+			from := time.Now()
 			for _, slot := range slots {
 				keysMoved += c.MigrateSlots(t, m, to, slot, slot)
 			}
+			moveTook = time.Since(from)
 		})
 	})
+	// The stall is measured until the tasks enqueued during the move
+	// completed too.
+	maps.Copy(reshard.batch, during)
+	enqueuedDuring := len(during)
 	for _, p := range parts {
 		if got := c.MasterOf(t, "{"+redisb.PartitionTag(task.DefaultQueue, p)+"}"); got != to {
 			t.Fatalf("partition %d's master is %s after its slot moved, want %s", p, got.Addr(), to.Addr())
@@ -419,7 +431,8 @@ func TestTasksSurviveClusterFailovers(t *testing.T) {
 	elapsed := time.Since(r.started)
 	tl := r.failoverTally(failed)
 	figures := r.checkFailovers([]*failover{killed, manual, reshard})
-	t.Logf("reshard: partitions %v (slots %v) moved with %d keys while %d tasks were enqueued", parts, slots, keysMoved, enqueuedDuring)
+	t.Logf("reshard: partitions %v (slots %v) moved with %d keys in %s while %d tasks were enqueued",
+		parts, slots, keysMoved, moveTook.Round(time.Millisecond), enqueuedDuring)
 	t.Logf("tasks=%d completions=%d duplicates=%d lost=%d periodic-fires=%d duplicate-fires=%d max-attempt=%d "+
 		"(duplicates and duplicate fires by fault: %s) %s elapsed=%s",
 		tl.tasks, tl.completions, tl.duplicates, tl.lost, tl.fires, tl.duplicateFires, tl.maxAttempt,

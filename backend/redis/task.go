@@ -219,6 +219,12 @@ elseif redis.call('LPUSH', pending, ARGV[1]) == 1 then
 end
 return 1`)
 
+	// ARGV: unique key. Returns 1 if a stored, unfailed task holds it.
+	uniqueHeldScript = newTaskScript([]int{kTasks, kFailed, kUnique}, `
+local o = redis.call('HGET', unique, ARGV[1])
+if o and redis.call('HEXISTS', tasks, o) == 1 and not redis.call('ZSCORE', failed, o) then return 1 end
+return 0`)
+
 	// ARGV: deadline, worker, now. Returns {msg, attempt}, or nil when
 	// the queue is empty or paused.
 	fetchScript = newTaskScript([]int{kPending, kActive, kTasks, kAttempts, kOwner, kPaused}, `
@@ -395,6 +401,7 @@ var taskScripts = map[string]*taskScript{
 	"ackFetch": ackFetchScript, "retry": retryScript, "fail": failScript, "requeue": requeueScript,
 	"forward": forwardScript, "remove": removeScript, "removeQueue": removeQueueScript,
 	"retryFailed": retryFailedScript, "locks": locksScript, "delLock": delLockScript,
+	"uniqueHeld": uniqueHeldScript,
 }
 
 func msStr(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
@@ -427,6 +434,20 @@ func (s *TaskStore) enqueue(ctx context.Context, m *task.Message, due time.Time,
 	name, fire := "", "0"
 	if periodic {
 		name, fire = m.Name, strconv.FormatInt(m.FireAt, 10)
+	}
+	if m.Unique != "" && m.Partition > 0 {
+		// A task enqueued before the queue had partitions holds its
+		// unique key in partition 0, whichever partition the key picks
+		// now. Nodes with partitions take no such key there, so one
+		// found free stays free (unless a node still on one partition
+		// takes it: docs/scaling.md).
+		held, err := s.exec(ctx, c, task.PartitionName(m.Queue, 0), uniqueHeldScript, []string{m.Unique}).AsInt64()
+		if err != nil {
+			return false, s.b.wrap(ctx, "enqueue", err)
+		}
+		if held == 1 {
+			return false, task.ErrDuplicateTask
+		}
 	}
 	dueMS := "0"
 	if !due.IsZero() {
