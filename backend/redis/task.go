@@ -118,8 +118,8 @@ func (s *TaskStore) workersKey() string { return s.prefix + "tasks:workers" }
 
 // taskScript is a script on the keys of one partition that names in KEYS
 // only the keys it reads or writes: while a slot moves, Redis answers
-// TRYAGAIN to a script whose keys are split between the two masters, and
-// the fewer keys a script names, the less often they are. Its source
+// TRYAGAIN to a script some of whose keys have moved and some not, which
+// the fewer keys a script names, the less often happens. Its source
 // opens with one local per key, named as in keyNames (local tasks =
 // KEYS[1], …), and refers to its keys by those names only.
 type taskScript struct {
