@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -71,6 +72,13 @@ func (sc *taskScript) declared() ([]string, bool) {
 // name would also fail at run time, on an undefined global, in the
 // conformance suite.)
 func TestScriptsNameTheirKeys(t *testing.T) {
+	src, err := os.ReadFile("task.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(src), "= newTaskScript("); n != len(taskScripts) {
+		t.Fatalf("task.go makes %d scripts, taskScripts lists %d", n, len(taskScripts))
+	}
 	for name, sc := range taskScripts {
 		t.Run(name, func(t *testing.T) {
 			used, usesKEYS := luaKeyRefs(sc.body)
