@@ -26,9 +26,9 @@ var (
 //
 // A queue is split into partitions (task.PartitionName); each partition
 // is a store queue with its keys under one hash tag, so that every script
-// touches a single Redis Cluster slot and gets every key it touches in
-// KEYS, and the partitions of a queue land on different slots (and so
-// shards). Partition 0 of queue NAME has the tag a queue had before
+// touches a single Redis Cluster slot and names in KEYS the keys it
+// touches and no others (taskScript), and the partitions of a queue land
+// on different slots (and so shards). Partition 0 of queue NAME has the tag a queue had before
 // partitions, PREFIX{q:NAME}:…; partition p > 0 has PREFIX{qp:P:S:NAME}:…,
 // with S chosen so that the partitions of a queue sit at evenly spaced
 // slots (partitionTag). The keys of a partition:
