@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -19,6 +20,7 @@ import (
 	"github.com/stellarfw/stellar-go/cluster"
 	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/redistest"
+	"github.com/stellarfw/stellar-go/task"
 )
 
 // Bounds of the failover tests: after a replica took over, the queue
@@ -178,11 +180,12 @@ func (r *faultRig) readyAgain() (time.Duration, []string) {
 
 // enqueueWhile enqueues faultWork tasks from 8 goroutines from before
 // move starts, once some went in, until a moment after it returned, and
-// returns how many went in and the errors of those that did not.
-func (r *faultRig) enqueueWhile(move func()) (int, []string) {
+// returns the ids of those that went in and the errors of those that did
+// not.
+func (r *faultRig) enqueueWhile(move func()) (map[string]bool, []string) {
 	var (
 		mu   sync.Mutex
-		n    int
+		ids  = map[string]bool{}
 		errs []string
 		wg   sync.WaitGroup
 	)
@@ -200,7 +203,7 @@ func (r *faultRig) enqueueWhile(move func()) (int, []string) {
 				if err != nil {
 					errs = append(errs, err.Error())
 				} else {
-					n++
+					ids[id] = true
 				}
 				mu.Unlock()
 				if err == nil {
@@ -214,13 +217,13 @@ func (r *faultRig) enqueueWhile(move func()) (int, []string) {
 	within(5*time.Second, time.Millisecond, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return n+len(errs) >= 50
+		return len(ids)+len(errs) >= 50
 	})
 	move()
 	time.Sleep(200 * time.Millisecond) // enqueues on the new owner too, not a wait for something
 	close(stop)
 	wg.Wait()
-	return n, errs
+	return ids, errs
 }
 
 // stallOf returns the longest time without any completion from the last
@@ -332,7 +335,7 @@ func (r *faultRig) failoverTally(failed int) faultTally {
 // hash tag, {q:default}). The queue's other partitions spread over every
 // master (docs/scaling.md), so failing this master over fails over about
 // a third of them, partition 0, which holds the periodic task, among
-// them; the slot move moves partition 0 only.
+// them; the slot move moves the slots of all of them.
 const queueKey = "{q:default}"
 
 // TestTasksSurviveClusterFailovers runs three nodes on a Redis Cluster of
@@ -345,9 +348,9 @@ const queueKey = "{q:default}"
 // periodic fire time twice; the queue stands still no longer than the
 // failover plus stallSlack; and every node is ready again, and answers
 // RPC, within readyWithin after it, and stays so, while the killed master
-// is still dead. Then the queue's slot moves to another master while its
-// tasks run and more are enqueued: the same assertions, and no enqueue
-// fails.
+// is still dead. Then the slots of every partition of the queue that
+// master serves move to another master while its tasks run and more are
+// enqueued: the same assertions, and no enqueue fails.
 func TestTasksSurviveClusterFailovers(t *testing.T) {
 	const (
 		lease   = time.Second
@@ -372,8 +375,9 @@ func TestTasksSurviveClusterFailovers(t *testing.T) {
 	if got := c.MasterOf(t, queueKey); got != m {
 		t.Fatalf("the queue's master is %s after the manual failover, want %s", got.Addr(), m.Addr())
 	}
-	// Resharding under load: the queue's slot moves to another master
-	// while its tasks run and more are enqueued, none of which may fail.
+	// Resharding under load: the slots of every partition of the queue
+	// that m serves move to another master while its tasks run and more
+	// are enqueued, none of which may fail.
 	var to *redistest.Server
 	for _, o := range c.Masters(t) {
 		if o != m {
@@ -381,14 +385,42 @@ func TestTasksSurviveClusterFailovers(t *testing.T) {
 			break
 		}
 	}
-	slot := c.Slot(t, queueKey)
-	var keysMoved, enqueuedDuring int
-	var enqueueErrs []string
+	var slots, parts []int
+	for p := range task.DefaultClusterPartitions {
+		key := "{" + redisb.PartitionTag(task.DefaultQueue, p) + "}"
+		if c.MasterOf(t, key) == m {
+			parts = append(parts, p)
+			slots = append(slots, c.Slot(t, key))
+		}
+	}
+	slices.Sort(slots)
+	slots = slices.Compact(slots)
+	if len(parts) < 2 {
+		t.Fatalf("master %s serves partitions %v of the queue, want several", m.Addr(), parts)
+	}
+	var (
+		keysMoved   int
+		moveTook    time.Duration
+		during      map[string]bool
+		enqueueErrs []string
+	)
 	reshard := r.failover("reshard", batch, func() {
-		enqueuedDuring, enqueueErrs = r.enqueueWhile(func() { keysMoved = c.MigrateSlots(t, m, to, slot, slot) })
+		during, enqueueErrs = r.enqueueWhile(func() {
+			from := time.Now()
+			for _, slot := range slots {
+				keysMoved += c.MigrateSlots(t, m, to, slot, slot)
+			}
+			moveTook = time.Since(from)
+		})
 	})
-	if got := c.MasterOf(t, queueKey); got != to {
-		t.Fatalf("the queue's master is %s after the slot moved, want %s", got.Addr(), to.Addr())
+	// The stall is measured until the tasks enqueued during the move
+	// completed too.
+	maps.Copy(reshard.batch, during)
+	enqueuedDuring := len(during)
+	for _, p := range parts {
+		if got := c.MasterOf(t, "{"+redisb.PartitionTag(task.DefaultQueue, p)+"}"); got != to {
+			t.Fatalf("partition %d's master is %s after its slot moved, want %s", p, got.Addr(), to.Addr())
+		}
 	}
 	if len(enqueueErrs) > 0 {
 		t.Errorf("%d of %d enqueues during the slot move failed: %s", len(enqueueErrs), enqueuedDuring+len(enqueueErrs),
@@ -399,7 +431,8 @@ func TestTasksSurviveClusterFailovers(t *testing.T) {
 	elapsed := time.Since(r.started)
 	tl := r.failoverTally(failed)
 	figures := r.checkFailovers([]*failover{killed, manual, reshard})
-	t.Logf("reshard: slot %d moved with %d keys while %d tasks were enqueued", slot, keysMoved, enqueuedDuring)
+	t.Logf("reshard: partitions %v (slots %v) moved with %d keys in %s while %d tasks were enqueued",
+		parts, slots, keysMoved, moveTook.Round(time.Millisecond), enqueuedDuring)
 	t.Logf("tasks=%d completions=%d duplicates=%d lost=%d periodic-fires=%d duplicate-fires=%d max-attempt=%d "+
 		"(duplicates and duplicate fires by fault: %s) %s elapsed=%s",
 		tl.tasks, tl.completions, tl.duplicates, tl.lost, tl.fires, tl.duplicateFires, tl.maxAttempt,

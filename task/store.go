@@ -30,7 +30,9 @@ type Store interface {
 	// after now, delayed until due otherwise. It returns false, and no
 	// error, when a task with id m.ID is already stored. With m.Unique
 	// set, it fails with ErrDuplicateTask while a task with that key is
-	// pending, delayed or running.
+	// pending, delayed or running in that partition, or, for a partition
+	// after 0, in partition 0, where a task enqueued before the queue had
+	// partitions holds its key.
 	Enqueue(ctx context.Context, m *Message, due time.Time) (bool, error)
 	// EnqueuePeriodic enqueues m, the run of periodic task m.Name at
 	// m.FireAt, unless a run at that fire time or a later one was already

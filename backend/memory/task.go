@@ -177,6 +177,10 @@ func (s *TaskStore) enqueueLocked(m *task.Message, due time.Time) (ok, wake bool
 		if q.uniqueHeld(m.Unique) {
 			return false, false, task.ErrDuplicateTask
 		}
+		// A lock taken before the queue had partitions is in partition 0.
+		if q0 := s.queues[task.PartitionName(m.Queue, 0)]; m.Partition > 0 && q0 != nil && q0.uniqueHeld(m.Unique) {
+			return false, false, task.ErrDuplicateTask
+		}
 		q.unique[m.Unique] = m.ID
 	}
 	t := &memTask{m: *m}

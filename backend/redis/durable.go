@@ -48,24 +48,25 @@ type replicaState struct {
 	pauseTo time.Time // no waiting before this (the replica lagged)
 }
 
-// replicas tracks replicaState by the first key of the scripts, which
-// names the slot (every key of a script shares its hash tag).
+// replicas tracks replicaState by the slot of the scripts' keys (every
+// key of a script shares its hash tag), so that the scripts of one
+// partition, each naming keys of its own, share one state.
 type replicas struct {
 	mu sync.Mutex
-	m  map[string]replicaState // guarded by mu
+	m  map[uint16]replicaState // guarded by mu
 }
 
-func (r *replicas) get(key string) replicaState {
+func (r *replicas) get(key uint16) replicaState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.m[key]
 }
 
-func (r *replicas) update(key string, f func(*replicaState)) {
+func (r *replicas) update(key uint16, f func(*replicaState)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.m == nil {
-		r.m = map[string]replicaState{}
+		r.m = map[uint16]replicaState{}
 	}
 	st := r.m[key]
 	f(&st)
@@ -93,7 +94,7 @@ func (d dedicatedExec) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Re
 // confirmation is ErrUnconfirmed; a redirection (the slot moved or is
 // moving) runs the script the ordinary way, which follows it.
 func (b *Backend) execDurable(ctx context.Context, c rueidis.Client, op string, script *rueidis.Lua, keys, args []string) (rueidis.RedisResult, error) {
-	key := keys[0]
+	key := slot(keys[0])
 	now := time.Now()
 	st := b.replicas.get(key)
 	if b.cfg.ReplicaWait < 0 || (!st.checked.IsZero() && now.Sub(st.checked) < replicaCheck && (st.online == 0 || now.Before(st.pauseTo))) {

@@ -46,6 +46,11 @@ func vanDerCorput(p int) int {
 // of a queue keep the van der Corput spacing up to MaxPartitions.
 const slotWindow = clusterSlots / task.MaxPartitions
 
+// PartitionTag returns the hash tag of partition p of queue: the keys of
+// that partition are PREFIX{TAG}:…, in the slot that CLUSTER KEYSLOT
+// {TAG} names, for an operator who moves a queue's slots.
+func PartitionTag(queue string, p int) string { return partitionTag(queue, p) }
+
 // partitionTag returns the hash tag of partition p of queue. Partition 0
 // keeps the tag a queue had before partitions, q:NAME. Partition p > 0
 // has qp:P:S:NAME, with the smallest S whose slot lies in the window

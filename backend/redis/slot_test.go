@@ -2,6 +2,7 @@ package redis
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stellarfw/stellar-go/task"
@@ -103,6 +104,20 @@ func TestPartitionSharesPerMasters(t *testing.T) {
 				if c < n/m-1 || c > (n+m-1)/m+1 {
 					t.Fatalf("%d masters, queue %q: master %d holds %d of %d partitions (%v)", m, q, k, c, n, count)
 				}
+			}
+		}
+	}
+}
+
+// TestPartitionTagNamesTheKeys: every key of partition p of a queue has
+// the hash tag PartitionTag(queue, p).
+func TestPartitionTagNamesTheKeys(t *testing.T) {
+	s := &TaskStore{prefix: "stellar:"}
+	for p := range task.MaxPartitions {
+		tag := "{" + PartitionTag("emails", p) + "}"
+		for _, key := range s.keys(task.PartitionName("emails", p)) {
+			if !strings.HasPrefix(key, "stellar:"+tag+":") {
+				t.Errorf("partition %d: key %q lacks the tag %s", p, key, tag)
 			}
 		}
 	}

@@ -26,9 +26,9 @@ var (
 //
 // A queue is split into partitions (task.PartitionName); each partition
 // is a store queue with its keys under one hash tag, so that every script
-// touches a single Redis Cluster slot and gets every key it touches in
-// KEYS, and the partitions of a queue land on different slots (and so
-// shards). Partition 0 of queue NAME has the tag a queue had before
+// touches a single Redis Cluster slot and names in KEYS the keys it
+// touches and no others (taskScript), and the partitions of a queue land
+// on different slots (and so shards). Partition 0 of queue NAME has the tag a queue had before
 // partitions, PREFIX{q:NAME}:…; partition p > 0 has PREFIX{qp:P:S:NAME}:…,
 // with S chosen so that the partitions of a queue sit at evenly spaced
 // slots (partitionTag). The keys of a partition:
@@ -116,76 +116,138 @@ func (s *TaskStore) channel() string    { return s.prefix + "tasks:wake" }
 func (s *TaskStore) queuesKey() string  { return s.prefix + "tasks:queues" }
 func (s *TaskStore) workersKey() string { return s.prefix + "tasks:workers" }
 
-// Lua helpers shared by the scripts: K is KEYS in the order above.
-const luaRelease = `
+// taskScript is a script on the keys of one partition that names in KEYS
+// only the keys it reads or writes: while a slot moves, Redis answers
+// TRYAGAIN to a script some of whose keys have moved and some not, which
+// the fewer keys a script names, the less often happens. Its source
+// opens with one local per key, named as in keyNames (local tasks =
+// KEYS[1], …), and refers to its keys by those names only.
+type taskScript struct {
+	lua  *rueidis.Lua
+	keys []int  // indexes into keyNames, in KEYS order
+	body string // the source after the locals: helpers and script
+}
+
+// newTaskScript returns the script of body (helpers first) on keys.
+func newTaskScript(keys []int, body ...string) *taskScript {
+	var b strings.Builder
+	for i, k := range keys {
+		fmt.Fprintf(&b, "local %s = KEYS[%d]\n", keyNames[k], i+1)
+	}
+	sc := &taskScript{keys: keys, body: strings.Join(body, "")}
+	sc.lua = rueidis.NewLuaScript(b.String() + sc.body)
+	return sc
+}
+
+// keysOf returns the keys of store queue name that sc names, in its order.
+func (s *TaskStore) keysOf(name string, sc *taskScript) []string {
+	all := s.keys(name)
+	out := make([]string, len(sc.keys))
+	for i, k := range sc.keys {
+		out[i] = all[k]
+	}
+	return out
+}
+
+// exec runs sc on the keys of store queue name.
+func (s *TaskStore) exec(ctx context.Context, c rueidis.Client, name string, sc *taskScript, args []string) rueidis.RedisResult {
+	return sc.lua.Exec(ctx, c, s.keysOf(name, sc), args)
+}
+
+// execDurable runs sc on the keys of store queue name as
+// Backend.execDurable does.
+func (s *TaskStore) execDurable(ctx context.Context, c rueidis.Client, op, name string, sc *taskScript, args []string) (rueidis.RedisResult, error) {
+	return s.b.execDurable(ctx, c, op, sc.lua, s.keysOf(name, sc), args)
+}
+
+// Lua helpers shared by the scripts; a script that takes one names the
+// keys it uses.
+const (
+	// release drops the unique key of task id if id holds it: tasks,
+	// unique.
+	luaRelease = `
 local function release(id)
-  local m = redis.call('HGET', KEYS[4], id)
+  local m = redis.call('HGET', tasks, id)
   if not m then return end
   local ok, t = pcall(cjson.decode, m)
-  if ok and type(t) == 'table' and t.unique and t.unique ~= '' and redis.call('HGET', KEYS[9], t.unique) == id then
-    redis.call('HDEL', KEYS[9], t.unique)
+  if ok and type(t) == 'table' and t.unique and t.unique ~= '' and redis.call('HGET', unique, t.unique) == id then
+    redis.call('HDEL', unique, t.unique)
   end
 end
+`
+	// forget releases task id and deletes its records (after luaRelease):
+	// tasks, unique, attempts, owner, errors.
+	luaForget = `
 local function forget(id)
   release(id)
-  redis.call('HDEL', KEYS[4], id)
-  redis.call('HDEL', KEYS[5], id)
-  redis.call('HDEL', KEYS[6], id)
-  redis.call('HDEL', KEYS[8], id)
-end
-local function held(id, attempt)
-  return redis.call('ZSCORE', KEYS[3], id) and redis.call('HGET', KEYS[5], id) == attempt
+  redis.call('HDEL', tasks, id)
+  redis.call('HDEL', attempts, id)
+  redis.call('HDEL', owner, id)
+  redis.call('HDEL', errors, id)
 end
 `
+	// held tells whether task id runs under attempt: active, attempts.
+	luaHeld = `
+local function held(id, attempt)
+  return redis.call('ZSCORE', active, id) and redis.call('HGET', attempts, id) == attempt
+end
+`
+)
 
 var (
 	// ARGV: id, msg, due, now, unique, channel, queue, periodic name, fire.
 	// Returns 1 enqueued, 0 id exists or fire time done, -1 duplicate
 	// unique key, -2 recurrent task stopped.
-	enqueueScript = rueidis.NewLuaScript(`
+	enqueueScript = newTaskScript([]int{kPending, kDelayed, kTasks, kFailed, kUnique, kRecurrent}, `
 if ARGV[8] ~= '' then
-  if redis.call('HEXISTS', KEYS[10], 'stop:' .. ARGV[8]) == 1 then return -2 end
-  local last = redis.call('HGET', KEYS[10], ARGV[8])
+  if redis.call('HEXISTS', recurrent, 'stop:' .. ARGV[8]) == 1 then return -2 end
+  local last = redis.call('HGET', recurrent, ARGV[8])
   if last and tonumber(last) >= tonumber(ARGV[9]) then return 0 end
-  redis.call('HSET', KEYS[10], ARGV[8], ARGV[9])
+  redis.call('HSET', recurrent, ARGV[8], ARGV[9])
 end
-if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then return 0 end
+if redis.call('HEXISTS', tasks, ARGV[1]) == 1 then return 0 end
 if ARGV[5] ~= '' then
-  local o = redis.call('HGET', KEYS[9], ARGV[5])
-  if o and redis.call('HEXISTS', KEYS[4], o) == 1 and not redis.call('ZSCORE', KEYS[7], o) then return -1 end
-  redis.call('HSET', KEYS[9], ARGV[5], ARGV[1])
+  local o = redis.call('HGET', unique, ARGV[5])
+  if o and redis.call('HEXISTS', tasks, o) == 1 and not redis.call('ZSCORE', failed, o) then return -1 end
+  redis.call('HSET', unique, ARGV[5], ARGV[1])
 end
-redis.call('HSET', KEYS[4], ARGV[1], ARGV[2])
+redis.call('HSET', tasks, ARGV[1], ARGV[2])
 if tonumber(ARGV[3]) > tonumber(ARGV[4]) then
-  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-elseif redis.call('LPUSH', KEYS[1], ARGV[1]) == 1 then
+  redis.call('ZADD', delayed, ARGV[3], ARGV[1])
+elseif redis.call('LPUSH', pending, ARGV[1]) == 1 then
   redis.call('PUBLISH', ARGV[6], ARGV[7])
 end
 return 1`)
 
+	// ARGV: unique key. Returns 1 if a stored, unfailed task holds it.
+	uniqueHeldScript = newTaskScript([]int{kTasks, kFailed, kUnique}, `
+local o = redis.call('HGET', unique, ARGV[1])
+if o and redis.call('HEXISTS', tasks, o) == 1 and not redis.call('ZSCORE', failed, o) then return 1 end
+return 0`)
+
 	// ARGV: deadline, worker, now. Returns {msg, attempt}, or nil when
 	// the queue is empty or paused.
-	fetchScript = rueidis.NewLuaScript(`
-if redis.call('EXISTS', KEYS[12]) == 1 then return false end
+	fetchScript = newTaskScript([]int{kPending, kActive, kTasks, kAttempts, kOwner, kPaused}, `
+if redis.call('EXISTS', paused) == 1 then return false end
 while true do
-  local id = redis.call('RPOP', KEYS[1])
+  local id = redis.call('RPOP', pending)
   if not id then return false end
-  local m = redis.call('HGET', KEYS[4], id)
+  local m = redis.call('HGET', tasks, id)
   if m then
-    redis.call('ZADD', KEYS[3], ARGV[1], id)
-    redis.call('HSET', KEYS[6], id, ARGV[2] .. '|' .. ARGV[3])
-    return {m, redis.call('HINCRBY', KEYS[5], id, 1)}
+    redis.call('ZADD', active, ARGV[1], id)
+    redis.call('HSET', owner, id, ARGV[2] .. '|' .. ARGV[3])
+    return {m, redis.call('HINCRBY', attempts, id, 1)}
   end
 end`)
 
 	// ARGV: deadline, then id and attempt for each lease. Returns 1 for
 	// each lease renewed, 0 for each no longer held under that attempt.
-	extendScript = rueidis.NewLuaScript(`
+	extendScript = newTaskScript([]int{kActive, kAttempts}, `
 local out = {}
 for i = 2, #ARGV, 2 do
   local id = ARGV[i]
-  if redis.call('HGET', KEYS[5], id) == ARGV[i+1] and redis.call('ZSCORE', KEYS[3], id) then
-    redis.call('ZADD', KEYS[3], 'XX', ARGV[1], id)
+  if redis.call('HGET', attempts, id) == ARGV[i+1] and redis.call('ZSCORE', active, id) then
+    redis.call('ZADD', active, 'XX', ARGV[1], id)
     out[#out+1] = 1
   else
     out[#out+1] = 0
@@ -195,129 +257,129 @@ return out`)
 
 	// ARGV: id, attempt, unique key. Returns 1, or 0 if the lease was
 	// lost. The hot path: no JSON decoding.
-	ackScript = rueidis.NewLuaScript(`
-if redis.call('HGET', KEYS[5], ARGV[1]) ~= ARGV[2] or redis.call('ZREM', KEYS[3], ARGV[1]) == 0 then return 0 end
-if ARGV[3] ~= '' and redis.call('HGET', KEYS[9], ARGV[3]) == ARGV[1] then redis.call('HDEL', KEYS[9], ARGV[3]) end
-redis.call('HDEL', KEYS[4], ARGV[1])
-redis.call('HDEL', KEYS[5], ARGV[1])
-redis.call('HDEL', KEYS[6], ARGV[1])
-redis.call('HDEL', KEYS[8], ARGV[1])
-redis.call('HINCRBY', KEYS[11], 'processed', 1)
+	ackScript = newTaskScript([]int{kActive, kTasks, kAttempts, kOwner, kErrors, kUnique, kStats}, `
+if redis.call('HGET', attempts, ARGV[1]) ~= ARGV[2] or redis.call('ZREM', active, ARGV[1]) == 0 then return 0 end
+if ARGV[3] ~= '' and redis.call('HGET', unique, ARGV[3]) == ARGV[1] then redis.call('HDEL', unique, ARGV[3]) end
+redis.call('HDEL', tasks, ARGV[1])
+redis.call('HDEL', attempts, ARGV[1])
+redis.call('HDEL', owner, ARGV[1])
+redis.call('HDEL', errors, ARGV[1])
+redis.call('HINCRBY', stats, 'processed', 1)
 return 1`)
 
 	// ARGV: id, attempt, unique key, deadline, worker, now. Acknowledges
 	// as ackScript, then fetches as fetchScript (nothing from a paused
 	// queue). Returns {acked} or {acked, msg, attempt}.
-	ackFetchScript = rueidis.NewLuaScript(`
+	ackFetchScript = newTaskScript([]int{kPending, kActive, kTasks, kAttempts, kOwner, kErrors, kUnique, kStats, kPaused}, `
 local acked = 0
-if redis.call('HGET', KEYS[5], ARGV[1]) == ARGV[2] and redis.call('ZREM', KEYS[3], ARGV[1]) == 1 then
+if redis.call('HGET', attempts, ARGV[1]) == ARGV[2] and redis.call('ZREM', active, ARGV[1]) == 1 then
   acked = 1
-  if ARGV[3] ~= '' and redis.call('HGET', KEYS[9], ARGV[3]) == ARGV[1] then redis.call('HDEL', KEYS[9], ARGV[3]) end
-  redis.call('HDEL', KEYS[4], ARGV[1])
-  redis.call('HDEL', KEYS[5], ARGV[1])
-  redis.call('HDEL', KEYS[6], ARGV[1])
-  redis.call('HDEL', KEYS[8], ARGV[1])
-  redis.call('HINCRBY', KEYS[11], 'processed', 1)
+  if ARGV[3] ~= '' and redis.call('HGET', unique, ARGV[3]) == ARGV[1] then redis.call('HDEL', unique, ARGV[3]) end
+  redis.call('HDEL', tasks, ARGV[1])
+  redis.call('HDEL', attempts, ARGV[1])
+  redis.call('HDEL', owner, ARGV[1])
+  redis.call('HDEL', errors, ARGV[1])
+  redis.call('HINCRBY', stats, 'processed', 1)
 end
-if redis.call('EXISTS', KEYS[12]) == 1 then return {acked} end
+if redis.call('EXISTS', paused) == 1 then return {acked} end
 while true do
-  local id = redis.call('RPOP', KEYS[1])
+  local id = redis.call('RPOP', pending)
   if not id then return {acked} end
-  local m = redis.call('HGET', KEYS[4], id)
+  local m = redis.call('HGET', tasks, id)
   if m then
-    redis.call('ZADD', KEYS[3], ARGV[4], id)
-    redis.call('HSET', KEYS[6], id, ARGV[5] .. '|' .. ARGV[6])
-    return {acked, m, redis.call('HINCRBY', KEYS[5], id, 1)}
+    redis.call('ZADD', active, ARGV[4], id)
+    redis.call('HSET', owner, id, ARGV[5] .. '|' .. ARGV[6])
+    return {acked, m, redis.call('HINCRBY', attempts, id, 1)}
   end
 end`)
 
 	// ARGV: id, attempt, due, error.
-	retryScript = rueidis.NewLuaScript(luaRelease + `
+	retryScript = newTaskScript([]int{kDelayed, kActive, kAttempts, kOwner, kErrors}, luaHeld, `
 if not held(ARGV[1], ARGV[2]) then return 0 end
-redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('HDEL', KEYS[6], ARGV[1])
-redis.call('HSET', KEYS[8], ARGV[1], ARGV[4])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('ZREM', active, ARGV[1])
+redis.call('HDEL', owner, ARGV[1])
+redis.call('HSET', errors, ARGV[1], ARGV[4])
+redis.call('ZADD', delayed, ARGV[3], ARGV[1])
 return 1`)
 
 	// ARGV: id, attempt, now, failure JSON.
-	failScript = rueidis.NewLuaScript(luaRelease + `
+	failScript = newTaskScript([]int{kActive, kTasks, kAttempts, kOwner, kFailed, kErrors, kUnique, kStats}, luaRelease, luaHeld, `
 if not held(ARGV[1], ARGV[2]) then return 0 end
-redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('HDEL', KEYS[6], ARGV[1])
+redis.call('ZREM', active, ARGV[1])
+redis.call('HDEL', owner, ARGV[1])
 release(ARGV[1])
-redis.call('HSET', KEYS[8], ARGV[1], ARGV[4])
-redis.call('ZADD', KEYS[7], ARGV[3], ARGV[1])
-redis.call('HINCRBY', KEYS[11], 'failed', 1)
+redis.call('HSET', errors, ARGV[1], ARGV[4])
+redis.call('ZADD', failed, ARGV[3], ARGV[1])
+redis.call('HINCRBY', stats, 'failed', 1)
 return 1`)
 
 	// ARGV: id, attempt, channel, queue.
-	requeueScript = rueidis.NewLuaScript(luaRelease + `
+	requeueScript = newTaskScript([]int{kPending, kActive, kAttempts, kOwner}, luaHeld, `
 if not held(ARGV[1], ARGV[2]) then return 0 end
-redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('HDEL', KEYS[6], ARGV[1])
-if redis.call('RPUSH', KEYS[1], ARGV[1]) == 1 then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
+redis.call('ZREM', active, ARGV[1])
+redis.call('HDEL', owner, ARGV[1])
+if redis.call('RPUSH', pending, ARGV[1]) == 1 then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
 return 1`)
 
 	// ARGV: now, limit, channel, queue, recover lapsed leases (1 or 0).
 	// Returns {moved, recovered}.
-	forwardScript = rueidis.NewLuaScript(`
-local was = redis.call('LLEN', KEYS[1])
-local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+	forwardScript = newTaskScript([]int{kPending, kDelayed, kActive, kOwner}, `
+local was = redis.call('LLEN', pending)
+local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 for _, id in ipairs(due) do
-  redis.call('ZREM', KEYS[2], id)
-  redis.call('LPUSH', KEYS[1], id)
+  redis.call('ZREM', delayed, id)
+  redis.call('LPUSH', pending, id)
 end
 local lapsed = {}
 if ARGV[5] == '1' then
-  lapsed = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+  lapsed = redis.call('ZRANGEBYSCORE', active, '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 end
 for _, id in ipairs(lapsed) do
-  redis.call('ZREM', KEYS[3], id)
-  redis.call('HDEL', KEYS[6], id)
-  redis.call('RPUSH', KEYS[1], id)
+  redis.call('ZREM', active, id)
+  redis.call('HDEL', owner, id)
+  redis.call('RPUSH', pending, id)
 end
 if was == 0 and #due + #lapsed > 0 then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
 return {#due, #lapsed}`)
 
 	// ARGV: id, state. Returns 1 if removed.
-	removeScript = rueidis.NewLuaScript(luaRelease + `
+	removeScript = newTaskScript([]int{kPending, kDelayed, kTasks, kAttempts, kOwner, kFailed, kErrors, kUnique}, luaRelease, luaForget, `
 local n = 0
-if ARGV[2] == 'pending' then n = redis.call('LREM', KEYS[1], 0, ARGV[1])
-elseif ARGV[2] == 'delayed' then n = redis.call('ZREM', KEYS[2], ARGV[1])
-elseif ARGV[2] == 'failed' then n = redis.call('ZREM', KEYS[7], ARGV[1]) end
+if ARGV[2] == 'pending' then n = redis.call('LREM', pending, 0, ARGV[1])
+elseif ARGV[2] == 'delayed' then n = redis.call('ZREM', delayed, ARGV[1])
+elseif ARGV[2] == 'failed' then n = redis.call('ZREM', failed, ARGV[1]) end
 if n == 0 then return 0 end
 if ARGV[2] ~= 'failed' then release(ARGV[1]) end
 forget(ARGV[1])
 return 1`)
 
 	// Returns the number of pending tasks removed.
-	removeQueueScript = rueidis.NewLuaScript(luaRelease + `
-local ids = redis.call('LRANGE', KEYS[1], 0, -1)
+	removeQueueScript = newTaskScript([]int{kPending, kTasks, kAttempts, kOwner, kErrors, kUnique}, luaRelease, luaForget, `
+local ids = redis.call('LRANGE', pending, 0, -1)
 for _, id in ipairs(ids) do forget(id) end
-redis.call('DEL', KEYS[1])
+redis.call('DEL', pending)
 return #ids`)
 
 	// ARGV: id, channel, queue. Returns 1 if the failed task was requeued.
-	retryFailedScript = rueidis.NewLuaScript(`
-if redis.call('ZREM', KEYS[7], ARGV[1]) == 0 then return 0 end
-redis.call('HDEL', KEYS[8], ARGV[1])
-redis.call('HDEL', KEYS[5], ARGV[1])
-local m = redis.call('HGET', KEYS[4], ARGV[1])
+	retryFailedScript = newTaskScript([]int{kPending, kTasks, kAttempts, kFailed, kErrors, kUnique}, `
+if redis.call('ZREM', failed, ARGV[1]) == 0 then return 0 end
+redis.call('HDEL', errors, ARGV[1])
+redis.call('HDEL', attempts, ARGV[1])
+local m = redis.call('HGET', tasks, ARGV[1])
 if not m then return 0 end
 local ok, t = pcall(cjson.decode, m)
-if ok and type(t) == 'table' and t.unique and t.unique ~= '' then redis.call('HSET', KEYS[9], t.unique, ARGV[1]) end
-if redis.call('LPUSH', KEYS[1], ARGV[1]) == 1 then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+if ok and type(t) == 'table' and t.unique and t.unique ~= '' then redis.call('HSET', unique, t.unique, ARGV[1]) end
+if redis.call('LPUSH', pending, ARGV[1]) == 1 then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return 1`)
 
 	// Returns {key, id, …} of the unique keys held by stored, unfailed
 	// tasks.
-	locksScript = rueidis.NewLuaScript(`
-local all = redis.call('HGETALL', KEYS[9])
+	locksScript = newTaskScript([]int{kTasks, kFailed, kUnique}, `
+local all = redis.call('HGETALL', unique)
 local out = {}
 for i = 1, #all, 2 do
   local id = all[i+1]
-  if redis.call('HEXISTS', KEYS[4], id) == 1 and not redis.call('ZSCORE', KEYS[7], id) then
+  if redis.call('HEXISTS', tasks, id) == 1 and not redis.call('ZSCORE', failed, id) then
     out[#out+1] = all[i]
     out[#out+1] = id
   end
@@ -325,13 +387,22 @@ end
 return out`)
 
 	// ARGV: key. Returns 1 if a held key was released.
-	delLockScript = rueidis.NewLuaScript(`
-local id = redis.call('HGET', KEYS[9], ARGV[1])
+	delLockScript = newTaskScript([]int{kTasks, kFailed, kUnique}, `
+local id = redis.call('HGET', unique, ARGV[1])
 if not id then return 0 end
-redis.call('HDEL', KEYS[9], ARGV[1])
-if redis.call('HEXISTS', KEYS[4], id) == 1 and not redis.call('ZSCORE', KEYS[7], id) then return 1 end
+redis.call('HDEL', unique, ARGV[1])
+if redis.call('HEXISTS', tasks, id) == 1 and not redis.call('ZSCORE', failed, id) then return 1 end
 return 0`)
 )
+
+// taskScripts are the scripts above by name, for the tests.
+var taskScripts = map[string]*taskScript{
+	"enqueue": enqueueScript, "fetch": fetchScript, "extend": extendScript, "ack": ackScript,
+	"ackFetch": ackFetchScript, "retry": retryScript, "fail": failScript, "requeue": requeueScript,
+	"forward": forwardScript, "remove": removeScript, "removeQueue": removeQueueScript,
+	"retryFailed": retryFailedScript, "locks": locksScript, "delLock": delLockScript,
+	"uniqueHeld": uniqueHeldScript,
+}
 
 func msStr(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
@@ -364,11 +435,25 @@ func (s *TaskStore) enqueue(ctx context.Context, m *task.Message, due time.Time,
 	if periodic {
 		name, fire = m.Name, strconv.FormatInt(m.FireAt, 10)
 	}
+	if m.Unique != "" && m.Partition > 0 {
+		// A task enqueued before the queue had partitions holds its
+		// unique key in partition 0, whichever partition the key picks
+		// now. Nodes with partitions take no such key there, so one
+		// found free stays free (unless a node still on one partition
+		// takes it: docs/scaling.md).
+		held, err := s.exec(ctx, c, task.PartitionName(m.Queue, 0), uniqueHeldScript, []string{m.Unique}).AsInt64()
+		if err != nil {
+			return false, s.b.wrap(ctx, "enqueue", err)
+		}
+		if held == 1 {
+			return false, task.ErrDuplicateTask
+		}
+	}
 	dueMS := "0"
 	if !due.IsZero() {
 		dueMS = msStr(due)
 	}
-	res, err := s.b.execDurable(ctx, c, "enqueue", enqueueScript, s.keys(queue), []string{
+	res, err := s.execDurable(ctx, c, "enqueue", queue, enqueueScript, []string{
 		m.ID, string(body), dueMS, msStr(s.now()), m.Unique, s.channel(), queue, name, fire,
 	})
 	if err != nil {
@@ -448,7 +533,7 @@ func (s *TaskStore) Fetch(ctx context.Context, queue, worker string, lease time.
 	}
 	now := s.now()
 	until := now.Add(lease)
-	r, err := s.b.execDurable(ctx, c, "fetch", fetchScript, s.keys(queue), []string{msStr(until), worker, msStr(now)})
+	r, err := s.execDurable(ctx, c, "fetch", queue, fetchScript, []string{msStr(until), worker, msStr(now)})
 	if err != nil {
 		return nil, err // taken, maybe: its lease lapses and it runs again
 	}
@@ -479,7 +564,7 @@ func (s *TaskStore) Extend(ctx context.Context, queue string, leases []task.Leas
 	for _, l := range leases {
 		argv = append(argv, l.ID, strconv.Itoa(l.Attempt))
 	}
-	res, err := extendScript.Exec(ctx, c, s.keys(queue), argv).AsIntSlice()
+	res, err := s.exec(ctx, c, queue, extendScript, argv).AsIntSlice()
 	if err != nil {
 		return nil, s.b.wrap(ctx, "extend", err)
 	}
@@ -494,13 +579,13 @@ func (s *TaskStore) Extend(ctx context.Context, queue string, leases []task.Leas
 }
 
 // settle runs one of the scripts that end a delivery.
-func (s *TaskStore) settle(ctx context.Context, op string, script *rueidis.Lua, d *task.Delivery, args ...string) error {
+func (s *TaskStore) settle(ctx context.Context, op string, script *taskScript, d *task.Delivery, args ...string) error {
 	c, err := s.b.conn(ctx)
 	if err != nil {
 		return err
 	}
 	argv := append([]string{d.ID, strconv.Itoa(d.Attempt)}, args...)
-	res, err := s.b.execDurable(ctx, c, op, script, s.keys(d.PartitionName()), argv)
+	res, err := s.execDurable(ctx, c, op, d.PartitionName(), script, argv)
 	if err != nil {
 		return err
 	}
@@ -527,7 +612,7 @@ func (s *TaskStore) AckFetch(ctx context.Context, d *task.Delivery, worker strin
 	}
 	now := s.now()
 	until := now.Add(lease)
-	r, err := s.b.execDurable(ctx, c, "ack and fetch", ackFetchScript, s.keys(d.PartitionName()), []string{
+	r, err := s.execDurable(ctx, c, "ack and fetch", d.PartitionName(), ackFetchScript, []string{
 		d.ID, strconv.Itoa(d.Attempt), d.Unique, msStr(until), worker, msStr(now),
 	})
 	if err != nil {
@@ -602,7 +687,7 @@ func (s *TaskStore) Forward(ctx context.Context, queue string, recoverLapsed boo
 	if recoverLapsed {
 		rec = "1"
 	}
-	res, err := forwardScript.Exec(ctx, c, s.keys(queue), []string{msStr(s.now()), strconv.Itoa(forwardBatch), s.channel(), queue, rec}).AsIntSlice()
+	res, err := s.exec(ctx, c, queue, forwardScript, []string{msStr(s.now()), strconv.Itoa(forwardBatch), s.channel(), queue, rec}).AsIntSlice()
 	if err != nil {
 		return 0, 0, s.b.wrap(ctx, "forward", err)
 	}
@@ -922,7 +1007,7 @@ func (s *TaskStore) Remove(ctx context.Context, queue, id string, state task.Sta
 	if err != nil {
 		return false, err
 	}
-	n, err := removeScript.Exec(ctx, c, s.keys(queue), []string{id, string(state)}).AsInt64()
+	n, err := s.exec(ctx, c, queue, removeScript, []string{id, string(state)}).AsInt64()
 	return n == 1, s.b.wrap(ctx, "remove", err)
 }
 
@@ -932,7 +1017,7 @@ func (s *TaskStore) RemoveQueue(ctx context.Context, queue string) (int, error) 
 	if err != nil {
 		return 0, err
 	}
-	n, err := removeQueueScript.Exec(ctx, c, s.keys(queue), nil).AsInt64()
+	n, err := s.exec(ctx, c, queue, removeQueueScript, nil).AsInt64()
 	return int(n), s.b.wrap(ctx, "remove queue", err)
 }
 
@@ -942,7 +1027,7 @@ func (s *TaskStore) RetryFailed(ctx context.Context, queue, id string) (bool, er
 	if err != nil {
 		return false, err
 	}
-	n, err := retryFailedScript.Exec(ctx, c, s.keys(queue), []string{id, s.channel(), queue}).AsInt64()
+	n, err := s.exec(ctx, c, queue, retryFailedScript, []string{id, s.channel(), queue}).AsInt64()
 	return n == 1, s.b.wrap(ctx, "retry failed", err)
 }
 
@@ -952,7 +1037,7 @@ func (s *TaskStore) Locks(ctx context.Context, queue string) ([]task.Lock, error
 	if err != nil {
 		return nil, err
 	}
-	flat, err := locksScript.Exec(ctx, c, s.keys(queue), nil).AsStrSlice()
+	flat, err := s.exec(ctx, c, queue, locksScript, nil).AsStrSlice()
 	if err != nil {
 		return nil, s.b.wrap(ctx, "locks", err)
 	}
@@ -970,6 +1055,6 @@ func (s *TaskStore) DelLock(ctx context.Context, queue, key string) (bool, error
 	if err != nil {
 		return false, err
 	}
-	n, err := delLockScript.Exec(ctx, c, s.keys(queue), []string{key}).AsInt64()
+	n, err := s.exec(ctx, c, queue, delLockScript, []string{key}).AsInt64()
 	return n == 1, s.b.wrap(ctx, "del lock", err)
 }

@@ -72,6 +72,7 @@ func RunTasks(t *testing.T, b TaskBackend) {
 		{"PartitionKeyOrder", testPartitionKeyOrder},
 		{"PartitionUnique", testPartitionUnique},
 		{"PartitionUpgrade", testPartitionUpgrade},
+		{"PartitionUpgradeUnique", testPartitionUpgradeUnique},
 		{"PartitionPause", testPartitionPause},
 		{"PartitionPeriodic", testPartitionPeriodic},
 		{"PartitionDelayedAndRecovered", testPartitionDelayedAndRecovered},

@@ -247,6 +247,51 @@ func testPartitionUpgrade(t *testing.T, e *taskEnv) {
 	}
 }
 
+// testPartitionUpgradeUnique: a unique key held by a task stored before
+// the queue had partitions (in partition 0) refuses a task with the same
+// key from a node with partitions, pending or running, whichever
+// partition the key now picks; once that task is done the key is taken
+// in its own partition, and refused there.
+func testPartitionUpgradeUnique(t *testing.T, e *taskEnv) {
+	const keys = 8
+	now := e.clock.Now()
+	for i := range keys {
+		mustEnqueue(t, e.a(), &task.Message{ID: "old" + strconv.Itoa(i), Name: "u", Queue: "luq", Unique: "key" + strconv.Itoa(i),
+			MaxAttempts: 1, EnqueuedAt: now.UnixMilli()}, time.Time{})
+	}
+	running := fetch(t, e.a(), "luq") // old0, running now
+	noop := task.HandlerFunc(func(context.Context, *task.Task) error { return nil })
+	m := e.managerWith(t, e.b(), task.Config{NodeID: "new", EnqueueOnly: true, Partitions: 4}, &task.Definition{Name: "u", Queue: "luq", Handler: noop})
+	for i := range keys {
+		if id, err := m.Enqueue(bg, "u", map[string]any{"i": i}, task.Unique("key"+strconv.Itoa(i))); !errors.Is(err, task.ErrDuplicateTask) {
+			t.Fatalf("key%d, held since before partitions: a second task enqueued: %q, %v", i, id, err)
+		}
+	}
+	if err := e.a().Ack(bg, running); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < keys; i++ {
+		if ok, err := e.a().Remove(bg, "luq", "old"+strconv.Itoa(i), task.StatePending); err != nil || !ok {
+			t.Fatalf("Remove(old%d) = %v, %v", i, ok, err)
+		}
+	}
+	for i := range keys {
+		if _, err := m.Enqueue(bg, "u", map[string]any{"i": i}, task.Unique("key"+strconv.Itoa(i))); err != nil {
+			t.Fatalf("key%d, released: %v", i, err)
+		}
+		if _, err := m.Enqueue(bg, "u", map[string]any{"again": i}, task.Unique("key"+strconv.Itoa(i))); !errors.Is(err, task.ErrDuplicateTask) {
+			t.Fatalf("key%d, held in its partition: a second task: %v", i, err)
+		}
+	}
+	queued, err := task.NewInspector(e.b()).Queued(bg, "luq", 0, 0)
+	if err != nil || len(queued) != keys {
+		t.Fatalf("Queued = %d tasks, %v; want %d", len(queued), err, keys)
+	}
+	if !slices.ContainsFunc(queued, func(in task.Info) bool { return in.Partition != 0 }) {
+		t.Fatal("every key picks partition 0: the case of another partition is not tested")
+	}
+}
+
 // testPartitionPause: a paused queue takes nothing from any partition,
 // even one first used after the pause; resuming runs them all at once.
 func testPartitionPause(t *testing.T, e *taskEnv) {
