@@ -35,8 +35,7 @@ fuzz:
 run:
 	$(GO) run ./example run
 
-# The Redis Cluster and Sentinel failover tests, five times each. They are
-# built only with the failover tag, so `make test` leaves them out; why, and
-# their figures, in docs/scaling.md.
+# The Redis Cluster and Sentinel failover tests (part of `make test` too),
+# five times each; their figures are in docs/scaling.md.
 failover:
-	$(GO) test -race -tags failover -count=5 -v -run 'TestTasksSurviveClusterFailovers|TestTasksSurviveSentinelFailovers' ./example/
+	$(GO) test -race -count=5 -timeout 30m -v -run 'TestTasksSurviveClusterFailovers|TestTasksSurviveSentinelFailovers' ./example/

@@ -671,7 +671,9 @@ func (c *Cluster) subscribeLoop(ctx context.Context, firstUp func()) {
 	t, id, log := c.t, c.cfg.ID, c.cfg.Logger
 	c.mu.Unlock()
 	channels := []string{chanAll, nodeChannel(id)}
-	const minBackoff, maxBackoff = 50 * time.Millisecond, 2 * time.Second
+	// At most half a second between tries: a subscription is cheap, and
+	// after a failover the node takes calls again as soon as one holds.
+	const minBackoff, maxBackoff = 50 * time.Millisecond, 500 * time.Millisecond
 	backoff := minBackoff
 	wasDown := false
 	for {

@@ -176,15 +176,19 @@ func TestTaskEvents(t *testing.T) {
 		t.Errorf("task.completed payload = %+v", p)
 	}
 
-	want := []string{"task.enqueued#0", "task.started#1", "task.failed#1", "task.started#2", "task.failed#2"}
-	if got := rec.names(flakyID); !slices.Equal(got, want) {
-		t.Fatalf("events of %s = %v, want %v", flakyID, got, want)
+	// task.enqueued fires once the store has the task, and a worker of
+	// the same node may take it and fire task.started first: the
+	// enqueue's event is in no order with the run's.
+	got := rec.names(flakyID)
+	runs := slices.DeleteFunc(slices.Clone(got), func(n string) bool { return n == "task.enqueued#0" })
+	if want := []string{"task.started#1", "task.failed#1", "task.started#2", "task.failed#2"}; len(got) != len(runs)+1 || !slices.Equal(runs, want) {
+		t.Fatalf("events of %s = %v, want task.enqueued#0 once and then, in order, %v", flakyID, got, want)
 	}
-	fl := rec.of(flakyID)
-	if p := fl[2].p; !errors.Is(p.Err, boom) || p.Final {
+	fl := slices.DeleteFunc(rec.of(flakyID), func(e recorded) bool { return e.event == "task.enqueued" })
+	if p := fl[1].p; !errors.Is(p.Err, boom) || p.Final {
 		t.Errorf("first task.failed = %+v, want boom, not final", p)
 	}
-	if p := fl[4].p; !errors.Is(p.Err, boom) || !p.Final {
+	if p := fl[3].p; !errors.Is(p.Err, boom) || !p.Final {
 		t.Errorf("last task.failed = %+v, want boom, final", p)
 	}
 	mu.Lock()

@@ -121,17 +121,24 @@ func (m *Manager) woken(g *wakeGen) (names []string, all bool, cur *wakeGen) {
 }
 
 func (m *Manager) watch(ctx context.Context) {
-	backoff := 100 * time.Millisecond
+	const minBackoff, maxBackoff = 50 * time.Millisecond, 500 * time.Millisecond
+	backoff := minBackoff
 	for ctx.Err() == nil {
+		began := time.Now()
 		err := m.store.Watch(ctx, m.wakeUp)
 		if ctx.Err() != nil {
 			return
+		}
+		// A subscription that held for a while starts the backoff again:
+		// after a failover the next one is made as soon as can be.
+		if time.Since(began) > maxBackoff {
+			backoff = minBackoff
 		}
 		m.log.Warn("task wake-up subscription lost; retrying", "error", fmt.Sprint(err))
 		if !sleep(ctx, backoff) {
 			return
 		}
-		backoff = min(backoff*2, 5*time.Second)
+		backoff = min(backoff*2, maxBackoff)
 	}
 }
 
