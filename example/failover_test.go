@@ -198,6 +198,8 @@ func (r *faultRig) readyAgain() (time.Duration, []string) {
 		if len(bad) == 0 || time.Now().After(giveUp) {
 			return took, bad
 		}
+		r.t.Logf("/readyz: %d of %d probes failed after the nodes answered 200, %s after the failover; probing again: %s",
+			len(bad), readyProbes*len(r.nodes), time.Since(start).Round(time.Millisecond), strings.Join(bad[:min(len(bad), 3)], "; "))
 	}
 }
 
