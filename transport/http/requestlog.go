@@ -98,7 +98,8 @@ func noteError(ctx context.Context, code string) {
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := r.Header.Get(RequestIDHeader)
+		h := r.Header
+		id := headerValue(h, RequestIDHeader)
 		if !ValidRequestID(id) {
 			id = apierror.NewRequestID()
 		}
@@ -109,8 +110,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		rec.info.quiet = s.quiet[r.URL.Path]
 		rec.idHeader[0] = id
 		w.Header()[RequestIDHeader] = rec.idHeader[:]
-		h := r.Header
-		ctx := s.tracer.Continue(r.Context(), h.Get("Traceparent"), h.Get("Tracestate"))
+		ctx := s.tracer.Continue(r.Context(), headerValue(h, "Traceparent"), headerValue(h, "Tracestate"))
 		var span trace.Span
 		if s.tracer != nil {
 			ctx, span = s.tracer.Start(ctx, r.Method, trace.SpanKindServer)

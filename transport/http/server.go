@@ -675,12 +675,27 @@ var (
 	noSniff         = []string{"nosniff"}
 )
 
-// writeRaw sends buf, a JSON document ending in a newline.
+// headerValue is h.Get(key) for a canonical key of a request's header:
+// net/http canonicalized the keys it read, and indexing spares Get's
+// canonicalization of key on every request.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// writeRaw sends buf, a JSON document ending in a newline, as the whole
+// body.
 func writeRaw(w http.ResponseWriter, status int, buf []byte) {
 	h := w.Header()
 	h["Content-Type"] = contentTypeJSON
 	h["X-Content-Type-Options"] = noSniff
 	w.WriteHeader(status)
+	if g, ok := w.(*compressWriter); ok {
+		_, _ = g.writeLast(buf)
+		return
+	}
 	_, _ = w.Write(buf)
 }
 
