@@ -8,28 +8,21 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/stellarfw/stellar-go/internal/reqlabels"
 )
 
-// labels are what a request learns about itself on its way through the
-// node's handlers: the action that ran and the route or pattern that
-// matched. They are written on the request's goroutine, before the
-// handler returns.
-type labels struct {
-	action, route string
-}
+// labels are a request's labels: the action that ran and the route or
+// pattern that matched.
+type labels = reqlabels.Labels
 
-type labelsKey struct{}
-
-func requestLabels(ctx context.Context) *labels {
-	l, _ := ctx.Value(labelsKey{}).(*labels)
-	return l
-}
+func requestLabels(ctx context.Context) *labels { return reqlabels.From(ctx) }
 
 // SetRoute records, for the request of ctx, the pattern of the handler
 // that serves it (a pattern of App.Handle, say), as its route label.
 func SetRoute(ctx context.Context, pattern string) {
-	if l := requestLabels(ctx); l != nil && l.route == "" {
-		l.route = pattern
+	if l := requestLabels(ctx); l != nil && l.Route == "" {
+		l.Route = pattern
 	}
 }
 
@@ -46,9 +39,15 @@ func (m *Metrics) HTTP(next http.Handler, paths []string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
-		l := &rec.labels // one allocation for both
+		// The HTTP transport's context holds the labels already; a
+		// request that did not come through it gets its own.
+		l := requestLabels(r.Context())
+		if l == nil {
+			l = &rec.labels // one allocation for both
+			r = r.WithContext(reqlabels.With(r.Context(), l))
+		}
 		if exact[r.URL.Path] {
-			l.route = r.URL.Path
+			l.Route = r.URL.Path
 		}
 		defer func() {
 			if v := recover(); v != nil {
@@ -60,7 +59,7 @@ func (m *Metrics) HTTP(next http.Handler, paths []string) http.Handler {
 			}
 			m.observeHTTP(l, rec, start)
 		}()
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), labelsKey{}, l)))
+		next.ServeHTTP(rec, r)
 	})
 }
 
@@ -68,14 +67,14 @@ func (m *Metrics) observeHTTP(l *labels, rec *recorder, start time.Time) {
 	status := rec.status
 	switch {
 	case status == 0 && rec.hijacked:
-		m.httpRequests.WithLabelValues(l.action, l.route, "hijacked").Inc()
+		m.httpRequests.WithLabelValues(l.Action, l.Route, "hijacked").Inc()
 		return
 	case status == 0:
 		status = http.StatusOK // nothing written: net/http answers 200
 	}
-	m.httpRequests.WithLabelValues(l.action, l.route, statusLabel(status)).Inc()
+	m.httpRequests.WithLabelValues(l.Action, l.Route, statusLabel(status)).Inc()
 	if !rec.hijacked {
-		m.httpDuration.WithLabelValues(l.action, l.route).Observe(time.Since(start).Seconds())
+		m.httpDuration.WithLabelValues(l.Action, l.Route).Observe(time.Since(start).Seconds())
 	}
 }
 

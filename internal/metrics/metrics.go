@@ -208,8 +208,8 @@ func (m *Metrics) listen(b *event.Bus) {
 		m.actions.WithLabelValues(p.Name, p.ConnType, outcome).Inc()
 		m.actionDuration.WithLabelValues(p.Name, p.ConnType).Observe(p.Duration.Seconds())
 		if p.ConnType == connection.TypeWeb {
-			if l := requestLabels(ctx); l != nil && l.action == "" {
-				l.action, l.route = p.Name, p.Route
+			if l := requestLabels(ctx); l != nil && l.Action == "" {
+				l.Action, l.Route = p.Name, p.Route
 			}
 		}
 		return nil

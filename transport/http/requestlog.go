@@ -15,6 +15,7 @@ import (
 	"github.com/stellarfw/stellar-go/apierror"
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/internal/logging"
+	"github.com/stellarfw/stellar-go/internal/reqlabels"
 	"github.com/stellarfw/stellar-go/internal/tracing"
 )
 
@@ -33,6 +34,9 @@ type requestInfo struct {
 	action, route string
 	code          string // of the error answered, if any
 	quiet         bool   // a probe or a scrape: logged at debug
+	// labels are the request's metrics labels, which the node's metrics
+	// set (see reqlabels): held here, they cost no context of their own.
+	labels reqlabels.Labels
 }
 
 type infoKey struct{}
@@ -45,8 +49,11 @@ type infoContext struct {
 }
 
 func (c *infoContext) Value(key any) any {
-	if key == (infoKey{}) {
+	switch key {
+	case infoKey{}:
 		return c.info
+	case reqlabels.Key{}:
+		return &c.info.labels
 	}
 	return c.Context.Value(key)
 }
