@@ -68,6 +68,29 @@ func appendJSON(b []byte, v any, depth int) ([]byte, error) {
 		b = append(b, `,"currentTime":`...)
 		b = strconv.AppendInt(b, x.CurrentTime, 10)
 		return append(b, '}'), nil
+	case requesterInformation:
+		b = append(b, `{"id":`...)
+		b, err := appendString(b, x.ID)
+		if err != nil {
+			return b, err
+		}
+		b = append(b, `,"fingerprint":`...)
+		if b, err = appendString(b, x.Fingerprint); err != nil {
+			return b, err
+		}
+		b = append(b, `,"remoteIP":`...)
+		if b, err = appendString(b, x.RemoteIP); err != nil {
+			return b, err
+		}
+		b = append(b, `,"receivedParams":`...)
+		if b, err = appendJSON(b, x.ReceivedParams, depth+1); err != nil {
+			return b, err
+		}
+		if x.ReceivedParamsOmitted != 0 {
+			b = append(b, `,"receivedParamsOmitted":`...)
+			b = strconv.AppendInt(b, int64(x.ReceivedParamsOmitted), 10)
+		}
+		return append(b, '}'), nil
 	case map[string]any:
 		if x == nil {
 			return append(b, "null"...), nil
