@@ -12,6 +12,28 @@ import "context"
 // goroutine, before the handler returns.
 type Labels struct {
 	Action, Route string
+	// Status is the final status written, 0 until then; Hijacked says
+	// that a handler took the connection over. Whoever sets Recorded
+	// keeps them, from a writer that sees every response: the HTTP
+	// transport does, around the whole handler.
+	Status   int
+	Hijacked bool
+	Recorded bool
+}
+
+// WriteHeader records a status written; 1xx headers are informational,
+// except the switch of protocols.
+func (l *Labels) WriteHeader(code int) {
+	if l.Status == 0 && (code >= 200 || code == 101) {
+		l.Status = code
+	}
+}
+
+// Wrote records a body written (or flushed) before any status: 200.
+func (l *Labels) Wrote() {
+	if l.Status == 0 {
+		l.Status = 200
+	}
 }
 
 // Key is the context key of a request's *Labels. A context that holds

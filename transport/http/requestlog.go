@@ -114,6 +114,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		// context that carries it and the header's value.
 		rec := &logRecorder{ResponseWriter: w}
 		rec.info.id = id
+		rec.info.labels.Recorded = true // by rec, for the metrics
 		rec.info.quiet = s.quiet[r.URL.Path]
 		rec.idHeader[0] = id
 		w.Header()[RequestIDHeader] = rec.idHeader[:]
@@ -126,8 +127,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		ctx = &rec.ctx
 		defer func() {
 			if v := recover(); v != nil {
-				if rec.status == 0 {
-					rec.status = http.StatusInternalServerError
+				if rec.info.labels.Status == 0 {
+					rec.info.labels.Status = http.StatusInternalServerError
 				}
 				s.logRequest(ctx, r, rec, start, span)
 				panic(v)
@@ -140,10 +141,10 @@ func (s *Server) observe(next http.Handler) http.Handler {
 
 // logRequest writes the request's line and ends its span.
 func (s *Server) logRequest(ctx context.Context, r *http.Request, rec *logRecorder, start time.Time, span trace.Span) {
-	status := rec.status
+	status := rec.info.labels.Status
 	if status == 0 {
 		status = http.StatusOK // nothing written: net/http answers 200
-		if rec.hijacked {
+		if rec.info.labels.Hijacked {
 			status = http.StatusSwitchingProtocols
 		}
 	}
@@ -222,50 +223,40 @@ func (e statusError) Error() string { return http.StatusText(int(e)) }
 // for http.ResponseController.
 type logRecorder struct {
 	http.ResponseWriter
-	status   int // the final status written; 0 until then
 	bytes    int64
-	hijacked bool
-	info     requestInfo // of the request, in its context
+	info     requestInfo // of the request, in its context; its labels hold the status written
 	ctx      infoContext // the request's context
 	idHeader [1]string   // the X-Request-Id header's value
 }
 
 func (w *logRecorder) WriteHeader(code int) {
-	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
-		w.status = code
-	}
+	w.info.labels.WriteHeader(code)
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *logRecorder) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.info.labels.Wrote()
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)
 	return n, err
 }
 
 func (w *logRecorder) ReadFrom(r io.Reader) (int64, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.info.labels.Wrote()
 	n, err := io.Copy(w.ResponseWriter, r)
 	w.bytes += n
 	return n, err
 }
 
 func (w *logRecorder) Flush() {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.info.labels.Wrote()
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 func (w *logRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err == nil {
-		w.hijacked = true
+		w.info.labels.Hijacked = true
 	}
 	return c, rw, err
 }
