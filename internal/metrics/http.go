@@ -72,14 +72,14 @@ func (m *Metrics) observeHTTP(l *labels, start time.Time) {
 	status := l.Status
 	switch {
 	case status == 0 && l.Hijacked:
-		m.httpRequests.WithLabelValues(l.Action, l.Route, "hijacked").Inc()
+		m.httpCounts.get([3]string{l.Action, l.Route, "hijacked"}).Inc()
 		return
 	case status == 0:
 		status = http.StatusOK // nothing written: net/http answers 200
 	}
-	m.httpRequests.WithLabelValues(l.Action, l.Route, statusLabel(status)).Inc()
+	m.httpCounts.get([3]string{l.Action, l.Route, statusLabel(status)}).Inc()
 	if !l.Hijacked {
-		m.httpDuration.WithLabelValues(l.Action, l.Route).Observe(time.Since(start).Seconds())
+		m.httpDurations.get([2]string{l.Action, l.Route}).Observe(time.Since(start).Seconds())
 	}
 }
 
