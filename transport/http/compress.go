@@ -242,12 +242,12 @@ func (g *compressWriter) decide(bigEnough bool) {
 	}
 	h := g.Header()
 	ok := g.status != http.StatusNoContent && g.status != http.StatusNotModified && g.status != http.StatusPartialContent &&
-		h.Get("Content-Encoding") == ""
+		headerValue(h, "Content-Encoding") == ""
 	if ok {
 		if _, set := h["Content-Type"]; !set && len(g.buf) > 0 {
 			h.Set("Content-Type", http.DetectContentType(g.buf))
 		}
-		ok = compressible(h.Get("Content-Type"))
+		ok = compressible(headerValue(h, "Content-Type"))
 	}
 	if ok {
 		addVary(h, "Accept-Encoding")

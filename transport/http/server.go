@@ -689,9 +689,8 @@ var (
 	noSniff         = []string{"nosniff"}
 )
 
-// headerValue is h.Get(key) for a canonical key of a request's header:
-// net/http canonicalized the keys it read, and indexing spares Get's
-// canonicalization of key on every request.
+// headerValue is h.Get(key) for a key in canonical form: indexing
+// spares Get's canonicalization of key on every request.
 func headerValue(h http.Header, key string) string {
 	if v := h[key]; len(v) > 0 {
 		return v[0]
