@@ -44,6 +44,8 @@ func TestEncodeBodyAsEncodingJSON(t *testing.T) {
 			ReceivedParams: map[string]any{"a": "1", "b": []any{"x", "y"}}}},
 		map[string]any{"requesterInformation": requesterInformation{ReceivedParams: nil, ReceivedParamsOmitted: 3}},
 		requesterInformation{ReceivedParams: map[string]any{}, ReceivedParamsOmitted: -1},
+		map[string]any{"serverInformation": &serverInformation{ServerName: "S", CurrentTime: 1}, "requesterInformation": &requesterInformation{ID: "i"},
+			"nil": (*serverInformation)(nil), "nil2": (*requesterInformation)(nil)},
 		map[string]any{"b": 1, "a": []any{1, "x", nil, map[string]any{"z": 0.1, "&": "<"}}, "c": json.RawMessage(`{"r" : 1}`)},
 		map[string]any{"struct": struct{ A int }{1}, "ints": []int{1, 2}, "named": map[string]string{"k": "v"}},
 		map[string]any{"nan": math.NaN()},
@@ -74,6 +76,6 @@ func FuzzEncodeBody(f *testing.F) {
 			checkEncode(t, map[string]any{s: v, "n": n})
 		}
 		checkEncode(t, map[string]any{s: s, "n": n, "info": serverInformation{ServerName: s, APIVersion: s, RequestDuration: int64(n), CurrentTime: -1}})
-		checkEncode(t, requesterInformation{ID: s, Fingerprint: s, RemoteIP: s, ReceivedParams: map[string]any{s: v, "n": n}, ReceivedParamsOmitted: int(n)})
+		checkEncode(t, &requesterInformation{ID: s, Fingerprint: s, RemoteIP: s, ReceivedParams: map[string]any{s: v, "n": n}, ReceivedParamsOmitted: int(n)})
 	})
 }

@@ -505,7 +505,7 @@ func (s *Server) runAction(w http.ResponseWriter, r *http.Request, conn *connect
 		return
 	}
 	noteAction(r.Context(), name, routePattern)
-	req := &action.Request{
+	call := &actionCall{req: action.Request{
 		Conn:        conn,
 		Route:       routePattern,
 		RequestID:   RequestID(r.Context()),
@@ -513,7 +513,8 @@ func (s *Server) runAction(w http.ResponseWriter, r *http.Request, conn *connect
 		Header:      w.Header(),
 		HTTPRequest: r,
 		Writer:      w,
-	}
+	}}
+	req := &call.req
 	if err := s.opts.Actions.Run(r.Context(), name, raw, req); err != nil {
 		s.writeErrorRaw(w, r, conn, start, err, raw)
 		return
@@ -524,7 +525,7 @@ func (s *Server) runAction(w http.ResponseWriter, r *http.Request, conn *connect
 	// The response map is the action's and the action is done: add the
 	// information to it rather than copying it.
 	body := req.Response
-	s.addInformation(body, conn, start, raw)
+	s.addInformation(body, conn, start, raw, &call.info)
 	status := req.Status
 	if status == 0 {
 		status = http.StatusOK
@@ -617,7 +618,7 @@ func (s *Server) writeErrorRaw(w http.ResponseWriter, r *http.Request, conn *con
 	}
 	body := map[string]any{"error": ae.Body().Error}
 	if conn != nil {
-		s.addInformation(body, conn, start, raw)
+		s.addInformation(body, conn, start, raw, nil)
 	}
 	switch ae.Code {
 	case apierror.CodeDraining:
@@ -630,6 +631,19 @@ func (s *Server) writeErrorRaw(w http.ResponseWriter, r *http.Request, conn *con
 		w.Header().Set("X-Request-Id", ae.RequestID)
 	}
 	writeJSON(w, ae.HTTPStatus(), body)
+}
+
+// actionCall holds the records of one action request in one allocation:
+// the action's request and the information added to its response.
+type actionCall struct {
+	req  action.Request
+	info information
+}
+
+// information is what addInformation adds to a response.
+type information struct {
+	server    serverInformation
+	requester requesterInformation
 }
 
 // serverInformation and requesterInformation are added to every response,
@@ -651,25 +665,35 @@ type requesterInformation struct {
 	ReceivedParamsOmitted int `json:"receivedParamsOmitted,omitempty"`
 }
 
-func (s *Server) addInformation(body map[string]any, conn *connection.Conn, start time.Time, raw map[string]any) {
+// addInformation adds serverInformation and requesterInformation to
+// body, held in into (new ones when into is nil).
+func (s *Server) addInformation(body map[string]any, conn *connection.Conn, start time.Time, raw map[string]any, into *information) {
+	if s.cfg.HideServerInformation && s.cfg.HideRequesterInformation {
+		return
+	}
+	if into == nil {
+		into = new(information)
+	}
 	if !s.cfg.HideServerInformation {
 		now := time.Now()
-		body["serverInformation"] = serverInformation{
+		into.server = serverInformation{
 			ServerName:      s.opts.ServerName,
 			APIVersion:      s.opts.APIVersion,
 			RequestDuration: now.Sub(start).Milliseconds(),
 			CurrentTime:     now.UnixMilli(),
 		}
+		body["serverInformation"] = &into.server
 	}
 	if !s.cfg.HideRequesterInformation {
 		echo, omitted := echoParams(raw)
-		body["requesterInformation"] = requesterInformation{
+		into.requester = requesterInformation{
 			ID:                    conn.ID,
 			Fingerprint:           conn.Fingerprint,
 			RemoteIP:              conn.RemoteAddr,
 			ReceivedParams:        echo,
 			ReceivedParamsOmitted: omitted,
 		}
+		body["requesterInformation"] = &into.requester
 	}
 }
 
