@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stellarfw/stellar-go/apierror"
@@ -40,15 +41,49 @@ type Registry struct {
 	middleware map[string]*Middleware    // guarded by mu
 	ordered    []*Middleware             // guarded by mu; every middleware, in registration order
 	gen        int                       // guarded by mu; bumped when middleware changes
+
+	// hot is what a call reads, published by every change under mu, so
+	// that calls take no lock.
+	hot atomic.Pointer[hotState]
+}
+
+// hotState is a copy of the registry's fields that calls read.
+type hotState struct {
+	logger  *slog.Logger
+	nodeID  string
+	timeout time.Duration
+	actions map[string]*versions
+	gen     int
+}
+
+// versions are the versions of one action, and the newest of them.
+type versions struct {
+	of     map[int]*entry
+	newest *entry
+}
+
+// publish copies the fields calls read into hot. g.mu is held.
+func (g *Registry) publish() {
+	h := &hotState{logger: g.logger, nodeID: g.nodeID, timeout: g.timeout, gen: g.gen,
+		actions: make(map[string]*versions, len(g.actions))}
+	for name, of := range g.actions {
+		vs := &versions{of: maps.Clone(of)} // Register changes of in place
+		for v, e := range of {
+			if vs.newest == nil || v > vs.newest.action.version() {
+				vs.newest = e
+			}
+		}
+		h.actions[name] = vs
+	}
+	g.hot.Store(h)
 }
 
 type entry struct {
 	action *Action
 	inputs *input.Set // nil when the action declares no Inputs
 
-	mu   sync.Mutex
-	gen  int       // guarded by mu
-	call *compiled // guarded by mu; built lazily for gen
+	mu   sync.Mutex               // held while call is built
+	call atomic.Pointer[compiled] // built lazily for the registry's gen
 }
 
 // compiled is the handler of an action's whole call, with what the
@@ -56,6 +91,7 @@ type entry struct {
 type compiled struct {
 	h       Handler
 	seesRaw bool // middleware sees the params before input processing
+	gen     int  // of the middleware it was built with
 }
 
 // NewRegistry returns an empty registry that logs to logger (slog.Default
@@ -73,6 +109,7 @@ func NewRegistry(logger *slog.Logger, nodeID string, opts ...Option) *Registry {
 	for _, o := range opts {
 		o(g)
 	}
+	g.publish()
 	return g
 }
 
@@ -89,6 +126,7 @@ func (g *Registry) SetLogger(logger *slog.Logger, nodeID string) {
 	defer g.mu.Unlock()
 	g.logger = logger
 	g.nodeID = nodeID
+	g.publish()
 }
 
 // SetDefaultTimeout bounds the runs of actions whose Timeout is zero, as
@@ -98,6 +136,7 @@ func (g *Registry) SetDefaultTimeout(d time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.timeout = max(d, 0)
+	g.publish()
 }
 
 // DefaultTimeout is the bound set by SetDefaultTimeout; zero for none.
@@ -148,6 +187,7 @@ func (g *Registry) Register(actions ...*Action) error {
 		}
 		g.actions[a.Name][a.version()] = e
 	}
+	g.publish()
 	return nil
 }
 
@@ -201,6 +241,7 @@ func (g *Registry) Use(ms ...*Middleware) error {
 		g.ordered = append(g.ordered, m)
 	}
 	g.gen++
+	g.publish()
 	return nil
 }
 
@@ -215,19 +256,14 @@ func (g *Registry) Lookup(name string, version int) (*Action, bool) {
 }
 
 func (g *Registry) lookup(name string, version int) *entry {
-	g.mu.RLock()
-	defer g.mu.RUnlock()
-	versions := g.actions[name]
+	vs := g.hot.Load().actions[name]
+	if vs == nil {
+		return nil
+	}
 	if version != 0 {
-		return versions[version]
+		return vs.of[version]
 	}
-	var newest *entry
-	for v, e := range versions {
-		if newest == nil || v > newest.action.version() {
-			newest = e
-		}
-	}
-	return newest
+	return vs.newest
 }
 
 // List returns every registered action, sorted by name then version.
@@ -250,16 +286,20 @@ func (g *Registry) List() []*Action {
 }
 
 func (g *Registry) handler(e *entry) *compiled {
+	if c := e.call.Load(); c != nil && c.gen == g.hot.Load().gen {
+		return c
+	}
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.call == nil || e.gen != g.gen {
+	c := e.call.Load()
+	if c == nil || c.gen != g.gen {
 		p := newPipeline(applicable(e.action, g.ordered))
-		e.call = &compiled{h: p.handler(e), seesRaw: p.seesRaw()}
-		e.gen = g.gen
+		c = &compiled{h: p.handler(e), seesRaw: p.seesRaw(), gen: g.gen}
+		e.call.Store(c)
 	}
-	return e.call
+	return c
 }
 
 // Call runs an action internally, as Stellar's api.actions.call: private
@@ -275,10 +315,7 @@ func (g *Registry) Call(ctx context.Context, name string, params map[string]any)
 
 // call runs an internal call and returns its request.
 func (g *Registry) call(ctx context.Context, name string, params map[string]any) (*Request, error) {
-	g.mu.RLock()
-	nodeID := g.nodeID
-	g.mu.RUnlock()
-	r := &Request{Conn: connection.New(connection.TypeInternal, "", nodeID)}
+	r := &Request{Conn: connection.New(connection.TypeInternal, "", g.hot.Load().nodeID)}
 	if err := g.Run(ctx, name, params, r); err != nil {
 		return nil, err
 	}
@@ -305,9 +342,8 @@ func (g *Registry) Run(ctx context.Context, name string, raw map[string]any, r *
 	if r == nil {
 		r = &Request{}
 	}
-	g.mu.RLock()
-	logger, timeout := g.logger, g.timeout
-	g.mu.RUnlock()
+	hot := g.hot.Load()
+	logger, timeout := hot.logger, hot.timeout
 	began, err := g.run(ctx, name, raw, r, logger, timeout)
 	var ae, pub *apierror.Error // what happened, and what the caller gets
 	gone := false

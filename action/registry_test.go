@@ -621,6 +621,12 @@ func TestConcurrentCalls(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if i == 16 {
+				// So is an action, and a version of the one called.
+				if err := g.Register(echo("other", nil), &Action{Name: "sum", Version: 2, Run: func(context.Context, *Request) error { return nil }}); err != nil {
+					errs <- err
+				}
+			}
 			if i == 32 {
 				// Middleware added while calls run is picked up safely.
 				if err := g.Use(&Middleware{Name: "count", Global: true, Pre: func(context.Context, *Request) error {
@@ -630,7 +636,7 @@ func TestConcurrentCalls(t *testing.T) {
 					errs <- err
 				}
 			}
-			resp, err := g.Call(context.Background(), "sum", map[string]any{"a": int64(i)})
+			resp, err := g.Call(context.Background(), "sum", map[string]any{"a": int64(i), ParamAPIVersion: "1"})
 			if err != nil {
 				errs <- err
 			} else if resp["a"] != int64(i) || resp["b"] != int64(1) {

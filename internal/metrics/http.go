@@ -8,28 +8,21 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/stellarfw/stellar-go/internal/reqlabels"
 )
 
-// labels are what a request learns about itself on its way through the
-// node's handlers: the action that ran and the route or pattern that
-// matched. They are written on the request's goroutine, before the
-// handler returns.
-type labels struct {
-	action, route string
-}
+// labels are a request's labels: the action that ran and the route or
+// pattern that matched.
+type labels = reqlabels.Labels
 
-type labelsKey struct{}
-
-func requestLabels(ctx context.Context) *labels {
-	l, _ := ctx.Value(labelsKey{}).(*labels)
-	return l
-}
+func requestLabels(ctx context.Context) *labels { return reqlabels.From(ctx) }
 
 // SetRoute records, for the request of ctx, the pattern of the handler
 // that serves it (a pattern of App.Handle, say), as its route label.
 func SetRoute(ctx context.Context, pattern string) {
-	if l := requestLabels(ctx); l != nil && l.route == "" {
-		l.route = pattern
+	if l := requestLabels(ctx); l != nil && l.Route == "" {
+		l.Route = pattern
 	}
 }
 
@@ -45,37 +38,48 @@ func (m *Metrics) HTTP(next http.Handler, paths []string) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &recorder{ResponseWriter: w}
-		l := &rec.labels // one allocation for both
+		// The HTTP transport's context holds the labels already, and
+		// records the status in them; a request that did not come
+		// through it gets its own, and a writer that records.
+		l := requestLabels(r.Context())
+		if l == nil || !l.Recorded {
+			rec := &recorder{ResponseWriter: w}
+			if l == nil {
+				l = &rec.labels // one allocation for both
+				r = r.WithContext(reqlabels.With(r.Context(), l))
+			}
+			rec.l = l
+			w = rec
+		}
 		if exact[r.URL.Path] {
-			l.route = r.URL.Path
+			l.Route = r.URL.Path
 		}
 		defer func() {
 			if v := recover(); v != nil {
-				if rec.status == 0 {
-					rec.status = http.StatusInternalServerError
+				if l.Status == 0 {
+					l.Status = http.StatusInternalServerError
 				}
-				m.observeHTTP(l, rec, start)
+				m.observeHTTP(l, start)
 				panic(v)
 			}
-			m.observeHTTP(l, rec, start)
+			m.observeHTTP(l, start)
 		}()
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), labelsKey{}, l)))
+		next.ServeHTTP(w, r)
 	})
 }
 
-func (m *Metrics) observeHTTP(l *labels, rec *recorder, start time.Time) {
-	status := rec.status
+func (m *Metrics) observeHTTP(l *labels, start time.Time) {
+	status := l.Status
 	switch {
-	case status == 0 && rec.hijacked:
-		m.httpRequests.WithLabelValues(l.action, l.route, "hijacked").Inc()
+	case status == 0 && l.Hijacked:
+		m.httpCounts.get([3]string{l.Action, l.Route, "hijacked"}).Inc()
 		return
 	case status == 0:
 		status = http.StatusOK // nothing written: net/http answers 200
 	}
-	m.httpRequests.WithLabelValues(l.action, l.route, statusLabel(status)).Inc()
-	if !rec.hijacked {
-		m.httpDuration.WithLabelValues(l.action, l.route).Observe(time.Since(start).Seconds())
+	m.httpCounts.get([3]string{l.Action, l.Route, statusLabel(status)}).Inc()
+	if !l.Hijacked {
+		m.httpDurations.get([2]string{l.Action, l.Route}).Observe(time.Since(start).Seconds())
 	}
 }
 
@@ -95,50 +99,40 @@ func statusLabel(code int) string {
 	return strconv.Itoa(code)
 }
 
-// recorder notes the status a handler answered with. It keeps the
-// writer's optional interfaces reachable: Flush, Hijack (for the
-// WebSocket upgrade), ReadFrom (for sendfile), and Unwrap for
+// recorder notes the status a handler answered with in its labels. It
+// keeps the writer's optional interfaces reachable: Flush, Hijack (for
+// the WebSocket upgrade), ReadFrom (for sendfile), and Unwrap for
 // http.ResponseController.
 type recorder struct {
 	http.ResponseWriter
-	status   int // the final status written; 0 until then
-	hijacked bool
-	labels   labels // of the request, in its context
+	l      *labels
+	labels labels // of the request, in its context, unless it had some
 }
 
 func (w *recorder) WriteHeader(code int) {
-	// 1xx headers are informational, except the switch of protocols.
-	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
-		w.status = code
-	}
+	w.l.WriteHeader(code)
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *recorder) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.l.Wrote()
 	return w.ResponseWriter.Write(b)
 }
 
 func (w *recorder) ReadFrom(r io.Reader) (int64, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.l.Wrote()
 	return io.Copy(w.ResponseWriter, r)
 }
 
 func (w *recorder) Flush() {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.l.Wrote()
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err == nil {
-		w.hijacked = true
+		w.l.Hijacked = true
 	}
 	return c, rw, err
 }

@@ -112,6 +112,10 @@ type Metrics struct {
 
 	rpcCalls    *prometheus.CounterVec
 	rpcDuration *prometheus.HistogramVec
+
+	// The series of the families counted on every request.
+	httpCounts, actionCounts       *series[[3]string, prometheus.Counter]
+	httpDurations, actionDurations *series[[2]string, prometheus.Observer]
 }
 
 // Buckets of the task histograms, in seconds: 5 ms to about 22 minutes.
@@ -177,6 +181,8 @@ func New(o Options) (*Metrics, error) {
 			Buckets: prometheus.DefBuckets,
 		}, []string{"method"}),
 	}
+	m.httpCounts, m.httpDurations = newCounters(m.httpRequests), newObservers(m.httpDuration)
+	m.actionCounts, m.actionDurations = newCounters(m.actions), newObservers(m.actionDuration)
 	cs := []prometheus.Collector{
 		m.httpRequests, m.httpDuration, m.actions, m.actionDuration,
 		m.tasksEnqueued, m.taskRuns, m.taskDuration, m.taskWait,
@@ -205,11 +211,11 @@ func (m *Metrics) listen(b *event.Bus) {
 		if p.Err != nil {
 			outcome = apierror.From(p.Err).Code
 		}
-		m.actions.WithLabelValues(p.Name, p.ConnType, outcome).Inc()
-		m.actionDuration.WithLabelValues(p.Name, p.ConnType).Observe(p.Duration.Seconds())
+		m.actionCounts.get([3]string{p.Name, p.ConnType, outcome}).Inc()
+		m.actionDurations.get([2]string{p.Name, p.ConnType}).Observe(p.Duration.Seconds())
 		if p.ConnType == connection.TypeWeb {
-			if l := requestLabels(ctx); l != nil && l.action == "" {
-				l.action, l.route = p.Name, p.Route
+			if l := requestLabels(ctx); l != nil && l.Action == "" {
+				l.Action, l.Route = p.Name, p.Route
 			}
 		}
 		return nil

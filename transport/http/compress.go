@@ -58,11 +58,12 @@ type compressor struct {
 }
 
 func (c compressor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodHead || r.Header.Get("Range") != "" || r.Header.Get("Upgrade") != "" {
+	h := r.Header
+	if r.Method == http.MethodHead || headerValue(h, "Range") != "" || headerValue(h, "Upgrade") != "" {
 		c.next.ServeHTTP(w, r)
 		return
 	}
-	gw := &compressWriter{ResponseWriter: w, minBytes: c.minBytes, coding: ChooseEncoding(r.Header.Values("Accept-Encoding"))}
+	gw := &compressWriter{ResponseWriter: w, minBytes: c.minBytes, coding: ChooseEncoding(h["Accept-Encoding"])}
 	defer gw.finish()
 	c.next.ServeHTTP(gw, r)
 }
@@ -127,6 +128,9 @@ func acceptQ(values []string, coding string) float64 {
 // JSON, XML, JavaScript, SVG, WebAssembly and the like, not images,
 // audio, video, archives or fonts that are compressed already.
 func compressible(contentType string) bool {
+	if contentType == contentTypeJSON[0] { // the server's own: spare the parse
+		return true
+	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		return false
@@ -195,6 +199,23 @@ func (g *compressWriter) Write(p []byte) (int, error) {
 	return g.ResponseWriter.Write(p)
 }
 
+// writeLast writes p, the last bytes of the response (its whole body,
+// usually): nothing is to come after it, so the choice need not wait for
+// the handler to return, nor p be copied to be held back. It decides as
+// finish would after a Write of p.
+func (g *compressWriter) writeLast(p []byte) (int, error) {
+	if g.status == 0 {
+		g.WriteHeader(http.StatusOK)
+	}
+	if g.decided || len(g.buf) > 0 {
+		return g.Write(p)
+	}
+	g.buf = p // read by decide, not kept
+	g.decide(len(p) >= g.minBytes)
+	g.buf = nil
+	return g.Write(p)
+}
+
 // decideAndFlush decides and writes what was held back.
 func (g *compressWriter) decideAndFlush(bigEnough bool) error {
 	g.decide(bigEnough)
@@ -221,12 +242,12 @@ func (g *compressWriter) decide(bigEnough bool) {
 	}
 	h := g.Header()
 	ok := g.status != http.StatusNoContent && g.status != http.StatusNotModified && g.status != http.StatusPartialContent &&
-		h.Get("Content-Encoding") == ""
+		headerValue(h, "Content-Encoding") == ""
 	if ok {
 		if _, set := h["Content-Type"]; !set && len(g.buf) > 0 {
 			h.Set("Content-Type", http.DetectContentType(g.buf))
 		}
-		ok = compressible(h.Get("Content-Type"))
+		ok = compressible(headerValue(h, "Content-Type"))
 	}
 	if ok {
 		addVary(h, "Accept-Encoding")
@@ -245,8 +266,17 @@ func (g *compressWriter) decide(bigEnough bool) {
 	g.ResponseWriter.WriteHeader(g.status)
 }
 
+// varyAcceptEncoding is the Vary header most compressible responses get,
+// shared: a value is added to a header by append, which copies a slice
+// this full.
+var varyAcceptEncoding = []string{"Accept-Encoding"}
+
 // addVary adds v to the Vary header unless it is there.
 func addVary(h http.Header, v string) {
+	if _, ok := h["Vary"]; !ok && v == varyAcceptEncoding[0] {
+		h["Vary"] = varyAcceptEncoding[:1:1]
+		return
+	}
 	for _, have := range h.Values("Vary") {
 		for _, f := range strings.Split(have, ",") {
 			if t := strings.TrimSpace(f); strings.EqualFold(t, v) || t == "*" {

@@ -54,20 +54,19 @@ func appendJSON(b []byte, v any, depth int) ([]byte, error) {
 		}
 		return appendMarshal(b, v)
 	case serverInformation:
-		b = append(b, `{"serverName":`...)
-		b, err := appendString(b, x.ServerName)
-		if err != nil {
-			return b, err
+		return appendServerInformation(b, &x)
+	case *serverInformation:
+		if x == nil {
+			return append(b, "null"...), nil
 		}
-		b = append(b, `,"apiVersion":`...)
-		if b, err = appendString(b, x.APIVersion); err != nil {
-			return b, err
+		return appendServerInformation(b, x)
+	case requesterInformation:
+		return appendRequesterInformation(b, &x, depth)
+	case *requesterInformation:
+		if x == nil {
+			return append(b, "null"...), nil
 		}
-		b = append(b, `,"requestDuration":`...)
-		b = strconv.AppendInt(b, x.RequestDuration, 10)
-		b = append(b, `,"currentTime":`...)
-		b = strconv.AppendInt(b, x.CurrentTime, 10)
-		return append(b, '}'), nil
+		return appendRequesterInformation(b, x, depth)
 	case map[string]any:
 		if x == nil {
 			return append(b, "null"...), nil
@@ -131,4 +130,46 @@ func appendMarshal(b []byte, v any) ([]byte, error) {
 		return b, err
 	}
 	return append(b, j...), nil
+}
+
+func appendServerInformation(b []byte, x *serverInformation) ([]byte, error) {
+	b = append(b, `{"serverName":`...)
+	b, err := appendString(b, x.ServerName)
+	if err != nil {
+		return b, err
+	}
+	b = append(b, `,"apiVersion":`...)
+	if b, err = appendString(b, x.APIVersion); err != nil {
+		return b, err
+	}
+	b = append(b, `,"requestDuration":`...)
+	b = strconv.AppendInt(b, x.RequestDuration, 10)
+	b = append(b, `,"currentTime":`...)
+	b = strconv.AppendInt(b, x.CurrentTime, 10)
+	return append(b, '}'), nil
+}
+
+func appendRequesterInformation(b []byte, x *requesterInformation, depth int) ([]byte, error) {
+	b = append(b, `{"id":`...)
+	b, err := appendString(b, x.ID)
+	if err != nil {
+		return b, err
+	}
+	b = append(b, `,"fingerprint":`...)
+	if b, err = appendString(b, x.Fingerprint); err != nil {
+		return b, err
+	}
+	b = append(b, `,"remoteIP":`...)
+	if b, err = appendString(b, x.RemoteIP); err != nil {
+		return b, err
+	}
+	b = append(b, `,"receivedParams":`...)
+	if b, err = appendJSON(b, x.ReceivedParams, depth+1); err != nil {
+		return b, err
+	}
+	if x.ReceivedParamsOmitted != 0 {
+		b = append(b, `,"receivedParamsOmitted":`...)
+		b = strconv.AppendInt(b, int64(x.ReceivedParamsOmitted), 10)
+	}
+	return append(b, '}'), nil
 }

@@ -40,6 +40,12 @@ func TestEncodeBodyAsEncodingJSON(t *testing.T) {
 		0.0, 0.5, -0.25, 1e-7, 1e-6, 123456789.125, 1e20, 1e21, -1e21, 3.0, math.NaN(), math.Inf(1),
 		map[string]any{}, map[string]any(nil), []any(nil), []any{},
 		map[string]any{"pong": true, "serverInformation": serverInformation{ServerName: "Stellar <API>", APIVersion: "0.0.1", RequestDuration: 3, CurrentTime: 1796126680623}},
+		map[string]any{"requesterInformation": requesterInformation{ID: "0123456789abcdef0123456789abcdef", Fingerprint: "fp<&>", RemoteIP: "192.0.2.1",
+			ReceivedParams: map[string]any{"a": "1", "b": []any{"x", "y"}}}},
+		map[string]any{"requesterInformation": requesterInformation{ReceivedParams: nil, ReceivedParamsOmitted: 3}},
+		requesterInformation{ReceivedParams: map[string]any{}, ReceivedParamsOmitted: -1},
+		map[string]any{"serverInformation": &serverInformation{ServerName: "S", CurrentTime: 1}, "requesterInformation": &requesterInformation{ID: "i"},
+			"nil": (*serverInformation)(nil), "nil2": (*requesterInformation)(nil)},
 		map[string]any{"b": 1, "a": []any{1, "x", nil, map[string]any{"z": 0.1, "&": "<"}}, "c": json.RawMessage(`{"r" : 1}`)},
 		map[string]any{"struct": struct{ A int }{1}, "ints": []int{1, 2}, "named": map[string]string{"k": "v"}},
 		map[string]any{"nan": math.NaN()},
@@ -70,5 +76,6 @@ func FuzzEncodeBody(f *testing.F) {
 			checkEncode(t, map[string]any{s: v, "n": n})
 		}
 		checkEncode(t, map[string]any{s: s, "n": n, "info": serverInformation{ServerName: s, APIVersion: s, RequestDuration: int64(n), CurrentTime: -1}})
+		checkEncode(t, &requesterInformation{ID: s, Fingerprint: s, RemoteIP: s, ReceivedParams: map[string]any{s: v, "n": n}, ReceivedParamsOmitted: int(n)})
 	})
 }

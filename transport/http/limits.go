@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"math"
 	"mime"
 	"net/http"
@@ -180,7 +179,13 @@ func (s *Server) BodyBytesInFlight() int64 { return s.bodies.Used() }
 func echoParams(raw map[string]any) (echo map[string]any, omitted int) {
 	echo = make(map[string]any, len(raw))
 	total := 0
-	for _, k := range slices.Sorted(maps.Keys(raw)) {
+	var small [16]string // the keys of most requests, on the stack
+	keys := small[:0]
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
 		v := raw[k]
 		size := jsonSize(v, EchoValueBytes)
 		if size > EchoValueBytes {

@@ -39,8 +39,10 @@ type UploadedFile struct {
 // out while the body is read.
 func parseParams(r *http.Request) (map[string]any, error) {
 	params := make(map[string]any)
-	for k, vs := range r.URL.Query() {
-		params[k] = formValue(vs)
+	if r.URL.RawQuery != "" { // Query allocates its map even for none
+		for k, vs := range r.URL.Query() {
+			params[k] = formValue(vs)
+		}
 	}
 	if r.Body == nil || r.Body == http.NoBody {
 		return params, nil

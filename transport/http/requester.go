@@ -184,16 +184,48 @@ func (s *Server) fingerprint(w http.ResponseWriter, r *http.Request, conn *conne
 		}
 		s.logger.Debug("malformed fingerprint cookie replaced", "cookie", f.Cookie, "remote", conn.RemoteAddr)
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name:     f.Cookie,
-		Value:    conn.ID,
-		Path:     "/",
-		MaxAge:   int(f.MaxAge.Seconds()),
-		Secure:   f.Secure == SecureAlways || f.SameSite == "none" || (f.Secure == SecureAuto && Scheme(r) == "https"),
-		HttpOnly: !f.ScriptReadable,
-		SameSite: s.sameSite,
-	})
+	secure := f.Secure == SecureAlways || f.SameSite == "none" || (f.Secure == SecureAuto && Scheme(r) == "https")
+	h := w.Header()
+	h["Set-Cookie"] = append(h["Set-Cookie"], s.cookies[boolIndex(secure)].line(conn.ID))
 	return conn.ID
+}
+
+// fingerprintCookie is the fingerprint's Set-Cookie line built once, as
+// http.SetCookie writes it, but for the value.
+type fingerprintCookie struct{ before, after string }
+
+// idPlaceholder stands for a connection id in fingerprintCookie: what
+// http.Cookie makes of it is what it makes of every id, 32 hex digits.
+const idPlaceholder = "0123456789abcdef0123456789abcdef"
+
+// newFingerprintCookies returns the Set-Cookie lines of f, not secure and
+// secure. A cookie that http.Cookie refuses (a bad name) gives empty
+// lines; Listen refuses its config.
+func newFingerprintCookies(f Fingerprint, sameSite http.SameSite) (out [2]fingerprintCookie) {
+	for i, secure := range []bool{false, true} {
+		line := (&http.Cookie{
+			Name:     f.Cookie,
+			Value:    idPlaceholder,
+			Path:     "/",
+			MaxAge:   int(f.MaxAge.Seconds()),
+			Secure:   secure,
+			HttpOnly: !f.ScriptReadable,
+			SameSite: sameSite,
+		}).String()
+		if before, after, ok := strings.Cut(line, idPlaceholder); ok {
+			out[i] = fingerprintCookie{before, after}
+		}
+	}
+	return out
+}
+
+func (c fingerprintCookie) line(id string) string { return c.before + id + c.after }
+
+func boolIndex(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // cookieValue returns the value of the first cookie named name in the

@@ -15,6 +15,7 @@ import (
 	"github.com/stellarfw/stellar-go/apierror"
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/internal/logging"
+	"github.com/stellarfw/stellar-go/internal/reqlabels"
 	"github.com/stellarfw/stellar-go/internal/tracing"
 )
 
@@ -33,6 +34,9 @@ type requestInfo struct {
 	action, route string
 	code          string // of the error answered, if any
 	quiet         bool   // a probe or a scrape: logged at debug
+	// labels are the request's metrics labels, which the node's metrics
+	// set (see reqlabels): held here, they cost no context of their own.
+	labels reqlabels.Labels
 }
 
 type infoKey struct{}
@@ -45,8 +49,11 @@ type infoContext struct {
 }
 
 func (c *infoContext) Value(key any) any {
-	if key == (infoKey{}) {
+	switch key {
+	case infoKey{}:
 		return c.info
+	case reqlabels.Key{}:
+		return &c.info.labels
 	}
 	return c.Context.Value(key)
 }
@@ -98,7 +105,8 @@ func noteError(ctx context.Context, code string) {
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := r.Header.Get(RequestIDHeader)
+		h := r.Header
+		id := headerValue(h, RequestIDHeader)
 		if !ValidRequestID(id) {
 			id = apierror.NewRequestID()
 		}
@@ -106,11 +114,11 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		// context that carries it and the header's value.
 		rec := &logRecorder{ResponseWriter: w}
 		rec.info.id = id
+		rec.info.labels.Recorded = true // by rec, for the metrics
 		rec.info.quiet = s.quiet[r.URL.Path]
 		rec.idHeader[0] = id
 		w.Header()[RequestIDHeader] = rec.idHeader[:]
-		h := r.Header
-		ctx := s.tracer.Continue(r.Context(), h.Get("Traceparent"), h.Get("Tracestate"))
+		ctx := s.tracer.Continue(r.Context(), headerValue(h, "Traceparent"), headerValue(h, "Tracestate"))
 		var span trace.Span
 		if s.tracer != nil {
 			ctx, span = s.tracer.Start(ctx, r.Method, trace.SpanKindServer)
@@ -119,8 +127,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		ctx = &rec.ctx
 		defer func() {
 			if v := recover(); v != nil {
-				if rec.status == 0 {
-					rec.status = http.StatusInternalServerError
+				if rec.info.labels.Status == 0 {
+					rec.info.labels.Status = http.StatusInternalServerError
 				}
 				s.logRequest(ctx, r, rec, start, span)
 				panic(v)
@@ -133,10 +141,10 @@ func (s *Server) observe(next http.Handler) http.Handler {
 
 // logRequest writes the request's line and ends its span.
 func (s *Server) logRequest(ctx context.Context, r *http.Request, rec *logRecorder, start time.Time, span trace.Span) {
-	status := rec.status
+	status := rec.info.labels.Status
 	if status == 0 {
 		status = http.StatusOK // nothing written: net/http answers 200
-		if rec.hijacked {
+		if rec.info.labels.Hijacked {
 			status = http.StatusSwitchingProtocols
 		}
 	}
@@ -215,50 +223,40 @@ func (e statusError) Error() string { return http.StatusText(int(e)) }
 // for http.ResponseController.
 type logRecorder struct {
 	http.ResponseWriter
-	status   int // the final status written; 0 until then
 	bytes    int64
-	hijacked bool
-	info     requestInfo // of the request, in its context
+	info     requestInfo // of the request, in its context; its labels hold the status written
 	ctx      infoContext // the request's context
 	idHeader [1]string   // the X-Request-Id header's value
 }
 
 func (w *logRecorder) WriteHeader(code int) {
-	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
-		w.status = code
-	}
+	w.info.labels.WriteHeader(code)
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *logRecorder) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.info.labels.Wrote()
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)
 	return n, err
 }
 
 func (w *logRecorder) ReadFrom(r io.Reader) (int64, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.info.labels.Wrote()
 	n, err := io.Copy(w.ResponseWriter, r)
 	w.bytes += n
 	return n, err
 }
 
 func (w *logRecorder) Flush() {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.info.labels.Wrote()
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 func (w *logRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err == nil {
-		w.hijacked = true
+		w.info.labels.Hijacked = true
 	}
 	return c, rw, err
 }

@@ -339,8 +339,9 @@ func TestRequestLineOffCostsNothing(t *testing.T) {
 	s := New(Options{Config: testConfig(), Actions: action.NewRegistry(logging.Discard(), "n"),
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	r := httptest.NewRequest(http.MethodGet, "/api/x", nil)
-	rec := &logRecorder{ResponseWriter: httptest.NewRecorder(), status: 200}
+	rec := &logRecorder{ResponseWriter: httptest.NewRecorder()}
 	rec.info.id = "id"
+	rec.info.labels.Status = 200
 	ctx := context.Background()
 	start := time.Now()
 	if n := testing.AllocsPerRun(100, func() { s.logRequest(ctx, r, rec, start, nil) }); n != 0 {

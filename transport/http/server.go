@@ -91,6 +91,7 @@ type Server struct {
 	proxies   []netip.Prefix
 	headers   []header
 	sameSite  http.SameSite
+	cookies   [2]fingerprintCookie // the fingerprint's Set-Cookie, not secure and secure
 	logger    *slog.Logger
 	tracer    *tracing.Tracer // nil: no spans
 	quiet     map[string]bool // paths logged at debug
@@ -101,10 +102,12 @@ type Server struct {
 
 	mu       sync.Mutex
 	ln       net.Listener  // guarded by mu
-	inflight int           // guarded by mu; action requests running
 	idle     chan struct{} // guarded by mu; closed when draining and inflight is 0
 	served   chan struct{} // closed when Serve returns
 	draining atomic.Bool
+	// inflight counts the action requests running, without a lock on
+	// their way: a request counts itself in, then checks draining.
+	inflight atomic.Int64
 	tracker  *connTracker // set by Listen on a listener shared with sibling workers
 
 	cert       *tlsconf.Certificate // set by Listen with TLS
@@ -149,6 +152,7 @@ func New(opts Options) *Server {
 	s.sameSite, err2 = checkFingerprint(s.cfg.Fingerprint)
 	s.headers, err3 = parseHeaders(s.cfg.Headers)
 	s.cfgErr = errors.Join(err1, err2, err3)
+	s.cookies = newFingerprintCookies(s.cfg.Fingerprint, s.sameSite)
 	var h http.Handler = s
 	if s.cfg.CompressMinBytes >= 0 {
 		h = compressor{next: s, minBytes: s.cfg.CompressMinBytes}
@@ -263,11 +267,13 @@ func (s *Server) Serve() error {
 // /readyz turns 503) and waits until those in flight finish or ctx ends.
 // The listener stays open meanwhile so that clients get a clear answer.
 func (s *Server) Drain(ctx context.Context) error {
-	s.mu.Lock()
 	s.draining.Store(true)
+	s.mu.Lock()
 	if s.idle == nil {
 		s.idle = make(chan struct{})
-		if s.inflight == 0 {
+		// A request that ended after draining was set and before idle
+		// was made found nothing to close: it is counted out already.
+		if s.inflight.Load() == 0 {
 			close(s.idle)
 		}
 	}
@@ -282,11 +288,7 @@ func (s *Server) Drain(ctx context.Context) error {
 }
 
 // InFlight is the number of action requests running.
-func (s *Server) InFlight() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.inflight
-}
+func (s *Server) InFlight() int { return int(s.inflight.Load()) }
 
 // Shutdown drains, then closes the listener and idle connections, waiting
 // for active ones until ctx ends. Safe to call more than once. A server on
@@ -314,21 +316,26 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // begin counts an action request in, or reports that the server drains.
+// A request counts itself in before it looks at draining, and Drain sets
+// draining before it looks at the count: either the request sees the
+// drain and counts itself out, or Drain sees the request and waits for
+// it.
 func (s *Server) begin() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.inflight.Add(1)
 	if s.draining.Load() {
+		s.end()
 		return false
 	}
-	s.inflight++
 	return true
 }
 
 func (s *Server) end() {
+	if s.inflight.Add(-1) != 0 || !s.draining.Load() {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.inflight--
-	if s.inflight == 0 && s.idle != nil {
+	if s.idle != nil && s.inflight.Load() == 0 {
 		select {
 		case <-s.idle:
 		default:
@@ -440,34 +447,42 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request, rest string
 	defer s.end()
 
 	var buf [8]param
-	rt, params, otherMethod := s.matchRoute(r.Method, rest, buf[:0])
-	if rt != nil && len(rt.mw) > 0 {
-		s.serveGroup(w, r, conn, start, rest, rt, params)
+	m, params := s.matchRoute(r.Method, rest, buf[:0])
+	if m.rt != nil && len(m.rt.mw) > 0 {
+		s.serveGroup(w, r, conn, start, rest, m, params)
 		return
 	}
-	s.runAction(w, r, conn, start, rest, rt, params, otherMethod)
+	s.runAction(w, r, conn, start, rest, m, params)
+}
+
+// match is what matchRoute found for a path: the route rt (nil for
+// none), or that the path names an action (which wins over routes), or
+// that no route matched but one would for another method.
+type match struct {
+	rt          *route
+	action      bool
+	otherMethod bool
 }
 
 // serveGroup runs the action of a route through its group's middleware.
 // The closure takes a copy of params, so that the caller's buffer stays
 // on its stack.
-func (s *Server) serveGroup(w http.ResponseWriter, r *http.Request, conn *connection.Conn, start time.Time, rest string, rt *route, params []param) {
+func (s *Server) serveGroup(w http.ResponseWriter, r *http.Request, conn *connection.Conn, start time.Time, rest string, m match, params []param) {
 	own := slices.Clone(params)
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.runAction(w, r, conn, start, rest, rt, own, false)
+		s.runAction(w, r, conn, start, rest, m, own)
 	})
-	for i := len(rt.mw) - 1; i >= 0; i-- {
-		h = rt.mw[i](h)
+	for i := len(m.rt.mw) - 1; i >= 0; i-- {
+		h = m.rt.mw[i](h)
 	}
 	h.ServeHTTP(w, r)
 }
 
-// runAction reads the parameters and runs the action for rest.
-// rt is the route that matched, nil for none, with its params;
-// otherMethod says that none did but one would for another method. They
-// are apart, not in a struct, so that params stays on the caller's stack.
+// runAction reads the parameters and runs the action for rest, with
+// what matchRoute found and the route's params. params is apart from m,
+// not in it, so that it stays on the caller's stack.
 func (s *Server) runAction(w http.ResponseWriter, r *http.Request, conn *connection.Conn, start time.Time, rest string,
-	rt *route, params []param, otherMethod bool) {
+	m match, params []param) {
 	release, err := s.admitBody(w, r)
 	if err != nil {
 		s.refusal(err)
@@ -483,14 +498,14 @@ func (s *Server) runAction(w http.ResponseWriter, r *http.Request, conn *connect
 		s.writeError(w, r, conn, start, err)
 		return
 	}
-	name, routePattern, version, err := s.resolve(r, rest, raw, rt, params, otherMethod)
+	name, routePattern, version, err := s.resolve(r, rest, raw, m, params)
 	if err != nil {
 		s.logger.DebugContext(r.Context(), "no action", "method", r.Method, "path", r.URL.Path, "remote", conn.RemoteAddr, "error", err.Error())
 		s.writeError(w, r, conn, start, err)
 		return
 	}
 	noteAction(r.Context(), name, routePattern)
-	req := &action.Request{
+	call := &actionCall{req: action.Request{
 		Conn:        conn,
 		Route:       routePattern,
 		RequestID:   RequestID(r.Context()),
@@ -498,7 +513,8 @@ func (s *Server) runAction(w http.ResponseWriter, r *http.Request, conn *connect
 		Header:      w.Header(),
 		HTTPRequest: r,
 		Writer:      w,
-	}
+	}}
+	req := &call.req
 	if err := s.opts.Actions.Run(r.Context(), name, raw, req); err != nil {
 		s.writeErrorRaw(w, r, conn, start, err, raw)
 		return
@@ -509,7 +525,7 @@ func (s *Server) runAction(w http.ResponseWriter, r *http.Request, conn *connect
 	// The response map is the action's and the action is done: add the
 	// information to it rather than copying it.
 	body := req.Response
-	s.addInformation(body, conn, start, raw)
+	s.addInformation(body, conn, start, raw, &call.info)
 	status := req.Status
 	if status == 0 {
 		status = http.StatusOK
@@ -529,31 +545,32 @@ func (s *Server) runAction(w http.ResponseWriter, r *http.Request, conn *connect
 // matchRoute finds the route of the table (code routes, then
 // Config.Routes) for rest, unless rest names no path (the action
 // parameter decides) or names an action, which wins over routes.
-func (s *Server) matchRoute(method, rest string, params []param) (*route, []param, bool) {
+func (s *Server) matchRoute(method, rest string, params []param) (match, []param) {
 	if rest == "" {
-		return nil, params, false
+		return match{}, params
 	}
 	if !strings.Contains(rest, "/") {
 		if _, ok := s.opts.Actions.Lookup(rest, 0); ok {
-			return nil, params, false
+			return match{action: true}, params
 		}
 	}
 	path := rest // the tables trim slashes; no "/" needs to be prepended
-	rt, params, otherMethod := s.opts.Routes.match(method, path, params)
-	if rt == nil {
+	var m match
+	m.rt, params, m.otherMethod = s.opts.Routes.match(method, path, params)
+	if m.rt == nil {
 		var other bool
-		rt, params, other = s.cfgRoutes.match(method, path, params)
-		otherMethod = otherMethod || other
+		m.rt, params, other = s.cfgRoutes.match(method, path, params)
+		m.otherMethod = m.otherMethod || other
 	}
-	return rt, params, otherMethod
+	return m, params
 }
 
 // resolve finds the action for a request: the path segment under the
 // action prefix when it names an action, else the action parameter when no
-// path is given, else the route rt that matched. Route path parameters are
+// path is given, else the route that matched. Route path parameters are
 // merged into raw, overriding every other source; version is the route's
 // pinned version, 0 for none.
-func (s *Server) resolve(r *http.Request, rest string, raw map[string]any, rt *route, params []param, otherMethod bool) (name, pattern string, version int, err error) {
+func (s *Server) resolve(r *http.Request, rest string, raw map[string]any, m match, params []param) (name, pattern string, version int, err error) {
 	if rest == "" {
 		if a, ok := raw[action.ParamAction].(string); ok && a != "" {
 			return a, "", 0, nil
@@ -561,18 +578,16 @@ func (s *Server) resolve(r *http.Request, rest string, raw map[string]any, rt *r
 		return "", "", 0, apierror.New(apierror.CodeActionNotFound, http.StatusNotFound,
 			"no action given: call "+s.actionHint()+"{action}, or pass the action parameter")
 	}
-	if rt != nil {
+	if m.rt != nil {
 		for _, p := range params {
 			raw[p.name] = p.value
 		}
-		return rt.action, rt.pattern, rt.version, nil
+		return m.rt.action, m.rt.pattern, m.rt.version, nil
 	}
-	if !strings.Contains(rest, "/") {
-		if _, ok := s.opts.Actions.Lookup(rest, 0); ok {
-			return rest, "", 0, nil
-		}
+	if m.action {
+		return rest, "", 0, nil
 	}
-	if otherMethod {
+	if m.otherMethod {
 		return "", "", 0, apierror.Newf(apierror.CodeMethodNotAllowed, http.StatusMethodNotAllowed,
 			"%s is not allowed on /%s", r.Method, rest)
 	}
@@ -603,7 +618,7 @@ func (s *Server) writeErrorRaw(w http.ResponseWriter, r *http.Request, conn *con
 	}
 	body := map[string]any{"error": ae.Body().Error}
 	if conn != nil {
-		s.addInformation(body, conn, start, raw)
+		s.addInformation(body, conn, start, raw, nil)
 	}
 	switch ae.Code {
 	case apierror.CodeDraining:
@@ -616,6 +631,19 @@ func (s *Server) writeErrorRaw(w http.ResponseWriter, r *http.Request, conn *con
 		w.Header().Set("X-Request-Id", ae.RequestID)
 	}
 	writeJSON(w, ae.HTTPStatus(), body)
+}
+
+// actionCall holds the records of one action request in one allocation:
+// the action's request and the information added to its response.
+type actionCall struct {
+	req  action.Request
+	info information
+}
+
+// information is what addInformation adds to a response.
+type information struct {
+	server    serverInformation
+	requester requesterInformation
 }
 
 // serverInformation and requesterInformation are added to every response,
@@ -637,25 +665,35 @@ type requesterInformation struct {
 	ReceivedParamsOmitted int `json:"receivedParamsOmitted,omitempty"`
 }
 
-func (s *Server) addInformation(body map[string]any, conn *connection.Conn, start time.Time, raw map[string]any) {
+// addInformation adds serverInformation and requesterInformation to
+// body, held in into (new ones when into is nil).
+func (s *Server) addInformation(body map[string]any, conn *connection.Conn, start time.Time, raw map[string]any, into *information) {
+	if s.cfg.HideServerInformation && s.cfg.HideRequesterInformation {
+		return
+	}
+	if into == nil {
+		into = new(information)
+	}
 	if !s.cfg.HideServerInformation {
 		now := time.Now()
-		body["serverInformation"] = serverInformation{
+		into.server = serverInformation{
 			ServerName:      s.opts.ServerName,
 			APIVersion:      s.opts.APIVersion,
 			RequestDuration: now.Sub(start).Milliseconds(),
 			CurrentTime:     now.UnixMilli(),
 		}
+		body["serverInformation"] = &into.server
 	}
 	if !s.cfg.HideRequesterInformation {
 		echo, omitted := echoParams(raw)
-		body["requesterInformation"] = requesterInformation{
+		into.requester = requesterInformation{
 			ID:                    conn.ID,
 			Fingerprint:           conn.Fingerprint,
 			RemoteIP:              conn.RemoteAddr,
 			ReceivedParams:        echo,
 			ReceivedParamsOmitted: omitted,
 		}
+		body["requesterInformation"] = &into.requester
 	}
 }
 
@@ -675,12 +713,26 @@ var (
 	noSniff         = []string{"nosniff"}
 )
 
-// writeRaw sends buf, a JSON document ending in a newline.
+// headerValue is h.Get(key) for a key in canonical form: indexing
+// spares Get's canonicalization of key on every request.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// writeRaw sends buf, a JSON document ending in a newline, as the whole
+// body.
 func writeRaw(w http.ResponseWriter, status int, buf []byte) {
 	h := w.Header()
 	h["Content-Type"] = contentTypeJSON
 	h["X-Content-Type-Options"] = noSniff
 	w.WriteHeader(status)
+	if g, ok := w.(*compressWriter); ok {
+		_, _ = g.writeLast(buf)
+		return
+	}
 	_, _ = w.Write(buf)
 }
 

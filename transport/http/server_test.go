@@ -773,3 +773,18 @@ func ExampleRoutes() {
 	// getUserByName [{name ada}]
 	// getFile [{path docs/a.txt}]
 }
+
+// TestHeaderValueKeysCanonical: the keys read with headerValue are in
+// canonical form, so that it reads what Header.Get reads.
+func TestHeaderValueKeysCanonical(t *testing.T) {
+	h := http.Header{}
+	for _, k := range []string{"Range", "Upgrade", RequestIDHeader, "Traceparent", "Tracestate", "Content-Encoding", "Content-Type"} {
+		if c := http.CanonicalHeaderKey(k); c != k {
+			t.Errorf("%q is not canonical (%q)", k, c)
+		}
+		h.Set(k, "v-"+k)
+		if got := headerValue(h, k); got != h.Get(k) {
+			t.Errorf("headerValue(%q) = %q, Get %q", k, got, h.Get(k))
+		}
+	}
+}
