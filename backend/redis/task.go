@@ -186,6 +186,18 @@ local function forget(id)
   redis.call('HDEL', errors, id)
 end
 `
+	// acked deletes the records of the task ARGV[1] whose run ARGV[2]
+	// was acknowledged, and its unique key ARGV[3] if it holds it, and
+	// counts it processed: tasks, attempts, owner, errors, unique, stats.
+	// Inline, not a function: the acknowledgement is the hot path.
+	luaAcked = `
+if ARGV[3] ~= '' and redis.call('HGET', unique, ARGV[3]) == ARGV[1] then redis.call('HDEL', unique, ARGV[3]) end
+redis.call('HDEL', tasks, ARGV[1])
+redis.call('HDEL', attempts, ARGV[1])
+redis.call('HDEL', owner, ARGV[1])
+redis.call('HDEL', errors, ARGV[1])
+redis.call('HINCRBY', stats, 'processed', 1)
+`
 	// held tells whether task id runs under attempt: active, attempts.
 	luaHeld = `
 local function held(id, attempt)
@@ -259,12 +271,7 @@ return out`)
 	// lost. The hot path: no JSON decoding.
 	ackScript = newTaskScript([]int{kActive, kTasks, kAttempts, kOwner, kErrors, kUnique, kStats}, `
 if redis.call('HGET', attempts, ARGV[1]) ~= ARGV[2] or redis.call('ZREM', active, ARGV[1]) == 0 then return 0 end
-if ARGV[3] ~= '' and redis.call('HGET', unique, ARGV[3]) == ARGV[1] then redis.call('HDEL', unique, ARGV[3]) end
-redis.call('HDEL', tasks, ARGV[1])
-redis.call('HDEL', attempts, ARGV[1])
-redis.call('HDEL', owner, ARGV[1])
-redis.call('HDEL', errors, ARGV[1])
-redis.call('HINCRBY', stats, 'processed', 1)
+`, luaAcked, `
 return 1`)
 
 	// ARGV: id, attempt, unique key, deadline, worker, now. Acknowledges
@@ -274,12 +281,7 @@ return 1`)
 local acked = 0
 if redis.call('HGET', attempts, ARGV[1]) == ARGV[2] and redis.call('ZREM', active, ARGV[1]) == 1 then
   acked = 1
-  if ARGV[3] ~= '' and redis.call('HGET', unique, ARGV[3]) == ARGV[1] then redis.call('HDEL', unique, ARGV[3]) end
-  redis.call('HDEL', tasks, ARGV[1])
-  redis.call('HDEL', attempts, ARGV[1])
-  redis.call('HDEL', owner, ARGV[1])
-  redis.call('HDEL', errors, ARGV[1])
-  redis.call('HINCRBY', stats, 'processed', 1)
+`, luaAcked, `
 end
 if redis.call('EXISTS', paused) == 1 then return {acked} end
 while true do
