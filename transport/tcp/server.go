@@ -38,6 +38,7 @@ import (
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/internal/limit"
 	"github.com/stellarfw/stellar-go/internal/listen"
+	"github.com/stellarfw/stellar-go/internal/nowait"
 	"github.com/stellarfw/stellar-go/internal/session"
 	"github.com/stellarfw/stellar-go/internal/tlsconf"
 )
@@ -70,6 +71,8 @@ type Server struct {
 	logger  *slog.Logger
 
 	closing chan struct{}
+	ctx     context.Context // canceled when closing is closed
+	cancel  context.CancelFunc
 	once    sync.Once
 	wg      sync.WaitGroup // Serve, one per connection and one per refusal
 	gate    *limit.Conns
@@ -96,8 +99,9 @@ func New(opts Options) *Server {
 	so.MaxParams, so.MaxParamsBytes = c.MaxParams, c.MaxParamsBytes
 	so.QueueSize, so.MaxQueuedBytes = c.MaxQueuedMessages, c.MaxQueuedBytes
 	so.Refusals, so.ConfigSection = refused, "tcp"
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{opts: opts, cfg: c, session: &so, logger: opts.Logger,
-		closing: make(chan struct{}), conns: map[net.Conn]struct{}{},
+		closing: make(chan struct{}), ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{},
 		gate: limit.NewConns(c.MaxConnections, c.MaxConnectionsPerIP), refused: refused}
 }
 
@@ -243,6 +247,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.once.Do(func() {
 		s.mu.Lock()
 		close(s.closing)
+		s.cancel()
 		if s.ln != nil {
 			_ = s.ln.Close()
 		}
@@ -279,36 +284,54 @@ func (s *Server) serveConn(nc net.Conn, remote string) {
 		_ = nc.Close()
 		s.gate.Release(remote)
 	}()
-	sess := session.New(s.session, connection.TypeTCP, remote)
-	stopWriter, writerDone := make(chan struct{}), make(chan struct{})
-	go s.writeLoop(nc, sess, stopWriter, writerDone)
-	finish := func() {
-		close(stopWriter)
-		<-writerDone
-	}
+	w := nowait.New(nc, s.cfg.MaxQueuedBytes+keptMargin, writeTimeout)
+	k := &sink{nc: w}
+	sess := session.New(s.session, connection.TypeTCP, remote, k)
+	w.Notify(sess.Kept)
 	ctx := context.Background()
+	defer sess.Wait()
 	if err := sess.Open(ctx); err != nil {
-		finish()
 		return
 	}
-	readerDone := make(chan struct{})
-	watchDone := make(chan struct{})
-	go func() {
-		defer close(watchDone)
-		select {
-		case <-sess.Done():
-		case <-s.closing:
-			_ = sess.Push(map[string]any{"context": "api", "event": "shutdown", "message": "the server is shutting down; reconnect to another node"})
-		case <-readerDone:
-			return
-		}
-		_ = nc.SetReadDeadline(time.Unix(1, 0)) // unblock the reader
-	}()
+	// The reader is unblocked when the session must end or the server
+	// shuts down; no goroutine waits for either.
+	unblock := func() { _ = nc.SetReadDeadline(time.Unix(1, 0)) }
+	stopEnd := context.AfterFunc(sess.Ended(), unblock)
+	goingAway := func() {
+		_ = sess.Push(map[string]any{"context": "api", "event": "shutdown", "message": "the server is shutting down; reconnect to another node"})
+	}
+	stopShutdown := context.AfterFunc(s.ctx, func() { goingAway(); unblock() })
 	s.readLoop(nc, sess)
-	close(readerDone)
-	<-watchDone
+	stopEnd()
+	if stopShutdown() && s.isClosing() {
+		goingAway() // the reader saw the shutdown first
+	}
 	sess.Close(ctx)
-	finish()
+}
+
+// keptMargin is what a connection may keep beyond MaxQueuedBytes: the
+// newlines, a message larger than the bound.
+const keptMargin = 64 << 10
+
+// sink writes a session's messages to its socket, one per line; see
+// package nowait.
+type sink struct{ nc *nowait.Conn }
+
+func (k *sink) Send(b []byte) error {
+	// b is the session's to give: its spare capacity takes the newline.
+	if _, err := k.nc.Write(append(b, '\n')); err != nil {
+		_ = k.nc.Close()
+		return err
+	}
+	return nil
+}
+
+func (k *sink) Flush() error {
+	if err := k.nc.Flush(); err != nil {
+		_ = k.nc.Close()
+		return err
+	}
+	return nil
 }
 
 // readLoop reads lines until the client goes, the session ends or the
@@ -319,6 +342,11 @@ func (s *Server) readLoop(nc net.Conn, sess *session.Session) {
 	for {
 		if s.cfg.IdleTimeout > 0 {
 			_ = nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		}
+		// After the deadline is set: the session's end and the shutdown
+		// set one in the past, after they happened.
+		if sess.Err() != nil || s.isClosing() {
+			return
 		}
 		line, err := readLine(br, s.cfg.MaxLineBytes, &long)
 		switch {
@@ -399,63 +427,6 @@ func readLine(br *bufio.Reader, limit int, buf *[]byte) ([]byte, error) {
 			return *buf, nil
 		default:
 			return nil, err
-		}
-	}
-}
-
-// writeLoop writes the session's messages, one per line, until stop; then
-// it writes what is still queued and returns.
-func (s *Server) writeLoop(nc net.Conn, sess *session.Session, stop <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
-	bw := bufio.NewWriterSize(nc, 4096)
-	failed := false
-	write := func(b []byte) {
-		if failed {
-			return
-		}
-		_ = nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		_, _ = bw.Write(b)
-		if err := bw.WriteByte('\n'); err != nil {
-			failed = true
-			_ = nc.Close()
-		}
-	}
-	flush := func() {
-		if !failed && bw.Buffered() > 0 {
-			if err := bw.Flush(); err != nil {
-				failed = true
-				_ = nc.Close()
-			}
-		}
-	}
-	out := sess.Out()
-	for {
-		select {
-		case b := <-out:
-			sess.Taken(b)
-			write(b)
-			// Write what else is queued in one flush.
-			for more := true; more; {
-				select {
-				case b := <-out:
-					sess.Taken(b)
-					write(b)
-				default:
-					more = false
-				}
-			}
-			flush()
-		case <-stop:
-			for {
-				select {
-				case b := <-out:
-					sess.Taken(b)
-					write(b)
-				default:
-					flush()
-					return
-				}
-			}
 		}
 	}
 }

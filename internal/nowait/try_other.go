@@ -1,0 +1,11 @@
+//go:build !unix
+
+package nowait
+
+import "syscall"
+
+// canTry is false where a socket cannot be written without waiting
+// through syscall.RawConn: every Write keeps its bytes for Flush.
+const canTry = false
+
+func try(syscall.RawConn, []byte) (int, error) { return 0, nil }
