@@ -35,8 +35,10 @@ type Conn struct {
 	notify   func() // guarded by mu
 }
 
-// New wraps c. A Write that would keep more than maxKept bytes fails
-// with ErrTooMuchKept; Flush waits up to timeout for each write.
+// New wraps c. A Write that would keep more than maxKept bytes on top of
+// bytes already kept fails with ErrTooMuchKept (one Write alone may keep
+// any amount: a large message goes out whole); Flush waits up to timeout
+// for each write.
 func New(c net.Conn, maxKept int, timeout time.Duration) *Conn {
 	w := &Conn{Conn: c, maxKept: maxKept, timeout: timeout}
 	if sc, ok := c.(syscall.Conn); ok && canTry {
@@ -77,7 +79,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	}
 	var notify func()
 	if n < len(p) {
-		if len(c.kept)+len(p)-n > c.maxKept {
+		if len(c.kept) > 0 && len(c.kept)+len(p)-n > c.maxKept {
 			c.err = ErrTooMuchKept
 			c.mu.Unlock()
 			return n, ErrTooMuchKept
