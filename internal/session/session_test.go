@@ -190,13 +190,6 @@ func TestQueueMessages(t *testing.T) {
 	}
 }
 
-// writers counts the goroutines of sessions writing to a client.
-func writers() int {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	return strings.Count(string(buf), "session.(*Session).writeLoop(")
-}
-
 // TestWriterOnlyWhileWaiting: a session writes from the goroutine that
 // produced a message while its client keeps up, with no goroutine of its
 // own; a writer goroutine exists only while messages wait behind a write
@@ -208,15 +201,15 @@ func TestWriterOnlyWhileWaiting(t *testing.T) {
 		t.Fatal(err)
 	}
 	next(t, k) // the welcome, written by Open's goroutine
-	before := writers()
+	before := sessiontest.Writers()
 	s.HandleRequest(session.Request{Verb: session.VerbParamsView})
 	next(t, k)
 	if err := s.Push(map[string]string{"news": "!"}); err != nil {
 		t.Fatal(err)
 	}
 	next(t, k)
-	if !s.Idle() || writers() != before {
-		t.Fatalf("idle %v, %d writer goroutines, %d before", s.Idle(), writers(), before)
+	if !s.Idle() || sessiontest.Writers() != before {
+		t.Fatalf("idle %v, %d writer goroutines, %d before", s.Idle(), sessiontest.Writers(), before)
 	}
 
 	k.Stick()
@@ -225,12 +218,12 @@ func TestWriterOnlyWhileWaiting(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	poll.Until(t, "a writer goroutine", 0, func() bool { return writers() == before+1 })
+	poll.Until(t, "a writer goroutine", 0, func() bool { return sessiontest.Writers() == before+1 })
 	if s.Idle() {
 		t.Fatal("idle with messages waiting")
 	}
 	k.Unstick()
-	poll.Until(t, "the writer goroutine to exit", 0, func() bool { return writers() == before && s.Idle() })
+	poll.Until(t, "the writer goroutine to exit", 0, func() bool { return sessiontest.Writers() == before && s.Idle() })
 	for i := range 5 {
 		if b := <-k.Out; string(b) != strconv.Itoa(i) {
 			t.Fatalf("message %d is %s", i, b)

@@ -306,6 +306,11 @@ func (s *Server) serveConn(nc net.Conn, remote string) {
 	if stopShutdown() && s.isClosing() {
 		goingAway() // the reader saw the shutdown first
 	}
+	if errors.Is(sess.Err(), session.ErrSlowClient) {
+		// What waits for this client will not be read: no writing it
+		// out for the write timeout.
+		_ = w.Close()
+	}
 	sess.Close(ctx)
 }
 

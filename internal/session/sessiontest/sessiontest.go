@@ -6,6 +6,8 @@ package sessiontest
 import (
 	"context"
 	"log/slog"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -157,3 +159,28 @@ func (k *Sink) Kept() int {
 	defer k.mu.Unlock()
 	return len(k.kept)
 }
+
+// Goroutines counts the goroutines whose stack has a call of fn, a
+// function's name as a stack trace writes it: "session.(*Session).writeLoop".
+func Goroutines(fn string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, fn+"(") {
+			n++
+		}
+	}
+	return n
+}
+
+// Writers counts the writer goroutines of sessions: those that wait for
+// a client to take what was written to it.
+func Writers() int { return Goroutines("session.(*Session).writeLoop") }
