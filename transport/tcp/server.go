@@ -342,7 +342,9 @@ func (k *sink) Flush() error {
 // readLoop reads lines until the client goes, the session ends or the
 // server shuts down.
 func (s *Server) readLoop(nc net.Conn, sess *session.Session) {
-	br := bufio.NewReaderSize(nc, 4096)
+	// A small buffer: it stays with the connection for its life, and a
+	// longer line is read past it (readLine).
+	br := bufio.NewReaderSize(nc, 1<<10)
 	var long []byte
 	for {
 		if s.cfg.IdleTimeout > 0 {

@@ -405,14 +405,18 @@ func closeWithin(ctx context.Context, c *websocket.Conn, code websocket.StatusCo
 
 func (s *Server) readLoop(ctx context.Context, c *websocket.Conn, sess *session.Session) (websocket.StatusCode, string) {
 	maxFrame := int64(s.cfg.MaxFrameBytes)
-	buf := make([]byte, 0, 512)
 	for {
 		typ, r, err := c.Reader(ctx)
+		var bp *[]byte
 		if err == nil {
-			buf = buf[:0]
+			// A buffer only while a message is read: an idle connection
+			// holds none. Handle keeps nothing of it.
+			bp = frameBuffers.Get().(*[]byte)
+			*bp = (*bp)[:0]
 			var n int64
-			n, err = readAll(&buf, io.LimitReader(r, maxFrame+1))
+			n, err = readAll(bp, io.LimitReader(r, maxFrame+1))
 			if err == nil && n > maxFrame {
+				putFrameBuffer(bp)
 				s.refused.Add(limit.MessageSize)
 				sess.Reject(apierror.Newf(apierror.CodeMessageTooLarge, http.StatusRequestEntityTooLarge,
 					"message larger than %d bytes (websocket.max_frame_bytes); closing the connection", maxFrame))
@@ -420,6 +424,9 @@ func (s *Server) readLoop(ctx context.Context, c *websocket.Conn, sess *session.
 			}
 		}
 		if err != nil {
+			if bp != nil {
+				putFrameBuffer(bp)
+			}
 			switch {
 			case errors.Is(sess.Err(), session.ErrQuit):
 				return websocket.StatusNormalClosure, "bye"
@@ -431,9 +438,11 @@ func (s *Server) readLoop(ctx context.Context, c *websocket.Conn, sess *session.
 			return websocket.StatusNormalClosure, ""
 		}
 		if typ != websocket.MessageText && typ != websocket.MessageBinary {
+			putFrameBuffer(bp)
 			continue
 		}
-		sess.Handle(buf)
+		sess.Handle(*bp)
+		putFrameBuffer(bp)
 		select {
 		case <-sess.Done():
 			if errors.Is(sess.Err(), session.ErrQuit) {
@@ -442,6 +451,17 @@ func (s *Server) readLoop(ctx context.Context, c *websocket.Conn, sess *session.
 			return websocket.StatusPolicyViolation, sess.Err().Error()
 		default:
 		}
+	}
+}
+
+// frameBuffers holds the buffers messages are read into.
+var frameBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// putFrameBuffer gives b back to frameBuffers, unless it grew large: a
+// rare large message does not keep its buffer.
+func putFrameBuffer(b *[]byte) {
+	if cap(*b) <= 8<<10 {
+		frameBuffers.Put(b)
 	}
 }
 
