@@ -33,6 +33,7 @@ type Conn struct {
 	flushing bool   // guarded by mu; Flush is writing, outside mu
 	err      error  // guarded by mu; the first failure, returned from then on
 	notify   func() // guarded by mu
+	attempt  attempt
 }
 
 // New wraps c. A Write that would keep more than maxKept bytes on top of
@@ -70,7 +71,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	n := 0
 	if !c.flushing && len(c.kept) == 0 && c.raw != nil {
 		var err error
-		n, err = try(c.raw, p)
+		n, err = c.attempt.try(c.raw, p)
 		if err != nil {
 			c.err = err
 			c.mu.Unlock()
