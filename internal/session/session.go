@@ -230,7 +230,6 @@ type Session struct {
 	room     chan struct{} // guarded by outMu; closed when queued messages are written, for replies waiting
 	waiters  int32         // guarded by outMu; replies waiting for room
 	quiet    chan struct{} // guarded by outMu; closed when busy ends, for Wait
-	writer   sync.WaitGroup
 
 	// The sticky params set through the verbs, with their sizes. Only
 	// the reading goroutine's verbs touch them.
@@ -380,7 +379,6 @@ func (s *Session) lost() {
 // kept bytes meanwhile, and lets go of the connection otherwise.
 func (s *Session) continueLocked() {
 	if !s.dropping && (s.flush || len(s.queue) > 0) {
-		s.writer.Add(1)
 		go s.writeLoop()
 		return
 	}
@@ -413,15 +411,15 @@ func (s *Session) Kept() {
 	s.flush = true
 	if !s.busy {
 		s.busy = true
-		s.writer.Add(1)
 		go s.writeLoop()
 	}
 }
 
 // writeLoop writes what queued and flushes what the sink kept, waiting
-// for the client, until there is neither; then it exits.
+// for the client, until there is neither; then it exits. Its owner is
+// the session's busy: it ends busy as its last act, and Wait waits for
+// that.
 func (s *Session) writeLoop() {
-	defer s.writer.Done()
 	for {
 		s.outMu.Lock()
 		if s.dropping {
@@ -477,7 +475,6 @@ func (s *Session) Wait() {
 	s.outMu.Lock()
 	if !s.busy {
 		s.outMu.Unlock()
-		s.writer.Wait()
 		return
 	}
 	if s.quiet == nil {
@@ -486,7 +483,6 @@ func (s *Session) Wait() {
 	quiet := s.quiet
 	s.outMu.Unlock()
 	<-quiet
-	s.writer.Wait()
 }
 
 // Done is closed when the session must end: the client quit or is too

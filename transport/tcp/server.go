@@ -66,6 +66,7 @@ type Options struct {
 type Server struct {
 	opts    Options
 	cert    *tlsconf.Certificate // set by Listen with TLS
+	tls     *tls.Config          // set by Listen with TLS; each connection is wrapped in it
 	cfg     Config
 	session *session.Options
 	logger  *slog.Logger
@@ -126,7 +127,10 @@ func (s *Server) Listen() error {
 			return fmt.Errorf("tcp: TLS (tcp.tls_cert, tcp.tls_key): %w", err)
 		}
 		s.cert = cert
-		ln = tls.NewListener(ln, cert.Config())
+		// TLS is put over each accepted connection once it is wrapped
+		// by package nowait, so that TLS records too are written without
+		// waiting for the client.
+		s.tls = cert.Config()
 	}
 	s.mu.Lock()
 	s.ln = ln
@@ -231,9 +235,13 @@ func (s *Server) refuse(nc net.Conn, err error) {
 	go func() {
 		defer s.wg.Done()
 		line, _ := json.Marshal(map[string]any{"context": "api", "error": ae.Body().Error})
-		_ = nc.SetWriteDeadline(time.Now().Add(refuseTimeout))
-		_, _ = nc.Write(append(line, '\n'))
-		_ = nc.Close()
+		c := nc
+		if s.tls != nil {
+			c = tls.Server(nc, s.tls)
+		}
+		_ = c.SetDeadline(time.Now().Add(refuseTimeout)) // the TLS handshake's reads too
+		_, _ = c.Write(append(line, '\n'))
+		_ = c.Close()
 		s.mu.Lock()
 		s.nRefuse--
 		s.mu.Unlock()
@@ -285,7 +293,16 @@ func (s *Server) serveConn(nc net.Conn, remote string) {
 		s.gate.Release(remote)
 	}()
 	w := nowait.New(nc, s.cfg.MaxQueuedBytes+keptMargin, writeTimeout)
-	k := &sink{nc: w}
+	k := &sink{nc: w, w: w}
+	var conn net.Conn = w
+	if s.tls != nil {
+		tc := tls.Server(w, s.tls)
+		if !s.handshake(tc, w) {
+			return
+		}
+		conn, k.w = tc, tc
+	}
+	defer conn.Close() // with TLS, its close_notify
 	sess := session.New(s.session, connection.TypeTCP, remote, k)
 	w.Notify(sess.Kept)
 	ctx := context.Background()
@@ -295,13 +312,13 @@ func (s *Server) serveConn(nc net.Conn, remote string) {
 	}
 	// The reader is unblocked when the session must end or the server
 	// shuts down; no goroutine waits for either.
-	unblock := func() { _ = nc.SetReadDeadline(time.Unix(1, 0)) }
+	unblock := func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) }
 	stopEnd := context.AfterFunc(sess.Ended(), unblock)
 	goingAway := func() {
 		_ = sess.Push(map[string]any{"context": "api", "event": "shutdown", "message": "the server is shutting down; reconnect to another node"})
 	}
 	stopShutdown := context.AfterFunc(s.ctx, func() { goingAway(); unblock() })
-	s.readLoop(nc, sess)
+	s.readLoop(conn, sess)
 	stopEnd()
 	if stopShutdown() && s.isClosing() {
 		goingAway() // the reader saw the shutdown first
@@ -318,13 +335,31 @@ func (s *Server) serveConn(nc net.Conn, remote string) {
 // newlines, a message larger than the bound.
 const keptMargin = 64 << 10
 
+// handshake runs the TLS handshake of tc over w, bounded by the idle
+// timeout, as a silent client is; w's kept bytes are flushed as they
+// come, since no session is there yet to do it.
+func (s *Server) handshake(tc *tls.Conn, w *nowait.Conn) bool {
+	w.Notify(func() { _ = w.Flush() })
+	if s.cfg.IdleTimeout > 0 {
+		_ = tc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+	}
+	if err := tc.Handshake(); err != nil {
+		s.logger.Debug("tcp TLS handshake failed", "remote", tc.RemoteAddr().String(), "error", err.Error())
+		return false
+	}
+	return true
+}
+
 // sink writes a session's messages to its socket, one per line; see
-// package nowait.
-type sink struct{ nc *nowait.Conn }
+// package nowait. With TLS, w is the TLS connection over nc.
+type sink struct {
+	nc *nowait.Conn
+	w  io.Writer
+}
 
 func (k *sink) Send(b []byte) error {
 	// b is the session's to give: its spare capacity takes the newline.
-	if _, err := k.nc.Write(append(b, '\n')); err != nil {
+	if _, err := k.w.Write(append(b, '\n')); err != nil {
 		_ = k.nc.Close()
 		return err
 	}
