@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -295,4 +296,35 @@ func TestStuckClient(t *testing.T) {
 		}
 	}
 	poll.Until(t, "the writer goroutine to exit", 0, func() bool { return sessiontest.Writers() == 0 })
+}
+
+// TestPingsRepeat: the server pings a client every PingInterval, from a
+// timer armed again after each answered ping, and stops when the
+// connection closes.
+func TestPingsRepeat(t *testing.T) {
+	s, url := startServer(t, Config{PingInterval: 20 * time.Millisecond})
+	var pings atomic.Int32
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{OnPingReceived: func(context.Context, []byte) bool {
+		pings.Add(1)
+		return true
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := make(chan struct{})
+	go func() { // the reader answers the pings
+		defer close(read)
+		for {
+			if _, _, err := c.Read(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	poll.Until(t, "three pings", 0, func() bool { return pings.Load() >= 3 })
+	_ = c.Close(websocket.StatusNormalClosure, "")
+	<-read
+	poll.Until(t, "the connection to close", 0, func() bool { return s.Len() == 0 })
+	poll.Until(t, "no ping in flight", 0, func() bool { return sessiontest.Goroutines("ws.(*Server).startPings.func1") == 0 })
 }
