@@ -326,7 +326,10 @@ func (s *Server) serve(c *websocket.Conn, nc *nowait.Conn, remote, fingerprint s
 		finish(websocket.StatusPolicyViolation, "connection refused")
 		return
 	}
-	code, reason := s.readLoop(ctx, c, sess)
+	g := &readGuard{}
+	stopGuard := context.AfterFunc(ctx, func() { g.cancel(c) })
+	defer stopGuard()
+	code, reason := s.readLoop(ctx, c, sess, g)
 	sess.Close(context.Background())
 	finish(code, reason)
 }
@@ -403,10 +406,57 @@ func closeWithin(ctx context.Context, c *websocket.Conn, code websocket.StatusCo
 	}
 }
 
-func (s *Server) readLoop(ctx context.Context, c *websocket.Conn, sess *session.Session) (websocket.StatusCode, string) {
+// readGuard ends a read in progress when the read's context ends. One
+// context.AfterFunc for the connection's life does it, rather than
+// coder/websocket's own for each frame read (two allocations each) had
+// the read been given the context. Between reads the context is checked
+// instead: a session that ends while a message is handled (quit) still
+// gets its closing handshake.
+type readGuard struct {
+	mu       sync.Mutex
+	reading  bool // guarded by mu
+	canceled bool // guarded by mu
+}
+
+// start reports false when the context ended; otherwise a read is in
+// progress until stop.
+func (g *readGuard) start() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.reading = !g.canceled
+	return g.reading
+}
+
+func (g *readGuard) stop() {
+	g.mu.Lock()
+	g.reading = false
+	g.mu.Unlock()
+}
+
+// cancel closes c if a read is in progress, as coder/websocket does
+// when a read's context ends, and makes the next start fail.
+func (g *readGuard) cancel(c *websocket.Conn) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.canceled = true
+	if g.reading {
+		_ = c.CloseNow()
+	}
+}
+
+func (s *Server) readLoop(ctx context.Context, c *websocket.Conn, sess *session.Session, g *readGuard) (websocket.StatusCode, string) {
 	maxFrame := int64(s.cfg.MaxFrameBytes)
 	for {
-		typ, r, err := c.Reader(ctx)
+		var (
+			typ websocket.MessageType
+			r   io.Reader
+			err error
+		)
+		if g.start() {
+			typ, r, err = c.Reader(context.Background())
+		} else {
+			err = ctx.Err() // set: cancel came after the context ended
+		}
 		var bp *[]byte
 		if err == nil {
 			// A buffer only while a message is read: an idle connection
@@ -415,6 +465,7 @@ func (s *Server) readLoop(ctx context.Context, c *websocket.Conn, sess *session.
 			*bp = (*bp)[:0]
 			var n int64
 			n, err = readAll(bp, io.LimitReader(r, maxFrame+1))
+			g.stop()
 			if err == nil && n > maxFrame {
 				putFrameBuffer(bp)
 				s.refused.Add(limit.MessageSize)
@@ -424,6 +475,7 @@ func (s *Server) readLoop(ctx context.Context, c *websocket.Conn, sess *session.
 			}
 		}
 		if err != nil {
+			g.stop()
 			if bp != nil {
 				putFrameBuffer(bp)
 			}
