@@ -300,17 +300,18 @@ func (s *Server) serve(c *websocket.Conn, nc *nowait.Conn, remote, fingerprint s
 		delete(s.conns, e)
 		s.mu.Unlock()
 	}()
-	// ctx ends the read: on shutdown, when the session must end (a slow
+	// The read ends on shutdown, when the session must end (a slow
 	// client, quit), when a ping goes unanswered and when a write fails.
 	// No goroutine waits for any of them.
-	ctx, cancel := context.WithCancel(sess.Ended())
-	defer cancel()
-	stopOnShutdown := context.AfterFunc(s.ctx, cancel)
+	g := &readGuard{}
+	abort := func() { g.cancel(c) }
+	k.fail = abort
+	stopOnEnd := context.AfterFunc(sess.Ended(), abort)
+	defer stopOnEnd()
+	stopOnShutdown := context.AfterFunc(s.ctx, abort)
 	defer stopOnShutdown()
-	k.fail = cancel
-	p := s.startPings(ctx, c, cancel)
+	p := s.startPings(c, abort)
 	finish := func(code websocket.StatusCode, reason string) {
-		cancel()
 		p.stop()
 		sess.Wait() // what is queued is written first
 		if code == websocket.StatusGoingAway {
@@ -320,16 +321,14 @@ func (s *Server) serve(c *websocket.Conn, nc *nowait.Conn, remote, fingerprint s
 			closeWithin(closeCtx, c, code, reason)
 			cancelClose()
 		}
+		p.wait()    // a ping in flight ends with the connection
 		sess.Wait() // the close frame, if the socket kept it
 	}
-	if err := sess.Open(ctx); err != nil {
+	if err := sess.Open(s.ctx); err != nil {
 		finish(websocket.StatusPolicyViolation, "connection refused")
 		return
 	}
-	g := &readGuard{}
-	stopGuard := context.AfterFunc(ctx, func() { g.cancel(c) })
-	defer stopGuard()
-	code, reason := s.readLoop(ctx, c, sess, g)
+	code, reason := s.readLoop(c, sess, g)
 	sess.Close(context.Background())
 	finish(code, reason)
 }
@@ -344,9 +343,8 @@ type pinger struct {
 }
 
 // startPings pings c every PingInterval until stop, calling fail when
-// the client does not answer within the interval; ctx ends a ping in
-// flight.
-func (s *Server) startPings(ctx context.Context, c *websocket.Conn, fail context.CancelFunc) *pinger {
+// the client does not answer within the interval.
+func (s *Server) startPings(c *websocket.Conn, fail func()) *pinger {
 	p := &pinger{}
 	every := s.cfg.PingInterval
 	if every <= 0 {
@@ -363,7 +361,7 @@ func (s *Server) startPings(ctx context.Context, c *websocket.Conn, fail context
 		p.running.Add(1)
 		p.mu.Unlock()
 		defer p.running.Done()
-		pctx, cancel := context.WithTimeout(ctx, every)
+		pctx, cancel := context.WithTimeout(context.Background(), every)
 		err := c.Ping(pctx)
 		cancel()
 		if err != nil {
@@ -379,7 +377,8 @@ func (s *Server) startPings(ctx context.Context, c *websocket.Conn, fail context
 	return p
 }
 
-// stop stops the pings and waits for one in flight.
+// stop stops the pings; one in flight goes on until the connection
+// closes (then wait).
 func (p *pinger) stop() {
 	p.mu.Lock()
 	p.stopped = true
@@ -387,8 +386,10 @@ func (p *pinger) stop() {
 		p.t.Stop()
 	}
 	p.mu.Unlock()
-	p.running.Wait()
 }
+
+// wait waits for the ping in flight, after stop.
+func (p *pinger) wait() { p.running.Wait() }
 
 // closeWithin closes c with code, giving up on the closing handshake when
 // ctx ends.
@@ -406,11 +407,11 @@ func closeWithin(ctx context.Context, c *websocket.Conn, code websocket.StatusCo
 	}
 }
 
-// readGuard ends a read in progress when the read's context ends. One
-// context.AfterFunc for the connection's life does it, rather than
-// coder/websocket's own for each frame read (two allocations each) had
-// the read been given the context. Between reads the context is checked
-// instead: a session that ends while a message is handled (quit) still
+// readGuard ends a read in progress when the connection must end, as
+// coder/websocket does when a read's context ends, without a context
+// per connection for it, nor coder/websocket's context.AfterFunc for
+// each frame read (two allocations each). Between reads it only marks
+// the end: a session that ends while a message is handled (quit) still
 // gets its closing handshake.
 type readGuard struct {
 	mu       sync.Mutex
@@ -444,7 +445,10 @@ func (g *readGuard) cancel(c *websocket.Conn) {
 	}
 }
 
-func (s *Server) readLoop(ctx context.Context, c *websocket.Conn, sess *session.Session, g *readGuard) (websocket.StatusCode, string) {
+// errAborted is the error of a read that the guard refused.
+var errAborted = errors.New("ws: the read was ended")
+
+func (s *Server) readLoop(c *websocket.Conn, sess *session.Session, g *readGuard) (websocket.StatusCode, string) {
 	maxFrame := int64(s.cfg.MaxFrameBytes)
 	for {
 		var (
@@ -455,7 +459,7 @@ func (s *Server) readLoop(ctx context.Context, c *websocket.Conn, sess *session.
 		if g.start() {
 			typ, r, err = c.Reader(context.Background())
 		} else {
-			err = ctx.Err() // set: cancel came after the context ended
+			err = errAborted
 		}
 		var bp *[]byte
 		if err == nil {
