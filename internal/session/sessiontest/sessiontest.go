@@ -96,7 +96,7 @@ func New(t testing.TB, opts *session.Options, typ, remote string) (*session.Sess
 // Send implements session.Sink.
 func (k *Sink) Send(b []byte) error {
 	k.mu.Lock()
-	if k.stuck != nil {
+	if k.stuck != nil || len(k.kept) > 0 { // after what was kept, as a socket's bytes
 		k.kept = append(k.kept, b)
 		s := k.sess
 		k.mu.Unlock()
