@@ -38,8 +38,6 @@ type Client struct {
 	messages []map[string]any         // guarded by mu; pushes, in order
 	got      chan struct{}            // guarded by mu; closed and replaced on each message
 
-	stop      chan struct{}
-	wg        sync.WaitGroup
 	closeOnce sync.Once
 }
 
@@ -66,16 +64,14 @@ func (a *App) TryConnect(connType string) (*Client, error) {
 	if connType == WebSocket {
 		inFlight = cfg.WebSocket.MaxInFlight
 	}
+	c := &Client{app: a, replies: map[int64]map[string]any{}, got: make(chan struct{})}
 	s := session.New(&session.Options{
 		NodeID: a.ID(), Actions: a.Actions, Chat: a.Chat, Conns: a.Connections,
 		Logger: a.Logger(), Events: a.Events, MaxInFlight: inFlight,
-	}, connType, "192.0.2.1:1234")
-	c := &Client{app: a, s: s, replies: map[int64]map[string]any{}, got: make(chan struct{}), stop: make(chan struct{})}
-	c.wg.Add(1)
-	go c.read()
+	}, connType, "192.0.2.1:1234", (*clientSink)(c))
+	c.s = s
 	if err := s.Open(a.tb.Context()); err != nil {
-		// The refusal was queued for the client: it is its first message.
-		c.stopReading()
+		// The refusal was written to the client: it is its first message.
 		return nil, apierror.From(err)
 	}
 	a.tb.Cleanup(c.Close)
@@ -86,35 +82,34 @@ func (a *App) TryConnect(connType string) (*Client, error) {
 	return c, nil
 }
 
-// read takes what the session sends the client: replies by messageId,
-// the rest as pushes.
-func (c *Client) read() {
-	defer c.wg.Done()
-	for {
-		select {
-		case <-c.stop:
-			return
-		case b := <-c.s.Out():
-			var m map[string]any
-			if err := json.Unmarshal(b, &m); err != nil {
-				continue // the session sends JSON objects only
-			}
-			c.mu.Lock()
-			id, isReply := m["messageId"].(float64)
-			switch {
-			case c.welcome == nil && m["welcome"] != nil:
-				c.welcome = m
-			case isReply && m["context"] == "response":
-				c.replies[int64(id)] = m
-			default:
-				c.messages = append(c.messages, m)
-			}
-			close(c.got)
-			c.got = make(chan struct{})
-			c.mu.Unlock()
-		}
+// clientSink is the client's end of the session: it takes each message
+// as written, replies by messageId, the rest as pushes.
+type clientSink Client
+
+func (k *clientSink) Send(b []byte) error {
+	c := (*Client)(k)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil // the session sends JSON objects only
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id, isReply := m["messageId"].(float64)
+	switch {
+	case c.welcome == nil && m["welcome"] != nil:
+		c.welcome = m
+	case isReply && m["context"] == "response":
+		c.replies[int64(id)] = m
+	default:
+		c.messages = append(c.messages, m)
+	}
+	close(c.got)
+	c.got = make(chan struct{})
+	return nil
 }
+
+// Flush has nothing to do: Send kept nothing.
+func (k *clientSink) Flush() error { return nil }
 
 // ID is the connection's id, for App.Chat.Join and App.Chat.Send from
 // the server side.
@@ -279,13 +274,7 @@ func (c *Client) Close() {
 		ctx, cancel := context.WithTimeout(context.Background(), replyTimeout)
 		defer cancel()
 		c.s.Close(ctx)
-		c.stopReading()
 	})
-}
-
-func (c *Client) stopReading() {
-	close(c.stop)
-	c.wg.Wait()
 }
 
 // RunOn runs the action name over the connection c, as its client

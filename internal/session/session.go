@@ -1,7 +1,15 @@
 // Package session runs the protocol that TCP and WebSocket connections
 // share: one JSON message in, JSON replies and pushes out. It parses a
 // message, runs the verb (roomAdd, say, paramAdd, …) or the action it
-// names, and queues the reply; the transport only moves bytes.
+// names, and writes the reply through the transport's Sink.
+//
+// A message is written by the goroutine that produced it (the action's,
+// the chat fan-out's) when nothing else is being written to the client:
+// the sink never waits for the client, it keeps what the socket does not
+// take at once. Messages produced meanwhile queue, bounded, and a writer
+// goroutine, started then and gone once the queue and the sink are
+// empty, writes them in order and waits for the client. An idle
+// connection has no writer goroutine and no queue.
 //
 // Verbs run in order on the reading goroutine, so that "roomAdd" then
 // "say" work as sent. Actions run concurrently, up to MaxInFlight per
@@ -180,6 +188,19 @@ type Options struct {
 	Tracer *tracing.Tracer
 }
 
+// Sink carries a session's messages to its client; the transport
+// implements it over its socket.
+type Sink interface {
+	// Send writes one message, a JSON document, without waiting for the
+	// client: what the socket does not take at once the sink keeps, and
+	// it calls the session's Kept. An error means the connection is
+	// lost; the sink closes it.
+	Send(b []byte) error
+	// Flush writes what the sink kept, waiting for the client up to the
+	// transport's write timeout. An error means the connection is lost.
+	Flush() error
+}
+
 // Session is the protocol state of one connection.
 type Session struct {
 	opts *Options
@@ -188,20 +209,27 @@ type Session struct {
 
 	ctx    context.Context // ends when the session closes
 	cancel context.CancelFunc
-	out    chan []byte
+	sink   Sink
 	sem    chan struct{}
 	wg     sync.WaitGroup // actions in flight
 
 	draining atomic.Bool
-	pending  atomic.Int64 // actions running or whose reply is not queued yet
+	pending  atomic.Int64 // actions running or whose reply is not written yet
 
-	// The bytes in out: a message counts from before it is sent on out
-	// until the transport calls Taken. Replies that find no room wait
-	// for the next Taken, which closes room when someone waits.
-	queued  atomic.Int64
-	waiters atomic.Int32
-	roomMu  sync.Mutex
-	room    chan struct{} // guarded by roomMu
+	// The outgoing messages. One goroutine at a time writes (busy): a
+	// message's producer when nothing else is, or the writer goroutine
+	// that drains the queue and flushes the sink. A queued message
+	// counts against the bounds until it has been sent and flushed.
+	outMu    sync.Mutex
+	queue    [][]byte      // guarded by outMu; nil while empty
+	queuedN  int           // guarded by outMu; messages queued or being written by the writer
+	queuedB  int           // guarded by outMu; their bytes
+	busy     bool          // guarded by outMu
+	flush    bool          // guarded by outMu; the sink kept bytes
+	dropping bool          // guarded by outMu; the sink failed or the session is over: messages are dropped
+	room     chan struct{} // guarded by outMu; closed when queued messages are written, for replies waiting
+	waiters  int32         // guarded by outMu; replies waiting for room
+	quiet    chan struct{} // guarded by outMu; closed when busy ends, for Wait
 
 	// The sticky params set through the verbs, with their sizes. Only
 	// the reading goroutine's verbs touch them.
@@ -209,9 +237,10 @@ type Session struct {
 	paramBytes int
 
 	mu     sync.Mutex
-	closed bool  // guarded by mu
-	reason error // guarded by mu; why the session must end
-	done   chan struct{}
+	closed bool            // guarded by mu
+	reason error           // guarded by mu; why the session must end
+	ended  context.Context // canceled when the session must end (Done)
+	endNow context.CancelFunc
 }
 
 // ErrSlowClient ends a session whose client does not read its messages.
@@ -220,18 +249,20 @@ var ErrSlowClient = errors.New("the client does not read its messages fast enoug
 // ErrQuit ends a session whose client sent quit.
 var ErrQuit = errors.New("the client quit")
 
-// New returns a session for a new connection of type typ; call Open.
-func New(opts *Options, typ, remoteAddr string) *Session {
+// New returns a session for a new connection of type typ whose
+// messages go to sink; call Open.
+func New(opts *Options, typ, remoteAddr string, sink Sink) *Session {
 	ctx, cancel := context.WithCancel(context.Background())
+	ended, end := context.WithCancel(context.Background())
 	return &Session{
 		opts:   opts,
 		Conn:   connection.New(typ, remoteAddr, opts.NodeID),
 		ctx:    ctx,
 		cancel: cancel,
-		out:    make(chan []byte, orDefault(opts.QueueSize, DefaultQueueSize)),
+		sink:   sink,
 		sem:    make(chan struct{}, max(opts.MaxInFlight, 1)),
-		done:   make(chan struct{}),
-		room:   make(chan struct{}),
+		ended:  ended,
+		endNow: end,
 	}
 }
 
@@ -250,8 +281,8 @@ func (s *Session) section() string {
 }
 
 // Open registers the connection (running the connection middleware) and
-// queues the welcome message. An error refuses the connection; it has
-// been queued for the client.
+// writes the welcome message. An error refuses the connection; it has
+// been written to the client.
 func (s *Session) Open(ctx context.Context) error {
 	if err := s.opts.Conns.Add(ctx, s.Conn); err != nil {
 		s.push(errorReply(0, refused(err)))
@@ -280,44 +311,187 @@ func fire[T any](ctx context.Context, s *Session, ev event.Event[T], p *T) {
 	}
 }
 
-// Out is the queue of encoded messages for the transport to write, one
-// JSON document each. The transport calls Taken with each message it
-// receives from it.
-func (s *Session) Out() <-chan []byte { return s.out }
+// deliver writes b to the client, or queues it behind what is being
+// written; it reports false when the queue has no room for it, in
+// messages or in bytes (a message larger than MaxQueuedBytes fits an
+// empty queue).
+func (s *Session) deliver(b []byte) bool { return s.offer(b, false) == nil }
 
-// Taken tells the session that the transport took b from Out, so that
-// its bytes no longer count against MaxQueuedBytes.
-func (s *Session) Taken(b []byte) {
-	s.queued.Add(-int64(len(b)))
-	if s.waiters.Load() > 0 {
-		s.roomMu.Lock()
-		close(s.room)
-		s.room = make(chan struct{})
-		s.roomMu.Unlock()
+// offer is deliver that returns, when b finds no room, a channel closed
+// once queued messages have been written, or a closed one when wait is
+// false; nil when b was written or queued.
+func (s *Session) offer(b []byte, wait bool) <-chan struct{} {
+	s.outMu.Lock()
+	if s.dropping {
+		s.outMu.Unlock()
+		return nil
+	}
+	if !s.busy {
+		// Nothing is queued or kept: the producer writes. The sink does
+		// not wait for the client, so a client that reads nothing holds
+		// the producer (another connection's action, the chat fan-out)
+		// no longer than a write to its socket's buffer takes.
+		s.busy = true
+		s.outMu.Unlock()
+		s.send(b)
+		s.outMu.Lock()
+		s.continueLocked()
+		s.outMu.Unlock()
+		return nil
+	}
+	n := len(b)
+	if s.queuedN >= orDefault(s.opts.QueueSize, DefaultQueueSize) ||
+		s.queuedB > 0 && s.queuedB+n > orDefault(s.opts.MaxQueuedBytes, DefaultMaxQueuedBytes) {
+		defer s.outMu.Unlock()
+		if !wait {
+			return closedChan
+		}
+		if s.room == nil {
+			s.room = make(chan struct{})
+		}
+		return s.room
+	}
+	s.queue = append(s.queue, b)
+	s.queuedN++
+	s.queuedB += n
+	s.outMu.Unlock()
+	return nil
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// send writes b through the sink; a failure drops what is queued and
+// what comes after (the sink closes the connection).
+func (s *Session) send(b []byte) {
+	if err := s.sink.Send(b); err != nil {
+		s.lost()
 	}
 }
 
-// enqueue puts b on out if the queue has room for it, in messages and in
-// bytes; a message larger than MaxQueuedBytes fits an empty queue.
-func (s *Session) enqueue(b []byte) bool {
-	n := int64(len(b))
-	q := s.queued.Add(n)
-	if q > n && q > int64(orDefault(s.opts.MaxQueuedBytes, DefaultMaxQueuedBytes)) {
-		s.queued.Add(-n)
-		return false
+func (s *Session) lost() {
+	s.outMu.Lock()
+	s.dropping = true
+	s.outMu.Unlock()
+}
+
+// continueLocked is called by the goroutine that wrote, with outMu
+// held: it starts the writer goroutine when messages queued or the sink
+// kept bytes meanwhile, and lets go of the connection otherwise.
+func (s *Session) continueLocked() {
+	if !s.dropping && (s.flush || len(s.queue) > 0) {
+		go s.writeLoop()
+		return
 	}
-	select {
-	case s.out <- b:
-		return true
-	default:
-		s.queued.Add(-n)
-		return false
+	s.idleLocked()
+}
+
+// idleLocked ends busy, with outMu held: nothing is queued or kept.
+func (s *Session) idleLocked() {
+	s.busy, s.flush = false, false
+	s.queue, s.queuedN, s.queuedB = nil, 0, 0
+	if s.room != nil {
+		close(s.room)
+		s.room = nil
 	}
+	if s.quiet != nil {
+		close(s.quiet)
+		s.quiet = nil
+	}
+}
+
+// Kept tells the session that its sink kept bytes the socket did not
+// take at once (of a message, or of the transport's own frames): a
+// writer goroutine is started, if none runs, to flush them.
+func (s *Session) Kept() {
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	if s.dropping {
+		return
+	}
+	s.flush = true
+	if !s.busy {
+		s.busy = true
+		go s.writeLoop()
+	}
+}
+
+// writeLoop writes what queued and flushes what the sink kept, waiting
+// for the client, until there is neither; then it exits. Its owner is
+// the session's busy: it ends busy as its last act, and Wait waits for
+// that.
+func (s *Session) writeLoop() {
+	for {
+		s.outMu.Lock()
+		if s.dropping {
+			s.idleLocked()
+			s.outMu.Unlock()
+			return
+		}
+		if s.flush {
+			s.flush = false
+			s.outMu.Unlock()
+			if err := s.sink.Flush(); err != nil {
+				s.lost()
+			}
+			continue
+		}
+		if len(s.queue) == 0 {
+			s.idleLocked()
+			s.outMu.Unlock()
+			return
+		}
+		batch := s.queue
+		s.queue = nil
+		s.outMu.Unlock()
+		bytes := 0
+		for _, b := range batch {
+			s.send(b)
+			bytes += len(b)
+		}
+		// The batch counts until the sink has written it.
+		s.outMu.Lock()
+		flush := s.flush && !s.dropping
+		s.flush = false
+		s.outMu.Unlock()
+		if flush {
+			if err := s.sink.Flush(); err != nil {
+				s.lost()
+			}
+		}
+		s.outMu.Lock()
+		s.queuedN -= len(batch)
+		s.queuedB -= bytes
+		if s.room != nil {
+			close(s.room)
+			s.room = nil
+		}
+		s.outMu.Unlock()
+	}
+}
+
+// Wait waits until nothing is being written to the client: the queue is
+// written and the sink flushed, or the connection lost.
+func (s *Session) Wait() {
+	s.outMu.Lock()
+	if !s.busy {
+		s.outMu.Unlock()
+		return
+	}
+	if s.quiet == nil {
+		s.quiet = make(chan struct{})
+	}
+	quiet := s.quiet
+	s.outMu.Unlock()
+	<-quiet
 }
 
 // Done is closed when the session must end: the client quit or is too
 // slow. Err says which.
-func (s *Session) Done() <-chan struct{} { return s.done }
+func (s *Session) Done() <-chan struct{} { return s.ended.Done() }
+
+// Ended is a context canceled when Done is closed, for a transport to
+// stop reading then (context.AfterFunc) without a goroutine waiting.
+func (s *Session) Ended() context.Context { return s.ended }
 
 // Err is why Done was closed.
 func (s *Session) Err() error {
@@ -335,15 +509,16 @@ func (s *Session) end(reason error) {
 func (s *Session) endLocked(reason error) {
 	if s.reason == nil {
 		s.reason = reason
-		close(s.done)
+		s.endNow()
 		if errors.Is(reason, ErrSlowClient) {
 			s.opts.Refusals.Add(limit.Queue)
 		}
 	}
 }
 
-// Push queues a message for the client without blocking; it is the
-// connection's Sender. A client whose queue is full is disconnected.
+// Push writes a message to the client, or queues it, without waiting
+// for the client; it is the connection's Sender. A client whose queue is
+// full is disconnected.
 func (s *Session) Push(msg any) error {
 	b, err := json.Marshal(msg)
 	if err != nil {
@@ -354,7 +529,7 @@ func (s *Session) Push(msg any) error {
 	if s.closed {
 		return connection.ErrNoSender
 	}
-	if s.enqueue(b) {
+	if s.deliver(b) {
 		return nil
 	}
 	s.endLocked(ErrSlowClient)
@@ -365,8 +540,8 @@ func (s *Session) Push(msg any) error {
 // the client counts as not reading.
 const replyTimeout = 10 * time.Second
 
-// reply queues the answer to one of the client's own messages. Unlike a
-// push it waits for room in the queue, so that a client that sends faster
+// reply writes, or queues, the answer to one of the client's own
+// messages. Unlike a push it waits for room in the queue, so that a client that sends faster
 // than it reads is slowed down (the transport stops reading from it)
 // rather than cut off; only a client that reads nothing for replyTimeout
 // is. A reply that cannot be encoded is logged and answered with
@@ -377,27 +552,31 @@ func (s *Session) reply(msg map[string]any) int {
 		ae := s.internal("encoding a reply", err)
 		b, _ = json.Marshal(errorReply(messageID(msg), ae))
 	}
-	if s.enqueue(b) {
+	room := s.offer(b, true)
+	if room == nil {
 		return len(b)
 	}
-	s.waiters.Add(1)
-	defer s.waiters.Add(-1)
+	s.outMu.Lock()
+	s.waiters++
+	s.outMu.Unlock()
+	defer func() {
+		s.outMu.Lock()
+		s.waiters--
+		s.outMu.Unlock()
+	}()
 	t := time.NewTimer(replyTimeout)
 	defer t.Stop()
 	for {
-		s.roomMu.Lock()
-		room := s.room
-		s.roomMu.Unlock()
-		if s.enqueue(b) {
-			return len(b)
-		}
 		select {
 		case <-room:
-		case <-s.done:
+		case <-s.Done():
 			return 0
 		case <-t.C:
 			s.end(ErrSlowClient)
 			return 0
+		}
+		if room = s.offer(b, true); room == nil {
+			return len(b)
 		}
 	}
 }
@@ -505,7 +684,14 @@ func (s *Session) Drain() { s.draining.Store(true) }
 
 // Idle reports whether no action is running and no message waits to be
 // written.
-func (s *Session) Idle() bool { return s.pending.Load() == 0 && len(s.out) == 0 }
+func (s *Session) Idle() bool {
+	if s.pending.Load() != 0 {
+		return false
+	}
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	return !s.busy
+}
 
 func (s *Session) runAction(id int64, r Request) {
 	if s.draining.Load() {
@@ -792,7 +978,7 @@ func chatError(err error) error {
 // Close ends the session: it cancels the actions in flight and waits for
 // them (bounded by ctx and five seconds), then removes the connection
 // from its rooms and from the registry (running the destroy middleware).
-// Messages queued before stay in Out for the transport to write. Call it
+// Messages queued before are still written; Wait waits for them. Call it
 // once, after the transport stopped reading.
 func (s *Session) Close(ctx context.Context) {
 	s.end(errors.New("closed"))

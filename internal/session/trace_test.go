@@ -20,10 +20,10 @@ import (
 )
 
 // waitReply waits for the session's next message.
-func waitReply(t *testing.T, s *session.Session) map[string]any {
+func waitReply(t *testing.T, k *sessiontest.Sink) map[string]any {
 	t.Helper()
-	poll.Until(t, "a reply", 10*time.Second, func() bool { return len(s.Out()) > 0 })
-	return next(t, s)
+	poll.Until(t, "a reply", 10*time.Second, func() bool { return len(k.Out) > 0 })
+	return next(t, k)
 }
 
 // TestMessageTrace: a message's traceparent reaches the action's context
@@ -40,18 +40,18 @@ func TestMessageTrace(t *testing.T) {
 	}})
 	sr := tracetest.NewSpanRecorder()
 	opts.Tracer = tracing.New(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr)))
-	s := session.New(opts, connection.TypeWebSocket, "10.0.0.7")
+	s, k := sessiontest.New(t, opts, connection.TypeWebSocket, "10.0.0.7")
 	if err := s.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	next(t, s) // welcome
+	next(t, k) // welcome
 
 	r, err := session.Parse([]byte(`{"action":"traced","traceparent":"` + tp + `","requestId":"ws-1"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.HandleRequest(r)
-	m := waitReply(t, s)
+	m := waitReply(t, k)
 	if m["traceId"] != "4bf92f3577b34da6a3ce929d0e0e4736" || m["requestId"] != "ws-1" {
 		t.Fatalf("reply %v", m)
 	}
@@ -84,7 +84,7 @@ func TestMessageTrace(t *testing.T) {
 
 	// A bad requestId is replaced; an error reply carries the id.
 	s.HandleRequest(session.Request{Action: "missing", RequestID: "has space"})
-	m = waitReply(t, s)
+	m = waitReply(t, k)
 	e, _ := m["error"].(map[string]any)
 	if id, _ := e["requestId"].(string); id == "" || id == "has space" {
 		t.Fatalf("error reply %v", m)
@@ -96,13 +96,13 @@ func TestMessageTrace(t *testing.T) {
 func TestVerbLine(t *testing.T) {
 	rec := &logtest.Recorder{}
 	opts := sessiontest.Options(t, rec.Logger())
-	s := session.New(opts, connection.TypeTCP, "10.0.0.8")
+	s, k := sessiontest.New(t, opts, connection.TypeTCP, "10.0.0.8")
 	if err := s.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	next(t, s)
+	next(t, k)
 	s.HandleRequest(session.Request{Verb: session.VerbParamView, Key: "nope"})
-	next(t, s)
+	next(t, k)
 	for _, l := range rec.Lines() {
 		if l.Str("msg") == "request" && l.Str("verb") == session.VerbParamView {
 			if l.Str("level") != "DEBUG" || l.Str("conn") != "tcp" || l.Str("code") != "param_not_found" || l.Str("status") != "404" ||

@@ -38,6 +38,7 @@ import (
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/internal/limit"
 	"github.com/stellarfw/stellar-go/internal/listen"
+	"github.com/stellarfw/stellar-go/internal/nowait"
 	"github.com/stellarfw/stellar-go/internal/session"
 	"github.com/stellarfw/stellar-go/internal/tlsconf"
 )
@@ -65,11 +66,14 @@ type Options struct {
 type Server struct {
 	opts    Options
 	cert    *tlsconf.Certificate // set by Listen with TLS
+	tls     *tls.Config          // set by Listen with TLS; each connection is wrapped in it
 	cfg     Config
 	session *session.Options
 	logger  *slog.Logger
 
 	closing chan struct{}
+	ctx     context.Context // canceled when closing is closed
+	cancel  context.CancelFunc
 	once    sync.Once
 	wg      sync.WaitGroup // Serve, one per connection and one per refusal
 	gate    *limit.Conns
@@ -96,8 +100,9 @@ func New(opts Options) *Server {
 	so.MaxParams, so.MaxParamsBytes = c.MaxParams, c.MaxParamsBytes
 	so.QueueSize, so.MaxQueuedBytes = c.MaxQueuedMessages, c.MaxQueuedBytes
 	so.Refusals, so.ConfigSection = refused, "tcp"
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{opts: opts, cfg: c, session: &so, logger: opts.Logger,
-		closing: make(chan struct{}), conns: map[net.Conn]struct{}{},
+		closing: make(chan struct{}), ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{},
 		gate: limit.NewConns(c.MaxConnections, c.MaxConnectionsPerIP), refused: refused}
 }
 
@@ -122,7 +127,10 @@ func (s *Server) Listen() error {
 			return fmt.Errorf("tcp: TLS (tcp.tls_cert, tcp.tls_key): %w", err)
 		}
 		s.cert = cert
-		ln = tls.NewListener(ln, cert.Config())
+		// TLS is put over each accepted connection once it is wrapped
+		// by package nowait, so that TLS records too are written without
+		// waiting for the client.
+		s.tls = cert.Config()
 	}
 	s.mu.Lock()
 	s.ln = ln
@@ -227,9 +235,13 @@ func (s *Server) refuse(nc net.Conn, err error) {
 	go func() {
 		defer s.wg.Done()
 		line, _ := json.Marshal(map[string]any{"context": "api", "error": ae.Body().Error})
-		_ = nc.SetWriteDeadline(time.Now().Add(refuseTimeout))
-		_, _ = nc.Write(append(line, '\n'))
-		_ = nc.Close()
+		c := nc
+		if s.tls != nil {
+			c = tls.Server(nc, s.tls)
+		}
+		_ = c.SetDeadline(time.Now().Add(refuseTimeout)) // the TLS handshake's reads too
+		_, _ = c.Write(append(line, '\n'))
+		_ = c.Close()
 		s.mu.Lock()
 		s.nRefuse--
 		s.mu.Unlock()
@@ -243,6 +255,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.once.Do(func() {
 		s.mu.Lock()
 		close(s.closing)
+		s.cancel()
 		if s.ln != nil {
 			_ = s.ln.Close()
 		}
@@ -279,46 +292,103 @@ func (s *Server) serveConn(nc net.Conn, remote string) {
 		_ = nc.Close()
 		s.gate.Release(remote)
 	}()
-	sess := session.New(s.session, connection.TypeTCP, remote)
-	stopWriter, writerDone := make(chan struct{}), make(chan struct{})
-	go s.writeLoop(nc, sess, stopWriter, writerDone)
-	finish := func() {
-		close(stopWriter)
-		<-writerDone
-	}
-	ctx := context.Background()
-	if err := sess.Open(ctx); err != nil {
-		finish()
-		return
-	}
-	readerDone := make(chan struct{})
-	watchDone := make(chan struct{})
-	go func() {
-		defer close(watchDone)
-		select {
-		case <-sess.Done():
-		case <-s.closing:
-			_ = sess.Push(map[string]any{"context": "api", "event": "shutdown", "message": "the server is shutting down; reconnect to another node"})
-		case <-readerDone:
+	w := nowait.New(nc, s.cfg.MaxQueuedBytes+keptMargin, writeTimeout)
+	k := &sink{nc: w, w: w}
+	var conn net.Conn = w
+	if s.tls != nil {
+		tc := tls.Server(w, s.tls)
+		if !s.handshake(tc, w) {
 			return
 		}
-		_ = nc.SetReadDeadline(time.Unix(1, 0)) // unblock the reader
-	}()
-	s.readLoop(nc, sess)
-	close(readerDone)
-	<-watchDone
+		conn, k.w = tc, tc
+	}
+	defer conn.Close() // with TLS, its close_notify
+	sess := session.New(s.session, connection.TypeTCP, remote, k)
+	w.Notify(sess.Kept)
+	ctx := context.Background()
+	defer sess.Wait()
+	if err := sess.Open(ctx); err != nil {
+		return
+	}
+	// The reader is unblocked when the session must end or the server
+	// shuts down; no goroutine waits for either.
+	unblock := func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) }
+	stopEnd := context.AfterFunc(sess.Ended(), unblock)
+	goingAway := func() {
+		_ = sess.Push(map[string]any{"context": "api", "event": "shutdown", "message": "the server is shutting down; reconnect to another node"})
+	}
+	stopShutdown := context.AfterFunc(s.ctx, func() { goingAway(); unblock() })
+	s.readLoop(conn, sess)
+	stopEnd()
+	if stopShutdown() && s.isClosing() {
+		goingAway() // the reader saw the shutdown first
+	}
+	if errors.Is(sess.Err(), session.ErrSlowClient) {
+		// What waits for this client will not be read: no writing it
+		// out for the write timeout.
+		_ = w.Close()
+	}
 	sess.Close(ctx)
-	finish()
+}
+
+// keptMargin is what a connection may keep beyond MaxQueuedBytes: the
+// newlines, a message larger than the bound.
+const keptMargin = 64 << 10
+
+// handshake runs the TLS handshake of tc over w, bounded by the idle
+// timeout, as a silent client is; w's kept bytes are flushed as they
+// come, since no session is there yet to do it.
+func (s *Server) handshake(tc *tls.Conn, w *nowait.Conn) bool {
+	w.Notify(func() { _ = w.Flush() })
+	if s.cfg.IdleTimeout > 0 {
+		_ = tc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+	}
+	if err := tc.Handshake(); err != nil {
+		s.logger.Debug("tcp TLS handshake failed", "remote", tc.RemoteAddr().String(), "error", err.Error())
+		return false
+	}
+	return true
+}
+
+// sink writes a session's messages to its socket, one per line; see
+// package nowait. With TLS, w is the TLS connection over nc.
+type sink struct {
+	nc *nowait.Conn
+	w  io.Writer
+}
+
+func (k *sink) Send(b []byte) error {
+	// b is the session's to give: its spare capacity takes the newline.
+	if _, err := k.w.Write(append(b, '\n')); err != nil {
+		_ = k.nc.Close()
+		return err
+	}
+	return nil
+}
+
+func (k *sink) Flush() error {
+	if err := k.nc.Flush(); err != nil {
+		_ = k.nc.Close()
+		return err
+	}
+	return nil
 }
 
 // readLoop reads lines until the client goes, the session ends or the
 // server shuts down.
 func (s *Server) readLoop(nc net.Conn, sess *session.Session) {
-	br := bufio.NewReaderSize(nc, 4096)
+	// A small buffer: it stays with the connection for its life, and a
+	// longer line is read past it (readLine).
+	br := bufio.NewReaderSize(nc, 1<<10)
 	var long []byte
 	for {
 		if s.cfg.IdleTimeout > 0 {
 			_ = nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		}
+		// After the deadline is set: the session's end and the shutdown
+		// set one in the past, after they happened.
+		if sess.Err() != nil || s.isClosing() {
+			return
 		}
 		line, err := readLine(br, s.cfg.MaxLineBytes, &long)
 		switch {
@@ -399,63 +469,6 @@ func readLine(br *bufio.Reader, limit int, buf *[]byte) ([]byte, error) {
 			return *buf, nil
 		default:
 			return nil, err
-		}
-	}
-}
-
-// writeLoop writes the session's messages, one per line, until stop; then
-// it writes what is still queued and returns.
-func (s *Server) writeLoop(nc net.Conn, sess *session.Session, stop <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
-	bw := bufio.NewWriterSize(nc, 4096)
-	failed := false
-	write := func(b []byte) {
-		if failed {
-			return
-		}
-		_ = nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		_, _ = bw.Write(b)
-		if err := bw.WriteByte('\n'); err != nil {
-			failed = true
-			_ = nc.Close()
-		}
-	}
-	flush := func() {
-		if !failed && bw.Buffered() > 0 {
-			if err := bw.Flush(); err != nil {
-				failed = true
-				_ = nc.Close()
-			}
-		}
-	}
-	out := sess.Out()
-	for {
-		select {
-		case b := <-out:
-			sess.Taken(b)
-			write(b)
-			// Write what else is queued in one flush.
-			for more := true; more; {
-				select {
-				case b := <-out:
-					sess.Taken(b)
-					write(b)
-				default:
-					more = false
-				}
-			}
-			flush()
-		case <-stop:
-			for {
-				select {
-				case b := <-out:
-					sess.Taken(b)
-					write(b)
-				default:
-					flush()
-					return
-				}
-			}
 		}
 	}
 }

@@ -256,3 +256,73 @@ func TestRefusedLineTooLong(t *testing.T) {
 		t.Fatalf("message_size refusals = %d", got)
 	}
 }
+
+// TestIdleConnectionOneGoroutine: an idle connection has one goroutine,
+// its reader: no writer waits while nothing is to be written, and no
+// goroutine watches for the shutdown or the session's end.
+func TestIdleConnectionOneGoroutine(t *testing.T) {
+	s := startServer(t, Config{}, nil)
+	const n = 5
+	for range n {
+		c, _ := dial(t, s, "")
+		c.pings()
+	}
+	poll.Until(t, "one goroutine per connection", 0, func() bool {
+		return sessiontest.Goroutines("tcp.(*Server).serveConn") == n && sessiontest.Writers() == 0 &&
+			sessiontest.Goroutines("tcp.(*Server).readLoop") == n
+	})
+}
+
+// TestStuckClient: a client in a room that reads nothing neither holds
+// up the room's other members nor the chat fan-out: when its queue is
+// full it is disconnected (counted as limit.Queue), while the others go
+// on.
+func TestStuckClient(t *testing.T) {
+	s := startServer(t, Config{MaxQueuedMessages: 8}, nil)
+	stuck, _ := dial(t, s, "")
+	stuck.send(`{"verb":"roomAdd","room":"defaultRoom"}`)
+	if m := stuck.read(); m["status"] != "OK" {
+		t.Fatalf("roomAdd: %v", m)
+	}
+	other, _ := dial(t, s, "")
+	other.send(`{"verb":"roomAdd","room":"defaultRoom"}`)
+	if m := other.read(); m["status"] != "OK" {
+		t.Fatalf("roomAdd: %v", m)
+	}
+	say := `{"verb":"say","room":"defaultRoom","message":"` + strings.Repeat("s", 32<<10) + `"}`
+	for i := 0; s.Refused()[limit.Queue] == 0; i++ {
+		if i == 5000 {
+			t.Fatal("the stuck client was never disconnected")
+		}
+		other.send(say)
+		for range 2 { // the reply and the room message, in either order
+			other.read()
+		}
+	}
+	poll.Until(t, "the stuck client to be disconnected", 0, func() bool { return s.Len() == 1 })
+	other.pings()
+	poll.Until(t, "the writer goroutine to exit", 0, func() bool { return sessiontest.Writers() == 0 })
+}
+
+// TestShutdownNotice: on shutdown an idle client gets the shutdown
+// notice, then the server closes the connection.
+func TestShutdownNotice(t *testing.T) {
+	s := startServer(t, Config{}, nil)
+	c, _ := dial(t, s, "")
+	c.pings()
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done <- s.Shutdown(ctx)
+	}()
+	if m := c.read(); m["event"] != "shutdown" {
+		t.Fatalf("on shutdown: %v", m)
+	}
+	if !c.closed() {
+		t.Fatal("the connection was left open")
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/stellarfw/stellar-go/internal/lifecycle"
 	"github.com/stellarfw/stellar-go/internal/logging"
 	"github.com/stellarfw/stellar-go/internal/session"
+	"github.com/stellarfw/stellar-go/internal/session/sessiontest"
 )
 
 // harness is one node's chat and actions on the memory backend, without
@@ -61,17 +62,17 @@ func FuzzHandleMessage(f *testing.F) {
 	}
 	opts := harness(f)
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		s := session.New(opts, connection.TypeWebSocket, "127.0.0.1")
+		s, k := sessiontest.New(t, opts, connection.TypeWebSocket, "127.0.0.1")
 		if err := s.Open(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		defer s.Close(context.Background())
-		<-s.Out() // welcome
+		<-k.Out // welcome
 		s.Handle(frame)
 		deadline := time.After(5 * time.Second)
 		for {
 			select {
-			case b := <-s.Out():
+			case b := <-k.Out:
 				var m map[string]any
 				if err := json.Unmarshal(b, &m); err != nil {
 					t.Fatalf("reply is not JSON: %q", b)

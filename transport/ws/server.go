@@ -45,6 +45,7 @@ import (
 	"github.com/stellarfw/stellar-go/apierror"
 	"github.com/stellarfw/stellar-go/connection"
 	"github.com/stellarfw/stellar-go/internal/limit"
+	"github.com/stellarfw/stellar-go/internal/nowait"
 	"github.com/stellarfw/stellar-go/internal/session"
 )
 
@@ -157,7 +158,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		s.wg.Done()
 	}
-	c, err := websocket.Accept(clearDeadlines{w}, r, s.acceptOptions())
+	hj := &hijacker{ResponseWriter: w, maxKept: s.cfg.MaxQueuedBytes + keptMargin}
+	c, err := websocket.Accept(hj, r, s.acceptOptions())
 	if err != nil {
 		done()
 		// The client's mistake (a bad origin, a plain GET): the request
@@ -181,7 +183,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	go func() {
 		defer done()
-		s.serve(c, remote, fingerprint)
+		s.serve(c, hj.conn, remote, fingerprint)
 	}()
 }
 
@@ -210,12 +212,22 @@ func writeError(w http.ResponseWriter, e *apierror.Error) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-// clearDeadlines clears the HTTP server's read and write deadlines from a
+// hijacker clears the HTTP server's read and write deadlines from a
 // hijacked connection: they bound one request, and a WebSocket lives on.
-// The ping loop and the write timeout bound it instead.
-type clearDeadlines struct{ http.ResponseWriter }
+// The ping loop and the write timeout bound it instead. It wraps the
+// connection so that writes to it do not wait for the client (package
+// nowait).
+type hijacker struct {
+	http.ResponseWriter
+	maxKept int
+	conn    *nowait.Conn // set by Hijack
+}
 
-func (w clearDeadlines) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+// keptMargin is what a connection may keep beyond MaxQueuedBytes: frame
+// headers, control frames.
+const keptMargin = 64 << 10
+
+func (w *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	hj, ok := w.ResponseWriter.(http.Hijacker)
 	if !ok {
 		return nil, nil, errors.New("ws: the response writer cannot be hijacked")
@@ -225,26 +237,57 @@ func (w clearDeadlines) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return c, rw, err
 	}
 	_ = c.SetDeadline(time.Time{})
+	nc := nowait.New(c, w.maxKept, writeTimeout)
+	w.conn = nc
 	// net/http's buffers (4 KiB each way) would stay with the connection
 	// for its life, most of an idle connection's memory. Smaller ones
 	// cost small messages nothing, and a large one is read and written
 	// past them. Unless the client has already sent bytes that the
 	// server's reader holds.
-	if rw.Reader.Buffered() == 0 {
-		rw = bufio.NewReadWriter(bufio.NewReaderSize(c, connBufferSize), bufio.NewWriterSize(c, connBufferSize))
+	br := rw.Reader
+	if br.Buffered() == 0 {
+		br = bufio.NewReaderSize(nc, connBufferSize)
 	}
-	return c, rw, nil
+	return nc, bufio.NewReadWriter(br, bufio.NewWriterSize(nc, connBufferSize)), nil
 }
 
 // connBufferSize is the size of a WebSocket connection's read and write
 // buffers.
 const connBufferSize = 1 << 10
 
-func (s *Server) serve(c *websocket.Conn, remote, fingerprint string) {
-	sess := session.New(s.session, connection.TypeWebSocket, remote)
+// sink writes a session's messages to its WebSocket; see package
+// nowait.
+type sink struct {
+	c    *websocket.Conn
+	nc   *nowait.Conn
+	fail context.CancelFunc // ends the connection's read
+}
+
+func (k *sink) Send(b []byte) error {
+	// No deadline: the write does not wait for the client (nowait), and
+	// coder/websocket's locks are held only by writes that do not wait.
+	if err := k.c.Write(context.Background(), websocket.MessageText, b); err != nil {
+		k.fail()
+		return err
+	}
+	return nil
+}
+
+func (k *sink) Flush() error {
+	if err := k.nc.Flush(); err != nil {
+		k.fail()
+		return err
+	}
+	return nil
+}
+
+func (s *Server) serve(c *websocket.Conn, nc *nowait.Conn, remote, fingerprint string) {
+	k := &sink{c: c, nc: nc}
+	sess := session.New(s.session, connection.TypeWebSocket, remote, k)
 	if fingerprint != "" {
 		sess.Conn.Fingerprint = fingerprint
 	}
+	nc.Notify(sess.Kept)
 	e := &wsConn{c: c, sess: sess}
 	s.mu.Lock()
 	s.conns[e] = struct{}{}
@@ -257,31 +300,96 @@ func (s *Server) serve(c *websocket.Conn, remote, fingerprint string) {
 		delete(s.conns, e)
 		s.mu.Unlock()
 	}()
-	// ctx ends the read: on shutdown, when the session must end (a slow
-	// client) and when a ping goes unanswered.
-	ctx, cancel := context.WithCancel(s.ctx)
-	defer cancel()
-	stopWriter, writerDone := make(chan struct{}), make(chan struct{})
-	go s.writeLoop(c, sess, cancel, stopWriter, writerDone)
+	// The read ends on shutdown, when the session must end (a slow
+	// client, quit), when a ping goes unanswered and when a write fails.
+	// No goroutine waits for any of them.
+	g := &readGuard{}
+	abort := func() { g.cancel(c) }
+	k.fail = abort
+	stopOnEnd := context.AfterFunc(sess.Ended(), abort)
+	defer stopOnEnd()
+	stopOnShutdown := context.AfterFunc(s.ctx, abort)
+	defer stopOnShutdown()
+	p := s.startPings(c, abort)
 	finish := func(code websocket.StatusCode, reason string) {
-		close(stopWriter)
-		<-writerDone
+		p.stop()
+		sess.Wait() // what is queued is written first
 		if code == websocket.StatusGoingAway {
 			_ = c.CloseNow()
-			return
+		} else {
+			closeCtx, cancelClose := context.WithTimeout(context.Background(), time.Second)
+			closeWithin(closeCtx, c, code, reason)
+			cancelClose()
 		}
-		closeCtx, cancelClose := context.WithTimeout(context.Background(), time.Second)
-		defer cancelClose()
-		closeWithin(closeCtx, c, code, reason)
+		p.wait()    // a ping in flight ends with the connection
+		sess.Wait() // the close frame, if the socket kept it
 	}
-	if err := sess.Open(ctx); err != nil {
+	if err := sess.Open(s.ctx); err != nil {
 		finish(websocket.StatusPolicyViolation, "connection refused")
 		return
 	}
-	code, reason := s.readLoop(ctx, c, sess)
+	code, reason := s.readLoop(c, sess, g)
 	sess.Close(context.Background())
 	finish(code, reason)
 }
+
+// pinger pings a client every PingInterval from a timer: no goroutine
+// waits between pings.
+type pinger struct {
+	mu      sync.Mutex
+	t       *time.Timer // guarded by mu
+	stopped bool        // guarded by mu
+	running sync.WaitGroup
+}
+
+// startPings pings c every PingInterval until stop, calling fail when
+// the client does not answer within the interval.
+func (s *Server) startPings(c *websocket.Conn, fail func()) *pinger {
+	p := &pinger{}
+	every := s.cfg.PingInterval
+	if every <= 0 {
+		return p
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.t = time.AfterFunc(every, func() {
+		p.mu.Lock()
+		if p.stopped {
+			p.mu.Unlock()
+			return
+		}
+		p.running.Add(1)
+		p.mu.Unlock()
+		defer p.running.Done()
+		pctx, cancel := context.WithTimeout(context.Background(), every)
+		err := c.Ping(pctx)
+		cancel()
+		if err != nil {
+			fail()
+			return
+		}
+		p.mu.Lock()
+		if !p.stopped {
+			p.t.Reset(every)
+		}
+		p.mu.Unlock()
+	})
+	return p
+}
+
+// stop stops the pings; one in flight goes on until the connection
+// closes (then wait).
+func (p *pinger) stop() {
+	p.mu.Lock()
+	p.stopped = true
+	if p.t != nil {
+		p.t.Stop()
+	}
+	p.mu.Unlock()
+}
+
+// wait waits for the ping in flight, after stop.
+func (p *pinger) wait() { p.running.Wait() }
 
 // closeWithin closes c with code, giving up on the closing handshake when
 // ctx ends.
@@ -299,16 +407,71 @@ func closeWithin(ctx context.Context, c *websocket.Conn, code websocket.StatusCo
 	}
 }
 
-func (s *Server) readLoop(ctx context.Context, c *websocket.Conn, sess *session.Session) (websocket.StatusCode, string) {
+// readGuard ends a read in progress when the connection must end, as
+// coder/websocket does when a read's context ends, without a context
+// per connection for it, nor coder/websocket's context.AfterFunc for
+// each frame read (two allocations each). Between reads it only marks
+// the end: a session that ends while a message is handled (quit) still
+// gets its closing handshake.
+type readGuard struct {
+	mu       sync.Mutex
+	reading  bool // guarded by mu
+	canceled bool // guarded by mu
+}
+
+// start reports false when the context ended; otherwise a read is in
+// progress until stop.
+func (g *readGuard) start() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.reading = !g.canceled
+	return g.reading
+}
+
+func (g *readGuard) stop() {
+	g.mu.Lock()
+	g.reading = false
+	g.mu.Unlock()
+}
+
+// cancel closes c if a read is in progress, as coder/websocket does
+// when a read's context ends, and makes the next start fail.
+func (g *readGuard) cancel(c *websocket.Conn) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.canceled = true
+	if g.reading {
+		_ = c.CloseNow()
+	}
+}
+
+// errAborted is the error of a read that the guard refused.
+var errAborted = errors.New("ws: the read was ended")
+
+func (s *Server) readLoop(c *websocket.Conn, sess *session.Session, g *readGuard) (websocket.StatusCode, string) {
 	maxFrame := int64(s.cfg.MaxFrameBytes)
-	buf := make([]byte, 0, 512)
 	for {
-		typ, r, err := c.Reader(ctx)
+		var (
+			typ websocket.MessageType
+			r   io.Reader
+			err error
+		)
+		if g.start() {
+			typ, r, err = c.Reader(context.Background())
+		} else {
+			err = errAborted
+		}
+		var bp *[]byte
 		if err == nil {
-			buf = buf[:0]
+			// A buffer only while a message is read: an idle connection
+			// holds none. Handle keeps nothing of it.
+			bp = frameBuffers.Get().(*[]byte)
+			*bp = (*bp)[:0]
 			var n int64
-			n, err = readAll(&buf, io.LimitReader(r, maxFrame+1))
+			n, err = readAll(bp, io.LimitReader(r, maxFrame+1))
+			g.stop()
 			if err == nil && n > maxFrame {
+				putFrameBuffer(bp)
 				s.refused.Add(limit.MessageSize)
 				sess.Reject(apierror.Newf(apierror.CodeMessageTooLarge, http.StatusRequestEntityTooLarge,
 					"message larger than %d bytes (websocket.max_frame_bytes); closing the connection", maxFrame))
@@ -316,6 +479,10 @@ func (s *Server) readLoop(ctx context.Context, c *websocket.Conn, sess *session.
 			}
 		}
 		if err != nil {
+			g.stop()
+			if bp != nil {
+				putFrameBuffer(bp)
+			}
 			switch {
 			case errors.Is(sess.Err(), session.ErrQuit):
 				return websocket.StatusNormalClosure, "bye"
@@ -327,9 +494,11 @@ func (s *Server) readLoop(ctx context.Context, c *websocket.Conn, sess *session.
 			return websocket.StatusNormalClosure, ""
 		}
 		if typ != websocket.MessageText && typ != websocket.MessageBinary {
+			putFrameBuffer(bp)
 			continue
 		}
-		sess.Handle(buf)
+		sess.Handle(*bp)
+		putFrameBuffer(bp)
 		select {
 		case <-sess.Done():
 			if errors.Is(sess.Err(), session.ErrQuit) {
@@ -338,6 +507,17 @@ func (s *Server) readLoop(ctx context.Context, c *websocket.Conn, sess *session.
 			return websocket.StatusPolicyViolation, sess.Err().Error()
 		default:
 		}
+	}
+}
+
+// frameBuffers holds the buffers messages are read into.
+var frameBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// putFrameBuffer gives b back to frameBuffers, unless it grew large: a
+// rare large message does not keep its buffer.
+func putFrameBuffer(b *[]byte) {
+	if cap(*b) <= 8<<10 {
+		frameBuffers.Put(b)
 	}
 }
 
@@ -356,61 +536,6 @@ func readAll(buf *[]byte, r io.Reader) (int64, error) {
 		}
 		if err != nil {
 			return n, err
-		}
-	}
-}
-
-// writeLoop writes the session's messages until stop, then what is still
-// queued. It also pings the client every PingInterval (one goroutine per
-// connection fewer than a loop of its own), and calls fail when the
-// client does not answer in time or the session must end.
-func (s *Server) writeLoop(c *websocket.Conn, sess *session.Session, fail context.CancelFunc, stop <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
-	failed := false
-	write := func(b []byte) {
-		if failed {
-			return
-		}
-		wctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-		defer cancel()
-		if err := c.Write(wctx, websocket.MessageText, b); err != nil {
-			failed = true
-			fail()
-		}
-	}
-	var ping <-chan time.Time
-	if s.cfg.PingInterval > 0 {
-		t := time.NewTicker(s.cfg.PingInterval)
-		defer t.Stop()
-		ping = t.C
-	}
-	out, ended := sess.Out(), sess.Done()
-	for {
-		select {
-		case b := <-out:
-			sess.Taken(b)
-			write(b)
-		case <-ping:
-			pctx, cancel := context.WithTimeout(context.Background(), s.cfg.PingInterval)
-			err := c.Ping(pctx)
-			cancel()
-			if err != nil {
-				failed = true
-				fail()
-			}
-		case <-ended:
-			ended = nil
-			fail()
-		case <-stop:
-			for {
-				select {
-				case b := <-out:
-					sess.Taken(b)
-					write(b)
-				default:
-					return
-				}
-			}
 		}
 	}
 }

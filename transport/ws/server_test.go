@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -234,4 +235,96 @@ func TestFingerprintCookie(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestIdleConnectionOneGoroutine: an idle connection has one goroutine,
+// its reader: no writer waits while nothing is to be written, and the
+// pings run from a timer.
+func TestIdleConnectionOneGoroutine(t *testing.T) {
+	_, url := startServer(t, Config{PingInterval: time.Hour})
+	const n = 5
+	for range n {
+		c, _ := dial(t, url, "127.0.0.1")
+		c.pings()
+	}
+	poll.Until(t, "one goroutine per connection", 0, func() bool {
+		return sessiontest.Goroutines("ws.(*Server).serve") == n && sessiontest.Writers() == 0
+	})
+}
+
+// TestStuckClient: a client in a room that reads nothing neither holds
+// up the room's other members nor the chat fan-out: its messages wait
+// in its queue behind the write its socket does not take, a writer
+// goroutine of its own waits for it, and when the queue is full it is
+// disconnected (counted as limit.Queue), while the others go on.
+func TestStuckClient(t *testing.T) {
+	s, url := startServer(t, Config{MaxQueuedMessages: 8})
+	stuck, _ := dial(t, url, "127.0.0.1")
+	stuck.send(`{"verb":"roomAdd","room":"defaultRoom"}`)
+	if m := stuck.read(); m["status"] != "OK" {
+		t.Fatalf("roomAdd: %v", m)
+	}
+	other, _ := dial(t, url, "127.0.0.1")
+	other.send(`{"verb":"roomAdd","room":"defaultRoom"}`)
+	if m := other.read(); m["status"] != "OK" {
+		t.Fatalf("roomAdd: %v", m)
+	}
+	// From here stuck reads nothing. Each say reaches both members; once
+	// stuck's socket buffers are full, its messages queue, and the
+	// queue overflows.
+	say := `{"verb":"say","room":"defaultRoom","message":"` + strings.Repeat("s", 24<<10) + `"}`
+	sawWriter := false
+	for i := 0; s.Refused()[limit.Queue] == 0; i++ {
+		if i == 5000 {
+			t.Fatal("the stuck client was never disconnected")
+		}
+		other.send(say)
+		for range 2 { // the reply and the room message, in either order
+			other.read()
+		}
+		sawWriter = sawWriter || sessiontest.Writers() > 0
+	}
+	if !sawWriter {
+		t.Error("no writer goroutine waited for the stuck client")
+	}
+	poll.Until(t, "the stuck client to be disconnected", 0, func() bool { return s.Len() == 1 })
+	other.pings()
+	other.send(`{"verb":"say","room":"defaultRoom","message":"still here"}`)
+	for range 2 {
+		if m := other.read(); m["error"] != nil {
+			t.Fatalf("after the stuck client went: %v", m)
+		}
+	}
+	poll.Until(t, "the writer goroutine to exit", 0, func() bool { return sessiontest.Writers() == 0 })
+}
+
+// TestPingsRepeat: the server pings a client every PingInterval, from a
+// timer armed again after each answered ping, and stops when the
+// connection closes.
+func TestPingsRepeat(t *testing.T) {
+	s, url := startServer(t, Config{PingInterval: 20 * time.Millisecond})
+	var pings atomic.Int32
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{OnPingReceived: func(context.Context, []byte) bool {
+		pings.Add(1)
+		return true
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := make(chan struct{})
+	go func() { // the reader answers the pings
+		defer close(read)
+		for {
+			if _, _, err := c.Read(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	poll.Until(t, "three pings", 0, func() bool { return pings.Load() >= 3 })
+	_ = c.Close(websocket.StatusNormalClosure, "")
+	<-read
+	poll.Until(t, "the connection to close", 0, func() bool { return s.Len() == 0 })
+	poll.Until(t, "no ping in flight", 0, func() bool { return sessiontest.Goroutines("ws.(*Server).startPings.func1") == 0 })
 }
