@@ -59,6 +59,7 @@ import (
 	"time"
 
 	"github.com/stellarfw/stellar-go/internal/lifecycle"
+	"github.com/stellarfw/stellar-go/internal/resubscribe"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -671,15 +672,13 @@ func (c *Cluster) subscribeLoop(ctx context.Context, firstUp func()) {
 	t, id, log := c.t, c.cfg.ID, c.cfg.Logger
 	c.mu.Unlock()
 	channels := []string{chanAll, nodeChannel(id)}
-	// At most half a second between tries: a subscription is cheap, and
-	// after a failover the node takes calls again as soon as one holds.
-	const minBackoff, maxBackoff = 50 * time.Millisecond, 500 * time.Millisecond
-	backoff := minBackoff
+	var wait time.Duration
 	wasDown := false
 	for {
+		held := false
 		up := func() {
 			c.connected.Store(true)
-			backoff = minBackoff
+			held = true
 			if wasDown {
 				log.Info("cluster subscription restored")
 				wasDown = false
@@ -695,14 +694,14 @@ func (c *Cluster) subscribeLoop(ctx context.Context, firstUp func()) {
 			log.Warn("cluster subscription lost; reconnecting", "error", errString(err))
 			wasDown = true
 		}
-		timer := time.NewTimer(backoff)
+		wait = resubscribe.Wait(wait, held)
+		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
 			return
 		case <-timer.C:
 		}
-		backoff = min(2*backoff, maxBackoff)
 	}
 }
 
