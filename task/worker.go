@@ -17,6 +17,7 @@ import (
 
 	"github.com/stellarfw/stellar-go/event"
 	"github.com/stellarfw/stellar-go/internal/logging"
+	"github.com/stellarfw/stellar-go/internal/resubscribe"
 	"github.com/stellarfw/stellar-go/internal/tracing"
 )
 
@@ -121,24 +122,25 @@ func (m *Manager) woken(g *wakeGen) (names []string, all bool, cur *wakeGen) {
 }
 
 func (m *Manager) watch(ctx context.Context) {
-	const minBackoff, maxBackoff = 50 * time.Millisecond, 500 * time.Millisecond
-	backoff := minBackoff
+	var wait time.Duration
 	for ctx.Err() == nil {
 		began := time.Now()
 		err := m.store.Watch(ctx, m.wakeUp)
 		if ctx.Err() != nil {
 			return
 		}
-		// A subscription that held for a while starts the backoff again:
-		// after a failover the next one is made as soon as can be.
-		if time.Since(began) > maxBackoff {
-			backoff = minBackoff
+		// A subscription that lasted a while held: the waits start over,
+		// and the loss is news (the tries after it are not).
+		held := time.Since(began) > resubscribe.MaxWait
+		if held || wait == 0 {
+			m.log.Warn("task wake-up subscription lost; retrying", "error", fmt.Sprint(err))
+		} else {
+			m.log.Debug("task wake-up subscription failed again; retrying", "error", fmt.Sprint(err))
 		}
-		m.log.Warn("task wake-up subscription lost; retrying", "error", fmt.Sprint(err))
-		if !sleep(ctx, backoff) {
+		wait = resubscribe.Wait(wait, held)
+		if !sleep(ctx, wait) {
 			return
 		}
-		backoff = min(backoff*2, maxBackoff)
 	}
 }
 
@@ -607,7 +609,7 @@ func (m *Manager) settle(r *run, op func(ctx context.Context, firstTry bool) err
 	d := r.d
 	giveUp := time.Now().Add(settleLeases * m.cfg.Lease)
 	for try := 0; ; try++ {
-		tctx, cancel := context.WithTimeout(context.Background(), m.settleTimeout())
+		tctx, cancel := context.WithTimeout(context.Background(), m.callTimeout())
 		err := op(tctx, try == 0)
 		timedOut := tctx.Err() != nil
 		cancel()
@@ -649,9 +651,9 @@ func (m *Manager) settle(r *run, op func(ctx context.Context, firstTry bool) err
 	}
 }
 
-// settleTimeout bounds one try of a store call made in the background:
+// callTimeout bounds one try of a store call made in the background:
 // a lease, at least a second and at most ten.
-func (m *Manager) settleTimeout() time.Duration {
+func (m *Manager) callTimeout() time.Duration {
 	return min(max(m.cfg.Lease, time.Second), 10*time.Second)
 }
 
@@ -756,11 +758,11 @@ func (m *Manager) slowCall() time.Duration {
 	return min(m.cfg.Lease/3, time.Second)
 }
 
-// noteCall records the outcome of a store call sent at sent, whose
-// context (bounded by this node) ended if timedOut: a temporary error, a
-// timeout or a slow reply counts as a failure (see healthy).
-func (m *Manager) noteCall(sent time.Time, err error, timedOut bool) {
-	if timedOut || time.Since(sent) >= m.slowCall() {
+// noteCall records the outcome of a store call sent at sent: a temporary
+// error or a slow reply counts as a failure (see healthy). A call that ran
+// out of its time is slow too: no call's timeout is shorter than slowCall.
+func (m *Manager) noteCall(sent time.Time, err error) {
+	if time.Since(sent) >= m.slowCall() {
 		m.noteFailure()
 		return
 	}
@@ -832,12 +834,11 @@ func (m *Manager) renewPartition(ctx context.Context, timeout time.Duration, nam
 	sent := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	held, err := m.store.Extend(rctx, name, leases, m.cfg.Lease)
-	timedOut := rctx.Err() != nil && ctx.Err() == nil
 	cancel()
 	if ctx.Err() != nil {
 		return
 	}
-	m.noteCall(sent, err, timedOut)
+	m.noteCall(sent, err)
 	if err == nil && len(held) != len(runs) {
 		err = fmt.Errorf("task: the store answered %d of %d lease renewals", len(held), len(runs))
 	}
@@ -869,7 +870,7 @@ func (m *Manager) heartbeat(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	m.noteCall(sent, err, hctx.Err() != nil)
+	m.noteCall(sent, err)
 	if err != nil {
 		m.log.Warn("worker heartbeat", "error", err.Error())
 	}
@@ -911,14 +912,13 @@ func (m *Manager) forwardLoop(ctx context.Context) {
 			}
 			holding = !recoverLapsed
 			sent := time.Now()
-			fctx, cancel := context.WithTimeout(ctx, m.settleTimeout())
+			fctx, cancel := context.WithTimeout(ctx, m.callTimeout())
 			_, recovered, err := m.store.Forward(fctx, name, recoverLapsed)
-			timedOut := fctx.Err() != nil && ctx.Err() == nil
 			cancel()
 			if ctx.Err() != nil {
 				return
 			}
-			m.noteCall(sent, err, timedOut)
+			m.noteCall(sent, err)
 			if err != nil {
 				// The other partitions may live on other masters: they
 				// are still moved (recovery is held back now).
