@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -17,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	childproc "github.com/stellarfw/stellar-go/bench/internal/child"
 
 	"github.com/coder/websocket"
 
@@ -35,10 +36,6 @@ type child struct {
 // its HTTP and TCP addresses on one line, and serves until its stdin
 // closes.
 func startChild(role string) child {
-	exe, err := os.Executable()
-	if err != nil {
-		log.Fatal(err)
-	}
 	args := []string{"-role", role, "-idle", strconv.Itoa(*idleN)}
 	if *profile != "" && role == "node" {
 		args = append(args, "-cpuprofile", *profile)
@@ -46,28 +43,13 @@ func startChild(role string) child {
 	if *heapProf != "" && role == "node" {
 		args = append(args, "-heapprofile", *heapProf)
 	}
-	cmd := exec.Command(exe, args...)
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		log.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		log.Fatal(err)
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		log.Fatalf("the %s server did not start: %v", role, err)
-	}
-	f := strings.Fields(line)
+	p := childproc.Start(args...)
+	f := strings.Fields(p.Line)
 	if len(f) != 2 {
-		log.Fatalf("the %s server said %q", role, line)
+		p.Stop()
+		log.Fatalf("the %s server said %q", role, p.Line)
 	}
-	return child{httpAddr: f[0], tcpAddr: f[1], stop: func() { _ = in.Close(); _ = cmd.Wait() }}
+	return child{httpAddr: f[0], tcpAddr: f[1], stop: p.Stop}
 }
 
 // waitStdin blocks until the parent closes our stdin.

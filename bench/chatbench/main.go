@@ -14,7 +14,6 @@
 package main
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"flag"
@@ -23,11 +22,12 @@ import (
 	"log"
 	"maps"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stellarfw/stellar-go/bench/internal/child"
 
 	"github.com/redis/rueidis"
 
@@ -84,10 +84,10 @@ func measure(rooms int, dur, settle time.Duration, top int) {
 	}
 	defer rc.Close()
 
-	var nodes []*exec.Cmd
+	var nodes []*child.Proc
 	defer func() {
 		for _, n := range nodes {
-			stopNode(n)
+			n.Stop()
 		}
 	}()
 	for i, r := range []int{rooms, 0} { // the first node creates the rooms
@@ -96,12 +96,12 @@ func measure(rooms int, dur, settle time.Duration, top int) {
 	time.Sleep(settle) // a benchmark's warm-up, not a test's wait
 
 	calls0, cpu0 := commandCalls(rc), serverCPU(rc)
-	nodeCPU0 := []float64{procCPU(nodes[0].Process.Pid), procCPU(nodes[1].Process.Pid)}
+	nodeCPU0 := []float64{procCPU(nodes[0].Pid), procCPU(nodes[1].Pid)}
 	start := time.Now()
 	time.Sleep(dur)
 	elapsed := time.Since(start).Seconds()
 	calls1, cpu1 := commandCalls(rc), serverCPU(rc)
-	nodeCPU1 := []float64{procCPU(nodes[0].Process.Pid), procCPU(nodes[1].Process.Pid)}
+	nodeCPU1 := []float64{procCPU(nodes[0].Pid), procCPU(nodes[1].Pid)}
 
 	per := make(map[string]float64)
 	total := 0.0
@@ -178,40 +178,14 @@ func procCPU(pid int) float64 {
 	return (utime + stime) / clockTicks
 }
 
-// startNode starts a node process and waits for its "ready" line. Closing
-// its stdin stops it.
-func startNode(redisURL, id string, rooms int) *exec.Cmd {
-	exe, err := os.Executable()
-	if err != nil {
-		log.Fatal(err)
+// startNode starts a node process and waits for its "ready" line.
+func startNode(redisURL, id string, rooms int) *child.Proc {
+	p := child.Start("-serve", "-redis", redisURL, "-id", id, "-rooms", strconv.Itoa(rooms))
+	if p.Line != "ready" {
+		p.Stop()
+		log.Fatalf("the node did not start: %q", p.Line)
 	}
-	cmd := exec.Command(exe, "-serve", "-redis", redisURL, "-id", id, "-rooms", strconv.Itoa(rooms))
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		log.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		log.Fatal(err)
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || strings.TrimSpace(line) != "ready" {
-		log.Fatalf("the node did not start: %q, %v", line, err)
-	}
-	stdins[cmd] = in
-	return cmd
-}
-
-// stdins are the nodes' stdin pipes.
-var stdins = map[*exec.Cmd]io.Closer{}
-
-func stopNode(cmd *exec.Cmd) {
-	_ = stdins[cmd].Close()
-	_ = cmd.Wait()
+	return p
 }
 
 // runNode is the child: a node on Redis with the default intervals,

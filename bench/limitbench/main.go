@@ -32,7 +32,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -40,6 +39,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/stellarfw/stellar-go/bench/internal/child"
 
 	"github.com/stellarfw/stellar-go"
 	"github.com/stellarfw/stellar-go/config"
@@ -274,29 +275,13 @@ func procStatus(field string) uint64 {
 }
 
 func startNode() (httpAddr, tcpAddr string, stop func()) {
-	exe, err := os.Executable()
-	if err != nil {
-		log.Fatal(err)
+	p := child.Start("-serve")
+	f := strings.Fields(p.Line)
+	if len(f) != 2 {
+		p.Stop()
+		log.Fatalf("the node said %q", p.Line)
 	}
-	cmd := exec.Command(exe, "-serve")
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		log.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		log.Fatal(err)
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		log.Fatalf("the node did not start: %v", err)
-	}
-	f := strings.Fields(line)
-	return f[0], f[1], func() { _ = in.Close(); _ = cmd.Wait() }
+	return f[0], f[1], p.Stop
 }
 
 // raiseFileLimit raises the soft limit on open files to n, within the
