@@ -201,6 +201,9 @@ func TestWriterOnlyWhileWaiting(t *testing.T) {
 		t.Fatal(err)
 	}
 	next(t, k) // the welcome, written by Open's goroutine
+	// The count is the process's: the writers of the tests before this one
+	// (a stuck client's, say) exit once their sessions have closed.
+	poll.Until(t, "the earlier tests' writer goroutines gone", 0, func() bool { return sessiontest.Writers() == 0 })
 	before := sessiontest.Writers()
 	s.HandleRequest(session.Request{Verb: session.VerbParamsView})
 	next(t, k)
