@@ -720,6 +720,8 @@ func TestChatMiddleware(t *testing.T) {
 	var order []string
 	var mu sync.Mutex
 	note := func(s string) { mu.Lock(); order = append(order, s); mu.Unlock() }
+	received := map[any]int{} // guarded by mu; message → receivers the receive middleware was asked about
+	asked := func(m any) int { mu.Lock(); defer mu.Unlock(); return received[m] }
 	err := app.Chat.Use(
 		&stellar.ChatMiddleware{Name: "late", Priority: 200, Say: func(ctx context.Context, from *connection.Conn, m *chat.Message) error {
 			note("late")
@@ -736,6 +738,9 @@ func TestChatMiddleware(t *testing.T) {
 			return nil
 		}},
 		&stellar.ChatMiddleware{Name: "receive", OnSayReceive: func(ctx context.Context, to *connection.Conn, m *chat.Message) error {
+			mu.Lock()
+			received[m.Message]++
+			mu.Unlock()
 			if _, deaf := to.Params()["deaf"]; deaf {
 				return errors.New("deaf")
 			}
@@ -791,6 +796,9 @@ func TestChatMiddleware(t *testing.T) {
 	a.send(`say defaultRoom unheard`)
 	a.send(`paramsView`) // a reply after the say: a saw its own message by then
 	a.readUntil("own message", said("defaultRoom", "UNHEARD"))
+	// a's copy says nothing of b's: the fan-out asks about each member
+	// in turn. b stops being deaf only once it was asked about.
+	poll.Until(t, "both members' copies of the unheard message decided", 0, func() bool { return asked("UNHEARD") == 2 })
 	b.send(`paramDelete deaf`)
 	b.read()
 	a.send(`say defaultRoom heard`)
